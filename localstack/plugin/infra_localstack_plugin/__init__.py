@@ -1,0 +1,1 @@
+"""LocalStack provider plugin for the infra emulator harness (EKS, RDS, ELBv2 via moto)."""

@@ -1,0 +1,60 @@
+//! A create that cannot duplicate. Throttled calls are sent again; a call
+//! whose outcome is unknown (5xx, lost response) is first looked up by its
+//! tags or natural key, and adopted when it turns out to have happened.
+
+use crate::aws::kinds::{Kind, Live, ReadScope, Target};
+use crate::aws::{backoff, AwsError, Budget, Cx, ErrorClass};
+use crate::diff::field_changes;
+use crate::report::Event;
+
+pub async fn create(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Live, AwsError> {
+    let budget = Budget::new(cx.timeouts.retry_budget);
+    let mut attempt = 0;
+    loop {
+        let error = match kind.create(cx, target).await {
+            Ok(live) => return Ok(live),
+            Err(e) => e,
+        };
+        if budget.expired() || !(error.is_retryable() || error.class == ErrorClass::NotYetConsistent) {
+            return Err(error);
+        }
+        attempt += 1;
+        if error.maybe_applied() {
+            if let Some(found) = find(kind, cx, target).await? {
+                cx.reporter.report(Event::Progress {
+                    address: target.address.to_string(),
+                    message: format!("{} left the outcome unknown; found the resource by its identity and adopted it", error.code),
+                    elapsed: std::time::Duration::ZERO,
+                });
+                return converge(kind, cx, target, found).await;
+            }
+        }
+        tokio::time::sleep(backoff(attempt)).await;
+    }
+}
+
+/// Looks for the resource a create may have made.
+pub async fn find(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Option<Live>, AwsError> {
+    let scope = ReadScope { env: &cx.env, known: Vec::new() };
+    let found = cx.retry(|| kind.read(cx, &scope)).await?;
+    let key = kind.natural_key(target.props);
+    Ok(found.into_iter().find(|l| match &key {
+        Some(k) => kind.natural_key(&l.props).as_ref() == Some(k),
+        None => l.address.as_deref() == Some(target.address),
+    }))
+}
+
+/// Brings an adopted resource to the target with an in-place update when
+/// a create's later calls (attributes, attachments) did not all happen.
+async fn converge(kind: &dyn Kind, cx: &Cx, target: &Target<'_>, found: Live) -> Result<Live, AwsError> {
+    let seen = crate::diff::comparable(&found.props, target.props, None);
+    let changes: Vec<String> = field_changes(&seen, target.props, kind.replace_fields())
+        .into_iter()
+        .filter(|c| !c.forces_replacement)
+        .map(|c| c.field)
+        .collect();
+    if changes.is_empty() {
+        return Ok(Live { props: target.props.clone(), ..found });
+    }
+    kind.update(cx, &Live { props: seen, ..found }, target, &changes).await
+}

@@ -1,0 +1,106 @@
+//! Tag handling shared by the EC2 kinds: tags go on in the create call
+//! itself, reads filter by `infra:env`, and updates touch only managed keys.
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use serde_json::Value;
+
+use super::Target;
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::{is_foreign_tag, Props, TAG_ADDRESS, TAG_ENV};
+
+/// The plan's tags plus the identity tags, for a create call.
+pub fn create_tags(cx: &Cx, target: &Target<'_>) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = desired(target.props)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    tags.push(Tag::builder().key(TAG_ENV).value(&cx.env).build());
+    tags.push(Tag::builder().key(TAG_ADDRESS).value(target.address).build());
+    tags
+}
+
+pub fn tag_spec(kind: ResourceType, cx: &Cx, target: &Target<'_>) -> TagSpecification {
+    TagSpecification::builder().resource_type(kind).set_tags(Some(create_tags(cx, target))).build()
+}
+
+/// `tag:infra:env = <env>`: every batched read uses it.
+pub fn env_filter(env: &str) -> Filter {
+    Filter::builder().name(format!("tag:{TAG_ENV}")).values(env).build()
+}
+
+/// Splits tags read back into the `infra:address` and the comparable tags.
+/// `None` when the resource belongs to another env: the server-side tag
+/// filter is trusted, but checked, so a filter an API ignores can never make
+/// one env adopt another's resources.
+pub fn read_tags(tags: &[Tag], env: &str) -> Option<(Option<String>, Value)> {
+    let mut address = None;
+    let mut out = serde_json::Map::new();
+    for t in tags {
+        let (Some(k), Some(v)) = (t.key(), t.value()) else { continue };
+        if k == TAG_ENV && v != env {
+            return None;
+        }
+        if k == TAG_ADDRESS {
+            address = Some(v.to_string());
+        }
+        if !is_foreign_tag(k) {
+            out.insert(k.to_string(), Value::String(v.to_string()));
+        }
+    }
+    Some((address, Value::Object(out)))
+}
+
+fn desired(props: &Props) -> Vec<(String, String)> {
+    props
+        .get("tags")
+        .and_then(|t| t.as_object())
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default()
+}
+
+/// Brings managed tags from `old` to `new`: sets changed keys, removes keys
+/// that were managed and are no longer wanted. Tags others added are kept.
+pub async fn sync(cx: &Cx, id: &str, old: &Props, new: &Props) -> Result<(), AwsError> {
+    let old = desired(old);
+    let new = desired(new);
+    let set: Vec<Tag> = new
+        .iter()
+        .filter(|kv| !old.contains(kv))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let remove: Vec<Tag> = old
+        .iter()
+        .filter(|(k, _)| !new.iter().any(|(nk, _)| nk == k))
+        .map(|(k, _)| Tag::builder().key(k).build())
+        .collect();
+    if !set.is_empty() {
+        cx.retry(|| async {
+            cx.clients.ec2.create_tags().resources(id).set_tags(Some(set.clone())).send().await.aws("CreateTags")
+        })
+        .await?;
+    }
+    if !remove.is_empty() {
+        cx.retry(|| async {
+            cx.clients.ec2.delete_tags().resources(id).set_tags(Some(remove.clone())).send().await.aws("DeleteTags")
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Runs a delete call, treating "not found" as done and waiting out
+/// `DependencyViolation` for the bounded dependency timeout.
+pub async fn delete_call<F, Fut, T>(cx: &Cx, address: &str, call: F) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    match cx
+        .retry_while(address, "still in use", cx.timeouts.dependency, crate::aws::ErrorClass::Dependency, call)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.class == crate::aws::ErrorClass::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,89 @@
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{DomainType, ResourceType};
+use serde_json::json;
+
+use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
+use super::{Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::{Outputs, Props};
+
+pub struct ElasticIp;
+
+fn outputs(id: &str, ip: &str) -> Outputs {
+    [("id".to_string(), id.to_string()), ("public_ip".to_string(), ip.to_string())].into()
+}
+
+#[async_trait]
+impl Kind for ElasticIp {
+    fn name(&self) -> &'static str {
+        "ElasticIp"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "public_ip"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let out = cx
+            .clients
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tag_spec(ResourceType::ElasticIp, cx, t))
+            .send()
+            .await
+            .aws("AllocateAddress")?;
+        let id = out.allocation_id().ok_or_else(|| AwsError::local("AllocateAddress", "no allocation id"))?;
+        Ok(Live {
+            id: id.to_string(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs: outputs(id, out.public_ip().unwrap_or_default()),
+        })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        // DescribeAddresses is not paginated: one call returns every address.
+        let out = cx
+            .retry(|| async {
+                cx.clients.ec2.describe_addresses().filters(env_filter(scope.env)).send().await.aws("DescribeAddresses")
+            })
+            .await?;
+        Ok(out
+            .addresses()
+            .iter()
+            .filter_map(|a| {
+                let id = a.allocation_id()?;
+                let (address, tags) = read_tags(a.tags(), scope.env)?;
+                let props = json!({ "tags": tags });
+                Some(Live {
+                    id: id.to_string(),
+                    address,
+                    props: props.as_object().cloned().unwrap_or_default(),
+                    outputs: outputs(id, a.public_ip().unwrap_or_default()),
+                })
+            })
+            .collect())
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+        sync(cx, &live.id, &live.props, t.props).await?;
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let address = live.address.as_deref().unwrap_or(&live.id);
+        delete_call(cx, address, || async {
+            cx.clients.ec2.release_address().allocation_id(&live.id).send().await.aws("ReleaseAddress")
+        })
+        .await
+    }
+}

@@ -1,0 +1,134 @@
+//! Resource kinds: one file per kind, each behind the [`Kind`] trait, and the
+//! registry that lists them.
+
+mod ec2_tags;
+mod elastic_ip;
+mod internet_gateway;
+mod nat_gateway;
+mod route;
+mod route_table;
+mod route_table_association;
+mod security_group;
+mod security_group_rule;
+mod subnet;
+mod vpc;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use super::{AwsError, Cx};
+use crate::graph::KindCatalog;
+use crate::model::{Outputs, Props};
+use crate::state::StateResource;
+
+/// A resource as the cloud has it: its id, the properties infra compares (in
+/// the same shape as the desired ones) and its outputs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Live {
+    pub id: String,
+    /// The `infra:address` tag, for kinds that carry tags.
+    pub address: Option<String>,
+    pub props: Props,
+    pub outputs: Outputs,
+}
+
+/// What a create or update is asked to make, references already resolved.
+#[derive(Debug, Clone)]
+pub struct Target<'a> {
+    pub address: &'a str,
+    pub props: &'a Props,
+    /// The idempotency token recorded in the journal for this action.
+    pub token: &'a str,
+}
+
+/// What a batched read is about: the env, and the resources of this kind in
+/// state (kinds without tags use them to find their parents).
+pub struct ReadScope<'a> {
+    pub env: &'a str,
+    pub known: Vec<&'a StateResource>,
+}
+
+#[async_trait]
+pub trait Kind: Send + Sync {
+    /// The kind as AWS names it (`Subnet`).
+    fn name(&self) -> &'static str;
+    /// The outputs other resources may refer to; `id` always.
+    fn outputs(&self) -> &'static [&'static str];
+    /// Properties whose change needs a new resource.
+    fn replace_fields(&self) -> &'static [&'static str];
+    /// For kinds without tags: the key that identifies a resource among those
+    /// read (a route: table + destination). `None` for tagged kinds, which are
+    /// found by their `infra:address` tag.
+    fn natural_key(&self, props: &Props) -> Option<String>;
+    async fn create(&self, cx: &Cx, target: &Target<'_>) -> Result<Live, AwsError>;
+    /// Every resource of this kind in the env, in as few calls as the API allows.
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError>;
+    /// Changes `changed` fields in place; never called for replace fields.
+    async fn update(&self, cx: &Cx, live: &Live, target: &Target<'_>, changed: &[String]) -> Result<Live, AwsError>;
+    /// Deletes and waits until the cloud confirms; a missing resource is success.
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError>;
+}
+
+/// Every kind infra knows, by name.
+pub struct Registry {
+    kinds: BTreeMap<&'static str, Box<dyn Kind>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        let all: Vec<Box<dyn Kind>> = vec![
+            Box::new(vpc::Vpc),
+            Box::new(subnet::Subnet),
+            Box::new(internet_gateway::InternetGateway),
+            Box::new(elastic_ip::ElasticIp),
+            Box::new(nat_gateway::NatGateway),
+            Box::new(route_table::RouteTable),
+            Box::new(route::Route),
+            Box::new(route_table_association::RouteTableAssociation),
+            Box::new(security_group::SecurityGroup),
+            Box::new(security_group_rule::SecurityGroupRule),
+        ];
+        Registry { kinds: all.into_iter().map(|k| (k.name(), k)).collect() }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&dyn Kind> {
+        self.kinds.get(name).map(|k| k.as_ref())
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &dyn Kind> {
+        self.kinds.values().map(|k| k.as_ref())
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KindCatalog for Registry {
+    fn outputs(&self, kind: &str) -> Option<&'static [&'static str]> {
+        self.get(kind).map(|k| k.outputs())
+    }
+
+    fn names(&self) -> Vec<&'static str> {
+        self.kinds.keys().copied().collect()
+    }
+}
+
+/// Reads a string property a kind requires.
+pub(crate) fn str_prop<'a>(props: &'a Props, key: &str) -> Result<&'a str, AwsError> {
+    props
+        .get(key)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| AwsError::local("validate", format!("missing string property `{key}`")))
+}
+
+pub(crate) fn opt_str<'a>(props: &'a Props, key: &str) -> Option<&'a str> {
+    props.get(key).and_then(|v| v.as_str()).filter(|s| !s.is_empty())
+}
+
+pub(crate) fn id_outputs(id: &str) -> Outputs {
+    [("id".to_string(), id.to_string())].into()
+}

@@ -1,0 +1,92 @@
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+use serde_json::json;
+
+use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
+use super::{id_outputs, str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::Props;
+
+pub struct RouteTable;
+
+/// Every route table of the env: routes and associations read from it too.
+pub async fn describe_tables(cx: &Cx, env: &str) -> Result<Vec<aws_sdk_ec2::types::RouteTable>, AwsError> {
+    cx.retry(|| async {
+        cx.clients
+            .ec2
+            .describe_route_tables()
+            .filters(env_filter(env))
+            .max_results(100)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .aws("DescribeRouteTables")
+    })
+    .await
+    .map(|tables| tables.into_iter().filter(|t| read_tags(t.tags(), env).is_some()).collect())
+}
+
+#[async_trait]
+impl Kind for RouteTable {
+    fn name(&self) -> &'static str {
+        "RouteTable"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["vpc_id"]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let out = cx
+            .clients
+            .ec2
+            .create_route_table()
+            .vpc_id(str_prop(t.props, "vpc_id")?)
+            .tag_specifications(tag_spec(ResourceType::RouteTable, cx, t))
+            .send()
+            .await
+            .aws("CreateRouteTable")?;
+        let id = out
+            .route_table()
+            .and_then(|r| r.route_table_id())
+            .ok_or_else(|| AwsError::local("CreateRouteTable", "no id returned"))?
+            .to_string();
+        Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        Ok(describe_tables(cx, scope.env)
+            .await?
+            .into_iter()
+            .filter_map(|rt| {
+                let id = rt.route_table_id()?.to_string();
+                let (address, tags) = read_tags(rt.tags(), scope.env)?;
+                let props = json!({ "vpc_id": rt.vpc_id().unwrap_or_default(), "tags": tags });
+                Some(Live { outputs: id_outputs(&id), id, address, props: props.as_object().cloned().unwrap_or_default() })
+            })
+            .collect())
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+        sync(cx, &live.id, &live.props, t.props).await?;
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let address = live.address.as_deref().unwrap_or(&live.id);
+        delete_call(cx, address, || async {
+            cx.clients.ec2.delete_route_table().route_table_id(&live.id).send().await.aws("DeleteRouteTable")
+        })
+        .await
+    }
+}

@@ -1,0 +1,90 @@
+//! A subnet's association with a route table. Untagged: identified by its
+//! subnet (a subnet has at most one), read from the env's tagged tables.
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::ec2_tags::delete_call;
+use super::route_table::describe_tables;
+use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::Props;
+
+pub struct RouteTableAssociation;
+
+#[async_trait]
+impl Kind for RouteTableAssociation {
+    fn name(&self) -> &'static str {
+        "RouteTableAssociation"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["subnet_id"]
+    }
+
+    fn natural_key(&self, props: &Props) -> Option<String> {
+        opt_str(props, "subnet_id").map(String::from)
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let out = cx
+            .clients
+            .ec2
+            .associate_route_table()
+            .route_table_id(str_prop(t.props, "route_table_id")?)
+            .subnet_id(str_prop(t.props, "subnet_id")?)
+            .send()
+            .await
+            .aws("AssociateRouteTable")?;
+        let id = out.association_id().ok_or_else(|| AwsError::local("AssociateRouteTable", "no id returned"))?.to_string();
+        Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let mut out = Vec::new();
+        for rt in describe_tables(cx, scope.env).await? {
+            for a in rt.associations() {
+                let (Some(id), Some(subnet)) = (a.route_table_association_id(), a.subnet_id()) else { continue };
+                if a.main() == Some(true) {
+                    continue;
+                }
+                let props = json!({ "route_table_id": a.route_table_id().unwrap_or_default(), "subnet_id": subnet });
+                out.push(Live {
+                    id: id.to_string(),
+                    address: None,
+                    props: props.as_object().cloned().unwrap_or_default(),
+                    outputs: id_outputs(id),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+        let out = cx
+            .retry(|| async {
+                cx.clients
+                    .ec2
+                    .replace_route_table_association()
+                    .association_id(&live.id)
+                    .route_table_id(str_prop(t.props, "route_table_id")?)
+                    .send()
+                    .await
+                    .aws("ReplaceRouteTableAssociation")
+            })
+            .await?;
+        let id = out.new_association_id().unwrap_or(&live.id).to_string();
+        Ok(Live { outputs: id_outputs(&id), id, address: live.address.clone(), props: t.props.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        delete_call(cx, &live.id, || async {
+            cx.clients.ec2.disassociate_route_table().association_id(&live.id).send().await.aws("DisassociateRouteTable")
+        })
+        .await
+    }
+}

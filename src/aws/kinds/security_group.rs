@@ -1,0 +1,106 @@
+//! A security group without inline rules: every rule is its own
+//! `SecurityGroupRule`, so changing a rule never replaces the group.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
+use serde_json::json;
+
+use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
+use super::{id_outputs, str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::Props;
+
+pub struct SecurityGroup;
+
+#[async_trait]
+impl Kind for SecurityGroup {
+    fn name(&self) -> &'static str {
+        "SecurityGroup"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["vpc_id", "name", "description"]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let out = cx
+            .clients
+            .ec2
+            .create_security_group()
+            .group_name(str_prop(t.props, "name")?)
+            .description(str_prop(t.props, "description")?)
+            .vpc_id(str_prop(t.props, "vpc_id")?)
+            .tag_specifications(tag_spec(ResourceType::SecurityGroup, cx, t))
+            .send()
+            .await
+            .aws("CreateSecurityGroup")?;
+        let id = out.group_id().ok_or_else(|| AwsError::local("CreateSecurityGroup", "no id returned"))?.to_string();
+        // AWS adds an allow-all egress rule to every new group. The plan's
+        // rules are the whole truth, as in Terraform, so it goes.
+        let all = IpPermission::builder().ip_protocol("-1").ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build();
+        let revoked = cx
+            .retry(|| async {
+                cx.clients.ec2.revoke_security_group_egress().group_id(&id).ip_permissions(all.clone()).send().await.aws("RevokeSecurityGroupEgress")
+            })
+            .await;
+        if let Err(e) = revoked {
+            if e.class != crate::aws::ErrorClass::NotFound && !e.code.starts_with("InvalidPermission") {
+                return Err(e);
+            }
+        }
+        Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let groups = cx
+            .retry(|| async {
+                cx.clients
+                    .ec2
+                    .describe_security_groups()
+                    .filters(env_filter(scope.env))
+                    .max_results(1000)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .aws("DescribeSecurityGroups")
+            })
+            .await?;
+        Ok(groups
+            .into_iter()
+            .filter_map(|g| {
+                let id = g.group_id()?.to_string();
+                let (address, tags) = read_tags(g.tags(), scope.env)?;
+                let props = json!({
+                    "vpc_id": g.vpc_id().unwrap_or_default(),
+                    "name": g.group_name().unwrap_or_default(),
+                    "description": g.description().unwrap_or_default(),
+                    "tags": tags,
+                });
+                Some(Live { outputs: id_outputs(&id), id, address, props: props.as_object().cloned().unwrap_or_default() })
+            })
+            .collect())
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+        sync(cx, &live.id, &live.props, t.props).await?;
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let address = live.address.as_deref().unwrap_or(&live.id);
+        delete_call(cx, address, || async {
+            cx.clients.ec2.delete_security_group().group_id(&live.id).send().await.aws("DeleteSecurityGroup")
+        })
+        .await
+    }
+}

@@ -1,0 +1,194 @@
+//! One standalone security group rule, tagged at create and read in one
+//! `DescribeSecurityGroupRules` call per env. Ports, peer and description
+//! change in place (`ModifySecurityGroupRules`); the group is never replaced.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, ResourceType, SecurityGroupRuleRequest, SecurityGroupRuleUpdate, UserIdGroupPair,
+};
+use serde_json::{json, Value};
+
+use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
+use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::Props;
+
+pub struct SecurityGroupRule;
+
+fn port(props: &Props, key: &str) -> i32 {
+    props.get(key).and_then(|v| v.as_i64()).unwrap_or(-1) as i32
+}
+
+fn permission(props: &Props) -> IpPermission {
+    let description = opt_str(props, "description").map(String::from);
+    let mut p = IpPermission::builder()
+        .ip_protocol(opt_str(props, "protocol").unwrap_or("-1"))
+        .from_port(port(props, "from_port"))
+        .to_port(port(props, "to_port"));
+    if let Some(cidr) = opt_str(props, "cidr") {
+        p = p.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(description).build());
+    } else if let Some(group) = opt_str(props, "source_group_id") {
+        p = p.user_id_group_pairs(UserIdGroupPair::builder().group_id(group).set_description(description).build());
+    }
+    p.build()
+}
+
+fn is_egress(props: &Props) -> bool {
+    opt_str(props, "direction") == Some("egress")
+}
+
+#[async_trait]
+impl Kind for SecurityGroupRule {
+    fn name(&self) -> &'static str {
+        "SecurityGroupRule"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["group_id", "direction"]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let group = str_prop(t.props, "group_id")?;
+        let spec = tag_spec(ResourceType::SecurityGroupRule, cx, t);
+        let rules = if is_egress(t.props) {
+            cx.clients
+                .ec2
+                .authorize_security_group_egress()
+                .group_id(group)
+                .ip_permissions(permission(t.props))
+                .tag_specifications(spec)
+                .send()
+                .await
+                .aws("AuthorizeSecurityGroupEgress")?
+                .security_group_rules
+        } else {
+            cx.clients
+                .ec2
+                .authorize_security_group_ingress()
+                .group_id(group)
+                .ip_permissions(permission(t.props))
+                .tag_specifications(spec)
+                .send()
+                .await
+                .aws("AuthorizeSecurityGroupIngress")?
+                .security_group_rules
+        };
+        let id = rules
+            .unwrap_or_default()
+            .first()
+            .and_then(|r| r.security_group_rule_id().map(String::from))
+            .ok_or_else(|| AwsError::local("AuthorizeSecurityGroup", "no rule id returned"))?;
+        Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let rules = cx
+            .retry(|| async {
+                cx.clients
+                    .ec2
+                    .describe_security_group_rules()
+                    .filters(env_filter(scope.env))
+                    .max_results(1000)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .aws("DescribeSecurityGroupRules")
+            })
+            .await?;
+        Ok(rules
+            .into_iter()
+            .filter_map(|r| {
+                let id = r.security_group_rule_id()?.to_string();
+                let (address, tags) = read_tags(r.tags(), scope.env)?;
+                let mut props = json!({
+                    "group_id": r.group_id().unwrap_or_default(),
+                    "direction": if r.is_egress() == Some(true) { "egress" } else { "ingress" },
+                    "protocol": r.ip_protocol().unwrap_or("-1"),
+                    "from_port": r.from_port().unwrap_or(-1),
+                    "to_port": r.to_port().unwrap_or(-1),
+                    "description": r.description().unwrap_or_default(),
+                    "tags": tags,
+                });
+                if let Some(c) = r.cidr_ipv4() {
+                    props["cidr"] = Value::String(c.to_string());
+                }
+                if let Some(g) = r.referenced_group_info().and_then(|g| g.group_id()) {
+                    props["source_group_id"] = Value::String(g.to_string());
+                }
+                Some(Live { outputs: id_outputs(&id), id, address, props: props.as_object().cloned().unwrap_or_default() })
+            })
+            .collect())
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        if changed.iter().any(|c| c != "tags") {
+            let request = SecurityGroupRuleRequest::builder()
+                .ip_protocol(opt_str(t.props, "protocol").unwrap_or("-1"))
+                .from_port(port(t.props, "from_port"))
+                .to_port(port(t.props, "to_port"))
+                .set_cidr_ipv4(opt_str(t.props, "cidr").map(String::from))
+                .set_referenced_group_id(opt_str(t.props, "source_group_id").map(String::from))
+                .set_description(opt_str(t.props, "description").map(String::from))
+                .build();
+            let update = SecurityGroupRuleUpdate::builder().security_group_rule_id(&live.id).security_group_rule(request).build();
+            cx.retry(|| async {
+                cx.clients
+                    .ec2
+                    .modify_security_group_rules()
+                    .group_id(str_prop(t.props, "group_id")?)
+                    .security_group_rules(update.clone())
+                    .send()
+                    .await
+                    .aws("ModifySecurityGroupRules")
+            })
+            .await?;
+        }
+        sync(cx, &live.id, &live.props, t.props).await?;
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let group = str_prop(&live.props, "group_id")?;
+        let address = live.address.as_deref().unwrap_or(&live.id);
+        let result = if is_egress(&live.props) {
+            delete_call(cx, address, || async {
+                cx.clients
+                    .ec2
+                    .revoke_security_group_egress()
+                    .group_id(group)
+                    .security_group_rule_ids(&live.id)
+                    .send()
+                    .await
+                    .aws("RevokeSecurityGroupEgress")
+            })
+            .await
+        } else {
+            delete_call(cx, address, || async {
+                cx.clients
+                    .ec2
+                    .revoke_security_group_ingress()
+                    .group_id(group)
+                    .security_group_rule_ids(&live.id)
+                    .send()
+                    .await
+                    .aws("RevokeSecurityGroupIngress")
+            })
+            .await
+        };
+        // A rule whose group is gone is gone too.
+        match result {
+            Err(e) if e.code.starts_with("InvalidGroup") || e.code.starts_with("InvalidPermission") => Ok(()),
+            other => other,
+        }
+    }
+}

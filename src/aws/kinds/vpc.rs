@@ -1,0 +1,122 @@
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
+use serde_json::json;
+
+use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
+use super::{id_outputs, str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, SdkResultExt};
+
+pub struct Vpc;
+
+impl Vpc {
+    async fn set_dns(&self, cx: &Cx, id: &str, support: bool, hostnames: bool) -> Result<(), AwsError> {
+        let on = |b: bool| AttributeBooleanValue::builder().value(b).build();
+        cx.retry(|| async {
+            cx.clients.ec2.modify_vpc_attribute().vpc_id(id).enable_dns_support(on(support)).send().await.aws("ModifyVpcAttribute")
+        })
+        .await?;
+        cx.retry(|| async {
+            cx.clients.ec2.modify_vpc_attribute().vpc_id(id).enable_dns_hostnames(on(hostnames)).send().await.aws("ModifyVpcAttribute")
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn dns_attribute(&self, cx: &Cx, id: &str, name: VpcAttributeName) -> Result<bool, AwsError> {
+        let out = cx
+            .retry(|| async {
+                cx.clients.ec2.describe_vpc_attribute().vpc_id(id).attribute(name.clone()).send().await.aws("DescribeVpcAttribute")
+            })
+            .await?;
+        let value = match name {
+            VpcAttributeName::EnableDnsSupport => out.enable_dns_support().and_then(|a| a.value()),
+            _ => out.enable_dns_hostnames().and_then(|a| a.value()),
+        };
+        Ok(value.unwrap_or(false))
+    }
+}
+
+fn flag(props: &crate::model::Props, key: &str) -> bool {
+    props.get(key).and_then(|v| v.as_bool()).unwrap_or(false)
+}
+
+#[async_trait]
+impl Kind for Vpc {
+    fn name(&self) -> &'static str {
+        "Vpc"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["cidr"]
+    }
+
+    fn natural_key(&self, _props: &crate::model::Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let out = cx
+            .clients
+            .ec2
+            .create_vpc()
+            .cidr_block(str_prop(t.props, "cidr")?)
+            .tag_specifications(tag_spec(ResourceType::Vpc, cx, t))
+            .send()
+            .await
+            .aws("CreateVpc")?;
+        let id = out.vpc().and_then(|v| v.vpc_id()).ok_or_else(|| AwsError::local("CreateVpc", "no VPC id returned"))?;
+        self.set_dns(cx, id, flag(t.props, "enable_dns_support"), flag(t.props, "enable_dns_hostnames")).await?;
+        Ok(Live { id: id.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: id_outputs(id) })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let vpcs = cx
+            .retry(|| async {
+                cx.clients
+                    .ec2
+                    .describe_vpcs()
+                    .filters(env_filter(scope.env))
+                    .max_results(1000)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .aws("DescribeVpcs")
+            })
+            .await?;
+        let mut out = Vec::new();
+        for v in vpcs {
+            let Some(id) = v.vpc_id() else { continue };
+            let Some((address, tags)) = read_tags(v.tags(), scope.env) else { continue };
+            // DescribeVpcs does not return the DNS attributes: one call each.
+            let support = self.dns_attribute(cx, id, VpcAttributeName::EnableDnsSupport).await?;
+            let hostnames = self.dns_attribute(cx, id, VpcAttributeName::EnableDnsHostnames).await?;
+            let props = json!({
+                "cidr": v.cidr_block().unwrap_or_default(),
+                "enable_dns_support": support,
+                "enable_dns_hostnames": hostnames,
+                "tags": tags,
+            });
+            out.push(Live { id: id.into(), address, props: props.as_object().cloned().unwrap_or_default(), outputs: id_outputs(id) });
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        if changed.iter().any(|c| c.starts_with("enable_dns")) {
+            self.set_dns(cx, &live.id, flag(t.props, "enable_dns_support"), flag(t.props, "enable_dns_hostnames")).await?;
+        }
+        sync(cx, &live.id, &live.props, t.props).await?;
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let address = live.address.as_deref().unwrap_or(&live.id);
+        delete_call(cx, address, || async { cx.clients.ec2.delete_vpc().vpc_id(&live.id).send().await.aws("DeleteVpc") }).await
+    }
+}

@@ -1,0 +1,303 @@
+//! The cloud side: SDK clients built once from the standard AWS configuration,
+//! one error type for every service, bounded retries, and the waiters.
+
+pub mod kinds;
+mod retry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+pub use retry::{backoff, Budget};
+
+use crate::report::{Event, Reporter};
+
+/// Every service client infra uses, sharing one configuration.
+#[derive(Clone)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub eks: aws_sdk_eks::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub route53: aws_sdk_route53::Client,
+    pub acm: aws_sdk_acm::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+}
+
+impl Clients {
+    /// Reads only the standard AWS configuration (profile, credentials,
+    /// `AWS_ENDPOINT_URL[_<SERVICE>]`); the region comes from the plan.
+    pub async fn load(region: &str) -> Clients {
+        // The SDK makes one attempt per call: infra retries itself, because a
+        // create whose response was lost must be looked up before it is sent
+        // again, which a transport-level retry cannot know.
+        let retry = RetryConfig::standard().with_max_attempts(1);
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .operation_attempt_timeout(Duration::from_secs(90))
+            .build();
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .load()
+            .await;
+        Clients {
+            ec2: aws_sdk_ec2::Client::new(&conf),
+            iam: aws_sdk_iam::Client::new(&conf),
+            eks: aws_sdk_eks::Client::new(&conf),
+            rds: aws_sdk_rds::Client::new(&conf),
+            route53: aws_sdk_route53::Client::new(&conf),
+            acm: aws_sdk_acm::Client::new(&conf),
+            sqs: aws_sdk_sqs::Client::new(&conf),
+            events: aws_sdk_eventbridge::Client::new(&conf),
+            kms: aws_sdk_kms::Client::new(&conf),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&conf),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(&conf),
+        }
+    }
+}
+
+/// How an error should be handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The request was refused before it acted: safe to send again.
+    Throttled,
+    /// A 5xx: the call may or may not have acted.
+    Server,
+    /// No response: the call may or may not have acted.
+    Transport,
+    NotFound,
+    /// Something else still uses the resource (`DependencyViolation`).
+    Dependency,
+    /// IAM eventual consistency: a role or profile just made is not yet visible.
+    NotYetConsistent,
+    /// A request error that will not go away by itself.
+    Client,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation}: {code}: {message}")]
+pub struct AwsError {
+    pub operation: String,
+    pub code: String,
+    pub message: String,
+    pub class: ErrorClass,
+}
+
+impl AwsError {
+    pub fn new(operation: &str, code: &str, message: impl Into<String>, class: ErrorClass) -> Self {
+        AwsError { operation: operation.into(), code: code.into(), message: message.into(), class }
+    }
+
+    /// An error infra itself raised (a wait that timed out, a missing field).
+    pub fn local(operation: &str, message: impl Into<String>) -> Self {
+        AwsError::new(operation, "infra", message, ErrorClass::Client)
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.class, ErrorClass::Throttled | ErrorClass::Server | ErrorClass::Transport)
+    }
+
+    /// True when a mutating call may have taken effect without our knowing.
+    pub fn maybe_applied(&self) -> bool {
+        matches!(self.class, ErrorClass::Server | ErrorClass::Transport)
+    }
+}
+
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "PriorRequestNotComplete",
+    "SlowDown",
+];
+
+pub fn classify(code: &str, status: Option<u16>) -> ErrorClass {
+    if THROTTLING.contains(&code) || status == Some(429) {
+        ErrorClass::Throttled
+    } else if status.is_some_and(|s| s >= 500) || code == "InternalError" || code == "ServiceUnavailable" {
+        ErrorClass::Server
+    } else if code == "DependencyViolation" || code == "ResourceInUse" || code == "DeleteConflict" {
+        ErrorClass::Dependency
+    } else if code.ends_with("NotFound")
+        || code.ends_with(".NotFound")
+        || code.ends_with("NotFoundException")
+        || code.ends_with("NotFoundFault")
+        || code == "NoSuchEntity"
+        || code == "NoSuchHostedZone"
+        || code.starts_with("InvalidAllocationID")
+    {
+        ErrorClass::NotFound
+    } else {
+        ErrorClass::Client
+    }
+}
+
+/// `.aws("CreateVpc")?` turns any SDK error into an [`AwsError`].
+pub trait SdkResultExt<T> {
+    fn aws(self, operation: &str) -> Result<T, AwsError>;
+}
+
+impl<T, E> SdkResultExt<T> for Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    fn aws(self, operation: &str) -> Result<T, AwsError> {
+        self.map_err(|err| {
+            let status = err.raw_response().map(|r| r.status().as_u16());
+            match &err {
+                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => AwsError::new(
+                    operation,
+                    "Transport",
+                    format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)),
+                    ErrorClass::Transport,
+                ),
+                SdkError::ResponseError(_) => AwsError::new(
+                    operation,
+                    "ResponseError",
+                    format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)),
+                    if status.is_some_and(|s| s >= 500) { ErrorClass::Server } else { ErrorClass::Transport },
+                ),
+                _ => {
+                    let code = err.code().unwrap_or("Unknown").to_string();
+                    let message = err.message().unwrap_or("").to_string();
+                    let class = classify(&code, status);
+                    AwsError { operation: operation.into(), code, message, class }
+                }
+            }
+        })
+    }
+}
+
+/// Limits for waits, read from the plan and flags.
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    /// Retrying throttling and 5xx for one action.
+    pub retry_budget: Duration,
+    /// NAT gateways becoming available or deleted.
+    pub nat: Duration,
+    /// Waiting out `DependencyViolation` on delete.
+    pub dependency: Duration,
+    /// IAM eventual consistency after a role is made.
+    pub iam_propagation: Duration,
+    /// First poll interval of a waiter; doubles to 15 s.
+    pub poll: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            retry_budget: Duration::from_secs(300),
+            nat: Duration::from_secs(15 * 60),
+            dependency: Duration::from_secs(5 * 60),
+            iam_propagation: Duration::from_secs(90),
+            poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What a kind's calls get: clients, the env, limits, and where to report.
+#[derive(Clone)]
+pub struct Cx {
+    pub clients: Clients,
+    pub env: String,
+    pub timeouts: Timeouts,
+    pub reporter: Arc<dyn Reporter>,
+}
+
+impl Cx {
+    /// Retries throttling, 5xx and transport errors within the budget. Only
+    /// for calls that are safe to repeat (reads, modifies, deletes).
+    pub async fn retry<T, F, Fut>(&self, mut call: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
+    {
+        let budget = Budget::new(self.timeouts.retry_budget);
+        let mut attempt = 0;
+        loop {
+            match call().await {
+                Err(e) if e.is_retryable() && !budget.expired() => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Retries errors of `class` (as well as transient ones) until `limit`,
+    /// for waits such as IAM propagation or a dependency going away.
+    pub async fn retry_while<T, F, Fut>(
+        &self,
+        address: &str,
+        what: &str,
+        limit: Duration,
+        class: ErrorClass,
+        mut call: F,
+    ) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
+    {
+        let budget = Budget::new(limit.max(self.timeouts.retry_budget.min(limit)));
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            match call().await {
+                Err(e) if (e.class == class || e.is_retryable()) && !budget.expired() => {
+                    attempt += 1;
+                    self.reporter.report(Event::Progress {
+                        address: address.to_string(),
+                        message: format!("{what}: {} ({})", e.code, e.message),
+                        elapsed: started.elapsed(),
+                    });
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Polls `check` until it yields a value, with a progress line and a timeout.
+    pub async fn wait_for<T, F, Fut>(&self, address: &str, what: &str, timeout: Duration, mut check: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, AwsError>>,
+    {
+        let started = std::time::Instant::now();
+        let mut interval = self.timeouts.poll;
+        loop {
+            if let Some(v) = self.retry(&mut check).await? {
+                return Ok(v);
+            }
+            if started.elapsed() >= timeout {
+                return Err(AwsError::local(
+                    what,
+                    format!("timed out after {}s waiting for {what}; raise the timeout or check the resource in the console", timeout.as_secs()),
+                ));
+            }
+            self.reporter.report(Event::Progress {
+                address: address.to_string(),
+                message: format!("waiting for {what}"),
+                elapsed: started.elapsed(),
+            });
+            tokio::time::sleep(interval).await;
+            interval = (interval * 2).min(Duration::from_secs(15));
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The command line: argument parsing, one file per subcommand, and the
+//! terminal side of reporting. The only place that prints.
+
+mod completions;
+mod destroy;
+mod force_unlock;
+mod output;
+mod plan;
+pub mod render;
+mod reporter;
+mod up;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit;
+use crate::ops::{EnvOptions, Error};
+
+#[derive(Debug, Parser)]
+#[command(name = "infra", version, about = "Provision an EKS platform on AWS from a plan file")]
+pub struct Cli {
+    /// Folder holding the plan files (`<env>.toml`).
+    #[arg(long, global = true, default_value = "plans", value_name = "DIR")]
+    pub plans: PathBuf,
+    /// State database (default: state/<env>.db).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what `up` would change.
+    Plan(plan::PlanArgs),
+    /// Create or update the env to match its plan.
+    Up(up::UpArgs),
+    /// Delete everything the env's state holds.
+    Destroy(destroy::DestroyArgs),
+    /// Print the env's outputs.
+    Output(output::OutputArgs),
+    /// Clear a lock row by id (for state where OS locks do not reach).
+    ForceUnlock(force_unlock::ForceUnlockArgs),
+    /// Print shell completions.
+    Completions(completions::CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArg {
+    /// The env: picks `<plans>/<env>.toml`.
+    #[arg(long, value_name = "NAME")]
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArg {
+    /// Read the cloud before diffing; `--refresh=false` trusts state.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub refresh: bool,
+}
+
+impl Cli {
+    fn env_options(&self, env: &EnvArg) -> EnvOptions {
+        EnvOptions { plans_dir: self.plans.clone(), env: env.env.clone(), state_path: self.state.clone() }
+    }
+}
+
+/// Runs a parsed command and returns its exit code.
+pub fn run(cli: Cli) -> u8 {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("INFRA_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Plan(args) => plan::run(&cli, args).await,
+            Command::Up(args) => up::run(&cli, args).await,
+            Command::Destroy(args) => destroy::run(&cli, args).await,
+            Command::Output(args) => output::run(&cli, args),
+            Command::ForceUnlock(args) => force_unlock::run(&cli, args),
+            Command::Completions(args) => completions::run(args),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => report_error(e),
+    }
+}
+
+/// Prints an error the way its kind deserves and picks the exit code.
+fn report_error(e: anyhow::Error) -> u8 {
+    match e.downcast::<Error>() {
+        Ok(Error::InvalidPlan(invalid)) => {
+            eprintln!("{:?}", miette::Report::new(invalid));
+            exit::INVALID_INPUT
+        }
+        Ok(other) => {
+            eprintln!("error: {other}");
+            exit::FAILURE
+        }
+        Err(e) => match e.downcast::<UsageError>() {
+            Ok(u) => {
+                eprintln!("error: {u}");
+                exit::INVALID_INPUT
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                exit::FAILURE
+            }
+        },
+    }
+}
+
+/// A flag combination that cannot work (no TTY and no `--yes`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Asks on a TTY; without one, `--yes` must have been given.
+fn confirm_or_require_yes(yes: bool) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if !yes && !std::io::stdin().is_terminal() {
+        return Err(UsageError("no terminal to confirm on: pass --yes to apply without a prompt".into()).into());
+    }
+    Ok(())
+}
+
+fn ask(question: &str) -> bool {
+    use std::io::Write;
+    print!("{question}\n  Only 'yes' will be accepted: ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).is_ok() && line.trim() == "yes"
+}
+
+/// Becomes true on the first Ctrl-C; a second Ctrl-C exits at once.
+fn interrupt_channel() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupt: no new actions start; waiting for running ones to finish and be saved (Ctrl-C again to abort)");
+            let _ = tx.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    rx
+}
+
+fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
+}

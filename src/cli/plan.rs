@@ -1,0 +1,51 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::reporter::TerminalReporter;
+use super::{render, Cli, EnvArg, RefreshArg};
+use crate::aws::Timeouts;
+use crate::exit;
+use crate::ops::{self, Error};
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    #[command(flatten)]
+    pub refresh: RefreshArg,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 0 with no changes, 2 with changes, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Save the plan for `infra up --env ENV FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+pub async fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
+    let opts = cli.env_options(&args.env);
+    let prepared = ops::prepare(&opts).map_err(Error::from)?;
+    let reporter = Arc::new(TerminalReporter::new(args.json));
+    let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await;
+    let outcome = ops::plan(&opts, &prepared, &cx, args.refresh.refresh).await?;
+    reporter.clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&render::plan_json(&opts.env, &outcome.plan))?);
+    } else {
+        for a in &outcome.adopted {
+            println!("note: {a} exists in the cloud (found by its identity) but not in state; `up` adopts it");
+        }
+        print!("{}", render::plan_text(&opts.env, &outcome.plan));
+    }
+    if let (Some(path), Some(saved)) = (&args.out, &outcome.saved) {
+        std::fs::write(path, serde_json::to_vec_pretty(saved)?)?;
+        if !args.json {
+            println!("\nSaved the plan to {}; apply exactly it with `infra up --env {} {}`", path.display(), opts.env, path.display());
+        }
+    }
+    Ok(if args.detailed_exitcode && !outcome.plan.is_empty() { exit::CHANGES } else { exit::SUCCESS })
+}

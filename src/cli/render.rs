@@ -1,0 +1,120 @@
+//! Plan and result text, as Terraform users expect to read it.
+
+use std::fmt::Write;
+
+use serde_json::{json, Value};
+
+use crate::apply::ApplyReport;
+use crate::diff::{Op, Plan};
+use crate::exit;
+
+fn show(v: &Option<Value>) -> String {
+    match v {
+        None => "(none)".into(),
+        Some(Value::String(s)) if s == crate::model::UNKNOWN => s.clone(),
+        Some(v) => v.to_string(),
+    }
+}
+
+pub fn plan_text(env: &str, plan: &Plan) -> String {
+    let mut out = String::new();
+    for w in &plan.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    if plan.is_empty() {
+        let _ = writeln!(out, "No changes. env {env} matches its plan.");
+        return out;
+    }
+    let _ = writeln!(out, "infra will perform these actions on env {env}:\n");
+    for a in &plan.actions {
+        let verb = match a.op {
+            Op::Create => "will be created",
+            Op::Update => "will be updated in place",
+            Op::Replace => "must be replaced",
+            Op::Delete => "will be destroyed",
+        };
+        let _ = writeln!(out, "  {} {} ({}) {verb}", a.op.symbol(), a.address, a.kind);
+        if let Some(reason) = &a.reason {
+            let _ = writeln!(out, "      # {reason}");
+        }
+        let lines = change_lines(a.op, &a.changes);
+        let width = lines.iter().map(|(f, _)| f.len()).max().unwrap_or(0);
+        for (field, rest) in lines {
+            let _ = writeln!(out, "      {}{rest}", pad(&field, width));
+        }
+        let _ = writeln!(out);
+    }
+    let (add, change, destroy) = plan.counts();
+    let _ = writeln!(out, "Plan: {add} to add, {change} to change, {destroy} to destroy.");
+    out
+}
+
+/// (field, rest of line) per change; a changed map shows only its changed keys.
+fn change_lines(op: Op, changes: &[crate::diff::FieldChange]) -> Vec<(String, String)> {
+    let mut lines = Vec::new();
+    for c in changes {
+        let forces = if c.forces_replacement { " (forces replacement)" } else { "" };
+        if op == Op::Create {
+            lines.push((c.field.clone(), format!(" = {}", show(&c.new))));
+            continue;
+        }
+        if let (Some(Value::Object(old)), Some(Value::Object(new))) = (&c.old, &c.new) {
+            let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+            for k in keys {
+                let (o, n) = (old.get(k).cloned(), new.get(k).cloned());
+                if o != n {
+                    lines.push((format!("{}.{k}", c.field), format!(": {} -> {}{forces}", show(&o), show(&n))));
+                }
+            }
+            continue;
+        }
+        lines.push((c.field.clone(), format!(": {} -> {}{forces}", show(&c.old), show(&c.new))));
+    }
+    lines
+}
+
+fn pad(s: &str, width: usize) -> String {
+    format!("{s:width$}")
+}
+
+pub fn plan_json(env: &str, plan: &Plan) -> Value {
+    let (add, change, destroy) = plan.counts();
+    json!({
+        "format_version": 1,
+        "env": env,
+        "warnings": plan.warnings,
+        "actions": plan.actions.iter().map(|a| json!({
+            "address": a.address,
+            "kind": a.kind,
+            "action": a.op,
+            "reason": a.reason,
+            "id": a.current.as_ref().map(|c| c.id.clone()),
+            "changes": a.changes,
+        })).collect::<Vec<_>>(),
+        "summary": { "add": add, "change": change, "destroy": destroy },
+    })
+}
+
+/// Prints what an apply did and returns the exit code.
+pub fn apply_summary(what: &str, r: &ApplyReport) -> u8 {
+    if r.ok() {
+        println!("\n{what} complete: {} action(s) done.", r.done);
+        return exit::SUCCESS;
+    }
+    println!("\n{what} incomplete: {} done, {} failed, {} skipped, {} not started.", r.done, r.failed.len(), r.skipped.len(), r.not_started.len());
+    for (address, error) in &r.failed {
+        println!("  failed   {address}: {error}");
+    }
+    for (address, because) in &r.skipped {
+        println!("  skipped  {address}: {because}");
+    }
+    for address in &r.not_started {
+        println!("  not started  {address}");
+    }
+    if r.interrupted {
+        println!("Interrupted: every finished action is saved; rerun to continue.");
+    } else {
+        println!("Every finished action is saved; fix the errors and rerun to continue.");
+    }
+    exit::FAILURE
+}

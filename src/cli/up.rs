@@ -1,0 +1,66 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::reporter::TerminalReporter;
+use super::{ask, command_line, confirm_or_require_yes, interrupt_channel, render, Cli, EnvArg, RefreshArg};
+use crate::aws::Timeouts;
+use crate::exit;
+use crate::ops::{self, Error, RunOptions};
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// A plan saved by `infra plan --out FILE`: apply exactly it.
+    pub plan_file: Option<PathBuf>,
+    /// Apply without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Most actions in flight at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+    #[command(flatten)]
+    pub refresh: RefreshArg,
+    /// Seconds a NAT gateway may take to become available or go away.
+    #[arg(long, default_value_t = 900, value_name = "SECONDS")]
+    pub nat_timeout: u64,
+}
+
+pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
+    let opts = cli.env_options(&args.env);
+    let prepared = ops::prepare(&opts).map_err(Error::from)?;
+    confirm_or_require_yes(args.yes)?;
+    let reporter = Arc::new(TerminalReporter::new(false));
+    let timeouts = Timeouts { nat: std::time::Duration::from_secs(args.nat_timeout), ..Timeouts::default() };
+    let cx = ops::context(&prepared, reporter.clone(), timeouts).await;
+    let run = RunOptions {
+        parallelism: args.parallelism as usize,
+        do_refresh: args.refresh.refresh,
+        interrupt: interrupt_channel(),
+        command: command_line(),
+        saved_plan: args.plan_file.clone(),
+    };
+    let env = opts.env.clone();
+    let yes = args.yes;
+    let printer = reporter.clone();
+    let mut confirm = move |plan: &crate::diff::Plan| {
+        printer.clear();
+        print!("{}", render::plan_text(&env, plan));
+        yes || ask("\nDo you want to perform these actions?")
+    };
+    let outcome = ops::up(&opts, &prepared, &cx, run, &mut confirm).await?;
+    reporter.clear();
+    match outcome.report {
+        None if outcome.plan.is_empty() => {
+            println!("No changes. env {} matches its plan.", opts.env);
+            Ok(exit::SUCCESS)
+        }
+        None => {
+            println!("Apply cancelled.");
+            Ok(exit::SUCCESS)
+        }
+        Some(report) => Ok(render::apply_summary("Apply", &report)),
+    }
+}

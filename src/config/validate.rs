@@ -1,0 +1,175 @@
+//! Checks a parsed plan file for values that are well-formed TOML but wrong.
+//! Every problem is collected; nothing stops at the first.
+
+use ipnet::Ipv4Net;
+
+use super::{LoadedPlan, PlanError};
+
+pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
+    let mut errors = Vec::new();
+    let f = &plan.file;
+    if f.project.is_empty() || !f.project.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        errors.push(plan.error("project: use letters, digits and '-' only", None));
+    }
+    if f.region.get_ref().is_empty() {
+        errors.push(plan.error("region: must not be empty", Some(f.region.span())));
+    }
+    if let Some(net) = &f.network {
+        let vpc = match net.cidr.get_ref().parse::<Ipv4Net>() {
+            Ok(n) if (16..=24).contains(&n.prefix_len()) && n.network() == n.addr() => Some(n),
+            Ok(n) if n.network() != n.addr() => {
+                errors.push(plan.error(
+                    format!("network.cidr: `{n}` has host bits set; did you mean `{}`?", n.trunc()),
+                    Some(net.cidr.span()),
+                ));
+                None
+            }
+            Ok(n) => {
+                errors.push(plan.error(
+                    format!("network.cidr: `{n}`: a VPC's prefix must be between /16 and /24"),
+                    Some(net.cidr.span()),
+                ));
+                None
+            }
+            Err(_) => {
+                errors.push(plan.error(
+                    format!("network.cidr: `{}` is not a valid IPv4 CIDR (like 10.10.0.0/16)", net.cidr.get_ref()),
+                    Some(net.cidr.span()),
+                ));
+                None
+            }
+        };
+        if let (Some(v), None) = (vpc, &net.subnets) {
+            if v.prefix_len() > 21 {
+                errors.push(plan.error(
+                    format!("network.cidr: subnets are derived only from a /21 or larger VPC; `{v}` needs explicit network.subnets"),
+                    Some(net.cidr.span()),
+                ));
+            }
+        }
+        let azs = net.azs.get_ref();
+        let mut seen = std::collections::BTreeSet::new();
+        if azs.is_empty() || azs.len() > 6 || !azs.iter().all(|a| seen.insert(a)) {
+            errors.push(plan.error("network.azs: list 1 to 6 distinct availability zones", Some(net.azs.span())));
+        }
+        let nats = *net.nat_gateways.get_ref() as usize;
+        if nats != 1 && nats != azs.len() {
+            errors.push(plan.error(
+                format!("network.nat_gateways: must be 1 (shared) or {} (one per AZ), not {nats}", azs.len()),
+                Some(net.nat_gateways.span()),
+            ));
+        }
+        if let Some(subnets) = &net.subnets {
+            let s = subnets.get_ref();
+            let mut parsed: Vec<(String, Ipv4Net, std::ops::Range<usize>)> = Vec::new();
+            for (tier, list) in [("public", &s.public), ("app", &s.app), ("data", &s.data)] {
+                if list.len() != azs.len() {
+                    errors.push(plan.error(
+                        format!("network.subnets.{tier}: give one CIDR per AZ ({}), not {}", azs.len(), list.len()),
+                        Some(subnets.span()),
+                    ));
+                }
+                for (i, c) in list.iter().enumerate() {
+                    let key = format!("network.subnets.{tier}[{i}]");
+                    match c.get_ref().parse::<Ipv4Net>() {
+                        Ok(n) if n.network() == n.addr() && n.prefix_len() <= 28 => {
+                            if let Some(v) = vpc {
+                                if !v.contains(&n) {
+                                    errors.push(plan.error(format!("{key}: `{n}` is outside the VPC's {v}"), Some(c.span())));
+                                }
+                            }
+                            parsed.push((key, n, c.span()));
+                        }
+                        _ => errors.push(plan.error(
+                            format!("{key}: `{}` is not a valid subnet CIDR (an IPv4 network of /28 or larger)", c.get_ref()),
+                            Some(c.span()),
+                        )),
+                    }
+                }
+            }
+            for (i, (ka, a, _)) in parsed.iter().enumerate() {
+                for (kb, b, span) in &parsed[i + 1..] {
+                    if a.contains(b) || b.contains(a) {
+                        errors.push(plan.error(format!("{kb}: `{b}` overlaps {ka} (`{a}`)"), Some(span.clone())));
+                    }
+                }
+            }
+        }
+        for (name, sg) in &net.security_groups {
+            if !is_name(name) {
+                errors.push(plan.error(
+                    format!("network.security_groups.{name}: use lowercase letters, digits and '_' in names"),
+                    Some(sg.span()),
+                ));
+            }
+            for rule in &sg.get_ref().rules {
+                let key = format!("network.security_groups.{name}.rules[{}]", rule.get_ref().name);
+                check_rule(plan, &key, rule, net, &mut errors);
+            }
+        }
+    }
+    for (address, res) in &f.resources {
+        if address.split_once('.').is_none_or(|(k, n)| !is_name(k) || n.is_empty()) {
+            errors.push(plan.error(
+                format!("resources.\"{address}\": an address is `<type>.<name>`, like `route.extra`"),
+                Some(res.span()),
+            ));
+        }
+    }
+    errors
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn check_rule(
+    plan: &LoadedPlan,
+    key: &str,
+    rule: &toml::Spanned<super::SecurityGroupRule>,
+    net: &super::Network,
+    errors: &mut Vec<PlanError>,
+) {
+    let r = rule.get_ref();
+    let span = Some(rule.span());
+    if !is_name(&r.name) {
+        errors.push(plan.error(format!("{key}.name: use lowercase letters, digits and '_'"), span.clone()));
+    }
+    if !matches!(r.protocol.as_str(), "tcp" | "udp" | "icmp" | "all") {
+        errors.push(plan.error(format!("{key}.protocol: `{}` is not one of tcp, udp, icmp, all", r.protocol), span.clone()));
+    }
+    let ports = match (r.port, r.from_port, r.to_port) {
+        (Some(p), None, None) => Some((p, p)),
+        (None, Some(a), Some(b)) => Some((a, b)),
+        (None, None, None) if r.protocol == "all" => Some((-1, -1)),
+        _ => None,
+    };
+    match ports {
+        None => errors.push(plan.error(
+            format!("{key}: give `port`, or both `from_port` and `to_port` (none for protocol \"all\")"),
+            span.clone(),
+        )),
+        Some((a, b)) if r.protocol != "all" && r.protocol != "icmp" && (!(0..=65535).contains(&a) || !(a..=65535).contains(&b)) => {
+            errors.push(plan.error(format!("{key}: port range {a}-{b} is not within 0-65535 in order"), span.clone()))
+        }
+        _ => {}
+    }
+    let peers = r.cidr.is_some() as u8 + r.source_group.is_some() as u8 + r.self_peer as u8;
+    if peers != 1 {
+        errors.push(plan.error(format!("{key}: give exactly one of `cidr`, `source_group`, `self = true`"), span.clone()));
+    }
+    if let Some(c) = &r.cidr {
+        if c.get_ref().parse::<Ipv4Net>().map(|n| n.network() != n.addr()).unwrap_or(true) {
+            errors.push(plan.error(format!("{key}.cidr: `{}` is not a valid IPv4 CIDR", c.get_ref()), Some(c.span())));
+        }
+    }
+    if let Some(g) = &r.source_group {
+        if !net.security_groups.contains_key(g.get_ref()) {
+            let known: Vec<_> = net.security_groups.keys().map(String::as_str).collect();
+            errors.push(plan.error(
+                format!("{key}.source_group: no security group `{}` in this plan (known: {})", g.get_ref(), known.join(", ")),
+                Some(g.span()),
+            ));
+        }
+    }
+}

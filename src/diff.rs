@@ -1,0 +1,401 @@
+//! Desired resources + what is known of the cloud → a [`Plan`] of actions.
+//!
+//! "What is known" is the refreshed live view where a kind was read, else the
+//! last applied state. Values that depend on a resource being created or
+//! replaced are unknown until apply; an unknown value in a field that forces
+//! replacement makes the dependent a replace too.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::aws::kinds::{Live, Registry};
+use crate::graph::ResourceGraph;
+use crate::model::{has_unknown, resolve, Outputs, Props};
+use crate::state::StateResource;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Op {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Create => "+",
+            Op::Update => "~",
+            Op::Replace => "-/+",
+            Op::Delete => "-",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+    pub forces_replacement: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    pub address: String,
+    pub kind: String,
+    pub op: Op,
+    pub changes: Vec<FieldChange>,
+    /// Why a replace or a create happens, when it is not obvious.
+    pub reason: Option<String>,
+    /// Desired properties with references unresolved (create, update, replace).
+    pub props: Option<Props>,
+    /// The resource as it is now (update, replace, delete).
+    pub current: Option<Live>,
+    /// What this resource refers to in the plan (ordering of creates).
+    pub deps: Vec<String>,
+    /// What it referred to when applied (ordering of deletes).
+    pub state_deps: Vec<String>,
+    pub protect: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// (to add, to change, to destroy), counted as Terraform does.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let n = |op| self.actions.iter().filter(|a| a.op == op).count();
+        let replace = n(Op::Replace);
+        (n(Op::Create) + replace, n(Op::Update), n(Op::Delete) + replace)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+}
+
+/// How each resource stands now: refreshed from the cloud, or from state.
+pub struct Current<'a> {
+    pub state: &'a HashMap<String, StateResource>,
+    /// Live resources by address, for the kinds that were read.
+    pub live: &'a HashMap<String, Live>,
+    pub refreshed_kinds: &'a BTreeSet<String>,
+}
+
+impl Current<'_> {
+    /// The resource as known now; `None` when absent (or deleted out of band).
+    pub fn get(&self, address: &str, kind: &str) -> Option<Live> {
+        if let Some(live) = self.live.get(address) {
+            return Some(live.clone());
+        }
+        let s = self.state.get(address)?;
+        if self.refreshed_kinds.contains(&s.kind) {
+            return None;
+        }
+        Some(Live { id: s.id.clone(), address: Some(s.address.clone()), props: s.props.clone(), outputs: s.outputs.clone() })
+            .filter(|_| s.kind == kind || kind.is_empty())
+    }
+}
+
+/// Compares the managed part of the tags: the keys the plan wants now, and
+/// the keys infra set before. Tags others add (EKS, Karpenter) never show.
+fn managed_tags(live: &Value, desired: &Value, applied: Option<&Value>) -> Value {
+    let (Some(live), Some(desired)) = (live.as_object(), desired.as_object()) else { return live.clone() };
+    let applied = applied.and_then(|a| a.as_object());
+    let keep = |k: &String| desired.contains_key(k) || applied.is_some_and(|a| a.contains_key(k));
+    Value::Object(live.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// The live props as the diff sees them: tags narrowed to managed keys.
+pub fn comparable(live: &Props, desired: &Props, applied: Option<&Props>) -> Props {
+    let mut out = live.clone();
+    if let (Some(l), Some(d)) = (live.get("tags"), desired.get("tags")) {
+        out.insert("tags".into(), managed_tags(l, d, applied.and_then(|a| a.get("tags"))));
+    }
+    out
+}
+
+/// Field-by-field changes from `current` to `desired` (resolved).
+pub fn field_changes(current: &Props, desired: &Props, replace_fields: &[&str]) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    for (field, new) in desired {
+        let old = current.get(field);
+        if old == Some(new) {
+            continue;
+        }
+        // An absent optional value reads back as empty.
+        if old.is_none() && (new.as_str() == Some("") || new.is_null()) {
+            continue;
+        }
+        changes.push(FieldChange {
+            field: field.clone(),
+            old: old.cloned(),
+            new: Some(new.clone()),
+            forces_replacement: replace_fields.contains(&field.as_str()),
+        });
+    }
+    for (field, old) in current {
+        if !desired.contains_key(field) && replace_fields.contains(&field.as_str()) {
+            changes.push(FieldChange { field: field.clone(), old: Some(old.clone()), new: None, forces_replacement: true });
+        }
+    }
+    changes
+}
+
+pub fn diff(graph: &ResourceGraph, current: &Current<'_>, registry: &Registry) -> Plan {
+    let mut plan = Plan::default();
+    let mut known: HashMap<&str, Outputs> = HashMap::new();
+    let mut renewed: HashSet<&str> = HashSet::new();
+    for d in graph.in_order() {
+        let kind = registry.get(&d.kind).expect("graph validated kinds");
+        let lookup = |r: &crate::model::Ref| {
+            if renewed.contains(r.address.as_str()) {
+                return None;
+            }
+            known.get(r.address.as_str()).and_then(|o| o.get(&r.output).cloned())
+        };
+        let resolved = resolve(&d.props, &lookup, true).expect("unknowns allowed");
+        let deps = graph.dependencies(&d.address);
+        let state_row = current.state.get(&d.address);
+        let state_deps = state_row.map(|s| s.deps.clone()).unwrap_or_default();
+        let now = current.get(&d.address, "").filter(|_| state_row.is_none_or(|s| s.kind == d.kind));
+        let action = |op, changes, reason: Option<String>, current: Option<Live>| Action {
+            address: d.address.clone(),
+            kind: d.kind.clone(),
+            op,
+            changes,
+            reason,
+            props: Some(d.props.clone()),
+            current,
+            deps: deps.clone(),
+            state_deps: state_deps.clone(),
+            protect: d.protect,
+        };
+        let Some(live) = now else {
+            let reason = match state_row {
+                Some(s) if s.kind != d.kind => Some(format!("kind changes from {} to {}", s.kind, d.kind)),
+                Some(_) => Some("deleted outside infra; it will be created again".to_string()),
+                None => None,
+            };
+            let changes = resolved
+                .iter()
+                .map(|(f, v)| FieldChange { field: f.clone(), old: None, new: Some(v.clone()), forces_replacement: false })
+                .collect();
+            let op = if state_row.is_some_and(|s| s.kind != d.kind) { Op::Replace } else { Op::Create };
+            let current_live = state_row.filter(|_| op == Op::Replace).map(|s| Live {
+                id: s.id.clone(),
+                address: Some(s.address.clone()),
+                props: s.props.clone(),
+                outputs: s.outputs.clone(),
+            });
+            plan.actions.push(action(op, changes, reason, current_live));
+            renewed.insert(&d.address);
+            continue;
+        };
+        let seen = comparable(&live.props, &resolved, state_row.map(|s| &s.props));
+        let changes = field_changes(&seen, &resolved, kind.replace_fields());
+        if changes.is_empty() {
+            known.insert(&d.address, live.outputs.clone());
+            continue;
+        }
+        let forcing: Vec<&FieldChange> = changes.iter().filter(|c| c.forces_replacement).collect();
+        if forcing.is_empty() {
+            known.insert(&d.address, live.outputs.clone());
+            let live = Live { props: seen, ..live };
+            plan.actions.push(action(Op::Update, changes, None, Some(live)));
+        } else {
+            let reason = forcing
+                .iter()
+                .map(|c| {
+                    if c.new.as_ref().is_some_and(has_unknown) {
+                        format!("`{}` depends on a resource that is being replaced", c.field)
+                    } else {
+                        format!("`{}` cannot change in place", c.field)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let live = Live { props: seen, ..live };
+            plan.actions.push(action(Op::Replace, changes, Some(format!("{reason}: forces replacement")), Some(live)));
+            renewed.insert(&d.address);
+        }
+    }
+    // What state has and the plan no longer asks for.
+    let mut gone: Vec<&StateResource> = current.state.values().filter(|s| graph.get(&s.address).is_none()).collect();
+    gone.sort_by(|a, b| a.address.cmp(&b.address));
+    for s in gone {
+        let Some(live) = current.get(&s.address, &s.kind) else {
+            // Already gone from the cloud: only the state row is left.
+            plan.actions.push(Action {
+                address: s.address.clone(),
+                kind: s.kind.clone(),
+                op: Op::Delete,
+                changes: Vec::new(),
+                reason: Some("already deleted outside infra; only the state row is removed".into()),
+                props: None,
+                current: None,
+                deps: Vec::new(),
+                state_deps: s.deps.clone(),
+                protect: s.protect,
+            });
+            continue;
+        };
+        plan.actions.push(Action {
+            address: s.address.clone(),
+            kind: s.kind.clone(),
+            op: Op::Delete,
+            changes: Vec::new(),
+            reason: None,
+            props: None,
+            current: Some(live),
+            deps: Vec::new(),
+            state_deps: s.deps.clone(),
+            protect: s.protect,
+        });
+    }
+    plan.actions.sort_by(|a, b| a.address.cmp(&b.address));
+    plan
+}
+
+/// Every resource in state, deleted: the plan of `destroy`.
+pub fn destroy_plan(current: &Current<'_>) -> Plan {
+    let mut all: Vec<&StateResource> = current.state.values().collect();
+    all.sort_by(|a, b| a.address.cmp(&b.address));
+    let actions = all
+        .into_iter()
+        .map(|s| {
+            let live = current.get(&s.address, &s.kind);
+            Action {
+                address: s.address.clone(),
+                kind: s.kind.clone(),
+                op: Op::Delete,
+                changes: Vec::new(),
+                reason: live.is_none().then(|| "already deleted outside infra; only the state row is removed".into()),
+                props: None,
+                current: live,
+                deps: Vec::new(),
+                state_deps: s.deps.clone(),
+                protect: s.protect,
+            }
+        })
+        .collect();
+    Plan { actions, warnings: Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::ResourceGraph;
+    use crate::model::Desired;
+    use serde_json::json;
+
+    fn desired(address: &str, kind: &str, props: Value) -> Desired {
+        Desired { address: address.into(), kind: kind.into(), props: props.as_object().unwrap().clone(), protect: false, origin: String::new(), span: None }
+    }
+
+    fn row(address: &str, kind: &str, id: &str, props: Value) -> StateResource {
+        StateResource {
+            address: address.into(),
+            kind: kind.into(),
+            id: id.into(),
+            props: props.as_object().unwrap().clone(),
+            outputs: [("id".to_string(), id.to_string())].into(),
+            deps: vec![],
+            protect: false,
+        }
+    }
+
+    fn run(desired_list: Vec<Desired>, rows: Vec<StateResource>) -> Plan {
+        let registry = Registry::new();
+        let graph = ResourceGraph::new(desired_list).seal(&registry).unwrap();
+        let state: HashMap<String, StateResource> = rows.into_iter().map(|r| (r.address.clone(), r)).collect();
+        let live = HashMap::new();
+        let kinds = BTreeSet::new();
+        diff(&graph, &Current { state: &state, live: &live, refreshed_kinds: &kinds }, &registry)
+    }
+
+    fn vpc(cidr: &str) -> Desired {
+        desired("vpc.main", "Vpc", json!({"cidr": cidr, "tags": {"Name": "x"}}))
+    }
+
+    fn subnet(cidr: &str) -> Desired {
+        desired("subnet.a", "Subnet", json!({"vpc_id": "${vpc.main.id}", "cidr": cidr, "az": "us-east-1a"}))
+    }
+
+    #[test]
+    fn creates_what_state_lacks_with_unknown_references() {
+        let plan = run(vec![vpc("10.0.0.0/16"), subnet("10.0.1.0/24")], vec![]);
+        assert_eq!(plan.counts(), (2, 0, 0));
+        let s = plan.actions.iter().find(|a| a.address == "subnet.a").unwrap();
+        assert_eq!(s.op, Op::Create);
+        assert!(s.changes.iter().any(|c| c.field == "vpc_id" && c.new == Some(json!(crate::model::UNKNOWN))));
+    }
+
+    #[test]
+    fn nothing_to_do_when_state_matches() {
+        let plan = run(
+            vec![vpc("10.0.0.0/16"), subnet("10.0.1.0/24")],
+            vec![
+                row("vpc.main", "Vpc", "vpc-1", json!({"cidr": "10.0.0.0/16", "tags": {"Name": "x"}})),
+                row("subnet.a", "Subnet", "subnet-1", json!({"vpc_id": "vpc-1", "cidr": "10.0.1.0/24", "az": "us-east-1a"})),
+            ],
+        );
+        assert!(plan.is_empty(), "{plan:?}");
+    }
+
+    #[test]
+    fn updates_in_place_fields_and_replaces_forcing_ones() {
+        let plan = run(
+            vec![desired("vpc.main", "Vpc", json!({"cidr": "10.0.0.0/16", "tags": {"Name": "y"}})), subnet("10.0.2.0/24")],
+            vec![
+                row("vpc.main", "Vpc", "vpc-1", json!({"cidr": "10.0.0.0/16", "tags": {"Name": "x"}})),
+                row("subnet.a", "Subnet", "subnet-1", json!({"vpc_id": "vpc-1", "cidr": "10.0.1.0/24", "az": "us-east-1a"})),
+            ],
+        );
+        let vpc = &plan.actions[1];
+        assert_eq!((vpc.address.as_str(), vpc.op), ("vpc.main", Op::Update));
+        let subnet = &plan.actions[0];
+        assert_eq!(subnet.op, Op::Replace);
+        assert!(subnet.reason.as_deref().unwrap().contains("`cidr` cannot change in place"));
+        assert_eq!(plan.counts(), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_replaced_dependency_replaces_its_dependents() {
+        let plan = run(
+            vec![vpc("10.1.0.0/16"), subnet("10.0.1.0/24")],
+            vec![
+                row("vpc.main", "Vpc", "vpc-1", json!({"cidr": "10.0.0.0/16", "tags": {"Name": "x"}})),
+                row("subnet.a", "Subnet", "subnet-1", json!({"vpc_id": "vpc-1", "cidr": "10.0.1.0/24", "az": "us-east-1a"})),
+            ],
+        );
+        assert!(plan.actions.iter().all(|a| a.op == Op::Replace));
+        let s = plan.actions.iter().find(|a| a.address == "subnet.a").unwrap();
+        assert!(s.reason.as_deref().unwrap().contains("depends on a resource that is being replaced"));
+    }
+
+    #[test]
+    fn deletes_what_the_plan_dropped() {
+        let plan = run(vec![], vec![row("vpc.main", "Vpc", "vpc-1", json!({"cidr": "10.0.0.0/16"}))]);
+        assert_eq!(plan.actions.len(), 1);
+        assert_eq!(plan.actions[0].op, Op::Delete);
+        assert_eq!(plan.counts(), (0, 0, 1));
+    }
+
+    #[test]
+    fn tags_added_by_others_are_not_changes_but_removed_managed_tags_are() {
+        let live = json!({"Name": "x", "kubernetes.io/cluster/todo": "shared"});
+        let desired_tags = json!({"Name": "x"});
+        assert_eq!(managed_tags(&live, &desired_tags, None), json!({"Name": "x"}));
+        let applied = json!({"Name": "x", "team": "a"});
+        let live = json!({"Name": "x", "team": "a"});
+        assert_eq!(managed_tags(&live, &desired_tags, Some(&applied)), json!({"Name": "x", "team": "a"}));
+    }
+}

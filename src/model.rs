@@ -1,0 +1,179 @@
+//! The vocabulary shared by every stage: addresses, desired resources, and
+//! references between them.
+//!
+//! A property value is plain JSON. A reference to another resource's output is
+//! a string of the form `${<address>.<output>}` (for example `${vpc.main.id}`);
+//! it may stand anywhere inside a property. References are what create graph
+//! edges, and they are resolved only when the referencing action runs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A resource's properties: the desired ones from the plan, or the ones read
+/// back from the cloud, always in the same shape for one kind.
+pub type Props = serde_json::Map<String, Value>;
+
+/// What a created resource exposes to others (`id`, `arn`, ...).
+pub type Outputs = BTreeMap<String, String>;
+
+/// One resource the plan asks for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Desired {
+    /// `subnet.app_a`: the kind's short name, a dot, the plan's name.
+    pub address: String,
+    /// The kind as AWS names it (`Subnet`).
+    pub kind: String,
+    pub props: Props,
+    /// Refuse to destroy this resource.
+    #[serde(default)]
+    pub protect: bool,
+    /// The plan key this resource came from (`network.security_groups.nodes`).
+    #[serde(default)]
+    pub origin: String,
+    /// Byte range of that key in the plan file, for error messages.
+    #[serde(skip)]
+    pub span: Option<std::ops::Range<usize>>,
+}
+
+/// A parsed `${address.output}` reference.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ref {
+    pub address: String,
+    pub output: String,
+}
+
+impl Ref {
+    pub fn expr(address: &str, output: &str) -> String {
+        format!("${{{address}.{output}}}")
+    }
+
+    /// Parses a whole-string reference; `None` for any other string.
+    pub fn parse(s: &str) -> Option<Ref> {
+        let inner = s.strip_prefix("${")?.strip_suffix('}')?;
+        let (address, output) = inner.rsplit_once('.')?;
+        if !address.contains('.') || output.is_empty() {
+            return None;
+        }
+        Some(Ref { address: address.to_string(), output: output.to_string() })
+    }
+}
+
+/// Every reference inside a value, in document order.
+pub fn refs_in(value: &Value, out: &mut Vec<Ref>) {
+    match value {
+        Value::String(s) => {
+            if let Some(r) = Ref::parse(s) {
+                out.push(r);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs_in(v, out)),
+        Value::Object(map) => map.values().for_each(|v| refs_in(v, out)),
+        _ => {}
+    }
+}
+
+pub fn refs_of(props: &Props) -> Vec<Ref> {
+    let mut out = Vec::new();
+    for v in props.values() {
+        refs_in(v, &mut out);
+    }
+    out
+}
+
+/// The sentinel a diff shows where a value is known only after apply.
+pub const UNKNOWN: &str = "(known after apply)";
+
+/// Replaces every reference whose output `lookup` knows. Unknown references
+/// become [`UNKNOWN`] when `allow_unknown`, otherwise they are returned as an
+/// error naming the first one.
+pub fn resolve(
+    props: &Props,
+    lookup: &dyn Fn(&Ref) -> Option<String>,
+    allow_unknown: bool,
+) -> Result<Props, Ref> {
+    fn walk(
+        v: &Value,
+        lookup: &dyn Fn(&Ref) -> Option<String>,
+        allow_unknown: bool,
+    ) -> Result<Value, Ref> {
+        Ok(match v {
+            Value::String(s) => match Ref::parse(s) {
+                Some(r) => match lookup(&r) {
+                    Some(found) => Value::String(found),
+                    None if allow_unknown => Value::String(UNKNOWN.to_string()),
+                    None => return Err(r),
+                },
+                None => v.clone(),
+            },
+            Value::Array(items) => Value::Array(
+                items.iter().map(|i| walk(i, lookup, allow_unknown)).collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => {
+                let mut out = serde_json::Map::new();
+                for (k, i) in map {
+                    out.insert(k.clone(), walk(i, lookup, allow_unknown)?);
+                }
+                Value::Object(out)
+            }
+            _ => v.clone(),
+        })
+    }
+    let mut out = Props::new();
+    for (k, v) in props {
+        out.insert(k.clone(), walk(v, lookup, allow_unknown)?);
+    }
+    Ok(out)
+}
+
+/// True when any part of the value is still [`UNKNOWN`].
+pub fn has_unknown(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s == UNKNOWN,
+        Value::Array(items) => items.iter().any(has_unknown),
+        Value::Object(map) => map.values().any(has_unknown),
+        _ => false,
+    }
+}
+
+/// Tags that identify a resource as infra's: set at create, never diffed.
+pub const TAG_ENV: &str = "infra:env";
+pub const TAG_ADDRESS: &str = "infra:address";
+
+/// Tags the cloud or controllers add on their own; never compared.
+pub fn is_foreign_tag(key: &str) -> bool {
+    key.starts_with("aws:") || key.starts_with("infra:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_refs() {
+        assert_eq!(
+            Ref::parse("${subnet.app_a.id}"),
+            Some(Ref { address: "subnet.app_a".into(), output: "id".into() })
+        );
+        assert_eq!(Ref::parse("subnet.app_a.id"), None);
+        assert_eq!(Ref::parse("${vpc}"), None);
+    }
+
+    #[test]
+    fn resolves_nested_refs_and_marks_unknown() {
+        let props: Props = serde_json::from_value(json!({
+            "vpc_id": "${vpc.main.id}",
+            "ids": ["${subnet.a.id}", "plain"],
+        }))
+        .unwrap();
+        let lookup = |r: &Ref| (r.address == "vpc.main").then(|| "vpc-1".to_string());
+        let out = resolve(&props, &lookup, true).unwrap();
+        assert_eq!(out["vpc_id"], json!("vpc-1"));
+        assert_eq!(out["ids"], json!([UNKNOWN, "plain"]));
+        assert!(has_unknown(&out["ids"]));
+        let err = resolve(&props, &lookup, false).unwrap_err();
+        assert_eq!(err.address, "subnet.a");
+    }
+}

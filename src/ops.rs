@@ -1,0 +1,422 @@
+//! The core of each command: what `plan`, `up`, `destroy` and `output` do,
+//! independent of how the CLI shows it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::apply::{apply, ApplyOptions, ApplyReport};
+use crate::aws::kinds::{Live, Registry};
+use crate::aws::{AwsError, Clients, Cx, Timeouts};
+use crate::config::{self, InvalidPlan, LoadedPlan, PlanError};
+use crate::diff::{destroy_plan, diff, Current, Op, Plan};
+use crate::expand::{expand, Expanded};
+use crate::graph::ResourceGraph;
+use crate::model::{resolve, Outputs};
+use crate::refresh::{refresh, Observed};
+use crate::report::{Event, Reporter};
+use crate::state::{StateError, StateResource, StateStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    InvalidPlan(#[from] InvalidPlan),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("reading the cloud failed: {0}; check credentials, region and endpoint, then rerun")]
+    Aws(#[from] AwsError),
+    #[error("saved plan {path} is stale: {why}; run `infra plan --out` again")]
+    StalePlan { path: PathBuf, why: String },
+    #[error("saved plan {path} cannot be read: {why}")]
+    BadSavedPlan { path: PathBuf, why: String },
+    #[error("refusing to destroy protected resources: {}; set `protect = false` on them in the plan (or disable deletion protection) and rerun", .0.join(", "))]
+    Protected(Vec<String>),
+    #[error("the run did not finish cleanly: {0}")]
+    Incomplete(String),
+    #[error("no output named `{0}`; `infra output --env ENV` lists them")]
+    NoSuchOutput(String),
+}
+
+/// Which env, which files.
+#[derive(Debug, Clone)]
+pub struct EnvOptions {
+    pub plans_dir: PathBuf,
+    pub env: String,
+    pub state_path: Option<PathBuf>,
+}
+
+impl EnvOptions {
+    pub fn state_path(&self) -> PathBuf {
+        self.state_path.clone().unwrap_or_else(|| PathBuf::from("state").join(format!("{}.db", self.env)))
+    }
+}
+
+/// A plan file read, expanded and validated into a sealed graph.
+pub struct Prepared {
+    pub loaded: LoadedPlan,
+    pub expanded: Expanded,
+    pub graph: ResourceGraph,
+    pub registry: Arc<Registry>,
+}
+
+/// Reads and validates everything; touches neither the cloud nor state.
+pub fn prepare(opts: &EnvOptions) -> Result<Prepared, InvalidPlan> {
+    let loaded = config::load(&opts.plans_dir, &opts.env)?;
+    let mut expanded = expand(&loaded);
+    let registry = Arc::new(Registry::new());
+    let resources = std::mem::take(&mut expanded.resources);
+    let graph = ResourceGraph::new(resources.clone()).seal(registry.as_ref()).map_err(|errors| {
+        let spans: HashMap<&str, Option<std::ops::Range<usize>>> =
+            resources.iter().map(|r| (r.address.as_str(), r.span.clone())).collect();
+        loaded.invalid(
+            errors
+                .iter()
+                .map(|e| {
+                    let span = e.address().and_then(|a| spans.get(a).cloned().flatten());
+                    loaded.error(e.to_string(), span)
+                })
+                .collect::<Vec<PlanError>>(),
+        )
+    })?;
+    Ok(Prepared { loaded, expanded, graph, registry })
+}
+
+pub async fn context(prepared: &Prepared, reporter: Arc<dyn Reporter>, timeouts: Timeouts) -> Cx {
+    let clients = Clients::load(prepared.loaded.file.region.get_ref()).await;
+    Cx { clients, env: prepared.loaded.env.clone(), timeouts, reporter }
+}
+
+fn state_map(state: &StateStore) -> Result<HashMap<String, StateResource>, StateError> {
+    Ok(state.resources()?.into_iter().map(|r| (r.address.clone(), r)).collect())
+}
+
+/// Refreshes (or reads only what recovery needs) and finds resources the plan
+/// wants that exist in the cloud but not in state: created by a run that was
+/// killed before it could record them. Returns the rows to adopt.
+async fn observe(
+    cx: &Cx,
+    prepared: &Prepared,
+    state: &StateStore,
+    rows: &HashMap<String, StateResource>,
+    do_refresh: bool,
+) -> Result<(Observed, Vec<StateResource>), Error> {
+    let journal = state.unfinished_journal()?;
+    let mut kinds: BTreeSet<String> = journal.iter().map(|j| j.kind.clone()).collect();
+    if do_refresh {
+        kinds.extend(rows.values().map(|r| r.kind.clone()));
+        kinds.extend(prepared.graph.resources().iter().map(|r| r.kind.clone()));
+    }
+    let observed = refresh(cx, &prepared.registry, kinds, rows).await?;
+    let mut adopted = Vec::new();
+    let mut outputs: HashMap<String, Outputs> = rows.iter().map(|(a, r)| (a.clone(), r.outputs.clone())).collect();
+    for l in observed.live.values() {
+        if let Some(a) = &l.address {
+            outputs.insert(a.clone(), l.outputs.clone());
+        }
+    }
+    for d in prepared.graph.in_order() {
+        if rows.contains_key(&d.address) || !observed.kinds.contains(&d.kind) {
+            continue;
+        }
+        let lookup = |r: &crate::model::Ref| outputs.get(&r.address).and_then(|o| o.get(&r.output).cloned());
+        let Ok(resolved) = resolve(&d.props, &lookup, false) else { continue };
+        let found = observed.find_unrecorded(&prepared.registry, &d.kind, &d.address, &resolved).or_else(|| {
+            // A natural-key create from the journal, with the props it was sent with.
+            journal
+                .iter()
+                .filter(|j| j.address == d.address && j.action == "create")
+                .find_map(|j| observed.find_unrecorded(&prepared.registry, &d.kind, &d.address, &j.props))
+        });
+        if let Some(live) = found {
+            outputs.insert(d.address.clone(), live.outputs.clone());
+            let seen = crate::diff::comparable(&live.props, &resolved, None);
+            adopted.push(StateResource {
+                address: d.address.clone(),
+                kind: d.kind.clone(),
+                id: live.id.clone(),
+                props: seen,
+                outputs: live.outputs.clone(),
+                deps: prepared.graph.dependencies(&d.address),
+                protect: d.protect,
+            });
+        }
+    }
+    Ok((observed, adopted))
+}
+
+/// What a plan was computed from: saved with `--out`, checked by `up FILE`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub format: u32,
+    pub env: String,
+    pub state_serial: i64,
+    /// Whether a state file existed when the plan was made.
+    pub state_existed: bool,
+    pub plan_digest: String,
+    pub plan: Plan,
+}
+
+pub struct PlanOutcome {
+    pub plan: Plan,
+    pub adopted: Vec<String>,
+    pub saved: Option<SavedPlan>,
+}
+
+/// `infra plan`: never writes state, never takes the lock.
+pub async fn plan(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, do_refresh: bool) -> Result<PlanOutcome, Error> {
+    let path = opts.state_path();
+    let existed = path.exists();
+    let state = StateStore::open_existing(&path)?;
+    let mut rows = state_map(&state)?;
+    let (mut observed, adopted) = observe(cx, prepared, &state, &rows, do_refresh).await?;
+    let adopted_names = adopted.iter().map(|a| a.address.clone()).collect();
+    for a in adopted {
+        observed.live.insert(a.address.clone(), Live { id: a.id.clone(), address: Some(a.address.clone()), props: a.props.clone(), outputs: a.outputs.clone() });
+        rows.insert(a.address.clone(), a);
+    }
+    let current = Current { state: &rows, live: &observed.live, refreshed_kinds: &observed.kinds };
+    let mut plan = diff(&prepared.graph, &current, &prepared.registry);
+    plan.warnings = prepared.expanded.warnings.clone();
+    let saved = SavedPlan {
+        format: 1,
+        env: opts.env.clone(),
+        state_serial: state.serial()?,
+        state_existed: existed,
+        plan_digest: prepared.loaded.digest(),
+        plan: plan.clone(),
+    };
+    Ok(PlanOutcome { plan, adopted: adopted_names, saved: Some(saved) })
+}
+
+pub struct RunOptions {
+    pub parallelism: usize,
+    pub do_refresh: bool,
+    pub interrupt: tokio::sync::watch::Receiver<bool>,
+    pub command: String,
+    /// A plan saved by `plan --out`, to apply exactly.
+    pub saved_plan: Option<PathBuf>,
+}
+
+pub struct RunOutcome {
+    pub plan: Plan,
+    pub report: Option<ApplyReport>,
+    pub recovered: Vec<String>,
+}
+
+/// Takes the lock, backs state up, resolves interrupted actions.
+fn open_for_write(opts: &EnvOptions, command: &str, reporter: &dyn Reporter) -> Result<StateStore, Error> {
+    let mut state = StateStore::open(&opts.state_path())?;
+    if let Some(stale) = state.lock(command)? {
+        reporter.report(Event::Warning {
+            message: format!("cleared a stale lock: {stale}; its process no longer holds the state"),
+        });
+    }
+    state.backup()?;
+    Ok(state)
+}
+
+/// Records adoptions and closes the journal rows an interrupted run left open.
+fn recover(state: &mut StateStore, run_id: &str, observed: &Observed, adopted: &[StateResource], reporter: &dyn Reporter) -> Result<Vec<String>, Error> {
+    if !adopted.is_empty() {
+        state.put_resources(adopted)?;
+    }
+    let mut notes = Vec::new();
+    for a in adopted {
+        notes.push(format!("adopted {}", a.address));
+    }
+    for j in state.unfinished_journal()? {
+        let exists = observed.live.contains_key(&j.address) || adopted.iter().any(|a| a.address == j.address);
+        let outcome = match (j.action.as_str(), exists) {
+            ("create", true) => "recovered: found by its identity and adopted".to_string(),
+            ("create", false) => {
+                notes.push(format!("{} was never created", j.address));
+                "recovered: not found; the plan creates it".to_string()
+            }
+            ("delete", false) => {
+                if state.resource(&j.address)?.is_some() {
+                    state.remove_resource(&j.address)?;
+                }
+                notes.push(format!("confirmed {} deleted", j.address));
+                "recovered: confirmed deleted".to_string()
+            }
+            ("delete", true) => {
+                notes.push(format!("{} still exists", j.address));
+                "recovered: still exists; the plan decides".to_string()
+            }
+            _ => {
+                notes.push(format!("refreshed {}", j.address));
+                "recovered: refreshed; the plan decides".to_string()
+            }
+        };
+        state.journal_finish(j.id, &outcome, &crate::state::RowChange::Keep)?;
+    }
+    if !notes.is_empty() {
+        let line = format!("recovered {} interrupted action(s): {}", notes.len(), notes.join(", "));
+        state.note_run(run_id, &line)?;
+        reporter.report(Event::Recovered { address: String::new(), outcome: line });
+    }
+    Ok(notes)
+}
+
+fn check_saved(path: &PathBuf, opts: &EnvOptions, prepared: &Prepared, state: &StateStore, existed: bool) -> Result<Plan, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::BadSavedPlan { path: path.clone(), why: e.to_string() })?;
+    let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| Error::BadSavedPlan { path: path.clone(), why: e.to_string() })?;
+    let stale = |why: String| Err(Error::StalePlan { path: path.clone(), why });
+    if saved.env != opts.env {
+        return stale(format!("it was made for env `{}`, not `{}`", saved.env, opts.env));
+    }
+    if saved.plan_digest != prepared.loaded.digest() {
+        return stale("the plan file changed since".into());
+    }
+    if !saved.state_existed && existed {
+        return stale("it was made with no state, and state has been created since".into());
+    }
+    let serial = state.serial()?;
+    if saved.state_serial != serial {
+        return stale(format!("state changed since (serial {} then, {serial} now)", saved.state_serial));
+    }
+    Ok(saved.plan)
+}
+
+/// `infra up`: plan, confirm, apply. `confirm` sees the plan before anything changes.
+pub async fn up(
+    opts: &EnvOptions,
+    prepared: &Prepared,
+    cx: &Cx,
+    run: RunOptions,
+    confirm: &mut dyn FnMut(&Plan) -> bool,
+) -> Result<RunOutcome, Error> {
+    let existed = opts.state_path().exists();
+    let mut state = open_for_write(opts, &run.command, cx.reporter.as_ref())?;
+    let run_id = state.begin_run(&run.command)?;
+    let result = up_locked(opts, prepared, cx, run, confirm, &mut state, &run_id, existed).await;
+    let (status, summary) = match &result {
+        Ok(o) => match &o.report {
+            Some(r) if r.ok() => ("ok", format!("{} actions done", r.done)),
+            Some(r) => ("failed", format!("{} done, {} failed, {} skipped", r.done, r.failed.len(), r.skipped.len())),
+            None => ("no-op", "nothing applied".to_string()),
+        },
+        Err(e) => ("error", e.to_string()),
+    };
+    state.finish_run(&run_id, status, &summary)?;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn up_locked(
+    opts: &EnvOptions,
+    prepared: &Prepared,
+    cx: &Cx,
+    run: RunOptions,
+    confirm: &mut dyn FnMut(&Plan) -> bool,
+    state: &mut StateStore,
+    run_id: &str,
+    existed: bool,
+) -> Result<RunOutcome, Error> {
+    let saved = match &run.saved_plan {
+        Some(path) => Some(check_saved(path, opts, prepared, state, existed)?),
+        None => None,
+    };
+    let rows = state_map(state)?;
+    let (observed, adopted) = observe(cx, prepared, state, &rows, run.do_refresh && saved.is_none()).await?;
+    let recovered = recover(state, run_id, &observed, &adopted, cx.reporter.as_ref())?;
+    let rows = state_map(state)?;
+    let plan = match saved {
+        Some(p) => p,
+        None => {
+            let current = Current { state: &rows, live: &observed.live, refreshed_kinds: &observed.kinds };
+            let mut plan = diff(&prepared.graph, &current, &prepared.registry);
+            plan.warnings = prepared.expanded.warnings.clone();
+            plan
+        }
+    };
+    if plan.is_empty() || !confirm(&plan) {
+        return Ok(RunOutcome { plan, report: None, recovered });
+    }
+    let known: HashMap<String, Outputs> = rows
+        .iter()
+        .map(|(a, r)| (a.clone(), observed.live.get(a).map(|l| l.outputs.clone()).unwrap_or_else(|| r.outputs.clone())))
+        .collect();
+    let report = apply(
+        &plan,
+        prepared.registry.clone(),
+        cx.clone(),
+        state,
+        known,
+        ApplyOptions { parallelism: run.parallelism, run_id: run_id.to_string(), interrupt: run.interrupt },
+    )
+    .await;
+    Ok(RunOutcome { plan, report: Some(report), recovered })
+}
+
+/// `infra destroy`: everything in state, in reverse dependency order.
+pub async fn destroy(
+    opts: &EnvOptions,
+    prepared: &Prepared,
+    cx: &Cx,
+    run: RunOptions,
+    confirm: &mut dyn FnMut(&Plan) -> bool,
+) -> Result<RunOutcome, Error> {
+    let mut state = open_for_write(opts, &run.command, cx.reporter.as_ref())?;
+    let rows = state_map(&state)?;
+    let protected: Vec<String> = rows
+        .values()
+        .filter(|r| r.protect || prepared.graph.get(&r.address).is_some_and(|d| d.protect))
+        .map(|r| r.address.clone())
+        .collect();
+    if !protected.is_empty() {
+        let mut p = protected;
+        p.sort();
+        return Err(Error::Protected(p));
+    }
+    let run_id = state.begin_run(&run.command)?;
+    let (observed, adopted) = observe(cx, prepared, &state, &rows, run.do_refresh).await?;
+    let recovered = recover(&mut state, &run_id, &observed, &adopted, cx.reporter.as_ref())?;
+    let rows = state_map(&state)?;
+    let current = Current { state: &rows, live: &observed.live, refreshed_kinds: &observed.kinds };
+    let plan = destroy_plan(&current);
+    if plan.is_empty() || !confirm(&plan) {
+        state.finish_run(&run_id, "no-op", "nothing destroyed")?;
+        return Ok(RunOutcome { plan, report: None, recovered });
+    }
+    let report = apply(
+        &plan,
+        prepared.registry.clone(),
+        cx.clone(),
+        &mut state,
+        HashMap::new(),
+        ApplyOptions { parallelism: run.parallelism, run_id: run_id.clone(), interrupt: run.interrupt },
+    )
+    .await;
+    let status = if report.ok() { "ok" } else { "failed" };
+    state.finish_run(&run_id, status, &format!("{} deleted, {} failed", report.done, report.failed.len()))?;
+    Ok(RunOutcome { plan, report: Some(report), recovered })
+}
+
+/// `infra output`: the plan's named outputs, from state.
+pub fn outputs(opts: &EnvOptions, prepared: &Prepared) -> Result<Vec<(String, Value)>, Error> {
+    let state = StateStore::open_existing(&opts.state_path())?;
+    let rows = state_map(&state)?;
+    let lookup = |r: &crate::model::Ref| rows.get(&r.address).and_then(|s| s.outputs.get(&r.output).cloned());
+    let mut out = Vec::new();
+    for (name, value) in &prepared.expanded.outputs {
+        let mut props = serde_json::Map::new();
+        props.insert("v".into(), value.clone());
+        let resolved = resolve(&props, &lookup, true).expect("unknowns allowed");
+        out.push((name.clone(), resolved["v"].clone()));
+    }
+    Ok(out)
+}
+
+/// `infra force-unlock`.
+pub fn force_unlock(opts: &EnvOptions, lock_id: &str) -> Result<String, Error> {
+    let mut state = StateStore::open(&opts.state_path())?;
+    Ok(state.force_unlock(lock_id)?.to_string())
+}
+
+pub fn count_ops(plan: &Plan, op: Op) -> usize {
+    plan.actions.iter().filter(|a| a.op == op).count()
+}

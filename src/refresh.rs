@@ -1,0 +1,90 @@
+//! Reads the cloud: one batched read per kind, all kinds at once, then
+//! matches what was found to addresses (by the `infra:address` tag, or by a
+//! kind's natural key for the few kinds AWS cannot tag).
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
+
+use crate::aws::kinds::{Live, ReadScope, Registry};
+use crate::aws::{AwsError, Cx};
+use crate::model::Props;
+use crate::report::Event;
+use crate::state::StateResource;
+
+/// What the cloud holds for this env.
+#[derive(Debug, Default)]
+pub struct Observed {
+    pub kinds: BTreeSet<String>,
+    /// Found resources by address.
+    pub live: HashMap<String, Live>,
+    /// Tagged with this env but matching no address in state: orphans, or
+    /// resources an interrupted run created (adopted when the plan wants them).
+    pub untracked: Vec<(String, Live)>,
+    /// Untagged kinds' resources that matched nothing, by kind and natural key.
+    pub by_key: HashMap<(String, String), Live>,
+}
+
+impl Observed {
+    /// Finds a resource the plan wants that state does not know: by tag, or
+    /// by its natural key computed from resolved properties.
+    pub fn find_unrecorded(&self, registry: &Registry, kind: &str, address: &str, resolved: &Props) -> Option<Live> {
+        if let Some((_, live)) = self.untracked.iter().find(|(k, l)| k == kind && l.address.as_deref() == Some(address)) {
+            return Some(live.clone());
+        }
+        let key = registry.get(kind)?.natural_key(resolved)?;
+        self.by_key.get(&(kind.to_string(), key)).cloned()
+    }
+}
+
+pub async fn refresh(
+    cx: &Cx,
+    registry: &Registry,
+    kinds: BTreeSet<String>,
+    state: &HashMap<String, StateResource>,
+) -> Result<Observed, AwsError> {
+    let reads = kinds.iter().filter_map(|name| registry.get(name)).map(|kind| async move {
+        let known: Vec<&StateResource> = state.values().filter(|s| s.kind == kind.name()).collect();
+        let started = Instant::now();
+        let found = kind.read(cx, &ReadScope { env: &cx.env, known }).await;
+        if let Ok(found) = &found {
+            cx.reporter.report(Event::Refreshed {
+                kind: kind.name().to_string(),
+                found: found.len(),
+                elapsed: started.elapsed(),
+            });
+        }
+        found.map(|f| (kind, f))
+    });
+    let results = futures::future::join_all(reads).await;
+    let mut observed = Observed { kinds, ..Default::default() };
+    for result in results {
+        let (kind, found) = result?;
+        let mut keyed: HashMap<String, &StateResource> = HashMap::new();
+        for s in state.values().filter(|s| s.kind == kind.name()) {
+            if let Some(k) = kind.natural_key(&s.props) {
+                keyed.insert(k, s);
+            }
+        }
+        for live in found {
+            if let Some(address) = live.address.clone() {
+                let known = state.get(&address).is_some_and(|s| s.kind == kind.name());
+                if known && !observed.live.contains_key(&address) {
+                    observed.live.insert(address, live);
+                } else {
+                    observed.untracked.push((kind.name().to_string(), live));
+                }
+            } else if let Some(key) = kind.natural_key(&live.props) {
+                match keyed.get(&key) {
+                    Some(s) => {
+                        let live = Live { address: Some(s.address.clone()), ..live };
+                        observed.live.insert(s.address.clone(), live);
+                    }
+                    None => {
+                        observed.by_key.insert((kind.name().to_string(), key), live);
+                    }
+                }
+            }
+        }
+    }
+    Ok(observed)
+}

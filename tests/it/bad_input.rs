@@ -1,0 +1,69 @@
+//! Bad input ends in exit 3 with the file and key named, and touches nothing:
+//! AWS calls go to a closed port (any call would fail with exit 1, not 3) and
+//! the state file must not appear.
+
+use crate::support::*;
+
+fn run_case(case: &str, command: &[&str]) -> (i32, String, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state").join(format!("{case}.db"));
+    let out = infra_command("http://127.0.0.1:9")
+        .arg("--plans")
+        .arg(repo().join("tests/fixtures/bad"))
+        .arg("--state")
+        .arg(&state)
+        .args(command)
+        .arg("--env")
+        .arg(case)
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), text(&out.stderr), state.exists() || dir.path().join("state").exists())
+}
+
+#[test]
+fn each_bad_plan_names_file_and_key_exits_3_and_writes_nothing() {
+    let cases = [
+        ("malformed", "unclosed table"),
+        ("unknown_key", "unknown field `nat_gatways`"),
+        ("bad_cidr", "network.cidr: `10.10.0.0/33` is not a valid IPv4 CIDR"),
+        ("overlapping_cidr", "network.subnets.app[0]: `10.10.0.0/20` overlaps network.subnets.public[0]"),
+        ("dangling_ref", "`route.extra` refers to `route_table.nope`, which this plan does not declare"),
+        ("cycle", "dependency cycle: security_group.a -> security_group.b -> security_group.a"),
+    ];
+    for (case, message) in cases {
+        for command in [&["up", "--yes"][..], &["plan", "--detailed-exitcode"][..], &["destroy", "--yes"][..]] {
+            let (code, stderr, wrote) = run_case(case, command);
+            assert_eq!(code, 3, "{case} {command:?}: {stderr}");
+            assert!(stderr.contains(&format!("{case}.toml")), "{case}: file not named: {stderr}");
+            // miette wraps long lines; compare without the wrapping.
+            let flat: String = stderr.split_whitespace().filter(|w| *w != "│").collect::<Vec<_>>().join(" ");
+            assert!(flat.contains(message), "{case}: expected `{message}` in:\n{stderr}");
+            assert!(!wrote, "{case} {command:?}: state was written");
+        }
+    }
+}
+
+#[test]
+fn usage_errors_and_a_missing_tty_confirmation_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("dev.db");
+    let run = |args: &[&str]| {
+        infra_command("http://127.0.0.1:9")
+            .arg("--state")
+            .arg(&state)
+            .current_dir(repo())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run(&["plan"]).status.code(), Some(3), "missing --env");
+    assert_eq!(run(&["plan", "--env", "dev", "--no-such-flag"]).status.code(), Some(3));
+    assert_eq!(run(&["up", "--env", "dev", "--parallelism", "0"]).status.code(), Some(3));
+    let out = run(&["up", "--env", "dev"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("pass --yes"));
+    assert_eq!(run(&["plan", "--env", "no-such-env"]).status.code(), Some(3));
+    assert!(!state.exists());
+    assert_eq!(run(&["--help"]).status.code(), Some(0));
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real `infra` binary against the emulator, checked
+//! by asking the emulator with SDK describe calls. Each test has its own env
+//! name, plan folder, state file and CIDR, so they run in parallel.
+
+mod bad_input;
+mod locks;
+mod network;
+mod plan_output;
+mod support;

@@ -1,0 +1,53 @@
+//! The plan text users read, snapshotted. Ids, ARNs and times are redacted
+//! so the snapshot only changes when the output's shape does.
+
+use crate::support::*;
+
+fn redact(s: &str) -> String {
+    let patterns = [
+        (r"\b(vpc|subnet|igw|nat|eipalloc|rtb|rtbassoc|sg|sgr)-[0-9a-f]+\b", "[ID]"),
+        (r"arn:aws:[^\s\x22]+", "[ARN]"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"),
+        (r"\d+\.\d+s\b", "[ELAPSED]"),
+    ];
+    let mut out = s.to_string();
+    for (re, with) in patterns {
+        out = regex::Regex::new(re).unwrap().replace_all(&out, with).into_owned();
+    }
+    out
+}
+
+#[test]
+fn dev_plan_from_empty_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = infra_command("http://127.0.0.1:9")
+        .arg("--state")
+        .arg(dir.path().join("dev.db"))
+        .current_dir(repo())
+        .args(["plan", "--env", "dev", "--refresh=false"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    insta::assert_snapshot!(redact(&text(&out.stdout)));
+    assert!(!dir.path().join("dev.db").exists(), "plan never creates state");
+}
+
+#[test]
+fn prod_plan_shows_prod_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = infra_command("http://127.0.0.1:9")
+        .arg("--state")
+        .arg(dir.path().join("prod.db"))
+        .current_dir(repo())
+        .args(["plan", "--env", "prod", "--refresh=false", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let actions = plan["actions"].as_array().unwrap();
+    let nats = actions.iter().filter(|a| a["kind"] == "NatGateway").count();
+    assert_eq!(nats, 3, "one NAT per AZ in prod");
+    let vpc = actions.iter().find(|a| a["address"] == "vpc.main").unwrap();
+    assert!(vpc["changes"].as_array().unwrap().iter().any(|c| c["field"] == "cidr" && c["new"] == "10.20.0.0/16"));
+    assert_eq!(plan["summary"]["add"], 41);
+}

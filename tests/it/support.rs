@@ -1,0 +1,197 @@
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+pub const ENDPOINT_VAR: &str = "INFRA_TEST_ENDPOINT";
+
+pub fn endpoint() -> String {
+    std::env::var(ENDPOINT_VAR).unwrap_or_else(|_| "http://127.0.0.1:4566".into())
+}
+
+/// Fails loudly (never skips) when the emulator is not there.
+pub fn require_emulator() {
+    let url = endpoint();
+    let hostport = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    if std::net::TcpStream::connect(&hostport).is_err() {
+        panic!("the emulator is not reachable at {url}; start it with `bash localstack/start.sh` (or set {ENDPOINT_VAR})");
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One isolated environment: its own plan folder, state file and env name.
+pub struct TestEnv {
+    pub name: String,
+    pub dir: tempfile::TempDir,
+    /// Where AWS calls go (the emulator, or a fault proxy in front of it).
+    pub endpoint: String,
+}
+
+impl TestEnv {
+    /// An env whose plan is the checked-in dev plan with its own CIDR `10.<octet>.0.0/16`.
+    pub fn from_dev(prefix: &str, octet: u8) -> TestEnv {
+        require_emulator();
+        let name = format!("{prefix}-{}", fastrand::u32(..).to_string().get(..6).unwrap_or("0"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("plans")).unwrap();
+        let env = TestEnv { name, dir, endpoint: endpoint() };
+        let text = std::fs::read_to_string(repo().join("plans/dev.toml"))
+            .unwrap()
+            .replace("10.10.", &format!("10.{octet}."))
+            .replace("env = \"dev\"", &format!("env = \"{}\"", env.name));
+        env.write_plan(&text);
+        env
+    }
+
+    pub fn plan_path(&self) -> PathBuf {
+        self.dir.path().join("plans").join(format!("{}.toml", self.name))
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state").join(format!("{}.db", self.name))
+    }
+
+    pub fn write_plan(&self, text: &str) {
+        std::fs::write(self.plan_path(), text).unwrap();
+    }
+
+    pub fn plan_text(&self) -> String {
+        std::fs::read_to_string(self.plan_path()).unwrap()
+    }
+
+    /// Edits the plan file, asserting the text to replace is there.
+    pub fn edit_plan(&self, from: &str, to: &str) {
+        let text = self.plan_text();
+        assert!(text.contains(from), "plan has no `{from}`");
+        self.write_plan(&text.replacen(from, to, 1));
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = infra_command(&self.endpoint);
+        cmd.arg("--plans").arg(self.dir.path().join("plans")).arg("--state").arg(self.state_path());
+        cmd.args(args).arg("--env").arg(&self.name);
+        cmd
+    }
+
+    pub fn infra(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run infra")
+    }
+
+    /// Runs and asserts the exit code, printing output when it differs.
+    pub fn expect(&self, args: &[&str], code: i32) -> Output {
+        let out = self.infra(args);
+        assert_eq!(out.status.code(), Some(code), "infra {args:?} exited {:?}\n--- stdout\n{}\n--- stderr\n{}", out.status.code(), text(&out.stdout), text(&out.stderr));
+        out
+    }
+}
+
+pub fn infra_command(endpoint: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_infra"));
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await
+}
+
+pub async fn ec2() -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&sdk_config("us-east-1").await)
+}
+
+pub fn env_filter(env: &str) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder().name("tag:infra:env").values(env).build()
+}
+
+/// Everything EC2 still holds for the env (NAT gateways in state `deleted`
+/// stay visible on AWS for an hour, so they do not count).
+pub async fn ec2_inventory(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<String> {
+    let f = || env_filter(env);
+    let mut out = Vec::new();
+    for v in ec2.describe_vpcs().filters(f()).send().await.unwrap().vpcs() {
+        out.push(format!("vpc {}", v.vpc_id().unwrap()));
+    }
+    for s in ec2.describe_subnets().filters(f()).send().await.unwrap().subnets() {
+        out.push(format!("subnet {}", s.subnet_id().unwrap()));
+    }
+    for g in ec2.describe_security_groups().filters(f()).send().await.unwrap().security_groups() {
+        out.push(format!("sg {}", g.group_id().unwrap()));
+    }
+    for r in ec2.describe_security_group_rules().filters(f()).send().await.unwrap().security_group_rules() {
+        out.push(format!("sgr {}", r.security_group_rule_id().unwrap()));
+    }
+    for t in ec2.describe_route_tables().filters(f()).send().await.unwrap().route_tables() {
+        out.push(format!("rtb {}", t.route_table_id().unwrap()));
+    }
+    for g in ec2.describe_internet_gateways().filters(f()).send().await.unwrap().internet_gateways() {
+        out.push(format!("igw {}", g.internet_gateway_id().unwrap()));
+    }
+    for a in ec2.describe_addresses().filters(f()).send().await.unwrap().addresses() {
+        out.push(format!("eip {}", a.allocation_id().unwrap()));
+    }
+    for n in ec2.describe_nat_gateways().filter(f()).send().await.unwrap().nat_gateways() {
+        // Checked here too: the emulator ignores tag filters on NAT gateways.
+        let ours = n.tags().iter().any(|t| t.key() == Some("infra:env") && t.value() == Some(env));
+        if ours && n.state().map(|s| s.as_str()) != Some("deleted") {
+            out.push(format!("nat {}", n.nat_gateway_id().unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `infra:address` values that appear more than once: duplicates.
+pub fn duplicates(addresses: &[String]) -> Vec<String> {
+    let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+    for a in addresses {
+        *seen.entry(a).or_default() += 1;
+    }
+    seen.into_iter().filter(|(_, n)| *n > 1).map(|(a, _)| a.to_string()).collect()
+}
+
+/// The `infra:address` tag of every EC2 resource tagged with the env,
+/// duplicates included (NAT gateways already deleted excluded).
+pub async fn tagged_addresses(env: &str) -> Vec<String> {
+    let ec2 = ec2().await;
+    let f = || env_filter(env);
+    let addr = |tags: &[aws_sdk_ec2::types::Tag]| {
+        tags.iter().find(|t| t.key() == Some("infra:address")).and_then(|t| t.value()).unwrap_or("?").to_string()
+    };
+    let mut out = Vec::new();
+    out.extend(ec2.describe_vpcs().filters(f()).send().await.unwrap().vpcs().iter().map(|x| addr(x.tags())));
+    out.extend(ec2.describe_subnets().filters(f()).send().await.unwrap().subnets().iter().map(|x| addr(x.tags())));
+    out.extend(ec2.describe_security_groups().filters(f()).send().await.unwrap().security_groups().iter().map(|x| addr(x.tags())));
+    out.extend(ec2.describe_security_group_rules().filters(f()).send().await.unwrap().security_group_rules().iter().map(|x| addr(x.tags())));
+    out.extend(ec2.describe_route_tables().filters(f()).send().await.unwrap().route_tables().iter().map(|x| addr(x.tags())));
+    out.extend(ec2.describe_internet_gateways().filters(f()).send().await.unwrap().internet_gateways().iter().map(|x| addr(x.tags())));
+    out.extend(ec2.describe_addresses().filters(f()).send().await.unwrap().addresses().iter().map(|x| addr(x.tags())));
+    out.extend(
+        ec2.describe_nat_gateways()
+            .filter(f())
+            .send()
+            .await
+            .unwrap()
+            .nat_gateways()
+            .iter()
+            .filter(|n| n.tags().iter().any(|t| t.key() == Some("infra:env") && t.value() == Some(env)))
+            .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
+            .map(|x| addr(x.tags())),
+    );
+    out.sort();
+    out
+}
