@@ -8,11 +8,16 @@ ModifySecurityGroupRules writes a new description into ``ip_range`` too, so the 
 and DescribeSecurityGroups' ``UserIdGroupPairs`` disagree afterwards, and it ignores a
 changed ``ReferencedGroupId``. EC2 is LocalStack's own provider, so these patches are
 applied by an ``on_infra_start`` hook (hooks.py), before any request is served.
+
+Also: DescribeNatGateways honours the tag filters (``tag:<key>``, ``tag-key``,
+``tag-value``), which moto ignores (see the end of this module).
 """
 
 from localstack.utils.patch import Patch, patch
 from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError
+from moto.ec2.models.nat_gateways import NatGatewayBackend
 from moto.ec2.models.security_groups import SecurityGroupBackend, SecurityGroupRule
+from moto.ec2.utils import is_tag_filter, tag_filter_matches
 
 
 def _description(rule: SecurityGroupRule):
@@ -42,3 +47,24 @@ def modify_security_group_rules(fn, self, group_id, rules):
             rule.source_group["Description"] = description
         if new.get("ReferencedGroupId"):
             rule.source_group["GroupId"] = new["ReferencedGroupId"]
+
+
+# --- DescribeNatGateways: tag filters --------------------------------------------------
+# moto's NatGatewayBackend.describe_nat_gateways knows only the nat-gateway-id, vpc-id,
+# subnet-id and state filters and silently ignores the rest, so `tag:<key>`, `tag-key`
+# and `tag-value` return every NAT gateway (AWS: only the matching ones). NatGateway is a
+# TaggedEC2Resource, so moto's own tag_filter_matches (wildcards `*`/`?` included)
+# applies: the tag filters are taken out, moto filters on the rest, then each tag
+# filter must match (values of one filter are ORed, filters are ANDed, as on AWS).
+
+
+@patch(NatGatewayBackend.describe_nat_gateways)
+def describe_nat_gateways(fn, self, filters, nat_gateway_ids):
+    tag_filters = {}
+    if filters:
+        tag_filters = {k: v for k, v in filters.items() if is_tag_filter(k)}
+        filters = {k: v for k, v in filters.items() if not is_tag_filter(k)}
+    nat_gateways = fn(self, filters, nat_gateway_ids)
+    for name, values in tag_filters.items():
+        nat_gateways = [n for n in nat_gateways if tag_filter_matches(n, name, values)]
+    return nat_gateways
