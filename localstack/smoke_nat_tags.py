@@ -75,8 +75,11 @@ def main() -> int:
             ids(("tag:infra:env", ["a"]), ("nat-gateway-id", [b]), vpc_id=vpc) == set(),
             "tag filter ANDed with nat-gateway-id",
         )
-        got = ec2.describe_nat_gateways(NatGatewayIds=[a], Filter=[{"Name": "tag:infra:env", "Values": ["a"]}])
-        check([n["NatGatewayId"] for n in got["NatGateways"]] == [a], "NatGatewayIds + Filter (old param name)")
+        # (botocore aliases Filters to the API's `Filter`, which is what the Rust SDK sends)
+        got = ec2.describe_nat_gateways(
+            NatGatewayIds=[a, b], Filters=[{"Name": "tag:infra:env", "Values": ["a"]}]
+        )
+        check([n["NatGatewayId"] for n in got["NatGateways"]] == [a], "NatGatewayIds + tag filter")
     except Exception as e:  # noqa: BLE001
         print(f"FAIL: {e!r}", flush=True)
         failed = True

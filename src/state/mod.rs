@@ -125,6 +125,14 @@ impl StateStore {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .and_then(|v| self.conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(v)))
             .map_err(|e| corrupt(e, backup.clone()))?;
+        // A truncated file can still have an intact first page: check it all.
+        let check: String = self
+            .conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+            .map_err(|e| corrupt(e, backup.clone()))?;
+        if check != "ok" {
+            return Err(StateError::Corrupt { path, detail: check, backup });
+        }
         if version > migrations::LATEST {
             return Err(StateError::NewerSchema { path, found: version, known: migrations::LATEST, backup });
         }

@@ -3,6 +3,7 @@
 //! name, plan folder, state file and CIDR, so they run in parallel.
 
 mod bad_input;
+mod crash;
 mod locks;
 mod network;
 mod plan_output;
