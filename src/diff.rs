@@ -122,12 +122,32 @@ pub fn comparable(live: &Props, desired: &Props, applied: Option<&Props>) -> Pro
     out
 }
 
+/// Lists of strings (subnet ids, CIDRs) are sets to AWS: order never counts.
+fn same(old: Option<&Value>, new: &Value) -> bool {
+    match (old, new) {
+        (Some(Value::Array(a)), Value::Array(b)) if a.iter().chain(b).all(|v| v.is_string()) => {
+            let mut a: Vec<&str> = a.iter().filter_map(|v| v.as_str()).collect();
+            let mut b: Vec<&str> = b.iter().filter_map(|v| v.as_str()).collect();
+            a.sort_unstable();
+            b.sort_unstable();
+            a == b
+        }
+        (old, new) => old == Some(new),
+    }
+}
+
+/// A field named `_x` is write-only: sent on create and update (a conflict
+/// policy, an ordering-only reference) but never read back, so never diffed.
+pub fn is_write_only(field: &str) -> bool {
+    field.starts_with('_')
+}
+
 /// Field-by-field changes from `current` to `desired` (resolved).
 pub fn field_changes(current: &Props, desired: &Props, replace_fields: &[&str]) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     for (field, new) in desired {
         let old = current.get(field);
-        if old == Some(new) {
+        if is_write_only(field) || same(old, new) {
             continue;
         }
         // An absent optional value reads back as empty.

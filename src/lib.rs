@@ -16,3 +16,4 @@ pub mod refresh;
 pub mod ops;
 pub mod cli;
 pub mod exit;
+pub mod drift;

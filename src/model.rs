@@ -60,16 +60,29 @@ impl Ref {
     }
 }
 
-/// Every reference inside a value, in document order.
+/// Every `${address.output}` inside a string, in order.
+fn refs_in_str(s: &str, out: &mut Vec<Ref>) {
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        let Some(len) = rest[start..].find('}') else { break };
+        if let Some(r) = Ref::parse(&rest[start..start + len + 1]) {
+            out.push(r);
+        }
+        rest = &rest[start + len + 1..];
+    }
+}
+
+/// Every reference inside a value (in strings and in object keys).
 pub fn refs_in(value: &Value, out: &mut Vec<Ref>) {
     match value {
-        Value::String(s) => {
-            if let Some(r) = Ref::parse(s) {
-                out.push(r);
+        Value::String(s) => refs_in_str(s, out),
+        Value::Array(items) => items.iter().for_each(|v| refs_in(v, out)),
+        Value::Object(map) => {
+            for (k, v) in map {
+                refs_in_str(k, out);
+                refs_in(v, out);
             }
         }
-        Value::Array(items) => items.iter().for_each(|v| refs_in(v, out)),
-        Value::Object(map) => map.values().for_each(|v| refs_in(v, out)),
         _ => {}
     }
 }
@@ -85,35 +98,57 @@ pub fn refs_of(props: &Props) -> Vec<Ref> {
 /// The sentinel a diff shows where a value is known only after apply.
 pub const UNKNOWN: &str = "(known after apply)";
 
+/// Substitutes the references in one string. A string that is exactly one
+/// reference becomes its value; references inside longer strings (a trust
+/// policy's `<issuer>:sub` key) are interpolated. `Ok(None)`: some reference
+/// is unknown.
+fn resolve_str(s: &str, lookup: &dyn Fn(&Ref) -> Option<String>) -> Result<Option<String>, Ref> {
+    if !s.contains("${") {
+        return Ok(Some(s.to_string()));
+    }
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        let Some(len) = rest[start..].find('}') else { break };
+        let expr = &rest[start..start + len + 1];
+        out.push_str(&rest[..start]);
+        match Ref::parse(expr) {
+            Some(r) => match lookup(&r) {
+                Some(v) => out.push_str(&v),
+                None => return Err(r),
+            },
+            None => out.push_str(expr),
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    Ok(Some(out))
+}
+
 /// Replaces every reference whose output `lookup` knows. Unknown references
-/// become [`UNKNOWN`] when `allow_unknown`, otherwise they are returned as an
-/// error naming the first one.
+/// make their string [`UNKNOWN`] when `allow_unknown`, otherwise they are
+/// returned as an error naming the first one.
 pub fn resolve(
     props: &Props,
     lookup: &dyn Fn(&Ref) -> Option<String>,
     allow_unknown: bool,
 ) -> Result<Props, Ref> {
-    fn walk(
-        v: &Value,
-        lookup: &dyn Fn(&Ref) -> Option<String>,
-        allow_unknown: bool,
-    ) -> Result<Value, Ref> {
+    let text = |s: &str| -> Result<String, Ref> {
+        match resolve_str(s, lookup) {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Ok(UNKNOWN.to_string()),
+            Err(_) if allow_unknown => Ok(UNKNOWN.to_string()),
+            Err(r) => Err(r),
+        }
+    };
+    fn walk(v: &Value, text: &dyn Fn(&str) -> Result<String, Ref>) -> Result<Value, Ref> {
         Ok(match v {
-            Value::String(s) => match Ref::parse(s) {
-                Some(r) => match lookup(&r) {
-                    Some(found) => Value::String(found),
-                    None if allow_unknown => Value::String(UNKNOWN.to_string()),
-                    None => return Err(r),
-                },
-                None => v.clone(),
-            },
-            Value::Array(items) => Value::Array(
-                items.iter().map(|i| walk(i, lookup, allow_unknown)).collect::<Result<_, _>>()?,
-            ),
+            Value::String(s) => Value::String(text(s)?),
+            Value::Array(items) => Value::Array(items.iter().map(|i| walk(i, text)).collect::<Result<_, _>>()?),
             Value::Object(map) => {
                 let mut out = serde_json::Map::new();
                 for (k, i) in map {
-                    out.insert(k.clone(), walk(i, lookup, allow_unknown)?);
+                    out.insert(text(k)?, walk(i, text)?);
                 }
                 Value::Object(out)
             }
@@ -122,7 +157,7 @@ pub fn resolve(
     }
     let mut out = Props::new();
     for (k, v) in props {
-        out.insert(k.clone(), walk(v, lookup, allow_unknown)?);
+        out.insert(k.clone(), walk(v, &text)?);
     }
     Ok(out)
 }
@@ -175,5 +210,19 @@ mod tests {
         assert!(has_unknown(&out["ids"]));
         let err = resolve(&props, &lookup, false).unwrap_err();
         assert_eq!(err.address, "subnet.a");
+    }
+
+    #[test]
+    fn interpolates_refs_inside_strings_and_keys() {
+        let props: Props = serde_json::from_value(json!({
+            "doc": { "${eks_cluster.main.oidc_issuer_host}:sub": "system:serviceaccount:${ns.a.id}:sa" },
+        }))
+        .unwrap();
+        let mut found = refs_of(&props);
+        found.sort();
+        assert_eq!(found.len(), 2);
+        let lookup = |r: &Ref| Some(format!("<{}>", r.address));
+        let out = resolve(&props, &lookup, false).unwrap();
+        assert_eq!(out["doc"], json!({ "<eks_cluster.main>:sub": "system:serviceaccount:<ns.a>:sa" }));
     }
 }

@@ -193,6 +193,8 @@ pub async fn plan(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, do_refresh: b
 
 pub struct RunOptions {
     pub parallelism: usize,
+    /// Delete resources tagged with the env that state does not know.
+    pub prune_orphans: bool,
     pub do_refresh: bool,
     pub interrupt: tokio::sync::watch::Receiver<bool>,
     pub command: String,
@@ -204,6 +206,8 @@ pub struct RunOutcome {
     pub plan: Plan,
     pub report: Option<ApplyReport>,
     pub recovered: Vec<String>,
+    /// Orphans left alone (no `--prune-orphans`): kind and id.
+    pub orphans: Vec<(String, String)>,
 }
 
 /// Takes the lock, backs state up, resolves interrupted actions.
@@ -333,8 +337,30 @@ async fn up_locked(
             plan
         }
     };
+    let adopted_ids: BTreeSet<&str> = adopted.iter().map(|a| a.id.as_str()).collect();
+    let orphans: Vec<&(String, Live)> = observed.untracked.iter().filter(|(_, l)| !adopted_ids.contains(l.id.as_str())).collect();
+    let mut plan = plan;
+    let mut left = Vec::new();
+    for (kind, live) in orphans {
+        if run.prune_orphans {
+            plan.actions.push(crate::diff::Action {
+                address: live.address.clone().unwrap_or_else(|| format!("orphan.{}", live.id)),
+                kind: kind.clone(),
+                op: Op::Delete,
+                changes: Vec::new(),
+                reason: Some(format!("orphan {}: tagged with this env, not in state (--prune-orphans)", live.id)),
+                props: None,
+                current: Some(live.clone()),
+                deps: Vec::new(),
+                state_deps: Vec::new(),
+                protect: false,
+            });
+        } else {
+            left.push((kind.clone(), live.id.clone()));
+        }
+    }
     if plan.is_empty() || !confirm(&plan) {
-        return Ok(RunOutcome { plan, report: None, recovered });
+        return Ok(RunOutcome { plan, report: None, recovered, orphans: left });
     }
     let known: HashMap<String, Outputs> = rows
         .iter()
@@ -349,7 +375,7 @@ async fn up_locked(
         ApplyOptions { parallelism: run.parallelism, run_id: run_id.to_string(), interrupt: run.interrupt },
     )
     .await;
-    Ok(RunOutcome { plan, report: Some(report), recovered })
+    Ok(RunOutcome { plan, report: Some(report), recovered, orphans: left })
 }
 
 /// `infra destroy`: everything in state, in reverse dependency order.
@@ -380,7 +406,7 @@ pub async fn destroy(
     let plan = destroy_plan(&current);
     if plan.is_empty() || !confirm(&plan) {
         state.finish_run(&run_id, "no-op", "nothing destroyed")?;
-        return Ok(RunOutcome { plan, report: None, recovered });
+        return Ok(RunOutcome { plan, report: None, recovered, orphans: Vec::new() });
     }
     let report = apply(
         &plan,
@@ -393,7 +419,53 @@ pub async fn destroy(
     .await;
     let status = if report.ok() { "ok" } else { "failed" };
     state.finish_run(&run_id, status, &format!("{} deleted, {} failed", report.done, report.failed.len()))?;
-    Ok(RunOutcome { plan, report: Some(report), recovered })
+    Ok(RunOutcome { plan, report: Some(report), recovered, orphans: Vec::new() })
+}
+
+/// `infra drift`: reads everything, changes nothing (state included).
+pub async fn drift(opts: &EnvOptions, prepared: &Prepared, cx: &Cx) -> Result<Vec<crate::drift::Finding>, Error> {
+    let state = StateStore::open_existing(&opts.state_path())?;
+    let rows = state_map(&state)?;
+    let mut kinds: BTreeSet<String> = rows.values().map(|r| r.kind.clone()).collect();
+    kinds.extend(prepared.graph.resources().iter().map(|r| r.kind.clone()));
+    let observed = refresh(cx, &prepared.registry, kinds, &rows).await?;
+    Ok(crate::drift::detect(&prepared.graph, &rows, &observed, &prepared.registry))
+}
+
+/// `infra refresh`: writes what is live into state (properties and outputs
+/// of the resources found). Resources gone from the cloud keep their rows,
+/// so the next `up` recreates them and says why.
+pub async fn refresh_state(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, command: &str) -> Result<(usize, usize), Error> {
+    let mut state = open_for_write(opts, command, cx.reporter.as_ref())?;
+    let run_id = state.begin_run(command)?;
+    let rows = state_map(&state)?;
+    let kinds: BTreeSet<String> = rows.values().map(|r| r.kind.clone()).collect();
+    let observed = refresh(cx, &prepared.registry, kinds, &rows).await?;
+    let mut updated = Vec::new();
+    let mut missing = 0;
+    for row in rows.values() {
+        match observed.live.get(&row.address) {
+            Some(live) => {
+                // Only the fields infra applied: what else AWS reports stays out
+                // (an unowned node-group size must never become "applied").
+                // Write-only fields are never read back: keep what was sent.
+                let seen = crate::diff::comparable(&live.props, &row.props, None);
+                let props = row
+                    .props
+                    .iter()
+                    .map(|(k, v)| match seen.get(k) {
+                        Some(live_value) if !crate::diff::is_write_only(k) => (k.clone(), live_value.clone()),
+                        _ => (k.clone(), v.clone()),
+                    })
+                    .collect();
+                updated.push(StateResource { id: live.id.clone(), props, outputs: live.outputs.clone(), ..row.clone() });
+            }
+            None => missing += 1,
+        }
+    }
+    state.put_resources(&updated)?;
+    state.finish_run(&run_id, "ok", &format!("refreshed {}, {missing} missing", updated.len()))?;
+    Ok((updated.len(), missing))
 }
 
 /// `infra output`: the plan's named outputs, from state.

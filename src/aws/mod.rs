@@ -190,6 +190,12 @@ pub struct Timeouts {
     pub retry_budget: Duration,
     /// NAT gateways becoming available or deleted.
     pub nat: Duration,
+    /// An EKS cluster becoming ACTIVE (real clusters take 9–16 minutes).
+    pub cluster: Duration,
+    /// A managed node group becoming ACTIVE.
+    pub nodegroup: Duration,
+    /// An add-on becoming ACTIVE.
+    pub addon: Duration,
     /// Waiting out `DependencyViolation` on delete.
     pub dependency: Duration,
     /// IAM eventual consistency after a role is made.
@@ -203,6 +209,9 @@ impl Default for Timeouts {
         Timeouts {
             retry_budget: Duration::from_secs(300),
             nat: Duration::from_secs(15 * 60),
+            cluster: Duration::from_secs(30 * 60),
+            nodegroup: Duration::from_secs(30 * 60),
+            addon: Duration::from_secs(20 * 60),
             dependency: Duration::from_secs(5 * 60),
             iam_propagation: Duration::from_secs(90),
             poll: Duration::from_millis(500),

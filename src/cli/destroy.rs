@@ -29,6 +29,7 @@ pub async fn run(cli: &Cli, args: &DestroyArgs) -> anyhow::Result<u8> {
     let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await;
     let run = RunOptions {
         parallelism: args.parallelism as usize,
+        prune_orphans: false,
         do_refresh: args.refresh.refresh,
         interrupt: interrupt_channel(),
         command: command_line(),

@@ -3,10 +3,12 @@
 
 mod completions;
 mod destroy;
+mod drift;
 mod force_unlock;
 mod output;
 mod plan;
 pub mod render;
+mod refresh;
 mod reporter;
 mod up;
 
@@ -38,6 +40,10 @@ pub enum Command {
     Up(up::UpArgs),
     /// Delete everything the env's state holds.
     Destroy(destroy::DestroyArgs),
+    /// Report what changed outside infra (exit 0 clean, 2 drift, 1 error).
+    Drift(drift::DriftArgs),
+    /// Write what is live into state (changes nothing in the cloud).
+    Refresh(refresh::RefreshArgs),
     /// Print the env's outputs.
     Output(output::OutputArgs),
     /// Clear a lock row by id (for state where OS locks do not reach).
@@ -84,6 +90,8 @@ pub fn run(cli: Cli) -> u8 {
             Command::Plan(args) => plan::run(&cli, args).await,
             Command::Up(args) => up::run(&cli, args).await,
             Command::Destroy(args) => destroy::run(&cli, args).await,
+            Command::Drift(args) => drift::run(&cli, args).await,
+            Command::Refresh(args) => refresh::run(&cli, args).await,
             Command::Output(args) => output::run(&cli, args),
             Command::ForceUnlock(args) => force_unlock::run(&cli, args),
             Command::Completions(args) => completions::run(args),

@@ -23,6 +23,9 @@ pub struct UpArgs {
     pub parallelism: u16,
     #[command(flatten)]
     pub refresh: RefreshArg,
+    /// Delete resources tagged with this env that state does not know.
+    #[arg(long)]
+    pub prune_orphans: bool,
     /// Seconds a NAT gateway may take to become available or go away.
     #[arg(long, default_value_t = 900, value_name = "SECONDS")]
     pub nat_timeout: u64,
@@ -37,6 +40,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     let cx = ops::context(&prepared, reporter.clone(), timeouts).await;
     let run = RunOptions {
         parallelism: args.parallelism as usize,
+        prune_orphans: args.prune_orphans,
         do_refresh: args.refresh.refresh,
         interrupt: interrupt_channel(),
         command: command_line(),
@@ -52,6 +56,15 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     };
     let outcome = ops::up(&opts, &prepared, &cx, run, &mut confirm).await?;
     reporter.clear();
+    if !outcome.orphans.is_empty() {
+        let list: Vec<String> = outcome.orphans.iter().map(|(k, id)| format!("{k} {id}")).collect();
+        println!(
+            "note: {} resource(s) tagged with env {} are not in state and were left alone: {}; `up --prune-orphans` deletes them",
+            list.len(),
+            opts.env,
+            list.join(", ")
+        );
+    }
     match outcome.report {
         None if outcome.plan.is_empty() => {
             println!("No changes. env {} matches its plan.", opts.env);

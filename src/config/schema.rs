@@ -15,6 +15,7 @@ pub struct PlanFile {
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
     pub network: Option<Network>,
+    pub cluster: Option<Cluster>,
     /// Extra resources of any kind, keyed by address, with explicit
     /// `${address.output}` references.
     #[serde(default)]
@@ -103,4 +104,107 @@ pub struct CustomResource {
     pub protect: bool,
     #[serde(default)]
     pub props: toml::Table,
+}
+
+fn default_log_types() -> Vec<String> {
+    vec!["api".into(), "audit".into(), "authenticator".into()]
+}
+
+fn default_auth_mode() -> String {
+    "API_AND_CONFIG_MAP".into()
+}
+
+fn default_conflicts() -> String {
+    "OVERWRITE".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// Kubernetes version; a bump is an in-place update.
+    pub version: Spanned<String>,
+    /// The public endpoint; when on, `public_access_cidrs` must list who may reach it.
+    #[serde(default = "yes")]
+    pub endpoint_public_access: bool,
+    pub public_access_cidrs: Option<Spanned<Vec<String>>>,
+    #[serde(default = "default_log_types")]
+    pub log_types: Vec<String>,
+    #[serde(default = "default_auth_mode")]
+    pub authentication_mode: String,
+    /// Envelope encryption of Kubernetes secrets with a KMS key made for it.
+    #[serde(default)]
+    pub secrets_encryption: bool,
+    /// Refuse `destroy` of the cluster.
+    #[serde(default)]
+    pub protect: bool,
+    /// How long to wait for the cluster to become ACTIVE.
+    pub wait_timeout_minutes: Option<u64>,
+    #[serde(default)]
+    pub node_groups: BTreeMap<String, Spanned<NodeGroup>>,
+    /// Add-on name → pinned version, or `{}` for the newest compatible one.
+    #[serde(default)]
+    pub addons: BTreeMap<String, Addon>,
+    /// How add-ons resolve conflicts with existing settings: NONE, OVERWRITE or PRESERVE.
+    #[serde(default = "default_conflicts")]
+    pub addon_conflicts: String,
+    #[serde(default = "yes")]
+    pub karpenter: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeGroup {
+    pub instance_types: Vec<String>,
+    pub capacity_type: String,
+    #[serde(default = "default_ami")]
+    pub ami_type: String,
+    pub min_size: i64,
+    pub desired_size: i64,
+    pub max_size: i64,
+    /// Whether infra owns `desired_size`. When false (the default), an
+    /// autoscaler may change it and that is never drift.
+    #[serde(default)]
+    pub own_desired_size: bool,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `key=value:NoSchedule` (or NoExecute, PreferNoSchedule).
+    #[serde(default)]
+    pub taints: Vec<String>,
+}
+
+impl Cluster {
+    pub fn public_cidrs(&self) -> &[String] {
+        self.public_access_cidrs.as_ref().map(|c| c.get_ref().as_slice()).unwrap_or_default()
+    }
+
+    pub fn public_cidrs_span(&self) -> Option<std::ops::Range<usize>> {
+        self.public_access_cidrs.as_ref().map(|c| c.span()).or_else(|| Some(self.version.span()))
+    }
+}
+
+fn default_ami() -> String {
+    "AL2023_x86_64_STANDARD".into()
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Addon {
+    pub version: Option<String>,
+}
+
+/// Parses `key=value:Effect` into (key, value, EKS effect).
+pub fn parse_taint(s: &str) -> Option<(String, String, &'static str)> {
+    let (kv, effect) = s.rsplit_once(':')?;
+    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+    let effect = match effect {
+        "NoSchedule" => "NO_SCHEDULE",
+        "NoExecute" => "NO_EXECUTE",
+        "PreferNoSchedule" => "PREFER_NO_SCHEDULE",
+        _ => return None,
+    };
+    (!k.is_empty()).then(|| (k.to_string(), v.to_string(), effect))
 }

@@ -108,6 +108,9 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
             }
         }
     }
+    if let Some(c) = &f.cluster {
+        check_cluster(plan, c, &mut errors);
+    }
     for (address, res) in &f.resources {
         if address.split_once('.').is_none_or(|(k, n)| !is_name(k) || n.is_empty()) {
             errors.push(plan.error(
@@ -170,6 +173,60 @@ fn check_rule(
                 format!("{key}.source_group: no security group `{}` in this plan (known: {})", g.get_ref(), known.join(", ")),
                 Some(g.span()),
             ));
+        }
+    }
+}
+
+fn check_cluster(plan: &LoadedPlan, c: &super::Cluster, errors: &mut Vec<PlanError>) {
+    if plan.file.network.is_none() {
+        errors.push(plan.error("cluster: needs a [network] section: the cluster is placed in its app subnets", None));
+    }
+    let v = c.version.get_ref();
+    if !v.split_once('.').is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok()) {
+        errors.push(plan.error(format!("cluster.version: `{v}` is not a Kubernetes version like \"1.32\""), Some(c.version.span())));
+    }
+    if c.endpoint_public_access && c.public_cidrs().is_empty() {
+        errors.push(plan.error(
+            "cluster.public_access_cidrs: the public endpoint is on, so list who may reach it; opening it to the world needs an explicit [\"0.0.0.0/0\"] (or set endpoint_public_access = false)",
+            c.public_cidrs_span(),
+        ));
+    }
+    for cidr in c.public_cidrs() {
+        if cidr.parse::<Ipv4Net>().map(|n| n.network() != n.addr()).unwrap_or(true) {
+            errors.push(plan.error(format!("cluster.public_access_cidrs: `{cidr}` is not a valid IPv4 CIDR"), c.public_cidrs_span()));
+        }
+    }
+    if !matches!(c.authentication_mode.as_str(), "API" | "API_AND_CONFIG_MAP" | "CONFIG_MAP") {
+        errors.push(plan.error(format!("cluster.authentication_mode: `{}` is not API, API_AND_CONFIG_MAP or CONFIG_MAP", c.authentication_mode), None));
+    }
+    let logs = ["api", "audit", "authenticator", "controllerManager", "scheduler"];
+    for l in &c.log_types {
+        if !logs.contains(&l.as_str()) {
+            errors.push(plan.error(format!("cluster.log_types: `{l}` is not one of {}", logs.join(", ")), None));
+        }
+    }
+    if !matches!(c.addon_conflicts.as_str(), "NONE" | "OVERWRITE" | "PRESERVE") {
+        errors.push(plan.error(format!("cluster.addon_conflicts: `{}` is not NONE, OVERWRITE or PRESERVE", c.addon_conflicts), None));
+    }
+    for (name, ng) in &c.node_groups {
+        let key = format!("cluster.node_groups.{name}");
+        let g = ng.get_ref();
+        if !(0 <= g.min_size && g.min_size <= g.desired_size && g.desired_size <= g.max_size && g.max_size >= 1) {
+            errors.push(plan.error(
+                format!("{key}: sizes must satisfy 0 <= min_size <= desired_size <= max_size (got {}/{}/{})", g.min_size, g.desired_size, g.max_size),
+                Some(ng.span()),
+            ));
+        }
+        if !matches!(g.capacity_type.as_str(), "ON_DEMAND" | "SPOT" | "CAPACITY_BLOCK") {
+            errors.push(plan.error(format!("{key}.capacity_type: `{}` is not ON_DEMAND, SPOT or CAPACITY_BLOCK", g.capacity_type), Some(ng.span())));
+        }
+        if g.instance_types.is_empty() {
+            errors.push(plan.error(format!("{key}.instance_types: list at least one"), Some(ng.span())));
+        }
+        for t in &g.taints {
+            if super::parse_taint(t).is_none() {
+                errors.push(plan.error(format!("{key}.taints: `{t}` is not `key=value:NoSchedule|NoExecute|PreferNoSchedule`"), Some(ng.span())));
+            }
         }
     }
 }

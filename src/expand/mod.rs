@@ -1,6 +1,7 @@
 //! Turns a plan file into the desired resources, one module per tier. Each
 //! tier only names resources and wires references; it calls no cloud API.
 
+mod cluster;
 mod custom;
 mod network;
 
@@ -42,6 +43,9 @@ pub fn expand(plan: &LoadedPlan) -> Expanded {
     let mut out = Expanded::default();
     if let Some(net) = &plan.file.network {
         network::expand(plan, net, &mut out);
+    }
+    if let Some(c) = &plan.file.cluster {
+        cluster::expand(plan, c, &mut out);
     }
     custom::expand(plan, &mut out);
     out

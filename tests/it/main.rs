@@ -3,7 +3,9 @@
 //! name, plan folder, state file and CIDR, so they run in parallel.
 
 mod bad_input;
+mod cluster;
 mod crash;
+mod faults;
 mod locks;
 mod network;
 mod plan_output;

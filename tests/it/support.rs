@@ -195,3 +195,127 @@ pub async fn tagged_addresses(env: &str) -> Vec<String> {
     out.sort();
     out
 }
+
+pub async fn clients() -> Sdk {
+    let conf = sdk_config("us-east-1").await;
+    Sdk {
+        ec2: aws_sdk_ec2::Client::new(&conf),
+        eks: aws_sdk_eks::Client::new(&conf),
+        iam: aws_sdk_iam::Client::new(&conf),
+        sqs: aws_sdk_sqs::Client::new(&conf),
+        events: aws_sdk_eventbridge::Client::new(&conf),
+        kms: aws_sdk_kms::Client::new(&conf),
+    }
+}
+
+pub struct Sdk {
+    pub ec2: aws_sdk_ec2::Client,
+    pub eks: aws_sdk_eks::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub kms: aws_sdk_kms::Client,
+}
+
+impl Sdk {
+    /// Every non-EC2 resource of the env, by its name (EKS, IAM, SQS, EventBridge).
+    pub async fn other_inventory(&self, env: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let cluster = format!("todo-{env}");
+        if self.eks.list_clusters().send().await.unwrap().clusters().iter().any(|c| c == &cluster) {
+            out.push(format!("eks {cluster}"));
+        }
+        let roles = self.iam.get_account_authorization_details().filter(aws_sdk_iam::types::EntityType::Role).send().await.unwrap();
+        for r in roles.role_detail_list() {
+            if r.tags().iter().any(|t| t.key() == "infra:env" && t.value() == env) {
+                out.push(format!("role {}", r.role_name().unwrap_or_default()));
+            }
+        }
+        for p in self.iam.list_open_id_connect_providers().send().await.unwrap().open_id_connect_provider_list() {
+            let got = self.iam.get_open_id_connect_provider().open_id_connect_provider_arn(p.arn().unwrap()).send().await.unwrap();
+            if got.tags().iter().any(|t| t.key() == "infra:env" && t.value() == env) {
+                out.push(format!("oidc {}", p.arn().unwrap()));
+            }
+        }
+        for url in self.sqs.list_queues().send().await.unwrap().queue_urls() {
+            if url.ends_with(&format!("/{cluster}-karpenter")) {
+                out.push(format!("queue {url}"));
+            }
+        }
+        for r in self.events.list_rules().name_prefix(format!("{cluster}-")).send().await.unwrap().rules() {
+            out.push(format!("rule {}", r.name().unwrap_or_default()));
+        }
+        out.sort();
+        out
+    }
+}
+
+/// The fault-injection proxy (`localstack/fault_proxy.py`) in front of the emulator.
+pub struct Proxy {
+    child: std::process::Child,
+    pub url: String,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Proxy {
+    pub fn start(args: &[&str]) -> Proxy {
+        use std::io::BufRead;
+        let mut child = Command::new("python3")
+            .arg(repo().join("localstack/fault_proxy.py"))
+            .args(["--upstream", &endpoint(), "--port", "0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the fault proxy (python3)");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = rx.recv_timeout(std::time::Duration::from_secs(20)).expect("proxy did not start");
+        let port = first.strip_prefix("listening on ").expect("proxy's first line").trim().to_string();
+        Proxy { child, url: format!("http://127.0.0.1:{port}"), lines: rx }
+    }
+
+    /// Waits for `HOLD k op`; `None` when `done` says the client finished first.
+    pub fn wait_hold(&self, done: &mut dyn FnMut() -> bool) -> Option<String> {
+        loop {
+            match self.lines.recv_timeout(std::time::Duration::from_millis(20)) {
+                Ok(line) if line.starts_with("HOLD") => return Some(line),
+                Ok(_) => {}
+                Err(_) if done() => return None,
+                Err(_) => {}
+            }
+        }
+    }
+
+    pub fn stats(&self) -> serde_json::Value {
+        let hostport = self.url.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(hostport).unwrap();
+        use std::io::{Read, Write};
+        write!(s, "GET /__proxy/stats HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).unwrap();
+        let json = body.split("\r\n\r\n").nth(1).unwrap_or("{}");
+        serde_json::from_str(json).unwrap()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Addresses in the cloud that state does not hold (orphans), by EC2 tags.
+pub fn state_addresses(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn.prepare("SELECT address FROM resources ORDER BY address").unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+}

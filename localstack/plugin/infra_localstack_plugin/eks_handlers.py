@@ -6,7 +6,9 @@ handlers shaped after the AWS EKS API reference. Not an independent emulator.
             DescribeAddonVersions (fixed catalogue below)
   updates:  UpdateNodegroupConfig, UpdateClusterVersion (both change moto's stored
             node group / cluster), DescribeUpdate; UpdateClusterConfig goes to moto and
-            is given the documented ``update`` response (moto returns ``cluster``).
+            is given the documented ``update`` response (moto returns ``cluster``),
+            except ``accessConfig`` updates, applied here to moto's cluster (moto
+            ignores accessConfig; eks_patches.py stores it at CreateCluster).
   tags:     TagResource, UntagResource, ListTagsForResource on add-on ARNs (other ARNs
             go to moto).
 
@@ -151,6 +153,46 @@ def _page(names, request):
         return paginated_list(names, _max_results(request), request.get("nextToken"))
     except ValueError:
         raise _invalid("The nextToken is not valid")
+
+
+# --- access config (authentication mode); moto ignores accessConfig ---
+# The order AWS allows, one step at a time and never back:
+# CONFIG_MAP -> API_AND_CONFIG_MAP -> API.
+AUTHENTICATION_MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
+
+
+def new_access_config(requested):
+    """The cluster's ``accessConfig`` for CreateCluster's ``accessConfig`` (None: AWS's
+    defaults for API/SDK callers). Raises ValueError (message) when AWS refuses it."""
+    requested = requested or {}
+    if not isinstance(requested, dict):
+        raise ValueError("accessConfig must be an object")
+    mode = requested.get("authenticationMode") or "CONFIG_MAP"
+    bootstrap = requested.get("bootstrapClusterCreatorAdminPermissions")
+    if mode not in AUTHENTICATION_MODES:
+        raise ValueError(f"Invalid authenticationMode: {mode}")
+    if bootstrap is None:
+        bootstrap = True
+    elif not isinstance(bootstrap, bool):
+        raise ValueError(f"Invalid bootstrapClusterCreatorAdminPermissions: {bootstrap}")
+    if mode == "CONFIG_MAP" and not bootstrap:
+        raise ValueError("bootstrapClusterCreatorAdminPermissions must be true "
+                         "when the authentication mode is CONFIG_MAP")
+    return {"bootstrapClusterCreatorAdminPermissions": bootstrap, "authenticationMode": mode}
+
+
+def _update_access_config(ctx, name, access):
+    cluster = _cluster(ctx, name)
+    config = getattr(cluster, "access_config", None) or new_access_config(None)
+    current = config["authenticationMode"]
+    target = access.get("authenticationMode")
+    if target not in AUTHENTICATION_MODES:
+        raise _invalid(f"Invalid authenticationMode: {target}", clusterName=name)
+    if AUTHENTICATION_MODES.index(target) != AUTHENTICATION_MODES.index(current) + 1:
+        raise _invalid(f"Unsupported authentication mode update from {current} to {target}",
+                       clusterName=name)
+    cluster.access_config = dict(config, authenticationMode=target)
+    return _record_update(ctx, name, "AccessConfigUpdate", [("AuthenticationMode", target)])
 
 
 def _record_update(ctx, cluster, type_, params, scope=None):
@@ -374,12 +416,16 @@ def update_cluster_version(ctx, request):
 def update_cluster_config(ctx, request):
     """moto applies UpdateClusterConfig (eks_patches.py merges resourcesVpcConfig) but
     answers ``cluster``; AWS answers an ``update``. Added here for VPC/endpoint and
-    logging updates; any other field gets moto's answer unchanged (no ``update``)."""
+    logging updates; ``accessConfig`` (which moto ignores) is applied here, not by moto;
+    any other field gets moto's answer unchanged (no ``update``)."""
     from localstack.services.moto import dispatch_to_moto
 
     vpc, logging = request.get("resourcesVpcConfig") or {}, request.get("logging")
-    if vpc and logging:
+    access = request.get("accessConfig") or {}
+    if len([x for x in (vpc, logging, access) if x]) > 1:
         raise _invalid("Only one type of update can be allowed.", clusterName=request["name"])
+    if access:
+        return _update_access_config(ctx, request["name"], access)
     response = dispatch_to_moto(ctx)
     if response.status_code >= 300 or not (vpc or logging):
         return response

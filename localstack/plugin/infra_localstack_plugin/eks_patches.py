@@ -9,15 +9,51 @@ whole dict, so an update that sends only ``publicAccessCidrs`` makes the cluster
 subnet ids read back empty. Imported by the EKS provider factory; applies on import,
 once, in the style of LocalStack's own moto patches (``localstack.utils.patch``).
 
+accessConfig: moto ignores CreateCluster's ``accessConfig``. Every moto cluster gets
+AWS's defaults (``authenticationMode`` CONFIG_MAP, ``bootstrapClusterCreatorAdminPermissions``
+true) and CreateCluster stores the requested one (checked as AWS does), as the
+attribute ``access_config``, which moto's serializer answers as ``accessConfig`` in
+CreateCluster/DescribeCluster/DeleteCluster. UpdateClusterConfig's ``accessConfig`` is
+applied by eks_handlers.py.
+
 DeleteCluster: drop the cluster's add-ons and updates kept by eks_handlers.py (AWS
 deletes add-ons with their cluster). moto already refuses (ResourceInUseException)
 while node groups exist.
 """
 
-from localstack.utils.patch import patch
-from moto.eks.models import EKSBackend
+import uuid
 
-from infra_localstack_plugin.eks_handlers import forget_cluster
+from localstack.utils.patch import patch
+from moto.eks.exceptions import InvalidParameterException
+from moto.eks.models import Cluster, EKSBackend
+from moto.eks.responses import EKSResponse
+
+from infra_localstack_plugin.eks_handlers import forget_cluster, new_access_config
+
+
+@patch(Cluster.__init__)
+def cluster_init(fn, self, *args, **kwargs):
+    fn(self, *args, **kwargs)
+    self.access_config = new_access_config(None)
+    # moto draws the OIDC issuer id once per process, so every cluster shares
+    # one issuer (and one IAM OIDC provider URL). AWS gives each cluster its own.
+    issuer = self.identity["oidc"]["issuer"]
+    base = issuer.rsplit("/id/", 1)[0]
+    self.identity = {"oidc": {"issuer": f"{base}/id/{uuid.uuid4().hex[:32].upper()}"}}
+
+
+@patch(EKSResponse.create_cluster)
+def create_cluster(fn, self):
+    try:  # checked before moto creates the cluster
+        access_config = new_access_config(self._get_param("accessConfig"))
+    except ValueError as e:
+        raise InvalidParameterException(
+            clusterName=self._get_param("name"), nodegroupName=None,
+            fargateProfileName=None, addonName=None, message=str(e),
+        )
+    result = fn(self)  # ActionResult({"cluster": cluster}), serialized later
+    result.result["cluster"].access_config = access_config
+    return result
 
 
 @patch(EKSBackend.update_cluster_config)

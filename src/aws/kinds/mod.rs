@@ -2,15 +2,31 @@
 //! registry that lists them.
 
 mod ec2_tags;
+mod eks_addon;
+mod eks_cluster;
+mod eks_common;
+mod eks_nodegroup;
 mod elastic_ip;
+mod event_rule;
+mod iam_details;
+mod iam_instance_profile;
+mod iam_oidc_provider;
+mod iam_role;
+mod iam_role_policy;
+mod iam_role_policy_attachment;
 mod internet_gateway;
+mod kms_alias;
+mod kms_key;
 mod nat_gateway;
 mod route;
 mod route_table;
 mod route_table_association;
 mod security_group;
 mod security_group_rule;
+mod sqs_queue;
+mod sqs_queue_policy;
 mod subnet;
+mod tagged;
 mod vpc;
 
 use std::collections::BTreeMap;
@@ -88,6 +104,19 @@ impl Registry {
             Box::new(route_table_association::RouteTableAssociation),
             Box::new(security_group::SecurityGroup),
             Box::new(security_group_rule::SecurityGroupRule),
+            Box::new(iam_role::IamRole),
+            Box::new(iam_role_policy_attachment::IamRolePolicyAttachment),
+            Box::new(iam_role_policy::IamRolePolicy),
+            Box::new(iam_instance_profile::IamInstanceProfile),
+            Box::new(iam_oidc_provider::IamOidcProvider),
+            Box::new(eks_cluster::EksCluster),
+            Box::new(eks_nodegroup::EksNodegroup),
+            Box::new(eks_addon::EksAddon),
+            Box::new(sqs_queue::SqsQueue),
+            Box::new(sqs_queue_policy::SqsQueuePolicy),
+            Box::new(event_rule::EventRule),
+            Box::new(kms_key::KmsKey),
+            Box::new(kms_alias::KmsAlias),
         ];
         Registry { kinds: all.into_iter().map(|k| (k.name(), k)).collect() }
     }

@@ -1,0 +1,81 @@
+//! Helpers shared by the EKS kinds: tags as a map, the env's clusters, and
+//! IAM eventual consistency on create.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::Target;
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{is_foreign_tag, Props, TAG_ADDRESS, TAG_ENV};
+
+pub fn create_tags(cx: &Cx, t: &Target<'_>) -> HashMap<String, String> {
+    let mut tags: HashMap<String, String> = t
+        .props
+        .get("tags")
+        .and_then(|v| v.as_object())
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    tags.insert(TAG_ENV.into(), cx.env.clone());
+    tags.insert(TAG_ADDRESS.into(), t.address.to_string());
+    tags
+}
+
+/// `(address, comparable tags)` when the tags say this env; `None` otherwise.
+pub fn read_tags(tags: Option<&HashMap<String, String>>, env: &str) -> Option<(Option<String>, Value)> {
+    let tags = tags?;
+    if tags.get(TAG_ENV).map(String::as_str) != Some(env) {
+        return None;
+    }
+    let comparable = tags.iter().filter(|(k, _)| !is_foreign_tag(k)).map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    Some((tags.get(TAG_ADDRESS).cloned(), Value::Object(comparable)))
+}
+
+/// IAM is eventually consistent: a role made seconds ago can be refused as
+/// "cannot be assumed" or "does not exist". Those errors are marked so the
+/// create is retried for a bounded time instead of failing.
+pub fn iam_propagation(e: AwsError) -> AwsError {
+    let m = e.message.to_ascii_lowercase();
+    if e.code == "InvalidParameterException" && (m.contains("role") || m.contains("assume") || m.contains("instance profile")) {
+        AwsError { class: ErrorClass::NotYetConsistent, ..e }
+    } else {
+        e
+    }
+}
+
+pub async fn list_clusters(cx: &Cx) -> Result<Vec<String>, AwsError> {
+    cx.retry(|| async {
+        cx.clients.eks.list_clusters().max_results(100).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListClusters")
+    })
+    .await
+}
+
+pub async fn set_tags(cx: &Cx, arn: &str, old: &Props, new: &Props) -> Result<(), AwsError> {
+    let map = |p: &Props| p.get("tags").and_then(|t| t.as_object()).cloned().unwrap_or_default();
+    let (old, new) = (map(old), map(new));
+    let set: HashMap<String, String> = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let remove: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    if !set.is_empty() {
+        cx.retry(|| async { cx.clients.eks.tag_resource().resource_arn(arn).set_tags(Some(set.clone())).send().await.aws("TagResource") }).await?;
+    }
+    if !remove.is_empty() {
+        cx.retry(|| async { cx.clients.eks.untag_resource().resource_arn(arn).set_tag_keys(Some(remove.clone())).send().await.aws("UntagResource") })
+            .await?;
+    }
+    Ok(())
+}
+
+pub fn strings(props: &Props, key: &str) -> Vec<String> {
+    props.get(key).and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
+}
+
+pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}

@@ -1,0 +1,244 @@
+//! A managed node group. Scaling, labels and taints change in place
+//! (UpdateNodegroupConfig); instance types, AMI type, capacity type, subnets
+//! and role force a new group. `desired_size` is compared only when the plan
+//! owns it: otherwise an autoscaler's changes are never drift.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_eks::types::{
+    AmiTypes, CapacityTypes, NodegroupScalingConfig, NodegroupStatus, Taint, TaintEffect, UpdateLabelsPayload, UpdateTaintsPayload,
+};
+use serde_json::{json, Value};
+
+use super::eks_common::{create_tags, iam_propagation, list_clusters, read_tags, set_tags, sorted, strings};
+use super::{str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{Outputs, Props};
+
+pub struct EksNodegroup;
+
+fn int(props: &Props, key: &str) -> Option<i32> {
+    props.get(key).and_then(|v| v.as_i64()).map(|v| v as i32)
+}
+
+fn labels(props: &Props) -> HashMap<String, String> {
+    props
+        .get("labels")
+        .and_then(|v| v.as_object())
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect()
+}
+
+fn taints(props: &Props) -> Vec<Taint> {
+    props
+        .get("taints")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            Taint::builder()
+                .key(t["key"].as_str().unwrap_or_default())
+                .value(t["value"].as_str().unwrap_or_default())
+                .effect(TaintEffect::from(t["effect"].as_str().unwrap_or("NO_SCHEDULE")))
+                .build()
+        })
+        .collect()
+}
+
+fn taint_json(t: &Taint) -> Value {
+    json!({ "key": t.key().unwrap_or_default(), "value": t.value().unwrap_or_default(), "effect": t.effect().map(|e| e.as_str()).unwrap_or_default() })
+}
+
+fn to_live(n: &aws_sdk_eks::types::Nodegroup, env: &str) -> Option<Live> {
+    let (address, tags) = read_tags(n.tags(), env)?;
+    let cluster = n.cluster_name()?.to_string();
+    let name = n.nodegroup_name()?.to_string();
+    let scaling = n.scaling_config();
+    let mut taints: Vec<Value> = n.taints().iter().map(taint_json).collect();
+    taints.sort_by_key(|t| t.to_string());
+    let props = json!({
+        "cluster_name": cluster,
+        "name": name,
+        "node_role_arn": n.node_role().unwrap_or_default(),
+        "subnet_ids": sorted(n.subnets().to_vec()),
+        "instance_types": n.instance_types(),
+        "ami_type": n.ami_type().map(|a| a.as_str()).unwrap_or_default(),
+        "capacity_type": n.capacity_type().map(|c| c.as_str()).unwrap_or_default(),
+        "min_size": scaling.and_then(|s| s.min_size()),
+        "max_size": scaling.and_then(|s| s.max_size()),
+        "desired_size": scaling.and_then(|s| s.desired_size()),
+        "labels": n.labels().cloned().unwrap_or_default(),
+        "taints": taints,
+        "tags": tags,
+    });
+    let id = format!("{cluster}:{name}");
+    let outputs: Outputs =
+        [("id".to_string(), id.clone()), ("name".into(), name), ("arn".into(), n.nodegroup_arn().unwrap_or_default().to_string())].into();
+    Some(Live { id, address, props: props.as_object().cloned()?, outputs })
+}
+
+fn split(id: &str) -> (&str, &str) {
+    id.split_once(':').unwrap_or((id, ""))
+}
+
+impl EksNodegroup {
+    async fn describe(&self, cx: &Cx, cluster: &str, name: &str) -> Result<Option<aws_sdk_eks::types::Nodegroup>, AwsError> {
+        let got = cx
+            .retry(|| async { cx.clients.eks.describe_nodegroup().cluster_name(cluster).nodegroup_name(name).send().await.aws("DescribeNodegroup") })
+            .await;
+        match got {
+            Ok(o) => Ok(o.nodegroup().cloned()),
+            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn wait_active(&self, cx: &Cx, address: &str, cluster: &str, name: &str) -> Result<Live, AwsError> {
+        cx.wait_for(address, "node group to become ACTIVE", cx.timeouts.nodegroup, || async {
+            let Some(n) = self.describe(cx, cluster, name).await? else { return Ok(None) };
+            match n.status() {
+                Some(NodegroupStatus::Active) => Ok(to_live(&n, &cx.env)),
+                Some(NodegroupStatus::CreateFailed) | Some(NodegroupStatus::Degraded) => {
+                    Err(AwsError::local("CreateNodegroup", format!("node group {name} is {:?}", n.status())))
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Kind for EksNodegroup {
+    fn name(&self) -> &'static str {
+        "EksNodegroup"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "name", "arn"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["cluster_name", "name", "node_role_arn", "subnet_ids", "instance_types", "ami_type", "capacity_type"]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let (cluster, name) = (str_prop(t.props, "cluster_name")?, str_prop(t.props, "name")?);
+        let min = int(t.props, "min_size").unwrap_or(1);
+        let scaling = NodegroupScalingConfig::builder()
+            .min_size(min)
+            .max_size(int(t.props, "max_size").unwrap_or(min))
+            .desired_size(int(t.props, "desired_size").or(int(t.props, "_desired_size")).unwrap_or(min))
+            .build();
+        cx.clients
+            .eks
+            .create_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(name)
+            .node_role(str_prop(t.props, "node_role_arn")?)
+            .set_subnets(Some(strings(t.props, "subnet_ids")))
+            .set_instance_types(Some(strings(t.props, "instance_types")))
+            .ami_type(AmiTypes::from(str_prop(t.props, "ami_type")?))
+            .capacity_type(CapacityTypes::from(str_prop(t.props, "capacity_type")?))
+            .scaling_config(scaling)
+            .set_labels(Some(labels(t.props)))
+            .set_taints(Some(taints(t.props)))
+            .set_tags(Some(create_tags(cx, t)))
+            .client_request_token(t.token)
+            .send()
+            .await
+            .aws("CreateNodegroup")
+            .map_err(iam_propagation)?;
+        let live = self.wait_active(cx, t.address, cluster, name).await?;
+        Ok(Live { props: t.props.clone(), ..live })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let mut out = Vec::new();
+        for cluster in list_clusters(cx).await? {
+            let names = cx
+                .retry(|| async {
+                    cx.clients.eks.list_nodegroups().cluster_name(&cluster).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListNodegroups")
+                })
+                .await;
+            let names = match names {
+                Ok(n) => n,
+                Err(e) if e.class == ErrorClass::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for name in names {
+                if let Some(n) = self.describe(cx, &cluster, &name).await? {
+                    out.extend(to_live(&n, scope.env));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        let (cluster, name) = split(&live.id);
+        let has = |f: &str| changed.iter().any(|c| c == f);
+        let mut call = cx.clients.eks.update_nodegroup_config().cluster_name(cluster).nodegroup_name(name);
+        let mut any = false;
+        if has("min_size") || has("max_size") || has("desired_size") {
+            let min = int(t.props, "min_size").unwrap_or(1);
+            let max = int(t.props, "max_size").unwrap_or(min);
+            // Not owned by the plan: keep what the autoscaler set, within bounds.
+            let desired = int(t.props, "desired_size").or_else(|| int(&live.props, "desired_size")).unwrap_or(min).clamp(min, max);
+            call = call.scaling_config(NodegroupScalingConfig::builder().min_size(min).max_size(max).desired_size(desired).build());
+            any = true;
+        }
+        if has("labels") {
+            let (old, new) = (labels(&live.props), labels(t.props));
+            let remove: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+            call = call.labels(
+                UpdateLabelsPayload::builder()
+                    .set_add_or_update_labels(Some(new).filter(|m| !m.is_empty()))
+                    .set_remove_labels(Some(remove).filter(|r| !r.is_empty()))
+                    .build(),
+            );
+            any = true;
+        }
+        if has("taints") {
+            let (old, new) = (taints(&live.props), taints(t.props));
+            let remove: Vec<Taint> = old.into_iter().filter(|o| !new.iter().any(|n| n.key() == o.key())).collect();
+            call = call.taints(
+                UpdateTaintsPayload::builder()
+                    .set_add_or_update_taints(Some(new).filter(|v| !v.is_empty()))
+                    .set_remove_taints(Some(remove).filter(|v| !v.is_empty()))
+                    .build(),
+            );
+            any = true;
+        }
+        if any {
+            let call = call;
+            cx.retry(|| async { call.clone().send().await.aws("UpdateNodegroupConfig") }).await?;
+            self.wait_active(cx, t.address, cluster, name).await?;
+        }
+        if has("tags") {
+            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
+            set_tags(cx, &arn, &live.props, t.props).await?;
+        }
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let (cluster, name) = split(&live.id);
+        let address = live.address.as_deref().unwrap_or(&live.id);
+        match cx.retry(|| async { cx.clients.eks.delete_nodegroup().cluster_name(cluster).nodegroup_name(name).send().await.aws("DeleteNodegroup") }).await {
+            Err(e) if e.class != ErrorClass::NotFound => return Err(e),
+            _ => {}
+        }
+        cx.wait_for(address, "node group to be deleted", cx.timeouts.nodegroup, || async {
+            Ok(self.describe(cx, cluster, name).await?.is_none().then_some(()))
+        })
+        .await
+    }
+}

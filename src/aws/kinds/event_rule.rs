@@ -1,0 +1,128 @@
+//! An EventBridge rule with its one target (Karpenter's interruption events
+//! to its queue). Pattern, description and target change in place.
+
+use async_trait::async_trait;
+use aws_sdk_eventbridge::types::{Tag, Target as EventTarget};
+use serde_json::json;
+
+use super::tagged::{create_tags, tag_delta, tagged};
+use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{Outputs, Props};
+
+pub struct EventRule;
+
+fn outputs(name: &str, arn: &str) -> Outputs {
+    [("id".into(), name.to_string()), ("arn".into(), arn.to_string())].into()
+}
+
+async fn put(cx: &Cx, props: &Props, tags: Option<Vec<Tag>>) -> Result<String, AwsError> {
+    let name = str_prop(props, "name")?;
+    let pattern = props.get("event_pattern").map(|p| p.to_string()).unwrap_or_default();
+    let out = cx
+        .clients
+        .events
+        .put_rule()
+        .name(name)
+        .event_pattern(pattern)
+        .set_description(opt_str(props, "description").map(String::from))
+        .set_tags(tags)
+        .send()
+        .await
+        .aws("PutRule")?;
+    let target = EventTarget::builder()
+        .id(opt_str(props, "target_id").unwrap_or("target"))
+        .arn(str_prop(props, "target_arn")?)
+        .build()
+        .map_err(|e| AwsError::local("PutTargets", e.to_string()))?;
+    cx.retry(|| async { cx.clients.events.put_targets().rule(name).targets(target.clone()).send().await.aws("PutTargets") }).await?;
+    Ok(out.rule_arn().unwrap_or_default().to_string())
+}
+
+#[async_trait]
+impl Kind for EventRule {
+    fn name(&self) -> &'static str {
+        "EventRule"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "arn"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let tags = create_tags(cx, t.address, t.props)
+            .into_iter()
+            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+            .collect();
+        let arn = put(cx, t.props, Some(tags)).await?;
+        let name = str_prop(t.props, "name")?;
+        Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(name, &arn) })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let mut out = Vec::new();
+        for r in tagged(cx, scope.env, "events:rule").await? {
+            let name = r.arn.rsplit('/').next().unwrap_or_default().to_string();
+            // EventBridge has no batch read: one DescribeRule and ListTargetsByRule per rule.
+            let rule = match cx.retry(|| async { cx.clients.events.describe_rule().name(&name).send().await.aws("DescribeRule") }).await {
+                Ok(r) => r,
+                Err(e) if e.class == ErrorClass::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let targets = cx.retry(|| async { cx.clients.events.list_targets_by_rule().rule(&name).send().await.aws("ListTargetsByRule") }).await?;
+            let target = targets.targets().first();
+            let pattern: serde_json::Value = rule.event_pattern().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+            let mut props = json!({
+                "name": name,
+                "event_pattern": pattern,
+                "target_id": target.map(|t| t.id()).unwrap_or_default(),
+                "target_arn": target.map(|t| t.arn()).unwrap_or_default(),
+                "tags": r.comparable_tags(),
+            });
+            if let Some(d) = rule.description() {
+                props["description"] = json!(d);
+            }
+            out.push(Live { id: name.clone(), address: r.address(), props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(&name, &r.arn) });
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        if changed.iter().any(|c| c != "tags") {
+            put(cx, t.props, None).await?;
+        }
+        let arn = live.outputs.get("arn").cloned().unwrap_or_default();
+        let (set, remove) = tag_delta(&live.props, t.props);
+        if !set.is_empty() {
+            let tags: Vec<Tag> = set.into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
+            cx.retry(|| async { cx.clients.events.tag_resource().resource_arn(&arn).set_tags(Some(tags.clone())).send().await.aws("TagResource") }).await?;
+        }
+        if !remove.is_empty() {
+            cx.retry(|| async { cx.clients.events.untag_resource().resource_arn(&arn).set_tag_keys(Some(remove.clone())).send().await.aws("UntagResource") })
+                .await?;
+        }
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let id = opt_str(&live.props, "target_id").unwrap_or("target").to_string();
+        let removed = cx.retry(|| async { cx.clients.events.remove_targets().rule(&live.id).ids(&id).send().await.aws("RemoveTargets") }).await;
+        if let Err(e) = removed {
+            if e.class != ErrorClass::NotFound {
+                return Err(e);
+            }
+        }
+        match cx.retry(|| async { cx.clients.events.delete_rule().name(&live.id).send().await.aws("DeleteRule") }).await {
+            Err(e) if e.class != ErrorClass::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

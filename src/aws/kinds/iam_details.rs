@@ -1,0 +1,71 @@
+//! IAM's account-wide batch read: `GetAccountAuthorizationDetails` returns
+//! every role with its tags, trust policy, attached and inline policies and
+//! instance profiles, a page at a time. Roles, attachments, inline policies
+//! and instance profiles are all read from it.
+
+use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
+use serde_json::Value;
+
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::{is_foreign_tag, TAG_ADDRESS, TAG_ENV};
+
+/// Every role tagged with this env.
+pub async fn env_roles(cx: &Cx, env: &str) -> Result<Vec<RoleDetail>, AwsError> {
+    let mut roles = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = cx
+            .retry(|| async {
+                cx.clients
+                    .iam
+                    .get_account_authorization_details()
+                    .filter(EntityType::Role)
+                    .max_items(1000)
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .aws("GetAccountAuthorizationDetails")
+            })
+            .await?;
+        roles.extend(page.role_detail_list().iter().filter(|r| env_of(r.tags()) == Some(env)).cloned());
+        match page.marker().filter(|_| page.is_truncated()) {
+            Some(m) => marker = Some(m.to_string()),
+            None => break,
+        }
+    }
+    Ok(roles)
+}
+
+pub fn env_of(tags: &[Tag]) -> Option<&str> {
+    tags.iter().find(|t| t.key() == TAG_ENV).map(|t| t.value())
+}
+
+pub fn address_of(tags: &[Tag]) -> Option<String> {
+    tags.iter().find(|t| t.key() == TAG_ADDRESS).map(|t| t.value().to_string())
+}
+
+pub fn comparable_tags(tags: &[Tag]) -> Value {
+    Value::Object(
+        tags.iter().filter(|t| !is_foreign_tag(t.key())).map(|t| (t.key().to_string(), Value::String(t.value().to_string()))).collect(),
+    )
+}
+
+/// IAM returns policy documents URL-encoded.
+pub fn document(raw: &str) -> Value {
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or(Value::String(decoded.to_string()))
+}
+
+/// The plan's tags plus the identity tags, for IAM create calls.
+pub fn create_tags(cx: &Cx, address: &str, props: &crate::model::Props) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = props
+        .get("tags")
+        .and_then(|t| t.as_object())
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v.as_str().unwrap_or_default()).build().ok())
+        .collect();
+    tags.extend(Tag::builder().key(TAG_ENV).value(&cx.env).build().ok());
+    tags.extend(Tag::builder().key(TAG_ADDRESS).value(address).build().ok());
+    tags
+}

@@ -1,0 +1,122 @@
+//! An instance profile holding one role (Karpenter's node role).
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::iam_details::{address_of, comparable_tags, create_tags, env_of, env_roles};
+use super::{str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{Outputs, Props};
+
+pub struct IamInstanceProfile;
+
+fn outputs(name: &str, arn: &str) -> Outputs {
+    [("id".into(), name.to_string()), ("name".into(), name.to_string()), ("arn".into(), arn.to_string())].into()
+}
+
+#[async_trait]
+impl Kind for IamInstanceProfile {
+    fn name(&self) -> &'static str {
+        "IamInstanceProfile"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "name", "arn"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["name", "role"]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let (name, role) = (str_prop(t.props, "name")?, str_prop(t.props, "role")?);
+        let out = cx
+            .clients
+            .iam
+            .create_instance_profile()
+            .instance_profile_name(name)
+            .set_tags(Some(create_tags(cx, t.address, t.props)))
+            .send()
+            .await
+            .aws("CreateInstanceProfile")?;
+        let arn = out.instance_profile().map(|p| p.arn().to_string()).unwrap_or_default();
+        cx.retry(|| async {
+            cx.clients.iam.add_role_to_instance_profile().instance_profile_name(name).role_name(role).send().await.aws("AddRoleToInstanceProfile")
+        })
+        .await?;
+        Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(name, &arn) })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let mut out: Vec<Live> = Vec::new();
+        for role in env_roles(cx, scope.env).await? {
+            for p in role.instance_profile_list() {
+                if env_of(p.tags()) != Some(scope.env) || out.iter().any(|l| l.id == p.instance_profile_name()) {
+                    continue;
+                }
+                let props = json!({ "name": p.instance_profile_name(), "role": role.role_name(), "tags": comparable_tags(p.tags()) });
+                out.push(Live {
+                    id: p.instance_profile_name().to_string(),
+                    address: address_of(p.tags()),
+                    props: props.as_object().cloned().unwrap_or_default(),
+                    outputs: outputs(p.instance_profile_name(), p.arn()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+        let (set, remove) = super::iam_role::tag_delta(&live.props, t.props);
+        if !set.is_empty() {
+            cx.retry(|| async {
+                cx.clients.iam.tag_instance_profile().instance_profile_name(&live.id).set_tags(Some(set.clone())).send().await.aws("TagInstanceProfile")
+            })
+            .await?;
+        }
+        if !remove.is_empty() {
+            cx.retry(|| async {
+                cx.clients
+                    .iam
+                    .untag_instance_profile()
+                    .instance_profile_name(&live.id)
+                    .set_tag_keys(Some(remove.clone()))
+                    .send()
+                    .await
+                    .aws("UntagInstanceProfile")
+            })
+            .await?;
+        }
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        if let Some(role) = live.props.get("role").and_then(|r| r.as_str()) {
+            let removed = cx
+                .retry(|| async {
+                    cx.clients
+                        .iam
+                        .remove_role_from_instance_profile()
+                        .instance_profile_name(&live.id)
+                        .role_name(role)
+                        .send()
+                        .await
+                        .aws("RemoveRoleFromInstanceProfile")
+                })
+                .await;
+            if let Err(e) = removed {
+                if e.class != ErrorClass::NotFound {
+                    return Err(e);
+                }
+            }
+        }
+        match cx.retry(|| async { cx.clients.iam.delete_instance_profile().instance_profile_name(&live.id).send().await.aws("DeleteInstanceProfile") }).await {
+            Err(e) if e.class != ErrorClass::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The IAM OIDC provider for the cluster's issuer (IRSA). No thumbprint is
+//! sent: AWS now secures the connection to the IdP with its own trusted root
+//! CAs and computes the thumbprint itself, as its documentation describes.
+
+use async_trait::async_trait;
+use aws_sdk_iam::types::Tag;
+use serde_json::json;
+
+use super::iam_details::{address_of, comparable_tags, env_of};
+use super::{str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV};
+
+pub struct IamOidcProvider;
+
+fn outputs(arn: &str) -> Outputs {
+    [("id".into(), arn.to_string()), ("arn".into(), arn.to_string())].into()
+}
+
+fn client_ids(props: &Props) -> Vec<String> {
+    props.get("client_ids").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
+}
+
+#[async_trait]
+impl Kind for IamOidcProvider {
+    fn name(&self) -> &'static str {
+        "IamOidcProvider"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "arn"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["url"]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let mut tags = super::iam_details::create_tags(cx, t.address, t.props);
+        tags.retain(|t| !t.key().is_empty());
+        let out = cx
+            .clients
+            .iam
+            .create_open_id_connect_provider()
+            .url(str_prop(t.props, "url")?)
+            .set_client_id_list(Some(client_ids(t.props)))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .aws("CreateOpenIDConnectProvider")?;
+        let arn = out.open_id_connect_provider_arn().unwrap_or_default();
+        Ok(Live { id: arn.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(arn) })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let list = cx
+            .retry(|| async { cx.clients.iam.list_open_id_connect_providers().send().await.aws("ListOpenIDConnectProviders") })
+            .await?;
+        let mut out = Vec::new();
+        // IAM has no batch read of providers: one call each (there is one per cluster).
+        for p in list.open_id_connect_provider_list() {
+            let Some(arn) = p.arn() else { continue };
+            let got = cx
+                .retry(|| async { cx.clients.iam.get_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await.aws("GetOpenIDConnectProvider") })
+                .await;
+            let got = match got {
+                Ok(g) => g,
+                Err(e) if e.class == ErrorClass::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if env_of(got.tags()) != Some(scope.env) {
+                continue;
+            }
+            let url = got.url().unwrap_or_default();
+            let url = if url.starts_with("https://") { url.to_string() } else { format!("https://{url}") };
+            let props = json!({ "url": url, "client_ids": got.client_id_list(), "tags": comparable_tags(got.tags()) });
+            out.push(Live { id: arn.to_string(), address: address_of(got.tags()), props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(arn) });
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        if changed.iter().any(|c| c == "client_ids") {
+            let old = client_ids(&live.props);
+            let new = client_ids(t.props);
+            for id in new.iter().filter(|i| !old.contains(i)) {
+                cx.retry(|| async {
+                    cx.clients.iam.add_client_id_to_open_id_connect_provider().open_id_connect_provider_arn(&live.id).client_id(id).send().await.aws("AddClientIDToOpenIDConnectProvider")
+                })
+                .await?;
+            }
+            for id in old.iter().filter(|i| !new.contains(i)) {
+                cx.retry(|| async {
+                    cx.clients.iam.remove_client_id_from_open_id_connect_provider().open_id_connect_provider_arn(&live.id).client_id(id).send().await.aws("RemoveClientIDFromOpenIDConnectProvider")
+                })
+                .await?;
+            }
+        }
+        if changed.iter().any(|c| c == "tags") {
+            let (set, remove) = super::iam_role::tag_delta(&live.props, t.props);
+            let set: Vec<Tag> = set.into_iter().filter(|t| t.key() != TAG_ENV && t.key() != TAG_ADDRESS).collect();
+            if !set.is_empty() {
+                cx.retry(|| async {
+                    cx.clients.iam.tag_open_id_connect_provider().open_id_connect_provider_arn(&live.id).set_tags(Some(set.clone())).send().await.aws("TagOpenIDConnectProvider")
+                })
+                .await?;
+            }
+            if !remove.is_empty() {
+                cx.retry(|| async {
+                    cx.clients.iam.untag_open_id_connect_provider().open_id_connect_provider_arn(&live.id).set_tag_keys(Some(remove.clone())).send().await.aws("UntagOpenIDConnectProvider")
+                })
+                .await?;
+            }
+        }
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        match cx.retry(|| async { cx.clients.iam.delete_open_id_connect_provider().open_id_connect_provider_arn(&live.id).send().await.aws("DeleteOpenIDConnectProvider") }).await {
+            Err(e) if e.class != ErrorClass::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

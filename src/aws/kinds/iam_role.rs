@@ -1,0 +1,136 @@
+use async_trait::async_trait;
+use aws_sdk_iam::types::Tag;
+use serde_json::json;
+
+use super::iam_details::{address_of, comparable_tags, create_tags, document, env_roles};
+use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{Outputs, Props};
+
+pub struct IamRole;
+
+fn outputs(name: &str, arn: &str) -> Outputs {
+    [("id".into(), name.to_string()), ("name".into(), name.to_string()), ("arn".into(), arn.to_string())].into()
+}
+
+fn policy_text(props: &Props) -> Result<String, AwsError> {
+    props.get("assume_role_policy").map(|v| v.to_string()).ok_or_else(|| AwsError::local("validate", "missing `assume_role_policy`"))
+}
+
+#[async_trait]
+impl Kind for IamRole {
+    fn name(&self) -> &'static str {
+        "IamRole"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "name", "arn"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["name", "path"]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let name = str_prop(t.props, "name")?;
+        let out = cx
+            .clients
+            .iam
+            .create_role()
+            .role_name(name)
+            .path(opt_str(t.props, "path").unwrap_or("/"))
+            .assume_role_policy_document(policy_text(t.props)?)
+            .set_description(opt_str(t.props, "_description").map(String::from))
+            .set_tags(Some(create_tags(cx, t.address, t.props)))
+            .send()
+            .await
+            .aws("CreateRole")?;
+        let arn = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
+        Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(name, &arn) })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        Ok(env_roles(cx, scope.env)
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                let name = r.role_name()?.to_string();
+                let props = json!({
+                    "name": name,
+                    "path": r.path().unwrap_or("/"),
+                    "assume_role_policy": r.assume_role_policy_document().map(document).unwrap_or_default(),
+                    "tags": comparable_tags(r.tags()),
+                });
+                let arn = r.arn().unwrap_or_default().to_string();
+                Some(Live { address: address_of(r.tags()), outputs: outputs(&name, &arn), id: name, props: props.as_object().cloned()? })
+            })
+            .collect())
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        if changed.iter().any(|c| c == "assume_role_policy") {
+            let doc = policy_text(t.props)?;
+            cx.retry(|| async {
+                cx.clients.iam.update_assume_role_policy().role_name(&live.id).policy_document(&doc).send().await.aws("UpdateAssumeRolePolicy")
+            })
+            .await?;
+        }
+        if changed.iter().any(|c| c == "_description") {
+            cx.retry(|| async {
+                cx.clients
+                    .iam
+                    .update_role()
+                    .role_name(&live.id)
+                    .description(opt_str(t.props, "_description").unwrap_or_default())
+                    .send()
+                    .await
+                    .aws("UpdateRole")
+            })
+            .await?;
+        }
+        if changed.iter().any(|c| c == "tags") {
+            let (set, remove) = tag_delta(&live.props, t.props);
+            if !set.is_empty() {
+                cx.retry(|| async { cx.clients.iam.tag_role().role_name(&live.id).set_tags(Some(set.clone())).send().await.aws("TagRole") })
+                    .await?;
+            }
+            if !remove.is_empty() {
+                cx.retry(|| async {
+                    cx.clients.iam.untag_role().role_name(&live.id).set_tag_keys(Some(remove.clone())).send().await.aws("UntagRole")
+                })
+                .await?;
+            }
+        }
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let address = live.address.as_deref().unwrap_or(&live.id);
+        match cx
+            .retry_while(address, "policies still attached", cx.timeouts.dependency, ErrorClass::Dependency, || async {
+                cx.clients.iam.delete_role().role_name(&live.id).send().await.aws("DeleteRole")
+            })
+            .await
+        {
+            Err(e) if e.class != ErrorClass::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Tags to set and keys to remove, for IAM-style tag calls.
+pub fn tag_delta(old: &Props, new: &Props) -> (Vec<Tag>, Vec<String>) {
+    let map = |p: &Props| p.get("tags").and_then(|t| t.as_object()).cloned().unwrap_or_default();
+    let (old, new) = (map(old), map(new));
+    let set = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(v))
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v.as_str().unwrap_or_default()).build().ok())
+        .collect();
+    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    (set, remove)
+}

@@ -1,0 +1,120 @@
+//! An SQS queue (Karpenter's interruption queue): SSE and retention in place.
+//! Its access policy is a separate `SqsQueuePolicy`, because the policy names
+//! the queue's own ARN.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::json;
+
+use super::tagged::{create_tags, tag_delta, tagged};
+use super::{str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{Outputs, Props};
+
+pub struct SqsQueue;
+
+fn attributes(props: &Props) -> HashMap<QueueAttributeName, String> {
+    let mut a = HashMap::new();
+    let sse = props.get("sse").and_then(|v| v.as_bool()).unwrap_or(true);
+    a.insert(QueueAttributeName::SqsManagedSseEnabled, sse.to_string());
+    if let Some(r) = props.get("message_retention_seconds").and_then(|v| v.as_i64()) {
+        a.insert(QueueAttributeName::MessageRetentionPeriod, r.to_string());
+    }
+    a
+}
+
+fn outputs(url: &str, arn: &str, name: &str) -> Outputs {
+    [("id".into(), url.to_string()), ("url".into(), url.to_string()), ("arn".into(), arn.to_string()), ("name".into(), name.to_string())].into()
+}
+
+#[async_trait]
+impl Kind for SqsQueue {
+    fn name(&self) -> &'static str {
+        "SqsQueue"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "url", "arn", "name"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let name = str_prop(t.props, "name")?;
+        let out = cx
+            .clients
+            .sqs
+            .create_queue()
+            .queue_name(name)
+            .set_attributes(Some(attributes(t.props)))
+            .set_tags(Some(create_tags(cx, t.address, t.props)))
+            .send()
+            .await
+            .aws("CreateQueue")?;
+        let url = out.queue_url().unwrap_or_default().to_string();
+        let attrs = cx
+            .retry(|| async {
+                cx.clients.sqs.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::QueueArn).send().await.aws("GetQueueAttributes")
+            })
+            .await?;
+        let arn = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().unwrap_or_default();
+        Ok(Live { id: url.clone(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(&url, &arn, name) })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let mut out = Vec::new();
+        for q in tagged(cx, scope.env, "sqs").await? {
+            let name = q.arn.rsplit(':').next().unwrap_or_default().to_string();
+            let url = match cx.retry(|| async { cx.clients.sqs.get_queue_url().queue_name(&name).send().await.aws("GetQueueUrl") }).await {
+                Ok(u) => u.queue_url().unwrap_or_default().to_string(),
+                Err(e) if e.class == ErrorClass::NotFound || e.code.contains("NonExistentQueue") => continue,
+                Err(e) => return Err(e),
+            };
+            // SQS has no batch read of attributes: one call per queue.
+            let attrs = cx
+                .retry(|| async { cx.clients.sqs.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::All).send().await.aws("GetQueueAttributes") })
+                .await?;
+            let a = attrs.attributes().cloned().unwrap_or_default();
+            let mut props = json!({
+                "name": name,
+                "sse": a.get(&QueueAttributeName::SqsManagedSseEnabled).map(|v| v == "true").unwrap_or(false),
+                "tags": q.comparable_tags(),
+            });
+            if let Some(r) = a.get(&QueueAttributeName::MessageRetentionPeriod).and_then(|v| v.parse::<i64>().ok()) {
+                props["message_retention_seconds"] = json!(r);
+            }
+            out.push(Live { id: url.clone(), address: q.address(), props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(&url, &q.arn, &name) });
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        if changed.iter().any(|c| c != "tags") {
+            cx.retry(|| async { cx.clients.sqs.set_queue_attributes().queue_url(&live.id).set_attributes(Some(attributes(t.props))).send().await.aws("SetQueueAttributes") })
+                .await?;
+        }
+        let (set, remove) = tag_delta(&live.props, t.props);
+        if !set.is_empty() {
+            cx.retry(|| async { cx.clients.sqs.tag_queue().queue_url(&live.id).set_tags(Some(set.clone())).send().await.aws("TagQueue") }).await?;
+        }
+        if !remove.is_empty() {
+            cx.retry(|| async { cx.clients.sqs.untag_queue().queue_url(&live.id).set_tag_keys(Some(remove.clone())).send().await.aws("UntagQueue") }).await?;
+        }
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        match cx.retry(|| async { cx.clients.sqs.delete_queue().queue_url(&live.id).send().await.aws("DeleteQueue") }).await {
+            Err(e) if e.class != ErrorClass::NotFound && !e.code.contains("NonExistentQueue") => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

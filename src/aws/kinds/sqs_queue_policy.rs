@@ -1,0 +1,75 @@
+//! A queue's access policy (the `Policy` attribute), keyed by queue URL.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::json;
+
+use super::tagged::tagged;
+use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::Props;
+
+pub struct SqsQueuePolicy;
+
+async fn set(cx: &Cx, url: &str, policy: &str) -> Result<(), AwsError> {
+    let attrs: HashMap<QueueAttributeName, String> = [(QueueAttributeName::Policy, policy.to_string())].into();
+    cx.retry(|| async { cx.clients.sqs.set_queue_attributes().queue_url(url).set_attributes(Some(attrs.clone())).send().await.aws("SetQueueAttributes") })
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Kind for SqsQueuePolicy {
+    fn name(&self) -> &'static str {
+        "SqsQueuePolicy"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["queue_url"]
+    }
+
+    fn natural_key(&self, props: &Props) -> Option<String> {
+        opt_str(props, "queue_url").map(String::from)
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let url = str_prop(t.props, "queue_url")?;
+        set(cx, url, &t.props.get("policy").map(|p| p.to_string()).unwrap_or_default()).await?;
+        Ok(Live { id: url.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: id_outputs(url) })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let mut out = Vec::new();
+        for q in tagged(cx, scope.env, "sqs").await? {
+            let name = q.arn.rsplit(':').next().unwrap_or_default().to_string();
+            let Ok(url) = cx.retry(|| async { cx.clients.sqs.get_queue_url().queue_name(&name).send().await.aws("GetQueueUrl") }).await else { continue };
+            let url = url.queue_url().unwrap_or_default().to_string();
+            let attrs = cx
+                .retry(|| async { cx.clients.sqs.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::Policy).send().await.aws("GetQueueAttributes") })
+                .await?;
+            let Some(policy) = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::Policy)).filter(|p| !p.is_empty()) else { continue };
+            let policy: serde_json::Value = serde_json::from_str(policy).unwrap_or(json!(policy));
+            let props = json!({ "queue_url": url, "policy": policy });
+            out.push(Live { id: url.clone(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs: id_outputs(&url) });
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+        set(cx, &live.id, &t.props.get("policy").map(|p| p.to_string()).unwrap_or_default()).await?;
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        match set(cx, &live.id, "").await {
+            Err(e) if e.class != ErrorClass::NotFound && !e.code.contains("NonExistentQueue") => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Discovery for kinds whose list APIs cannot filter by tag (SQS,
+//! EventBridge, KMS): list, then read each resource's tags.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::{is_foreign_tag, TAG_ADDRESS, TAG_ENV};
+
+pub struct Tagged {
+    pub arn: String,
+    pub tags: HashMap<String, String>,
+}
+
+impl Tagged {
+    pub fn address(&self) -> Option<String> {
+        self.tags.get(TAG_ADDRESS).cloned()
+    }
+
+    pub fn comparable_tags(&self) -> Value {
+        Value::Object(self.tags.iter().filter(|(k, _)| !is_foreign_tag(k)).map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+    }
+}
+
+/// Every resource of `resource_type` (`sqs`, `events:rule`, `kms:key`)
+/// tagged with the env. The services list in one paginated call; tags need
+/// one call per resource (the Resource Groups Tagging API would do it in one,
+/// but the emulator serves it for EC2 only, so infra does not depend on it).
+pub async fn tagged(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagged>, AwsError> {
+    let mut out = Vec::new();
+    match resource_type {
+        "sqs" => {
+            let urls = cx
+                .retry(|| async {
+                    cx.clients.sqs.list_queues().max_results(1000).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListQueues")
+                })
+                .await?;
+            for url in urls {
+                let tags = match cx.retry(|| async { cx.clients.sqs.list_queue_tags().queue_url(&url).send().await.aws("ListQueueTags") }).await {
+                    Ok(t) => t.tags().cloned().unwrap_or_default(),
+                    Err(e) if e.class == crate::aws::ErrorClass::NotFound || e.code.contains("NonExistentQueue") => continue,
+                    Err(e) => return Err(e),
+                };
+                let name = url.rsplit('/').next().unwrap_or_default();
+                let account = url.rsplit('/').nth(1).unwrap_or_default();
+                let region = cx.clients.sqs.config().region().map(|r| r.to_string()).unwrap_or_default();
+                out.push(Tagged { arn: format!("arn:aws:sqs:{region}:{account}:{name}"), tags });
+            }
+        }
+        "events:rule" => {
+            let mut token: Option<String> = None;
+            loop {
+                let page = cx
+                    .retry(|| async { cx.clients.events.list_rules().limit(100).set_next_token(token.clone()).send().await.aws("ListRules") })
+                    .await?;
+                for rule in page.rules() {
+                    let Some(arn) = rule.arn() else { continue };
+                    let tags = cx
+                        .retry(|| async { cx.clients.events.list_tags_for_resource().resource_arn(arn).send().await.aws("ListTagsForResource") })
+                        .await?;
+                    let tags = tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                    out.push(Tagged { arn: arn.to_string(), tags });
+                }
+                match page.next_token() {
+                    Some(t) => token = Some(t.to_string()),
+                    None => break,
+                }
+            }
+        }
+        "kms:key" => {
+            let keys = cx
+                .retry(|| async { cx.clients.kms.list_keys().limit(1000).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListKeys") })
+                .await?;
+            for key in keys {
+                let (Some(id), Some(arn)) = (key.key_id(), key.key_arn()) else { continue };
+                // AWS managed keys refuse tag reads: they are not ours anyway.
+                let Ok(tags) = cx.retry(|| async { cx.clients.kms.list_resource_tags().key_id(id).send().await.aws("ListResourceTags") }).await else {
+                    continue;
+                };
+                let tags = tags.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect();
+                out.push(Tagged { arn: arn.to_string(), tags });
+            }
+        }
+        other => return Err(AwsError::local("tagged", format!("no tag discovery for {other}"))),
+    }
+    out.retain(|t: &Tagged| t.tags.get(TAG_ENV).map(String::as_str) == Some(env));
+    Ok(out)
+}
+
+/// The plan's tags plus the identity tags, as a map.
+pub fn create_tags(cx: &Cx, address: &str, props: &crate::model::Props) -> HashMap<String, String> {
+    let mut tags: HashMap<String, String> = props
+        .get("tags")
+        .and_then(|v| v.as_object())
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    tags.insert(TAG_ENV.into(), cx.env.clone());
+    tags.insert(TAG_ADDRESS.into(), address.to_string());
+    tags
+}
+
+/// (set, remove) between two props' managed tags.
+pub fn tag_delta(old: &crate::model::Props, new: &crate::model::Props) -> (HashMap<String, String>, Vec<String>) {
+    let map = |p: &crate::model::Props| p.get("tags").and_then(|t| t.as_object()).cloned().unwrap_or_default();
+    let (old, new) = (map(old), map(new));
+    let set = new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect();
+    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    (set, remove)
+}

@@ -1,0 +1,106 @@
+//! Drift: what changed in the cloud behind infra's back. Compares the live
+//! view (one batched read per kind) with the last applied state and with the
+//! plan, and lists resources tagged with the env that state does not know.
+//! Only the fields a kind reads back and the plan sets are compared, so
+//! values AWS fills in, `aws:*` tags, tags others add and unowned node-group
+//! sizes never show.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::aws::kinds::Registry;
+use crate::diff::{comparable, field_changes};
+use crate::graph::ResourceGraph;
+use crate::model::{resolve, Outputs};
+use crate::refresh::Observed;
+use crate::state::StateResource;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldDrift {
+    pub field: String,
+    /// What infra last applied.
+    pub applied: Option<Value>,
+    pub live: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "finding", rename_all = "snake_case")]
+pub enum Finding {
+    /// Fields changed outside infra since it applied them.
+    Changed { address: String, kind: String, id: String, fields: Vec<FieldDrift> },
+    /// In state, gone from the cloud.
+    Deleted { address: String, kind: String, id: String },
+    /// Live matches what was applied, but the plan file now wants otherwise.
+    PlanDiffers { address: String, kind: String, fields: Vec<String> },
+    /// Tagged with this env, unknown to state.
+    Orphan { kind: String, id: String, address: Option<String> },
+}
+
+impl Finding {
+    pub fn kind(&self) -> &str {
+        match self {
+            Finding::Changed { kind, .. } | Finding::Deleted { kind, .. } | Finding::PlanDiffers { kind, .. } | Finding::Orphan { kind, .. } => kind,
+        }
+    }
+
+    /// Findings that make `drift` exit 2. A plan edit not yet applied is
+    /// reported, but it is not drift: nothing changed behind infra's back.
+    pub fn is_drift(&self) -> bool {
+        !matches!(self, Finding::PlanDiffers { .. })
+    }
+}
+
+/// The tier a kind belongs to, for grouping the report.
+pub fn tier(kind: &str) -> &'static str {
+    match kind {
+        "Vpc" | "Subnet" | "InternetGateway" | "ElasticIp" | "NatGateway" | "RouteTable" | "Route" | "RouteTableAssociation"
+        | "SecurityGroup" | "SecurityGroupRule" => "network",
+        "EksCluster" | "EksNodegroup" | "EksAddon" | "IamOidcProvider" | "SqsQueue" | "SqsQueuePolicy" | "EventRule" | "IamInstanceProfile" => "cluster",
+        "IamRole" | "IamRolePolicy" | "IamRolePolicyAttachment" => "identity",
+        "KmsKey" | "KmsAlias" => "kms",
+        _ => "other",
+    }
+}
+
+pub fn detect(graph: &ResourceGraph, state: &HashMap<String, StateResource>, observed: &Observed, registry: &Registry) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut rows: Vec<&StateResource> = state.values().collect();
+    rows.sort_by(|a, b| a.address.cmp(&b.address));
+    let outputs: HashMap<&str, &Outputs> =
+        state.iter().map(|(a, r)| (a.as_str(), observed.live.get(a).map(|l| &l.outputs).unwrap_or(&r.outputs))).collect();
+    for row in rows {
+        let Some(kind) = registry.get(&row.kind) else { continue };
+        if !observed.kinds.contains(&row.kind) {
+            continue;
+        }
+        let Some(live) = observed.live.get(&row.address) else {
+            findings.push(Finding::Deleted { address: row.address.clone(), kind: row.kind.clone(), id: row.id.clone() });
+            continue;
+        };
+        let seen = comparable(&live.props, &row.props, None);
+        let changed: Vec<FieldDrift> = field_changes(&seen, &row.props, &[])
+            .into_iter()
+            .map(|c| FieldDrift { field: c.field, applied: c.new, live: c.old })
+            .collect();
+        if !changed.is_empty() {
+            findings.push(Finding::Changed { address: row.address.clone(), kind: row.kind.clone(), id: live.id.clone(), fields: changed });
+            continue;
+        }
+        if let Some(d) = graph.get(&row.address) {
+            let lookup = |r: &crate::model::Ref| outputs.get(r.address.as_str()).and_then(|o| o.get(&r.output).cloned());
+            if let Ok(want) = resolve(&d.props, &lookup, true) {
+                let seen = comparable(&live.props, &want, Some(&row.props));
+                let fields: Vec<String> = field_changes(&seen, &want, kind.replace_fields()).into_iter().map(|c| c.field).collect();
+                if !fields.is_empty() {
+                    findings.push(Finding::PlanDiffers { address: row.address.clone(), kind: row.kind.clone(), fields });
+                }
+            }
+        }
+    }
+    for (kind, live) in &observed.untracked {
+        findings.push(Finding::Orphan { kind: kind.clone(), id: live.id.clone(), address: live.address.clone() });
+    }
+    findings
+}

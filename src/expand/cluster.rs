@@ -1,0 +1,362 @@
+//! The cluster tier: IAM roles (each policy attachment its own resource),
+//! the EKS cluster in the app subnets, its OIDC provider for IRSA, managed
+//! node groups, add-ons with their IRSA roles, and Karpenter's controller
+//! role, node role and instance profile, interruption queue and rules.
+
+use serde_json::{json, Value};
+
+use super::{tags, Expanded};
+use crate::config::{parse_taint, Cluster, LoadedPlan};
+use crate::model::Ref;
+
+const MANAGED: &str = "arn:aws:iam::aws:policy/";
+
+fn trust_service(service: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }]
+    })
+}
+
+/// Trusts the cluster's OIDC provider for exactly one service account, with
+/// both the `sub` and the `aud` conditions.
+pub fn trust_irsa(namespace: &str, service_account: &str) -> Value {
+    let issuer = Ref::expr("eks_cluster.main", "oidc_issuer_host");
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Federated": Ref::expr("iam_oidc_provider.cluster", "arn") },
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": { "StringEquals": {
+                format!("{issuer}:sub"): format!("system:serviceaccount:{namespace}:{service_account}"),
+                format!("{issuer}:aud"): "sts.amazonaws.com",
+            }}
+        }]
+    })
+}
+
+pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
+    let name = plan.file.cluster_name(&plan.env);
+    let origin = "cluster";
+    let span = Some(c.version.span());
+    let azs = plan.file.network.as_ref().map(|n| n.azs.get_ref().len()).unwrap_or(0);
+    let app_subnets: Vec<String> =
+        (0..azs).map(|i| Ref::expr(&format!("subnet.app_{}", super::network::az_letter(i)), "id")).collect();
+    let role = |out: &mut Expanded, key: &str, role_name: String, trust: Value| {
+        out.add(
+            format!("iam_role.{key}"),
+            "IamRole",
+            json!({ "name": role_name.clone(), "path": "/", "assume_role_policy": trust, "tags": tags(plan, &role_name, &[]) }),
+            origin,
+            span.clone(),
+        );
+    };
+    let attach = |out: &mut Expanded, key: &str, role_key: &str, policy: &str| -> String {
+        let address = format!("iam_role_policy_attachment.{key}");
+        out.add(
+            address.clone(),
+            "IamRolePolicyAttachment",
+            json!({ "role": Ref::expr(&format!("iam_role.{role_key}"), "name"), "policy_arn": format!("{MANAGED}{policy}") }),
+            origin,
+            span.clone(),
+        );
+        Ref::expr(&address, "id")
+    };
+
+    // Control plane and node roles.
+    role(out, "cluster", format!("{name}-cluster"), trust_service("eks.amazonaws.com"));
+    let cluster_policy = attach(out, "cluster_eks", "cluster", "AmazonEKSClusterPolicy");
+    role(out, "node", format!("{name}-node"), trust_service("ec2.amazonaws.com"));
+    // The CNI policy goes to the vpc-cni add-on through IRSA, not to nodes.
+    let node_policies: Vec<String> = [
+        ("node_worker", "AmazonEKSWorkerNodePolicy"),
+        ("node_ecr", "AmazonEC2ContainerRegistryReadOnly"),
+        ("node_ssm", "AmazonSSMManagedInstanceCore"),
+    ]
+    .iter()
+    .map(|(key, policy)| attach(out, key, "node", policy))
+    .collect();
+
+    let mut cluster = json!({
+        "name": name,
+        "version": c.version.get_ref(),
+        "role_arn": Ref::expr("iam_role.cluster", "arn"),
+        "subnet_ids": app_subnets,
+        "security_group_ids": [Ref::expr("security_group.nodes", "id")],
+        "endpoint_private_access": true,
+        "endpoint_public_access": c.endpoint_public_access,
+        "public_access_cidrs": if c.endpoint_public_access { c.public_cidrs().to_vec() } else { Vec::new() },
+        "log_types": c.log_types,
+        "authentication_mode": c.authentication_mode,
+        "tags": tags(plan, &name, &[]),
+        "_after": [cluster_policy],
+    });
+    if plan.file.network.as_ref().is_some_and(|n| !n.security_groups.contains_key("nodes")) {
+        cluster["security_group_ids"] = json!([]);
+    }
+    if c.secrets_encryption {
+        out.add(
+            "kms_key.eks".into(),
+            "KmsKey",
+            json!({
+                "description": format!("{name}: EKS secrets envelope encryption"),
+                "enable_rotation": true,
+                "_deletion_window_days": 30,
+                "tags": tags(plan, &format!("{name}-eks"), &[]),
+            }),
+            origin,
+            span.clone(),
+        );
+        out.add(
+            "kms_alias.eks".into(),
+            "KmsAlias",
+            json!({ "name": format!("alias/{name}-eks"), "target_key_id": Ref::expr("kms_key.eks", "id") }),
+            origin,
+            span.clone(),
+        );
+        cluster["encryption_key_arn"] = json!(Ref::expr("kms_key.eks", "arn"));
+    }
+    if c.public_cidrs().iter().any(|c| c == "0.0.0.0/0") && c.endpoint_public_access {
+        out.warnings.push(format!(
+            "cluster {name}: the public API endpoint is open to 0.0.0.0/0; list your office/VPN CIDRs in cluster.public_access_cidrs"
+        ));
+    }
+    out.add("eks_cluster.main".into(), "EksCluster", cluster, origin, span.clone());
+    if let Some(last) = out.resources.last_mut() {
+        last.protect = c.protect;
+    }
+    out.add(
+        "iam_oidc_provider.cluster".into(),
+        "IamOidcProvider",
+        json!({
+            "url": Ref::expr("eks_cluster.main", "oidc_issuer"),
+            "client_ids": ["sts.amazonaws.com"],
+            "tags": tags(plan, &format!("{name}-oidc"), &[]),
+        }),
+        origin,
+        span.clone(),
+    );
+
+    let mut nodegroups = Vec::new();
+    for (ng_name, ng) in &c.node_groups {
+        let g = ng.get_ref();
+        let taints: Vec<Value> = g
+            .taints
+            .iter()
+            .filter_map(|t| parse_taint(t))
+            .map(|(key, value, effect)| json!({ "key": key, "value": value, "effect": effect }))
+            .collect();
+        let mut props = json!({
+            "cluster_name": Ref::expr("eks_cluster.main", "name"),
+            "name": ng_name,
+            "node_role_arn": Ref::expr("iam_role.node", "arn"),
+            "subnet_ids": app_subnets,
+            "instance_types": g.instance_types,
+            "ami_type": g.ami_type,
+            "capacity_type": g.capacity_type,
+            "min_size": g.min_size,
+            "max_size": g.max_size,
+            "labels": g.labels,
+            "taints": taints,
+            "tags": tags(plan, &format!("{name}-{ng_name}"), &[]),
+            "_after": node_policies,
+        });
+        if g.own_desired_size {
+            props["desired_size"] = json!(g.desired_size);
+        } else {
+            // Sent at create only; an autoscaler owns it afterwards.
+            props["_desired_size"] = json!(g.desired_size);
+        }
+        let address = format!("eks_nodegroup.{ng_name}");
+        out.add(address.clone(), "EksNodegroup", props, &format!("cluster.node_groups.{ng_name}"), Some(ng.span()));
+        nodegroups.push(Ref::expr(&address, "id"));
+    }
+
+    // Add-ons; vpc-cni and the EBS CSI driver get their own IRSA roles.
+    let irsa = |out: &mut Expanded, key: &str, ns: &str, sa: &str, policy: &str| -> String {
+        role(out, key, format!("{name}-{}", key.replace('_', "-")), trust_irsa(ns, sa));
+        attach(out, key, key, policy);
+        Ref::expr(&format!("iam_role.{key}"), "arn")
+    };
+    for (addon, spec) in &c.addons {
+        let key = addon.replace('-', "_");
+        let mut props = json!({
+            "cluster_name": Ref::expr("eks_cluster.main", "name"),
+            "name": addon,
+            "tags": tags(plan, &format!("{name}-{addon}"), &[]),
+            "_resolve_conflicts": c.addon_conflicts,
+        });
+        if let Some(v) = &spec.version {
+            props["version"] = json!(v);
+        }
+        match addon.as_str() {
+            "vpc-cni" => props["service_account_role_arn"] = json!(irsa(out, "vpc_cni", "kube-system", "aws-node", "AmazonEKS_CNI_Policy")),
+            "aws-ebs-csi-driver" => {
+                props["service_account_role_arn"] =
+                    json!(irsa(out, "ebs_csi", "kube-system", "ebs-csi-controller-sa", "service-role/AmazonEBSCSIDriverPolicy"))
+            }
+            _ => {}
+        }
+        // Pods of these need nodes to run on.
+        if addon != "vpc-cni" && addon != "kube-proxy" {
+            props["_after"] = json!(nodegroups);
+        }
+        out.add(format!("eks_addon.{key}"), "EksAddon", props, "cluster.addons", span.clone());
+    }
+
+    if c.karpenter {
+        karpenter(plan, &name, out, span.clone());
+    }
+
+    for (output, address, attr) in [
+        ("cluster_name", "eks_cluster.main", "name"),
+        ("cluster_endpoint", "eks_cluster.main", "endpoint"),
+        ("cluster_ca_data", "eks_cluster.main", "ca_data"),
+        ("oidc_issuer", "eks_cluster.main", "oidc_issuer"),
+        ("oidc_provider_arn", "iam_oidc_provider.cluster", "arn"),
+        ("node_role_arn", "iam_role.node", "arn"),
+    ] {
+        out.outputs.insert(output.into(), json!(Ref::expr(address, attr)));
+    }
+}
+
+fn karpenter(plan: &LoadedPlan, name: &str, out: &mut Expanded, span: Option<std::ops::Range<usize>>) {
+    let origin = "cluster.karpenter";
+    let queue = format!("{name}-karpenter");
+    out.add(
+        "sqs_queue.karpenter_interruption".into(),
+        "SqsQueue",
+        json!({ "name": queue, "sse": true, "message_retention_seconds": 300, "tags": tags(plan, &queue, &[]) }),
+        origin,
+        span.clone(),
+    );
+    out.add(
+        "sqs_queue_policy.karpenter_interruption".into(),
+        "SqsQueuePolicy",
+        json!({
+            "queue_url": Ref::expr("sqs_queue.karpenter_interruption", "url"),
+            "policy": {
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "EventBridgeAndSqsSend",
+                    "Effect": "Allow",
+                    "Principal": { "Service": ["events.amazonaws.com", "sqs.amazonaws.com"] },
+                    "Action": "sqs:SendMessage",
+                    "Resource": Ref::expr("sqs_queue.karpenter_interruption", "arn"),
+                }]
+            }
+        }),
+        origin,
+        span.clone(),
+    );
+    for (key, source, detail) in [
+        ("spot_interruption", "aws.ec2", "EC2 Spot Instance Interruption Warning"),
+        ("rebalance", "aws.ec2", "EC2 Instance Rebalance Recommendation"),
+        ("instance_state_change", "aws.ec2", "EC2 Instance State-change Notification"),
+        ("scheduled_change", "aws.health", "AWS Health Event"),
+    ] {
+        let rule = format!("{name}-karpenter-{}", key.replace('_', "-"));
+        out.add(
+            format!("event_rule.karpenter_{key}"),
+            "EventRule",
+            json!({
+                "name": rule,
+                "event_pattern": { "source": [source], "detail-type": [detail] },
+                "description": format!("Karpenter interruption handling for {name}"),
+                "target_id": "karpenter-interruption-queue",
+                "target_arn": Ref::expr("sqs_queue.karpenter_interruption", "arn"),
+                "tags": tags(plan, &rule, &[]),
+            }),
+            origin,
+            span.clone(),
+        );
+    }
+    let node_role = format!("{name}-karpenter-node");
+    out.add(
+        "iam_role.karpenter_node".into(),
+        "IamRole",
+        json!({ "name": node_role, "path": "/", "assume_role_policy": trust_service("ec2.amazonaws.com"), "tags": tags(plan, &node_role, &[]) }),
+        origin,
+        span.clone(),
+    );
+    for (key, policy) in [
+        ("karpenter_node_worker", "AmazonEKSWorkerNodePolicy"),
+        ("karpenter_node_ecr", "AmazonEC2ContainerRegistryReadOnly"),
+        ("karpenter_node_ssm", "AmazonSSMManagedInstanceCore"),
+    ] {
+        out.add(
+            format!("iam_role_policy_attachment.{key}"),
+            "IamRolePolicyAttachment",
+            json!({ "role": Ref::expr("iam_role.karpenter_node", "name"), "policy_arn": format!("{MANAGED}{policy}") }),
+            origin,
+            span.clone(),
+        );
+    }
+    out.add(
+        "iam_instance_profile.karpenter_node".into(),
+        "IamInstanceProfile",
+        json!({ "name": node_role, "role": Ref::expr("iam_role.karpenter_node", "name"), "tags": tags(plan, &node_role, &[]) }),
+        origin,
+        span.clone(),
+    );
+    let controller = format!("{name}-karpenter-controller");
+    out.add(
+        "iam_role.karpenter_controller".into(),
+        "IamRole",
+        json!({ "name": controller, "path": "/", "assume_role_policy": trust_irsa("karpenter", "karpenter"), "tags": tags(plan, &controller, &[]) }),
+        origin,
+        span.clone(),
+    );
+    let owned = format!("aws:RequestTag/kubernetes.io/cluster/{name}");
+    let resource_owned = format!("aws:ResourceTag/kubernetes.io/cluster/{name}");
+    out.add(
+        "iam_role_policy.karpenter_controller".into(),
+        "IamRolePolicy",
+        json!({
+            "role": Ref::expr("iam_role.karpenter_controller", "name"),
+            "name": "karpenter-controller",
+            "document": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    { "Sid": "LaunchTaggedForThisCluster", "Effect": "Allow",
+                      "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
+                      "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:fleet/*", "arn:aws:ec2:*:*:launch-template/*", "arn:aws:ec2:*:*:volume/*", "arn:aws:ec2:*:*:network-interface/*", "arn:aws:ec2:*:*:spot-instances-request/*"],
+                      "Condition": { "StringEquals": { owned.clone(): "owned" } } },
+                    { "Sid": "LaunchFromDiscoveredNetwork", "Effect": "Allow",
+                      "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
+                      "Resource": ["arn:aws:ec2:*:*:subnet/*", "arn:aws:ec2:*:*:security-group/*", "arn:aws:ec2:*::image/*", "arn:aws:ec2:*:*:launch-template/*"] },
+                    { "Sid": "TagOnLaunch", "Effect": "Allow", "Action": "ec2:CreateTags",
+                      "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*", "arn:aws:ec2:*:*:launch-template/*", "arn:aws:ec2:*:*:fleet/*", "arn:aws:ec2:*:*:spot-instances-request/*", "arn:aws:ec2:*:*:network-interface/*"],
+                      "Condition": { "StringEquals": { owned: "owned", "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"] } } },
+                    { "Sid": "TerminateOwnNodes", "Effect": "Allow",
+                      "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
+                      "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:launch-template/*"],
+                      "Condition": { "StringEquals": { resource_owned: "owned" }, "StringLike": { "aws:ResourceTag/karpenter.sh/nodepool": "*" } } },
+                    { "Sid": "ReadOnlyDiscovery", "Effect": "Allow",
+                      "Action": ["ec2:DescribeAvailabilityZones", "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets", "pricing:GetProducts"],
+                      "Resource": "*" },
+                    { "Sid": "PassOnlyTheNodeRole", "Effect": "Allow", "Action": "iam:PassRole",
+                      "Resource": Ref::expr("iam_role.karpenter_node", "arn"),
+                      "Condition": { "StringEquals": { "iam:PassedToService": "ec2.amazonaws.com" } } },
+                    { "Sid": "OwnInstanceProfiles", "Effect": "Allow",
+                      "Action": ["iam:GetInstanceProfile", "iam:CreateInstanceProfile", "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
+                      "Resource": "arn:aws:iam::*:instance-profile/*",
+                      "Condition": { "StringEquals": { format!("aws:ResourceTag/kubernetes.io/cluster/{name}"): "owned" } } },
+                    { "Sid": "InterruptionQueue", "Effect": "Allow",
+                      "Action": ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
+                      "Resource": Ref::expr("sqs_queue.karpenter_interruption", "arn") },
+                    { "Sid": "ThisCluster", "Effect": "Allow", "Action": "eks:DescribeCluster",
+                      "Resource": Ref::expr("eks_cluster.main", "arn") },
+                    { "Sid": "AmiParameters", "Effect": "Allow", "Action": "ssm:GetParameter",
+                      "Resource": "arn:aws:ssm:*::parameter/aws/service/*" }
+                ]
+            }
+        }),
+        origin,
+        span.clone(),
+    );
+    out.outputs.insert("karpenter_queue_name".into(), json!(Ref::expr("sqs_queue.karpenter_interruption", "name")));
+    out.outputs.insert("karpenter_controller_role_arn".into(), json!(Ref::expr("iam_role.karpenter_controller", "arn")));
+    out.outputs.insert("karpenter_node_instance_profile".into(), json!(Ref::expr("iam_instance_profile.karpenter_node", "name")));
+}

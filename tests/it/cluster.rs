@@ -1,0 +1,160 @@
+use serde_json::Value;
+
+use crate::support::*;
+
+fn trust(doc: &str) -> Value {
+    let decoded = percent_encoding::percent_decode_str(doc).decode_utf8_lossy().to_string();
+    serde_json::from_str(&decoded).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cluster_tier_up_scale_replace_destroy() {
+    let env = TestEnv::from_dev("it-eks", 41);
+    let sdk = clients().await;
+    let name = format!("todo-{}", env.name);
+    let out = env.expect(&["up", "--yes"], 0);
+    assert!(text(&out.stdout).contains("warning: cluster"), "the open endpoint is warned about");
+
+    // The cluster: version, app subnets, endpoint access, logging.
+    let cluster = sdk.eks.describe_cluster().name(&name).send().await.unwrap().cluster().unwrap().clone();
+    assert_eq!(cluster.version(), Some("1.32"));
+    let vpc = cluster.resources_vpc_config().unwrap();
+    let app: Vec<String> = sdk
+        .ec2
+        .describe_subnets()
+        .filters(env_filter(&env.name))
+        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:tier").values("app").build())
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+        .iter()
+        .map(|s| s.subnet_id().unwrap().to_string())
+        .collect();
+    let mut placed = vpc.subnet_ids().to_vec();
+    placed.sort();
+    let mut app_sorted = app.clone();
+    app_sorted.sort();
+    assert_eq!(placed, app_sorted, "cluster in the app subnets");
+    assert!(vpc.endpoint_private_access());
+    assert_eq!(vpc.public_access_cidrs(), ["0.0.0.0/0"]);
+    let issuer = cluster.identity().unwrap().oidc().unwrap().issuer().unwrap().to_string();
+    let issuer_host = issuer.trim_start_matches("https://").to_string();
+
+    // Node group: sizes, label, taint.
+    let ng = sdk.eks.describe_nodegroup().cluster_name(&name).nodegroup_name("system").send().await.unwrap().nodegroup().unwrap().clone();
+    let scaling = ng.scaling_config().unwrap();
+    assert_eq!((scaling.min_size(), scaling.desired_size(), scaling.max_size()), (Some(2), Some(2), Some(3)));
+    assert_eq!(ng.instance_types(), ["t3.medium"]);
+    assert_eq!(ng.capacity_type().map(|c| c.as_str()), Some("ON_DEMAND"));
+    assert_eq!(ng.labels().unwrap().get("role").map(String::as_str), Some("system"));
+    let taint = &ng.taints()[0];
+    assert_eq!((taint.key(), taint.value(), taint.effect().map(|e| e.as_str())), (Some("system"), Some("true"), Some("NO_SCHEDULE")));
+
+    // IAM: trust policies parsed back, attachments, CNI policy not on nodes.
+    let role = |n: &str| sdk.iam.get_role().role_name(format!("{name}-{n}")).send();
+    let cluster_role = role("cluster").await.unwrap();
+    assert_eq!(trust(cluster_role.role().unwrap().assume_role_policy_document().unwrap())["Statement"][0]["Principal"]["Service"], "eks.amazonaws.com");
+    let attached = |n: String| sdk.iam.list_attached_role_policies().role_name(n).send();
+    let node_policies: Vec<String> = attached(format!("{name}-node"))
+        .await
+        .unwrap()
+        .attached_policies()
+        .iter()
+        .map(|p| p.policy_name().unwrap().to_string())
+        .collect();
+    let mut node_policies_sorted = node_policies.clone();
+    node_policies_sorted.sort();
+    assert_eq!(node_policies_sorted, ["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonSSMManagedInstanceCore"]);
+    let cni: Vec<String> =
+        attached(format!("{name}-vpc-cni")).await.unwrap().attached_policies().iter().map(|p| p.policy_name().unwrap().to_string()).collect();
+    assert_eq!(cni, ["AmazonEKS_CNI_Policy"]);
+    for (role_name, sa) in [("karpenter-controller", "system:serviceaccount:karpenter:karpenter"), ("vpc-cni", "system:serviceaccount:kube-system:aws-node")] {
+        let doc = trust(role(role_name).await.unwrap().role().unwrap().assume_role_policy_document().unwrap());
+        let statement = &doc["Statement"][0];
+        assert_eq!(statement["Action"], "sts:AssumeRoleWithWebIdentity");
+        let conditions = statement["Condition"]["StringEquals"].as_object().unwrap();
+        assert_eq!(conditions.len(), 2, "{doc}");
+        assert_eq!(conditions[&format!("{issuer_host}:sub")], sa);
+        assert_eq!(conditions[&format!("{issuer_host}:aud")], "sts.amazonaws.com");
+        assert!(statement["Principal"]["Federated"].as_str().unwrap().contains("oidc-provider/"));
+    }
+
+    // OIDC provider from the issuer.
+    let providers = sdk.iam.list_open_id_connect_providers().send().await.unwrap();
+    let mut found = false;
+    for p in providers.open_id_connect_provider_list() {
+        let got = sdk.iam.get_open_id_connect_provider().open_id_connect_provider_arn(p.arn().unwrap()).send().await.unwrap();
+        if got.tags().iter().any(|t| t.key() == "infra:env" && t.value() == env.name) {
+            assert_eq!(got.url().map(|u| u.trim_start_matches("https://")), Some(issuer_host.as_str()));
+            assert_eq!(got.client_id_list(), ["sts.amazonaws.com"]);
+            found = true;
+        }
+    }
+    assert!(found, "OIDC provider");
+
+    // Karpenter: queue with SSE and the send policy, rules targeting it, instance profile.
+    let url = sdk.sqs.get_queue_url().queue_name(format!("{name}-karpenter")).send().await.unwrap().queue_url().unwrap().to_string();
+    let attrs = sdk.sqs.get_queue_attributes().queue_url(&url).attribute_names(aws_sdk_sqs::types::QueueAttributeName::All).send().await.unwrap();
+    let attrs = attrs.attributes().unwrap();
+    assert_eq!(attrs.get(&aws_sdk_sqs::types::QueueAttributeName::SqsManagedSseEnabled).map(String::as_str), Some("true"));
+    let queue_arn = attrs.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).unwrap().clone();
+    let policy: Value = serde_json::from_str(attrs.get(&aws_sdk_sqs::types::QueueAttributeName::Policy).unwrap()).unwrap();
+    assert_eq!(policy["Statement"][0]["Principal"]["Service"], serde_json::json!(["events.amazonaws.com", "sqs.amazonaws.com"]));
+    assert_eq!(policy["Statement"][0]["Resource"], queue_arn);
+    let rules = sdk.events.list_rules().name_prefix(format!("{name}-karpenter")).send().await.unwrap();
+    assert_eq!(rules.rules().len(), 4);
+    for r in rules.rules() {
+        let targets = sdk.events.list_targets_by_rule().rule(r.name().unwrap()).send().await.unwrap();
+        assert_eq!(targets.targets()[0].arn(), queue_arn);
+    }
+    let profile = sdk.iam.get_instance_profile().instance_profile_name(format!("{name}-karpenter-node")).send().await.unwrap();
+    assert_eq!(profile.instance_profile().unwrap().roles()[0].role_name(), format!("{name}-karpenter-node"));
+
+    // Add-ons, with versions resolved and the CNI role.
+    let addons = sdk.eks.list_addons().cluster_name(&name).send().await.unwrap();
+    let mut names = addons.addons().to_vec();
+    names.sort();
+    assert_eq!(names, ["aws-ebs-csi-driver", "coredns", "kube-proxy", "vpc-cni"]);
+    let cni_addon = sdk.eks.describe_addon().cluster_name(&name).addon_name("vpc-cni").send().await.unwrap().addon().unwrap().clone();
+    assert!(cni_addon.service_account_role_arn().unwrap().ends_with(&format!("role/{name}-vpc-cni")));
+    assert!(cni_addon.addon_version().unwrap().starts_with('v'));
+
+    // A second plan is empty.
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+
+    // Scaling changes in place.
+    env.edit_plan("max_size = 3", "max_size = 4");
+    let plan = text(&env.expect(&["plan", "--detailed-exitcode"], 2).stdout);
+    assert!(plan.contains("~ eks_nodegroup.system (EksNodegroup) will be updated in place"), "{plan}");
+    assert!(plan.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "{plan}");
+    env.expect(&["up", "--yes"], 0);
+    let ng = sdk.eks.describe_nodegroup().cluster_name(&name).nodegroup_name("system").send().await.unwrap().nodegroup().unwrap().clone();
+    assert_eq!(ng.scaling_config().unwrap().max_size(), Some(4));
+    let arn_before = ng.nodegroup_arn().unwrap().to_string();
+    // Something else scales the group: not drift, desired_size is not owned.
+    sdk.eks
+        .update_nodegroup_config()
+        .cluster_name(&name)
+        .nodegroup_name("system")
+        .scaling_config(aws_sdk_eks::types::NodegroupScalingConfig::builder().min_size(2).max_size(4).desired_size(3).build())
+        .send()
+        .await
+        .unwrap();
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+
+    // An instance type change replaces the group.
+    env.edit_plan("instance_types = [\"t3.medium\"]", "instance_types = [\"t3.large\"]");
+    let plan = text(&env.expect(&["plan", "--detailed-exitcode"], 2).stdout);
+    assert!(plan.contains("-/+ eks_nodegroup.system (EksNodegroup) must be replaced"), "{plan}");
+    assert!(plan.contains("`instance_types` cannot change in place"), "{plan}");
+    env.expect(&["up", "--yes"], 0);
+    let ng = sdk.eks.describe_nodegroup().cluster_name(&name).nodegroup_name("system").send().await.unwrap().nodegroup().unwrap().clone();
+    assert_eq!(ng.instance_types(), ["t3.large"]);
+    let _ = arn_before;
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+
+    env.expect(&["destroy", "--yes"], 0);
+    assert_eq!(ec2_inventory(&sdk.ec2, &env.name).await, Vec::<String>::new());
+    assert_eq!(sdk.other_inventory(&env.name).await, Vec::<String>::new());
+}
