@@ -109,7 +109,7 @@ async fn observe(
         kinds.extend(rows.values().map(|r| r.kind.clone()));
         kinds.extend(prepared.graph.resources().iter().map(|r| r.kind.clone()));
     }
-    let observed = refresh(cx, &prepared.registry, kinds, rows).await?;
+    let mut observed = refresh(cx, &prepared.registry, kinds, rows).await?;
     let mut adopted = Vec::new();
     let mut outputs: HashMap<String, Outputs> = rows.iter().map(|(a, r)| (a.clone(), r.outputs.clone())).collect();
     for l in observed.live.values() {
@@ -132,6 +132,9 @@ async fn observe(
         });
         if let Some(live) = found {
             outputs.insert(d.address.clone(), live.outputs.clone());
+            // From here on it is a known, live resource of this address.
+            observed.untracked.retain(|(_, l)| l.id != live.id);
+            observed.live.insert(d.address.clone(), Live { address: Some(d.address.clone()), ..live.clone() });
             let seen = crate::diff::comparable(&live.props, &resolved, None);
             adopted.push(StateResource {
                 address: d.address.clone(),
@@ -171,10 +174,9 @@ pub async fn plan(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, do_refresh: b
     let existed = path.exists();
     let state = StateStore::open_existing(&path)?;
     let mut rows = state_map(&state)?;
-    let (mut observed, adopted) = observe(cx, prepared, &state, &rows, do_refresh).await?;
+    let (observed, adopted) = observe(cx, prepared, &state, &rows, do_refresh).await?;
     let adopted_names = adopted.iter().map(|a| a.address.clone()).collect();
     for a in adopted {
-        observed.live.insert(a.address.clone(), Live { id: a.id.clone(), address: Some(a.address.clone()), props: a.props.clone(), outputs: a.outputs.clone() });
         rows.insert(a.address.clone(), a);
     }
     let current = Current { state: &rows, live: &observed.live, refreshed_kinds: &observed.kinds };

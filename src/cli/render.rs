@@ -52,7 +52,8 @@ pub fn plan_text(env: &str, plan: &Plan) -> String {
 /// (field, rest of line) per change; a changed map shows only its changed keys.
 fn change_lines(op: Op, changes: &[crate::diff::FieldChange]) -> Vec<(String, String)> {
     let mut lines = Vec::new();
-    for c in changes {
+    // `_after` only orders actions; it says nothing a reader needs.
+    for c in changes.iter().filter(|c| c.field != "_after") {
         let forces = if c.forces_replacement { " (forces replacement)" } else { "" };
         if op == Op::Create {
             lines.push((c.field.clone(), format!(" = {}", show(&c.new))));

@@ -5,7 +5,7 @@ use crate::support::*;
 
 fn redact(s: &str) -> String {
     let patterns = [
-        (r"\b(vpc|subnet|igw|nat|eipalloc|rtb|rtbassoc|sg|sgr)-[0-9a-f]+\b", "[ID]"),
+        (r"\b(vpc|subnet|igw|nat|eipalloc|rtb|rtbassoc|sg|sgr)-[0-9a-f]{8,}\b", "[ID]"),
         (r"arn:aws:[^\s\x22]+", "[ARN]"),
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"),
         (r"\d+\.\d+s\b", "[ELAPSED]"),
@@ -49,5 +49,13 @@ fn prod_plan_shows_prod_values() {
     assert_eq!(nats, 3, "one NAT per AZ in prod");
     let vpc = actions.iter().find(|a| a["address"] == "vpc.main").unwrap();
     assert!(vpc["changes"].as_array().unwrap().iter().any(|c| c["field"] == "cidr" && c["new"] == "10.20.0.0/16"));
-    assert_eq!(plan["summary"]["add"], 41);
+    assert_eq!(plan["summary"]["add"], 73);
+    // Prod: secrets encrypted with its own key, a restricted endpoint, all logs.
+    let cluster = actions.iter().find(|a| a["address"] == "eks_cluster.main").unwrap();
+    let field = |name: &str| cluster["changes"].as_array().unwrap().iter().find(|c| c["field"] == name).unwrap()["new"].clone();
+    assert_eq!(field("encryption_key_arn"), "(known after apply)");
+    assert_eq!(field("public_access_cidrs"), serde_json::json!(["203.0.113.0/24", "198.51.100.0/24"]));
+    assert_eq!(field("log_types").as_array().unwrap().len(), 5);
+    assert!(actions.iter().any(|a| a["address"] == "kms_key.eks"));
+    assert!(plan["warnings"].as_array().unwrap().is_empty(), "no open-endpoint warning in prod");
 }

@@ -71,3 +71,29 @@ def delete_cluster(fn, self, name):
     cluster = fn(self, name)
     forget_cluster(self.account_id, self.region_name, name)
     return cluster
+
+
+def _nodegroup_by_arn(backend, arn):
+    for cluster in backend.clusters.values():
+        for nodegroup in cluster.nodegroups.values():
+            if nodegroup.arn == arn:
+                return nodegroup
+    return None
+
+
+# moto tags clusters only; AWS tags managed node groups through the same calls.
+@patch(EKSBackend.tag_resource)
+def tag_resource(fn, self, resource_arn, tags):
+    nodegroup = _nodegroup_by_arn(self, resource_arn)
+    if nodegroup is None:
+        return fn(self, resource_arn, tags)
+    nodegroup.tags.update(tags)
+
+
+@patch(EKSBackend.untag_resource)
+def untag_resource(fn, self, resource_arn, tag_keys):
+    nodegroup = _nodegroup_by_arn(self, resource_arn)
+    if nodegroup is None:
+        return fn(self, resource_arn, tag_keys)
+    for key in tag_keys if isinstance(tag_keys, list) else [tag_keys]:
+        nodegroup.tags.pop(key, None)

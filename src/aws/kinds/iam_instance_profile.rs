@@ -34,7 +34,7 @@ impl Kind for IamInstanceProfile {
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let (name, role) = (str_prop(t.props, "name")?, str_prop(t.props, "role")?);
-        let out = cx
+        let created = cx
             .clients
             .iam
             .create_instance_profile()
@@ -42,12 +42,29 @@ impl Kind for IamInstanceProfile {
             .set_tags(Some(create_tags(cx, t.address, t.props)))
             .send()
             .await
-            .aws("CreateInstanceProfile")?;
-        let arn = out.instance_profile().map(|p| p.arn().to_string()).unwrap_or_default();
-        cx.retry(|| async {
-            cx.clients.iam.add_role_to_instance_profile().instance_profile_name(name).role_name(role).send().await.aws("AddRoleToInstanceProfile")
-        })
-        .await?;
+            .aws("CreateInstanceProfile");
+        let (arn, roles) = match created {
+            Ok(out) => (out.instance_profile().map(|p| p.arn().to_string()).unwrap_or_default(), Vec::new()),
+            // A profile with no role yet is invisible to the role-based read: a
+            // run killed between the two calls left it. Ours if its tags say so.
+            Err(e) if e.code == "EntityAlreadyExists" => {
+                let got = cx
+                    .retry(|| async { cx.clients.iam.get_instance_profile().instance_profile_name(name).send().await.aws("GetInstanceProfile") })
+                    .await?;
+                let p = got.instance_profile().ok_or(e.clone())?;
+                if env_of(p.tags()) != Some(cx.env.as_str()) || address_of(p.tags()).as_deref() != Some(t.address) {
+                    return Err(e);
+                }
+                (p.arn().to_string(), p.roles().iter().map(|r| r.role_name().to_string()).collect())
+            }
+            Err(e) => return Err(e),
+        };
+        if !roles.iter().any(|r| r == role) {
+            cx.retry(|| async {
+                cx.clients.iam.add_role_to_instance_profile().instance_profile_name(name).role_name(role).send().await.aws("AddRoleToInstanceProfile")
+            })
+            .await?;
+        }
         Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(name, &arn) })
     }
 

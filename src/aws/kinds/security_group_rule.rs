@@ -56,6 +56,70 @@ impl Kind for SecurityGroupRule {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        match self.authorize(cx, t).await {
+            // The same rule exists untagged: a run killed between creating a
+            // group and revoking its default egress, or a rule added by hand.
+            // Adopt it by its natural key (group + rule fields) and tag it.
+            Err(e) if e.code == "InvalidPermission.Duplicate" => match self.find_untagged(cx, t).await? {
+                Some(id) => {
+                    cx.retry(|| async {
+                        cx.clients
+                            .ec2
+                            .create_tags()
+                            .resources(&id)
+                            .set_tags(Some(super::ec2_tags::create_tags(cx, t)))
+                            .send()
+                            .await
+                            .aws("CreateTags")
+                    })
+                    .await?;
+                    // Its description (empty on a default rule) is set to the plan's.
+                    let live = Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() };
+                    self.modify(cx, &live, t, &["description".to_string()]).await
+                }
+                None => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        self.read_env(cx, scope).await
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        self.modify(cx, live, t, changed).await
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        self.revoke(cx, live).await
+    }
+}
+
+impl SecurityGroupRule {
+    /// An untagged rule of the group with the same direction, protocol, ports and peer.
+    async fn find_untagged(&self, cx: &Cx, t: &Target<'_>) -> Result<Option<String>, AwsError> {
+        let group = str_prop(t.props, "group_id")?;
+        let filter = aws_sdk_ec2::types::Filter::builder().name("group-id").values(group).build();
+        let rules = cx
+            .retry(|| async { cx.clients.ec2.describe_security_group_rules().filters(filter.clone()).send().await.aws("DescribeSecurityGroupRules") })
+            .await?;
+        Ok(rules
+            .security_group_rules()
+            .iter()
+            .filter(|r| !r.tags().iter().any(|t| t.key() == Some(crate::model::TAG_ADDRESS)))
+            .find(|r| {
+                r.is_egress() == Some(is_egress(t.props))
+                    && r.ip_protocol() == Some(opt_str(t.props, "protocol").unwrap_or("-1"))
+                    && r.from_port().unwrap_or(-1) == port(t.props, "from_port")
+                    && r.to_port().unwrap_or(-1) == port(t.props, "to_port")
+                    && r.cidr_ipv4() == opt_str(t.props, "cidr")
+                    && r.referenced_group_info().and_then(|g| g.group_id()) == opt_str(t.props, "source_group_id")
+            })
+            .and_then(|r| r.security_group_rule_id().map(String::from)))
+    }
+
+    async fn authorize(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let group = str_prop(t.props, "group_id")?;
         let spec = tag_spec(ResourceType::SecurityGroupRule, cx, t);
         let rules = if is_egress(t.props) {
@@ -89,7 +153,7 @@ impl Kind for SecurityGroupRule {
         Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
     }
 
-    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+    async fn read_env(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let rules = cx
             .retry(|| async {
                 cx.clients
@@ -130,7 +194,7 @@ impl Kind for SecurityGroupRule {
             .collect())
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn modify(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c != "tags") {
             let request = SecurityGroupRuleRequest::builder()
                 .ip_protocol(opt_str(t.props, "protocol").unwrap_or("-1"))
@@ -157,7 +221,7 @@ impl Kind for SecurityGroupRule {
         Ok(Live { props: t.props.clone(), ..live.clone() })
     }
 
-    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+    async fn revoke(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let group = str_prop(&live.props, "group_id")?;
         let address = live.address.as_deref().unwrap_or(&live.id);
         let result = if is_egress(&live.props) {

@@ -56,9 +56,15 @@ pub async fn tagged(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagge
                     .await?;
                 for rule in page.rules() {
                     let Some(arn) = rule.arn() else { continue };
-                    let tags = cx
+                    // Listed, then gone before its tags were read (another run deleting it).
+                    let tags = match cx
                         .retry(|| async { cx.clients.events.list_tags_for_resource().resource_arn(arn).send().await.aws("ListTagsForResource") })
-                        .await?;
+                        .await
+                    {
+                        Ok(t) => t,
+                        Err(e) if e.class == crate::aws::ErrorClass::NotFound => continue,
+                        Err(e) => return Err(e),
+                    };
                     let tags = tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
                     out.push(Tagged { arn: arn.to_string(), tags });
                 }
