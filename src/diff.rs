@@ -66,6 +66,9 @@ pub struct Action {
 pub struct Plan {
     pub actions: Vec<Action>,
     pub warnings: Vec<String>,
+    /// `destroy` only: what controllers left that blocks it, deleted first.
+    #[serde(default)]
+    pub out_of_band: Vec<crate::sweep::OutOfBand>,
 }
 
 impl Plan {
@@ -77,7 +80,7 @@ impl Plan {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.actions.is_empty()
+        self.actions.is_empty() && self.out_of_band.is_empty()
     }
 }
 
@@ -306,7 +309,7 @@ pub fn destroy_plan(current: &Current<'_>) -> Plan {
             }
         })
         .collect();
-    Plan { actions, warnings: Vec::new() }
+    Plan { actions, warnings: Vec::new(), out_of_band: Vec::new() }
 }
 
 #[cfg(test)]

@@ -17,3 +17,4 @@ pub mod ops;
 pub mod cli;
 pub mod exit;
 pub mod drift;
+pub mod sweep;

@@ -86,7 +86,7 @@ pub fn prepare(opts: &EnvOptions) -> Result<Prepared, InvalidPlan> {
 
 pub async fn context(prepared: &Prepared, reporter: Arc<dyn Reporter>, timeouts: Timeouts) -> Cx {
     let clients = Clients::load(prepared.loaded.file.region.get_ref()).await;
-    Cx { clients, env: prepared.loaded.env.clone(), timeouts, reporter }
+    Cx { clients, env: prepared.loaded.env.clone(), timeouts, reporter, cache: None }
 }
 
 fn state_map(state: &StateStore) -> Result<HashMap<String, StateResource>, StateError> {
@@ -197,6 +197,8 @@ pub struct RunOptions {
     pub parallelism: usize,
     /// Delete resources tagged with the env that state does not know.
     pub prune_orphans: bool,
+    /// `destroy`: leave what controllers made (load balancers, nodes, ENIs).
+    pub keep_out_of_band: bool,
     pub do_refresh: bool,
     pub interrupt: tokio::sync::watch::Receiver<bool>,
     pub command: String,
@@ -392,7 +394,8 @@ pub async fn destroy(
     let rows = state_map(&state)?;
     let protected: Vec<String> = rows
         .values()
-        .filter(|r| r.protect || prepared.graph.get(&r.address).is_some_and(|d| d.protect))
+        // The plan file decides; a resource it no longer has keeps its last word.
+        .filter(|r| prepared.graph.get(&r.address).map(|d| d.protect).unwrap_or(r.protect))
         .map(|r| r.address.clone())
         .collect();
     if !protected.is_empty() {
@@ -405,11 +408,19 @@ pub async fn destroy(
     let recovered = recover(&mut state, &run_id, &observed, &adopted, cx.reporter.as_ref())?;
     let rows = state_map(&state)?;
     let current = Current { state: &rows, live: &observed.live, refreshed_kinds: &observed.kinds };
-    let plan = destroy_plan(&current);
+    let mut plan = destroy_plan(&current);
+    if !run.keep_out_of_band && !rows.is_empty() {
+        let subnets: Vec<String> = rows.values().filter(|r| r.kind == "Subnet").map(|r| r.id.clone()).collect();
+        let vpc = rows.values().find(|r| r.kind == "Vpc").map(|r| r.id.clone());
+        let cluster = prepared.loaded.file.cluster_name(&opts.env);
+        let scope = crate::sweep::Scope { cluster: &cluster, vpc_id: vpc.as_deref(), subnet_ids: &subnets };
+        plan.out_of_band = crate::sweep::find(cx, &scope).await?;
+    }
     if plan.is_empty() || !confirm(&plan) {
         state.finish_run(&run_id, "no-op", "nothing destroyed")?;
         return Ok(RunOutcome { plan, report: None, recovered, orphans: Vec::new() });
     }
+    let swept = crate::sweep::remove(cx, &plan.out_of_band).await;
     let report = apply(
         &plan,
         prepared.registry.clone(),
@@ -419,6 +430,8 @@ pub async fn destroy(
         ApplyOptions { parallelism: run.parallelism, run_id: run_id.clone(), interrupt: run.interrupt },
     )
     .await;
+    let mut report = report;
+    report.failed.extend(swept.into_iter().map(|(id, e)| (id, format!("out-of-band sweep: {e}"))));
     let status = if report.ok() { "ok" } else { "failed" };
     state.finish_run(&run_id, status, &format!("{} deleted, {} failed", report.done, report.failed.len()))?;
     Ok(RunOutcome { plan, report: Some(report), recovered, orphans: Vec::new() })

@@ -42,6 +42,7 @@ pub async fn refresh(
     kinds: BTreeSet<String>,
     state: &HashMap<String, StateResource>,
 ) -> Result<Observed, AwsError> {
+    let cx = &cx.with_read_cache();
     let reads = kinds.iter().filter_map(|name| registry.get(name)).map(|kind| async move {
         let known: Vec<&StateResource> = state.values().filter(|s| s.kind == kind.name()).collect();
         let started = Instant::now();
@@ -66,14 +67,19 @@ pub async fn refresh(
             }
         }
         for live in found {
-            if let Some(address) = live.address.clone() {
-                let known = state.get(&address).is_some_and(|s| s.kind == kind.name());
-                if known && !observed.live.contains_key(&address) {
-                    observed.live.insert(address, live);
-                } else {
-                    observed.untracked.push((kind.name().to_string(), live));
+            let key = kind.natural_key(&live.props);
+            if key.is_none() {
+                // A tagged kind: matched by its address tag. Carrying the env
+                // tag without an address, or an address state does not know,
+                // makes it untracked (an orphan, or a create to adopt).
+                let known = live.address.as_ref().is_some_and(|a| state.get(a).is_some_and(|s| s.kind == kind.name()));
+                match live.address.clone() {
+                    Some(address) if known && !observed.live.contains_key(&address) => {
+                        observed.live.insert(address, live);
+                    }
+                    _ => observed.untracked.push((kind.name().to_string(), live)),
                 }
-            } else if let Some(key) = kind.natural_key(&live.props) {
+            } else if let Some(key) = key {
                 match keyed.get(&key) {
                     Some(s) => {
                         let live = Live { address: Some(s.address.clone()), ..live };

@@ -226,9 +226,42 @@ pub struct Cx {
     pub env: String,
     pub timeouts: Timeouts,
     pub reporter: Arc<dyn Reporter>,
+    /// Shared reads for one refresh (`None` outside a refresh).
+    pub cache: Option<Arc<ReadCache>>,
+}
+
+/// Reads several kinds need from one call (route tables for tables, routes
+/// and associations; IAM's account details for roles, attachments, inline
+/// policies and profiles) are made once per refresh and shared, even when
+/// the kinds are read concurrently.
+#[derive(Default)]
+pub struct ReadCache {
+    cells: std::sync::Mutex<std::collections::HashMap<&'static str, Arc<tokio::sync::OnceCell<Arc<dyn std::any::Any + Send + Sync>>>>>,
 }
 
 impl Cx {
+    /// A context whose shared reads are made once, for one refresh.
+    pub fn with_read_cache(&self) -> Cx {
+        Cx { cache: Some(Arc::new(ReadCache::default())), ..self.clone() }
+    }
+
+    /// `load()` once per refresh for `key`; every time outside a refresh, so a
+    /// lookup after a lost response never sees a stale answer.
+    pub async fn shared<T, F, Fut>(&self, key: &'static str, load: F) -> Result<Arc<T>, AwsError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
+    {
+        let Some(cache) = &self.cache else { return load().await.map(Arc::new) };
+        let cell = cache.cells.lock().expect("cache lock").entry(key).or_default().clone();
+        let value = cell
+            .get_or_try_init(|| async { load().await.map(|t| Arc::new(t) as Arc<dyn std::any::Any + Send + Sync>) })
+            .await?
+            .clone();
+        Ok(value.downcast::<T>().expect("one type per cache key"))
+    }
+
     /// Retries throttling, 5xx and transport errors within the budget. Only
     /// for calls that are safe to repeat (reads, modifies, deletes).
     pub async fn retry<T, F, Fut>(&self, mut call: F) -> Result<T, AwsError>

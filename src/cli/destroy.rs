@@ -19,6 +19,9 @@ pub struct DestroyArgs {
     pub parallelism: u16,
     #[command(flatten)]
     pub refresh: RefreshArg,
+    /// Do not delete what controllers made in the env's network first.
+    #[arg(long)]
+    pub keep_out_of_band: bool,
 }
 
 pub async fn run(cli: &Cli, args: &DestroyArgs) -> anyhow::Result<u8> {
@@ -30,6 +33,7 @@ pub async fn run(cli: &Cli, args: &DestroyArgs) -> anyhow::Result<u8> {
     let run = RunOptions {
         parallelism: args.parallelism as usize,
         prune_orphans: false,
+        keep_out_of_band: args.keep_out_of_band,
         do_refresh: args.refresh.refresh,
         interrupt: interrupt_channel(),
         command: command_line(),

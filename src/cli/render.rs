@@ -25,6 +25,13 @@ pub fn plan_text(env: &str, plan: &Plan) -> String {
         let _ = writeln!(out, "No changes. env {env} matches its plan.");
         return out;
     }
+    if !plan.out_of_band.is_empty() {
+        let _ = writeln!(out, "Out-of-band resources that block deletion (deleted first; --keep-out-of-band leaves them):\n");
+        for o in &plan.out_of_band {
+            let _ = writeln!(out, "  - {} {} ({})", o.kind, o.id, o.why);
+        }
+        let _ = writeln!(out);
+    }
     let _ = writeln!(out, "infra will perform these actions on env {env}:\n");
     for a in &plan.actions {
         let verb = match a.op {
@@ -45,7 +52,11 @@ pub fn plan_text(env: &str, plan: &Plan) -> String {
         let _ = writeln!(out);
     }
     let (add, change, destroy) = plan.counts();
-    let _ = writeln!(out, "Plan: {add} to add, {change} to change, {destroy} to destroy.");
+    let _ = write!(out, "Plan: {add} to add, {change} to change, {destroy} to destroy.");
+    if !plan.out_of_band.is_empty() {
+        let _ = write!(out, " Out of band: {} to delete first.", plan.out_of_band.len());
+    }
+    let _ = writeln!(out);
     out
 }
 

@@ -41,6 +41,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     let run = RunOptions {
         parallelism: args.parallelism as usize,
         prune_orphans: args.prune_orphans,
+        keep_out_of_band: false,
         do_refresh: args.refresh.refresh,
         interrupt: interrupt_channel(),
         command: command_line(),

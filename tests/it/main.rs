@@ -5,6 +5,8 @@
 mod bad_input;
 mod cluster;
 mod crash;
+mod destroy;
+mod drift;
 mod faults;
 mod locks;
 mod network;

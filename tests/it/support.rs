@@ -204,7 +204,6 @@ pub async fn clients() -> Sdk {
         iam: aws_sdk_iam::Client::new(&conf),
         sqs: aws_sdk_sqs::Client::new(&conf),
         events: aws_sdk_eventbridge::Client::new(&conf),
-        kms: aws_sdk_kms::Client::new(&conf),
     }
 }
 
@@ -214,7 +213,6 @@ pub struct Sdk {
     pub iam: aws_sdk_iam::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub events: aws_sdk_eventbridge::Client,
-    pub kms: aws_sdk_kms::Client,
 }
 
 impl Sdk {

@@ -104,3 +104,30 @@ where
         Err(e) => Err(e),
     }
 }
+
+/// Like [`delete_call`], and when `DependencyViolation` outlasts the wait,
+/// the error names what still uses the resource: the network interfaces
+/// found by `filter` (`vpc-id`, `subnet-id`, `group-id`), with what made them.
+pub async fn delete_naming_blockers<F, Fut, T>(cx: &Cx, address: &str, filter: (&str, &str), call: F) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    match delete_call(cx, address, call).await {
+        Err(e) if e.class == crate::aws::ErrorClass::Dependency => {
+            let f = Filter::builder().name(filter.0).values(filter.1).build();
+            let enis = cx.clients.ec2.describe_network_interfaces().filters(f).send().await.aws("DescribeNetworkInterfaces");
+            let names: Vec<String> = enis
+                .map(|o| {
+                    o.network_interfaces()
+                        .iter()
+                        .map(|n| format!("{} ({})", n.network_interface_id().unwrap_or_default(), n.description().unwrap_or("no description")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let blockers = if names.is_empty() { "no network interface found; check load balancers and endpoints".to_string() } else { names.join(", ") };
+            Err(AwsError { message: format!("{}; blocked by: {blockers}", e.message), ..e })
+        }
+        other => other,
+    }
+}

@@ -132,10 +132,10 @@ impl Kind for EksAddon {
         let pinned: std::collections::HashSet<&str> =
             scope.known.iter().filter(|s| s.props.contains_key("version")).map(|s| s.id.as_str()).collect();
         let mut out = Vec::new();
-        for cluster in list_clusters(cx).await? {
+        for cluster in list_clusters(cx).await?.iter() {
             let names = match cx
                 .retry(|| async {
-                    cx.clients.eks.list_addons().cluster_name(&cluster).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListAddons")
+                    cx.clients.eks.list_addons().cluster_name(cluster.as_str()).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListAddons")
                 })
                 .await
             {

@@ -153,8 +153,8 @@ impl Kind for EksCluster {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for name in list_clusters(cx).await? {
-            if let Some(c) = self.describe(cx, &name).await? {
+        for name in list_clusters(cx).await?.iter() {
+            if let Some(c) = self.describe(cx, name).await? {
                 out.extend(to_live(&c, scope.env));
             }
         }

@@ -45,9 +45,11 @@ pub fn iam_propagation(e: AwsError) -> AwsError {
     }
 }
 
-pub async fn list_clusters(cx: &Cx) -> Result<Vec<String>, AwsError> {
-    cx.retry(|| async {
-        cx.clients.eks.list_clusters().max_results(100).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListClusters")
+pub async fn list_clusters(cx: &Cx) -> Result<std::sync::Arc<Vec<String>>, AwsError> {
+    cx.shared("eks:clusters", || {
+        cx.retry(|| async {
+            cx.clients.eks.list_clusters().max_results(100).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListClusters")
+        })
     })
     .await
 }

@@ -162,10 +162,10 @@ impl Kind for EksNodegroup {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for cluster in list_clusters(cx).await? {
+        for cluster in list_clusters(cx).await?.iter() {
             let names = cx
                 .retry(|| async {
-                    cx.clients.eks.list_nodegroups().cluster_name(&cluster).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListNodegroups")
+                    cx.clients.eks.list_nodegroups().cluster_name(cluster.as_str()).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListNodegroups")
                 })
                 .await;
             let names = match names {

@@ -69,7 +69,7 @@ impl Kind for EventRule {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for r in tagged(cx, scope.env, "events:rule").await? {
+        for r in tagged(cx, scope.env, "events:rule").await?.iter() {
             let name = r.arn.rsplit('/').next().unwrap_or_default().to_string();
             // EventBridge has no batch read: one DescribeRule and ListTargetsByRule per rule.
             let rule = match cx.retry(|| async { cx.clients.events.describe_rule().name(&name).send().await.aws("DescribeRule") }).await {

@@ -10,7 +10,11 @@ use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{is_foreign_tag, TAG_ADDRESS, TAG_ENV};
 
 /// Every role tagged with this env.
-pub async fn env_roles(cx: &Cx, env: &str) -> Result<Vec<RoleDetail>, AwsError> {
+pub async fn env_roles(cx: &Cx, env: &str) -> Result<std::sync::Arc<Vec<RoleDetail>>, AwsError> {
+    cx.shared("iam:roles", || all_env_roles(cx, env)).await
+}
+
+async fn all_env_roles(cx: &Cx, env: &str) -> Result<Vec<RoleDetail>, AwsError> {
     let mut roles = Vec::new();
     let mut marker: Option<String> = None;
     loop {

@@ -70,7 +70,7 @@ impl Kind for IamInstanceProfile {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out: Vec<Live> = Vec::new();
-        for role in env_roles(cx, scope.env).await? {
+        for role in env_roles(cx, scope.env).await?.iter() {
             for p in role.instance_profile_list() {
                 if env_of(p.tags()) != Some(scope.env) || out.iter().any(|l| l.id == p.instance_profile_name()) {
                     continue;

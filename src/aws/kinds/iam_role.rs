@@ -56,7 +56,7 @@ impl Kind for IamRole {
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         Ok(env_roles(cx, scope.env)
             .await?
-            .into_iter()
+            .iter()
             .filter_map(|r| {
                 let name = r.role_name()?.to_string();
                 let props = json!({

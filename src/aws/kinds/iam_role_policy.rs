@@ -42,7 +42,7 @@ impl Kind for IamRolePolicy {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for role in env_roles(cx, scope.env).await? {
+        for role in env_roles(cx, scope.env).await?.iter() {
             let Some(role_name) = role.role_name() else { continue };
             for p in role.role_policy_list() {
                 let Some(name) = p.policy_name() else { continue };

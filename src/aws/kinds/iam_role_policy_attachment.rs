@@ -42,7 +42,7 @@ impl Kind for IamRolePolicyAttachment {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for role in env_roles(cx, scope.env).await? {
+        for role in env_roles(cx, scope.env).await?.iter() {
             let Some(name) = role.role_name() else { continue };
             for p in role.attached_managed_policies() {
                 let Some(arn) = p.policy_arn() else { continue };

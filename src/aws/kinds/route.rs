@@ -53,7 +53,7 @@ impl Kind for Route {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for rt in describe_tables(cx, scope.env).await? {
+        for rt in describe_tables(cx, scope.env).await?.iter() {
             let Some(table) = rt.route_table_id() else { continue };
             for r in rt.routes() {
                 let Some(destination) = r.destination_cidr_block() else { continue };

@@ -10,22 +10,26 @@ use crate::model::Props;
 pub struct RouteTable;
 
 /// Every route table of the env: routes and associations read from it too.
-pub async fn describe_tables(cx: &Cx, env: &str) -> Result<Vec<aws_sdk_ec2::types::RouteTable>, AwsError> {
-    cx.retry(|| async {
-        cx.clients
-            .ec2
-            .describe_route_tables()
-            .filters(env_filter(env))
-            .max_results(100)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .aws("DescribeRouteTables")
+pub async fn describe_tables(cx: &Cx, env: &str) -> Result<std::sync::Arc<Vec<aws_sdk_ec2::types::RouteTable>>, AwsError> {
+    cx.shared("ec2:route_tables", || async {
+        let tables = cx
+            .retry(|| async {
+                cx.clients
+                    .ec2
+                    .describe_route_tables()
+                    .filters(env_filter(env))
+                    .max_results(100)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .aws("DescribeRouteTables")
+            })
+            .await?;
+        Ok(tables.into_iter().filter(|t| read_tags(t.tags(), env).is_some()).collect::<Vec<_>>())
     })
     .await
-    .map(|tables| tables.into_iter().filter(|t| read_tags(t.tags(), env).is_some()).collect())
 }
 
 #[async_trait]
@@ -67,7 +71,7 @@ impl Kind for RouteTable {
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         Ok(describe_tables(cx, scope.env)
             .await?
-            .into_iter()
+            .iter()
             .filter_map(|rt| {
                 let id = rt.route_table_id()?.to_string();
                 let (address, tags) = read_tags(rt.tags(), scope.env)?;

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
 use serde_json::json;
 
-use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
+use super::ec2_tags::{delete_naming_blockers, env_filter, read_tags, sync, tag_spec};
 use super::{id_outputs, str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
@@ -98,7 +98,7 @@ impl Kind for SecurityGroup {
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
-        delete_call(cx, address, || async {
+        delete_naming_blockers(cx, address, ("group-id", &live.id), || async {
             cx.clients.ec2.delete_security_group().group_id(&live.id).send().await.aws("DeleteSecurityGroup")
         })
         .await

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
 
-use super::tagged::{create_tags, tag_delta, tagged};
+use super::tagged::{create_tags, queue_attributes, tag_delta, tagged};
 use super::{str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
@@ -70,19 +70,11 @@ impl Kind for SqsQueue {
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let queues = tagged(cx, scope.env, "sqs").await?;
         let mut out = Vec::new();
-        for q in tagged(cx, scope.env, "sqs").await? {
-            let name = q.arn.rsplit(':').next().unwrap_or_default().to_string();
-            let url = match cx.retry(|| async { cx.clients.sqs.get_queue_url().queue_name(&name).send().await.aws("GetQueueUrl") }).await {
-                Ok(u) => u.queue_url().unwrap_or_default().to_string(),
-                Err(e) if e.class == ErrorClass::NotFound || e.code.contains("NonExistentQueue") => continue,
-                Err(e) => return Err(e),
-            };
-            // SQS has no batch read of attributes: one call per queue.
-            let attrs = cx
-                .retry(|| async { cx.clients.sqs.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::All).send().await.aws("GetQueueAttributes") })
-                .await?;
-            let a = attrs.attributes().cloned().unwrap_or_default();
+        for (url, arn, a) in queue_attributes(cx, scope.env).await?.iter() {
+            let Some(q) = queues.iter().find(|q| q.url.as_deref() == Some(url.as_str())) else { continue };
+            let name = arn.rsplit(':').next().unwrap_or_default().to_string();
             let mut props = json!({
                 "name": name,
                 "sse": a.get(&QueueAttributeName::SqsManagedSseEnabled).map(|v| v == "true").unwrap_or(false),
@@ -91,7 +83,7 @@ impl Kind for SqsQueue {
             if let Some(r) = a.get(&QueueAttributeName::MessageRetentionPeriod).and_then(|v| v.parse::<i64>().ok()) {
                 props["message_retention_seconds"] = json!(r);
             }
-            out.push(Live { id: url.clone(), address: q.address(), props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(&url, &q.arn, &name) });
+            out.push(Live { id: url.clone(), address: q.address(), props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(url, arn, &name) });
         }
         Ok(out)
     }

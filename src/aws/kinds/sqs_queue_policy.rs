@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
 
-use super::tagged::tagged;
+use super::tagged::queue_attributes;
 use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
@@ -46,17 +46,11 @@ impl Kind for SqsQueuePolicy {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for q in tagged(cx, scope.env, "sqs").await? {
-            let name = q.arn.rsplit(':').next().unwrap_or_default().to_string();
-            let Ok(url) = cx.retry(|| async { cx.clients.sqs.get_queue_url().queue_name(&name).send().await.aws("GetQueueUrl") }).await else { continue };
-            let url = url.queue_url().unwrap_or_default().to_string();
-            let attrs = cx
-                .retry(|| async { cx.clients.sqs.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::Policy).send().await.aws("GetQueueAttributes") })
-                .await?;
-            let Some(policy) = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::Policy)).filter(|p| !p.is_empty()) else { continue };
+        for (url, _, attrs) in queue_attributes(cx, scope.env).await?.iter() {
+            let Some(policy) = attrs.get(&QueueAttributeName::Policy).filter(|p| !p.is_empty()) else { continue };
             let policy: serde_json::Value = serde_json::from_str(policy).unwrap_or(json!(policy));
             let props = json!({ "queue_url": url, "policy": policy });
-            out.push(Live { id: url.clone(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs: id_outputs(&url) });
+            out.push(Live { id: url.clone(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs: id_outputs(url) });
         }
         Ok(out)
     }

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde_json::json;
 
-use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
+use super::ec2_tags::{delete_naming_blockers, env_filter, read_tags, sync, tag_spec};
 use super::{id_outputs, str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
@@ -115,7 +115,7 @@ impl Kind for Subnet {
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
-        delete_call(cx, address, || async { cx.clients.ec2.delete_subnet().subnet_id(&live.id).send().await.aws("DeleteSubnet") })
+        delete_naming_blockers(cx, address, ("subnet-id", &live.id), || async { cx.clients.ec2.delete_subnet().subnet_id(&live.id).send().await.aws("DeleteSubnet") })
             .await
     }
 }

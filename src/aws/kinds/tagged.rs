@@ -11,6 +11,8 @@ use crate::model::{is_foreign_tag, TAG_ADDRESS, TAG_ENV};
 pub struct Tagged {
     pub arn: String,
     pub tags: HashMap<String, String>,
+    /// SQS only: the queue URL.
+    pub url: Option<String>,
 }
 
 impl Tagged {
@@ -27,7 +29,16 @@ impl Tagged {
 /// tagged with the env. The services list in one paginated call; tags need
 /// one call per resource (the Resource Groups Tagging API would do it in one,
 /// but the emulator serves it for EC2 only, so infra does not depend on it).
-pub async fn tagged(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagged>, AwsError> {
+pub async fn tagged(cx: &Cx, env: &str, resource_type: &str) -> Result<std::sync::Arc<Vec<Tagged>>, AwsError> {
+    let key = match resource_type {
+        "sqs" => "tagged:sqs",
+        "events:rule" => "tagged:events:rule",
+        _ => "tagged:kms:key",
+    };
+    cx.shared(key, || discover(cx, env, resource_type)).await
+}
+
+async fn discover(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagged>, AwsError> {
     let mut out = Vec::new();
     match resource_type {
         "sqs" => {
@@ -45,7 +56,7 @@ pub async fn tagged(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagge
                 let name = url.rsplit('/').next().unwrap_or_default();
                 let account = url.rsplit('/').nth(1).unwrap_or_default();
                 let region = cx.clients.sqs.config().region().map(|r| r.to_string()).unwrap_or_default();
-                out.push(Tagged { arn: format!("arn:aws:sqs:{region}:{account}:{name}"), tags });
+                out.push(Tagged { arn: format!("arn:aws:sqs:{region}:{account}:{name}"), tags, url: Some(url.clone()) });
             }
         }
         "events:rule" => {
@@ -66,7 +77,7 @@ pub async fn tagged(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagge
                         Err(e) => return Err(e),
                     };
                     let tags = tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-                    out.push(Tagged { arn: arn.to_string(), tags });
+                    out.push(Tagged { arn: arn.to_string(), tags, url: None });
                 }
                 match page.next_token() {
                     Some(t) => token = Some(t.to_string()),
@@ -85,7 +96,7 @@ pub async fn tagged(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagge
                     continue;
                 };
                 let tags = tags.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect();
-                out.push(Tagged { arn: arn.to_string(), tags });
+                out.push(Tagged { arn: arn.to_string(), tags, url: None });
             }
         }
         other => return Err(AwsError::local("tagged", format!("no tag discovery for {other}"))),
@@ -115,4 +126,39 @@ pub fn tag_delta(old: &crate::model::Props, new: &crate::model::Props) -> (HashM
     let set = new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect();
     let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
     (set, remove)
+}
+
+/// Every env queue's attributes, read once per refresh for the queue and
+/// its policy: (queue, attributes).
+pub async fn queue_attributes(
+    cx: &Cx,
+    env: &str,
+) -> Result<std::sync::Arc<Vec<(String, String, HashMap<aws_sdk_sqs::types::QueueAttributeName, String>)>>, AwsError> {
+    cx.shared("sqs:attributes", || async {
+        let mut out = Vec::new();
+        for q in tagged(cx, env, "sqs").await?.iter() {
+            let Some(url) = &q.url else { continue };
+            // SQS has no batch read of attributes: one call per queue.
+            let attrs = match cx
+                .retry(|| async {
+                    cx.clients
+                        .sqs
+                        .get_queue_attributes()
+                        .queue_url(url)
+                        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                        .send()
+                        .await
+                        .aws("GetQueueAttributes")
+                })
+                .await
+            {
+                Ok(a) => a.attributes().cloned().unwrap_or_default(),
+                Err(e) if e.class == crate::aws::ErrorClass::NotFound || e.code.contains("NonExistentQueue") => continue,
+                Err(e) => return Err(e),
+            };
+            out.push((url.clone(), q.arn.clone(), attrs));
+        }
+        Ok(out)
+    })
+    .await
 }

@@ -1,0 +1,188 @@
+//! The out-of-band sweep before `destroy`: what controllers made inside the
+//! env's network and that blocks its deletion — load balancers and target
+//! groups of the AWS Load Balancer Controller, the security groups it made,
+//! instances Karpenter launched, ENIs left available in our subnets. Found by
+//! the tags those controllers set, deleted before anything of infra's.
+
+use serde::{Deserialize, Serialize};
+
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::report::Event;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutOfBand {
+    pub kind: String,
+    pub id: String,
+    pub why: String,
+}
+
+/// What the sweep looks in: the cluster's name and the env's network.
+pub struct Scope<'a> {
+    pub cluster: &'a str,
+    pub vpc_id: Option<&'a str>,
+    pub subnet_ids: &'a [String],
+}
+
+fn filter(name: &str, values: &[&str]) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder().name(name).set_values(Some(values.iter().map(|v| v.to_string()).collect())).build()
+}
+
+pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError> {
+    let mut found = Vec::new();
+    let lbc_tag = "elbv2.k8s.aws/cluster";
+    // Karpenter's nodes: tagged with the cluster and a node pool.
+    let instances = cx
+        .retry(|| async {
+            cx.clients
+                .ec2
+                .describe_instances()
+                .filters(filter(&format!("tag:kubernetes.io/cluster/{}", scope.cluster), &["owned"]))
+                .filters(filter("tag-key", &["karpenter.sh/nodepool"]))
+                .filters(filter("instance-state-name", &["pending", "running", "stopping", "stopped"]))
+                .send()
+                .await
+                .aws("DescribeInstances")
+        })
+        .await?;
+    for i in instances.reservations().iter().flat_map(|r| r.instances()) {
+        if let Some(id) = i.instance_id() {
+            found.push(OutOfBand { kind: "Ec2Instance".into(), id: id.into(), why: "launched by Karpenter for this cluster".into() });
+        }
+    }
+    // The load balancer controller's load balancers and target groups.
+    let lbs = cx
+        .retry(|| async {
+            cx.clients.elbv2.describe_load_balancers().into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("DescribeLoadBalancers")
+        })
+        .await?;
+    let tgs = cx
+        .retry(|| async {
+            cx.clients.elbv2.describe_target_groups().into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("DescribeTargetGroups")
+        })
+        .await?;
+    let arns: Vec<String> = lbs
+        .iter()
+        .filter(|lb| scope.vpc_id.is_none() || lb.vpc_id() == scope.vpc_id)
+        .filter_map(|lb| lb.load_balancer_arn().map(String::from))
+        .chain(tgs.iter().filter(|t| scope.vpc_id.is_none() || t.vpc_id() == scope.vpc_id).filter_map(|t| t.target_group_arn().map(String::from)))
+        .collect();
+    // DescribeTags takes 20 ARNs a call.
+    for chunk in arns.chunks(20) {
+        let tags = cx
+            .retry(|| async { cx.clients.elbv2.describe_tags().set_resource_arns(Some(chunk.to_vec())).send().await.aws("DescribeTags") })
+            .await?;
+        for d in tags.tag_descriptions() {
+            let ours = d.tags().iter().any(|t| t.key() == Some(lbc_tag) && t.value() == Some(scope.cluster));
+            let Some(arn) = d.resource_arn().filter(|_| ours) else { continue };
+            let kind = if arn.contains(":targetgroup/") { "TargetGroup" } else { "LoadBalancer" };
+            found.push(OutOfBand { kind: kind.into(), id: arn.into(), why: "made by the AWS Load Balancer Controller".into() });
+        }
+    }
+    // Security groups the controllers made in our VPC (not infra's own).
+    if let Some(vpc) = scope.vpc_id {
+        let groups = cx
+            .retry(|| async { cx.clients.ec2.describe_security_groups().filters(filter("vpc-id", &[vpc])).send().await.aws("DescribeSecurityGroups") })
+            .await?;
+        for g in groups.security_groups() {
+            let tag = |k: &str| g.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value());
+            let infra = tag(crate::model::TAG_ENV).is_some();
+            let controller = tag(lbc_tag) == Some(scope.cluster) || tag(&format!("kubernetes.io/cluster/{}", scope.cluster)) == Some("owned");
+            if controller && !infra {
+                found.push(OutOfBand { kind: "SecurityGroup".into(), id: g.group_id().unwrap_or_default().into(), why: "made by a cluster controller".into() });
+            }
+        }
+    }
+    // ENIs left available in our subnets (the VPC CNI's, a deleted LB's).
+    if !scope.subnet_ids.is_empty() {
+        let subnets: Vec<&str> = scope.subnet_ids.iter().map(String::as_str).collect();
+        let enis = cx
+            .retry(|| async {
+                cx.clients
+                    .ec2
+                    .describe_network_interfaces()
+                    .filters(filter("subnet-id", &subnets))
+                    .filters(filter("status", &["available"]))
+                    .send()
+                    .await
+                    .aws("DescribeNetworkInterfaces")
+            })
+            .await?;
+        for e in enis.network_interfaces() {
+            found.push(OutOfBand {
+                kind: "NetworkInterface".into(),
+                id: e.network_interface_id().unwrap_or_default().into(),
+                why: format!("left available in our subnet {}", e.subnet_id().unwrap_or_default()),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Deletes in the order that unblocks: instances, load balancers, target
+/// groups, ENIs, security groups. Returns the failures; never stops early.
+pub async fn remove(cx: &Cx, items: &[OutOfBand]) -> Vec<(String, AwsError)> {
+    let mut failed = Vec::new();
+    for kind in ["Ec2Instance", "LoadBalancer", "TargetGroup", "NetworkInterface", "SecurityGroup"] {
+        for item in items.iter().filter(|i| i.kind == kind) {
+            cx.reporter.report(Event::Started { address: item.id.clone(), action: format!("sweep {kind}") });
+            let started = std::time::Instant::now();
+            match remove_one(cx, item).await {
+                Ok(()) => cx.reporter.report(Event::Finished { address: item.id.clone(), action: "sweep".into(), elapsed: started.elapsed() }),
+                Err(e) => {
+                    cx.reporter.report(Event::Failed { address: item.id.clone(), action: "sweep".into(), error: e.to_string() });
+                    failed.push((item.id.clone(), e));
+                }
+            }
+        }
+    }
+    failed
+}
+
+async fn remove_one(cx: &Cx, item: &OutOfBand) -> Result<(), AwsError> {
+    let id = item.id.as_str();
+    let gone = |r: Result<(), AwsError>| match r {
+        Err(e) if e.class == ErrorClass::NotFound => Ok(()),
+        other => other,
+    };
+    match item.kind.as_str() {
+        "Ec2Instance" => {
+            gone(cx.retry(|| async { cx.clients.ec2.terminate_instances().instance_ids(id).send().await.aws("TerminateInstances").map(|_| ()) }).await)?;
+            cx.wait_for(id, "instance to terminate", cx.timeouts.nat, || async {
+                let out = cx.clients.ec2.describe_instances().instance_ids(id).send().await.aws("DescribeInstances");
+                Ok(match out {
+                    Ok(o) => o
+                        .reservations()
+                        .iter()
+                        .flat_map(|r| r.instances())
+                        .all(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) == Some("terminated"))
+                        .then_some(()),
+                    Err(e) if e.class == ErrorClass::NotFound => Some(()),
+                    Err(e) => return Err(e),
+                })
+            })
+            .await
+        }
+        "LoadBalancer" => gone(
+            cx.retry(|| async { cx.clients.elbv2.delete_load_balancer().load_balancer_arn(id).send().await.aws("DeleteLoadBalancer").map(|_| ()) })
+                .await,
+        ),
+        "TargetGroup" => gone(
+            cx.retry_while(id, "still in use by a load balancer", cx.timeouts.dependency, ErrorClass::Dependency, || async {
+                cx.clients.elbv2.delete_target_group().target_group_arn(id).send().await.aws("DeleteTargetGroup").map(|_| ())
+            })
+            .await,
+        ),
+        "NetworkInterface" => gone(
+            cx.retry_while(id, "still attached", cx.timeouts.dependency, ErrorClass::Dependency, || async {
+                cx.clients.ec2.delete_network_interface().network_interface_id(id).send().await.aws("DeleteNetworkInterface").map(|_| ())
+            })
+            .await,
+        ),
+        _ => gone(
+            cx.retry_while(id, "still in use", cx.timeouts.dependency, ErrorClass::Dependency, || async {
+                cx.clients.ec2.delete_security_group().group_id(id).send().await.aws("DeleteSecurityGroup").map(|_| ())
+            })
+            .await,
+        ),
+    }
+}
