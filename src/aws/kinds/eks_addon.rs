@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_eks::types::{AddonStatus, ResolveConflicts};
 use serde_json::json;
 
-use super::eks_common::{create_tags, iam_propagation, list_clusters, read_tags, set_tags};
+use super::eks_common::{create_tags, iam_propagation, env_clusters, read_tags, set_tags};
 use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
@@ -132,10 +132,10 @@ impl Kind for EksAddon {
         let pinned: std::collections::HashSet<&str> =
             scope.known.iter().filter(|s| s.props.contains_key("version")).map(|s| s.id.as_str()).collect();
         let mut out = Vec::new();
-        for cluster in list_clusters(cx).await?.iter() {
+        for cluster in env_clusters(cx, scope.env).await?.iter().filter_map(|c| c.name()) {
             let names = match cx
                 .retry(|| async {
-                    cx.clients.eks.list_addons().cluster_name(cluster.as_str()).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListAddons")
+                    cx.clients.eks.list_addons().cluster_name(cluster).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListAddons")
                 })
                 .await
             {

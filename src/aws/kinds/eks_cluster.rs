@@ -9,7 +9,7 @@ use aws_sdk_eks::types::{
 };
 use serde_json::json;
 
-use super::eks_common::{create_tags, iam_propagation, list_clusters, read_tags, set_tags, sorted, strings};
+use super::eks_common::{create_tags, env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
 use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
@@ -152,13 +152,7 @@ impl Kind for EksCluster {
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let mut out = Vec::new();
-        for name in list_clusters(cx).await?.iter() {
-            if let Some(c) = self.describe(cx, name).await? {
-                out.extend(to_live(&c, scope.env));
-            }
-        }
-        Ok(out)
+        Ok(env_clusters(cx, scope.env).await?.iter().filter_map(|c| to_live(c, scope.env)).collect())
     }
 
     async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {

@@ -81,3 +81,25 @@ pub fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The env's clusters, described (EKS has no batch describe: one call per
+/// cluster in the account, made once per refresh and shared by the cluster,
+/// node group and add-on kinds).
+pub async fn env_clusters(cx: &Cx, env: &str) -> Result<std::sync::Arc<Vec<aws_sdk_eks::types::Cluster>>, AwsError> {
+    cx.shared("eks:env_clusters", || async {
+        let mut out = Vec::new();
+        for name in list_clusters(cx).await?.iter() {
+            let got = cx.retry(|| async { cx.clients.eks.describe_cluster().name(name).send().await.aws("DescribeCluster") }).await;
+            let cluster = match got {
+                Ok(o) => o.cluster().cloned(),
+                Err(e) if e.class == ErrorClass::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            if let Some(c) = cluster.filter(|c| c.tags().and_then(|t| t.get(TAG_ENV)).map(String::as_str) == Some(env)) {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    })
+    .await
+}

@@ -11,7 +11,7 @@ use aws_sdk_eks::types::{
 };
 use serde_json::{json, Value};
 
-use super::eks_common::{create_tags, iam_propagation, list_clusters, read_tags, set_tags, sorted, strings};
+use super::eks_common::{create_tags, iam_propagation, env_clusters, read_tags, set_tags, sorted, strings};
 use super::{str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
@@ -162,10 +162,10 @@ impl Kind for EksNodegroup {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for cluster in list_clusters(cx).await?.iter() {
+        for cluster in env_clusters(cx, scope.env).await?.iter().filter_map(|c| c.name()) {
             let names = cx
                 .retry(|| async {
-                    cx.clients.eks.list_nodegroups().cluster_name(cluster.as_str()).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListNodegroups")
+                    cx.clients.eks.list_nodegroups().cluster_name(cluster).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListNodegroups")
                 })
                 .await;
             let names = match names {

@@ -71,15 +71,14 @@ impl Kind for EventRule {
         let mut out = Vec::new();
         for r in tagged(cx, scope.env, "events:rule").await?.iter() {
             let name = r.arn.rsplit('/').next().unwrap_or_default().to_string();
-            // EventBridge has no batch read: one DescribeRule and ListTargetsByRule per rule.
-            let rule = match cx.retry(|| async { cx.clients.events.describe_rule().name(&name).send().await.aws("DescribeRule") }).await {
-                Ok(r) => r,
+            // The listing carries pattern and description; targets need one call per rule.
+            let targets = match cx.retry(|| async { cx.clients.events.list_targets_by_rule().rule(&name).send().await.aws("ListTargetsByRule") }).await {
+                Ok(t) => t,
                 Err(e) if e.class == ErrorClass::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            let targets = cx.retry(|| async { cx.clients.events.list_targets_by_rule().rule(&name).send().await.aws("ListTargetsByRule") }).await?;
             let target = targets.targets().first();
-            let pattern: serde_json::Value = rule.event_pattern().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+            let pattern: serde_json::Value = r.pattern.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
             let mut props = json!({
                 "name": name,
                 "event_pattern": pattern,
@@ -87,7 +86,7 @@ impl Kind for EventRule {
                 "target_arn": target.map(|t| t.arn()).unwrap_or_default(),
                 "tags": r.comparable_tags(),
             });
-            if let Some(d) = rule.description() {
+            if let Some(d) = &r.description {
                 props["description"] = json!(d);
             }
             out.push(Live { id: name.clone(), address: r.address(), props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(&name, &r.arn) });

@@ -13,6 +13,9 @@ pub struct Tagged {
     pub tags: HashMap<String, String>,
     /// SQS only: the queue URL.
     pub url: Option<String>,
+    /// EventBridge only: the rule's pattern and description, as listed.
+    pub pattern: Option<String>,
+    pub description: Option<String>,
 }
 
 impl Tagged {
@@ -56,7 +59,7 @@ async fn discover(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagged>
                 let name = url.rsplit('/').next().unwrap_or_default();
                 let account = url.rsplit('/').nth(1).unwrap_or_default();
                 let region = cx.clients.sqs.config().region().map(|r| r.to_string()).unwrap_or_default();
-                out.push(Tagged { arn: format!("arn:aws:sqs:{region}:{account}:{name}"), tags, url: Some(url.clone()) });
+                out.push(Tagged { arn: format!("arn:aws:sqs:{region}:{account}:{name}"), tags, url: Some(url.clone()), pattern: None, description: None });
             }
         }
         "events:rule" => {
@@ -77,7 +80,13 @@ async fn discover(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagged>
                         Err(e) => return Err(e),
                     };
                     let tags = tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-                    out.push(Tagged { arn: arn.to_string(), tags, url: None });
+                    out.push(Tagged {
+                        arn: arn.to_string(),
+                        tags,
+                        url: None,
+                        pattern: rule.event_pattern().map(String::from),
+                        description: rule.description().map(String::from),
+                    });
                 }
                 match page.next_token() {
                     Some(t) => token = Some(t.to_string()),
@@ -96,7 +105,7 @@ async fn discover(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagged>
                     continue;
                 };
                 let tags = tags.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect();
-                out.push(Tagged { arn: arn.to_string(), tags, url: None });
+                out.push(Tagged { arn: arn.to_string(), tags, url: None, pattern: None, description: None });
             }
         }
         other => return Err(AwsError::local("tagged", format!("no tag discovery for {other}"))),
