@@ -15,3 +15,8 @@ fi
 
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 cargo test --locked --all-targets -- --test-threads="${INFRA_TEST_THREADS:-4}"
+
+# The benchmark harness at a small size, so it cannot rot (it measures;
+# it asserts nothing about time).
+cargo build --locked --bin infra
+python3 benches/harness.py --sizes 200 --runs 1 --emulator-size 200 --bin target/debug/infra
