@@ -86,6 +86,10 @@ pub fn prepare(opts: &EnvOptions) -> Result<Prepared, InvalidPlan> {
 
 pub async fn context(prepared: &Prepared, reporter: Arc<dyn Reporter>, timeouts: Timeouts) -> Cx {
     let clients = Clients::load(prepared.loaded.file.region.get_ref()).await;
+    let mut timeouts = timeouts;
+    if let Some(minutes) = prepared.loaded.file.cluster.as_ref().and_then(|c| c.wait_timeout_minutes) {
+        timeouts.cluster = std::time::Duration::from_secs(minutes * 60);
+    }
     Cx { clients, env: prepared.loaded.env.clone(), timeouts, reporter, cache: None }
 }
 

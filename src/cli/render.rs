@@ -101,6 +101,7 @@ pub fn plan_json(env: &str, plan: &Plan) -> Value {
             "action": a.op,
             "reason": a.reason,
             "id": a.current.as_ref().map(|c| c.id.clone()),
+            "deps": a.deps,
             "changes": a.changes,
         })).collect::<Vec<_>>(),
         "summary": { "add": add, "change": change, "destroy": destroy },

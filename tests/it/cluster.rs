@@ -154,6 +154,17 @@ async fn cluster_tier_up_scale_replace_destroy() {
     let _ = arn_before;
     env.expect(&["plan", "--detailed-exitcode"], 0);
 
+    // A version bump is an in-place update of the same cluster.
+    let arn = sdk.eks.describe_cluster().name(&name).send().await.unwrap().cluster().unwrap().arn().unwrap().to_string();
+    env.edit_plan("version = \"1.32\"", "version = \"1.33\"");
+    let plan = text(&env.expect(&["plan", "--detailed-exitcode"], 2).stdout);
+    assert!(plan.contains("~ eks_cluster.main (EksCluster) will be updated in place"), "{plan}");
+    assert!(plan.contains("version: \"1.32\" -> \"1.33\""), "{plan}");
+    env.expect(&["up", "--yes"], 0);
+    let cluster = sdk.eks.describe_cluster().name(&name).send().await.unwrap().cluster().unwrap().clone();
+    assert_eq!((cluster.version(), cluster.arn()), (Some("1.33"), Some(arn.as_str())));
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+
     env.expect(&["destroy", "--yes"], 0);
     assert_eq!(ec2_inventory(&sdk.ec2, &env.name).await, Vec::<String>::new());
     assert_eq!(sdk.other_inventory(&env.name).await, Vec::<String>::new());

@@ -54,3 +54,30 @@ async fn a_killed_run_leaves_no_lock_behind() {
     env.expect(&["destroy", "--yes"], 0);
     assert!(ec2_inventory(&ec2().await, &env.name).await.is_empty());
 }
+
+/// Two real `up` runs at once: the first is slowed by the fault proxy's
+/// latency, the second is refused naming the first's pid and command.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_concurrent_up_is_refused_naming_the_running_one() {
+    let env = TestEnv::from_dev("it-conc", 48);
+    let latency = env.dir.path().join("latency.json");
+    std::fs::write(&latency, r#"{"*": 0.2}"#).unwrap();
+    let proxy = Proxy::start(&["--seed", "3", "--latency", latency.to_str().unwrap()]);
+    let mut first = env.command(&["up", "--yes"]).env("AWS_ENDPOINT_URL", &proxy.url).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !rusqlite::Connection::open(env.state_path())
+        .and_then(|c| c.query_row("SELECT count(*) FROM lock", [], |r| r.get::<_, i64>(0)))
+        .is_ok_and(|n| n == 1)
+    {
+        assert!(std::time::Instant::now() < deadline, "the first up never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let second = env.expect(&["up", "--yes"], 1);
+    let stderr = text(&second.stderr);
+    assert!(stderr.contains("state is locked by") && stderr.contains(&format!("(pid {})", first.id())), "{stderr}");
+    assert!(stderr.contains(" up --yes --env "), "names the command: {stderr}");
+    assert!(first.wait().unwrap().success());
+    drop(proxy);
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    env.expect(&["destroy", "--yes"], 0);
+}
