@@ -507,7 +507,3 @@ pub fn force_unlock(opts: &EnvOptions, lock_id: &str) -> Result<String, Error> {
     let mut state = StateStore::open(&opts.state_path())?;
     Ok(state.force_unlock(lock_id)?.to_string())
 }
-
-pub fn count_ops(plan: &Plan, op: Op) -> usize {
-    plan.actions.iter().filter(|a| a.op == op).count()
-}

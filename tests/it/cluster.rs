@@ -169,3 +169,37 @@ async fn cluster_tier_up_scale_replace_destroy() {
     assert_eq!(ec2_inventory(&sdk.ec2, &env.name).await, Vec::<String>::new());
     assert_eq!(sdk.other_inventory(&env.name).await, Vec::<String>::new());
 }
+
+/// Prod's secrets encryption: the key infra makes (rotation on, with its
+/// alias) is the cluster's; destroy only schedules its deletion.
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_encryption_uses_its_own_rotating_key_and_destroy_schedules_deletion() {
+    let env = TestEnv::from_dev("it-kms", 49);
+    env.edit_plan("secrets_encryption = false", "secrets_encryption = true");
+    env.expect(&["up", "--yes"], 0);
+    let conf = sdk_config("us-east-1").await;
+    let kms = aws_sdk_kms::Client::new(&conf);
+    let sdk = clients().await;
+    let name = format!("todo-{}", env.name);
+    let alias = kms
+        .list_aliases()
+        .send()
+        .await
+        .unwrap()
+        .aliases()
+        .iter()
+        .find(|a| a.alias_name() == Some(format!("alias/{name}-eks").as_str()))
+        .cloned()
+        .expect("the key's alias");
+    let key_id = alias.target_key_id().unwrap().to_string();
+    let key = kms.describe_key().key_id(&key_id).send().await.unwrap().key_metadata().unwrap().clone();
+    assert!(kms.get_key_rotation_status().key_id(&key_id).send().await.unwrap().key_rotation_enabled());
+    let cluster = sdk.eks.describe_cluster().name(&name).send().await.unwrap().cluster().unwrap().clone();
+    let used = cluster.encryption_config()[0].provider().unwrap().key_arn().unwrap().to_string();
+    assert_eq!(used, key.arn().unwrap());
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    env.expect(&["destroy", "--yes"], 0);
+    let state = kms.describe_key().key_id(&key_id).send().await.unwrap().key_metadata().unwrap().key_state().cloned();
+    assert_eq!(state, Some(aws_sdk_kms::types::KeyState::PendingDeletion), "scheduled, never deleted at once");
+    assert!(sdk.other_inventory(&env.name).await.is_empty());
+}
