@@ -29,6 +29,7 @@ fn each_bad_plan_names_file_and_key_exits_3_and_writes_nothing() {
         ("overlapping_cidr", "network.subnets.app[0]: `10.10.0.0/20` overlaps network.subnets.public[0]"),
         ("dangling_ref", "`route.extra` refers to `route_table.nope`, which this plan does not declare"),
         ("cycle", "dependency cycle: security_group.a -> security_group.b -> security_group.a"),
+        ("open_endpoint", "cluster.public_access_cidrs: the public endpoint is on, so list who may reach it"),
     ];
     for (case, message) in cases {
         for command in [&["up", "--yes"][..], &["plan", "--detailed-exitcode"][..], &["destroy", "--yes"][..]] {
