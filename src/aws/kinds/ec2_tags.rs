@@ -10,13 +10,7 @@ use crate::model::{is_foreign_tag, Props, TAG_ADDRESS, TAG_ENV};
 
 /// The plan's tags plus the identity tags, for a create call.
 pub fn create_tags(cx: &Cx, target: &Target<'_>) -> Vec<Tag> {
-    let mut tags: Vec<Tag> = desired(target.props)
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    tags.push(Tag::builder().key(TAG_ENV).value(&cx.env).build());
-    tags.push(Tag::builder().key(TAG_ADDRESS).value(target.address).build());
-    tags
+    super::tagged::create_tags(cx, target.address, target.props).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 pub fn tag_spec(kind: ResourceType, cx: &Cx, target: &Target<'_>) -> TagSpecification {
@@ -50,29 +44,12 @@ pub fn read_tags(tags: &[Tag], env: &str) -> Option<(Option<String>, Value)> {
     Some((address, Value::Object(out)))
 }
 
-fn desired(props: &Props) -> Vec<(String, String)> {
-    props
-        .get("tags")
-        .and_then(|t| t.as_object())
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
-        .unwrap_or_default()
-}
-
 /// Brings managed tags from `old` to `new`: sets changed keys, removes keys
 /// that were managed and are no longer wanted. Tags others added are kept.
 pub async fn sync(cx: &Cx, id: &str, old: &Props, new: &Props) -> Result<(), AwsError> {
-    let old = desired(old);
-    let new = desired(new);
-    let set: Vec<Tag> = new
-        .iter()
-        .filter(|kv| !old.contains(kv))
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    let remove: Vec<Tag> = old
-        .iter()
-        .filter(|(k, _)| !new.iter().any(|(nk, _)| nk == k))
-        .map(|(k, _)| Tag::builder().key(k).build())
-        .collect();
+    let (set, remove) = super::tagged::tag_delta(old, new);
+    let set: Vec<Tag> = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    let remove: Vec<Tag> = remove.into_iter().map(|k| Tag::builder().key(k).build()).collect();
     if !set.is_empty() {
         cx.retry(|| async {
             cx.clients.ec2.create_tags().resources(id).set_tags(Some(set.clone())).send().await.aws("CreateTags")

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_eks::types::{AddonStatus, ResolveConflicts};
 use serde_json::json;
 
-use super::eks_common::{create_tags, iam_propagation, env_clusters, read_tags, set_tags};
+use super::eks_common::{iam_propagation, env_clusters, read_tags, set_tags};
 use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
@@ -118,7 +118,7 @@ impl Kind for EksAddon {
             .addon_version(&version)
             .set_service_account_role_arn(opt_str(t.props, "service_account_role_arn").map(String::from))
             .resolve_conflicts(conflicts(t.props))
-            .set_tags(Some(create_tags(cx, t)))
+            .set_tags(Some(super::tagged::create_tags(cx, t.address, t.props)))
             .client_request_token(t.token)
             .send()
             .await

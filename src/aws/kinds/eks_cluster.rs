@@ -9,7 +9,7 @@ use aws_sdk_eks::types::{
 };
 use serde_json::json;
 
-use super::eks_common::{create_tags, env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
+use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
 use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
@@ -141,7 +141,7 @@ impl Kind for EksCluster {
                 CreateAccessConfigRequest::builder().authentication_mode(AuthenticationMode::from(m)).build()
             }))
             .set_encryption_config(encryption.map(|e| vec![e]))
-            .set_tags(Some(create_tags(cx, t)))
+            .set_tags(Some(super::tagged::create_tags(cx, t.address, t.props)))
             .client_request_token(t.token)
             .send()
             .await

@@ -1,27 +1,12 @@
-//! Helpers shared by the EKS kinds: tags as a map, the env's clusters, and
+//! Helpers shared by the EKS kinds: tags read back, the env's clusters, and
 //! IAM eventual consistency on create.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::Target;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{is_foreign_tag, Props, TAG_ADDRESS, TAG_ENV};
-
-pub fn create_tags(cx: &Cx, t: &Target<'_>) -> HashMap<String, String> {
-    let mut tags: HashMap<String, String> = t
-        .props
-        .get("tags")
-        .and_then(|v| v.as_object())
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-        .collect();
-    tags.insert(TAG_ENV.into(), cx.env.clone());
-    tags.insert(TAG_ADDRESS.into(), t.address.to_string());
-    tags
-}
 
 /// `(address, comparable tags)` when the tags say this env; `None` otherwise.
 pub fn read_tags(tags: Option<&HashMap<String, String>>, env: &str) -> Option<(Option<String>, Value)> {
@@ -55,14 +40,7 @@ pub async fn list_clusters(cx: &Cx) -> Result<std::sync::Arc<Vec<String>>, AwsEr
 }
 
 pub async fn set_tags(cx: &Cx, arn: &str, old: &Props, new: &Props) -> Result<(), AwsError> {
-    let map = |p: &Props| p.get("tags").and_then(|t| t.as_object()).cloned().unwrap_or_default();
-    let (old, new) = (map(old), map(new));
-    let set: HashMap<String, String> = new
-        .iter()
-        .filter(|(k, v)| old.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-        .collect();
-    let remove: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    let (set, remove) = super::tagged::tag_delta(old, new);
     if !set.is_empty() {
         cx.retry(|| async { cx.clients.eks.tag_resource().resource_arn(arn).set_tags(Some(set.clone())).send().await.aws("TagResource") }).await?;
     }

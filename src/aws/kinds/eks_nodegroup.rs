@@ -11,7 +11,7 @@ use aws_sdk_eks::types::{
 };
 use serde_json::{json, Value};
 
-use super::eks_common::{create_tags, iam_propagation, env_clusters, read_tags, set_tags, sorted, strings};
+use super::eks_common::{iam_propagation, env_clusters, read_tags, set_tags, sorted, strings};
 use super::{str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
@@ -150,7 +150,7 @@ impl Kind for EksNodegroup {
             .scaling_config(scaling)
             .set_labels(Some(labels(t.props)))
             .set_taints(Some(taints(t.props)))
-            .set_tags(Some(create_tags(cx, t)))
+            .set_tags(Some(super::tagged::create_tags(cx, t.address, t.props)))
             .client_request_token(t.token)
             .send()
             .await

@@ -62,14 +62,5 @@ pub fn document(raw: &str) -> Value {
 
 /// The plan's tags plus the identity tags, for IAM create calls.
 pub fn create_tags(cx: &Cx, address: &str, props: &crate::model::Props) -> Vec<Tag> {
-    let mut tags: Vec<Tag> = props
-        .get("tags")
-        .and_then(|t| t.as_object())
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v.as_str().unwrap_or_default()).build().ok())
-        .collect();
-    tags.extend(Tag::builder().key(TAG_ENV).value(&cx.env).build().ok());
-    tags.extend(Tag::builder().key(TAG_ADDRESS).value(address).build().ok());
-    tags
+    super::tagged::create_tags(cx, address, props).into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
 }

@@ -124,13 +124,6 @@ impl Kind for IamRole {
 
 /// Tags to set and keys to remove, for IAM-style tag calls.
 pub fn tag_delta(old: &Props, new: &Props) -> (Vec<Tag>, Vec<String>) {
-    let map = |p: &Props| p.get("tags").and_then(|t| t.as_object()).cloned().unwrap_or_default();
-    let (old, new) = (map(old), map(new));
-    let set = new
-        .iter()
-        .filter(|(k, v)| old.get(*k) != Some(v))
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v.as_str().unwrap_or_default()).build().ok())
-        .collect();
-    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
-    (set, remove)
+    let (set, remove) = super::tagged::tag_delta(old, new);
+    (set.into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect(), remove)
 }
