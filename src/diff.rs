@@ -164,11 +164,7 @@ pub fn field_changes(current: &Props, desired: &Props, replace_fields: &[&str]) 
             forces_replacement: replace_fields.contains(&field.as_str()),
         });
     }
-    for (field, old) in current {
-        if !desired.contains_key(field) && replace_fields.contains(&field.as_str()) {
-            changes.push(FieldChange { field: field.clone(), old: Some(old.clone()), new: None, forces_replacement: true });
-        }
-    }
+    // Fields the plan does not set are not compared: AWS fills them in.
     changes
 }
 

@@ -60,6 +60,7 @@ pub fn tier(kind: &str) -> &'static str {
         "EksCluster" | "EksNodegroup" | "EksAddon" | "IamOidcProvider" | "SqsQueue" | "SqsQueuePolicy" | "EventRule" | "IamInstanceProfile" => "cluster",
         "IamRole" | "IamRolePolicy" | "IamRolePolicyAttachment" => "identity",
         "KmsKey" | "KmsAlias" => "kms",
+        "DbSubnetGroup" | "DbParameterGroup" | "DbInstance" => "database",
         _ => "other",
     }
 }

@@ -90,6 +90,9 @@ pub async fn context(prepared: &Prepared, reporter: Arc<dyn Reporter>, timeouts:
     if let Some(minutes) = prepared.loaded.file.cluster.as_ref().and_then(|c| c.wait_timeout_minutes) {
         timeouts.cluster = std::time::Duration::from_secs(minutes * 60);
     }
+    if let Some(minutes) = prepared.loaded.file.database.as_ref().and_then(|d| d.wait_timeout_minutes) {
+        timeouts.database = std::time::Duration::from_secs(minutes * 60);
+    }
     Cx { clients, env: prepared.loaded.env.clone(), timeouts, reporter, cache: None }
 }
 

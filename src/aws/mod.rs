@@ -196,6 +196,8 @@ pub struct Timeouts {
     pub nodegroup: Duration,
     /// An add-on becoming ACTIVE.
     pub addon: Duration,
+    /// A DB instance becoming available or going away.
+    pub database: Duration,
     /// Waiting out `DependencyViolation` on delete.
     pub dependency: Duration,
     /// IAM eventual consistency after a role is made.
@@ -212,6 +214,7 @@ impl Default for Timeouts {
             cluster: Duration::from_secs(30 * 60),
             nodegroup: Duration::from_secs(30 * 60),
             addon: Duration::from_secs(20 * 60),
+            database: Duration::from_secs(40 * 60),
             dependency: Duration::from_secs(5 * 60),
             iam_propagation: Duration::from_secs(90),
             poll: Duration::from_millis(500),

@@ -16,6 +16,14 @@ pub struct PlanFile {
     pub tags: BTreeMap<String, String>,
     pub network: Option<Network>,
     pub cluster: Option<Cluster>,
+    pub database: Option<Database>,
+    /// Customer managed keys, one per service.
+    pub kms: Option<Kms>,
+    /// Per-workload IAM roles (IRSA) the platform's pods assume.
+    #[serde(default)]
+    pub workload_identity: Vec<Spanned<WorkloadIdentity>>,
+    /// The public zone and its certificate.
+    pub dns: Option<Dns>,
     /// Extra resources of any kind, keyed by address, with explicit
     /// `${address.output}` references.
     #[serde(default)]
@@ -135,9 +143,6 @@ pub struct Cluster {
     pub log_types: Vec<String>,
     #[serde(default = "default_auth_mode")]
     pub authentication_mode: String,
-    /// Envelope encryption of Kubernetes secrets with a KMS key made for it.
-    #[serde(default)]
-    pub secrets_encryption: bool,
     /// Refuse `destroy` of the cluster.
     #[serde(default)]
     pub protect: bool,
@@ -207,4 +212,110 @@ pub fn parse_taint(s: &str) -> Option<(String, String, &'static str)> {
         _ => return None,
     };
     (!k.is_empty()).then(|| (k.to_string(), v.to_string(), effect))
+}
+
+/// RDS PostgreSQL in the data subnets, password managed by RDS in Secrets Manager.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// `16.x`; a new major version is a new instance.
+    pub engine_version: Spanned<String>,
+    pub instance_class: String,
+    #[serde(default = "default_storage")]
+    pub allocated_storage: i64,
+    #[serde(default)]
+    pub multi_az: bool,
+    pub backup_retention_days: i64,
+    #[serde(default)]
+    pub deletion_protection: bool,
+    #[serde(default)]
+    pub performance_insights: bool,
+    /// Modifies apply now (true) or in the next maintenance window (false).
+    pub apply_immediately: bool,
+    /// Take a final snapshot when destroyed.
+    #[serde(default)]
+    pub final_snapshot: bool,
+    /// Refuse `destroy` of the database.
+    #[serde(default)]
+    pub protect: bool,
+    #[serde(default = "default_db_name")]
+    pub db_name: String,
+    #[serde(default = "default_master")]
+    pub master_username: String,
+    pub wait_timeout_minutes: Option<u64>,
+}
+
+fn default_storage() -> i64 {
+    20
+}
+
+fn default_db_name() -> String {
+    "app".into()
+}
+
+fn default_master() -> String {
+    "app_admin".into()
+}
+
+/// One customer managed key per service, each with an alias and rotation on.
+/// A service whose key is off uses the AWS-managed key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kms {
+    /// Envelope encryption of Kubernetes secrets.
+    #[serde(default)]
+    pub eks: bool,
+    /// RDS storage encryption.
+    #[serde(default)]
+    pub rds: bool,
+    /// CloudWatch Logs and S3 (the key policy lets the logs service use it).
+    #[serde(default)]
+    pub logs: bool,
+    /// Days a destroyed key waits before AWS deletes it (7 to 30; 30 when absent).
+    pub deletion_window_days: Option<Spanned<i64>>,
+}
+
+impl Kms {
+    pub fn deletion_window(&self) -> i64 {
+        self.deletion_window_days.as_ref().map(|d| *d.get_ref()).unwrap_or(30)
+    }
+}
+
+/// An IAM role one Kubernetes service account assumes through the cluster's
+/// OIDC provider (IRSA) or, with `pod_identity`, an EKS Pod Identity association.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadIdentity {
+    pub name: String,
+    pub namespace: String,
+    pub service_account: String,
+    /// Use an EKS Pod Identity association instead of the OIDC trust.
+    #[serde(default)]
+    pub pod_identity: bool,
+    /// Permissions: a built-in set, managed policy ARNs and inline statements.
+    #[serde(default)]
+    pub builtin: Option<String>,
+    #[serde(default)]
+    pub managed_policies: Vec<String>,
+    #[serde(default)]
+    pub statements: Vec<Statement>,
+}
+
+/// One IAM policy statement; `resources` may reference other resources
+/// (`${db_instance.main.master_secret_arn}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+}
+
+/// A public hosted zone for the plan's domain and an ACM certificate for the
+/// domain and `*.domain`, validated through DNS records in that zone.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dns {
+    pub domain: Spanned<String>,
+    /// How long to wait for the certificate to be ISSUED.
+    pub certificate_timeout_minutes: Option<u64>,
 }

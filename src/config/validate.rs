@@ -111,6 +111,32 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
     if let Some(c) = &f.cluster {
         check_cluster(plan, c, &mut errors);
     }
+    if let Some(d) = &f.database {
+        if f.network.as_ref().is_none_or(|n| !n.security_groups.contains_key("database")) {
+            errors.push(plan.error("database: needs [network] with a `database` security group (5432 from the nodes only)", None));
+        }
+        let v = d.engine_version.get_ref();
+        if !v.split('.').next().is_some_and(|m| m.parse::<u32>().is_ok()) {
+            errors.push(plan.error(format!("database.engine_version: `{v}` is not a PostgreSQL version like \"16.4\""), Some(d.engine_version.span())));
+        }
+        if !(1..=35).contains(&d.backup_retention_days) {
+            errors.push(plan.error("database.backup_retention_days: 1 to 35 days", Some(d.engine_version.span())));
+        }
+    }
+    if let Some(k) = &f.kms {
+        if !(7..=30).contains(&k.deletion_window()) {
+            errors.push(plan.error("kms.deletion_window_days: AWS allows 7 to 30 days", k.deletion_window_days.as_ref().map(|d| d.span())));
+        }
+    }
+    if let Some(d) = &f.dns {
+        let domain = d.domain.get_ref();
+        let labels_ok = domain.split('.').count() >= 2
+            && domain.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !l.starts_with('-'));
+        if !labels_ok || domain.len() > 253 {
+            errors.push(plan.error(format!("dns.domain: `{domain}` is not a domain name like \"todo.example.com\""), Some(d.domain.span())));
+        }
+    }
+    check_identities(plan, &mut errors);
     for (address, res) in &f.resources {
         if address.split_once('.').is_none_or(|(k, n)| !is_name(k) || n.is_empty()) {
             errors.push(plan.error(
@@ -226,6 +252,54 @@ fn check_cluster(plan: &LoadedPlan, c: &super::Cluster, errors: &mut Vec<PlanErr
         for t in &g.taints {
             if super::parse_taint(t).is_none() {
                 errors.push(plan.error(format!("{key}.taints: `{t}` is not `key=value:NoSchedule|NoExecute|PreferNoSchedule`"), Some(ng.span())));
+            }
+        }
+    }
+}
+
+fn check_identities(plan: &LoadedPlan, errors: &mut Vec<PlanError>) {
+    let f = &plan.file;
+    let mut seen = std::collections::BTreeSet::new();
+    for spanned in &f.workload_identity {
+        let w = spanned.get_ref();
+        let span = Some(spanned.span());
+        let key = format!("workload_identity[{}]", w.name);
+        if f.cluster.is_none() {
+            errors.push(plan.error(format!("{key}: needs a [cluster]: the role is assumed through the cluster's OIDC provider or Pod Identity"), span.clone()));
+        }
+        if w.name.is_empty() || !w.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            errors.push(plan.error(format!("{key}.name: use lowercase letters, digits and '-'"), span.clone()));
+        }
+        if !seen.insert(w.name.replace('-', "_")) {
+            errors.push(plan.error(format!("{key}: declared twice"), span.clone()));
+        }
+        if w.namespace.is_empty() || w.service_account.is_empty() {
+            errors.push(plan.error(format!("{key}: namespace and service_account are both required"), span.clone()));
+        }
+        if f.project.len() + plan.env.len() + w.name.len() + 2 > 64 {
+            errors.push(plan.error(format!("{key}.name: the role name `<project>-<env>-{}` would pass IAM's 64 characters", w.name), span.clone()));
+        }
+        match w.builtin.as_deref() {
+            None => {}
+            Some(b) if !crate::expand::BUILTIN_IDENTITIES.contains(&b) => errors.push(plan.error(
+                format!("{key}.builtin: `{b}` is not one of {}", crate::expand::BUILTIN_IDENTITIES.join(", ")),
+                span.clone(),
+            )),
+            Some("external-dns") if f.dns.is_none() => {
+                errors.push(plan.error(format!("{key}.builtin: external-dns is limited to this plan's zone, so it needs a [dns] section"), span.clone()))
+            }
+            Some("external-secrets") if f.database.is_none() => errors.push(plan.error(
+                format!("{key}.builtin: external-secrets may read only the database's master secret, so it needs a [database] section"),
+                span.clone(),
+            )),
+            Some(_) => {}
+        }
+        if w.builtin.is_none() && w.managed_policies.is_empty() && w.statements.is_empty() {
+            errors.push(plan.error(format!("{key}: give it permissions: builtin, managed_policies or statements"), span.clone()));
+        }
+        for s in &w.statements {
+            if s.actions.is_empty() || s.resources.is_empty() {
+                errors.push(plan.error(format!("{key}.statements: each statement needs actions and resources"), span.clone()));
             }
         }
     }

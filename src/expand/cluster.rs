@@ -95,27 +95,8 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
     if plan.file.network.as_ref().is_some_and(|n| !n.security_groups.contains_key("nodes")) {
         cluster["security_group_ids"] = json!([]);
     }
-    if c.secrets_encryption {
-        out.add(
-            "kms_key.eks".into(),
-            "KmsKey",
-            json!({
-                "description": format!("{name}: EKS secrets envelope encryption"),
-                "enable_rotation": true,
-                "_deletion_window_days": 30,
-                "tags": tags(plan, &format!("{name}-eks"), &[]),
-            }),
-            origin,
-            span.clone(),
-        );
-        out.add(
-            "kms_alias.eks".into(),
-            "KmsAlias",
-            json!({ "name": format!("alias/{name}-eks"), "target_key_id": Ref::expr("kms_key.eks", "id") }),
-            origin,
-            span.clone(),
-        );
-        cluster["encryption_key_arn"] = json!(Ref::expr("kms_key.eks", "arn"));
+    if let Some(arn) = super::kms::key_arn(plan, "eks") {
+        cluster["encryption_key_arn"] = json!(arn);
     }
     if c.public_cidrs().iter().any(|c| c == "0.0.0.0/0") && c.endpoint_public_access {
         out.warnings.push(format!(

@@ -3,9 +3,15 @@
 
 mod cluster;
 mod custom;
+mod database;
+mod dns;
+mod identity;
+mod kms;
 mod network;
 
 use std::collections::BTreeMap;
+
+pub use identity::BUILTINS as BUILTIN_IDENTITIES;
 
 use serde_json::Value;
 
@@ -41,12 +47,22 @@ impl Expanded {
 
 pub fn expand(plan: &LoadedPlan) -> Expanded {
     let mut out = Expanded::default();
+    if let Some(k) = &plan.file.kms {
+        kms::expand(plan, k, &mut out);
+    }
     if let Some(net) = &plan.file.network {
         network::expand(plan, net, &mut out);
     }
     if let Some(c) = &plan.file.cluster {
         cluster::expand(plan, c, &mut out);
     }
+    if let Some(d) = &plan.file.database {
+        database::expand(plan, d, &mut out);
+    }
+    if let Some(d) = &plan.file.dns {
+        dns::expand(plan, d, &mut out);
+    }
+    identity::expand(plan, &mut out);
     custom::expand(plan, &mut out);
     out
 }

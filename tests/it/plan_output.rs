@@ -49,7 +49,7 @@ fn prod_plan_shows_prod_values() {
     assert_eq!(nats, 3, "one NAT per AZ in prod");
     let vpc = actions.iter().find(|a| a["address"] == "vpc.main").unwrap();
     assert!(vpc["changes"].as_array().unwrap().iter().any(|c| c["field"] == "cidr" && c["new"] == "10.20.0.0/16"));
-    assert_eq!(plan["summary"]["add"], 73);
+    assert_eq!(plan["summary"]["add"], 78);
     // Prod: secrets encrypted with its own key, a restricted endpoint, all logs.
     let cluster = actions.iter().find(|a| a["address"] == "eks_cluster.main").unwrap();
     let field = |name: &str| cluster["changes"].as_array().unwrap().iter().find(|c| c["field"] == name).unwrap()["new"].clone();

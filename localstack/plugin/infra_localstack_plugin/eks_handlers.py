@@ -9,18 +9,24 @@ handlers shaped after the AWS EKS API reference. Not an independent emulator.
             is given the documented ``update`` response (moto returns ``cluster``),
             except ``accessConfig`` updates, applied here to moto's cluster (moto
             ignores accessConfig; eks_patches.py stores it at CreateCluster).
-  tags:     TagResource, UntagResource, ListTagsForResource on add-on ARNs (other ARNs
-            go to moto).
+  pod identity associations: CreatePodIdentityAssociation, DescribePodIdentityAssociation,
+            ListPodIdentityAssociations, UpdatePodIdentityAssociation,
+            DeletePodIdentityAssociation
+  tags:     TagResource, UntagResource, ListTagsForResource on add-on and pod identity
+            association ARNs (other ARNs go to moto).
 
 Every update completes at once (status ``Successful``); add-ons are ACTIVE at once.
-Clusters and node groups are moto's; add-ons and updates live in ``STATE`` here, per
+Clusters and node groups are moto's; add-ons, updates and pod identity associations
+live in ``STATE`` here, per
 account and region like moto's backends, and are dropped with their cluster
 (eks_patches.py). Handlers take (RequestContext, parsed request dict) and return the
 output shape as a dict, or raise AWS-style errors.
 """
 
 import json
+import random
 import re
+import string
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -75,6 +81,8 @@ def _default_version(name, k8s):
 class RegionState:
     addons: dict = field(default_factory=dict)  # cluster -> {addonName: addon dict}
     updates: dict = field(default_factory=dict)  # cluster -> {update id: (scope, update dict)}
+    associations: dict = field(default_factory=dict)  # cluster -> {associationId: association dict}
+    association_tokens: dict = field(default_factory=dict)  # cluster -> {clientRequestToken: associationId}
 
 
 STATE: dict[tuple[str, str], RegionState] = {}  # (account id, region) -> state
@@ -82,12 +90,15 @@ _lock = threading.RLock()
 
 
 def forget_cluster(account_id: str, region: str, cluster: str) -> None:
-    """Drop the add-ons and updates of a deleted cluster (AWS deletes add-ons with it)."""
+    """Drop the add-ons, updates and pod identity associations of a deleted cluster (AWS
+    deletes add-ons and associations with it)."""
     with _lock:
         state = STATE.get((account_id, region))
         if state:
             state.addons.pop(cluster, None)
             state.updates.pop(cluster, None)
+            state.associations.pop(cluster, None)
+            state.association_tokens.pop(cluster, None)
 
 
 # --- errors and lookups ---
@@ -457,42 +468,191 @@ def describe_update(ctx, request):
     return {"update": found[1]}
 
 
-# --- tags on add-on ARNs (moto knows only its own resources; other ARNs go to moto) ---
-def _tagged_addon(ctx, arn):
-    parts = arn.split(":", 5)[-1].split("/")  # addon/<cluster>/<name>/<uuid>
-    addon = _state(ctx).addons.get(parts[1], {}).get(parts[2]) if len(parts) == 4 else None
-    if addon is None or addon["addonArn"] != arn:
+# --- pod identity associations ---
+_ROLE_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:role/.+")
+
+
+def _association_id():
+    """``a-`` and 17 lowercase letters and digits, as AWS's ids (a-8mvwvh57cu74mgcst)."""
+    return "a-" + "".join(random.choices(string.ascii_lowercase + string.digits, k=17))
+
+
+def _association(ctx, cluster_name, association_id):
+    _cluster(ctx, cluster_name)
+    association = _state(ctx).associations.get(cluster_name, {}).get(association_id)
+    if association is None:
+        raise _not_found(f"No Pod Identity Association found for id: {association_id}",
+                         clusterName=cluster_name)
+    return association
+
+
+def _check_role_arns(request, cluster_name):
+    for key in ("roleArn", "targetRoleArn"):
+        value = request.get(key)
+        if value and not _ROLE_ARN.fullmatch(value):
+            raise _invalid(f"Invalid {key}: {value}", clusterName=cluster_name)
+    if request.get("disableSessionTags") not in (None, True, False):
+        raise _invalid(f"Invalid disableSessionTags: {request['disableSessionTags']}",
+                       clusterName=cluster_name)
+
+
+def _set_target_role(association, target):
+    """``targetRoleArn`` with its ``externalId`` (kept while the target role is); an empty
+    string removes both."""
+    if target:
+        if association.get("targetRoleArn") != target or "externalId" not in association:
+            association["externalId"] = str(uuid.uuid4())
+        association["targetRoleArn"] = target
+    else:
+        association.pop("targetRoleArn", None)
+        association.pop("externalId", None)
+
+
+def create_pod_identity_association(ctx, request):
+    _require(request, "clusterName", "namespace", "serviceAccount", "roleArn")
+    cluster_name = request["clusterName"]
+    cluster = _cluster(ctx, cluster_name)
+    _check_role_arns(request, cluster_name)
+    tags = dict(request.get("tags") or {})
+    if len(tags) > 50:
+        raise _invalid("A resource can have at most 50 tags", clusterName=cluster_name)
+    state = _state(ctx)
+    associations = state.associations.setdefault(cluster_name, {})
+    tokens = state.association_tokens.setdefault(cluster_name, {})
+    namespace, service_account = request["namespace"], request["serviceAccount"]
+    token = request.get("clientRequestToken")
+    if token and token in tokens and tokens[token] in associations:
+        # A retried request (same idempotency token): the association it created.
+        earlier = associations[tokens[token]]
+        if (earlier["namespace"], earlier["serviceAccount"], earlier["roleArn"]) == (
+                namespace, service_account, request["roleArn"]):
+            return {"association": earlier}
+        raise _invalid("The client request token was already used for a different request",
+                       clusterName=cluster_name)
+    for existing in associations.values():
+        if (existing["namespace"], existing["serviceAccount"]) == (namespace, service_account):
+            raise _in_use(f"Association already exists: {existing['associationId']}",
+                          clusterName=cluster_name)
+    association_id = _association_id()
+    now = _now()
+    association = {
+        "clusterName": cluster_name,
+        "namespace": namespace,
+        "serviceAccount": service_account,
+        "roleArn": request["roleArn"],
+        # arn:aws:eks:<region>:<account>:podidentityassociation/<cluster>/<association id>
+        "associationArn": cluster.arn.rsplit(":", 1)[0]
+        + f":podidentityassociation/{cluster_name}/{association_id}",
+        "associationId": association_id,
+        "tags": tags,
+        "createdAt": now,
+        "modifiedAt": now,
+        "disableSessionTags": bool(request.get("disableSessionTags")),
+    }
+    _set_target_role(association, request.get("targetRoleArn"))
+    associations[association_id] = association
+    if token:
+        tokens[token] = association_id
+    return {"association": association}
+
+
+def describe_pod_identity_association(ctx, request):
+    _require(request, "clusterName", "associationId")
+    return {"association": _association(ctx, request["clusterName"], request["associationId"])}
+
+
+def list_pod_identity_associations(ctx, request):
+    _require(request, "clusterName")
+    cluster_name = request["clusterName"]
+    _cluster(ctx, cluster_name)
+    associations = _state(ctx).associations.get(cluster_name, {})
+    ids = [a["associationId"] for a in associations.values()
+           if request.get("namespace") in (None, a["namespace"])
+           and request.get("serviceAccount") in (None, a["serviceAccount"])]
+    ids, next_token = _page(ids, request)
+    summary = ("clusterName", "namespace", "serviceAccount", "associationArn", "associationId", "ownerArn")
+    return {
+        "associations": [{k: associations[i][k] for k in summary if k in associations[i]} for i in ids],
+        "nextToken": next_token,
+    }
+
+
+def update_pod_identity_association(ctx, request):
+    _require(request, "clusterName", "associationId")
+    cluster_name = request["clusterName"]
+    association = _association(ctx, cluster_name, request["associationId"])
+    if all(request.get(k) is None for k in ("roleArn", "targetRoleArn", "disableSessionTags")):
+        raise _invalid("At least one of roleArn, targetRoleArn or disableSessionTags must be given",
+                       clusterName=cluster_name)
+    _check_role_arns(request, cluster_name)
+    if request.get("roleArn"):
+        association["roleArn"] = request["roleArn"]
+    if request.get("targetRoleArn") is not None:
+        _set_target_role(association, request["targetRoleArn"])
+    if request.get("disableSessionTags") is not None:
+        association["disableSessionTags"] = request["disableSessionTags"]
+    association["modifiedAt"] = _now()
+    return {"association": association}
+
+
+def delete_pod_identity_association(ctx, request):
+    _require(request, "clusterName", "associationId")
+    cluster_name, association_id = request["clusterName"], request["associationId"]
+    association = _association(ctx, cluster_name, association_id)
+    state = _state(ctx)
+    del state.associations[cluster_name][association_id]
+    tokens = state.association_tokens.get(cluster_name, {})
+    for token in [t for t, i in tokens.items() if i == association_id]:
+        del tokens[token]
+    return {"association": association}
+
+
+# --- tags on add-on and pod identity association ARNs (moto knows only its own
+# resources; other ARNs go to moto) ---
+def _tagged_resource(ctx, arn):
+    """The add-on (addon/<cluster>/<name>/<uuid>) or pod identity association
+    (podidentityassociation/<cluster>/<association id>) with ARN ``arn``."""
+    parts = arn.split(":", 5)[-1].split("/")
+    resource = None
+    if parts[0] == "addon" and len(parts) == 4:
+        resource = _state(ctx).addons.get(parts[1], {}).get(parts[2])
+        key = "addonArn"
+    elif parts[0] == "podidentityassociation" and len(parts) == 3:
+        resource = _state(ctx).associations.get(parts[1], {}).get(parts[2])
+        key = "associationArn"
+    if resource is None or resource[key] != arn:
         raise _not_found(f"Resource not found: {arn}")
-    return addon
+    return resource
 
 
-def _for_addon_arn(fn):
+def _for_plugin_arn(fn):
     def handler(ctx, request):
-        if ":addon/" not in request.get("resourceArn", ""):
+        arn = request.get("resourceArn", "")
+        if ":addon/" not in arn and ":podidentityassociation/" not in arn:
             from localstack.services.moto import dispatch_to_moto
 
             return dispatch_to_moto(ctx)
-        return fn(_tagged_addon(ctx, request["resourceArn"]), request)
+        return fn(_tagged_resource(ctx, arn), request)
 
     return handler
 
 
-@_for_addon_arn
-def tag_resource(addon, request):
-    addon["tags"].update(request.get("tags") or {})
+@_for_plugin_arn
+def tag_resource(resource, request):
+    resource["tags"].update(request.get("tags") or {})
     return {}
 
 
-@_for_addon_arn
-def untag_resource(addon, request):
+@_for_plugin_arn
+def untag_resource(resource, request):
     for key in request.get("tagKeys") or []:
-        addon["tags"].pop(key, None)
+        resource["tags"].pop(key, None)
     return {}
 
 
-@_for_addon_arn
-def list_tags_for_resource(addon, request):
-    return {"tags": addon["tags"]}
+@_for_plugin_arn
+def list_tags_for_resource(resource, request):
+    return {"tags": resource["tags"]}
 
 
 def _locked(fn):
@@ -516,6 +676,11 @@ HANDLERS = {
         "UpdateClusterVersion": update_cluster_version,
         "UpdateClusterConfig": update_cluster_config,
         "DescribeUpdate": describe_update,
+        "CreatePodIdentityAssociation": create_pod_identity_association,
+        "DescribePodIdentityAssociation": describe_pod_identity_association,
+        "ListPodIdentityAssociations": list_pod_identity_associations,
+        "UpdatePodIdentityAssociation": update_pod_identity_association,
+        "DeletePodIdentityAssociation": delete_pod_identity_association,
         "TagResource": tag_resource,
         "UntagResource": untag_resource,
         "ListTagsForResource": list_tags_for_resource,

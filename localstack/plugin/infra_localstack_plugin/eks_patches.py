@@ -16,9 +16,9 @@ attribute ``access_config``, which moto's serializer answers as ``accessConfig``
 CreateCluster/DescribeCluster/DeleteCluster. UpdateClusterConfig's ``accessConfig`` is
 applied by eks_handlers.py.
 
-DeleteCluster: drop the cluster's add-ons and updates kept by eks_handlers.py (AWS
-deletes add-ons with their cluster). moto already refuses (ResourceInUseException)
-while node groups exist.
+DeleteCluster: drop the cluster's add-ons, updates and pod identity associations kept by
+eks_handlers.py (AWS deletes add-ons and associations with their cluster). moto already
+refuses (ResourceInUseException) while node groups exist.
 """
 
 import uuid

@@ -30,6 +30,21 @@ async fn set_rotation(cx: &Cx, id: &str, on: bool) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// The default key policy (the account administers the key) plus use of the
+/// key by the given service principals, scoped to this account.
+fn grant_policy(account: &str, services: &[String]) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Sid": "AccountAdministers", "Effect": "Allow", "Principal": { "AWS": format!("arn:aws:iam::{account}:root") }, "Action": "kms:*", "Resource": "*" },
+            { "Sid": "ServicesEncrypt", "Effect": "Allow", "Principal": { "Service": services },
+              "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"], "Resource": "*",
+              "Condition": { "StringEquals": { "aws:SourceAccount": account } } }
+        ]
+    })
+    .to_string()
+}
+
 #[async_trait]
 impl Kind for KmsKey {
     fn name(&self) -> &'static str {
@@ -64,6 +79,12 @@ impl Kind for KmsKey {
             .aws("CreateKey")?;
         let meta = out.key_metadata().ok_or_else(|| AwsError::local("CreateKey", "no key metadata"))?;
         let id = meta.key_id().to_string();
+        let services = super::eks_common::strings(t.props, "_grant_services");
+        if !services.is_empty() {
+            // The account is known only now, from the key itself.
+            let policy = grant_policy(meta.aws_account_id().unwrap_or_default(), &services);
+            cx.retry(|| async { cx.clients.kms.put_key_policy().key_id(&id).policy(&policy).send().await.aws("PutKeyPolicy") }).await?;
+        }
         set_rotation(cx, &id, rotation(t.props)).await?;
         Ok(Live { outputs: outputs(&id, meta.arn().unwrap_or_default()), id, address: Some(t.address.to_string()), props: t.props.clone() })
     }

@@ -1,11 +1,17 @@
 //! Resource kinds: one file per kind, each behind the [`Kind`] trait, and the
 //! registry that lists them.
 
+mod acm_certificate;
+mod acm_certificate_validation;
+mod db_instance;
+mod db_parameter_group;
+mod db_subnet_group;
 mod ec2_tags;
 mod eks_addon;
 mod eks_cluster;
 mod eks_common;
 mod eks_nodegroup;
+mod eks_pod_identity_association;
 mod elastic_ip;
 mod event_rule;
 mod iam_details;
@@ -18,7 +24,10 @@ mod internet_gateway;
 mod kms_alias;
 mod kms_key;
 mod nat_gateway;
+mod rds_common;
 mod route;
+mod route53_record;
+mod route53_zone;
 mod route_table;
 mod route_table_association;
 mod security_group;
@@ -117,6 +126,14 @@ impl Registry {
             Box::new(event_rule::EventRule),
             Box::new(kms_key::KmsKey),
             Box::new(kms_alias::KmsAlias),
+            Box::new(db_subnet_group::DbSubnetGroup),
+            Box::new(db_parameter_group::DbParameterGroup),
+            Box::new(db_instance::DbInstance),
+            Box::new(eks_pod_identity_association::EksPodIdentityAssociation),
+            Box::new(route53_zone::Route53Zone),
+            Box::new(route53_record::Route53Record),
+            Box::new(acm_certificate::AcmCertificate),
+            Box::new(acm_certificate_validation::AcmCertificateValidation),
         ];
         Registry { kinds: all.into_iter().map(|k| (k.name(), k)).collect() }
     }

@@ -1,0 +1,141 @@
+//! An RDS DB parameter group with the plan's parameters (`rds.force_ssl`).
+
+use async_trait::async_trait;
+use aws_sdk_rds::types::{ApplyMethod, Parameter};
+use serde_json::{json, Value};
+
+use super::rds_common::{create_tags, read_tags, tags_of};
+use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::Props;
+
+pub struct DbParameterGroup;
+
+fn parameters(props: &Props) -> Vec<Parameter> {
+    props
+        .get("parameters")
+        .and_then(|p| p.as_object())
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_name(k)
+                .parameter_value(v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))
+                .apply_method(ApplyMethod::PendingReboot)
+                .build()
+        })
+        .collect()
+}
+
+async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
+    let params = parameters(props);
+    if params.is_empty() {
+        return Ok(());
+    }
+    cx.retry(|| async {
+        cx.clients.rds.modify_db_parameter_group().db_parameter_group_name(name).set_parameters(Some(params.clone())).send().await.aws("ModifyDBParameterGroup")
+    })
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Kind for DbParameterGroup {
+    fn name(&self) -> &'static str {
+        "DbParameterGroup"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "name"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["name", "family"]
+    }
+
+    fn natural_key(&self, props: &Props) -> Option<String> {
+        opt_str(props, "name").map(String::from)
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let name = str_prop(t.props, "name")?;
+        let created = cx
+            .clients
+            .rds
+            .create_db_parameter_group()
+            .db_parameter_group_name(name)
+            .db_parameter_group_family(str_prop(t.props, "family")?)
+            .description(opt_str(t.props, "description").unwrap_or(name))
+            .set_tags(Some(create_tags(cx, t.address, t.props)))
+            .send()
+            .await
+            .aws("CreateDBParameterGroup");
+        // Named, so a run killed after this call finds it here: same name, adopt.
+        if let Err(e) = created {
+            if !e.code.contains("AlreadyExists") {
+                return Err(e);
+            }
+        }
+        set(cx, name, t.props).await?;
+        let mut outputs = id_outputs(name);
+        outputs.insert("name".into(), name.into());
+        Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let mut out = Vec::new();
+        // Only the groups state knows: parameters need one call per group.
+        for known in &scope.known {
+            let name = known.id.as_str();
+            let group = cx
+                .retry(|| async { cx.clients.rds.describe_db_parameter_groups().db_parameter_group_name(name).send().await.aws("DescribeDBParameterGroups") })
+                .await;
+            let group = match group {
+                Ok(g) => g,
+                Err(e) if e.class == ErrorClass::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let Some(g) = group.db_parameter_groups().first() else { continue };
+            let params = cx
+                .retry(|| async { cx.clients.rds.describe_db_parameters().db_parameter_group_name(name).source("user").send().await.aws("DescribeDBParameters") })
+                .await?;
+            let wanted: Vec<&String> = known.props.get("parameters").and_then(|p| p.as_object()).map(|m| m.keys().collect()).unwrap_or_default();
+            let values: serde_json::Map<String, Value> = params
+                .parameters()
+                .iter()
+                .filter_map(|p| Some((p.parameter_name()?.to_string(), Value::String(p.parameter_value()?.to_string()))))
+                .filter(|(k, _)| wanted.contains(&k))
+                .collect();
+            let mut props = json!({
+                "name": name,
+                "family": g.db_parameter_group_family(),
+                "description": g.description(),
+                "parameters": values,
+            });
+            if let Some((_, tags)) = read_tags(&tags_of(cx, g.db_parameter_group_arn().unwrap_or_default()).await?, scope.env) {
+                props["tags"] = tags;
+            }
+            let mut outputs = id_outputs(name);
+            outputs.insert("name".into(), name.into());
+            out.push(Live { id: name.to_string(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs });
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+        set(cx, &live.id, t.props).await?;
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        match cx
+            .retry_while(&live.id, "still used by a DB instance", cx.timeouts.dependency, ErrorClass::Dependency, || async {
+                cx.clients.rds.delete_db_parameter_group().db_parameter_group_name(&live.id).send().await.aws("DeleteDBParameterGroup")
+            })
+            .await
+        {
+            Err(e) if e.class != ErrorClass::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

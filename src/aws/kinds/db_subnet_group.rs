@@ -1,0 +1,104 @@
+//! An RDS DB subnet group (the data subnets), identified by its name.
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::rds_common::{create_tags, read_tags, tags_of};
+use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::Props;
+
+pub struct DbSubnetGroup;
+
+fn subnets(props: &Props) -> Vec<String> {
+    super::eks_common::strings(props, "subnet_ids")
+}
+
+#[async_trait]
+impl Kind for DbSubnetGroup {
+    fn name(&self) -> &'static str {
+        "DbSubnetGroup"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "name"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
+    fn natural_key(&self, props: &Props) -> Option<String> {
+        opt_str(props, "name").map(String::from)
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let name = str_prop(t.props, "name")?;
+        cx.clients
+            .rds
+            .create_db_subnet_group()
+            .db_subnet_group_name(name)
+            .db_subnet_group_description(opt_str(t.props, "description").unwrap_or(name))
+            .set_subnet_ids(Some(subnets(t.props)))
+            .set_tags(Some(create_tags(cx, t.address, t.props)))
+            .send()
+            .await
+            .aws("CreateDBSubnetGroup")?;
+        let mut outputs = id_outputs(name);
+        outputs.insert("name".into(), name.into());
+        Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let groups = cx
+            .retry(|| async {
+                cx.clients.rds.describe_db_subnet_groups().max_records(100).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("DescribeDBSubnetGroups")
+            })
+            .await?;
+        let mut out = Vec::new();
+        for g in groups {
+            let Some(name) = g.db_subnet_group_name().map(String::from) else { continue };
+            let mut ids: Vec<String> = g.subnets().iter().filter_map(|s| s.subnet_identifier().map(String::from)).collect();
+            ids.sort();
+            let mut props = json!({ "name": name, "description": g.db_subnet_group_description(), "subnet_ids": ids });
+            // Matched by name; tags (one call each) only for the groups state knows.
+            if scope.known.iter().any(|k| k.id == name) {
+                if let Some((_, tags)) = read_tags(&tags_of(cx, g.db_subnet_group_arn().unwrap_or_default()).await?, scope.env) {
+                    props["tags"] = tags;
+                }
+            }
+            let mut outputs = id_outputs(&name);
+            outputs.insert("name".into(), name.clone());
+            out.push(Live { id: name, address: None, props: props.as_object().cloned().unwrap_or_default(), outputs });
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+        cx.retry(|| async {
+            cx.clients
+                .rds
+                .modify_db_subnet_group()
+                .db_subnet_group_name(&live.id)
+                .set_db_subnet_group_description(opt_str(t.props, "description").map(String::from))
+                .set_subnet_ids(Some(subnets(t.props)))
+                .send()
+                .await
+                .aws("ModifyDBSubnetGroup")
+        })
+        .await?;
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        match cx
+            .retry_while(&live.id, "still used by a DB instance", cx.timeouts.dependency, ErrorClass::Dependency, || async {
+                cx.clients.rds.delete_db_subnet_group().db_subnet_group_name(&live.id).send().await.aws("DeleteDBSubnetGroup")
+            })
+            .await
+        {
+            Err(e) if e.class != ErrorClass::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! An EKS Pod Identity association: pods of one service account get the
+//! role's credentials from the EKS Auth service, no OIDC trust needed. The
+//! list call names only ids, so the env's associations are described one by
+//! one (EKS offers no batch read).
+
+use async_trait::async_trait;
+use aws_sdk_eks::types::PodIdentityAssociation;
+use serde_json::json;
+
+use super::eks_common::{env_clusters, read_tags, set_tags};
+use super::tagged::create_tags;
+use super::{str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{Outputs, Props};
+
+pub struct EksPodIdentityAssociation;
+
+fn to_live(a: &PodIdentityAssociation, env: &str) -> Option<Live> {
+    let (address, tags) = read_tags(a.tags(), env)?;
+    let id = a.association_id()?.to_string();
+    let props = json!({
+        "cluster_name": a.cluster_name(),
+        "namespace": a.namespace(),
+        "service_account": a.service_account(),
+        "role_arn": a.role_arn(),
+        "tags": tags,
+    });
+    let outputs: Outputs = [("id".into(), id.clone()), ("arn".into(), a.association_arn().unwrap_or_default().to_string())].into();
+    Some(Live { id, address, props: props.as_object().cloned()?, outputs })
+}
+
+async fn describe(cx: &Cx, cluster: &str, id: &str) -> Result<Option<PodIdentityAssociation>, AwsError> {
+    let got = cx
+        .retry(|| async {
+            cx.clients.eks.describe_pod_identity_association().cluster_name(cluster).association_id(id).send().await.aws("DescribePodIdentityAssociation")
+        })
+        .await;
+    match got {
+        Ok(o) => Ok(o.association().cloned()),
+        Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The association for one service account, if any.
+async fn find(cx: &Cx, cluster: &str, namespace: &str, service_account: &str) -> Result<Option<String>, AwsError> {
+    let listed = cx
+        .retry(|| async {
+            cx.clients
+                .eks
+                .list_pod_identity_associations()
+                .cluster_name(cluster)
+                .namespace(namespace)
+                .service_account(service_account)
+                .send()
+                .await
+                .aws("ListPodIdentityAssociations")
+        })
+        .await?;
+    Ok(listed.associations().first().and_then(|a| a.association_id()).map(String::from))
+}
+
+#[async_trait]
+impl Kind for EksPodIdentityAssociation {
+    fn name(&self) -> &'static str {
+        "EksPodIdentityAssociation"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "arn"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["cluster_name", "namespace", "service_account"]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let cluster = str_prop(t.props, "cluster_name")?;
+        let (namespace, sa) = (str_prop(t.props, "namespace")?, str_prop(t.props, "service_account")?);
+        let created = cx
+            .clients
+            .eks
+            .create_pod_identity_association()
+            .cluster_name(cluster)
+            .namespace(namespace)
+            .service_account(sa)
+            .role_arn(str_prop(t.props, "role_arn")?)
+            .client_request_token(t.token)
+            .set_tags(Some(create_tags(cx, t.address, t.props)))
+            .send()
+            .await
+            .aws("CreatePodIdentityAssociation")
+            .map_err(super::eks_common::iam_propagation);
+        let association = match created {
+            Ok(o) => o.association().cloned(),
+            // One association per service account: an earlier run's (killed before it saved) is this one.
+            Err(e) if e.code == "ResourceInUseException" => match find(cx, cluster, namespace, sa).await? {
+                Some(id) => describe(cx, cluster, &id).await?,
+                None => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
+        let live = association
+            .as_ref()
+            .and_then(|a| to_live(a, &cx.env))
+            .ok_or_else(|| AwsError::local("CreatePodIdentityAssociation", format!("the association for {namespace}/{sa} is not tagged for env {}", cx.env)))?;
+        Ok(Live { props: t.props.clone(), address: Some(t.address.to_string()), ..live })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let mut out = Vec::new();
+        for cluster in env_clusters(cx, scope.env).await?.iter() {
+            let Some(name) = cluster.name() else { continue };
+            let listed = cx
+                .retry(|| async {
+                    cx.clients
+                        .eks
+                        .list_pod_identity_associations()
+                        .cluster_name(name)
+                        .max_results(100)
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .collect::<Result<Vec<_>, _>>()
+                        .await
+                        .aws("ListPodIdentityAssociations")
+                })
+                .await?;
+            for summary in listed {
+                let Some(id) = summary.association_id() else { continue };
+                if let Some(live) = describe(cx, name, id).await?.as_ref().and_then(|a| to_live(a, scope.env)) {
+                    out.push(live);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        let cluster = str_prop(t.props, "cluster_name")?;
+        if changed.iter().any(|c| c == "role_arn") {
+            let role = str_prop(t.props, "role_arn")?;
+            cx.retry(|| async {
+                cx.clients
+                    .eks
+                    .update_pod_identity_association()
+                    .cluster_name(cluster)
+                    .association_id(&live.id)
+                    .role_arn(role)
+                    .send()
+                    .await
+                    .aws("UpdatePodIdentityAssociation")
+            })
+            .await?;
+        }
+        if changed.iter().any(|c| c == "tags") {
+            set_tags(cx, live.outputs.get("arn").map(String::as_str).unwrap_or_default(), &live.props, t.props).await?;
+        }
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let cluster = str_prop(&live.props, "cluster_name")?;
+        let deleted = cx
+            .retry(|| async {
+                cx.clients.eks.delete_pod_identity_association().cluster_name(cluster).association_id(&live.id).send().await.aws("DeletePodIdentityAssociation")
+            })
+            .await;
+        match deleted {
+            Err(e) if e.class != ErrorClass::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

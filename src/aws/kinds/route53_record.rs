@@ -1,0 +1,160 @@
+//! A Route53 record set. Records carry no tags: one is known by its zone,
+//! name and type, and read with one paginated list per zone that state
+//! knows. Create and update are UPSERTs, so a resent change is harmless;
+//! each change is waited on until Route53 reports it INSYNC.
+
+use async_trait::async_trait;
+use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType};
+use serde_json::json;
+
+use super::{str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{Outputs, Props};
+
+pub struct Route53Record;
+
+/// Lowercase with the trailing dot Route53 returns names with.
+pub fn fqdn(name: &str) -> String {
+    let n = name.to_ascii_lowercase();
+    if n.ends_with('.') {
+        n
+    } else {
+        format!("{n}.")
+    }
+}
+
+fn key_of(zone: &str, name: &str, kind: &str) -> String {
+    format!("{zone}|{}|{kind}", fqdn(name))
+}
+
+fn record_set(props: &Props) -> Result<ResourceRecordSet, AwsError> {
+    let records: Vec<ResourceRecord> = super::eks_common::strings(props, "records")
+        .into_iter()
+        .filter_map(|v| ResourceRecord::builder().value(v).build().ok())
+        .collect();
+    ResourceRecordSet::builder()
+        .name(fqdn(str_prop(props, "name")?))
+        .r#type(RrType::from(str_prop(props, "type")?))
+        .ttl(props.get("ttl").and_then(|v| v.as_i64()).unwrap_or(300))
+        .set_resource_records(Some(records))
+        .build()
+        .map_err(|e| AwsError::local("ResourceRecordSet", e.to_string()))
+}
+
+/// Sends one change and waits until it is INSYNC on Route53's servers.
+pub async fn change(cx: &Cx, address: &str, zone: &str, action: ChangeAction, set: ResourceRecordSet) -> Result<(), AwsError> {
+    let change = Change::builder().action(action).resource_record_set(set).build().map_err(|e| AwsError::local("Change", e.to_string()))?;
+    let batch = ChangeBatch::builder().changes(change).build().map_err(|e| AwsError::local("ChangeBatch", e.to_string()))?;
+    let sent = cx
+        .retry(|| async {
+            cx.clients.route53.change_resource_record_sets().hosted_zone_id(zone).change_batch(batch.clone()).send().await.aws("ChangeResourceRecordSets")
+        })
+        .await?;
+    let Some(id) = sent.change_info().map(|c| c.id().to_string()) else { return Ok(()) };
+    cx.wait_for(address, "the DNS change to reach every Route53 server", cx.timeouts.dependency, || async {
+        let got = cx.clients.route53.get_change().id(&id).send().await.aws("GetChange")?;
+        Ok(got.change_info().is_some_and(|c| *c.status() == ChangeStatus::Insync).then_some(()))
+    })
+    .await
+}
+
+/// Every record set of a zone (300 per page, the API's largest).
+pub async fn list(cx: &Cx, zone: &str) -> Result<Vec<ResourceRecordSet>, AwsError> {
+    let mut out = Vec::new();
+    let mut start: Option<(String, RrType)> = None;
+    loop {
+        let page = cx
+            .retry(|| async {
+                let mut call = cx.clients.route53.list_resource_record_sets().hosted_zone_id(zone).max_items(300);
+                if let Some((name, kind)) = &start {
+                    call = call.start_record_name(name).start_record_type(kind.clone());
+                }
+                call.send().await.aws("ListResourceRecordSets")
+            })
+            .await?;
+        out.extend(page.resource_record_sets().iter().cloned());
+        match (page.is_truncated(), page.next_record_name(), page.next_record_type()) {
+            (true, Some(n), Some(t)) => start = Some((n.to_string(), t.clone())),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+fn to_live(zone: &str, r: &ResourceRecordSet) -> Live {
+    let mut values: Vec<String> = r.resource_records().iter().map(|v| v.value().to_string()).collect();
+    values.sort();
+    let id = key_of(zone, r.name(), r.r#type().as_str());
+    let props = json!({ "zone_id": zone, "name": fqdn(r.name()), "type": r.r#type().as_str(), "ttl": r.ttl(), "records": values });
+    let outputs: Outputs = [("id".into(), id.clone()), ("fqdn".into(), fqdn(r.name()))].into();
+    Live { id, address: None, props: props.as_object().cloned().unwrap_or_default(), outputs }
+}
+
+#[async_trait]
+impl Kind for Route53Record {
+    fn name(&self) -> &'static str {
+        "Route53Record"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "fqdn"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["zone_id", "name", "type"]
+    }
+
+    fn natural_key(&self, props: &Props) -> Option<String> {
+        Some(key_of(props.get("zone_id")?.as_str()?, props.get("name")?.as_str()?, props.get("type")?.as_str()?))
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let zone = str_prop(t.props, "zone_id")?;
+        change(cx, t.address, zone, ChangeAction::Upsert, record_set(t.props)?).await?;
+        let id = key_of(zone, str_prop(t.props, "name")?, str_prop(t.props, "type")?);
+        let mut props = t.props.clone();
+        props.insert("name".into(), json!(fqdn(str_prop(t.props, "name")?)));
+        let outputs: Outputs = [("id".into(), id.clone()), ("fqdn".into(), fqdn(str_prop(t.props, "name")?))].into();
+        Ok(Live { id, address: Some(t.address.to_string()), props, outputs })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let mut zones: Vec<&str> = scope.known.iter().filter_map(|k| k.props.get("zone_id").and_then(|v| v.as_str())).collect();
+        zones.sort();
+        zones.dedup();
+        let wanted: Vec<String> = scope.known.iter().map(|k| k.id.clone()).collect();
+        let mut out = Vec::new();
+        for zone in zones {
+            let sets = match list(cx, zone).await {
+                Ok(s) => s,
+                Err(e) if e.class == ErrorClass::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            out.extend(sets.iter().map(|r| to_live(zone, r)).filter(|l| wanted.contains(&l.id)));
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+        change(cx, t.address, str_prop(t.props, "zone_id")?, ChangeAction::Upsert, record_set(t.props)?).await?;
+        let mut props = t.props.clone();
+        props.insert("name".into(), json!(fqdn(str_prop(t.props, "name")?)));
+        Ok(Live { props, ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let address = live.address.as_deref().unwrap_or(&live.id);
+        let zone = str_prop(&live.props, "zone_id")?;
+        // A DELETE must name the record's current values: read them back.
+        let current = match list(cx, zone).await {
+            Ok(sets) => sets.into_iter().find(|r| key_of(zone, r.name(), r.r#type().as_str()) == live.id),
+            Err(e) if e.class == ErrorClass::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let Some(set) = current else { return Ok(()) };
+        match change(cx, address, zone, ChangeAction::Delete, set).await {
+            Err(e) if e.class == ErrorClass::NotFound || (e.code == "InvalidChangeBatch" && e.message.contains("not found")) => Ok(()),
+            other => other,
+        }
+    }
+}

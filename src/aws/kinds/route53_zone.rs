@@ -1,0 +1,203 @@
+//! A public Route53 hosted zone. Route53 tags are not returned by the zone
+//! list, but one `ListTagsForResources` call reads ten zones' tags, so the
+//! read stays batched. The create's `CallerReference` is the action's
+//! journal token: a resend after a lost response is refused as a duplicate
+//! instead of making a second zone, and the zone is then found by its tags.
+
+use async_trait::async_trait;
+use aws_sdk_route53::types::{HostedZone, HostedZoneConfig, Tag, TagResourceType};
+use serde_json::json;
+
+use super::tagged::{create_tags, tag_delta};
+use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{is_foreign_tag, Outputs, Props, TAG_ADDRESS, TAG_ENV};
+
+pub struct Route53Zone;
+
+/// `/hostedzone/Z123` → `Z123`.
+pub fn short_id(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
+}
+
+fn outputs(id: &str, name: &str, name_servers: &str) -> Outputs {
+    [("id".into(), id.to_string()), ("name".into(), name.to_string()), ("name_servers".into(), name_servers.to_string())].into()
+}
+
+fn r53_tags(map: std::collections::HashMap<String, String>) -> Vec<Tag> {
+    map.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+async fn name_servers(cx: &Cx, id: &str) -> Result<String, AwsError> {
+    let got = cx.retry(|| async { cx.clients.route53.get_hosted_zone().id(id).send().await.aws("GetHostedZone") }).await?;
+    Ok(got.delegation_set().map(|d| d.name_servers().join(",")).unwrap_or_default())
+}
+
+/// Every public zone in the account with its tags (ten zones per tag call).
+async fn zones_with_tags(cx: &Cx) -> Result<Vec<(HostedZone, Vec<(String, String)>)>, AwsError> {
+    let zones = cx
+        .retry(|| async { cx.clients.route53.list_hosted_zones().max_items(100).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListHostedZones") })
+        .await?;
+    let zones: Vec<HostedZone> = zones.into_iter().filter(|z| !z.config().is_some_and(|c| c.private_zone())).collect();
+    let mut out = Vec::new();
+    for chunk in zones.chunks(10) {
+        let ids: Vec<String> = chunk.iter().map(|z| short_id(z.id()).to_string()).collect();
+        let sets = cx
+            .retry(|| async {
+                cx.clients
+                    .route53
+                    .list_tags_for_resources()
+                    .resource_type(TagResourceType::Hostedzone)
+                    .set_resource_ids(Some(ids.clone()))
+                    .send()
+                    .await
+                    .aws("ListTagsForResources")
+            })
+            .await?;
+        for z in chunk {
+            let tags = sets
+                .resource_tag_sets()
+                .iter()
+                .find(|s| s.resource_id() == Some(short_id(z.id())))
+                .map(|s| s.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect())
+                .unwrap_or_default();
+            out.push((z.clone(), tags));
+        }
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Kind for Route53Zone {
+    fn name(&self) -> &'static str {
+        "Route53Zone"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "name", "name_servers"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let name = str_prop(t.props, "name")?;
+        // The journal token, unique per action (CallerReference allows 128 characters).
+        let reference: String = t.token.chars().take(128).collect();
+        let created = cx
+            .clients
+            .route53
+            .create_hosted_zone()
+            .name(name)
+            .caller_reference(&reference)
+            .hosted_zone_config(HostedZoneConfig::builder().set_comment(opt_str(t.props, "comment").map(String::from)).private_zone(false).build())
+            .send()
+            .await
+            .aws("CreateHostedZone");
+        let (id, ns) = match created {
+            Ok(c) => {
+                let zone = c.hosted_zone().ok_or_else(|| AwsError::local("CreateHostedZone", "no zone in the response"))?;
+                (short_id(zone.id()).to_string(), c.delegation_set().map(|d| d.name_servers().join(",")).unwrap_or_default())
+            }
+            // This very request went through before (a resent call): the zone carrying its reference is ours.
+            Err(e) if e.code == "HostedZoneAlreadyExists" => {
+                let listed = cx
+                    .retry(|| async { cx.clients.route53.list_hosted_zones_by_name().dns_name(name).max_items(100).send().await.aws("ListHostedZonesByName") })
+                    .await?;
+                let Some(zone) = listed.hosted_zones().iter().find(|z| z.caller_reference() == reference) else { return Err(e) };
+                let id = short_id(zone.id()).to_string();
+                let ns = name_servers(cx, &id).await?;
+                (id, ns)
+            }
+            Err(e) => return Err(e),
+        };
+        let tags = r53_tags(create_tags(cx, t.address, t.props));
+        cx.retry(|| async {
+            cx.clients
+                .route53
+                .change_tags_for_resource()
+                .resource_type(TagResourceType::Hostedzone)
+                .resource_id(&id)
+                .set_add_tags(Some(tags.clone()))
+                .send()
+                .await
+                .aws("ChangeTagsForResource")
+        })
+        .await?;
+        Ok(Live { outputs: outputs(&id, name, &ns), id, address: Some(t.address.to_string()), props: t.props.clone() })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let mut out = Vec::new();
+        for (zone, tags) in zones_with_tags(cx).await? {
+            if !tags.iter().any(|(k, v)| k == TAG_ENV && v == scope.env) {
+                continue;
+            }
+            let id = short_id(zone.id()).to_string();
+            let name = zone.name().trim_end_matches('.').to_string();
+            // Name servers never change for a zone: from state when known.
+            let known_ns = scope.known.iter().find(|k| k.id == id).and_then(|k| k.outputs.get("name_servers").cloned()).filter(|s| !s.is_empty());
+            let ns = match known_ns {
+                Some(ns) => ns,
+                None => name_servers(cx, &id).await?,
+            };
+            let comparable: serde_json::Map<String, serde_json::Value> =
+                tags.iter().filter(|(k, _)| !is_foreign_tag(k)).map(|(k, v)| (k.clone(), json!(v))).collect();
+            let props = json!({ "name": name, "comment": zone.config().and_then(|c| c.comment()).unwrap_or_default(), "tags": comparable });
+            let address = tags.iter().find(|(k, _)| k == TAG_ADDRESS).map(|(_, v)| v.clone());
+            out.push(Live { outputs: outputs(&id, &name, &ns), id, address, props: props.as_object().cloned().unwrap_or_default() });
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        if changed.iter().any(|c| c == "comment") {
+            let comment = opt_str(t.props, "comment").unwrap_or_default();
+            cx.retry(|| async { cx.clients.route53.update_hosted_zone_comment().id(&live.id).comment(comment).send().await.aws("UpdateHostedZoneComment") })
+                .await?;
+        }
+        if changed.iter().any(|c| c == "tags") {
+            let (set, remove) = tag_delta(&live.props, t.props);
+            let add = r53_tags(set);
+            cx.retry(|| async {
+                cx.clients
+                    .route53
+                    .change_tags_for_resource()
+                    .resource_type(TagResourceType::Hostedzone)
+                    .resource_id(&live.id)
+                    .set_add_tags((!add.is_empty()).then(|| add.clone()))
+                    .set_remove_tag_keys((!remove.is_empty()).then(|| remove.clone()))
+                    .send()
+                    .await
+                    .aws("ChangeTagsForResource")
+            })
+            .await?;
+        }
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let address = live.address.as_deref().unwrap_or(&live.id);
+        // Records someone else made (external-dns) block the delete; the sweep removes those first.
+        let deleted = cx
+            .retry_while(address, "zone still has records", cx.timeouts.dependency, ErrorClass::Dependency, || async {
+                cx.clients.route53.delete_hosted_zone().id(&live.id).send().await.aws("DeleteHostedZone").map_err(|e| {
+                    if e.code == "HostedZoneNotEmpty" {
+                        AwsError { class: ErrorClass::Dependency, ..e }
+                    } else {
+                        e
+                    }
+                })
+            })
+            .await;
+        match deleted {
+            Err(e) if e.class != ErrorClass::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
