@@ -32,7 +32,7 @@ pub enum Error {
     StalePlan { path: PathBuf, why: String },
     #[error("saved plan {path} cannot be read: {why}")]
     BadSavedPlan { path: PathBuf, why: String },
-    #[error("refusing to destroy protected resources: {}; set `protect = false` on them in the plan (or disable deletion protection) and rerun", .0.join(", "))]
+    #[error("refusing to destroy protected resources: {}; to lift it, set `protect = false` (and `deletion_protection = false`) on them in the plan, run `infra up` so AWS drops deletion protection, then destroy again", .0.join(", "))]
     Protected(Vec<String>),
     #[error("the run did not finish cleanly: {0}")]
     Incomplete(String),
@@ -389,6 +389,12 @@ async fn up_locked(
     Ok(RunOutcome { plan, report: Some(report), recovered, orphans: left })
 }
 
+/// AWS itself would refuse the delete (RDS, EKS deletion protection): say so
+/// before anything is touched rather than fail halfway through.
+fn deletion_protected(props: &crate::model::Props) -> bool {
+    props.get("deletion_protection").and_then(|v| v.as_bool()).unwrap_or(false)
+}
+
 /// `infra destroy`: everything in state, in reverse dependency order.
 pub async fn destroy(
     opts: &EnvOptions,
@@ -402,7 +408,10 @@ pub async fn destroy(
     let protected: Vec<String> = rows
         .values()
         // The plan file decides; a resource it no longer has keeps its last word.
-        .filter(|r| prepared.graph.get(&r.address).map(|d| d.protect).unwrap_or(r.protect))
+        .filter(|r| match prepared.graph.get(&r.address) {
+            Some(d) => d.protect || deletion_protected(&d.props),
+            None => r.protect || deletion_protected(&r.props),
+        })
         .map(|r| r.address.clone())
         .collect();
     if !protected.is_empty() {

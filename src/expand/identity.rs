@@ -118,7 +118,7 @@ pub fn expand(plan: &LoadedPlan, out: &mut Expanded) {
         out.add(
             role.clone(),
             "IamRole",
-            json!({ "name": role_name, "path": "/", "assume_role_policy": trust, "tags": tags(plan, &role_name, &[("infra:service-account", &format!("{}/{}", w.namespace, w.service_account))]) }),
+            json!({ "name": role_name, "path": "/", "assume_role_policy": trust, "tags": tags(plan, &role_name, &[("service-account", &format!("{}/{}", w.namespace, w.service_account))]) }),
             "identity",
             span.clone(),
         );

@@ -175,7 +175,10 @@ async fn cluster_tier_up_scale_replace_destroy() {
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_encryption_uses_its_own_rotating_key_and_destroy_schedules_deletion() {
     let env = TestEnv::from_dev("it-kms", 49);
-    env.edit_plan("secrets_encryption = false", "secrets_encryption = true");
+    // Prod's key shape: secrets, database storage and logs keys on.
+    env.edit_plan("eks = false", "eks = true");
+    env.edit_plan("rds = false", "rds = true");
+    env.edit_plan("logs = false", "logs = true");
     env.expect(&["up", "--yes"], 0);
     let conf = sdk_config("us-east-1").await;
     let kms = aws_sdk_kms::Client::new(&conf);
@@ -197,9 +200,30 @@ async fn secrets_encryption_uses_its_own_rotating_key_and_destroy_schedules_dele
     let cluster = sdk.eks.describe_cluster().name(&name).send().await.unwrap().cluster().unwrap().clone();
     let used = cluster.encryption_config()[0].provider().unwrap().key_arn().unwrap().to_string();
     assert_eq!(used, key.arn().unwrap());
+    let key_arn = |svc: &'static str| {
+        let kms = kms.clone();
+        let name = name.clone();
+        async move {
+            let id = kms.describe_key().key_id(format!("alias/{name}-{svc}")).send().await.unwrap();
+            let meta = id.key_metadata().unwrap().clone();
+            assert!(kms.get_key_rotation_status().key_id(meta.key_id()).send().await.unwrap().key_rotation_enabled(), "{svc} rotates");
+            meta
+        }
+    };
+    let rds_key = key_arn("rds").await;
+    let db = sdk.rds.describe_db_instances().db_instance_identifier(format!("{name}-db")).send().await.unwrap();
+    assert_eq!(db.db_instances()[0].kms_key_id(), rds_key.arn(), "the database is encrypted with its own key");
+    let logs_key = key_arn("logs").await;
+    let policy = kms.get_key_policy().key_id(logs_key.key_id()).policy_name("default").send().await.unwrap();
+    assert!(policy.policy().unwrap().contains("logs.us-east-1.amazonaws.com"), "CloudWatch Logs may use the logs key");
     env.expect(&["plan", "--detailed-exitcode"], 0);
     env.expect(&["destroy", "--yes"], 0);
     let state = kms.describe_key().key_id(&key_id).send().await.unwrap().key_metadata().unwrap().key_state().cloned();
     assert_eq!(state, Some(aws_sdk_kms::types::KeyState::PendingDeletion), "scheduled, never deleted at once");
+    for svc_key in [&rds_key, &logs_key] {
+        let meta = kms.describe_key().key_id(svc_key.key_id()).send().await.unwrap().key_metadata().unwrap().clone();
+        assert_eq!(meta.key_state(), Some(&aws_sdk_kms::types::KeyState::PendingDeletion));
+        assert!(meta.deletion_date().is_some());
+    }
     assert!(sdk.other_inventory(&env.name).await.is_empty());
 }

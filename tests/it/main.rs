@@ -5,6 +5,7 @@
 mod bad_input;
 mod cluster;
 mod crash;
+mod data;
 mod destroy;
 mod drift;
 mod faults;

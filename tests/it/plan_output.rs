@@ -49,7 +49,7 @@ fn prod_plan_shows_prod_values() {
     assert_eq!(nats, 3, "one NAT per AZ in prod");
     let vpc = actions.iter().find(|a| a["address"] == "vpc.main").unwrap();
     assert!(vpc["changes"].as_array().unwrap().iter().any(|c| c["field"] == "cidr" && c["new"] == "10.20.0.0/16"));
-    assert_eq!(plan["summary"]["add"], 78);
+    assert_eq!(plan["summary"]["add"], 92);
     // Prod: secrets encrypted with its own key, a restricted endpoint, all logs.
     let cluster = actions.iter().find(|a| a["address"] == "eks_cluster.main").unwrap();
     let field = |name: &str| cluster["changes"].as_array().unwrap().iter().find(|c| c["field"] == name).unwrap()["new"].clone();
@@ -57,5 +57,17 @@ fn prod_plan_shows_prod_values() {
     assert_eq!(field("public_access_cidrs"), serde_json::json!(["203.0.113.0/24", "198.51.100.0/24"]));
     assert_eq!(field("log_types").as_array().unwrap().len(), 5);
     assert!(actions.iter().any(|a| a["address"] == "kms_key.eks"));
+    // Prod's database: bigger, Multi-AZ, 30-day backups, protected, on its own key.
+    let db = actions.iter().find(|a| a["address"] == "db_instance.main").unwrap();
+    let field = |name: &str| db["changes"].as_array().unwrap().iter().find(|c| c["field"] == name).unwrap()["new"].clone();
+    assert_eq!(field("instance_class"), "db.t4g.small");
+    assert_eq!(field("multi_az"), true);
+    assert_eq!(field("backup_retention_days"), 30);
+    assert_eq!(field("deletion_protection"), true);
+    assert_eq!(field("performance_insights"), true);
+    assert_eq!(field("kms_key_id"), "(known after apply)");
+    for svc in ["eks", "rds", "logs"] {
+        assert!(actions.iter().any(|a| a["address"] == format!("kms_alias.{svc}")), "{svc} key alias");
+    }
     assert!(plan["warnings"].as_array().unwrap().is_empty(), "no open-endpoint warning in prod");
 }

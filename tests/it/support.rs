@@ -39,9 +39,15 @@ impl TestEnv {
         let text = std::fs::read_to_string(repo().join("plans/dev.toml"))
             .unwrap()
             .replace("10.10.", &format!("10.{octet}."))
-            .replace("env = \"dev\"", &format!("env = \"{}\"", env.name));
+            .replace("env = \"dev\"", &format!("env = \"{}\"", env.name))
+            .replace("dev.todo.example.com", &env.domain());
         env.write_plan(&text);
         env
+    }
+
+    /// The env's own DNS zone (the dev plan's domain, made unique).
+    pub fn domain(&self) -> String {
+        format!("{}.todo.example.com", self.name)
     }
 
     pub fn plan_path(&self) -> PathBuf {
@@ -204,6 +210,11 @@ pub async fn clients() -> Sdk {
         iam: aws_sdk_iam::Client::new(&conf),
         sqs: aws_sdk_sqs::Client::new(&conf),
         events: aws_sdk_eventbridge::Client::new(&conf),
+        rds: aws_sdk_rds::Client::new(&conf),
+        route53: aws_sdk_route53::Client::new(&conf),
+        acm: aws_sdk_acm::Client::new(&conf),
+        kms: aws_sdk_kms::Client::new(&conf),
+        secrets: aws_sdk_secretsmanager::Client::new(&conf),
     }
 }
 
@@ -213,10 +224,16 @@ pub struct Sdk {
     pub iam: aws_sdk_iam::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub events: aws_sdk_eventbridge::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub route53: aws_sdk_route53::Client,
+    pub acm: aws_sdk_acm::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl Sdk {
-    /// Every non-EC2 resource of the env, by its name (EKS, IAM, SQS, EventBridge).
+    /// Every non-EC2 resource of the env, by its name (EKS, IAM, SQS,
+    /// EventBridge, RDS, Route53, ACM, KMS aliases).
     pub async fn other_inventory(&self, env: &str) -> Vec<String> {
         let mut out = Vec::new();
         let cluster = format!("todo-{env}");
@@ -242,6 +259,40 @@ impl Sdk {
         }
         for r in self.events.list_rules().name_prefix(format!("{cluster}-")).send().await.unwrap().rules() {
             out.push(format!("rule {}", r.name().unwrap_or_default()));
+        }
+        for db in self.rds.describe_db_instances().send().await.unwrap().db_instances() {
+            if db.db_instance_identifier().is_some_and(|i| i.starts_with(&format!("{cluster}-"))) {
+                out.push(format!("db {}", db.db_instance_identifier().unwrap()));
+            }
+        }
+        for g in self.rds.describe_db_subnet_groups().send().await.unwrap().db_subnet_groups() {
+            if g.db_subnet_group_name().is_some_and(|n| n.starts_with(&format!("{cluster}-"))) {
+                out.push(format!("db-subnet-group {}", g.db_subnet_group_name().unwrap()));
+            }
+        }
+        for g in self.rds.describe_db_parameter_groups().send().await.unwrap().db_parameter_groups() {
+            if g.db_parameter_group_name().is_some_and(|n| n.starts_with(&format!("{cluster}-"))) {
+                out.push(format!("db-parameter-group {}", g.db_parameter_group_name().unwrap()));
+            }
+        }
+        let domain = format!("{env}.todo.example.com");
+        for z in self.route53.list_hosted_zones().send().await.unwrap().hosted_zones() {
+            if z.name() == format!("{domain}.") {
+                out.push(format!("zone {}", z.id()));
+            }
+        }
+        use aws_sdk_acm::types::CertificateStatus as S;
+        let all = [S::PendingValidation, S::Issued, S::Inactive, S::Expired, S::ValidationTimedOut, S::Revoked, S::Failed];
+        let certs = self.acm.list_certificates().set_certificate_statuses(Some(all.to_vec())).send().await.unwrap();
+        for c in certs.certificate_summary_list() {
+            if c.domain_name() == Some(domain.as_str()) {
+                out.push(format!("certificate {}", c.certificate_arn().unwrap_or_default()));
+            }
+        }
+        for a in self.kms.list_aliases().send().await.unwrap().aliases() {
+            if a.alias_name().is_some_and(|n| n.starts_with(&format!("alias/{cluster}-"))) {
+                out.push(format!("kms-alias {}", a.alias_name().unwrap()));
+            }
         }
         out.sort();
         out

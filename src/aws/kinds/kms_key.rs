@@ -83,7 +83,7 @@ impl Kind for KmsKey {
         if !services.is_empty() {
             // The account is known only now, from the key itself.
             let policy = grant_policy(meta.aws_account_id().unwrap_or_default(), &services);
-            cx.retry(|| async { cx.clients.kms.put_key_policy().key_id(&id).policy(&policy).send().await.aws("PutKeyPolicy") }).await?;
+            cx.retry(|| async { cx.clients.kms.put_key_policy().key_id(&id).policy_name("default").policy(&policy).send().await.aws("PutKeyPolicy") }).await?;
         }
         set_rotation(cx, &id, rotation(t.props)).await?;
         Ok(Live { outputs: outputs(&id, meta.arn().unwrap_or_default()), id, address: Some(t.address.to_string()), props: t.props.clone() })
