@@ -138,7 +138,8 @@ async fn dev_network_up_update_replace_destroy() {
     assert!(plan.contains("-/+ subnet.data_a (Subnet) must be replaced"), "{plan}");
     assert!(plan.contains("`cidr` cannot change in place"), "{plan}");
     assert!(plan.contains("-/+ route_table_association.data_a"), "{plan}");
-    assert!(plan.contains("Plan: 2 to add, 0 to change, 2 to destroy."), "{plan}");
+    assert!(plan.contains("~ db_subnet_group.main"), "the DB subnet group follows the subnet in place: {plan}");
+    assert!(plan.contains("Plan: 2 to add, 1 to change, 2 to destroy."), "{plan}");
     let old_data_a = subnets.iter().find(|s| tag(s.tags(), "Name").is_some_and(|n| n.ends_with("-data-a"))).unwrap().subnet_id().unwrap().to_string();
     env.expect(&["up", "--yes"], 0);
     let now = ec2.describe_subnets().filters(env_filter(&env.name)).send().await.unwrap().subnets().to_vec();

@@ -15,3 +15,4 @@ from localstack.runtime import hooks
 @hooks.on_infra_start()
 def infra_apply_moto_patches():
     from infra_localstack_plugin import ec2_patches  # noqa: F401  (patches on import)
+    from infra_localstack_plugin import rds_patches  # noqa: F401

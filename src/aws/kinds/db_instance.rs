@@ -193,9 +193,7 @@ impl Kind for DbInstance {
         }
         if has("tags") {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-            let tags = create_tags(cx, t.address, t.props);
-            cx.retry(|| async { cx.clients.rds.add_tags_to_resource().resource_name(&arn).set_tags(Some(tags.clone())).send().await.aws("AddTagsToResource") })
-                .await?;
+            super::rds_common::update_tags(cx, &arn, t.address, &live.props, t.props).await?;
         }
         let live = self.describe(cx, &live.id).await?.and_then(|db| to_live(&db, &cx.env)).unwrap_or_else(|| live.clone());
         Ok(Live { props: t.props.clone(), ..live })

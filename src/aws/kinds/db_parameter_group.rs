@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use serde_json::{json, Value};
 
-use super::rds_common::{create_tags, read_tags, tags_of};
+use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
 use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
@@ -122,8 +122,17 @@ impl Kind for DbParameterGroup {
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
-        set(cx, &live.id, t.props).await?;
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        if changed.iter().any(|c| c != "tags") {
+            set(cx, &live.id, t.props).await?;
+        }
+        if changed.iter().any(|c| c == "tags") {
+            let described = cx
+                .retry(|| async { cx.clients.rds.describe_db_parameter_groups().db_parameter_group_name(&live.id).send().await.aws("DescribeDBParameterGroups") })
+                .await?;
+            let arn = described.db_parameter_groups().first().and_then(|g| g.db_parameter_group_arn()).unwrap_or_default().to_string();
+            update_tags(cx, &arn, t.address, &live.props, t.props).await?;
+        }
         Ok(Live { props: t.props.clone(), ..live.clone() })
     }
 

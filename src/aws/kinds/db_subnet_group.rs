@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::rds_common::{create_tags, read_tags, tags_of};
+use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
 use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
@@ -74,19 +74,28 @@ impl Kind for DbSubnetGroup {
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
-        cx.retry(|| async {
-            cx.clients
-                .rds
-                .modify_db_subnet_group()
-                .db_subnet_group_name(&live.id)
-                .set_db_subnet_group_description(opt_str(t.props, "description").map(String::from))
-                .set_subnet_ids(Some(subnets(t.props)))
-                .send()
-                .await
-                .aws("ModifyDBSubnetGroup")
-        })
-        .await?;
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        if changed.iter().any(|c| c != "tags") {
+            cx.retry(|| async {
+                cx.clients
+                    .rds
+                    .modify_db_subnet_group()
+                    .db_subnet_group_name(&live.id)
+                    .set_db_subnet_group_description(opt_str(t.props, "description").map(String::from))
+                    .set_subnet_ids(Some(subnets(t.props)))
+                    .send()
+                    .await
+                    .aws("ModifyDBSubnetGroup")
+            })
+            .await?;
+        }
+        if changed.iter().any(|c| c == "tags") {
+            let described = cx
+                .retry(|| async { cx.clients.rds.describe_db_subnet_groups().db_subnet_group_name(&live.id).send().await.aws("DescribeDBSubnetGroups") })
+                .await?;
+            let arn = described.db_subnet_groups().first().and_then(|g| g.db_subnet_group_arn()).unwrap_or_default().to_string();
+            update_tags(cx, &arn, t.address, &live.props, t.props).await?;
+        }
         Ok(Live { props: t.props.clone(), ..live.clone() })
     }
 

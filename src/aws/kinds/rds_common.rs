@@ -45,3 +45,20 @@ pub async fn tags_of(cx: &Cx, arn: &str) -> Result<Vec<Tag>, crate::aws::AwsErro
     let out = cx.retry(|| async { cx.clients.rds.list_tags_for_resource().resource_name(arn).send().await.aws("ListTagsForResource") }).await?;
     Ok(out.tag_list().to_vec())
 }
+
+/// Brings an RDS resource's tags to the plan's: every desired tag (identity
+/// tags included) is re-sent, tags the plan dropped are removed.
+pub async fn update_tags(cx: &Cx, arn: &str, address: &str, old: &Props, new: &Props) -> Result<(), crate::aws::AwsError> {
+    use crate::aws::SdkResultExt;
+    let tags = create_tags(cx, address, new);
+    cx.retry(|| async { cx.clients.rds.add_tags_to_resource().resource_name(arn).set_tags(Some(tags.clone())).send().await.aws("AddTagsToResource") })
+        .await?;
+    let (_, removed) = super::tagged::tag_delta(old, new);
+    if !removed.is_empty() {
+        cx.retry(|| async {
+            cx.clients.rds.remove_tags_from_resource().resource_name(arn).set_tag_keys(Some(removed.clone())).send().await.aws("RemoveTagsFromResource")
+        })
+        .await?;
+    }
+    Ok(())
+}

@@ -1,8 +1,9 @@
 //! A public Route53 hosted zone. Route53 tags are not returned by the zone
 //! list, but one `ListTagsForResources` call reads ten zones' tags, so the
-//! read stays batched. The create's `CallerReference` is the action's
-//! journal token: a resend after a lost response is refused as a duplicate
-//! instead of making a second zone, and the zone is then found by its tags.
+//! read stays batched. The create's `CallerReference` names the env, the
+//! address and the action's journal token: a resend after a lost response is
+//! refused as a duplicate instead of making a second zone, and a zone whose
+//! create was killed before its tags were set is still found as ours.
 
 use async_trait::async_trait;
 use aws_sdk_route53::types::{HostedZone, HostedZoneConfig, Tag, TagResourceType};
@@ -31,6 +32,17 @@ fn r53_tags(map: std::collections::HashMap<String, String>) -> Vec<Tag> {
 async fn name_servers(cx: &Cx, id: &str) -> Result<String, AwsError> {
     let got = cx.retry(|| async { cx.clients.route53.get_hosted_zone().id(id).send().await.aws("GetHostedZone") }).await?;
     Ok(got.delegation_set().map(|d| d.name_servers().join(",")).unwrap_or_default())
+}
+
+/// `infra/<env>/<address>/<token>` (Route53 allows 128 characters).
+fn caller_reference(env: &str, address: &str, token: &str) -> String {
+    format!("infra/{env}/{address}/{token}").chars().take(128).collect()
+}
+
+/// The address a zone's caller reference names, when it names this env.
+fn referenced_address(reference: &str, env: &str) -> Option<String> {
+    let rest = reference.strip_prefix("infra/")?.strip_prefix(env)?.strip_prefix('/')?;
+    rest.split('/').next().filter(|a| !a.is_empty()).map(String::from)
 }
 
 /// Every public zone in the account with its tags (ten zones per tag call).
@@ -87,8 +99,7 @@ impl Kind for Route53Zone {
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
-        // The journal token, unique per action (CallerReference allows 128 characters).
-        let reference: String = t.token.chars().take(128).collect();
+        let reference = caller_reference(&cx.env, t.address, t.token);
         let created = cx
             .clients
             .route53
@@ -135,7 +146,10 @@ impl Kind for Route53Zone {
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
         for (zone, tags) in zones_with_tags(cx).await? {
-            if !tags.iter().any(|(k, v)| k == TAG_ENV && v == scope.env) {
+            let tagged = tags.iter().any(|(k, v)| k == TAG_ENV && v == scope.env);
+            // Created, then killed before the tags were set: the reference still says whose it is.
+            let referenced = referenced_address(zone.caller_reference(), scope.env);
+            if !tagged && referenced.is_none() {
                 continue;
             }
             let id = short_id(zone.id()).to_string();
@@ -149,7 +163,7 @@ impl Kind for Route53Zone {
             let comparable: serde_json::Map<String, serde_json::Value> =
                 tags.iter().filter(|(k, _)| !is_foreign_tag(k)).map(|(k, v)| (k.clone(), json!(v))).collect();
             let props = json!({ "name": name, "comment": zone.config().and_then(|c| c.comment()).unwrap_or_default(), "tags": comparable });
-            let address = tags.iter().find(|(k, _)| k == TAG_ADDRESS).map(|(_, v)| v.clone());
+            let address = tags.iter().find(|(k, _)| k == TAG_ADDRESS).map(|(_, v)| v.clone()).or(referenced);
             out.push(Live { outputs: outputs(&id, &name, &ns), id, address, props: props.as_object().cloned().unwrap_or_default() });
         }
         Ok(out)
@@ -162,8 +176,9 @@ impl Kind for Route53Zone {
                 .await?;
         }
         if changed.iter().any(|c| c == "tags") {
-            let (set, remove) = tag_delta(&live.props, t.props);
-            let add = r53_tags(set);
+            // Identity tags too: a zone adopted by its caller reference has none yet.
+            let (_, remove) = tag_delta(&live.props, t.props);
+            let add = r53_tags(create_tags(cx, t.address, t.props));
             cx.retry(|| async {
                 cx.clients
                     .route53
@@ -199,5 +214,19 @@ impl Kind for Route53Zone {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_reference_names_env_and_address() {
+        let r = caller_reference("dev", "route53_zone.main", "0b9f");
+        assert_eq!(referenced_address(&r, "dev").as_deref(), Some("route53_zone.main"));
+        assert_eq!(referenced_address(&r, "de"), None);
+        assert_eq!(referenced_address("someone-elses-zone", "dev"), None);
+        assert!(caller_reference(&"e".repeat(200), "a", "t").len() <= 128);
     }
 }
