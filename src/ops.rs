@@ -429,7 +429,8 @@ pub async fn destroy(
         let subnets: Vec<String> = rows.values().filter(|r| r.kind == "Subnet").map(|r| r.id.clone()).collect();
         let vpc = rows.values().find(|r| r.kind == "Vpc").map(|r| r.id.clone());
         let cluster = prepared.loaded.file.cluster_name(&opts.env);
-        let scope = crate::sweep::Scope { cluster: &cluster, vpc_id: vpc.as_deref(), subnet_ids: &subnets };
+        let zone = rows.values().find(|r| r.kind == "Route53Zone").map(|r| r.id.clone());
+        let scope = crate::sweep::Scope { cluster: &cluster, vpc_id: vpc.as_deref(), subnet_ids: &subnets, zone_id: zone.as_deref() };
         plan.out_of_band = crate::sweep::find(cx, &scope).await?;
     }
     if plan.is_empty() || !confirm(&plan) {

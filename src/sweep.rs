@@ -2,7 +2,9 @@
 //! env's network and that blocks its deletion — load balancers and target
 //! groups of the AWS Load Balancer Controller, the security groups it made,
 //! instances Karpenter launched, ENIs left available in our subnets. Found by
-//! the tags those controllers set, deleted before anything of infra's.
+//! the tags those controllers set, deleted before anything of infra's. In the
+//! env's zone, the records external-dns made, found by its TXT ownership
+//! records (a zone with records left in it cannot be deleted).
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +23,8 @@ pub struct Scope<'a> {
     pub cluster: &'a str,
     pub vpc_id: Option<&'a str>,
     pub subnet_ids: &'a [String],
+    /// The env's Route53 zone, when it has one.
+    pub zone_id: Option<&'a str>,
 }
 
 fn filter(name: &str, values: &[&str]) -> aws_sdk_ec2::types::Filter {
@@ -115,14 +119,52 @@ pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError
             });
         }
     }
+    if let Some(zone) = scope.zone_id {
+        found.extend(external_dns_records(&crate::aws::kinds::route53_record::list(cx, zone).await?, zone));
+    }
     Ok(found)
+}
+
+/// external-dns marks each record it owns with a TXT record holding
+/// `heritage=external-dns,external-dns/owner=...`, named like the record
+/// (its old format) or `<type>-<name>` / `<type>-<first label>.<rest>` (its
+/// current one). Returns the TXT records and the records they own, each as
+/// `zone|fqdn|type`.
+fn external_dns_records(records: &[aws_sdk_route53::types::ResourceRecordSet], zone: &str) -> Vec<OutOfBand> {
+    use crate::aws::kinds::route53_record::fqdn;
+    let is_owner = |r: &aws_sdk_route53::types::ResourceRecordSet| {
+        r.r#type().as_str() == "TXT" && r.resource_records().iter().any(|v| v.value().contains("heritage=external-dns,external-dns/owner="))
+    };
+    let mut owned_names = std::collections::BTreeSet::new();
+    for r in records.iter().filter(|r| is_owner(r)) {
+        let name = fqdn(r.name());
+        owned_names.insert(name.clone());
+        // `a-app.zone.` / `cname-app.zone.` name the record `app.zone.`.
+        if let Some((label, rest)) = name.split_once('.') {
+            for prefix in ["a-", "aaaa-", "cname-", "txt-", "ns-", "mx-", "srv-"] {
+                if let Some(stripped) = label.strip_prefix(prefix) {
+                    owned_names.insert(format!("{stripped}.{rest}"));
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for r in records {
+        let kind = r.r#type().as_str();
+        if kind == "SOA" || kind == "NS" || !owned_names.contains(&fqdn(r.name())) {
+            continue;
+        }
+        let why = if is_owner(r) { "external-dns ownership record" } else { "made by external-dns (it owns the name)" };
+        found.push(OutOfBand { kind: "Route53Record".into(), id: format!("{zone}|{}|{kind}", fqdn(r.name())), why: why.into() });
+    }
+    found
 }
 
 /// Deletes in the order that unblocks: instances, load balancers, target
 /// groups, ENIs, security groups. Returns the failures; never stops early.
 pub async fn remove(cx: &Cx, items: &[OutOfBand]) -> Vec<(String, AwsError)> {
     let mut failed = Vec::new();
-    for kind in ["Ec2Instance", "LoadBalancer", "TargetGroup", "NetworkInterface", "SecurityGroup"] {
+    for kind in ["Ec2Instance", "LoadBalancer", "TargetGroup", "NetworkInterface", "SecurityGroup", "Route53Record"] {
         for item in items.iter().filter(|i| i.kind == kind) {
             cx.reporter.report(Event::Started { address: item.id.clone(), action: format!("sweep {kind}") });
             let started = std::time::Instant::now();
@@ -178,11 +220,64 @@ async fn remove_one(cx: &Cx, item: &OutOfBand) -> Result<(), AwsError> {
             })
             .await,
         ),
+        "Route53Record" => {
+            // A delete must repeat the record set exactly: read it back first.
+            let mut parts = id.splitn(3, '|');
+            let (Some(zone), Some(name), Some(kind)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(AwsError::local("ChangeResourceRecordSets", format!("`{id}` is not zone|name|type")));
+            };
+            let records = crate::aws::kinds::route53_record::list(cx, zone).await?;
+            let found = records.into_iter().find(|r| crate::aws::kinds::route53_record::fqdn(r.name()) == name && r.r#type().as_str() == kind);
+            let Some(set) = found else { return Ok(()) };
+            gone(crate::aws::kinds::route53_record::change(cx, id, zone, aws_sdk_route53::types::ChangeAction::Delete, set).await)
+        }
         _ => gone(
             cx.retry_while(id, "still in use", cx.timeouts.dependency, ErrorClass::Dependency, || async {
                 cx.clients.ec2.delete_security_group().group_id(id).send().await.aws("DeleteSecurityGroup").map(|_| ())
             })
             .await,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
+
+    fn set(name: &str, kind: RrType, value: &str) -> ResourceRecordSet {
+        ResourceRecordSet::builder()
+            .name(name)
+            .r#type(kind)
+            .ttl(300)
+            .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn external_dns_records_are_found_by_their_ownership_records() {
+        let owner = "\"heritage=external-dns,external-dns/owner=default,external-dns/resource=ingress/todo/api\"";
+        let records = vec![
+            set("dev.example.com.", RrType::Ns, "ns-1.awsdns-1.com."),
+            set("dev.example.com.", RrType::Soa, "ns-1.awsdns-1.com. hostmaster. 1 7200 900 1209600 86400"),
+            set("_abc.dev.example.com.", RrType::Cname, "_xyz.acm-validations.aws."),
+            set("api.dev.example.com.", RrType::A, "10.0.0.1"),
+            set("api.dev.example.com.", RrType::Txt, owner),
+            set("cname-www.dev.example.com.", RrType::Txt, owner),
+            set("www.dev.example.com.", RrType::Cname, "lb.example.net."),
+            set("manual.dev.example.com.", RrType::Txt, "\"v=spf1 -all\""),
+        ];
+        let mut ids: Vec<String> = external_dns_records(&records, "Z1").into_iter().map(|o| o.id).collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            [
+                "Z1|api.dev.example.com.|A",
+                "Z1|api.dev.example.com.|TXT",
+                "Z1|cname-www.dev.example.com.|TXT",
+                "Z1|www.dev.example.com.|CNAME",
+            ]
+        );
     }
 }

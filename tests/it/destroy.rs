@@ -113,11 +113,40 @@ async fn destroy_sweeps_what_controllers_left_in_the_network() {
     let eni = sdk.ec2.create_network_interface().subnet_id(subnet("data", 'a')).send().await.unwrap();
     let eni = eni.network_interface().unwrap().network_interface_id().unwrap().to_string();
 
+    // What external-dns publishes in our zone: records and their TXT
+    // ownership records, in its old (same name) and current (`cname-`) formats.
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+    let outputs: serde_json::Value = serde_json::from_slice(&env.expect(&["output", "--json"], 0).stdout).unwrap();
+    let zone = outputs["zone_id"].as_str().unwrap().to_string();
+    let domain = env.domain();
+    let owner = "\"heritage=external-dns,external-dns/owner=default,external-dns/resource=ingress/todo/api\"";
+    let record = |name: String, kind: RrType, value: &str| {
+        Change::builder()
+            .action(ChangeAction::Create)
+            .resource_record_set(
+                ResourceRecordSet::builder().name(name).r#type(kind).ttl(300).resource_records(ResourceRecord::builder().value(value).build().unwrap()).build().unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let batch = ChangeBatch::builder()
+        .changes(record(format!("api.{domain}"), RrType::A, "10.47.0.10"))
+        .changes(record(format!("api.{domain}"), RrType::Txt, owner))
+        .changes(record(format!("www.{domain}"), RrType::Cname, "lb.example.net"))
+        .changes(record(format!("cname-www.{domain}"), RrType::Txt, owner))
+        .build()
+        .unwrap();
+    sdk.route53.change_resource_record_sets().hosted_zone_id(&zone).change_batch(batch).send().await.unwrap();
+
     let plan = text(&env.expect(&["destroy", "--yes"], 0).stdout);
     assert!(plan.contains("Out-of-band resources that block deletion"), "{plan}");
     for id in [&sg, &lb, &tg, &instance, &eni] {
         assert!(plan.contains(id.as_str()), "{id} listed in the destroy plan: {plan}");
     }
+    for name in [format!("api.{domain}.|A"), format!("api.{domain}.|TXT"), format!("www.{domain}.|CNAME"), format!("cname-www.{domain}.|TXT")] {
+        assert!(plan.contains(&name), "external-dns record {name} listed: {plan}");
+    }
+    assert!(sdk.route53.get_hosted_zone().id(&zone).send().await.is_err(), "the zone is deleted with its records");
     assert!(elbv2.describe_load_balancers().load_balancer_arns(&lb).send().await.is_err(), "load balancer left");
     assert!(elbv2.describe_target_groups().target_group_arns(&tg).send().await.is_err(), "target group left");
     assert!(sdk.ec2.describe_security_groups().group_ids(&sg).send().await.is_err(), "controller group left");

@@ -26,7 +26,7 @@ mod kms_key;
 mod nat_gateway;
 mod rds_common;
 mod route;
-mod route53_record;
+pub mod route53_record;
 mod route53_zone;
 mod route_table;
 mod route_table_association;
