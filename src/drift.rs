@@ -58,7 +58,8 @@ pub fn tier(kind: &str) -> &'static str {
         "Vpc" | "Subnet" | "InternetGateway" | "ElasticIp" | "NatGateway" | "RouteTable" | "Route" | "RouteTableAssociation"
         | "SecurityGroup" | "SecurityGroupRule" => "network",
         "EksCluster" | "EksNodegroup" | "EksAddon" | "IamOidcProvider" | "SqsQueue" | "SqsQueuePolicy" | "EventRule" | "IamInstanceProfile" => "cluster",
-        "IamRole" | "IamRolePolicy" | "IamRolePolicyAttachment" => "identity",
+        "IamRole" | "IamRolePolicy" | "IamRolePolicyAttachment" | "EksPodIdentityAssociation" => "identity",
+        "Route53Zone" | "Route53Record" | "AcmCertificate" | "AcmCertificateValidation" => "dns",
         "KmsKey" | "KmsAlias" => "kms",
         "DbSubnetGroup" | "DbParameterGroup" | "DbInstance" => "database",
         _ => "other",

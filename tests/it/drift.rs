@@ -106,6 +106,16 @@ async fn drift_is_silent_after_up_exact_after_changes_and_reconciled_by_up() {
         .await
         .unwrap();
 
+    // 6. Shorten the database's backup retention.
+    sdk.rds
+        .modify_db_instance()
+        .db_instance_identifier(format!("{name}-db"))
+        .backup_retention_period(1)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+
     let out = env.expect(&["drift", "--json"], 2);
     let mut got: Vec<(String, String, Vec<String>)> = findings(&out)
         .iter()
@@ -119,6 +129,7 @@ async fn drift_is_silent_after_up_exact_after_changes_and_reconciled_by_up() {
     assert_eq!(
         got,
         vec![
+            (s("changed"), s("db_instance.main"), vec![s("backup_retention_days")]),
             (s("changed"), s("route.app_a_nat"), vec![s("nat_gateway_id")]),
             (s("changed"), s("subnet.public_a"), vec![s("tags")]),
             (s("deleted"), s("security_group_rule.database_postgres_from_nodes"), vec![]),
@@ -130,7 +141,7 @@ async fn drift_is_silent_after_up_exact_after_changes_and_reconciled_by_up() {
     let route = findings(&out).into_iter().find(|f| f["address"] == "route.app_a_nat").unwrap();
     assert_eq!(route["tier"], "network");
     let human = text(&env.expect(&["drift"], 2).stdout);
-    assert!(human.contains("network:") && human.contains("cluster:"), "grouped by tier: {human}");
+    assert!(human.contains("network:") && human.contains("cluster:") && human.contains("database:"), "grouped by tier: {human}");
     assert!(human.contains("tags.tier") || human.contains("tags:"), "{human}");
 
     // up reconciles; drift is clean again.
@@ -143,6 +154,8 @@ async fn drift_is_silent_after_up_exact_after_changes_and_reconciled_by_up() {
     assert_eq!(tag_value(s.tags(), "tier"), Some("public"));
     let policy = sdk.sqs.get_queue_attributes().queue_url(&url).attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy).send().await.unwrap();
     assert!(policy.attributes().unwrap().get(&aws_sdk_sqs::types::QueueAttributeName::Policy).is_some_and(|p| !p.is_empty()));
+    let db = sdk.rds.describe_db_instances().db_instance_identifier(format!("{name}-db")).send().await.unwrap();
+    assert_eq!(db.db_instances()[0].backup_retention_period(), Some(7), "backups back to the plan's 7 days");
 
     // An orphan: tagged with the env, unknown to state.
     let vpc_id = sdk.ec2.describe_vpcs().filters(env_filter(&env.name)).send().await.unwrap().vpcs()[0].vpc_id().unwrap().to_string();
