@@ -96,7 +96,15 @@ impl Current<'_> {
     /// The resource as known now; `None` when absent (or deleted out of band).
     pub fn get(&self, address: &str, kind: &str) -> Option<Live> {
         if let Some(live) = self.live.get(address) {
-            return Some(live.clone());
+            let mut live = live.clone();
+            // Write-only instructions (final snapshot, deletion window) are
+            // never read back: the last applied ones come from state.
+            if let Some(s) = self.state.get(address) {
+                for (k, v) in s.props.iter().filter(|(k, _)| is_write_only(k)) {
+                    live.props.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            return Some(live);
         }
         let s = self.state.get(address)?;
         if self.refreshed_kinds.contains(&s.kind) {

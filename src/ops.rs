@@ -425,6 +425,14 @@ pub async fn destroy(
     let rows = state_map(&state)?;
     let current = Current { state: &rows, live: &observed.live, refreshed_kinds: &observed.kinds };
     let mut plan = destroy_plan(&current);
+    // The plan file's word on how to delete (final snapshot, key deletion
+    // window) wins over what was applied last.
+    for action in &mut plan.actions {
+        let (Some(live), Some(d)) = (action.current.as_mut(), prepared.graph.get(&action.address)) else { continue };
+        for (k, v) in d.props.iter().filter(|(k, v)| crate::diff::is_write_only(k) && !v.to_string().contains("${")) {
+            live.props.insert(k.clone(), v.clone());
+        }
+    }
     if !run.keep_out_of_band && !rows.is_empty() {
         let subnets: Vec<String> = rows.values().filter(|r| r.kind == "Subnet").map(|r| r.id.clone()).collect();
         let vpc = rows.values().find(|r| r.kind == "Vpc").map(|r| r.id.clone());

@@ -52,6 +52,8 @@ pub fn expand(plan: &LoadedPlan, d: &Database, out: &mut Expanded) {
         "performance_insights": d.performance_insights,
         "storage_encrypted": true,
         "publicly_accessible": false,
+        // Workloads log in with their IAM role (rds-db:connect), never a password.
+        "iam_database_authentication": true,
         "tags": tags(plan, &format!("{name}-db"), &[]),
         "_apply_immediately": d.apply_immediately,
         "_final_snapshot": d.final_snapshot,

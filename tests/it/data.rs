@@ -50,6 +50,7 @@ async fn data_tier_up_modify_protect_destroy() {
     assert_eq!(db.storage_encrypted(), Some(true));
     assert_eq!(db.publicly_accessible(), Some(false));
     assert_eq!(db.deletion_protection(), Some(false));
+    assert_eq!(db.iam_database_authentication_enabled(), Some(true), "todo-api logs in with its role");
     let secret_arn = db.master_user_secret().and_then(|s| s.secret_arn()).expect("MasterUserSecret").to_string();
     let secret = sdk.secrets.get_secret_value().secret_id(&secret_arn).send().await.unwrap();
     let password = serde_json::from_str::<Value>(secret.secret_string().unwrap()).unwrap()["password"].as_str().unwrap().to_string();
@@ -208,9 +209,17 @@ async fn data_tier_up_modify_protect_destroy() {
     assert_eq!(ec2_inventory(&ec2, &env.name).await, before);
     assert!(!sdk.other_inventory(&env.name).await.is_empty());
 
-    // Lifted: destroy leaves nothing tagged, nothing named for the env.
+    // Lifted: destroy leaves nothing tagged, nothing named for the env. With
+    // prod's `final_snapshot = true` the instance leaves its final snapshot.
     env.edit_plan("protect = true\ndb_name", "protect = false\ndb_name");
+    env.edit_plan("final_snapshot = false", "final_snapshot = true");
     env.expect(&["destroy", "--yes"], 0);
+    let snapshots = sdk.rds.describe_db_snapshots().db_instance_identifier(format!("{name}-db")).send().await.unwrap();
+    assert!(
+        snapshots.db_snapshots().iter().any(|s| s.db_snapshot_identifier().is_some_and(|i| i.starts_with(&format!("{name}-db-final-")))),
+        "final snapshot taken: {:?}",
+        snapshots.db_snapshots()
+    );
     assert_eq!(tagged_addresses(&env.name).await, Vec::<String>::new());
     assert_eq!(sdk.other_inventory(&env.name).await, Vec::<String>::new());
 }

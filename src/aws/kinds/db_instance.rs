@@ -49,8 +49,26 @@ fn to_live(db: &RdsInstance, env: &str) -> Option<Live> {
         "performance_insights": db.performance_insights_enabled().unwrap_or(false),
         "storage_encrypted": db.storage_encrypted(),
         "publicly_accessible": db.publicly_accessible(),
+        "iam_database_authentication": db.iam_database_authentication_enabled(),
         "tags": tags,
     });
+    // Modifies waiting for the maintenance window (`apply_immediately =
+    // false`) are already decided: compare what will be, not drift.
+    if let Some(p) = db.pending_modified_values() {
+        let pending = [
+            ("instance_class", p.db_instance_class().map(|v| json!(v))),
+            ("allocated_storage", p.allocated_storage().map(|v| json!(v))),
+            ("multi_az", p.multi_az().map(|v| json!(v))),
+            ("backup_retention_days", p.backup_retention_period().map(|v| json!(v))),
+            ("engine_version", p.engine_version().map(|v| json!(v))),
+            ("iam_database_authentication", p.iam_database_authentication_enabled().map(|v| json!(v))),
+        ];
+        for (field, value) in pending {
+            if let Some(v) = value {
+                props[field] = v;
+            }
+        }
+    }
     if let Some(k) = db.kms_key_id() {
         props["kms_key_id"] = json!(k);
     }
@@ -128,6 +146,7 @@ impl Kind for DbInstance {
             .storage_encrypted(flag(t.props, "storage_encrypted"))
             .set_kms_key_id(opt_str(t.props, "kms_key_id").map(String::from))
             .publicly_accessible(flag(t.props, "publicly_accessible"))
+            .enable_iam_database_authentication(flag(t.props, "iam_database_authentication"))
             .set_db_name(opt_str(t.props, "_db_name").map(String::from))
             .master_username(opt_str(t.props, "_master_username").unwrap_or("postgres"))
             .manage_master_user_password(true)
@@ -179,6 +198,9 @@ impl Kind for DbInstance {
         }
         if has("publicly_accessible") {
             call = call.publicly_accessible(flag(t.props, "publicly_accessible"));
+        }
+        if has("iam_database_authentication") {
+            call = call.enable_iam_database_authentication(flag(t.props, "iam_database_authentication"));
         }
         if has("vpc_security_group_ids") {
             call = call.set_vpc_security_group_ids(Some(super::eks_common::strings(t.props, "vpc_security_group_ids")));
