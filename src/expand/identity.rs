@@ -89,9 +89,16 @@ pub fn cluster_has_ebs_csi(plan: &LoadedPlan) -> bool {
 pub fn expand(plan: &LoadedPlan, out: &mut Expanded) {
     let cluster = plan.file.cluster_name(&plan.env);
     let region = plan.file.region.get_ref();
+    let agent = plan.file.cluster.as_ref().is_some_and(|c| c.addons.contains_key("eks-pod-identity-agent"));
     for spanned in &plan.file.workload_identity {
         let w: &WorkloadIdentity = spanned.get_ref();
         let span = Some(spanned.span());
+        if w.pod_identity && !agent {
+            out.warnings.push(format!(
+                "workload_identity {}: Pod Identity needs the eks-pod-identity-agent add-on on the cluster; add `eks-pod-identity-agent = {{}}` to [cluster.addons]",
+                w.name
+            ));
+        }
         let k = key(&w.name);
         let mut managed = w.managed_policies.clone();
         let mut statements: Vec<Value> = Vec::new();

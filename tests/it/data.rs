@@ -232,7 +232,8 @@ async fn pod_identity_association_replaces_irsa_for_one_workload() {
     env.edit_plan("service_account = \"todo-api\"\n", "service_account = \"todo-api\"\npod_identity = true\n");
     let sdk = clients().await;
     let name = format!("todo-{}", env.name);
-    env.expect(&["up", "--yes"], 0);
+    let up = env.expect(&["up", "--yes"], 0);
+    assert!(text(&up.stdout).contains("Pod Identity needs the eks-pod-identity-agent add-on"), "the missing agent is warned about");
     let listed = sdk.eks.list_pod_identity_associations().cluster_name(&name).send().await.unwrap();
     let summaries = listed.associations();
     assert_eq!(summaries.len(), 1, "{summaries:?}");
