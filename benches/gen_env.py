@@ -8,7 +8,8 @@ realistic proportions, as `[resources."<address>"]` entries with explicit
 `${address.output}` references (valid for infra and for the emulator).
 One "unit" is a VPC with an internet gateway, 6 subnets, 3 route tables with a route each and 6
 associations, 4 security groups with 24 standalone rules, 3 IAM roles with 6
-policy attachments, an SQS queue and a KMS key: 57 resources.
+policy attachments, an SQS queue, a KMS key and 2 Route53 records (in one
+zone for the whole env): 59 resources.
 
 With --with-state it also writes OUT_DIR/state/<env>.db holding every
 resource as already applied (fake ids, properties equal to the plan's), so
@@ -30,6 +31,13 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 def unit(u, env):
     """Yield (address, kind, props) for one unit; refs as ${addr.output}."""
     a = u % 250
+    domain = f"{env}.bench.example.com"
+    if u == 0:
+        yield "route53_zone.bench", "Route53Zone", {"name": domain, "comment": "bench", "tags": {"Name": domain}}
+    # Records: one zone for the env, a few names per unit (one list call reads 300).
+    for r, (rtype, value) in enumerate([("A", f"10.{a}.0.10"), ("TXT", f'"unit={u}"')]):
+        yield f"route53_record.u{u}_{r}", "Route53Record", {"zone_id": "${route53_zone.bench.id}", "name": f"u{u}-{r}.{domain}.",
+                                                           "type": rtype, "ttl": 300, "records": [value]}
     vpc = f"vpc.u{u}"
     yield vpc, "Vpc", {"cidr": f"10.{a}.0.0/16", "enable_dns_support": True,
                         "enable_dns_hostnames": True, "tags": {"Name": f"{env}-u{u}"}}

@@ -208,6 +208,14 @@ async fn data_tier_up_modify_protect_destroy() {
     assert!(db_instance(&sdk, &format!("{name}-db")).await.is_some());
     assert_eq!(ec2_inventory(&ec2, &env.name).await, before);
     assert!(!sdk.other_inventory(&env.name).await.is_empty());
+    // So is deletion protection (which AWS would refuse halfway through).
+    env.edit_plan("protect = true\ndb_name", "protect = false\ndb_name");
+    env.edit_plan("deletion_protection = false", "deletion_protection = true");
+    let refused = text(&env.expect(&["destroy", "--yes"], 1).stderr);
+    assert!(refused.contains("db_instance.main") && refused.contains("deletion_protection = false"), "{refused}");
+    assert_eq!(ec2_inventory(&ec2, &env.name).await, before);
+    env.edit_plan("deletion_protection = true", "deletion_protection = false");
+    env.edit_plan("protect = false\ndb_name", "protect = true\ndb_name");
 
     // Lifted: destroy leaves nothing tagged, nothing named for the env. With
     // prod's `final_snapshot = true` the instance leaves its final snapshot.
