@@ -189,6 +189,7 @@ pub async fn plan(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, do_refresh: b
     let current = Current { state: &rows, live: &observed.live, refreshed_kinds: &observed.kinds };
     let mut plan = diff(&prepared.graph, &current, &prepared.registry);
     plan.warnings = prepared.expanded.warnings.clone();
+    plan.warnings.extend(crate::diff::keys_still_in_use(&plan, &rows));
     let saved = SavedPlan {
         format: 1,
         env: opts.env.clone(),
@@ -345,6 +346,7 @@ async fn up_locked(
             let current = Current { state: &rows, live: &observed.live, refreshed_kinds: &observed.kinds };
             let mut plan = diff(&prepared.graph, &current, &prepared.registry);
             plan.warnings = prepared.expanded.warnings.clone();
+            plan.warnings.extend(crate::diff::keys_still_in_use(&plan, &rows));
             plan
         }
     };

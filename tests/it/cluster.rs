@@ -217,6 +217,11 @@ async fn secrets_encryption_uses_its_own_rotating_key_and_destroy_schedules_dele
     let policy = kms.get_key_policy().key_id(logs_key.key_id()).policy_name("default").send().await.unwrap();
     assert!(policy.policy().unwrap().contains("logs.us-east-1.amazonaws.com"), "CloudWatch Logs may use the logs key");
     env.expect(&["plan", "--detailed-exitcode"], 0);
+    // Turning a key off while the database still uses it is warned about.
+    env.edit_plan("rds = true", "rds = false");
+    let plan = text(&env.expect(&["plan", "--detailed-exitcode"], 2).stdout);
+    assert!(plan.contains("kms_key.rds is scheduled for deletion but db_instance.main still encrypt"), "{plan}");
+    env.edit_plan("rds = false", "rds = true");
     env.expect(&["destroy", "--yes"], 0);
     let state = kms.describe_key().key_id(&key_id).send().await.unwrap().key_metadata().unwrap().key_state().cloned();
     assert_eq!(state, Some(aws_sdk_kms::types::KeyState::PendingDeletion), "scheduled, never deleted at once");
