@@ -225,7 +225,7 @@ pub struct Database {
     pub allocated_storage: i64,
     #[serde(default)]
     pub multi_az: bool,
-    pub backup_retention_days: i64,
+    pub backup_retention_days: Spanned<i64>,
     #[serde(default)]
     pub deletion_protection: bool,
     #[serde(default)]

@@ -119,8 +119,8 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
         if !v.split('.').next().is_some_and(|m| m.parse::<u32>().is_ok()) {
             errors.push(plan.error(format!("database.engine_version: `{v}` is not a PostgreSQL version like \"16.4\""), Some(d.engine_version.span())));
         }
-        if !(1..=35).contains(&d.backup_retention_days) {
-            errors.push(plan.error("database.backup_retention_days: 1 to 35 days", Some(d.engine_version.span())));
+        if !(1..=35).contains(d.backup_retention_days.get_ref()) {
+            errors.push(plan.error("database.backup_retention_days: RDS keeps backups 1 to 35 days", Some(d.backup_retention_days.span())));
         }
     }
     if let Some(k) = &f.kms {

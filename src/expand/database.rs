@@ -47,7 +47,7 @@ pub fn expand(plan: &LoadedPlan, d: &Database, out: &mut Expanded) {
         "vpc_security_group_ids": [Ref::expr("security_group.database", "id")],
         "parameter_group_name": Ref::expr("db_parameter_group.main", "name"),
         "multi_az": d.multi_az,
-        "backup_retention_days": d.backup_retention_days,
+        "backup_retention_days": d.backup_retention_days.get_ref(),
         "deletion_protection": d.deletion_protection,
         "performance_insights": d.performance_insights,
         "storage_encrypted": true,

@@ -30,6 +30,7 @@ fn each_bad_plan_names_file_and_key_exits_3_and_writes_nothing() {
         ("dangling_ref", "`route.extra` refers to `route_table.nope`, which this plan does not declare"),
         ("cycle", "dependency cycle: security_group.a -> security_group.b -> security_group.a"),
         ("open_endpoint", "cluster.public_access_cidrs: the public endpoint is on, so list who may reach it"),
+        ("backup_retention", "database.backup_retention_days: RDS keeps backups 1 to 35 days"),
         ("unknown_builtin", "workload_identity[cert-manager].builtin: `cert-manager` is not one of"),
         ("external_dns_without_zone", "workload_identity[external-dns].builtin: external-dns is limited to this plan's zone, so it needs a [dns] section"),
     ];
