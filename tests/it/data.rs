@@ -165,14 +165,16 @@ async fn data_tier_up_modify_protect_destroy() {
     cli_output.push_str(&text(&drift.stdout));
     cli_output.push_str(&outputs.to_string());
 
-    // Backup retention: a modify of the same instance, not a replace.
+    // Backup retention and Performance Insights: a modify of the same instance, not a replace.
     env.edit_plan("backup_retention_days = 7", "backup_retention_days = 14");
+    env.edit_plan("performance_insights = false", "performance_insights = true");
     let plan = text(&env.expect(&["plan", "--detailed-exitcode"], 2).stdout);
     assert!(plan.contains("~ db_instance.main") && plan.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "{plan}");
     let up = env.expect(&["up", "--yes"], 0);
     cli_output.push_str(&text(&up.stdout));
     let after = db_instance(&sdk, &format!("{name}-db")).await.unwrap();
     assert_eq!(after.backup_retention_period(), Some(14));
+    assert_eq!(after.performance_insights_enabled(), Some(true));
     assert_eq!(after.dbi_resource_id(), db.dbi_resource_id(), "modified in place");
     env.expect(&["plan", "--detailed-exitcode"], 0);
 
