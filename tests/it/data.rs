@@ -277,3 +277,37 @@ async fn pod_identity_association_replaces_irsa_for_one_workload() {
     env.expect(&["destroy", "--yes"], 0);
     assert_eq!(sdk.other_inventory(&env.name).await, Vec::<String>::new());
 }
+
+/// The prod plan end to end on the emulator: its values, zero noise, its
+/// protections, and a final snapshot on destroy.
+#[tokio::test(flavor = "multi_thread")]
+async fn prod_plan_up_is_quiet_protected_and_leaves_a_final_snapshot() {
+    let env = TestEnv::from_prod("it-prod", 52);
+    let sdk = clients_in("us-west-2").await;
+    let name = format!("todo-{}", env.name);
+    env.expect(&["up", "--yes"], 0);
+    let db = db_instance(&sdk, &format!("{name}-db")).await.expect("the DB instance");
+    assert_eq!(db.db_instance_class(), Some("db.t4g.small"));
+    assert_eq!(db.multi_az(), Some(true));
+    assert_eq!(db.backup_retention_period(), Some(30));
+    assert_eq!(db.deletion_protection(), Some(true));
+    assert_eq!(db.performance_insights_enabled(), Some(true));
+    let rds_key = sdk.kms.describe_key().key_id(format!("alias/{name}-rds")).send().await.unwrap();
+    assert_eq!(db.kms_key_id(), rds_key.key_metadata().unwrap().arn(), "storage on the RDS key");
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    env.expect(&["drift"], 0);
+
+    let refused = text(&env.expect(&["destroy", "--yes"], 1).stderr);
+    assert!(refused.contains("db_instance.main, eks_cluster.main"), "{refused}");
+    assert!(db_instance(&sdk, &format!("{name}-db")).await.is_some());
+
+    env.edit_plan("protect = true", "protect = false");
+    env.edit_plan("protect = true", "protect = false");
+    env.edit_plan("deletion_protection = true", "deletion_protection = false");
+    env.expect(&["up", "--yes"], 0);
+    env.expect(&["destroy", "--yes"], 0);
+    let snapshots = sdk.rds.describe_db_snapshots().db_instance_identifier(format!("{name}-db")).send().await.unwrap();
+    assert!(snapshots.db_snapshots().iter().any(|s| s.db_snapshot_identifier().is_some_and(|i| i.starts_with(&format!("{name}-db-final-")))));
+    assert_eq!(sdk.other_inventory(&env.name).await, Vec::<String>::new());
+    assert_eq!(ec2_inventory(&sdk.ec2, &env.name).await, Vec::<String>::new());
+}

@@ -45,6 +45,23 @@ impl TestEnv {
         env
     }
 
+    /// An env whose plan is the checked-in prod plan (us-west-2) with its own
+    /// CIDR `10.<octet>.0.0/16` and zone.
+    pub fn from_prod(prefix: &str, octet: u8) -> TestEnv {
+        require_emulator();
+        let name = format!("{prefix}-{}", fastrand::u32(..).to_string().get(..6).unwrap_or("0"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("plans")).unwrap();
+        let env = TestEnv { name, dir, endpoint: endpoint() };
+        let text = std::fs::read_to_string(repo().join("plans/prod.toml"))
+            .unwrap()
+            .replace("10.20.", &format!("10.{octet}."))
+            .replace("env = \"prod\"", &format!("env = \"{}\"", env.name))
+            .replace("domain = \"todo.example.com\"", &format!("domain = \"{}\"", env.domain()));
+        env.write_plan(&text);
+        env
+    }
+
     /// The env's own DNS zone (the dev plan's domain, made unique).
     pub fn domain(&self) -> String {
         format!("{}.todo.example.com", self.name)
@@ -203,7 +220,11 @@ pub async fn tagged_addresses(env: &str) -> Vec<String> {
 }
 
 pub async fn clients() -> Sdk {
-    let conf = sdk_config("us-east-1").await;
+    clients_in("us-east-1").await
+}
+
+pub async fn clients_in(region: &str) -> Sdk {
+    let conf = sdk_config(region).await;
     Sdk {
         ec2: aws_sdk_ec2::Client::new(&conf),
         eks: aws_sdk_eks::Client::new(&conf),
