@@ -126,12 +126,26 @@ const THROTTLING: &[&str] = &[
     "SlowDown",
 ];
 
+/// "Something else still uses it", as each service spells it.
+const IN_USE: &[&str] = &[
+    "DependencyViolation",
+    "ResourceInUse",
+    "DeleteConflict",
+    // ACM (a listener holds the certificate), EKS.
+    "ResourceInUseException",
+    // Route53: records someone else made are left in the zone.
+    "HostedZoneNotEmpty",
+    // RDS: a DB instance still uses the group.
+    "InvalidDBSubnetGroupStateFault",
+    "InvalidDBParameterGroupState",
+];
+
 pub fn classify(code: &str, status: Option<u16>) -> ErrorClass {
     if THROTTLING.contains(&code) || status == Some(429) {
         ErrorClass::Throttled
     } else if status.is_some_and(|s| s >= 500) || code == "InternalError" || code == "ServiceUnavailable" {
         ErrorClass::Server
-    } else if code == "DependencyViolation" || code == "ResourceInUse" || code == "DeleteConflict" {
+    } else if IN_USE.contains(&code) {
         ErrorClass::Dependency
     } else if code.ends_with("NotFound")
         || code.ends_with(".NotFound")
@@ -344,5 +358,19 @@ impl Cx {
             tokio::time::sleep(interval).await;
             interval = (interval * 2).min(Duration::from_secs(15));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_service_spelling_of_in_use_is_a_dependency() {
+        for code in ["DependencyViolation", "ResourceInUseException", "HostedZoneNotEmpty", "InvalidDBSubnetGroupStateFault", "InvalidDBParameterGroupState"] {
+            assert_eq!(classify(code, Some(400)), ErrorClass::Dependency, "{code}");
+        }
+        assert_eq!(classify("DBSubnetGroupNotFoundFault", Some(404)), ErrorClass::NotFound);
+        assert_eq!(classify("InvalidParameterValue", Some(400)), ErrorClass::Client);
     }
 }

@@ -175,13 +175,7 @@ impl Kind for AcmCertificate {
         // In use by a load balancer's listener until the controller lets go of it.
         let deleted = cx
             .retry_while(address, "certificate still in use", cx.timeouts.dependency, ErrorClass::Dependency, || async {
-                cx.clients.acm.delete_certificate().certificate_arn(&live.id).send().await.aws("DeleteCertificate").map_err(|e| {
-                    if e.code == "ResourceInUseException" {
-                        AwsError { class: ErrorClass::Dependency, ..e }
-                    } else {
-                        e
-                    }
-                })
+                cx.clients.acm.delete_certificate().certificate_arn(&live.id).send().await.aws("DeleteCertificate")
             })
             .await;
         match deleted {

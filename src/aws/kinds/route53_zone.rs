@@ -29,6 +29,24 @@ fn r53_tags(map: std::collections::HashMap<String, String>) -> Vec<Tag> {
     map.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
+/// Adds (or overwrites) and removes zone tags in one call.
+async fn change_tags(cx: &Cx, id: &str, add: Vec<Tag>, remove: Vec<String>) -> Result<(), AwsError> {
+    cx.retry(|| async {
+        cx.clients
+            .route53
+            .change_tags_for_resource()
+            .resource_type(TagResourceType::Hostedzone)
+            .resource_id(id)
+            .set_add_tags((!add.is_empty()).then(|| add.clone()))
+            .set_remove_tag_keys((!remove.is_empty()).then(|| remove.clone()))
+            .send()
+            .await
+            .aws("ChangeTagsForResource")
+    })
+    .await?;
+    Ok(())
+}
+
 async fn name_servers(cx: &Cx, id: &str) -> Result<String, AwsError> {
     let got = cx.retry(|| async { cx.clients.route53.get_hosted_zone().id(id).send().await.aws("GetHostedZone") }).await?;
     Ok(got.delegation_set().map(|d| d.name_servers().join(",")).unwrap_or_default())
@@ -127,19 +145,7 @@ impl Kind for Route53Zone {
             }
             Err(e) => return Err(e),
         };
-        let tags = r53_tags(create_tags(cx, t.address, t.props));
-        cx.retry(|| async {
-            cx.clients
-                .route53
-                .change_tags_for_resource()
-                .resource_type(TagResourceType::Hostedzone)
-                .resource_id(&id)
-                .set_add_tags(Some(tags.clone()))
-                .send()
-                .await
-                .aws("ChangeTagsForResource")
-        })
-        .await?;
+        change_tags(cx, &id, r53_tags(create_tags(cx, t.address, t.props)), Vec::new()).await?;
         Ok(Live { outputs: outputs(&id, name, &ns), id, address: Some(t.address.to_string()), props: t.props.clone() })
     }
 
@@ -178,20 +184,7 @@ impl Kind for Route53Zone {
         if changed.iter().any(|c| c == "tags") {
             // Identity tags too: a zone adopted by its caller reference has none yet.
             let (_, remove) = tag_delta(&live.props, t.props);
-            let add = r53_tags(create_tags(cx, t.address, t.props));
-            cx.retry(|| async {
-                cx.clients
-                    .route53
-                    .change_tags_for_resource()
-                    .resource_type(TagResourceType::Hostedzone)
-                    .resource_id(&live.id)
-                    .set_add_tags((!add.is_empty()).then(|| add.clone()))
-                    .set_remove_tag_keys((!remove.is_empty()).then(|| remove.clone()))
-                    .send()
-                    .await
-                    .aws("ChangeTagsForResource")
-            })
-            .await?;
+            change_tags(cx, &live.id, r53_tags(create_tags(cx, t.address, t.props)), remove).await?;
         }
         Ok(Live { props: t.props.clone(), ..live.clone() })
     }
@@ -201,13 +194,7 @@ impl Kind for Route53Zone {
         // Records someone else made (external-dns) block the delete; the sweep removes those first.
         let deleted = cx
             .retry_while(address, "zone still has records", cx.timeouts.dependency, ErrorClass::Dependency, || async {
-                cx.clients.route53.delete_hosted_zone().id(&live.id).send().await.aws("DeleteHostedZone").map_err(|e| {
-                    if e.code == "HostedZoneNotEmpty" {
-                        AwsError { class: ErrorClass::Dependency, ..e }
-                    } else {
-                        e
-                    }
-                })
+                cx.clients.route53.delete_hosted_zone().id(&live.id).send().await.aws("DeleteHostedZone")
             })
             .await;
         match deleted {
