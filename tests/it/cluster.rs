@@ -19,18 +19,7 @@ async fn cluster_tier_up_scale_replace_destroy() {
     let cluster = sdk.eks.describe_cluster().name(&name).send().await.unwrap().cluster().unwrap().clone();
     assert_eq!(cluster.version(), Some("1.32"));
     let vpc = cluster.resources_vpc_config().unwrap();
-    let app: Vec<String> = sdk
-        .ec2
-        .describe_subnets()
-        .filters(env_filter(&env.name))
-        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:tier").values("app").build())
-        .send()
-        .await
-        .unwrap()
-        .subnets()
-        .iter()
-        .map(|s| s.subnet_id().unwrap().to_string())
-        .collect();
+    let app = subnet_ids(&sdk.ec2, &env.name, "app").await;
     let mut placed = vpc.subnet_ids().to_vec();
     placed.sort();
     let mut app_sorted = app.clone();

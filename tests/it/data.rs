@@ -57,18 +57,7 @@ async fn data_tier_up_modify_protect_destroy() {
     assert!(password.len() >= 8, "a real generated password");
 
     // In the data subnets, behind the database security group, SSL forced.
-    let data: Vec<String> = sdk
-        .ec2
-        .describe_subnets()
-        .filters(env_filter(&env.name))
-        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:tier").values("data").build())
-        .send()
-        .await
-        .unwrap()
-        .subnets()
-        .iter()
-        .map(|s| s.subnet_id().unwrap().to_string())
-        .collect();
+    let data = subnet_ids(&sdk.ec2, &env.name, "data").await;
     let group = db.db_subnet_group().unwrap();
     let mut placed: Vec<String> = group.subnets().iter().map(|s| s.subnet_identifier().unwrap().to_string()).collect();
     let mut expected = data.clone();

@@ -179,6 +179,13 @@ pub async fn ec2_inventory(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<String> 
 }
 
 /// `infra:address` values that appear more than once: duplicates.
+/// The env's subnet ids of one tier (`tier` tag: public, app, data).
+pub async fn subnet_ids(ec2: &aws_sdk_ec2::Client, env: &str, tier: &str) -> Vec<String> {
+    let tier = aws_sdk_ec2::types::Filter::builder().name("tag:tier").values(tier).build();
+    let out = ec2.describe_subnets().filters(env_filter(env)).filters(tier).send().await.unwrap();
+    out.subnets().iter().map(|s| s.subnet_id().unwrap().to_string()).collect()
+}
+
 pub fn duplicates(addresses: &[String]) -> Vec<String> {
     let mut seen = std::collections::BTreeMap::<&str, usize>::new();
     for a in addresses {
