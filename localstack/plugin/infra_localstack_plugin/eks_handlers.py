@@ -12,12 +12,17 @@ handlers shaped after the AWS EKS API reference. Not an independent emulator.
   pod identity associations: CreatePodIdentityAssociation, DescribePodIdentityAssociation,
             ListPodIdentityAssociations, UpdatePodIdentityAssociation,
             DeletePodIdentityAssociation
-  tags:     TagResource, UntagResource, ListTagsForResource on add-on and pod identity
-            association ARNs (other ARNs go to moto).
+  access entries: CreateAccessEntry, DescribeAccessEntry, ListAccessEntries,
+            UpdateAccessEntry, DeleteAccessEntry, AssociateAccessPolicy,
+            DisassociateAccessPolicy, ListAssociatedAccessPolicies, ListAccessPolicies
+            (clusters in the API / API_AND_CONFIG_MAP modes; eks_patches.py makes the
+            creator's entry at CreateCluster)
+  tags:     TagResource, UntagResource, ListTagsForResource on add-on, pod identity
+            association and access entry ARNs (other ARNs go to moto).
 
 Every update completes at once (status ``Successful``); add-ons are ACTIVE at once.
-Clusters and node groups are moto's; add-ons, updates and pod identity associations
-live in ``STATE`` here, per
+Clusters and node groups are moto's; add-ons, updates, pod identity associations and
+access entries live in ``STATE`` here, per
 account and region like moto's backends, and are dropped with their cluster
 (eks_patches.py). Handlers take (RequestContext, parsed request dict) and return the
 output shape as a dict, or raise AWS-style errors.
@@ -83,6 +88,10 @@ class RegionState:
     updates: dict = field(default_factory=dict)  # cluster -> {update id: (scope, update dict)}
     associations: dict = field(default_factory=dict)  # cluster -> {associationId: association dict}
     association_tokens: dict = field(default_factory=dict)  # cluster -> {clientRequestToken: associationId}
+    access_entries: dict = field(default_factory=dict)  # cluster -> {principalArn: access entry dict}
+    access_entry_tokens: dict = field(default_factory=dict)  # cluster -> {clientRequestToken: principalArn}
+    # cluster -> {principalArn: {policyArn: associatedAccessPolicy dict}}
+    access_policies: dict = field(default_factory=dict)
 
 
 STATE: dict[tuple[str, str], RegionState] = {}  # (account id, region) -> state
@@ -90,15 +99,14 @@ _lock = threading.RLock()
 
 
 def forget_cluster(account_id: str, region: str, cluster: str) -> None:
-    """Drop the add-ons, updates and pod identity associations of a deleted cluster (AWS
-    deletes add-ons and associations with it)."""
+    """Drop the add-ons, updates, pod identity associations and access entries (with their
+    policy associations) of a deleted cluster (AWS deletes them with it)."""
     with _lock:
         state = STATE.get((account_id, region))
         if state:
-            state.addons.pop(cluster, None)
-            state.updates.pop(cluster, None)
-            state.associations.pop(cluster, None)
-            state.association_tokens.pop(cluster, None)
+            for kept in (state.addons, state.updates, state.associations, state.association_tokens,
+                         state.access_entries, state.access_entry_tokens, state.access_policies):
+                kept.pop(cluster, None)
 
 
 # --- errors and lookups ---
@@ -607,11 +615,288 @@ def delete_pod_identity_association(ctx, request):
     return {"association": association}
 
 
-# --- tags on add-on and pod identity association ARNs (moto knows only its own
-# resources; other ARNs go to moto) ---
+# --- access entries and access policy associations ---
+# Only in the API and API_AND_CONFIG_MAP authentication modes (InvalidRequestException in
+# CONFIG_MAP). One entry per IAM principal ARN; the principal ARN identifies it in paths.
+ACCESS_ENTRY_TYPES = ("STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "EC2",
+                      "HYBRID_LINUX", "HYPERPOD_LINUX")
+# Node types: EKS sets username and groups itself; no kubernetesGroups/username in
+# requests. Of them only EC2 (Auto Mode) and HYPERPOD_LINUX take access policies.
+_NODE_USERNAME = {
+    "EC2_LINUX": "system:node:{{EC2PrivateDNSName}}",
+    "EC2_WINDOWS": "system:node:{{EC2PrivateDNSName}}",
+    "EC2": "system:node:{{EC2PrivateDNSName}}",
+    "FARGATE_LINUX": "system:node:{{SessionName}}",
+    "HYBRID_LINUX": "system:node:{{SessionName}}",
+    "HYPERPOD_LINUX": "system:node:{{SessionName}}",
+}
+_NO_POLICY_TYPES = ("EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "HYBRID_LINUX")
+_RESERVED_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
+# IAM principals an access entry takes: roles (path allowed), users, the account root.
+_PRINCIPAL_ARN = re.compile(r"arn:(aws[\w-]*):iam::(\d{12}):(?:(role|user)/(?:[^/]+/)*([^/]+)|(root))")
+_POLICY_PREFIX = re.compile(r"arn:aws[\w-]*:eks::aws:cluster-access-policy/")
+_POLICY_ARN = re.compile(_POLICY_PREFIX.pattern + r"[A-Za-z0-9]+")
+# The access policies ListAccessPolicies answers (AWS's list; AssociateAccessPolicy also
+# takes any other name under the cluster-access-policy prefix).
+ACCESS_POLICIES = (
+    "AmazonEKSAdminPolicy", "AmazonEKSAdminViewPolicy", "AmazonEKSAutoNodePolicy",
+    "AmazonEKSBlockStorageClusterPolicy", "AmazonEKSClusterAdminPolicy",
+    "AmazonEKSComputeClusterPolicy", "AmazonEKSEditPolicy", "AmazonEKSHybridPolicy",
+    "AmazonEKSLoadBalancingClusterPolicy", "AmazonEKSNetworkingClusterPolicy",
+    "AmazonEKSViewPolicy", "AmazonEMRJobPolicy",
+)
+CLUSTER_ADMIN_POLICY = "arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
+def _api_cluster(ctx, name):
+    """The cluster, which must be in an authentication mode with the access entry API."""
+    cluster = _cluster(ctx, name)
+    mode = (getattr(cluster, "access_config", None) or {}).get("authenticationMode", "CONFIG_MAP")
+    if mode == "CONFIG_MAP":
+        raise _error("InvalidRequestException", 400,
+                     "The cluster's authentication mode must be set to one of "
+                     "[API, API_AND_CONFIG_MAP] to perform this operation.", clusterName=name)
+    return cluster
+
+
+def _access_entry(ctx, cluster_name, principal_arn):
+    _api_cluster(ctx, cluster_name)
+    entry = _state(ctx).access_entries.get(cluster_name, {}).get(principal_arn)
+    if entry is None:
+        raise _not_found(f"The specified principalArn could not be found: {principal_arn}. "
+                         "You can view your available access entries with 'list-access-entries'.",
+                         clusterName=cluster_name)
+    return entry
+
+
+def _check_groups_and_username(request, cluster_name, type_):
+    groups, username = request.get("kubernetesGroups"), request.get("username")
+    if type_ != "STANDARD" and (groups or username):
+        raise _invalid(f"kubernetesGroups and username cannot be specified for access entries "
+                       f"of type {type_}", clusterName=cluster_name)
+    for group in groups or []:
+        if not group or group.startswith("system:"):
+            raise _invalid(f"The kubernetes group name {group!r} is invalid, it cannot be empty "
+                           "or start with system:", clusterName=cluster_name)
+    if username is not None and (not username or username.startswith(_RESERVED_PREFIXES)):
+        raise _invalid(f"The username {username!r} is invalid, it cannot be empty or start "
+                       f"with {', '.join(_RESERVED_PREFIXES)}", clusterName=cluster_name)
+
+
+def _new_access_entry(cluster, principal_arn, type_, groups=None, username=None, tags=None):
+    """An access entry dict as AWS answers it: ARN
+    arn:aws:eks:<region>:<account>:access-entry/<cluster>/<role|user|root>/<principal
+    account>/<principal name>/<uuid>; the username EKS generates unless one is given."""
+    match = _PRINCIPAL_ARN.fullmatch(principal_arn)
+    partition, account, kind, name, root = match.groups()
+    kind, name = (kind, name) if kind else ("root", root)
+    if username is None:
+        if type_ != "STANDARD":
+            username = _NODE_USERNAME[type_]
+        elif kind == "role":  # the assumed-role form, without the role's path
+            username = f"arn:{partition}:sts::{account}:assumed-role/{name}/{{{{SessionName}}}}"
+        else:
+            username = principal_arn
+    if groups is None:
+        groups = ["system:nodes"] if type_ in ("EC2_LINUX", "EC2_WINDOWS") else []
+    now = _now()
+    return {
+        "clusterName": cluster.name,
+        "principalArn": principal_arn,
+        "kubernetesGroups": list(groups),
+        "accessEntryArn": cluster.arn.rsplit(":", 1)[0]
+        + f":access-entry/{cluster.name}/{kind}/{account}/{name}/{uuid.uuid4()}",
+        "createdAt": now,
+        "modifiedAt": now,
+        "tags": dict(tags or {}),
+        "username": username,
+        "type": type_,
+    }
+
+
+def _policy_arn(value, cluster_name):
+    if not isinstance(value, str) or not _POLICY_ARN.fullmatch(value):
+        raise _invalid(f"The policyArn {value!r} is not a valid access policy ARN. You can view "
+                       "the available access policies with 'list-access-policies'.",
+                       clusterName=cluster_name)
+    return value
+
+
+def create_access_entry(ctx, request):
+    _require(request, "clusterName", "principalArn")
+    cluster_name, principal_arn = request["clusterName"], request["principalArn"]
+    cluster = _api_cluster(ctx, cluster_name)
+    type_ = request.get("type") or "STANDARD"
+    if type_ not in ACCESS_ENTRY_TYPES:
+        raise _invalid(f"Invalid type: {type_}", clusterName=cluster_name)
+    match = _PRINCIPAL_ARN.fullmatch(principal_arn)
+    if match is None:
+        raise _invalid(f"The principalArn {principal_arn} is not a valid IAM user or role ARN "
+                       "(STS session principals cannot have access entries)", clusterName=cluster_name)
+    if type_ != "STANDARD" and (match[3] != "role" or match[2] != ctx.account_id):
+        raise _invalid(f"Access entries of type {type_} need an IAM role of the cluster's account",
+                       clusterName=cluster_name)
+    _check_groups_and_username(request, cluster_name, type_)
+    tags = dict(request.get("tags") or {})
+    if len(tags) > 50:
+        raise _invalid("A resource can have at most 50 tags", clusterName=cluster_name)
+    state = _state(ctx)
+    entries = state.access_entries.setdefault(cluster_name, {})
+    tokens = state.access_entry_tokens.setdefault(cluster_name, {})
+    token = request.get("clientRequestToken")
+    if token and token in tokens and tokens[token] in entries:
+        # A retried request (same idempotency token): the entry it created.
+        if tokens[token] == principal_arn:
+            return {"accessEntry": entries[principal_arn]}
+        raise _invalid("The client request token was already used for a different request",
+                       clusterName=cluster_name)
+    if principal_arn in entries:
+        raise _in_use("The specified access entry resource is already in use on this cluster.",
+                      clusterName=cluster_name)
+    entry = _new_access_entry(cluster, principal_arn, type_, request.get("kubernetesGroups"),
+                              request.get("username"), tags)
+    entries[principal_arn] = entry
+    if token:
+        tokens[token] = principal_arn
+    return {"accessEntry": entry}
+
+
+def bootstrap_creator_access_entry(account_id, region, cluster, creator_arn):
+    """CreateCluster with ``bootstrapClusterCreatorAdminPermissions`` true in the API or
+    API_AND_CONFIG_MAP mode: the creator's access entry with AmazonEKSClusterAdminPolicy
+    (cluster scope), as AWS makes it. ``creator_arn``: the caller's IAM principal."""
+    if not _PRINCIPAL_ARN.fullmatch(creator_arn or ""):
+        return
+    with _lock:
+        state = STATE.setdefault((account_id, region), RegionState())
+        entry = _new_access_entry(cluster, creator_arn, "STANDARD")
+        state.access_entries.setdefault(cluster.name, {})[creator_arn] = entry
+        policy_arn = CLUSTER_ADMIN_POLICY.format(partition=cluster.arn.split(":")[1])
+        state.access_policies.setdefault(cluster.name, {})[creator_arn] = {
+            policy_arn: {
+                "policyArn": policy_arn,
+                "accessScope": {"type": "cluster", "namespaces": []},
+                "associatedAt": entry["createdAt"],
+                "modifiedAt": entry["createdAt"],
+            }
+        }
+
+
+def describe_access_entry(ctx, request):
+    _require(request, "clusterName", "principalArn")
+    return {"accessEntry": _access_entry(ctx, request["clusterName"], request["principalArn"])}
+
+
+def list_access_entries(ctx, request):
+    _require(request, "clusterName")
+    cluster_name = request["clusterName"]
+    _api_cluster(ctx, cluster_name)
+    principals = list(_state(ctx).access_entries.get(cluster_name, {}))
+    policy = request.get("associatedPolicyArn")
+    if policy is not None:
+        _policy_arn(policy, cluster_name)
+        associated = _state(ctx).access_policies.get(cluster_name, {})
+        principals = [p for p in principals if policy in associated.get(p, {})]
+    principals, next_token = _page(principals, request)
+    return {"accessEntries": principals, "nextToken": next_token}
+
+
+def update_access_entry(ctx, request):
+    _require(request, "clusterName", "principalArn")
+    cluster_name = request["clusterName"]
+    entry = _access_entry(ctx, cluster_name, request["principalArn"])
+    _check_groups_and_username(request, cluster_name, entry["type"])
+    if request.get("kubernetesGroups") is not None:
+        entry["kubernetesGroups"] = list(request["kubernetesGroups"])
+    if request.get("username") is not None:
+        entry["username"] = request["username"]
+    entry["modifiedAt"] = _now()
+    return {"accessEntry": entry}
+
+
+def delete_access_entry(ctx, request):
+    _require(request, "clusterName", "principalArn")
+    cluster_name, principal_arn = request["clusterName"], request["principalArn"]
+    _access_entry(ctx, cluster_name, principal_arn)
+    state = _state(ctx)
+    del state.access_entries[cluster_name][principal_arn]
+    state.access_policies.get(cluster_name, {}).pop(principal_arn, None)
+    tokens = state.access_entry_tokens.get(cluster_name, {})
+    for token in [t for t, p in tokens.items() if p == principal_arn]:
+        del tokens[token]
+    return {}
+
+
+def associate_access_policy(ctx, request):
+    _require(request, "clusterName", "principalArn", "policyArn")
+    cluster_name, principal_arn = request["clusterName"], request["principalArn"]
+    entry = _access_entry(ctx, cluster_name, principal_arn)
+    policy_arn = _policy_arn(request["policyArn"], cluster_name)
+    scope = request.get("accessScope")
+    if not isinstance(scope, dict) or scope.get("type") not in ("cluster", "namespace"):
+        raise _invalid("accessScope needs a type: cluster or namespace", clusterName=cluster_name)
+    namespaces = list(scope.get("namespaces") or [])
+    if scope["type"] == "namespace" and not namespaces:
+        raise _invalid("At least one namespace is required for an access scope of type namespace",
+                       clusterName=cluster_name)
+    if scope["type"] == "cluster" and namespaces:
+        raise _invalid("Namespaces cannot be specified for an access scope of type cluster",
+                       clusterName=cluster_name)
+    if any(not ns for ns in namespaces):
+        raise _invalid("A namespace cannot be empty", clusterName=cluster_name)
+    if entry["type"] in _NO_POLICY_TYPES:
+        raise _invalid(f"Access policies cannot be associated with access entries of type "
+                       f"{entry['type']}", clusterName=cluster_name)
+    associated = _state(ctx).access_policies.setdefault(cluster_name, {}).setdefault(principal_arn, {})
+    now = _now()
+    # Associating an associated policy again replaces its scope (AWS's way to change it).
+    policy = associated.get(policy_arn) or {"policyArn": policy_arn, "associatedAt": now}
+    policy["accessScope"] = {"type": scope["type"], "namespaces": namespaces}
+    policy["modifiedAt"] = now
+    associated[policy_arn] = policy
+    return {"clusterName": cluster_name, "principalArn": principal_arn,
+            "associatedAccessPolicy": policy}
+
+
+def disassociate_access_policy(ctx, request):
+    _require(request, "clusterName", "principalArn", "policyArn")
+    cluster_name, principal_arn = request["clusterName"], request["principalArn"]
+    _access_entry(ctx, cluster_name, principal_arn)
+    associated = _state(ctx).access_policies.get(cluster_name, {}).get(principal_arn, {})
+    if request["policyArn"] not in associated:
+        raise _not_found(f"The access policy {request['policyArn']} is not associated with the "
+                         f"access entry of {principal_arn}", clusterName=cluster_name)
+    del associated[request["policyArn"]]
+    return {}
+
+
+def list_associated_access_policies(ctx, request):
+    _require(request, "clusterName", "principalArn")
+    cluster_name, principal_arn = request["clusterName"], request["principalArn"]
+    _access_entry(ctx, cluster_name, principal_arn)
+    associated = _state(ctx).access_policies.get(cluster_name, {}).get(principal_arn, {})
+    arns, next_token = _page(list(associated), request)
+    return {"clusterName": cluster_name, "principalArn": principal_arn, "nextToken": next_token,
+            "associatedAccessPolicies": [associated[a] for a in arns]}
+
+
+def list_access_policies(ctx, request):
+    partition = getattr(ctx, "partition", None) or "aws"  # global: arn:<partition>:eks::aws:...
+    arns = [f"arn:{partition}:eks::aws:cluster-access-policy/{n}" for n in ACCESS_POLICIES]
+    arns, next_token = _page(arns, request)
+    return {"accessPolicies": [{"name": a.rsplit("/", 1)[1], "arn": a} for a in arns],
+            "nextToken": next_token}
+
+
+# --- tags on add-on, pod identity association and access entry ARNs (moto knows only its
+# own resources; other ARNs go to moto) ---
+_PLUGIN_ARN_KINDS = (":addon/", ":podidentityassociation/", ":access-entry/")
+
+
 def _tagged_resource(ctx, arn):
-    """The add-on (addon/<cluster>/<name>/<uuid>) or pod identity association
-    (podidentityassociation/<cluster>/<association id>) with ARN ``arn``."""
+    """The add-on (addon/<cluster>/<name>/<uuid>), pod identity association
+    (podidentityassociation/<cluster>/<association id>) or access entry
+    (access-entry/<cluster>/<kind>/<account>/<name>/<uuid>) with ARN ``arn``."""
     parts = arn.split(":", 5)[-1].split("/")
     resource = None
     if parts[0] == "addon" and len(parts) == 4:
@@ -620,6 +905,10 @@ def _tagged_resource(ctx, arn):
     elif parts[0] == "podidentityassociation" and len(parts) == 3:
         resource = _state(ctx).associations.get(parts[1], {}).get(parts[2])
         key = "associationArn"
+    elif parts[0] == "access-entry" and len(parts) == 6:
+        key = "accessEntryArn"
+        entries = _state(ctx).access_entries.get(parts[1], {}).values()
+        resource = next((e for e in entries if e[key] == arn), None)
     if resource is None or resource[key] != arn:
         raise _not_found(f"Resource not found: {arn}")
     return resource
@@ -628,7 +917,7 @@ def _tagged_resource(ctx, arn):
 def _for_plugin_arn(fn):
     def handler(ctx, request):
         arn = request.get("resourceArn", "")
-        if ":addon/" not in arn and ":podidentityassociation/" not in arn:
+        if not any(kind in arn for kind in _PLUGIN_ARN_KINDS):
             from localstack.services.moto import dispatch_to_moto
 
             return dispatch_to_moto(ctx)
@@ -681,6 +970,15 @@ HANDLERS = {
         "ListPodIdentityAssociations": list_pod_identity_associations,
         "UpdatePodIdentityAssociation": update_pod_identity_association,
         "DeletePodIdentityAssociation": delete_pod_identity_association,
+        "CreateAccessEntry": create_access_entry,
+        "DescribeAccessEntry": describe_access_entry,
+        "ListAccessEntries": list_access_entries,
+        "UpdateAccessEntry": update_access_entry,
+        "DeleteAccessEntry": delete_access_entry,
+        "AssociateAccessPolicy": associate_access_policy,
+        "DisassociateAccessPolicy": disassociate_access_policy,
+        "ListAssociatedAccessPolicies": list_associated_access_policies,
+        "ListAccessPolicies": list_access_policies,
         "TagResource": tag_resource,
         "UntagResource": untag_resource,
         "ListTagsForResource": list_tags_for_resource,

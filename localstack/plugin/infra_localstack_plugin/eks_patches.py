@@ -16,8 +16,13 @@ attribute ``access_config``, which moto's serializer answers as ``accessConfig``
 CreateCluster/DescribeCluster/DeleteCluster. UpdateClusterConfig's ``accessConfig`` is
 applied by eks_handlers.py.
 
-DeleteCluster: drop the cluster's add-ons, updates and pod identity associations kept by
-eks_handlers.py (AWS deletes add-ons and associations with their cluster). moto already
+With ``bootstrapClusterCreatorAdminPermissions`` true and the API or API_AND_CONFIG_MAP
+mode, CreateCluster also makes the creator's access entry (the caller's IAM principal;
+the account root for LocalStack's ``test`` credentials) with AmazonEKSClusterAdminPolicy,
+as AWS does (eks_handlers.bootstrap_creator_access_entry).
+
+DeleteCluster: drop the cluster's add-ons, updates, pod identity associations and access
+entries kept by eks_handlers.py (AWS deletes them with their cluster). moto already
 refuses (ResourceInUseException) while node groups exist.
 """
 
@@ -28,7 +33,11 @@ from moto.eks.exceptions import InvalidParameterException
 from moto.eks.models import Cluster, EKSBackend
 from moto.eks.responses import EKSResponse
 
-from infra_localstack_plugin.eks_handlers import forget_cluster, new_access_config
+from infra_localstack_plugin.eks_handlers import (
+    bootstrap_creator_access_entry,
+    forget_cluster,
+    new_access_config,
+)
 
 
 @patch(Cluster.__init__)
@@ -52,8 +61,35 @@ def create_cluster(fn, self):
             fargateProfileName=None, addonName=None, message=str(e),
         )
     result = fn(self)  # ActionResult({"cluster": cluster}), serialized later
-    result.result["cluster"].access_config = access_config
+    cluster = result.result["cluster"]
+    cluster.access_config = access_config
+    if access_config["bootstrapClusterCreatorAdminPermissions"] and \
+            access_config["authenticationMode"] != "CONFIG_MAP":
+        bootstrap_creator_access_entry(self.current_account, self.region, cluster,
+                                       _caller_principal_arn(self, cluster.arn.split(":")[1]))
     return result
+
+
+def _caller_principal_arn(response, partition):
+    """The IAM principal of the request, as STS GetCallerIdentity answers it on LocalStack
+    (credentials moto does not know, like ``test``: the account root), an assumed role
+    given as its IAM role ARN (access entries take roles, not STS sessions)."""
+    from localstack.utils.aws.request_context import extract_access_key_id_from_auth_header
+    from moto.sts.models import sts_backends
+
+    account = response.current_account
+    arn = f"arn:{partition}:iam::{account}:root"
+    try:
+        access_key = extract_access_key_id_from_auth_header(response.headers)
+        _, caller, _ = sts_backends[account][partition].get_caller_identity(access_key, response.region)
+    except Exception:  # no usable credentials: the root, as LocalStack's STS answers
+        return arn
+    if ":assumed-role/" in caller:  # arn:aws:sts::<account>:assumed-role/<role>/<session>
+        prefix, role = caller.split(":assumed-role/", 1)
+        return prefix.replace(":sts:", ":iam:", 1) + ":role/" + role.split("/", 1)[0]
+    if ":sts:" in caller:  # moto's default caller (arn:aws:sts::<account>:user/moto)
+        return arn
+    return caller
 
 
 @patch(EKSBackend.update_cluster_config)
