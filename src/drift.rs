@@ -36,12 +36,19 @@ pub enum Finding {
     PlanDiffers { address: String, kind: String, fields: Vec<String> },
     /// Tagged with this env, unknown to state.
     Orphan { kind: String, id: String, address: Option<String> },
+    /// Cluster access the plan does not grant: a break-glass entry past its
+    /// time, or a cluster admin the plan does not name.
+    Access { kind: String, principal_arn: String, address: Option<String>, why: String },
 }
 
 impl Finding {
     pub fn kind(&self) -> &str {
         match self {
-            Finding::Changed { kind, .. } | Finding::Deleted { kind, .. } | Finding::PlanDiffers { kind, .. } | Finding::Orphan { kind, .. } => kind,
+            Finding::Changed { kind, .. }
+            | Finding::Deleted { kind, .. }
+            | Finding::PlanDiffers { kind, .. }
+            | Finding::Orphan { kind, .. }
+            | Finding::Access { kind, .. } => kind,
         }
     }
 
@@ -57,11 +64,11 @@ pub fn tier(kind: &str) -> &'static str {
     match kind {
         "Vpc" | "Subnet" | "InternetGateway" | "ElasticIp" | "NatGateway" | "RouteTable" | "Route" | "RouteTableAssociation"
         | "SecurityGroup" | "SecurityGroupRule" => "network",
-        "EksCluster" | "EksNodegroup" | "EksAddon" | "IamOidcProvider" | "SqsQueue" | "SqsQueuePolicy" | "EventRule" | "IamInstanceProfile" => "cluster",
+        "EksCluster" | "EksNodegroup" | "EksAddon" | "EksAccessEntry" | "EksAccessPolicyAssociation" | "IamOidcProvider" | "SqsQueue" | "SqsQueuePolicy" | "EventRule" | "IamInstanceProfile" => "cluster",
         "IamRole" | "IamRolePolicy" | "IamRolePolicyAttachment" | "EksPodIdentityAssociation" => "identity",
         "Route53Zone" | "Route53Record" | "AcmCertificate" | "AcmCertificateValidation" => "dns",
         "KmsKey" | "KmsAlias" => "kms",
-        "DbSubnetGroup" | "DbParameterGroup" | "DbInstance" => "database",
+        "DbSubnetGroup" | "DbParameterGroup" | "DbInstance" | "DbClusterParameterGroup" | "RdsCluster" | "RdsClusterInstance" => "database",
         _ => "other",
     }
 }
@@ -81,6 +88,14 @@ pub fn detect(graph: &ResourceGraph, state: &HashMap<String, StateResource>, obs
             findings.push(Finding::Deleted { address: row.address.clone(), kind: row.kind.clone(), id: row.id.clone() });
             continue;
         };
+        if let Some(until) = expired_break_glass(row) {
+            findings.push(Finding::Access {
+                kind: row.kind.clone(),
+                principal_arn: row.props.get("principal_arn").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                address: Some(row.address.clone()),
+                why: format!("break-glass access past its time ({until}); `infra up` removes it"),
+            });
+        }
         let seen = comparable(&live.props, &row.props, None);
         let changed: Vec<FieldDrift> = field_changes(&seen, &row.props, &[])
             .into_iter()
@@ -105,4 +120,11 @@ pub fn detect(graph: &ResourceGraph, state: &HashMap<String, StateResource>, obs
         findings.push(Finding::Orphan { kind: kind.clone(), id: live.id.clone(), address: live.address.clone() });
     }
     findings
+}
+
+/// The `until` of a break-glass access entry whose time has passed.
+fn expired_break_glass(row: &StateResource) -> Option<&str> {
+    let until = row.props.get("_until")?.as_str()?;
+    let at = humantime::parse_rfc3339_weak(until).ok()?;
+    (at <= std::time::SystemTime::now()).then_some(until)
 }

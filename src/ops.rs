@@ -471,7 +471,46 @@ pub async fn drift(opts: &EnvOptions, prepared: &Prepared, cx: &Cx) -> Result<Ve
     let mut kinds: BTreeSet<String> = rows.values().map(|r| r.kind.clone()).collect();
     kinds.extend(prepared.graph.resources().iter().map(|r| r.kind.clone()));
     let observed = refresh(cx, &prepared.registry, kinds, &rows).await?;
-    Ok(crate::drift::detect(&prepared.graph, &rows, &observed, &prepared.registry))
+    let mut findings = crate::drift::detect(&prepared.graph, &rows, &observed, &prepared.registry);
+    findings.extend(unnamed_cluster_admins(prepared, cx).await?);
+    Ok(findings)
+}
+
+/// Cluster admins the plan does not name (seed: no permanent cluster-admin).
+/// The plan names break-glass entries still in their time, platform admins
+/// with `cluster_admin = true`, and, while `bootstrap_cluster_creator_admin`
+/// is on, the creator's entry (the identity infra runs as).
+async fn unnamed_cluster_admins(prepared: &Prepared, cx: &Cx) -> Result<Vec<crate::drift::Finding>, Error> {
+    use crate::aws::kinds::eks_access_policy::{caller_principal, cluster_admins, CLUSTER_ADMIN_POLICY};
+    let Some(cluster) = &prepared.loaded.file.cluster else { return Ok(Vec::new()) };
+    if cluster.authentication_mode == "CONFIG_MAP" {
+        return Ok(Vec::new());
+    }
+    let admins = cluster_admins(cx, &cx.env).await?;
+    if admins.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut named: BTreeSet<String> = prepared
+        .graph
+        .resources()
+        .iter()
+        .filter(|d| d.kind == "EksAccessPolicyAssociation" && d.props.get("policy_arn").and_then(|v| v.as_str()) == Some(CLUSTER_ADMIN_POLICY))
+        .filter_map(|d| d.props.get("principal_arn")?.as_str()?.strip_prefix("${")?.strip_suffix(".principal_arn}").map(String::from))
+        .filter_map(|entry| prepared.graph.get(&entry)?.props.get("principal_arn")?.as_str().map(String::from))
+        .collect();
+    if cluster.bootstrap_cluster_creator_admin {
+        named.insert(caller_principal(cx).await?);
+    }
+    Ok(admins
+        .into_iter()
+        .filter(|(_, principal)| !named.contains(principal))
+        .map(|(cluster, principal)| crate::drift::Finding::Access {
+            kind: "EksAccessEntry".into(),
+            why: format!("cluster admin on {cluster} that the plan does not name; grant it through [[access]] (break-glass with `until`) or remove the entry"),
+            principal_arn: principal,
+            address: None,
+        })
+        .collect())
 }
 
 /// `infra refresh`: writes what is live into state (properties and outputs

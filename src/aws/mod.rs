@@ -31,7 +31,7 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     pub kms: aws_sdk_kms::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub sts: aws_sdk_sts::Client,
 }
 
 impl Clients {
@@ -63,7 +63,7 @@ impl Clients {
             events: aws_sdk_eventbridge::Client::new(&conf),
             kms: aws_sdk_kms::Client::new(&conf),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&conf),
-            tagging: aws_sdk_resourcegroupstagging::Client::new(&conf),
+            sts: aws_sdk_sts::Client::new(&conf),
         }
     }
 }

@@ -61,6 +61,10 @@ pub async fn run(cli: &Cli, args: &DriftArgs) -> anyhow::Result<u8> {
                     Finding::PlanDiffers { address, fields, .. } => {
                         println!("  * {address}: the plan file now differs ({}); not drift, `infra plan` shows it", fields.join(", "))
                     }
+                    Finding::Access { principal_arn, address, why, .. } => println!(
+                        "  ! {principal_arn}{}: {why}",
+                        address.as_ref().map(|a| format!(" ({a})")).unwrap_or_default()
+                    ),
                     Finding::Orphan { kind, id, address } => println!(
                         "  ? {kind} {id}{} is tagged with env {} but not in state (orphan)",
                         address.as_ref().map(|a| format!(" ({a})")).unwrap_or_default(),

@@ -24,6 +24,9 @@ pub struct PlanFile {
     pub workload_identity: Vec<Spanned<WorkloadIdentity>>,
     /// The public zone and its certificate.
     pub dns: Option<Dns>,
+    /// Human access to the cluster through EKS access entries, one per group role.
+    #[serde(default)]
+    pub access: Vec<Spanned<Access>>,
     /// Extra resources of any kind, keyed by address, with explicit
     /// `${address.output}` references.
     #[serde(default)]
@@ -158,6 +161,10 @@ pub struct Cluster {
     pub addon_conflicts: String,
     #[serde(default = "yes")]
     pub karpenter: bool,
+    /// EKS makes the cluster's creator a cluster admin (fixed at creation);
+    /// prod turns it off and names a platform-admin access entry instead.
+    #[serde(default = "yes")]
+    pub bootstrap_cluster_creator_admin: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -218,9 +225,16 @@ pub fn parse_taint(s: &str) -> Option<(String, String, &'static str)> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Database {
+    /// `postgres` (an RDS instance, the default) or `aurora-postgresql`
+    /// (an Aurora cluster with a Serverless v2 writer).
+    #[serde(default = "default_engine")]
+    pub engine: Spanned<String>,
     /// `16.x`; a new major version is a new instance.
     pub engine_version: Spanned<String>,
-    pub instance_class: String,
+    /// The instance form's class; Aurora Serverless v2 uses `db.serverless`.
+    pub instance_class: Option<Spanned<String>>,
+    /// Aurora only: capacity limits in ACUs, changed in place.
+    pub serverless_v2: Option<Spanned<ServerlessV2>>,
     #[serde(default = "default_storage")]
     pub allocated_storage: i64,
     #[serde(default)]
@@ -243,6 +257,17 @@ pub struct Database {
     #[serde(default = "default_master")]
     pub master_username: String,
     pub wait_timeout_minutes: Option<u64>,
+}
+
+fn default_engine() -> Spanned<String> {
+    Spanned::new(0..0, "postgres".into())
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerlessV2 {
+    pub min_acu: f64,
+    pub max_acu: f64,
 }
 
 fn default_storage() -> i64 {
@@ -318,4 +343,35 @@ pub struct Dns {
     pub domain: Spanned<String>,
     /// How long to wait for the certificate to be ISSUED.
     pub certificate_timeout_minutes: Option<u64>,
+}
+
+/// The human access roles of the platform (seed: viewer … break-glass).
+pub const ACCESS_ROLES: &[&str] = &["viewer", "developer", "operator", "platform-admin", "security-auditor", "break-glass"];
+
+/// One group's access to the cluster: an IAM role (an SSO permission set's,
+/// say) gets an EKS access entry and the access policies of its `role`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Access {
+    pub name: String,
+    pub principal_arn: String,
+    /// One of [`ACCESS_ROLES`].
+    pub role: String,
+    /// The namespaces a developer or operator may change (required for them).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub kubernetes_groups: Vec<String>,
+    /// Break-glass only: the entry exists until this RFC 3339 time.
+    pub until: Option<String>,
+    /// platform-admin only: add AmazonEKSClusterAdminPolicy as well.
+    #[serde(default)]
+    pub cluster_admin: bool,
+}
+
+impl Access {
+    /// When a break-glass entry stops existing (UTC, `Z` optional).
+    pub fn expires_at(&self) -> Option<std::time::SystemTime> {
+        self.until.as_deref().and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+    }
 }

@@ -122,6 +122,7 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
         if !(1..=35).contains(d.backup_retention_days.get_ref()) {
             errors.push(plan.error("database.backup_retention_days: RDS keeps backups 1 to 35 days", Some(d.backup_retention_days.span())));
         }
+        check_database_engine(plan, d, &mut errors);
     }
     if let Some(k) = &f.kms {
         if !(7..=30).contains(&k.deletion_window()) {
@@ -137,6 +138,7 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
         }
     }
     check_identities(plan, &mut errors);
+    check_access(plan, &mut errors);
     for (address, res) in &f.resources {
         if address.split_once('.').is_none_or(|(k, n)| !is_name(k) || n.is_empty()) {
             errors.push(plan.error(
@@ -301,6 +303,115 @@ fn check_identities(plan: &LoadedPlan, errors: &mut Vec<PlanError>) {
             if s.actions.is_empty() || s.resources.is_empty() {
                 errors.push(plan.error(format!("{key}.statements: each statement needs actions and resources"), span.clone()));
             }
+        }
+    }
+}
+
+fn check_database_engine(plan: &LoadedPlan, d: &super::Database, errors: &mut Vec<PlanError>) {
+    let span = |s: &toml::Spanned<String>| Some(s.span()).filter(|r| !r.is_empty());
+    match d.engine.get_ref().as_str() {
+        "postgres" => {
+            if d.instance_class.is_none() {
+                errors.push(plan.error("database.instance_class: required for engine \"postgres\" (like \"db.t4g.micro\")", Some(d.engine_version.span())));
+            }
+            if let Some(s) = &d.serverless_v2 {
+                errors.push(plan.error("database.serverless_v2: only for engine = \"aurora-postgresql\"", Some(s.span())));
+            }
+        }
+        "aurora-postgresql" => {
+            match &d.serverless_v2 {
+                None => errors.push(plan.error(
+                    "database.serverless_v2: Aurora here is Serverless v2: set serverless_v2 = { min_acu = 0.5, max_acu = 4 }",
+                    span(&d.engine),
+                )),
+                Some(s) => {
+                    let (min, max) = (s.get_ref().min_acu, s.get_ref().max_acu);
+                    let step = |v: f64| (v * 2.0).fract() == 0.0;
+                    if !(0.0..=256.0).contains(&min) || !(1.0..=256.0).contains(&max) || min > max || !step(min) || !step(max) {
+                        errors.push(plan.error(
+                            format!("database.serverless_v2: min_acu {min} / max_acu {max}: Aurora takes 0 to 256 ACUs in steps of 0.5, max at least 1 and not below min"),
+                            Some(s.span()),
+                        ));
+                    }
+                }
+            }
+            if let Some(c) = d.instance_class.as_ref().filter(|c| c.get_ref() != "db.serverless") {
+                errors.push(plan.error(
+                    format!("database.instance_class: `{}`: an Aurora Serverless v2 writer is \"db.serverless\" (or leave it out)", c.get_ref()),
+                    Some(c.span()),
+                ));
+            }
+            if d.multi_az {
+                errors.push(plan.error("database.multi_az: Aurora keeps its storage in 3 AZs; add readers instead (multi_az is for engine \"postgres\")", span(&d.engine)));
+            }
+        }
+        other => errors.push(plan.error(format!("database.engine: `{other}` is not \"postgres\" or \"aurora-postgresql\""), span(&d.engine))),
+    }
+}
+
+fn check_access(plan: &LoadedPlan, errors: &mut Vec<PlanError>) {
+    let f = &plan.file;
+    let mut names = std::collections::BTreeSet::new();
+    let mut principals = std::collections::BTreeSet::new();
+    for spanned in &f.access {
+        let a = spanned.get_ref();
+        let span = Some(spanned.span());
+        let key = format!("access[{}]", a.name);
+        match &f.cluster {
+            None => errors.push(plan.error(format!("{key}: needs a [cluster]: access entries belong to the cluster"), span.clone())),
+            Some(c) if c.authentication_mode == "CONFIG_MAP" => errors.push(plan.error(
+                format!("{key}: access entries need cluster.authentication_mode \"API\" or \"API_AND_CONFIG_MAP\", not \"CONFIG_MAP\""),
+                span.clone(),
+            )),
+            Some(_) => {}
+        }
+        if a.name.is_empty() || !a.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            errors.push(plan.error(format!("{key}.name: use lowercase letters, digits and '-'"), span.clone()));
+        }
+        if !names.insert(a.name.replace('-', "_")) {
+            errors.push(plan.error(format!("{key}: declared twice"), span.clone()));
+        }
+        let role_arn = a.principal_arn.strip_prefix("arn:aws:iam::").and_then(|r| r.split_once(":role/"));
+        if !role_arn.is_some_and(|(account, name)| account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()) && !name.is_empty()) {
+            errors.push(plan.error(
+                format!("{key}.principal_arn: `{}` is not an IAM role ARN like arn:aws:iam::123456789012:role/platform-viewers (map groups' roles, not users)", a.principal_arn),
+                span.clone(),
+            ));
+        }
+        if !principals.insert(a.principal_arn.clone()) {
+            errors.push(plan.error(format!("{key}.principal_arn: `{}` has another [[access]] already; EKS allows one entry per principal", a.principal_arn), span.clone()));
+        }
+        if !super::ACCESS_ROLES.contains(&a.role.as_str()) {
+            errors.push(plan.error(format!("{key}.role: `{}` is not one of {}", a.role, super::ACCESS_ROLES.join(", ")), span.clone()));
+        }
+        if matches!(a.role.as_str(), "developer" | "operator") && a.namespaces.is_empty() {
+            errors.push(plan.error(format!("{key}.namespaces: a {} is scoped to its namespaces; list them", a.role), span.clone()));
+        }
+        for ns in &a.namespaces {
+            if ns.is_empty() || ns.len() > 63 || !ns.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '*') {
+                errors.push(plan.error(format!("{key}.namespaces: `{ns}` is not a Kubernetes namespace name"), span.clone()));
+            }
+        }
+        for g in &a.kubernetes_groups {
+            if g.is_empty() || g.starts_with("system:") {
+                errors.push(plan.error(format!("{key}.kubernetes_groups: `{g}`: EKS refuses empty names and the system: prefix"), span.clone()));
+            }
+        }
+        if a.cluster_admin && a.role != "platform-admin" {
+            errors.push(plan.error(format!("{key}.cluster_admin: only a platform-admin may also hold AmazonEKSClusterAdminPolicy"), span.clone()));
+        }
+        match (a.role.as_str(), &a.until) {
+            ("break-glass", None) => errors.push(plan.error(
+                format!("{key}.until: break-glass access is time-bound: set until = \"<RFC 3339 time>\" (like \"2026-12-24T18:00:00Z\")"),
+                span.clone(),
+            )),
+            ("break-glass", Some(t)) if a.expires_at().is_none() => {
+                errors.push(plan.error(format!("{key}.until: `{t}` is not an RFC 3339 time like \"2026-12-24T18:00:00Z\""), span.clone()))
+            }
+            (_, Some(_)) if a.role != "break-glass" => {
+                errors.push(plan.error(format!("{key}.until: only break-glass access expires; a {} entry is permanent", a.role), span.clone()))
+            }
+            _ => {}
         }
     }
 }

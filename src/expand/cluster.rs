@@ -89,6 +89,7 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
         "public_access_cidrs": if c.endpoint_public_access { c.public_cidrs().to_vec() } else { Vec::new() },
         "log_types": c.log_types,
         "authentication_mode": c.authentication_mode,
+        "bootstrap_cluster_creator_admin": c.bootstrap_cluster_creator_admin,
         "tags": tags(plan, &name, &[]),
         "_after": [cluster_policy],
     });

@@ -76,9 +76,9 @@ fn external_dns() -> Vec<Value> {
     ]
 }
 
-fn external_secrets() -> Vec<Value> {
+fn external_secrets(plan: &LoadedPlan) -> Vec<Value> {
     vec![json!({ "Sid": "DatabaseSecretOnly", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                 "Resource": Ref::expr("db_instance.main", "master_secret_arn") })]
+                 "Resource": Ref::expr(super::database::database_address(plan), "master_secret_arn") })]
 }
 
 /// Whether the cluster tier already made the EBS CSI driver's role (as the add-on's IRSA role).
@@ -105,7 +105,7 @@ pub fn expand(plan: &LoadedPlan, out: &mut Expanded) {
         match w.builtin.as_deref() {
             Some("aws-load-balancer-controller") => statements.extend(load_balancer_controller(region, &cluster)),
             Some("external-dns") => statements.extend(external_dns()),
-            Some("external-secrets") => statements.extend(external_secrets()),
+            Some("external-secrets") => statements.extend(external_secrets(plan)),
             Some("ebs-csi-driver") if cluster_has_ebs_csi(plan) => {
                 out.warnings.push(format!(
                     "workload_identity {}: the cluster tier already makes the EBS CSI driver's role (add-on aws-ebs-csi-driver); this entry is skipped",
@@ -116,9 +116,12 @@ pub fn expand(plan: &LoadedPlan, out: &mut Expanded) {
             Some("ebs-csi-driver") => managed.push(format!("{MANAGED}service-role/AmazonEBSCSIDriverPolicy")),
             _ => {}
         }
-        statements.extend(
-            w.statements.iter().map(|s| json!({ "Effect": "Allow", "Action": s.actions, "Resource": s.resources })),
-        );
+        // `${database.<output>}` names the database whichever form it takes.
+        let database = format!("${{{}.", super::database::database_address(plan));
+        statements.extend(w.statements.iter().map(|s| {
+            let resources: Vec<String> = s.resources.iter().map(|r| r.replace("${database.", &database)).collect();
+            json!({ "Effect": "Allow", "Action": s.actions, "Resource": resources })
+        }));
         let role_name = format!("{cluster}-{}", w.name);
         let trust = if w.pod_identity { trust_pod_identity() } else { super::cluster::trust_irsa(&w.namespace, &w.service_account) };
         let role = format!("iam_role.wi_{k}");

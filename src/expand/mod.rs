@@ -1,6 +1,7 @@
 //! Turns a plan file into the desired resources, one module per tier. Each
 //! tier only names resources and wires references; it calls no cloud API.
 
+mod access;
 mod cluster;
 mod custom;
 mod database;
@@ -55,6 +56,9 @@ pub fn expand(plan: &LoadedPlan) -> Expanded {
     }
     if let Some(c) = &plan.file.cluster {
         cluster::expand(plan, c, &mut out);
+    }
+    if plan.file.cluster.is_some() {
+        access::expand(plan, std::time::SystemTime::now(), &mut out);
     }
     if let Some(d) = &plan.file.database {
         database::expand(plan, d, &mut out);

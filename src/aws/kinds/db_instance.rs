@@ -28,6 +28,10 @@ fn major(version: &str) -> String {
 }
 
 fn to_live(db: &RdsInstance, env: &str) -> Option<Live> {
+    // An Aurora cluster's instances are `RdsClusterInstance`s.
+    if db.db_cluster_identifier().is_some() {
+        return None;
+    }
     let (address, tags) = read_tags(db.tag_list(), env)?;
     let id = db.db_instance_identifier()?.to_string();
     let version = db.engine_version().unwrap_or_default();

@@ -11,7 +11,7 @@ use crate::model::Props;
 
 pub struct DbParameterGroup;
 
-fn parameters(props: &Props) -> Vec<Parameter> {
+pub(super) fn parameters(props: &Props) -> Vec<Parameter> {
     props
         .get("parameters")
         .and_then(|p| p.as_object())

@@ -59,6 +59,9 @@ fn to_live(c: &aws_sdk_eks::types::Cluster, env: &str) -> Option<Live> {
     if let Some(mode) = c.access_config().and_then(|a| a.authentication_mode()) {
         props["authentication_mode"] = json!(mode.as_str());
     }
+    if let Some(bootstrap) = c.access_config().and_then(|a| a.bootstrap_cluster_creator_admin_permissions()) {
+        props["bootstrap_cluster_creator_admin"] = json!(bootstrap);
+    }
     if !key.is_empty() {
         props["encryption_key_arn"] = json!(key);
     }
@@ -110,7 +113,7 @@ impl Kind for EksCluster {
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {
-        &["name", "role_arn", "subnet_ids", "security_group_ids", "encryption_key_arn"]
+        &["name", "role_arn", "subnet_ids", "security_group_ids", "encryption_key_arn", "bootstrap_cluster_creator_admin"]
     }
 
     fn natural_key(&self, _props: &Props) -> Option<String> {
@@ -138,7 +141,10 @@ impl Kind for EksCluster {
             .resources_vpc_config(vpc)
             .logging(logging(t.props))
             .set_access_config(opt_str(t.props, "authentication_mode").map(|m| {
-                CreateAccessConfigRequest::builder().authentication_mode(AuthenticationMode::from(m)).build()
+                CreateAccessConfigRequest::builder()
+                    .authentication_mode(AuthenticationMode::from(m))
+                    .set_bootstrap_cluster_creator_admin_permissions(t.props.get("bootstrap_cluster_creator_admin").and_then(|v| v.as_bool()))
+                    .build()
             }))
             .set_encryption_config(encryption.map(|e| vec![e]))
             .set_tags(Some(super::tagged::create_tags(cx, t.address, t.props)))

@@ -3,10 +3,13 @@
 
 mod acm_certificate;
 mod acm_certificate_validation;
+mod db_cluster_parameter_group;
 mod db_instance;
 mod db_parameter_group;
 mod db_subnet_group;
 mod ec2_tags;
+pub mod eks_access_entry;
+pub mod eks_access_policy;
 mod eks_addon;
 mod eks_cluster;
 mod eks_common;
@@ -24,6 +27,8 @@ mod internet_gateway;
 mod kms_alias;
 mod kms_key;
 mod nat_gateway;
+mod rds_cluster;
+mod rds_cluster_instance;
 mod rds_common;
 mod route;
 pub mod route53_record;
@@ -129,6 +134,11 @@ impl Registry {
             Box::new(db_subnet_group::DbSubnetGroup),
             Box::new(db_parameter_group::DbParameterGroup),
             Box::new(db_instance::DbInstance),
+            Box::new(db_cluster_parameter_group::DbClusterParameterGroup),
+            Box::new(rds_cluster::RdsCluster),
+            Box::new(rds_cluster_instance::RdsClusterInstance),
+            Box::new(eks_access_entry::EksAccessEntry),
+            Box::new(eks_access_policy::EksAccessPolicyAssociation),
             Box::new(eks_pod_identity_association::EksPodIdentityAssociation),
             Box::new(route53_zone::Route53Zone),
             Box::new(route53_record::Route53Record),

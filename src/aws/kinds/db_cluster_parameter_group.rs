@@ -1,0 +1,152 @@
+//! An Aurora DB cluster parameter group with the plan's parameters
+//! (`rds.force_ssl`). Named, so a run killed after the create finds it by name.
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::db_parameter_group::parameters;
+use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
+use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{Outputs, Props};
+
+pub struct DbClusterParameterGroup;
+
+fn outputs(name: &str, arn: &str) -> Outputs {
+    let mut outputs = id_outputs(name);
+    outputs.insert("name".into(), name.into());
+    outputs.insert("arn".into(), arn.into());
+    outputs
+}
+
+async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
+    let params = parameters(props);
+    if params.is_empty() {
+        return Ok(());
+    }
+    cx.retry(|| async {
+        cx.clients
+            .rds
+            .modify_db_cluster_parameter_group()
+            .db_cluster_parameter_group_name(name)
+            .set_parameters(Some(params.clone()))
+            .send()
+            .await
+            .aws("ModifyDBClusterParameterGroup")
+    })
+    .await?;
+    Ok(())
+}
+
+async fn describe(cx: &Cx, name: &str) -> Result<Option<aws_sdk_rds::types::DbClusterParameterGroup>, AwsError> {
+    let got = cx
+        .retry(|| async {
+            cx.clients.rds.describe_db_cluster_parameter_groups().db_cluster_parameter_group_name(name).send().await.aws("DescribeDBClusterParameterGroups")
+        })
+        .await;
+    match got {
+        Ok(o) => Ok(o.db_cluster_parameter_groups().first().cloned()),
+        Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[async_trait]
+impl Kind for DbClusterParameterGroup {
+    fn name(&self) -> &'static str {
+        "DbClusterParameterGroup"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "name", "arn"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["name", "family"]
+    }
+
+    fn natural_key(&self, props: &Props) -> Option<String> {
+        opt_str(props, "name").map(String::from)
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let name = str_prop(t.props, "name")?;
+        let created = cx
+            .clients
+            .rds
+            .create_db_cluster_parameter_group()
+            .db_cluster_parameter_group_name(name)
+            .db_parameter_group_family(str_prop(t.props, "family")?)
+            .description(opt_str(t.props, "description").unwrap_or(name))
+            .set_tags(Some(create_tags(cx, t.address, t.props)))
+            .send()
+            .await
+            .aws("CreateDBClusterParameterGroup");
+        let arn = match created {
+            Ok(o) => o.db_cluster_parameter_group().and_then(|g| g.db_cluster_parameter_group_arn()).unwrap_or_default().to_string(),
+            Err(e) if e.code.contains("AlreadyExists") => {
+                describe(cx, name).await?.and_then(|g| g.db_cluster_parameter_group_arn().map(String::from)).unwrap_or_default()
+            }
+            Err(e) => return Err(e),
+        };
+        set(cx, name, t.props).await?;
+        Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(name, &arn) })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let mut out = Vec::new();
+        // The groups state knows, and every name a journal or plan points at
+        // comes through `known` too: parameters need one call per group.
+        for known in &scope.known {
+            let name = known.id.as_str();
+            let Some(g) = describe(cx, name).await? else { continue };
+            let params = cx
+                .retry(|| async {
+                    cx.clients.rds.describe_db_cluster_parameters().db_cluster_parameter_group_name(name).source("user").send().await.aws("DescribeDBClusterParameters")
+                })
+                .await?;
+            let wanted: Vec<&String> = known.props.get("parameters").and_then(|p| p.as_object()).map(|m| m.keys().collect()).unwrap_or_default();
+            let values: serde_json::Map<String, Value> = params
+                .parameters()
+                .iter()
+                .filter_map(|p| Some((p.parameter_name()?.to_string(), Value::String(p.parameter_value()?.to_string()))))
+                .filter(|(k, _)| wanted.contains(&k))
+                .collect();
+            let arn = g.db_cluster_parameter_group_arn().unwrap_or_default();
+            let mut props = json!({
+                "name": name,
+                "family": g.db_parameter_group_family(),
+                "description": g.description(),
+                "parameters": values,
+            });
+            if let Some((_, tags)) = read_tags(&tags_of(cx, arn).await?, scope.env) {
+                props["tags"] = tags;
+            }
+            out.push(Live { id: name.to_string(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(name, arn) });
+        }
+        Ok(out)
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        if changed.iter().any(|c| c != "tags") {
+            set(cx, &live.id, t.props).await?;
+        }
+        if changed.iter().any(|c| c == "tags") {
+            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
+            update_tags(cx, &arn, t.address, &live.props, t.props).await?;
+        }
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        match cx
+            .retry_while(&live.id, "still used by an Aurora cluster", cx.timeouts.dependency, ErrorClass::Dependency, || async {
+                cx.clients.rds.delete_db_cluster_parameter_group().db_cluster_parameter_group_name(&live.id).send().await.aws("DeleteDBClusterParameterGroup")
+            })
+            .await
+        {
+            Err(e) if e.class != ErrorClass::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! An EKS access entry: one IAM principal (a role, typically an SSO
+//! permission set's) that may authenticate to the cluster, with optional
+//! Kubernetes groups. Its permissions are access policy associations
+//! (`eks_access_policy.rs`). EKS has no batch read: the env's clusters'
+//! entries are listed and described once per refresh, shared with the
+//! association kind.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_eks::types::AccessEntry;
+use serde_json::json;
+
+use super::eks_common::{env_clusters, read_tags, set_tags, sorted, strings};
+use super::tagged::create_tags;
+use super::{str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{Outputs, Props};
+
+pub struct EksAccessEntry;
+
+fn to_live(e: &AccessEntry, env: &str) -> Option<Live> {
+    let (address, tags) = read_tags(e.tags(), env)?;
+    let principal = e.principal_arn()?.to_string();
+    let cluster = e.cluster_name()?.to_string();
+    let props = json!({
+        "cluster_name": cluster,
+        "principal_arn": principal,
+        "kubernetes_groups": sorted(e.kubernetes_groups().to_vec()),
+        "type": e.r#type().unwrap_or("STANDARD"),
+        "tags": tags,
+    });
+    let outputs: Outputs = [
+        ("id".to_string(), format!("{cluster}#{principal}")),
+        ("arn".into(), e.access_entry_arn().unwrap_or_default().to_string()),
+        ("principal_arn".into(), principal.clone()),
+    ]
+    .into();
+    Some(Live { id: format!("{cluster}#{principal}"), address, props: props.as_object().cloned()?, outputs })
+}
+
+async fn describe(cx: &Cx, cluster: &str, principal: &str) -> Result<Option<AccessEntry>, AwsError> {
+    let got = cx
+        .retry(|| async { cx.clients.eks.describe_access_entry().cluster_name(cluster).principal_arn(principal).send().await.aws("DescribeAccessEntry") })
+        .await;
+    match got {
+        Ok(o) => Ok(o.access_entry().cloned()),
+        Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every access entry of the env's clusters, described, whoever made it
+/// (drift looks for cluster admins the plan does not name). Read once per run.
+pub async fn all_entries(cx: &Cx, env: &str) -> Result<Arc<Vec<AccessEntry>>, AwsError> {
+    cx.shared("eks:access_entries", || async {
+        let mut out = Vec::new();
+        for cluster in env_clusters(cx, env).await?.iter() {
+            let Some(name) = cluster.name() else { continue };
+            // A cluster in CONFIG_MAP mode has no access entries to list.
+            if cluster.access_config().and_then(|a| a.authentication_mode()).map(|m| m.as_str()) == Some("CONFIG_MAP") {
+                continue;
+            }
+            let principals = cx
+                .retry(|| async {
+                    cx.clients
+                        .eks
+                        .list_access_entries()
+                        .cluster_name(name)
+                        .max_results(100)
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .collect::<Result<Vec<_>, _>>()
+                        .await
+                        .aws("ListAccessEntries")
+                })
+                .await?;
+            for principal in principals {
+                if let Some(e) = describe(cx, name, &principal).await? {
+                    out.push(e);
+                }
+            }
+        }
+        Ok(out)
+    })
+    .await
+}
+
+#[async_trait]
+impl Kind for EksAccessEntry {
+    fn name(&self) -> &'static str {
+        "EksAccessEntry"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "arn", "principal_arn"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["cluster_name", "principal_arn", "type"]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let cluster = str_prop(t.props, "cluster_name")?;
+        let principal = str_prop(t.props, "principal_arn")?;
+        let created = cx
+            .clients
+            .eks
+            .create_access_entry()
+            .cluster_name(cluster)
+            .principal_arn(principal)
+            .set_kubernetes_groups(Some(strings(t.props, "kubernetes_groups")).filter(|g| !g.is_empty()))
+            .r#type(str_prop(t.props, "type").unwrap_or("STANDARD"))
+            .client_request_token(t.token)
+            .set_tags(Some(create_tags(cx, t.address, t.props)))
+            .send()
+            .await
+            .aws("CreateAccessEntry")
+            .map_err(super::eks_common::iam_propagation);
+        let entry = match created {
+            Ok(o) => o.access_entry().cloned(),
+            // One entry per principal: an earlier run's (killed before it saved) is this one.
+            Err(e) if e.code == "ResourceInUseException" => describe(cx, cluster, principal).await?,
+            Err(e) => return Err(e),
+        };
+        let live = entry.as_ref().and_then(|e| to_live(e, &cx.env)).ok_or_else(|| {
+            AwsError::local("CreateAccessEntry", format!("the access entry of {principal} on {cluster} exists and is not infra's for env {}", cx.env))
+        })?;
+        Ok(Live { props: t.props.clone(), address: Some(t.address.to_string()), ..live })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        Ok(all_entries(cx, scope.env).await?.iter().filter_map(|e| to_live(e, scope.env)).collect())
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        let cluster = str_prop(t.props, "cluster_name")?;
+        let principal = str_prop(t.props, "principal_arn")?;
+        if changed.iter().any(|c| c == "kubernetes_groups") {
+            let groups = strings(t.props, "kubernetes_groups");
+            cx.retry(|| async {
+                cx.clients
+                    .eks
+                    .update_access_entry()
+                    .cluster_name(cluster)
+                    .principal_arn(principal)
+                    .set_kubernetes_groups(Some(groups.clone()))
+                    .send()
+                    .await
+                    .aws("UpdateAccessEntry")
+            })
+            .await?;
+        }
+        if changed.iter().any(|c| c == "tags") {
+            set_tags(cx, live.outputs.get("arn").map(String::as_str).unwrap_or_default(), &live.props, t.props).await?;
+        }
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let cluster = str_prop(&live.props, "cluster_name")?;
+        let principal = str_prop(&live.props, "principal_arn")?;
+        let deleted = cx
+            .retry(|| async { cx.clients.eks.delete_access_entry().cluster_name(cluster).principal_arn(principal).send().await.aws("DeleteAccessEntry") })
+            .await;
+        match deleted {
+            Err(e) if e.class != ErrorClass::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

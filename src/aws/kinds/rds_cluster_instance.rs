@@ -1,0 +1,137 @@
+//! An instance of an Aurora cluster (the Serverless v2 writer is
+//! `db.serverless`). Storage, backups and encryption belong to the cluster;
+//! the instance only has a class and its cluster.
+
+use async_trait::async_trait;
+use aws_sdk_rds::types::DbInstance as RdsInstance;
+use serde_json::json;
+
+use super::rds_common::{create_tags, read_tags};
+use super::{str_prop, Kind, Live, ReadScope, Target};
+use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{Outputs, Props};
+
+pub struct RdsClusterInstance;
+
+fn to_live(db: &RdsInstance, env: &str) -> Option<Live> {
+    let cluster = db.db_cluster_identifier()?;
+    let (address, tags) = read_tags(db.tag_list(), env)?;
+    let id = db.db_instance_identifier()?.to_string();
+    let props = json!({
+        "identifier": id,
+        "cluster_identifier": cluster,
+        "engine": db.engine(),
+        "instance_class": db.db_instance_class(),
+        "tags": tags,
+    });
+    let outputs: Outputs = [
+        ("id".to_string(), id.clone()),
+        ("arn".into(), db.db_instance_arn().unwrap_or_default().to_string()),
+        ("endpoint".into(), db.endpoint().and_then(|e| e.address()).unwrap_or_default().to_string()),
+    ]
+    .into();
+    Some(Live { id, address, props: props.as_object().cloned()?, outputs })
+}
+
+impl RdsClusterInstance {
+    async fn describe(&self, cx: &Cx, id: &str) -> Result<Option<RdsInstance>, AwsError> {
+        match cx.retry(|| async { cx.clients.rds.describe_db_instances().db_instance_identifier(id).send().await.aws("DescribeDBInstances") }).await {
+            Ok(o) => Ok(o.db_instances().first().cloned()),
+            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn wait_available(&self, cx: &Cx, address: &str, id: &str) -> Result<Live, AwsError> {
+        cx.wait_for(address, "Aurora instance to become available", cx.timeouts.database, || async {
+            let Some(db) = self.describe(cx, id).await? else { return Ok(None) };
+            match db.db_instance_status() {
+                Some("available") => Ok(to_live(&db, &cx.env)),
+                Some(s @ ("failed" | "incompatible-parameters" | "incompatible-network")) => {
+                    Err(AwsError::local("CreateDBInstance", format!("Aurora instance {id} is {s}")))
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Kind for RdsClusterInstance {
+    fn name(&self) -> &'static str {
+        "RdsClusterInstance"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["id", "arn", "endpoint"]
+    }
+
+    fn replace_fields(&self) -> &'static [&'static str] {
+        &["identifier", "cluster_identifier", "engine"]
+    }
+
+    fn natural_key(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        let id = str_prop(t.props, "identifier")?;
+        let created = cx
+            .clients
+            .rds
+            .create_db_instance()
+            .db_instance_identifier(id)
+            .db_cluster_identifier(str_prop(t.props, "cluster_identifier")?)
+            .engine(str_prop(t.props, "engine")?)
+            .db_instance_class(str_prop(t.props, "instance_class")?)
+            .set_tags(Some(create_tags(cx, t.address, t.props)))
+            .send()
+            .await
+            .aws("CreateDBInstance");
+        if let Err(e) = created {
+            if e.code != "DBInstanceAlreadyExists" || self.describe(cx, id).await?.and_then(|d| to_live(&d, &cx.env)).is_none() {
+                return Err(e);
+            }
+        }
+        let live = self.wait_available(cx, t.address, id).await?;
+        Ok(Live { props: t.props.clone(), ..live })
+    }
+
+    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let all = cx
+            .retry(|| async {
+                cx.clients.rds.describe_db_instances().max_records(100).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("DescribeDBInstances")
+            })
+            .await?;
+        Ok(all.iter().filter_map(|db| to_live(db, scope.env)).collect())
+    }
+
+    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+        if changed.iter().any(|c| c == "instance_class") {
+            let class = str_prop(t.props, "instance_class")?;
+            cx.retry(|| async {
+                cx.clients.rds.modify_db_instance().db_instance_identifier(&live.id).db_instance_class(class).apply_immediately(true).send().await.aws("ModifyDBInstance")
+            })
+            .await?;
+            self.wait_available(cx, t.address, &live.id).await?;
+        }
+        if changed.iter().any(|c| c == "tags") {
+            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
+            super::rds_common::update_tags(cx, &arn, t.address, &live.props, t.props).await?;
+        }
+        Ok(Live { props: t.props.clone(), ..live.clone() })
+    }
+
+    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let address = live.address.as_deref().unwrap_or(&live.id);
+        // The cluster keeps the data and takes the final snapshot.
+        let call = cx.clients.rds.delete_db_instance().db_instance_identifier(&live.id).skip_final_snapshot(true);
+        match cx.retry(|| async { call.clone().send().await.aws("DeleteDBInstance") }).await {
+            Err(e) if e.class != ErrorClass::NotFound => return Err(e),
+            _ => {}
+        }
+        cx.wait_for(address, "Aurora instance to be deleted", cx.timeouts.database, || async { Ok(self.describe(cx, &live.id).await?.is_none().then_some(())) })
+            .await
+    }
+}
