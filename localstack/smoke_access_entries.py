@@ -156,6 +156,12 @@ def main() -> int:
         expect_error("ResourceNotFoundException", 404, eks.create_access_entry, clusterName=missing, principalArn=DEV)
         expect_error("InvalidParameterException", 400, eks.create_access_entry, clusterName=mixed,
                      principalArn=f"arn:aws:sts::{ACCOUNT}:assumed-role/smoke-dev/session")
+        try:  # infra retries InvalidParameterException naming a role as IAM propagation delay
+            eks.create_access_entry(clusterName=mixed, principalArn=f"arn:aws:sts::{ACCOUNT}:assumed-role/x/y")
+        except ClientError as e:
+            message = e.response["Error"]["Message"].lower()
+            check("role" not in message and "assume" not in message,
+                  "a permanent principal error does not read as an IAM propagation delay")
         expect_error("InvalidParameterException", 400, eks.create_access_entry, clusterName=mixed,
                      principalArn=OPS, type="NOT_A_TYPE")
         expect_error("InvalidParameterException", 400, eks.create_access_entry, clusterName=mixed,

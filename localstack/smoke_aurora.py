@@ -251,6 +251,8 @@ def main() -> int:
         expect_error("InvalidParameterCombination", 400, rds.delete_db_cluster, DBClusterIdentifier=cluster_id)
         expect_error("InvalidParameterCombination", 400, rds.delete_db_cluster, DBClusterIdentifier=cluster_id,
                      SkipFinalSnapshot=True, FinalDBSnapshotIdentifier=f"smoke-aurora-final-{suffix}")
+        expect_error("InvalidParameterValue", 400, rds.delete_db_cluster, DBClusterIdentifier=cluster_id,
+                     FinalDBSnapshotIdentifier=f"1-not--valid-{suffix}")
         check(describe_cluster(cluster_id)["Status"] == "available", "refused deletes leave the cluster")
 
         # --- delete with a final snapshot ---

@@ -731,11 +731,13 @@ def create_access_entry(ctx, request):
         raise _invalid(f"Invalid type: {type_}", clusterName=cluster_name)
     match = _PRINCIPAL_ARN.fullmatch(principal_arn)
     if match is None:
-        raise _invalid(f"The principalArn {principal_arn} is not a valid IAM user or role ARN "
-                       "(STS session principals cannot have access entries)", clusterName=cluster_name)
+        # (The messages of these permanent errors avoid the words the project's client
+        # reads as IAM propagation delays, which it retries.)
+        raise _invalid("The principalArn is not a valid IAM principal ARN; STS session "
+                       "principals cannot have access entries", clusterName=cluster_name)
     if type_ != "STANDARD" and (match[3] != "role" or match[2] != ctx.account_id):
-        raise _invalid(f"Access entries of type {type_} need an IAM role of the cluster's account",
-                       clusterName=cluster_name)
+        raise _invalid(f"Access entries of type {type_} only take a principalArn of the cluster's "
+                       "account that is not an IAM user or the account root", clusterName=cluster_name)
     _check_groups_and_username(request, cluster_name, type_)
     tags = dict(request.get("tags") or {})
     if len(tags) > 50:

@@ -166,6 +166,8 @@ def delete_db_cluster(fn, self):
     if not skip and not final:
         raise InvalidParameterCombination(
             "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
+    if final:
+        self.backend.validate_db_snapshot_identifier(final, parameter_name="FinalDBSnapshotIdentifier")
     if final and {final, final.lower()} & set(self.backend.cluster_snapshots):  # before moto
         raise DBClusterSnapshotAlreadyExistsError(final)  # deletes the cluster's secret
     result = fn(self)
