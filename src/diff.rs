@@ -69,6 +69,9 @@ pub struct Plan {
     /// `destroy` only: what controllers left that blocks it, deleted first.
     #[serde(default)]
     pub out_of_band: Vec<crate::sweep::OutOfBand>,
+    /// Deletes and replacements that lose data or identity (said loudly).
+    #[serde(default)]
+    pub data_loss: Vec<crate::data_loss::DataLoss>,
 }
 
 impl Plan {
@@ -313,7 +316,7 @@ pub fn destroy_plan(current: &Current<'_>) -> Plan {
             }
         })
         .collect();
-    Plan { actions, warnings: Vec::new(), out_of_band: Vec::new() }
+    Plan { actions, ..Plan::default() }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod report;
 pub mod state;
 pub mod apply;
 pub mod diff;
+pub mod data_loss;
 pub mod refresh;
 pub mod ops;
 pub mod cli;

@@ -190,6 +190,7 @@ pub async fn plan(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, do_refresh: b
     let mut plan = diff(&prepared.graph, &current, &prepared.registry);
     plan.warnings = prepared.expanded.warnings.clone();
     plan.warnings.extend(crate::diff::keys_still_in_use(&plan, &rows));
+    plan.data_loss = crate::data_loss::find(&plan);
     let saved = SavedPlan {
         format: 1,
         env: opts.env.clone(),
@@ -372,6 +373,7 @@ async fn up_locked(
             left.push((kind.clone(), live.id.clone()));
         }
     }
+    plan.data_loss = crate::data_loss::find(&plan);
     if plan.is_empty() || !confirm(&plan) {
         return Ok(RunOutcome { plan, report: None, recovered, orphans: left });
     }
@@ -443,6 +445,7 @@ pub async fn destroy(
         let scope = crate::sweep::Scope { cluster: &cluster, vpc_id: vpc.as_deref(), subnet_ids: &subnets, zone_id: zone.as_deref() };
         plan.out_of_band = crate::sweep::find(cx, &scope).await?;
     }
+    plan.data_loss = crate::data_loss::find(&plan);
     if plan.is_empty() || !confirm(&plan) {
         state.finish_run(&run_id, "no-op", "nothing destroyed")?;
         return Ok(RunOutcome { plan, report: None, recovered, orphans: Vec::new() });
@@ -472,7 +475,16 @@ pub async fn drift(opts: &EnvOptions, prepared: &Prepared, cx: &Cx) -> Result<Ve
     kinds.extend(prepared.graph.resources().iter().map(|r| r.kind.clone()));
     let observed = refresh(cx, &prepared.registry, kinds, &rows).await?;
     let mut findings = crate::drift::detect(&prepared.graph, &rows, &observed, &prepared.registry);
-    findings.extend(unnamed_cluster_admins(prepared, cx).await?);
+    // An expired break-glass entry is reported once, as such.
+    let reported: BTreeSet<String> = findings
+        .iter()
+        .filter_map(|f| match f {
+            crate::drift::Finding::Access { principal_arn, .. } => Some(principal_arn.clone()),
+            _ => None,
+        })
+        .collect();
+    let unnamed = unnamed_cluster_admins(prepared, cx).await?;
+    findings.extend(unnamed.into_iter().filter(|f| !matches!(f, crate::drift::Finding::Access { principal_arn, .. } if reported.contains(principal_arn))));
     Ok(findings)
 }
 

@@ -395,8 +395,7 @@ mod tests {
                 action("vpc.old", Op::Delete, &[], &[]),
                 action("subnet.old", Op::Delete, &[], &["vpc.old"]),
             ],
-            warnings: vec![],
-            out_of_band: vec![],
+            ..Plan::default()
         };
         let steps = build_steps(&plan);
         assert_eq!(steps[0].dependents, vec![1]);
@@ -413,8 +412,7 @@ mod tests {
                 action("subnet.a", Op::Replace, &[], &[]),
                 action("assoc.a", Op::Replace, &["subnet.a"], &["subnet.a"]),
             ],
-            warnings: vec![],
-            out_of_band: vec![],
+            ..Plan::default()
         };
         let steps = build_steps(&plan);
         // steps: 0 subnet delete, 1 subnet create, 2 assoc delete, 3 assoc create

@@ -51,6 +51,14 @@ pub fn plan_text(env: &str, plan: &Plan) -> String {
         }
         let _ = writeln!(out);
     }
+    if !plan.data_loss.is_empty() {
+        let _ = writeln!(out, "DATA LOSS: {} action(s) delete data or identity:", plan.data_loss.len());
+        for d in &plan.data_loss {
+            let forced = if d.forced_by.is_empty() { String::new() } else { format!(" (forced by {})", d.forced_by.join(", ")) };
+            let _ = writeln!(out, "  !! {} {}{forced}: {}", d.op.symbol(), d.address, d.lost);
+        }
+        let _ = writeln!(out);
+    }
     let (add, change, destroy) = plan.counts();
     let _ = write!(out, "Plan: {add} to add, {change} to change, {destroy} to destroy.");
     if !plan.out_of_band.is_empty() {
@@ -104,6 +112,7 @@ pub fn plan_json(env: &str, plan: &Plan) -> Value {
             "deps": a.deps,
             "changes": a.changes,
         })).collect::<Vec<_>>(),
+        "data_loss": plan.data_loss,
         "summary": { "add": add, "change": change, "destroy": destroy },
     })
 }

@@ -33,6 +33,10 @@ fn each_bad_plan_names_file_and_key_exits_3_and_writes_nothing() {
         ("backup_retention", "database.backup_retention_days: RDS keeps backups 1 to 35 days"),
         ("unknown_builtin", "workload_identity[cert-manager].builtin: `cert-manager` is not one of"),
         ("external_dns_without_zone", "workload_identity[external-dns].builtin: external-dns is limited to this plan's zone, so it needs a [dns] section"),
+        ("access_config_map", "access[viewers]: access entries need cluster.authentication_mode \"API\" or \"API_AND_CONFIG_MAP\", not \"CONFIG_MAP\""),
+        ("break_glass_without_until", "access[oncall].until: break-glass access is time-bound"),
+        ("developer_without_namespaces", "access[developers].namespaces: a developer is scoped to its namespaces"),
+        ("aurora_without_capacity", "database.serverless_v2: Aurora here is Serverless v2"),
     ];
     for (case, message) in cases {
         for command in [&["up", "--yes"][..], &["plan", "--detailed-exitcode"][..], &["destroy", "--yes"][..]] {

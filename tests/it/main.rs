@@ -2,6 +2,7 @@
 //! by asking the emulator with SDK describe calls. Each test has its own env
 //! name, plan folder, state file and CIDR, so they run in parallel.
 
+mod access;
 mod bad_input;
 mod cluster;
 mod crash;
