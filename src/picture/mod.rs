@@ -18,6 +18,9 @@ mod layout;
 mod mermaid;
 mod svg;
 
+#[cfg(test)]
+mod tests;
+
 pub use dot::dot;
 pub use mermaid::mermaid;
 pub use svg::svg;
