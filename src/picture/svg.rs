@@ -5,6 +5,7 @@
 //! `<rect>` and two `<text>`s; each edge a `<path class="edge">` from the
 //! dependent to the dependency, ending in an arrowhead.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::layout::{self, Layout, Rect};
@@ -115,6 +116,10 @@ enum Side {
     Bottom,
 }
 
+/// One edge end on a box side: the x of the edge's other end (the sort key),
+/// the edge's index, and which end (0 dependent, 1 dependency).
+type Port = (i64, usize, usize);
+
 /// Where each edge meets its two boxes: up to a box above by its top, down
 /// to a box below by its bottom, and between boxes side by side over the
 /// tops. The ends on one side of a box are spread over most of its width, ordered by
@@ -136,7 +141,7 @@ fn edges(out: &mut String, g: &Grouped, l: &Layout) {
         })
         .collect();
     // Per (node, side): (x of the other end, edge index, which end).
-    let mut ports: std::collections::BTreeMap<(usize, Side), Vec<(i64, usize, usize)>> = Default::default();
+    let mut ports: BTreeMap<(usize, Side), Vec<Port>> = BTreeMap::new();
     for (e, (&(a, b), &(sa, sb))) in g.edges.iter().zip(&sides).enumerate() {
         ports.entry((a, sa)).or_default().push((l.boxes[b].cx(), e, 0));
         ports.entry((b, sb)).or_default().push((l.boxes[a].cx(), e, 1));
