@@ -59,10 +59,8 @@ impl CostSettings {
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (key, v) in [("cost.nat_gb_per_month", self.nat_gb_per_month), ("cost.budget_monthly_usd", self.budget_monthly_usd)] {
-            if let Some(v) = v {
-                if !v.is_finite() || v < 0.0 {
-                    out.push(format!("{key}: must be a number >= 0 (got {v})"));
-                }
+            if let Some(v) = v.filter(|v| !v.is_finite() || *v < 0.0) {
+                out.push(format!("{key}: must be a number >= 0 (got {v})"));
             }
         }
         out
