@@ -19,3 +19,6 @@ pub mod cli;
 pub mod exit;
 pub mod drift;
 pub mod sweep;
+pub mod picture;
+pub mod cost;
+pub mod policy;
