@@ -18,3 +18,4 @@ pub mod cli;
 pub mod exit;
 pub mod drift;
 pub mod sweep;
+pub mod policy;
