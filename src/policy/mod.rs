@@ -65,9 +65,12 @@
 //! reason). After `expires` it no longer counts: the finding is back, with
 //! [`Finding::expired_waiver`] naming the date.
 
+mod checks;
 mod settings;
 
 use serde::{Deserialize, Serialize};
+
+use crate::model::Desired;
 
 pub use settings::validate;
 
@@ -269,4 +272,50 @@ impl Finding {
     pub fn blocks(&self) -> bool {
         self.severity == Severity::Deny && self.waived.is_none()
     }
+}
+
+/// Runs every check on the desired resources of `env`.
+///
+/// `has_budget`: the plan's `[cost]` sets `budget_monthly_usd`. `today` is
+/// (year, month, day), for waivers' `expires`. Settings are expected to have
+/// passed [`validate`]; ids it would reject are ignored here.
+pub fn evaluate(
+    resources: &[Desired],
+    env: &str,
+    settings: &PolicySettings,
+    has_budget: bool,
+    today: (i32, u32, u32),
+) -> Vec<Finding> {
+    let prod = env == "prod";
+    let prod_only = |id: &str| prod || settings::listed(settings, id);
+    let mut hits = checks::inspect(resources, &prod_only);
+    if !has_budget {
+        hits.push(checks::Hit {
+            check: "INFRA-COST-001",
+            address: "env".into(),
+            field: "cost.budget_monthly_usd".into(),
+            message: format!("env {env:?} has no monthly budget: [cost] budget_monthly_usd is not set"),
+            span: None,
+        });
+    }
+    hits.into_iter()
+        .filter_map(|hit| {
+            let check = CHECKS.iter().find(|c| c.id == hit.check)?;
+            let severity = settings::severity(settings, check, prod);
+            let (waived, expired_waiver) = settings::waiver_for(settings, check, &hit.address, today);
+            Some(Finding {
+                check: check.id,
+                checkov: check.checkov,
+                trivy: check.trivy,
+                title: check.title,
+                address: hit.address,
+                field: hit.field,
+                message: hit.message,
+                severity,
+                waived,
+                expired_waiver,
+                span: hit.span,
+            })
+        })
+        .collect()
 }

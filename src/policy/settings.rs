@@ -1,6 +1,6 @@
 //! `[policy]`: checking the table, and what it says about one finding.
 
-use super::{find_check, PolicySettings, CHECKS};
+use super::{find_check, Check, PolicySettings, Severity, CHECKS};
 
 /// The one check whose finding has no resource (address `env`).
 const ENV_WIDE: &str = "INFRA-COST-001";
@@ -62,6 +62,57 @@ pub fn validate(settings: &PolicySettings) -> Vec<String> {
         }
     }
     errors
+}
+
+/// Whether `deny` or `warn` names the check.
+pub(super) fn listed(settings: &PolicySettings, check: &str) -> bool {
+    settings.deny.iter().chain(&settings.warn).any(|id| find_check(id).is_some_and(|c| c.id == check))
+}
+
+/// Deny or warn for one check: a listed id wins (deny over warn if both),
+/// then the env's default.
+pub(super) fn severity(settings: &PolicySettings, check: &Check, prod: bool) -> Severity {
+    let names = |ids: &[String]| ids.iter().any(|id| find_check(id).is_some_and(|c| c.id == check.id));
+    if names(&settings.deny) {
+        Severity::Deny
+    } else if names(&settings.warn) {
+        Severity::Warn
+    } else if prod {
+        Severity::Deny
+    } else {
+        Severity::Warn
+    }
+}
+
+/// The waiver for one finding: `(reason of a waiver that counts, expiry date
+/// of one that ran out)`. A waiver without a reason never counts.
+pub(super) fn waiver_for(
+    settings: &PolicySettings,
+    check: &Check,
+    address: &str,
+    today: (i32, u32, u32),
+) -> (Option<String>, Option<String>) {
+    let mut expired: Option<((i32, u32, u32), String)> = None;
+    for w in &settings.waiver {
+        if w.resource.trim() != address || find_check(&w.id).is_none_or(|c| c.id != check.id) {
+            continue;
+        }
+        let Some(reason) = w.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) else { continue };
+        match w.expires.as_deref() {
+            None => return (Some(reason.to_string()), None),
+            Some(text) => match parse_date(text) {
+                Some(until) if today <= until => return (Some(reason.to_string()), None),
+                Some(until) => {
+                    if expired.as_ref().is_none_or(|(latest, _)| until > *latest) {
+                        expired = Some((until, text.trim().to_string()));
+                    }
+                }
+                // validate() reports it; an unreadable date never counts.
+                None => {}
+            },
+        }
+    }
+    (None, expired.map(|(_, text)| text))
 }
 
 /// `YYYY-MM-DD` with a real day of a real month.
