@@ -66,12 +66,14 @@
 //! [`Finding::expired_waiver`] naming the date.
 
 mod checks;
+mod render;
 mod settings;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::Desired;
 
+pub use render::render_text;
 pub use settings::validate;
 
 /// The plan file's `[policy]` table.
