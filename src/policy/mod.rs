@@ -68,6 +68,8 @@
 mod checks;
 mod render;
 mod settings;
+#[cfg(test)]
+mod tests;
 
 use serde::{Deserialize, Serialize};
 
