@@ -40,6 +40,8 @@ pub(super) fn inspect(resources: &[Desired], prod_only: &dyn Fn(&str) -> bool) -
             "EksCluster" => eks_cluster(p, &mut hit),
             "DbInstance" => db_instance(p, prod_only, &mut hit),
             "RdsCluster" => rds_cluster(p, prod_only, &mut hit),
+            // An Aurora cluster's instance: only its own public address is its to decide.
+            "RdsClusterInstance" => publicly_accessible(p, &mut hit),
             "SecurityGroupRule" => security_group_rule(p, &sensitive, &mut hit),
             "KmsKey" => {
                 if !flag(p, "enable_rotation", true) {
@@ -62,9 +64,10 @@ pub(super) fn inspect(resources: &[Desired], prod_only: &dyn Fn(&str) -> bool) -
 
 type HitFn<'a> = dyn FnMut(&'static str, String, String) + 'a;
 
-/// A string holding a `${address.output}` reference: known only at apply.
+/// A string holding a `${address.output}` reference, or the sentinel a
+/// resolved reference leaves when its value is not known yet: known only at apply.
 fn is_ref(s: &str) -> bool {
-    s.contains("${")
+    s.contains("${") || s == crate::model::UNKNOWN
 }
 
 /// A boolean prop as the kinds read it (`as_bool`, else the default); a

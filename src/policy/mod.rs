@@ -15,7 +15,7 @@
 //! | `INFRA-RDS-001` | CKV_AWS_157 | — | a database is not Multi-AZ (env `prod` only) | `DbInstance`: `multi_az`; `RdsCluster`: `multi_az` when the plan sets it ² |
 //! | `INFRA-RDS-002` | CKV_AWS_16 | AVD-AWS-0080 | DB instance storage is not encrypted | `DbInstance`: `storage_encrypted` |
 //! | `INFRA-RDS-003` | CKV_AWS_293 | AVD-AWS-0177 | DB instance deletion protection is off (env `prod` only) | `DbInstance`: `deletion_protection` |
-//! | `INFRA-RDS-004` | CKV_AWS_17 | AVD-AWS-0180 | a database is publicly accessible | `DbInstance`, `RdsCluster`: `publicly_accessible` |
+//! | `INFRA-RDS-004` | CKV_AWS_17 | AVD-AWS-0180 | a database is publicly accessible | `DbInstance`, `RdsCluster`, `RdsClusterInstance`: `publicly_accessible` |
 //! | `INFRA-RDS-005` | CKV_AWS_96 | AVD-AWS-0079 | Aurora cluster storage is not encrypted | `RdsCluster`: `storage_encrypted` |
 //! | `INFRA-RDS-006` | CKV_AWS_139 | AVD-AWS-0343 | Aurora cluster deletion protection is off (env `prod` only) | `RdsCluster`: `deletion_protection` |
 //! | `INFRA-NET-001` | CKV_AWS_24 ³ | AVD-AWS-0107 | a security group rule lets the whole internet reach SSH (22), RDP (3389) or PostgreSQL (5432) | `SecurityGroupRule`: `direction`, `protocol`, `from_port`/`to_port`, `cidr` |
@@ -39,7 +39,7 @@
 //! Values are read the way the kinds read them when they apply: an absent
 //! flag is false (except `KmsKey.enable_rotation`, on unless set to false), a
 //! value that is not a boolean counts as absent, and a `${address.output}`
-//! reference counts as set (true, or "a value is there"). A reference can not
+//! reference (or the `(known after apply)` it resolves to) counts as set (true, or "a value is there"). A reference can not
 //! be `0.0.0.0/0`, but a port that is a reference may be any port, so it counts
 //! as reaching the sensitive ones.
 //!

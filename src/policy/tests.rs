@@ -285,6 +285,12 @@ fn rds_publicly_accessible() {
     db.props.insert("publicly_accessible".into(), json!(true));
     assert_fires(db, "INFRA-RDS-004", "publicly_accessible", false);
     assert_fires(rds_cluster(json!({ "publicly_accessible": true })), "INFRA-RDS-004", "publicly_accessible", false);
+    let writer = desired(
+        "rds_cluster_instance.writer",
+        "RdsClusterInstance",
+        json!({ "identifier": "todo-prod-db-writer", "cluster_identifier": "${rds_cluster.main.id}", "engine": "aurora-postgresql", "instance_class": "db.serverless", "publicly_accessible": true }),
+    );
+    assert_fires(writer, "INFRA-RDS-004", "publicly_accessible", false);
 }
 
 #[test]
@@ -457,6 +463,12 @@ fn references_count_as_set() {
     let f = run(&[rule], "dev", &PolicySettings::default());
     assert_eq!(f.len(), 1);
     assert!(f[0].message.contains("known only at apply"), "{}", f[0].message);
+    // Props already resolved, with the "(known after apply)" sentinel, read the same.
+    let mut db = db_instance(true, true, true);
+    db.props.insert("publicly_accessible".into(), json!(crate::model::UNKNOWN));
+    db.props.insert("storage_encrypted".into(), json!(crate::model::UNKNOWN));
+    let got: Vec<_> = run(&[db], "dev", &PolicySettings::default()).iter().map(|f| f.check).collect();
+    assert_eq!(got, vec!["INFRA-RDS-004"]);
     // A CIDR that is a reference is not the world.
     assert_quiet(&[sg_rule("x", "ingress", "tcp", 22, 22, Some("${vpc.main.cidr}"))]);
 }
@@ -720,10 +732,38 @@ fn json_shape() {
 
 // ---- the real plans -----------------------------------------------------
 
-fn expanded(env: &str) -> Vec<Desired> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans");
-    let plan = crate::config::load(&dir, env).unwrap_or_else(|e| panic!("plans/{env}.toml: {e:?}"));
+fn expanded_in(dir: &std::path::Path, env: &str) -> Vec<Desired> {
+    let plan = crate::config::load(dir, env).unwrap_or_else(|e| panic!("{}/{env}.toml: {e:?}", dir.display()));
     crate::expand::expand(&plan).resources
+}
+
+fn expanded(env: &str) -> Vec<Desired> {
+    expanded_in(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans"), env)
+}
+
+/// plans/prod.toml with its database switched to Aurora Serverless v2, as the
+/// plan files' comment says, after `edit`.
+fn expanded_aurora_prod(edit: &dyn Fn(String) -> String) -> Vec<Desired> {
+    let source = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/prod.toml")).unwrap();
+    let mut lines: Vec<String> = Vec::new();
+    let mut in_database = false;
+    for line in source.lines() {
+        if line.starts_with('[') {
+            in_database = line.trim() == "[database]";
+        }
+        let key = line.split('=').next().unwrap_or_default().trim();
+        if in_database && matches!(key, "instance_class" | "allocated_storage" | "multi_az" | "performance_insights") {
+            continue;
+        }
+        lines.push(line.to_string());
+        if line.trim() == "[database]" {
+            lines.push("engine = \"aurora-postgresql\"".into());
+            lines.push("serverless_v2 = { min_acu = 0.5, max_acu = 4 }".into());
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prod.toml"), edit(lines.join("\n"))).unwrap();
+    expanded_in(dir.path(), "prod")
 }
 
 #[test]
@@ -732,6 +772,19 @@ fn the_prod_plan_passes_every_check() {
     assert!(resources.iter().any(|d| d.kind == "EksCluster") && resources.iter().any(|d| d.kind == "DbInstance"));
     let found = evaluate(&resources, "prod", &PolicySettings::default(), true, TODAY);
     assert!(found.is_empty(), "prod must pass its guardrails: {}", render_text(&found));
+}
+
+#[test]
+fn the_prod_plan_on_aurora_passes_and_its_cluster_is_checked() {
+    let resources = expanded_aurora_prod(&|s| s);
+    assert!(resources.iter().any(|d| d.kind == "RdsCluster") && resources.iter().any(|d| d.kind == "RdsClusterInstance"));
+    assert!(!resources.iter().any(|d| d.kind == "DbInstance"));
+    let found = evaluate(&resources, "prod", &PolicySettings::default(), true, TODAY);
+    assert!(found.is_empty(), "{}", render_text(&found));
+    let unprotected = expanded_aurora_prod(&|s| s.replace("deletion_protection = true", "deletion_protection = false"));
+    let found = evaluate(&unprotected, "prod", &PolicySettings::default(), true, TODAY);
+    assert_eq!(keys(&found), vec![("INFRA-RDS-006", "rds_cluster.main".into(), "deletion_protection".into())]);
+    assert!(found[0].blocks());
 }
 
 #[test]
