@@ -689,6 +689,26 @@ fn settings_parse_from_the_plan_files_policy_table() {
     assert!(bad.message().contains("unknown field `why`"), "{}", bad.message());
 }
 
+#[test]
+fn utc_dates_for_today() {
+    assert_eq!(utc_date(0), (1970, 1, 1));
+    assert_eq!(utc_date(-1), (1969, 12, 31));
+    assert_eq!(utc_date(951_782_400), (2000, 2, 29));
+    assert_eq!(utc_date(1_735_689_599), (2024, 12, 31));
+    assert_eq!(utc_date(1_735_689_600), (2025, 1, 1));
+    assert_eq!(utc_date(4_107_542_400), (2100, 3, 1), "2100 is not a leap year");
+    // Every day of four centuries round-trips through the date parser and is one day after the previous.
+    let mut previous = utc_date(946_684_800 - 86_400);
+    for day in 0..146_097 {
+        let date = utc_date(946_684_800 + day * 86_400);
+        let text = format!("{:04}-{:02}-{:02}", date.0, date.1, date.2);
+        assert_eq!(settings::parse_date(&text), Some(date), "{text}");
+        assert!(date > previous, "{date:?} after {previous:?}");
+        previous = date;
+    }
+    assert_eq!(previous, (2399, 12, 31));
+}
+
 // ---- output -------------------------------------------------------------
 
 #[test]
