@@ -3,6 +3,7 @@
 //! name, plan folder, state file and CIDR, so they run in parallel.
 
 mod access;
+mod aurora;
 mod bad_input;
 mod cluster;
 mod crash;

@@ -293,6 +293,16 @@ impl Sdk {
                 out.push(format!("db {}", db.db_instance_identifier().unwrap()));
             }
         }
+        for c in self.rds.describe_db_clusters().send().await.unwrap().db_clusters() {
+            if c.db_cluster_identifier().is_some_and(|i| i.starts_with(&format!("{cluster}-"))) {
+                out.push(format!("db-cluster {}", c.db_cluster_identifier().unwrap()));
+            }
+        }
+        for g in self.rds.describe_db_cluster_parameter_groups().send().await.unwrap().db_cluster_parameter_groups() {
+            if g.db_cluster_parameter_group_name().is_some_and(|n| n.starts_with(&format!("{cluster}-"))) {
+                out.push(format!("db-cluster-parameter-group {}", g.db_cluster_parameter_group_name().unwrap()));
+            }
+        }
         for g in self.rds.describe_db_subnet_groups().send().await.unwrap().db_subnet_groups() {
             if g.db_subnet_group_name().is_some_and(|n| n.starts_with(&format!("{cluster}-"))) {
                 out.push(format!("db-subnet-group {}", g.db_subnet_group_name().unwrap()));

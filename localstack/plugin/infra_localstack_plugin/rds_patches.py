@@ -236,3 +236,24 @@ def _secret_kms_key_id(self):
 
 
 MasterUserSecret.kms_key_id = property(_secret_kms_key_id)
+
+
+# --- tags on DB cluster parameter groups ---
+# AWS tags a cluster parameter group at CreateDBClusterParameterGroup (`Tags`) and through
+# Add/ListTagsForResource on its `cluster-pg` ARN; moto dropped the create's tags and
+# refused the ARN ("Invalid resource name").
+@patch(RDSResponse.create_db_cluster_parameter_group)
+def create_db_cluster_parameter_group(fn, self):
+    result = fn(self)
+    tags = self.params.get("Tags") or []
+    if tags:
+        result.result["DBClusterParameterGroup"].add_tags(tags)
+    return result
+
+
+@patch(RDSBackend._get_resource_for_tagging)
+def _get_resource_for_tagging(fn, self, arn):
+    parts = arn.split(":")
+    if len(parts) >= 7 and parts[2] == "rds" and parts[-2] == "cluster-pg":
+        return self.db_cluster_parameter_groups.get(parts[-1].lower())
+    return fn(self, arn)
