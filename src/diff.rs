@@ -72,6 +72,9 @@ pub struct Plan {
     /// Deletes and replacements that lose data or identity (said loudly).
     #[serde(default)]
     pub data_loss: Vec<crate::data_loss::DataLoss>,
+    /// The env's monthly cost now and after the plan.
+    #[serde(default)]
+    pub cost: Option<crate::cost::CostChange>,
 }
 
 impl Plan {

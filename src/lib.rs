@@ -13,6 +13,7 @@ pub mod state;
 pub mod apply;
 pub mod diff;
 pub mod data_loss;
+pub mod review;
 pub mod refresh;
 pub mod ops;
 pub mod cli;

@@ -60,6 +60,9 @@ pub struct Prepared {
     pub expanded: Expanded,
     pub graph: ResourceGraph,
     pub registry: Arc<Registry>,
+    /// The guardrails' findings on the desired resources (denied ones stop
+    /// `plan` and `up`: [`enforce_policy`]).
+    pub policy: Vec<crate::policy::Finding>,
 }
 
 /// Reads and validates everything; touches neither the cloud nor state.
@@ -81,7 +84,13 @@ pub fn prepare(opts: &EnvOptions) -> Result<Prepared, InvalidPlan> {
                 .collect::<Vec<PlanError>>(),
         )
     })?;
-    Ok(Prepared { loaded, expanded, graph, registry })
+    let policy = crate::review::policy_findings(&loaded, &resources);
+    Ok(Prepared { loaded, expanded, graph, registry, policy })
+}
+
+/// `plan` and `up` stop on a denied guardrail finding (exit 3), before any call.
+pub fn enforce_policy(prepared: &Prepared) -> Result<(), Error> {
+    Ok(crate::review::enforce(&prepared.loaded, &prepared.policy)?)
 }
 
 pub async fn context(prepared: &Prepared, reporter: Arc<dyn Reporter>, timeouts: Timeouts) -> Cx {
@@ -191,6 +200,7 @@ pub async fn plan(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, do_refresh: b
     plan.warnings = prepared.expanded.warnings.clone();
     plan.warnings.extend(crate::diff::keys_still_in_use(&plan, &rows));
     plan.data_loss = crate::data_loss::find(&plan);
+    plan.cost = Some(crate::review::cost_change(&prepared.loaded, prepared.graph.resources(), &state_map(&state)?, crate::cost::Date::today()));
     let saved = SavedPlan {
         format: 1,
         env: opts.env.clone(),
@@ -374,6 +384,7 @@ async fn up_locked(
         }
     }
     plan.data_loss = crate::data_loss::find(&plan);
+    plan.cost = Some(crate::review::cost_change(&prepared.loaded, prepared.graph.resources(), &rows, crate::cost::Date::today()));
     if plan.is_empty() || !confirm(&plan) {
         return Ok(RunOutcome { plan, report: None, recovered, orphans: left });
     }
@@ -446,6 +457,7 @@ pub async fn destroy(
         plan.out_of_band = crate::sweep::find(cx, &scope).await?;
     }
     plan.data_loss = crate::data_loss::find(&plan);
+    plan.cost = Some(crate::review::cost_change(&prepared.loaded, [], &rows, crate::cost::Date::today()));
     if plan.is_empty() || !confirm(&plan) {
         state.finish_run(&run_id, "no-op", "nothing destroyed")?;
         return Ok(RunOutcome { plan, report: None, recovered, orphans: Vec::new() });
@@ -574,6 +586,15 @@ pub fn outputs(opts: &EnvOptions, prepared: &Prepared) -> Result<Vec<(String, Va
         out.push((name.clone(), resolved["v"].clone()));
     }
     Ok(out)
+}
+
+/// `infra cost`: the monthly estimate from state (now) and the plan file (after).
+pub fn cost(opts: &EnvOptions, prepared: &Prepared, on: crate::cost::Date) -> Result<crate::cost::CostChange, Error> {
+    let rows = match opts.state_path().exists() {
+        true => state_map(&StateStore::open_existing(&opts.state_path())?)?,
+        false => HashMap::new(),
+    };
+    Ok(crate::review::cost_change(&prepared.loaded, prepared.graph.resources(), &rows, on))
 }
 
 /// `infra force-unlock`.

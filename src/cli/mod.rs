@@ -2,15 +2,18 @@
 //! terminal side of reporting. The only place that prints.
 
 mod completions;
+mod cost;
 mod destroy;
 mod drift;
 mod force_unlock;
+mod graph;
 mod output;
 mod plan;
 pub mod render;
 mod refresh;
 mod reporter;
 mod up;
+mod validate;
 
 use std::path::PathBuf;
 
@@ -48,6 +51,12 @@ pub enum Command {
     Output(output::OutputArgs),
     /// Clear a lock row by id (for state where OS locks do not reach).
     ForceUnlock(force_unlock::ForceUnlockArgs),
+    /// The env's monthly on-demand cost by tier, now and after the plan.
+    Cost(cost::CostArgs),
+    /// Draw the env's resources by tier (SVG, DOT or Mermaid).
+    Graph(graph::GraphArgs),
+    /// Check the plan file offline: values, graph, guardrails (exit 0 or 3).
+    Validate(validate::ValidateArgs),
     /// Print shell completions.
     Completions(completions::CompletionsArgs),
 }
@@ -94,6 +103,9 @@ pub fn run(cli: Cli) -> u8 {
             Command::Refresh(args) => refresh::run(&cli, args).await,
             Command::Output(args) => output::run(&cli, args),
             Command::ForceUnlock(args) => force_unlock::run(&cli, args),
+            Command::Cost(args) => cost::run(&cli, args),
+            Command::Graph(args) => graph::run(&cli, args).await,
+            Command::Validate(args) => validate::run(&cli, args),
             Command::Completions(args) => completions::run(args),
         }
     });
@@ -139,6 +151,11 @@ fn confirm_or_require_yes(yes: bool) -> anyhow::Result<()> {
         return Err(UsageError("no terminal to confirm on: pass --yes to apply without a prompt".into()).into());
     }
     Ok(())
+}
+
+fn is_tty() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal()
 }
 
 fn ask(question: &str) -> bool {

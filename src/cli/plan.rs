@@ -29,17 +29,21 @@ pub struct PlanArgs {
 pub async fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
     let prepared = ops::prepare(&opts).map_err(Error::from)?;
+    ops::enforce_policy(&prepared)?;
     let reporter = Arc::new(TerminalReporter::new(args.json));
     let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await;
     let outcome = ops::plan(&opts, &prepared, &cx, args.refresh.refresh).await?;
     reporter.clear();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&render::plan_json(&opts.env, &outcome.plan))?);
+        let mut json = render::plan_json(&opts.env, &outcome.plan);
+        json["policy"] = serde_json::to_value(&prepared.policy)?;
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         for a in &outcome.adopted {
             println!("note: {a} exists in the cloud (found by its identity) but not in state; `up` adopts it");
         }
         print!("{}", render::plan_text(&opts.env, &outcome.plan));
+        print!("{}", crate::policy::render_text(&prepared.policy));
     }
     if let (Some(path), Some(saved)) = (&args.out, &outcome.saved) {
         std::fs::write(path, serde_json::to_vec_pretty(saved)?)?;

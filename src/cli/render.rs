@@ -23,6 +23,9 @@ pub fn plan_text(env: &str, plan: &Plan) -> String {
     }
     if plan.is_empty() {
         let _ = writeln!(out, "No changes. env {env} matches its plan.");
+        if let Some(cost) = &plan.cost {
+            let _ = writeln!(out, "Monthly cost (on-demand estimate): {}", crate::cost::fmt_usd(cost.after_monthly_usd));
+        }
         return out;
     }
     if !plan.out_of_band.is_empty() {
@@ -65,6 +68,9 @@ pub fn plan_text(env: &str, plan: &Plan) -> String {
         let _ = write!(out, " Out of band: {} to delete first.", plan.out_of_band.len());
     }
     let _ = writeln!(out);
+    if let Some(cost) = &plan.cost {
+        let _ = write!(out, "\n{}", crate::cost::render_text(cost));
+    }
     out
 }
 
@@ -113,6 +119,7 @@ pub fn plan_json(env: &str, plan: &Plan) -> Value {
             "changes": a.changes,
         })).collect::<Vec<_>>(),
         "data_loss": plan.data_loss,
+        "cost": plan.cost,
         "summary": { "add": add, "change": change, "destroy": destroy },
     })
 }

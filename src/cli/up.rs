@@ -26,6 +26,10 @@ pub struct UpArgs {
     /// Delete resources tagged with this env that state does not know.
     #[arg(long)]
     pub prune_orphans: bool,
+    /// Apply a plan whose monthly cost is over `[cost] budget_monthly_usd`
+    /// (on a terminal, infra asks instead).
+    #[arg(long)]
+    pub allow_over_budget: bool,
     /// Seconds a NAT gateway may take to become available or go away.
     #[arg(long, default_value_t = 900, value_name = "SECONDS")]
     pub nat_timeout: u64,
@@ -34,6 +38,7 @@ pub struct UpArgs {
 pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
     let prepared = ops::prepare(&opts).map_err(Error::from)?;
+    ops::enforce_policy(&prepared)?;
     confirm_or_require_yes(args.yes)?;
     let reporter = Arc::new(TerminalReporter::new(false));
     let timeouts = Timeouts { nat: std::time::Duration::from_secs(args.nat_timeout), ..Timeouts::default() };
@@ -50,13 +55,31 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     let env = opts.env.clone();
     let yes = args.yes;
     let printer = reporter.clone();
-    let mut confirm = move |plan: &crate::diff::Plan| {
+    let findings = crate::policy::render_text(&prepared.policy);
+    let allow_over_budget = args.allow_over_budget;
+    let over_budget = std::cell::Cell::new(None);
+    let mut confirm = |plan: &crate::diff::Plan| {
         printer.clear();
         print!("{}", render::plan_text(&env, plan));
+        print!("{findings}");
+        if let Some(over) = plan.cost.as_ref().and_then(|c| c.over_budget_by_usd).filter(|_| !allow_over_budget) {
+            let over = crate::cost::fmt_usd(over);
+            if !super::is_tty() {
+                over_budget.set(Some(over));
+                return false;
+            }
+            if !ask(&format!("\nThis plan is over the env's monthly budget by {over}. Apply it anyway?")) {
+                return false;
+            }
+        }
         yes || ask("\nDo you want to perform these actions?")
     };
     let outcome = ops::up(&opts, &prepared, &cx, run, &mut confirm).await?;
     reporter.clear();
+    if let Some(over) = over_budget.take() {
+        eprintln!("error: the plan is over the env's monthly budget by {over}; pass --allow-over-budget to apply it without a terminal, or raise [cost] budget_monthly_usd");
+        return Ok(exit::INVALID_INPUT);
+    }
     if !outcome.orphans.is_empty() {
         let list: Vec<String> = outcome.orphans.iter().map(|(k, id)| format!("{k} {id}")).collect();
         println!(

@@ -24,6 +24,10 @@ pub struct PlanFile {
     pub workload_identity: Vec<Spanned<WorkloadIdentity>>,
     /// The public zone and its certificate.
     pub dns: Option<Dns>,
+    /// Monthly cost: the NAT traffic assumption and the env's budget.
+    pub cost: Option<Spanned<crate::cost::CostSettings>>,
+    /// Guardrails: which checks deny, which warn, and reasoned waivers.
+    pub policy: Option<Spanned<crate::policy::PolicySettings>>,
     /// Human access to the cluster through EKS access entries, one per group role.
     #[serde(default)]
     pub access: Vec<Spanned<Access>>,
@@ -36,6 +40,14 @@ pub struct PlanFile {
 impl PlanFile {
     pub fn cluster_name(&self, env: &str) -> String {
         format!("{}-{env}", self.project)
+    }
+
+    pub fn cost_settings(&self) -> crate::cost::CostSettings {
+        self.cost.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default()
+    }
+
+    pub fn policy_settings(&self) -> crate::policy::PolicySettings {
+        self.policy.as_ref().map(|p| p.get_ref().clone()).unwrap_or_default()
     }
 }
 

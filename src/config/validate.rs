@@ -139,6 +139,12 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
     }
     check_identities(plan, &mut errors);
     check_access(plan, &mut errors);
+    if let Some(c) = &f.cost {
+        errors.extend(c.get_ref().problems().into_iter().map(|m| plan.error(m, Some(c.span()))));
+    }
+    if let Some(p) = &f.policy {
+        errors.extend(crate::policy::validate(p.get_ref()).into_iter().map(|m| plan.error(m, Some(p.span()))));
+    }
     for (address, res) in &f.resources {
         if address.split_once('.').is_none_or(|(k, n)| !is_name(k) || n.is_empty()) {
             errors.push(plan.error(

@@ -105,14 +105,14 @@ impl Estimate {
 }
 
 /// One side of a [`LineChange`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LineCost {
     pub monthly_usd: Option<f64>,
     pub detail: String,
 }
 
 /// One address before and after; `None` on a side where it does not exist.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LineChange {
     pub address: String,
     pub kind: String,
@@ -137,7 +137,7 @@ impl LineChange {
 }
 
 /// Now vs after the plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CostChange {
     pub before_monthly_usd: f64,
     pub after_monthly_usd: f64,
