@@ -106,7 +106,7 @@ pub fn render_text(change: &CostChange) -> String {
     out.push_str(&line(&total));
     out.push('\n');
     match (change.budget_monthly_usd, change.over_budget_by_usd) {
-        (Some(b), Some(over)) => out.push_str(&format!("  Budget {}/month: over budget by {}\n", fmt_usd(b), fmt_usd(over))),
+        (Some(b), Some(over)) => out.push_str(&format!("  Budget {}/month: OVER BUDGET by {}\n", fmt_usd(b), fmt_usd(over))),
         (Some(b), None) => out.push_str(&format!(
             "  Budget {}/month: within budget ({} left)\n",
             fmt_usd(b),

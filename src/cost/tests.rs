@@ -327,7 +327,7 @@ Monthly cost (on-demand, 730 h/month)
   eks_cluster.main      EksCluster               $73.00           730 h × $0.10 (1.33 in standard support until 2026-07-29)
   eks_nodegroup.system  EksNodegroup    $63.94 → $95.90  +$31.97  3 × t3.medium × 730 h × $0.0416 + 3 × 20 GiB gp3 × $0.08
   Total                               $136.94 → $168.90  +$31.97
-  Budget $150.00/month: over budget by $18.90
+  Budget $150.00/month: OVER BUDGET by $18.90
 Notes:
 ";
     assert!(text.starts_with(expected_head), "{text}");

@@ -99,11 +99,7 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
     if let Some(arn) = super::kms::key_arn(plan, "eks") {
         cluster["encryption_key_arn"] = json!(arn);
     }
-    if c.public_cidrs().iter().any(|c| c == "0.0.0.0/0") && c.endpoint_public_access {
-        out.warnings.push(format!(
-            "cluster {name}: the public API endpoint is open to 0.0.0.0/0; list your office/VPN CIDRs in cluster.public_access_cidrs"
-        ));
-    }
+    // An endpoint open to 0.0.0.0/0 is guardrail INFRA-EKS-001 (src/policy): said once, there.
     out.add("eks_cluster.main".into(), "EksCluster", cluster, origin, span.clone());
     if let Some(last) = out.resources.last_mut() {
         last.protect = c.protect;

@@ -13,7 +13,8 @@ async fn cluster_tier_up_scale_replace_destroy() {
     let sdk = clients().await;
     let name = format!("todo-{}", env.name);
     let out = env.expect(&["up", "--yes"], 0);
-    assert!(text(&out.stdout).contains("warning: cluster"), "the open endpoint is warned about");
+    assert!(text(&out.stdout).contains("WARN   INFRA-EKS-001"), "the open endpoint is warned about (guardrail INFRA-EKS-001)");
+    assert!(!text(&out.stdout).contains("warning: cluster"), "said once, by the guardrail");
 
     // The cluster: version, app subnets, endpoint access, logging.
     let cluster = sdk.eks.describe_cluster().name(&name).send().await.unwrap().cluster().unwrap().clone();

@@ -14,4 +14,5 @@ mod faults;
 mod locks;
 mod network;
 mod plan_output;
+mod review;
 mod support;
