@@ -11,7 +11,7 @@ async fn dev_network_up_update_replace_destroy() {
     let env = TestEnv::from_dev("it-net", 31);
     let ec2 = ec2().await;
     let out = env.expect(&["up", "--yes"], 0);
-    assert!(text(&out.stdout).contains("Plan: 82 to add, 0 to change, 0 to destroy."), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("Plan: 93 to add, 0 to change, 0 to destroy."), "{}", text(&out.stdout));
 
     // 9 subnets over 3 AZs, with the tier tags.
     let subnets = ec2.describe_subnets().filters(env_filter(&env.name)).send().await.unwrap().subnets().to_vec();

@@ -80,7 +80,7 @@ fn plan_json_carries_each_resource_cost_and_the_totals() {
 
     // Over budget: `up` without a terminal needs --allow-over-budget, and says by how much.
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(repo().join("plans/dev.toml")).unwrap().replace("budget_monthly_usd = 600", "budget_monthly_usd = 100");
+    let text = std::fs::read_to_string(repo().join("plans/dev.toml")).unwrap().replace("budget_monthly_usd = 700", "budget_monthly_usd = 100");
     std::fs::write(dir.path().join("dev.toml"), text).unwrap();
     let (_, stdout, _) = offline(dir.path(), &["plan", "--env", "dev", "--refresh=false"]);
     assert!(stdout.contains("Budget $100.00/month: OVER BUDGET by $"), "{stdout}");
@@ -91,7 +91,7 @@ fn guarded_plan() -> String {
     let dev = std::fs::read_to_string(repo().join("plans/dev.toml")).unwrap();
     let dev = dev
         .replace("log_types = [\"api\", \"audit\", \"authenticator\"]", "log_types = [\"api\", \"authenticator\"]")
-        .replace("[cost]\nbudget_monthly_usd = 600\n", "[cost]\n");
+        .replace("[cost]\nbudget_monthly_usd = 700\n", "[cost]\n");
     format!(
         r#"{dev}
 [[network.security_groups.nodes.rules]]

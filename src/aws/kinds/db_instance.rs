@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde_json::json;
 
-use super::rds_common::{create_tags, read_tags};
+use super::rds_common::{create_tags, describe_instance, final_snapshot_id, finish_delete, read_tags, wait_instance_available};
 use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
@@ -88,30 +88,6 @@ fn to_live(db: &RdsInstance, env: &str) -> Option<Live> {
     Some(Live { id, address, props: props.as_object().cloned()?, outputs })
 }
 
-impl DbInstance {
-    async fn describe(&self, cx: &Cx, id: &str) -> Result<Option<RdsInstance>, AwsError> {
-        match cx.retry(|| async { cx.clients.rds.describe_db_instances().db_instance_identifier(id).send().await.aws("DescribeDBInstances") }).await {
-            Ok(o) => Ok(o.db_instances().first().cloned()),
-            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn wait_available(&self, cx: &Cx, address: &str, id: &str) -> Result<Live, AwsError> {
-        cx.wait_for(address, "DB instance to become available", cx.timeouts.database, || async {
-            let Some(db) = self.describe(cx, id).await? else { return Ok(None) };
-            match db.db_instance_status() {
-                Some("available") => Ok(to_live(&db, &cx.env)),
-                Some("failed") | Some("incompatible-parameters") | Some("incompatible-network") => {
-                    Err(AwsError::local("CreateDBInstance", format!("DB instance {id} is {}", db.db_instance_status().unwrap_or_default())))
-                }
-                _ => Ok(None),
-            }
-        })
-        .await
-    }
-}
-
 #[async_trait]
 impl Kind for DbInstance {
     fn name(&self) -> &'static str {
@@ -158,7 +134,7 @@ impl Kind for DbInstance {
             .send()
             .await
             .aws("CreateDBInstance")?;
-        let live = self.wait_available(cx, t.address, id).await?;
+        let live = wait_instance_available(cx, t.address, id, to_live).await?;
         Ok(Live { props: t.props.clone(), ..live })
     }
 
@@ -215,30 +191,24 @@ impl Kind for DbInstance {
         if changed.iter().any(|c| c != "tags") {
             let call = call;
             cx.retry(|| async { call.clone().send().await.aws("ModifyDBInstance") }).await?;
-            self.wait_available(cx, t.address, &live.id).await?;
+            wait_instance_available(cx, t.address, &live.id, to_live).await?;
         }
         if has("tags") {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
             super::rds_common::update_tags(cx, &arn, t.address, &live.props, t.props).await?;
         }
-        let live = self.describe(cx, &live.id).await?.and_then(|db| to_live(&db, &cx.env)).unwrap_or_else(|| live.clone());
+        let live = describe_instance(cx, &live.id).await?.and_then(|db| to_live(&db, &cx.env)).unwrap_or_else(|| live.clone());
         Ok(Live { props: t.props.clone(), ..live })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let address = live.address.as_deref().unwrap_or(&live.id);
-        let snapshot = live.props.get("_final_snapshot").and_then(|v| v.as_bool()).unwrap_or(false);
-        let call = cx.clients.rds.delete_db_instance().db_instance_identifier(&live.id).delete_automated_backups(!snapshot);
-        let call = if snapshot {
-            call.skip_final_snapshot(false).final_db_snapshot_identifier(format!("{}-final-{}", live.id, crate::state::now()))
-        } else {
-            call.skip_final_snapshot(true)
+        let snapshot = final_snapshot_id(live);
+        let call = cx.clients.rds.delete_db_instance().db_instance_identifier(&live.id).delete_automated_backups(snapshot.is_none());
+        let call = match snapshot {
+            Some(id) => call.skip_final_snapshot(false).final_db_snapshot_identifier(id),
+            None => call.skip_final_snapshot(true),
         };
-        match cx.retry(|| async { call.clone().send().await.aws("DeleteDBInstance") }).await {
-            Err(e) if e.class != ErrorClass::NotFound => return Err(e),
-            _ => {}
-        }
-        cx.wait_for(address, "DB instance to be deleted", cx.timeouts.database, || async { Ok(self.describe(cx, &live.id).await?.is_none().then_some(())) })
-            .await
+        let sent = cx.retry(|| async { call.clone().send().await.aws("DeleteDBInstance") }).await.map(|_| ());
+        finish_delete(cx, live, "DB instance to be deleted", sent, || async { Ok(describe_instance(cx, &live.id).await?.is_none().then_some(())) }).await
     }
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbCluster, ServerlessV2ScalingConfiguration};
 use serde_json::json;
 
-use super::rds_common::{create_tags, read_tags};
+use super::rds_common::{create_tags, final_snapshot_id, finish_delete, read_tags};
 use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
@@ -201,19 +201,12 @@ impl Kind for RdsCluster {
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let address = live.address.as_deref().unwrap_or(&live.id);
-        let snapshot = live.props.get("_final_snapshot").and_then(|v| v.as_bool()).unwrap_or(false);
         let call = cx.clients.rds.delete_db_cluster().db_cluster_identifier(&live.id);
-        let call = if snapshot {
-            call.skip_final_snapshot(false).final_db_snapshot_identifier(format!("{}-final-{}", live.id, crate::state::now()))
-        } else {
-            call.skip_final_snapshot(true)
+        let call = match final_snapshot_id(live) {
+            Some(id) => call.skip_final_snapshot(false).final_db_snapshot_identifier(id),
+            None => call.skip_final_snapshot(true),
         };
-        match cx.retry(|| async { call.clone().send().await.aws("DeleteDBCluster") }).await {
-            Err(e) if e.class != ErrorClass::NotFound => return Err(e),
-            _ => {}
-        }
-        cx.wait_for(address, "Aurora cluster to be deleted", cx.timeouts.database, || async { Ok(self.describe(cx, &live.id).await?.is_none().then_some(())) })
-            .await
+        let sent = cx.retry(|| async { call.clone().send().await.aws("DeleteDBCluster") }).await.map(|_| ());
+        finish_delete(cx, live, "Aurora cluster to be deleted", sent, || async { Ok(self.describe(cx, &live.id).await?.is_none().then_some(())) }).await
     }
 }

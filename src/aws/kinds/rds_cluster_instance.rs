@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde_json::json;
 
-use super::rds_common::{create_tags, read_tags};
+use super::rds_common::{create_tags, describe_instance, finish_delete, read_tags, wait_instance_available};
 use super::{str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
@@ -31,30 +31,6 @@ fn to_live(db: &RdsInstance, env: &str) -> Option<Live> {
     ]
     .into();
     Some(Live { id, address, props: props.as_object().cloned()?, outputs })
-}
-
-impl RdsClusterInstance {
-    async fn describe(&self, cx: &Cx, id: &str) -> Result<Option<RdsInstance>, AwsError> {
-        match cx.retry(|| async { cx.clients.rds.describe_db_instances().db_instance_identifier(id).send().await.aws("DescribeDBInstances") }).await {
-            Ok(o) => Ok(o.db_instances().first().cloned()),
-            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn wait_available(&self, cx: &Cx, address: &str, id: &str) -> Result<Live, AwsError> {
-        cx.wait_for(address, "Aurora instance to become available", cx.timeouts.database, || async {
-            let Some(db) = self.describe(cx, id).await? else { return Ok(None) };
-            match db.db_instance_status() {
-                Some("available") => Ok(to_live(&db, &cx.env)),
-                Some(s @ ("failed" | "incompatible-parameters" | "incompatible-network")) => {
-                    Err(AwsError::local("CreateDBInstance", format!("Aurora instance {id} is {s}")))
-                }
-                _ => Ok(None),
-            }
-        })
-        .await
-    }
 }
 
 #[async_trait]
@@ -90,11 +66,11 @@ impl Kind for RdsClusterInstance {
             .await
             .aws("CreateDBInstance");
         if let Err(e) = created {
-            if e.code != "DBInstanceAlreadyExists" || self.describe(cx, id).await?.and_then(|d| to_live(&d, &cx.env)).is_none() {
+            if e.code != "DBInstanceAlreadyExists" || describe_instance(cx, id).await?.and_then(|d| to_live(&d, &cx.env)).is_none() {
                 return Err(e);
             }
         }
-        let live = self.wait_available(cx, t.address, id).await?;
+        let live = wait_instance_available(cx, t.address, id, to_live).await?;
         Ok(Live { props: t.props.clone(), ..live })
     }
 
@@ -114,7 +90,7 @@ impl Kind for RdsClusterInstance {
                 cx.clients.rds.modify_db_instance().db_instance_identifier(&live.id).db_instance_class(class).apply_immediately(true).send().await.aws("ModifyDBInstance")
             })
             .await?;
-            self.wait_available(cx, t.address, &live.id).await?;
+            wait_instance_available(cx, t.address, &live.id, to_live).await?;
         }
         if changed.iter().any(|c| c == "tags") {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
@@ -124,14 +100,9 @@ impl Kind for RdsClusterInstance {
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let address = live.address.as_deref().unwrap_or(&live.id);
         // The cluster keeps the data and takes the final snapshot.
         let call = cx.clients.rds.delete_db_instance().db_instance_identifier(&live.id).skip_final_snapshot(true);
-        match cx.retry(|| async { call.clone().send().await.aws("DeleteDBInstance") }).await {
-            Err(e) if e.class != ErrorClass::NotFound => return Err(e),
-            _ => {}
-        }
-        cx.wait_for(address, "Aurora instance to be deleted", cx.timeouts.database, || async { Ok(self.describe(cx, &live.id).await?.is_none().then_some(())) })
-            .await
+        let sent = cx.retry(|| async { call.clone().send().await.aws("DeleteDBInstance") }).await.map(|_| ());
+        finish_delete(cx, live, "Aurora instance to be deleted", sent, || async { Ok(describe_instance(cx, &live.id).await?.is_none().then_some(())) }).await
     }
 }

@@ -62,3 +62,62 @@ pub async fn update_tags(cx: &Cx, arn: &str, address: &str, old: &Props, new: &P
     }
     Ok(())
 }
+
+/// One DB instance by identifier; `None` once it is gone.
+pub async fn describe_instance(cx: &Cx, id: &str) -> Result<Option<aws_sdk_rds::types::DbInstance>, crate::aws::AwsError> {
+    use crate::aws::{ErrorClass, SdkResultExt};
+    match cx.retry(|| async { cx.clients.rds.describe_db_instances().db_instance_identifier(id).send().await.aws("DescribeDBInstances") }).await {
+        Ok(o) => Ok(o.db_instances().first().cloned()),
+        Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Waits until a DB instance is available and returns it through `to_live`;
+/// a status RDS cannot recover from fails at once.
+pub async fn wait_instance_available(
+    cx: &Cx,
+    address: &str,
+    id: &str,
+    to_live: fn(&aws_sdk_rds::types::DbInstance, &str) -> Option<super::Live>,
+) -> Result<super::Live, crate::aws::AwsError> {
+    cx.wait_for(address, "DB instance to become available", cx.timeouts.database, || async {
+        let Some(db) = describe_instance(cx, id).await? else { return Ok(None) };
+        match db.db_instance_status() {
+            Some("available") => Ok(to_live(&db, &cx.env)),
+            Some(s @ ("failed" | "incompatible-parameters" | "incompatible-network")) => {
+                Err(crate::aws::AwsError::local("CreateDBInstance", format!("DB instance {id} is {s}")))
+            }
+            _ => Ok(None),
+        }
+    })
+    .await
+}
+
+/// The final snapshot's identifier when the plan asks for one
+/// (`final_snapshot`, write-only, taken from the plan file at destroy).
+pub fn final_snapshot_id(live: &super::Live) -> Option<String> {
+    let wanted = live.props.get("_final_snapshot").and_then(|v| v.as_bool()).unwrap_or(false);
+    wanted.then(|| format!("{}-final-{}", live.id, crate::state::now()))
+}
+
+/// After a delete call: a resource already gone is done; then waits until
+/// `gone` says so.
+pub async fn finish_delete<G, Fut>(
+    cx: &Cx,
+    live: &super::Live,
+    what: &str,
+    sent: Result<(), crate::aws::AwsError>,
+    gone: G,
+) -> Result<(), crate::aws::AwsError>
+where
+    G: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<()>, crate::aws::AwsError>>,
+{
+    match sent {
+        Err(e) if e.class != crate::aws::ErrorClass::NotFound => return Err(e),
+        _ => {}
+    }
+    let address = live.address.as_deref().unwrap_or(&live.id);
+    cx.wait_for(address, what, cx.timeouts.database, gone).await
+}
