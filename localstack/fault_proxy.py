@@ -24,7 +24,8 @@ same faults):
      calls only)              -> forwarded, response read, connection closed unanswered
 Then latency (``--latency``: {"Operation": s, "service:Operation": s, "*": s}) is slept
 before forwarding, and the K-th forwarded mutating call (``--hold-at K``; dropped calls
-count, the hold wins over the drop) is forwarded, its response read, ``HOLD <K> <op>``
+count, the hold wins over the drop) — or the first call of one operation (``--hold-op OP``) —
+is forwarded, its response read, ``HOLD <K|OP> <op>``
 printed on stdout (flushed) and the request is never answered.
 
 Control endpoints (not forwarded, no faults): ``GET /__proxy/stats``,
@@ -381,6 +382,7 @@ class State:
         self.rng = random.Random(args.seed)
         self.seq = 0  # AWS requests decided (drives the schedule)
         self.forwarded_mutating = 0  # for --hold-at; not reset by /__proxy/reset
+        self.held_op = False  # for --hold-op: only the first call of the operation
         self.fives = 0  # alternates 500 / 503
         self.latency = {}
         if args.latency:
@@ -431,6 +433,9 @@ class State:
                 if call.mutating:
                     self.forwarded_mutating += 1
                     if self.forwarded_mutating == a.hold_at:
+                        fault = "hold"
+                    elif a.hold_op and call.operation == a.hold_op and not self.held_op:
+                        self.held_op = True
                         fault = "hold"
                 if fault:
                     s["faults"][fault] += 1
@@ -533,7 +538,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault == "hold":
             self.state.log(seq, call, fault, status, delay)
-            self.state.out(f"HOLD {self.state.args.hold_at} {call.operation}")
+            self.state.out(f"HOLD {self.state.args.hold_at or self.state.args.hold_op} {call.operation}")
             threading.Event().wait()  # never answer; the thread is a daemon
         self.state.log(seq, call, fault, status, delay)
         self._respond(status, reason, headers, payload)
@@ -612,6 +617,7 @@ def main(argv=None):
     p.add_argument("--drop", type=float, default=0.0, help="rate of dropped responses (Create*, ...)")
     p.add_argument("--latency", metavar="FILE.json", help='{"Operation": seconds, "*": seconds}')
     p.add_argument("--hold-at", type=int, default=0, metavar="K", help="hold the K-th forwarded mutating call")
+    p.add_argument("--hold-op", default="", metavar="OPERATION", help="hold the first forwarded call of OPERATION (e.g. CreateAccessEntry)")
     p.add_argument("--log", metavar="FILE", help="append one line per request")
     p.add_argument("--rewrite-host", action="store_true", help="send Host: <upstream> instead of the client's")
     p.add_argument("--upstream-timeout", type=float, default=300.0)

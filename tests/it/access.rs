@@ -155,3 +155,49 @@ async fn access_entries_roles_scopes_break_glass_and_unnamed_admins() {
     let left = sdk.eks.list_access_entries().cluster_name(&cluster).send().await;
     assert!(left.is_err(), "the cluster and its entries are gone");
 }
+
+/// Runs `args` through a fault proxy that holds the first `operation` call
+/// after forwarding it, then kills the binary (-9) while it waits.
+fn killed_at(env: &TestEnv, operation: &str, args: &[&str]) {
+    let proxy = Proxy::start(&["--hold-op", operation]);
+    let mut cmd = env.command(args);
+    cmd.env("AWS_ENDPOINT_URL", &proxy.url).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let held = proxy.wait_hold(&mut || child.try_wait().unwrap().is_some());
+    assert!(held.is_some(), "{operation} was never called");
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_entries_and_policies_killed_mid_create_are_recovered() {
+    let env = TestEnv::from_dev("it-access-kill", 63);
+    let sdk = clients().await;
+    let cluster = format!("todo-{}", env.name);
+
+    // Killed right after EKS made the first access entry, before infra recorded it.
+    killed_at(&env, "CreateAccessEntry", &["up", "--yes"]);
+    env.expect(&["up", "--yes"], 0);
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    let state = state_addresses(&env.state_path());
+    for entry in ["viewers", "developers", "operators", "platform_admins", "security_auditors"] {
+        assert!(state.contains(&format!("eks_access_entry.{entry}")), "{entry} recorded: {state:?}");
+    }
+    let access = access_of(&sdk, &cluster).await;
+    assert_eq!(access.len(), 6, "five entries and the creator's: {access:#?}");
+
+    // Killed right after a policy was associated: adopted by cluster + principal + policy.
+    let mut plan = env.plan_text();
+    plan.push_str("\n[[access]]\nname = \"auditors-two\"\nprincipal_arn = \"arn:aws:iam::123456789012:role/auditors-two\"\nrole = \"viewer\"\nnamespaces = [\"audit\"]\n");
+    env.write_plan(&plan);
+    killed_at(&env, "AssociateAccessPolicy", &["up", "--yes"]);
+    env.expect(&["up", "--yes"], 0);
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    let access = access_of(&sdk, &cluster).await;
+    assert_eq!(
+        access["arn:aws:iam::123456789012:role/auditors-two"],
+        vec![("AmazonEKSViewPolicy".to_string(), "namespace".to_string(), vec!["audit".to_string()])]
+    );
+    assert!(state_addresses(&env.state_path()).contains(&"eks_access_policy.auditors_two_view".to_string()));
+    env.expect(&["destroy", "--yes"], 0);
+}

@@ -108,6 +108,16 @@ async fn aurora_serverless_v2_up_scale_in_place_and_destroy_with_final_snapshot(
     }
     assert!(!cli_output.contains(&password), "the password reached CLI output");
 
+    // Deletion protection holds destroy back, up front, as for the instance.
+    env.edit_plan("deletion_protection = false", "deletion_protection = true");
+    env.expect(&["up", "--yes"], 0);
+    assert_eq!(cluster(&sdk, &format!("{name}-db")).await.unwrap().deletion_protection(), Some(true));
+    let refused = env.expect(&["destroy", "--yes"], 1);
+    assert!(text(&refused.stderr).contains("rds_cluster.main"), "{}", text(&refused.stderr));
+    assert!(cluster(&sdk, &format!("{name}-db")).await.is_some(), "nothing deleted");
+    env.edit_plan("deletion_protection = true", "deletion_protection = false");
+    env.expect(&["up", "--yes"], 0);
+
     // Destroy with a final snapshot: the snapshot stays, nothing else.
     env.edit_plan("final_snapshot = false", "final_snapshot = true");
     env.expect(&["destroy", "--yes"], 0);

@@ -138,10 +138,13 @@ async fn cluster_tier_up_scale_replace_destroy() {
     let plan = text(&env.expect(&["plan", "--detailed-exitcode"], 2).stdout);
     assert!(plan.contains("-/+ eks_nodegroup.system (EksNodegroup) must be replaced"), "{plan}");
     assert!(plan.contains("`instance_types` cannot change in place"), "{plan}");
-    env.expect(&["up", "--yes"], 0);
+    assert!(plan.contains("!! -/+ eks_nodegroup.system (forced by instance_types): every node of the group is drained"), "data loss said: {plan}");
+    assert!(plan.contains("OVER BUDGET"), "t3.large pushes dev over its budget: {plan}");
+    env.expect(&["up", "--yes"], 3);
+    env.expect(&["up", "--yes", "--allow-over-budget"], 0);
     let ng = sdk.eks.describe_nodegroup().cluster_name(&name).nodegroup_name("system").send().await.unwrap().nodegroup().unwrap().clone();
     assert_eq!(ng.instance_types(), ["t3.large"]);
-    let _ = arn_before;
+    assert_ne!(ng.nodegroup_arn(), Some(arn_before.as_str()), "a new node group, not the old one modified");
     env.expect(&["plan", "--detailed-exitcode"], 0);
 
     // A version bump is an in-place update of the same cluster.
