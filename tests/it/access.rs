@@ -53,18 +53,6 @@ async fn access_entries_roles_scopes_break_glass_and_unnamed_admins() {
     let env = TestEnv::from_dev("it-access", 61);
     let sdk = clients().await;
     let cluster = format!("todo-{}", env.name);
-    // Break-glass for the next 100 s: long enough for `up`, short enough to wait out.
-    let until = SystemTime::now() + Duration::from_secs(100);
-    let break_glass = role("break-glass");
-    let mut plan = env.plan_text();
-    plan.push_str(&format!(
-        "\n[[access]]\nname = \"break-glass\"\nprincipal_arn = \"{break_glass}\"\nrole = \"break-glass\"\nuntil = \"{}\"\n",
-        rfc3339(until)
-    ));
-    env.write_plan(&plan);
-
-    let shown = env.expect(&["plan"], 0);
-    assert!(text(&shown.stdout).contains(&format!("break-glass cluster-admin for {break_glass} until {}", rfc3339(until))), "{}", text(&shown.stdout));
     env.expect(&["up", "--yes"], 0);
 
     let access = access_of(&sdk, &cluster).await;
@@ -81,12 +69,11 @@ async fn access_entries_roles_scopes_break_glass_and_unnamed_admins() {
         ),
         ("platform-admin", vec![("AmazonEKSAdminPolicy".into(), "cluster".into(), ns(&[]))]),
         ("security-auditor", vec![("AmazonEKSViewPolicy".into(), "cluster".into(), ns(&[]))]),
-        ("break-glass", vec![("AmazonEKSClusterAdminPolicy".into(), "cluster".into(), ns(&[]))]),
     ];
     for (name, policies) in &expect {
         assert_eq!(access.get(&role(name)), Some(policies), "{name}: {access:#?}");
     }
-    // dev keeps EKS's bootstrap: the creator's entry exists besides the plan's six.
+    // dev keeps EKS's bootstrap: the creator's entry exists besides the plan's five.
     assert_eq!(access.len(), expect.len() + 1, "{access:#?}");
     let auditor = sdk.eks.describe_access_entry().cluster_name(&cluster).principal_arn(role("security-auditor")).send().await.unwrap();
     let auditor = auditor.access_entry().unwrap();
@@ -134,6 +121,25 @@ async fn access_entries_roles_scopes_break_glass_and_unnamed_admins() {
     assert_eq!(access_findings[0]["principal_arn"], intruder);
     sdk.eks.delete_access_entry().cluster_name(&cluster).principal_arn(intruder).send().await.unwrap();
     env.expect(&["drift"], 0);
+
+    // Break-glass for the next 60 s: the plan shows until when; `up` makes it.
+    let until = SystemTime::now() + Duration::from_secs(60);
+    let break_glass = role("break-glass");
+    let mut plan = env.plan_text();
+    plan.push_str(&format!(
+        "\n[[access]]\nname = \"break-glass\"\nprincipal_arn = \"{break_glass}\"\nrole = \"break-glass\"\nuntil = \"{}\"\n",
+        rfc3339(until)
+    ));
+    env.write_plan(&plan);
+    let shown = env.expect(&["plan"], 0);
+    assert!(text(&shown.stdout).contains(&format!("break-glass cluster-admin for {break_glass} until {}", rfc3339(until))), "{}", text(&shown.stdout));
+    env.expect(&["up", "--yes"], 0);
+    let access = access_of(&sdk, &cluster).await;
+    assert_eq!(access.get(&break_glass), Some(&vec![("AmazonEKSClusterAdminPolicy".to_string(), "cluster".to_string(), ns(&[]))]));
+    // While in its time it is no drift (checked when a drift run surely ends before `until`).
+    if until.duration_since(SystemTime::now()).unwrap_or_default() > Duration::from_secs(25) {
+        env.expect(&["drift"], 0);
+    }
 
     // Past its time, break-glass is drift until the first `up` removes it.
     let wait = until.duration_since(SystemTime::now()).unwrap_or_default() + Duration::from_secs(2);

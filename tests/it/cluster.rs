@@ -135,6 +135,7 @@ async fn cluster_tier_up_scale_replace_destroy() {
 
     // An instance type change replaces the group.
     env.edit_plan("instance_types = [\"t3.medium\"]", "instance_types = [\"t3.large\"]");
+    env.edit_plan("budget_monthly_usd = 700", "budget_monthly_usd = 600");
     let plan = text(&env.expect(&["plan", "--detailed-exitcode"], 2).stdout);
     assert!(plan.contains("-/+ eks_nodegroup.system (EksNodegroup) must be replaced"), "{plan}");
     assert!(plan.contains("`instance_types` cannot change in place"), "{plan}");
@@ -142,6 +143,7 @@ async fn cluster_tier_up_scale_replace_destroy() {
     assert!(plan.contains("OVER BUDGET"), "t3.large pushes dev over its budget: {plan}");
     env.expect(&["up", "--yes"], 3);
     env.expect(&["up", "--yes", "--allow-over-budget"], 0);
+    env.edit_plan("budget_monthly_usd = 600", "budget_monthly_usd = 700");
     let ng = sdk.eks.describe_nodegroup().cluster_name(&name).nodegroup_name("system").send().await.unwrap().nodegroup().unwrap().clone();
     assert_eq!(ng.instance_types(), ["t3.large"]);
     assert_ne!(ng.nodegroup_arn(), Some(arn_before.as_str()), "a new node group, not the old one modified");
