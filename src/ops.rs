@@ -449,10 +449,13 @@ pub async fn destroy(
         }
     }
     if !run.keep_out_of_band && !rows.is_empty() {
-        let subnets: Vec<String> = rows.values().filter(|r| r.kind == "Subnet").map(|r| r.id.clone()).collect();
-        let vpc = rows.values().find(|r| r.kind == "Vpc").map(|r| r.id.clone());
+        // Only what still exists: a VPC or zone deleted outside infra is already gone.
+        let exists = |r: &StateResource| !observed.kinds.contains(&r.kind) || observed.live.contains_key(&r.address);
+        let live = |kind: &str| -> Vec<String> { rows.values().filter(|r| r.kind == kind && exists(r)).map(|r| r.id.clone()).collect() };
+        let subnets = live("Subnet");
+        let vpc = live("Vpc").into_iter().next();
         let cluster = prepared.loaded.file.cluster_name(&opts.env);
-        let zone = rows.values().find(|r| r.kind == "Route53Zone").map(|r| r.id.clone());
+        let zone = live("Route53Zone").into_iter().next();
         let scope = crate::sweep::Scope { cluster: &cluster, vpc_id: vpc.as_deref(), subnet_ids: &subnets, zone_id: zone.as_deref() };
         plan.out_of_band = crate::sweep::find(cx, &scope).await?;
     }
