@@ -16,3 +16,4 @@ mod network;
 mod plan_output;
 mod review;
 mod support;
+mod vanished;
