@@ -12,6 +12,7 @@ mod destroy;
 mod drift;
 mod faults;
 mod locks;
+mod lost_state;
 mod network;
 mod plan_output;
 mod review;
