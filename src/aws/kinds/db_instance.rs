@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::rds_common::{create_tags, describe_instance, final_snapshot_id, finish_delete, read_tags, wait_instance_available};
 use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{Outputs, Props};
 
 pub struct DbInstance;

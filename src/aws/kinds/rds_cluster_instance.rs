@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::rds_common::{create_tags, describe_instance, finish_delete, read_tags, wait_instance_available};
 use super::{str_prop, Kind, Live, ReadScope, Target};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{Outputs, Props};
 
 pub struct RdsClusterInstance;
