@@ -75,6 +75,14 @@ pub struct Plan {
     /// The env's monthly cost now and after the plan.
     #[serde(default)]
     pub cost: Option<crate::cost::CostChange>,
+    /// Declared resources that exist but that state did not know: `up`
+    /// records them (adopts) before anything else, and creates none of them.
+    #[serde(default)]
+    pub adopted: Vec<StateResource>,
+    /// Tagged with the env, unknown to state and the plan: left alone, or
+    /// deleted (an action each) with `--prune-orphans`.
+    #[serde(default)]
+    pub orphans: Vec<crate::adopt::Orphan>,
 }
 
 impl Plan {

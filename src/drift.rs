@@ -36,6 +36,9 @@ pub enum Finding {
     PlanDiffers { address: String, kind: String, fields: Vec<String> },
     /// Tagged with this env, unknown to state.
     Orphan { kind: String, id: String, address: Option<String> },
+    /// Declared by the plan and in the cloud, unknown to state (a lost or
+    /// wrong state file): `infra up` adopts it, creating nothing.
+    Unrecorded { address: String, kind: String, id: String },
     /// Cluster access the plan does not grant: a break-glass entry past its
     /// time, or a cluster admin the plan does not name.
     Access { kind: String, principal_arn: String, address: Option<String>, why: String },
@@ -48,6 +51,7 @@ impl Finding {
             | Finding::Deleted { kind, .. }
             | Finding::PlanDiffers { kind, .. }
             | Finding::Orphan { kind, .. }
+            | Finding::Unrecorded { kind, .. }
             | Finding::Access { kind, .. } => kind,
         }
     }

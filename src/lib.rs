@@ -15,6 +15,7 @@ pub mod diff;
 pub mod data_loss;
 pub mod review;
 pub mod refresh;
+pub mod adopt;
 pub mod ops;
 pub mod cli;
 pub mod exit;

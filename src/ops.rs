@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::apply::{apply, ApplyOptions, ApplyReport};
-use crate::aws::kinds::{Live, Registry};
+use crate::aws::kinds::Registry;
 use crate::aws::{AwsError, Clients, Cx, Timeouts};
 use crate::config::{self, InvalidPlan, LoadedPlan, PlanError};
-use crate::diff::{destroy_plan, diff, Current, Op, Plan};
+use crate::diff::{destroy_plan, diff, Current, Plan};
 use crate::expand::{expand, Expanded};
 use crate::graph::ResourceGraph;
 use crate::model::{resolve, Outputs};
@@ -38,6 +38,17 @@ pub enum Error {
     Incomplete(String),
     #[error("no output named `{0}`; `infra output --env ENV` lists them")]
     NoSuchOutput(String),
+    #[error(transparent)]
+    Ambiguous(#[from] crate::adopt::Ambiguous),
+}
+
+impl From<crate::adopt::AdoptError> for Error {
+    fn from(e: crate::adopt::AdoptError) -> Self {
+        match e {
+            crate::adopt::AdoptError::Ambiguous(a) => Error::Ambiguous(a),
+            crate::adopt::AdoptError::Aws(a) => Error::Aws(a),
+        }
+    }
 }
 
 /// Which env, which files.
@@ -110,8 +121,8 @@ fn state_map(state: &StateStore) -> Result<HashMap<String, StateResource>, State
 }
 
 /// Refreshes (or reads only what recovery needs) and finds resources the plan
-/// wants that exist in the cloud but not in state: created by a run that was
-/// killed before it could record them. Returns the rows to adopt.
+/// declares that exist in the cloud but not in state (see [`crate::adopt`]).
+/// Returns the rows to adopt.
 async fn observe(
     cx: &Cx,
     prepared: &Prepared,
@@ -126,43 +137,7 @@ async fn observe(
         kinds.extend(prepared.graph.resources().iter().map(|r| r.kind.clone()));
     }
     let mut observed = refresh(cx, &prepared.registry, kinds, rows).await?;
-    let mut adopted = Vec::new();
-    let mut outputs: HashMap<String, Outputs> = rows.iter().map(|(a, r)| (a.clone(), r.outputs.clone())).collect();
-    for l in observed.live.values() {
-        if let Some(a) = &l.address {
-            outputs.insert(a.clone(), l.outputs.clone());
-        }
-    }
-    for d in prepared.graph.in_order() {
-        if rows.contains_key(&d.address) || !observed.kinds.contains(&d.kind) {
-            continue;
-        }
-        let lookup = |r: &crate::model::Ref| outputs.get(&r.address).and_then(|o| o.get(&r.output).cloned());
-        let Ok(resolved) = resolve(&d.props, &lookup, false) else { continue };
-        let found = observed.find_unrecorded(&prepared.registry, &d.kind, &d.address, &resolved).or_else(|| {
-            // A natural-key create from the journal, with the props it was sent with.
-            journal
-                .iter()
-                .filter(|j| j.address == d.address && j.action == "create")
-                .find_map(|j| observed.find_unrecorded(&prepared.registry, &d.kind, &d.address, &j.props))
-        });
-        if let Some(live) = found {
-            outputs.insert(d.address.clone(), live.outputs.clone());
-            // From here on it is a known, live resource of this address.
-            observed.untracked.retain(|(_, l)| l.id != live.id);
-            observed.live.insert(d.address.clone(), Live { address: Some(d.address.clone()), ..live.clone() });
-            let seen = crate::diff::comparable(&live.props, &resolved, None);
-            adopted.push(StateResource {
-                address: d.address.clone(),
-                kind: d.kind.clone(),
-                id: live.id.clone(),
-                props: seen,
-                outputs: live.outputs.clone(),
-                deps: prepared.graph.dependencies(&d.address),
-                protect: d.protect,
-            });
-        }
-    }
+    let adopted = crate::adopt::adopt(cx, &prepared.graph, &prepared.registry, &mut observed, rows, &journal).await?;
     Ok((observed, adopted))
 }
 
@@ -180,27 +155,37 @@ pub struct SavedPlan {
 
 pub struct PlanOutcome {
     pub plan: Plan,
-    pub adopted: Vec<String>,
     pub saved: Option<SavedPlan>,
 }
 
+/// The plan from state, the cloud as observed and what is adopted: diffs,
+/// warnings, orphans (a delete each when `prune_orphans`), data loss.
+fn make_plan(prepared: &Prepared, rows: &HashMap<String, StateResource>, observed: &Observed, adopted: Vec<StateResource>, prune_orphans: bool) -> Plan {
+    let current = Current { state: rows, live: &observed.live, refreshed_kinds: &observed.kinds };
+    let mut plan = diff(&prepared.graph, &current, &prepared.registry);
+    plan.warnings = prepared.expanded.warnings.clone();
+    plan.warnings.extend(crate::diff::keys_still_in_use(&plan, rows));
+    plan.adopted = adopted;
+    plan.orphans = crate::adopt::orphans(observed, rows);
+    if prune_orphans {
+        plan.actions.extend(crate::adopt::prune_actions(&plan.orphans));
+    }
+    plan.data_loss = crate::data_loss::find(&plan);
+    plan.cost = Some(crate::review::cost_change(&prepared.loaded, prepared.graph.resources(), rows, crate::cost::Date::today()));
+    plan
+}
+
 /// `infra plan`: never writes state, never takes the lock.
-pub async fn plan(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, do_refresh: bool) -> Result<PlanOutcome, Error> {
+pub async fn plan(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, do_refresh: bool, prune_orphans: bool) -> Result<PlanOutcome, Error> {
     let path = opts.state_path();
     let existed = path.exists();
     let state = StateStore::open_existing(&path)?;
     let mut rows = state_map(&state)?;
     let (observed, adopted) = observe(cx, prepared, &state, &rows, do_refresh).await?;
-    let adopted_names = adopted.iter().map(|a| a.address.clone()).collect();
-    for a in adopted {
-        rows.insert(a.address.clone(), a);
+    for a in &adopted {
+        rows.insert(a.address.clone(), a.clone());
     }
-    let current = Current { state: &rows, live: &observed.live, refreshed_kinds: &observed.kinds };
-    let mut plan = diff(&prepared.graph, &current, &prepared.registry);
-    plan.warnings = prepared.expanded.warnings.clone();
-    plan.warnings.extend(crate::diff::keys_still_in_use(&plan, &rows));
-    plan.data_loss = crate::data_loss::find(&plan);
-    plan.cost = Some(crate::review::cost_change(&prepared.loaded, prepared.graph.resources(), &state_map(&state)?, crate::cost::Date::today()));
+    let plan = make_plan(prepared, &rows, &observed, adopted, prune_orphans);
     let saved = SavedPlan {
         format: 1,
         env: opts.env.clone(),
@@ -209,7 +194,7 @@ pub async fn plan(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, do_refresh: b
         plan_digest: prepared.loaded.digest(),
         plan: plan.clone(),
     };
-    Ok(PlanOutcome { plan, adopted: adopted_names, saved: Some(saved) })
+    Ok(PlanOutcome { plan, saved: Some(saved) })
 }
 
 pub struct RunOptions {
@@ -229,8 +214,8 @@ pub struct RunOutcome {
     pub plan: Plan,
     pub report: Option<ApplyReport>,
     pub recovered: Vec<String>,
-    /// Orphans left alone (no `--prune-orphans`): kind and id.
-    pub orphans: Vec<(String, String)>,
+    /// Orphans left alone (no `--prune-orphans`).
+    pub orphans: Vec<crate::adopt::Orphan>,
 }
 
 /// Takes the lock, backs state up, resolves interrupted actions.
@@ -251,13 +236,17 @@ fn recover(state: &mut StateStore, run_id: &str, observed: &Observed, adopted: &
         state.put_resources(adopted)?;
     }
     let mut notes = Vec::new();
-    for a in adopted {
-        notes.push(format!("adopted {}", a.address));
+    if !adopted.is_empty() {
+        // The CLI shows them as one block; the run log keeps the count.
+        state.note_run(run_id, &format!("adopted {} resource(s) the plan declares and state did not know", adopted.len()))?;
     }
     for j in state.unfinished_journal()? {
         let exists = observed.live.contains_key(&j.address) || adopted.iter().any(|a| a.address == j.address);
         let outcome = match (j.action.as_str(), exists) {
-            ("create", true) => "recovered: found by its identity and adopted".to_string(),
+            ("create", true) => {
+                notes.push(format!("adopted {}", j.address));
+                "recovered: found by its identity and adopted".to_string()
+            }
             ("create", false) => {
                 notes.push(format!("{} was never created", j.address));
                 "recovered: not found; the plan creates it".to_string()
@@ -348,43 +337,23 @@ async fn up_locked(
         None => None,
     };
     let rows = state_map(state)?;
-    let (observed, adopted) = observe(cx, prepared, state, &rows, run.do_refresh && saved.is_none()).await?;
+    let (observed, mut adopted) = observe(cx, prepared, state, &rows, run.do_refresh && saved.is_none()).await?;
+    // A saved plan adopts exactly what it said it would.
+    if let Some(p) = &saved {
+        let new: Vec<StateResource> = p.adopted.iter().filter(|a| !rows.contains_key(&a.address) && !adopted.iter().any(|b| b.address == a.address)).cloned().collect();
+        adopted.extend(new);
+    }
     let recovered = recover(state, run_id, &observed, &adopted, cx.reporter.as_ref())?;
     let rows = state_map(state)?;
     let plan = match saved {
-        Some(p) => p,
-        None => {
-            let current = Current { state: &rows, live: &observed.live, refreshed_kinds: &observed.kinds };
-            let mut plan = diff(&prepared.graph, &current, &prepared.registry);
-            plan.warnings = prepared.expanded.warnings.clone();
-            plan.warnings.extend(crate::diff::keys_still_in_use(&plan, &rows));
-            plan
+        Some(mut p) => {
+            p.data_loss = crate::data_loss::find(&p);
+            p.cost = Some(crate::review::cost_change(&prepared.loaded, prepared.graph.resources(), &rows, crate::cost::Date::today()));
+            p
         }
+        None => make_plan(prepared, &rows, &observed, adopted, run.prune_orphans),
     };
-    let adopted_ids: BTreeSet<&str> = adopted.iter().map(|a| a.id.as_str()).collect();
-    let orphans: Vec<&(String, Live)> = observed.untracked.iter().filter(|(_, l)| !adopted_ids.contains(l.id.as_str())).collect();
-    let mut plan = plan;
-    let mut left = Vec::new();
-    for (kind, live) in orphans {
-        if run.prune_orphans {
-            plan.actions.push(crate::diff::Action {
-                address: live.address.clone().unwrap_or_else(|| format!("orphan.{}", live.id)),
-                kind: kind.clone(),
-                op: Op::Delete,
-                changes: Vec::new(),
-                reason: Some(format!("orphan {}: tagged with this env, not in state (--prune-orphans)", live.id)),
-                props: None,
-                current: Some(live.clone()),
-                deps: Vec::new(),
-                state_deps: Vec::new(),
-                protect: false,
-            });
-        } else {
-            left.push((kind.clone(), live.id.clone()));
-        }
-    }
-    plan.data_loss = crate::data_loss::find(&plan);
-    plan.cost = Some(crate::review::cost_change(&prepared.loaded, prepared.graph.resources(), &rows, crate::cost::Date::today()));
+    let left = if run.prune_orphans { Vec::new() } else { plan.orphans.clone() };
     if plan.is_empty() || !confirm(&plan) {
         return Ok(RunOutcome { plan, report: None, recovered, orphans: left });
     }
@@ -449,10 +418,13 @@ pub async fn destroy(
         }
     }
     if !run.keep_out_of_band && !rows.is_empty() {
-        let subnets: Vec<String> = rows.values().filter(|r| r.kind == "Subnet").map(|r| r.id.clone()).collect();
-        let vpc = rows.values().find(|r| r.kind == "Vpc").map(|r| r.id.clone());
+        // Only what still exists: a VPC or zone deleted outside infra is already gone.
+        let exists = |r: &StateResource| !observed.kinds.contains(&r.kind) || observed.live.contains_key(&r.address);
+        let live = |kind: &str| -> Vec<String> { rows.values().filter(|r| r.kind == kind && exists(r)).map(|r| r.id.clone()).collect() };
+        let subnets = live("Subnet");
+        let vpc = live("Vpc").into_iter().next();
         let cluster = prepared.loaded.file.cluster_name(&opts.env);
-        let zone = rows.values().find(|r| r.kind == "Route53Zone").map(|r| r.id.clone());
+        let zone = live("Route53Zone").into_iter().next();
         let scope = crate::sweep::Scope { cluster: &cluster, vpc_id: vpc.as_deref(), subnet_ids: &subnets, zone_id: zone.as_deref() };
         plan.out_of_band = crate::sweep::find(cx, &scope).await?;
     }
@@ -482,11 +454,20 @@ pub async fn destroy(
 /// `infra drift`: reads everything, changes nothing (state included).
 pub async fn drift(opts: &EnvOptions, prepared: &Prepared, cx: &Cx) -> Result<Vec<crate::drift::Finding>, Error> {
     let state = StateStore::open_existing(&opts.state_path())?;
-    let rows = state_map(&state)?;
+    let mut rows = state_map(&state)?;
     let mut kinds: BTreeSet<String> = rows.values().map(|r| r.kind.clone()).collect();
     kinds.extend(prepared.graph.resources().iter().map(|r| r.kind.clone()));
-    let observed = refresh(cx, &prepared.registry, kinds, &rows).await?;
-    let mut findings = crate::drift::detect(&prepared.graph, &rows, &observed, &prepared.registry);
+    let mut observed = refresh(cx, &prepared.registry, kinds, &rows).await?;
+    // What `up` would adopt is reported as such, never as orphans.
+    let adopted = crate::adopt::adopt(cx, &prepared.graph, &prepared.registry, &mut observed, &rows, &state.unfinished_journal()?).await?;
+    let mut findings: Vec<crate::drift::Finding> = adopted
+        .iter()
+        .map(|a| crate::drift::Finding::Unrecorded { address: a.address.clone(), kind: a.kind.clone(), id: a.id.clone() })
+        .collect();
+    for a in adopted {
+        rows.insert(a.address.clone(), a);
+    }
+    findings.extend(crate::drift::detect(&prepared.graph, &rows, &observed, &prepared.registry));
     // An expired break-glass entry is reported once, as such.
     let reported: BTreeSet<String> = findings
         .iter()

@@ -120,7 +120,12 @@ pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError
         }
     }
     if let Some(zone) = scope.zone_id {
-        found.extend(external_dns_records(&crate::aws::kinds::route53_record::list(cx, zone).await?, zone));
+        // A zone deleted outside infra holds nothing to sweep.
+        match crate::aws::kinds::route53_record::list(cx, zone).await {
+            Ok(records) => found.extend(external_dns_records(&records, zone)),
+            Err(e) if e.class == ErrorClass::NotFound => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(found)
 }

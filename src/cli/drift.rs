@@ -65,6 +65,9 @@ pub async fn run(cli: &Cli, args: &DriftArgs) -> anyhow::Result<u8> {
                         "  ! {principal_arn}{}: {why}",
                         address.as_ref().map(|a| format!(" ({a})")).unwrap_or_default()
                     ),
+                    Finding::Unrecorded { address, id, .. } => {
+                        println!("  + {address} ({id}) exists but state does not know it; `infra up --env {}` adopts it, creating nothing", opts.env)
+                    }
                     Finding::Orphan { kind, id, address } => println!(
                         "  ? {kind} {id}{} is tagged with env {} but not in state (orphan)",
                         address.as_ref().map(|a| format!(" ({a})")).unwrap_or_default(),
@@ -74,8 +77,9 @@ pub async fn run(cli: &Cli, args: &DriftArgs) -> anyhow::Result<u8> {
             }
         }
         let n = findings.iter().filter(|f| f.is_drift()).count();
+        let orphans = if findings.iter().any(|f| matches!(f, Finding::Orphan { .. })) { " (orphans need --prune-orphans)" } else { "" };
         if drifted {
-            println!("\nDrift: {n} finding(s) in env {}. `infra up --env {}` puts it back (orphans need --prune-orphans).", opts.env, opts.env);
+            println!("\nDrift: {n} finding(s) in env {}. `infra up --env {}` puts it back{orphans}.", opts.env, opts.env);
         } else {
             println!("No drift: env {} matches what infra applied.", opts.env);
         }

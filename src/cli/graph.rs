@@ -52,7 +52,7 @@ pub async fn run(cli: &Cli, args: &GraphArgs) -> anyhow::Result<u8> {
     if args.plan {
         let reporter = Arc::new(TerminalReporter::new(true));
         let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await;
-        let outcome = ops::plan(&opts, &prepared, &cx, args.refresh.refresh).await?;
+        let outcome = ops::plan(&opts, &prepared, &cx, args.refresh.refresh, false).await?;
         reporter.clear();
         for n in &mut nodes {
             n.action = Some(Action::NoChange);

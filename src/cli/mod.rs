@@ -1,6 +1,7 @@
 //! The command line: argument parsing, one file per subcommand, and the
 //! terminal side of reporting. The only place that prints.
 
+mod adoption;
 mod completions;
 mod cost;
 mod destroy;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::reporter::TerminalReporter;
-use super::{render, Cli, EnvArg, RefreshArg};
+use super::{adoption, render, Cli, EnvArg, RefreshArg};
 use crate::aws::Timeouts;
 use crate::exit;
 use crate::ops::{self, Error};
@@ -24,6 +24,9 @@ pub struct PlanArgs {
     /// Save the plan for `infra up --env ENV FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Plan the deletion of resources tagged with this env that neither state nor the plan knows.
+    #[arg(long)]
+    pub prune_orphans: bool,
 }
 
 pub async fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
@@ -32,18 +35,17 @@ pub async fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
     ops::enforce_policy(&prepared)?;
     let reporter = Arc::new(TerminalReporter::new(args.json));
     let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await;
-    let outcome = ops::plan(&opts, &prepared, &cx, args.refresh.refresh).await?;
+    let outcome = ops::plan(&opts, &prepared, &cx, args.refresh.refresh, args.prune_orphans).await?;
     reporter.clear();
     if args.json {
         let mut json = render::plan_json(&opts.env, &outcome.plan);
         json["policy"] = serde_json::to_value(&prepared.policy)?;
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
-        for a in &outcome.adopted {
-            println!("note: {a} exists in the cloud (found by its identity) but not in state; `up` adopts it");
-        }
+        print!("{}", adoption::adopted_text(&opts.env, &outcome.plan, false));
         print!("{}", render::plan_text(&opts.env, &outcome.plan));
         print!("{}", crate::policy::render_text(&prepared.policy));
+        print!("{}", adoption::orphans_text(&opts.env, &outcome.plan, args.prune_orphans));
     }
     if let (Some(path), Some(saved)) = (&args.out, &outcome.saved) {
         std::fs::write(path, serde_json::to_vec_pretty(saved)?)?;
@@ -51,5 +53,7 @@ pub async fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
             println!("\nSaved the plan to {}; apply exactly it with `infra up --env {} {}`", path.display(), opts.env, path.display());
         }
     }
-    Ok(if args.detailed_exitcode && !outcome.plan.is_empty() { exit::CHANGES } else { exit::SUCCESS })
+    // Adopting changes state, so it counts as a change, though the cloud does not change.
+    let changes = !outcome.plan.is_empty() || !outcome.plan.adopted.is_empty();
+    Ok(if args.detailed_exitcode && changes { exit::CHANGES } else { exit::SUCCESS })
 }

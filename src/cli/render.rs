@@ -105,6 +105,7 @@ fn pad(s: &str, width: usize) -> String {
 
 pub fn plan_json(env: &str, plan: &Plan) -> Value {
     let (add, change, destroy) = plan.counts();
+    let (adopted, orphans) = super::adoption::json(plan);
     json!({
         "format_version": 1,
         "env": env,
@@ -120,6 +121,8 @@ pub fn plan_json(env: &str, plan: &Plan) -> Value {
         })).collect::<Vec<_>>(),
         "data_loss": plan.data_loss,
         "cost": plan.cost,
+        "adopted": adopted,
+        "orphans": orphans,
         "summary": { "add": add, "change": change, "destroy": destroy },
     })
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::reporter::TerminalReporter;
-use super::{ask, command_line, confirm_or_require_yes, interrupt_channel, render, Cli, EnvArg, RefreshArg};
+use super::{adoption, ask, command_line, confirm_or_require_yes, interrupt_channel, render, Cli, EnvArg, RefreshArg};
 use crate::aws::Timeouts;
 use crate::exit;
 use crate::ops::{self, Error, RunOptions};
@@ -60,6 +60,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     let over_budget = std::cell::Cell::new(None);
     let mut confirm = |plan: &crate::diff::Plan| {
         printer.clear();
+        print!("{}", adoption::adopted_text(&env, plan, true));
         print!("{}", render::plan_text(&env, plan));
         print!("{findings}");
         if let Some(over) = plan.cost.as_ref().and_then(|c| c.over_budget_by_usd).filter(|_| !allow_over_budget) {
@@ -80,17 +81,10 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
         eprintln!("error: the plan is over the env's monthly budget by {over}; pass --allow-over-budget to apply it without a terminal, or raise [cost] budget_monthly_usd");
         return Ok(exit::INVALID_INPUT);
     }
-    if !outcome.orphans.is_empty() {
-        let list: Vec<String> = outcome.orphans.iter().map(|(k, id)| format!("{k} {id}")).collect();
-        println!(
-            "note: {} resource(s) tagged with env {} are not in state and were left alone: {}; `up --prune-orphans` deletes them",
-            list.len(),
-            opts.env,
-            list.join(", ")
-        );
-    }
+    print!("{}", adoption::orphans_text(&opts.env, &outcome.plan, args.prune_orphans));
     match outcome.report {
         None if outcome.plan.is_empty() => {
+            print!("{}", adoption::adopted_text(&opts.env, &outcome.plan, true));
             println!("No changes. env {} matches its plan.", opts.env);
             Ok(exit::SUCCESS)
         }

@@ -109,8 +109,14 @@ impl TestEnv {
     }
 }
 
+/// The binary under test: cargo's, or `INFRA_TEST_BIN` when set (a copy of
+/// it, safe from other checkouts building into the same target directory).
+pub fn infra_bin() -> PathBuf {
+    std::env::var_os("INFRA_TEST_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_infra")))
+}
+
 pub fn infra_command(endpoint: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_infra"));
+    let mut cmd = Command::new(infra_bin());
     cmd.env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")

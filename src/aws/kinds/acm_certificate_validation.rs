@@ -71,6 +71,17 @@ impl Kind for AcmCertificateValidation {
         Ok(out)
     }
 
+    /// The batched read covers the certificates state knows: the plan's, once resolved.
+    async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
+        let Ok(arn) = str_prop(resolved, "certificate_arn") else { return Ok(None) };
+        let Some(c) = describe(cx, arn).await? else { return Ok(None) };
+        if c.status() != Some(&CertificateStatus::Issued) {
+            return Ok(None);
+        }
+        let props = json!({ "certificate_arn": arn, "validation_record": resolved.get("validation_record") });
+        Ok(Some(Live { id: arn.to_string(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(arn) }))
+    }
+
     async fn update(&self, _cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
         Ok(Live { props: t.props.clone(), ..live.clone() })
     }

@@ -51,6 +51,34 @@ async fn describe(cx: &Cx, name: &str) -> Result<Option<aws_sdk_rds::types::DbCl
     }
 }
 
+/// One group by name, with the parameters `props` sets; `None` when it is not there.
+async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Option<Live>, AwsError> {
+    let Some(g) = describe(cx, name).await? else { return Ok(None) };
+    let params = cx
+        .retry(|| async {
+            cx.clients.rds.describe_db_cluster_parameters().db_cluster_parameter_group_name(name).source("user").send().await.aws("DescribeDBClusterParameters")
+        })
+        .await?;
+    let wanted: Vec<&String> = props.get("parameters").and_then(|p| p.as_object()).map(|m| m.keys().collect()).unwrap_or_default();
+    let values: serde_json::Map<String, Value> = params
+        .parameters()
+        .iter()
+        .filter_map(|p| Some((p.parameter_name()?.to_string(), Value::String(p.parameter_value()?.to_string()))))
+        .filter(|(k, _)| wanted.contains(&k))
+        .collect();
+    let arn = g.db_cluster_parameter_group_arn().unwrap_or_default();
+    let mut props = json!({
+        "name": name,
+        "family": g.db_parameter_group_family(),
+        "description": g.description(),
+        "parameters": values,
+    });
+    if let Some((_, tags)) = read_tags(&tags_of(cx, arn).await?, env) {
+        props["tags"] = tags;
+    }
+    Ok(Some(Live { id: name.to_string(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(name, arn) }))
+}
+
 #[async_trait]
 impl Kind for DbClusterParameterGroup {
     fn name(&self) -> &'static str {
@@ -95,36 +123,16 @@ impl Kind for DbClusterParameterGroup {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        // The groups state knows, and every name a journal or plan points at
-        // comes through `known` too: parameters need one call per group.
+        // Only the groups state knows: parameters need one call per group.
         for known in &scope.known {
-            let name = known.id.as_str();
-            let Some(g) = describe(cx, name).await? else { continue };
-            let params = cx
-                .retry(|| async {
-                    cx.clients.rds.describe_db_cluster_parameters().db_cluster_parameter_group_name(name).source("user").send().await.aws("DescribeDBClusterParameters")
-                })
-                .await?;
-            let wanted: Vec<&String> = known.props.get("parameters").and_then(|p| p.as_object()).map(|m| m.keys().collect()).unwrap_or_default();
-            let values: serde_json::Map<String, Value> = params
-                .parameters()
-                .iter()
-                .filter_map(|p| Some((p.parameter_name()?.to_string(), Value::String(p.parameter_value()?.to_string()))))
-                .filter(|(k, _)| wanted.contains(&k))
-                .collect();
-            let arn = g.db_cluster_parameter_group_arn().unwrap_or_default();
-            let mut props = json!({
-                "name": name,
-                "family": g.db_parameter_group_family(),
-                "description": g.description(),
-                "parameters": values,
-            });
-            if let Some((_, tags)) = read_tags(&tags_of(cx, arn).await?, scope.env) {
-                props["tags"] = tags;
-            }
-            out.push(Live { id: name.to_string(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(name, arn) });
+            out.extend(read_one(cx, &known.id, &known.props, scope.env).await?);
         }
         Ok(out)
+    }
+
+    async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
+        let Some(name) = opt_str(resolved, "name") else { return Ok(None) };
+        read_one(cx, name, resolved, &cx.env).await
     }
 
     async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {

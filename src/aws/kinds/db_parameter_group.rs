@@ -39,6 +39,41 @@ async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// One group by name, with the parameters `props` sets; `None` when it is not there.
+async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Option<Live>, AwsError> {
+    let group = cx
+        .retry(|| async { cx.clients.rds.describe_db_parameter_groups().db_parameter_group_name(name).send().await.aws("DescribeDBParameterGroups") })
+        .await;
+    let group = match group {
+        Ok(g) => g,
+        Err(e) if e.class == ErrorClass::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(g) = group.db_parameter_groups().first() else { return Ok(None) };
+    let params = cx
+        .retry(|| async { cx.clients.rds.describe_db_parameters().db_parameter_group_name(name).source("user").send().await.aws("DescribeDBParameters") })
+        .await?;
+    let wanted: Vec<&String> = props.get("parameters").and_then(|p| p.as_object()).map(|m| m.keys().collect()).unwrap_or_default();
+    let values: serde_json::Map<String, Value> = params
+        .parameters()
+        .iter()
+        .filter_map(|p| Some((p.parameter_name()?.to_string(), Value::String(p.parameter_value()?.to_string()))))
+        .filter(|(k, _)| wanted.contains(&k))
+        .collect();
+    let mut props = json!({
+        "name": name,
+        "family": g.db_parameter_group_family(),
+        "description": g.description(),
+        "parameters": values,
+    });
+    if let Some((_, tags)) = read_tags(&tags_of(cx, g.db_parameter_group_arn().unwrap_or_default()).await?, env) {
+        props["tags"] = tags;
+    }
+    let mut outputs = id_outputs(name);
+    outputs.insert("name".into(), name.into());
+    Ok(Some(Live { id: name.to_string(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs }))
+}
+
 #[async_trait]
 impl Kind for DbParameterGroup {
     fn name(&self) -> &'static str {
@@ -86,40 +121,14 @@ impl Kind for DbParameterGroup {
         let mut out = Vec::new();
         // Only the groups state knows: parameters need one call per group.
         for known in &scope.known {
-            let name = known.id.as_str();
-            let group = cx
-                .retry(|| async { cx.clients.rds.describe_db_parameter_groups().db_parameter_group_name(name).send().await.aws("DescribeDBParameterGroups") })
-                .await;
-            let group = match group {
-                Ok(g) => g,
-                Err(e) if e.class == ErrorClass::NotFound => continue,
-                Err(e) => return Err(e),
-            };
-            let Some(g) = group.db_parameter_groups().first() else { continue };
-            let params = cx
-                .retry(|| async { cx.clients.rds.describe_db_parameters().db_parameter_group_name(name).source("user").send().await.aws("DescribeDBParameters") })
-                .await?;
-            let wanted: Vec<&String> = known.props.get("parameters").and_then(|p| p.as_object()).map(|m| m.keys().collect()).unwrap_or_default();
-            let values: serde_json::Map<String, Value> = params
-                .parameters()
-                .iter()
-                .filter_map(|p| Some((p.parameter_name()?.to_string(), Value::String(p.parameter_value()?.to_string()))))
-                .filter(|(k, _)| wanted.contains(&k))
-                .collect();
-            let mut props = json!({
-                "name": name,
-                "family": g.db_parameter_group_family(),
-                "description": g.description(),
-                "parameters": values,
-            });
-            if let Some((_, tags)) = read_tags(&tags_of(cx, g.db_parameter_group_arn().unwrap_or_default()).await?, scope.env) {
-                props["tags"] = tags;
-            }
-            let mut outputs = id_outputs(name);
-            outputs.insert("name".into(), name.into());
-            out.push(Live { id: name.to_string(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs });
+            out.extend(read_one(cx, &known.id, &known.props, scope.env).await?);
         }
         Ok(out)
+    }
+
+    async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
+        let Some(name) = opt_str(resolved, "name") else { return Ok(None) };
+        read_one(cx, name, resolved, &cx.env).await
     }
 
     async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {

@@ -14,6 +14,17 @@ fn subnets(props: &Props) -> Vec<String> {
     super::eks_common::strings(props, "subnet_ids")
 }
 
+/// A group as read, without its tags (one more call).
+fn to_live(g: &aws_sdk_rds::types::DbSubnetGroup) -> Live {
+    let name = g.db_subnet_group_name().unwrap_or_default().to_string();
+    let mut ids: Vec<String> = g.subnets().iter().filter_map(|s| s.subnet_identifier().map(String::from)).collect();
+    ids.sort();
+    let props = json!({ "name": name, "description": g.db_subnet_group_description(), "subnet_ids": ids });
+    let mut outputs = id_outputs(&name);
+    outputs.insert("name".into(), name.clone());
+    Live { id: name, address: None, props: props.as_object().cloned().unwrap_or_default(), outputs }
+}
+
 #[async_trait]
 impl Kind for DbSubnetGroup {
     fn name(&self) -> &'static str {
@@ -56,22 +67,34 @@ impl Kind for DbSubnetGroup {
             })
             .await?;
         let mut out = Vec::new();
-        for g in groups {
-            let Some(name) = g.db_subnet_group_name().map(String::from) else { continue };
-            let mut ids: Vec<String> = g.subnets().iter().filter_map(|s| s.subnet_identifier().map(String::from)).collect();
-            ids.sort();
-            let mut props = json!({ "name": name, "description": g.db_subnet_group_description(), "subnet_ids": ids });
+        for g in groups.iter().filter(|g| g.db_subnet_group_name().is_some()) {
+            let mut live = to_live(g);
             // Matched by name; tags (one call each) only for the groups state knows.
-            if scope.known.iter().any(|k| k.id == name) {
+            if scope.known.iter().any(|k| k.id == live.id) {
                 if let Some((_, tags)) = read_tags(&tags_of(cx, g.db_subnet_group_arn().unwrap_or_default()).await?, scope.env) {
-                    props["tags"] = tags;
+                    live.props.insert("tags".into(), tags);
                 }
             }
-            let mut outputs = id_outputs(&name);
-            outputs.insert("name".into(), name.clone());
-            out.push(Live { id: name, address: None, props: props.as_object().cloned().unwrap_or_default(), outputs });
+            out.push(live);
         }
         Ok(out)
+    }
+
+    /// The batched read has no tags for groups state does not know: one by name, with them.
+    async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
+        let Some(name) = opt_str(resolved, "name") else { return Ok(None) };
+        let found = cx.retry(|| async { cx.clients.rds.describe_db_subnet_groups().db_subnet_group_name(name).send().await.aws("DescribeDBSubnetGroups") }).await;
+        let found = match found {
+            Ok(f) => f,
+            Err(e) if e.class == ErrorClass::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(g) = found.db_subnet_groups().first() else { return Ok(None) };
+        let mut live = to_live(g);
+        if let Some((_, tags)) = read_tags(&tags_of(cx, g.db_subnet_group_arn().unwrap_or_default()).await?, &cx.env) {
+            live.props.insert("tags".into(), tags);
+        }
+        Ok(Some(live))
     }
 
     async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {

@@ -94,6 +94,13 @@ pub trait Kind: Send + Sync {
     async fn create(&self, cx: &Cx, target: &Target<'_>) -> Result<Live, AwsError>;
     /// Every resource of this kind in the env, in as few calls as the API allows.
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError>;
+    /// Finds one resource the plan declares and state does not know, from its
+    /// resolved properties: for kinds whose batched read covers only what
+    /// state knows (one call per resource). `None` when it is not there; the
+    /// default says the batched read already saw everything.
+    async fn lookup(&self, _cx: &Cx, _resolved: &Props) -> Result<Option<Live>, AwsError> {
+        Ok(None)
+    }
     /// Changes `changed` fields in place; never called for replace fields.
     async fn update(&self, cx: &Cx, live: &Live, target: &Target<'_>, changed: &[String]) -> Result<Live, AwsError>;
     /// Deletes and waits until the cloud confirms; a missing resource is success.

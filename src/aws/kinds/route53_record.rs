@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType};
 use serde_json::json;
 
-use super::{str_prop, Kind, Live, ReadScope, Target};
+use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -133,6 +133,16 @@ impl Kind for Route53Record {
             out.extend(sets.iter().map(|r| to_live(zone, r)).filter(|l| wanted.contains(&l.id)));
         }
         Ok(out)
+    }
+
+    /// The batched read lists only the zones state knows: the plan's zone, once resolved.
+    async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
+        let (Some(zone), Some(key)) = (opt_str(resolved, "zone_id"), self.natural_key(resolved)) else { return Ok(None) };
+        match list(cx, zone).await {
+            Ok(sets) => Ok(sets.iter().map(|r| to_live(zone, r)).find(|l| l.id == key)),
+            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
