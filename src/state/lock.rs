@@ -47,11 +47,59 @@ fn lock_path(store: &StateStore) -> Option<PathBuf> {
     })
 }
 
-fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown-host".into())
+/// This machine's name: the kernel's, else `gethostname(2)`.
+pub fn host() -> String {
+    if let Ok(s) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        if !s.trim().is_empty() {
+            return s.trim().to_string();
+        }
+    }
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; the name is NUL-terminated
+    // when it fits, and the last byte is kept 0 for when it does not.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    if ok && end > 0 {
+        return String::from_utf8_lossy(&buf[..end]).to_string();
+    }
+    "unknown-host".into()
+}
+
+/// Who runs this: `$USER` or `$LOGNAME`, else the uid's name in
+/// `/etc/passwd`, else `uid <n>`.
+pub fn user() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var) {
+            if !v.trim().is_empty() {
+                return v.trim().to_string();
+            }
+        }
+    }
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    user_of(&passwd, uid).unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The name of `uid` in a passwd file's text.
+fn user_of(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id: u32 = fields.nth(1)?.parse().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_string())
+    })
+}
+
+/// Whether a process with this pid runs on this host.
+fn pid_alive(pid: i64) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 impl StateStore {
@@ -85,15 +133,10 @@ impl StateStore {
                 match file.try_lock() {
                     Ok(()) => Some(file),
                     Err(std::fs::TryLockError::WouldBlock) => {
-                        let holder = self.lock_row()?.unwrap_or(LockHolder {
-                            lock_id: "unknown".into(),
-                            user: "another process".into(),
-                            host: host(),
-                            pid: 0,
-                            command: "infra".into(),
-                            started_at: now(),
+                        return Err(match self.lock_row()? {
+                            Some(holder) => StateError::Locked { holder },
+                            None => StateError::LockedUndescribed { lock_file: path },
                         });
-                        return Err(StateError::Locked { holder });
                     }
                     Err(std::fs::TryLockError::Error(source)) => return Err(StateError::Io { path, source }),
                 }
@@ -108,7 +151,7 @@ impl StateStore {
         let stale = if file.is_some() { self.lock_row()? } else { None };
         let holder = LockHolder {
             lock_id: uuid::Uuid::new_v4().to_string(),
-            user: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into()),
+            user: user(),
             host: host(),
             pid: std::process::id() as i64,
             command: command.to_string(),
@@ -130,6 +173,31 @@ impl StateStore {
         if let Some(held) = self.lock.take() {
             let _ = self.conn.execute("DELETE FROM lock WHERE lock_id = ?1", [&held.lock_id]);
         }
+    }
+
+    /// Who holds the lock, as its row describes them.
+    pub fn holder(&self) -> Result<Option<LockHolder>, StateError> {
+        self.lock_row()
+    }
+
+    /// Whether a process still holds the OS lock on `<state>.lock`: the
+    /// holder is alive on this host (the kernel drops the lock on exit).
+    pub fn lock_file_held(&self) -> Result<bool, StateError> {
+        let Some(path) = lock_path(self) else { return Ok(false) };
+        if !path.exists() {
+            return Ok(false);
+        }
+        let file = OpenOptions::new().write(true).open(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
+        match file.try_lock() {
+            Ok(()) => Ok(false),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+            Err(std::fs::TryLockError::Error(source)) => Err(StateError::Io { path, source }),
+        }
+    }
+
+    /// The holder still runs: its OS lock is held, or its pid is alive on this host.
+    pub fn holder_alive(&self, holder: &LockHolder) -> Result<bool, StateError> {
+        Ok(self.lock_file_held()? || (holder.host == host() && pid_alive(holder.pid)))
     }
 
     /// Clears a lock row by id, for backends where OS locks do not reach.
@@ -183,6 +251,32 @@ mod tests {
         let mut s = StateStore::open(&path).unwrap();
         let stale = s.lock("infra up").unwrap();
         assert_eq!(stale.map(|h| h.command), Some("infra up".to_string()));
+    }
+
+    #[test]
+    fn the_user_comes_from_passwd_by_uid() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nada:x:1000:1000::/home/ada:/bin/sh\n";
+        assert_eq!(user_of(passwd, 1000).as_deref(), Some("ada"));
+        assert_eq!(user_of(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_of(passwd, 42), None);
+        assert!(!host().is_empty());
+    }
+
+    #[test]
+    fn a_holder_is_alive_while_it_holds_the_os_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.db");
+        let mut s = StateStore::open(&path).unwrap();
+        s.lock("infra up").unwrap();
+        let holder = s.holder().unwrap().unwrap();
+        assert_ne!(holder.user, "unknown");
+        let other = StateStore::open(&path).unwrap();
+        assert!(other.lock_file_held().unwrap());
+        assert!(other.holder_alive(&holder).unwrap());
+        drop(s);
+        assert!(!other.lock_file_held().unwrap());
+        let dead = LockHolder { pid: i64::from(i32::MAX), host: host(), ..holder };
+        assert!(!other.holder_alive(&dead).unwrap());
     }
 
     #[test]

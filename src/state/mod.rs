@@ -8,13 +8,15 @@
 
 mod lock;
 mod migrations;
+mod outputs;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-pub use lock::LockHolder;
+pub use lock::{host, user, LockHolder};
+pub use outputs::NamedOutputs;
 
 use crate::model::{Outputs, Props};
 
@@ -26,8 +28,10 @@ pub enum StateError {
     Corrupt { path: PathBuf, detail: String, backup: Option<PathBuf> },
     #[error("state {path} was written by a newer infra (schema {found}, this build knows {known}); upgrade infra. Nothing was changed. {}", backup_hint(.backup))]
     NewerSchema { path: PathBuf, found: i64, known: i64, backup: Option<PathBuf> },
-    #[error("state is locked by {holder}; wait for that run to finish (its lock is released the moment its process exits)")]
+    #[error("state is locked by {holder}; wait for that run to finish (its lock is released the moment its process exits), or pass `--lock-timeout 5m` to wait for it")]
     Locked { holder: LockHolder },
+    #[error("state is locked by a running process that holds {} but left no description (its lock row was cleared by force-unlock); wait for it to finish, or find it with `fuser {}`", .lock_file.display(), .lock_file.display())]
+    LockedUndescribed { lock_file: PathBuf },
     #[error("lock id {given} does not match the lock held ({held}); nothing was unlocked")]
     WrongLockId { given: String, held: String },
     #[error("state is not locked; nothing to unlock")]
