@@ -87,6 +87,8 @@ pub struct ApplyOptions {
 #[derive(Debug, Default)]
 pub struct ApplyReport {
     pub done: usize,
+    /// Every action that finished, in order: (address, `create`/`update`/`delete`).
+    pub finished: Vec<(String, String)>,
     pub failed: Vec<(String, String)>,
     pub skipped: Vec<(String, String)>,
     pub not_started: Vec<String>,
@@ -94,8 +96,10 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
+    /// Every action finished. An interrupt that came while the last ones
+    /// were running left nothing undone: that run is complete too.
     pub fn ok(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty() && self.not_started.is_empty() && !self.interrupted
+        self.failed.is_empty() && self.skipped.is_empty() && self.not_started.is_empty()
     }
 }
 
@@ -295,6 +299,7 @@ pub async fn apply(
                             Ok(()) => {
                                 steps[s].status = Status::Done;
                                 report.done += 1;
+                                report.finished.push((action.address.clone(), phase.verb().to_string()));
                                 cx.reporter.report(Event::Finished {
                                     address: action.address.clone(),
                                     action: phase.verb().into(),

@@ -3,7 +3,8 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::reporter::TerminalReporter;
-use super::{ask, command_line, confirm_or_require_yes, interrupt_channel, render, Cli, EnvArg, RefreshArg};
+use super::interrupt::{Answer, Interrupts};
+use super::{command_line, confirm_or_require_yes, render, Cli, EnvArg, LockTimeoutArg, RefreshArg};
 use crate::aws::Timeouts;
 use crate::exit;
 use crate::ops::{self, Error, RunOptions};
@@ -22,42 +23,57 @@ pub struct DestroyArgs {
     /// Do not delete what controllers made in the env's network first.
     #[arg(long)]
     pub keep_out_of_band: bool,
+    #[command(flatten)]
+    pub lock: LockTimeoutArg,
 }
 
 pub async fn run(cli: &Cli, args: &DestroyArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
     let prepared = ops::prepare(&opts).map_err(Error::from)?;
-    confirm_or_require_yes(args.yes)?;
-    let reporter = Arc::new(TerminalReporter::new(false));
-    let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await;
+    confirm_or_require_yes(args.yes, "to destroy")?;
+    let interrupts = Interrupts::install();
+    let terminal = Arc::new(TerminalReporter::new(false));
+    let cx = ops::context(&prepared, interrupts.tracking(terminal.clone()), Timeouts::default()).await;
     let run = RunOptions {
         parallelism: args.parallelism as usize,
         prune_orphans: false,
         keep_out_of_band: args.keep_out_of_band,
         do_refresh: args.refresh.refresh,
-        interrupt: interrupt_channel(),
+        interrupt: interrupts.drain_receiver(),
         command: command_line(),
         saved_plan: None,
+        lock_timeout: args.lock.lock_timeout,
     };
     let env = opts.env.clone();
     let yes = args.yes;
-    let printer = reporter.clone();
-    let mut confirm = move |plan: &crate::diff::Plan| {
-        printer.clear();
+    let mut confirm = |plan: &crate::diff::Plan| {
+        terminal.clear();
         print!("{}", render::plan_text(&env, plan));
-        yes || ask(&format!("\nDestroy every resource of env {env}?"))
+        if !yes && interrupts.ask(&format!("\nDestroy every resource of env {env}?")) != Answer::Yes {
+            return false;
+        }
+        interrupts.start_applying()
     };
-    let outcome = ops::destroy(&opts, &prepared, &cx, run, &mut confirm).await?;
-    reporter.clear();
+    let result = tokio::select! {
+        r = ops::destroy(&opts, &prepared, &cx, run, &mut confirm) => Some(r),
+        _ = interrupts.cancelled() => None,
+    };
+    terminal.clear();
+    if interrupts.was_cancelled() {
+        eprintln!("{}: cancelled before any change; nothing was done.", interrupts.signal_name());
+        return Ok(interrupts.exit_code());
+    }
+    let Some(result) = result else { return Ok(interrupts.exit_code()) };
+    let outcome = result?;
     match outcome.report {
         None if outcome.plan.is_empty() => {
             println!("Nothing to destroy: state for env {} is empty.", opts.env);
             Ok(exit::SUCCESS)
         }
         None => {
-            println!("Destroy cancelled.");
-            Ok(exit::SUCCESS)
+            println!("Destroy cancelled: nothing was deleted.");
+            Ok(exit::FAILURE)
         }
-        Some(report) => Ok(render::apply_summary("Destroy", &report)),
+        Some(report) => Ok(render::apply_summary("Destroy", &report, &cli.rerun("destroy", &args.env), interrupts.exit_code())),
     }
 }

@@ -8,6 +8,7 @@ mod destroy;
 mod drift;
 mod force_unlock;
 mod graph;
+mod interrupt;
 mod output;
 mod plan;
 pub mod render;
@@ -76,7 +77,26 @@ pub struct RefreshArg {
     pub refresh: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct LockTimeoutArg {
+    /// How long to wait for another run's lock (`30s`, `5m`); 0 fails at once.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub lock_timeout: std::time::Duration,
+}
+
 impl Cli {
+    /// `infra [--plans DIR] [--state PATH] <command> --env ENV`, to rerun.
+    fn rerun(&self, command: &str, env: &EnvArg) -> String {
+        let mut line = String::from("infra");
+        if self.plans != std::path::Path::new("plans") {
+            line.push_str(&format!(" --plans {}", self.plans.display()));
+        }
+        if let Some(state) = &self.state {
+            line.push_str(&format!(" --state {}", state.display()));
+        }
+        format!("{line} {command} --env {}", env.env)
+    }
+
     fn env_options(&self, env: &EnvArg) -> EnvOptions {
         EnvOptions { plans_dir: self.plans.clone(), env: env.env.clone(), state_path: self.state.clone() }
     }
@@ -145,11 +165,11 @@ fn report_error(e: anyhow::Error) -> u8 {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Asks on a TTY; without one, `--yes` must have been given.
-fn confirm_or_require_yes(yes: bool) -> anyhow::Result<()> {
+/// Asks on a TTY; without one, `--yes` must have been given. `what`: "to apply".
+fn confirm_or_require_yes(yes: bool, what: &str) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     if !yes && !std::io::stdin().is_terminal() {
-        return Err(UsageError("no terminal to confirm on: pass --yes to apply without a prompt".into()).into());
+        return Err(UsageError(format!("no terminal to confirm on: pass --yes {what} without a prompt")).into());
     }
     Ok(())
 }
@@ -159,27 +179,13 @@ fn is_tty() -> bool {
     std::io::stdin().is_terminal()
 }
 
+/// A plain yes/no question (Ctrl-C here ends the process as usual).
 fn ask(question: &str) -> bool {
     use std::io::Write;
     print!("{question}\n  Only 'yes' will be accepted: ");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).is_ok() && line.trim() == "yes"
-}
-
-/// Becomes true on the first Ctrl-C; a second Ctrl-C exits at once.
-fn interrupt_channel() -> tokio::sync::watch::Receiver<bool> {
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupt: no new actions start; waiting for running ones to finish and be saved (Ctrl-C again to abort)");
-            let _ = tx.send(true);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
-    });
-    rx
 }
 
 fn command_line() -> String {

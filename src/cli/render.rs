@@ -127,26 +127,44 @@ pub fn plan_json(env: &str, plan: &Plan) -> Value {
     })
 }
 
-/// Prints what an apply did and returns the exit code.
-pub fn apply_summary(what: &str, r: &ApplyReport) -> u8 {
+/// Prints what an apply did and returns the exit code; `stopped` is the
+/// code for a run an interrupt left incomplete (130, or 143 for SIGTERM).
+pub fn apply_summary(what: &str, r: &ApplyReport, rerun: &str, stopped: u8) -> u8 {
     if r.ok() {
         println!("\n{what} complete: {} action(s) done.", r.done);
+        if r.interrupted {
+            println!("The interrupt came while the last actions were running: they finished and are saved; nothing was left undone.");
+        }
         return exit::SUCCESS;
     }
-    println!("\n{what} incomplete: {} done, {} failed, {} skipped, {} not started.", r.done, r.failed.len(), r.skipped.len(), r.not_started.len());
+    let total = r.done + r.failed.len() + r.skipped.len() + r.not_started.len();
+    if r.interrupted {
+        println!(
+            "\n{what} interrupted: {} of {total} action(s) finished and are saved; {} did not start{}.",
+            r.done,
+            r.not_started.len() + r.skipped.len(),
+            if r.failed.is_empty() { String::new() } else { format!(", {} failed", r.failed.len()) }
+        );
+        for (address, verb) in &r.finished {
+            println!("  done         {address} ({verb})");
+        }
+    } else {
+        println!("\n{what} incomplete: {} done, {} failed, {} skipped, {} not started.", r.done, r.failed.len(), r.skipped.len(), r.not_started.len());
+    }
     for (address, error) in &r.failed {
-        println!("  failed   {address}: {error}");
+        println!("  failed       {address}: {error}");
     }
     for (address, because) in &r.skipped {
-        println!("  skipped  {address}: {because}");
+        println!("  skipped      {address}: {because}");
     }
     for address in &r.not_started {
         println!("  not started  {address}");
     }
     if r.interrupted {
-        println!("Interrupted: every finished action is saved; rerun to continue.");
+        println!("No action was left half-done: rerun `{rerun}` to continue.");
+        stopped
     } else {
-        println!("Every finished action is saved; fix the errors and rerun to continue.");
+        println!("Every finished action is saved; fix the errors and rerun `{rerun}` to continue.");
+        exit::FAILURE
     }
-    exit::FAILURE
 }

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::reporter::TerminalReporter;
-use super::{adoption, ask, command_line, confirm_or_require_yes, interrupt_channel, render, Cli, EnvArg, RefreshArg};
+use super::interrupt::{Answer, Interrupts};
+use super::{adoption, command_line, confirm_or_require_yes, render, Cli, EnvArg, LockTimeoutArg, RefreshArg};
 use crate::aws::Timeouts;
 use crate::exit;
 use crate::ops::{self, Error, RunOptions};
@@ -33,33 +34,36 @@ pub struct UpArgs {
     /// Seconds a NAT gateway may take to become available or go away.
     #[arg(long, default_value_t = 900, value_name = "SECONDS")]
     pub nat_timeout: u64,
+    #[command(flatten)]
+    pub lock: LockTimeoutArg,
 }
 
 pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
     let prepared = ops::prepare(&opts).map_err(Error::from)?;
     ops::enforce_policy(&prepared)?;
-    confirm_or_require_yes(args.yes)?;
-    let reporter = Arc::new(TerminalReporter::new(false));
+    confirm_or_require_yes(args.yes, "to apply")?;
+    let interrupts = Interrupts::install();
+    let terminal = Arc::new(TerminalReporter::new(false));
     let timeouts = Timeouts { nat: std::time::Duration::from_secs(args.nat_timeout), ..Timeouts::default() };
-    let cx = ops::context(&prepared, reporter.clone(), timeouts).await;
+    let cx = ops::context(&prepared, interrupts.tracking(terminal.clone()), timeouts).await;
     let run = RunOptions {
         parallelism: args.parallelism as usize,
         prune_orphans: args.prune_orphans,
         keep_out_of_band: false,
         do_refresh: args.refresh.refresh,
-        interrupt: interrupt_channel(),
+        interrupt: interrupts.drain_receiver(),
         command: command_line(),
         saved_plan: args.plan_file.clone(),
+        lock_timeout: args.lock.lock_timeout,
     };
     let env = opts.env.clone();
     let yes = args.yes;
-    let printer = reporter.clone();
     let findings = crate::policy::render_text(&prepared.policy);
     let allow_over_budget = args.allow_over_budget;
     let over_budget = std::cell::Cell::new(None);
     let mut confirm = |plan: &crate::diff::Plan| {
-        printer.clear();
+        terminal.clear();
         print!("{}", adoption::adopted_text(&env, plan, true));
         print!("{}", render::plan_text(&env, plan));
         print!("{findings}");
@@ -69,14 +73,27 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
                 over_budget.set(Some(over));
                 return false;
             }
-            if !ask(&format!("\nThis plan is over the env's monthly budget by {over}. Apply it anyway?")) {
+            if interrupts.ask(&format!("\nThis plan is over the env's monthly budget by {over}. Apply it anyway?")) != Answer::Yes {
                 return false;
             }
         }
-        yes || ask("\nDo you want to perform these actions?")
+        if !yes && interrupts.ask("\nDo you want to perform these actions?") != Answer::Yes {
+            return false;
+        }
+        interrupts.start_applying()
     };
-    let outcome = ops::up(&opts, &prepared, &cx, run, &mut confirm).await?;
-    reporter.clear();
+    // A signal before anything changes (lock wait, refresh, prompt) cancels.
+    let result = tokio::select! {
+        r = ops::up(&opts, &prepared, &cx, run, &mut confirm) => Some(r),
+        _ = interrupts.cancelled() => None,
+    };
+    terminal.clear();
+    if interrupts.was_cancelled() {
+        eprintln!("{}: cancelled before any change; nothing was done.", interrupts.signal_name());
+        return Ok(interrupts.exit_code());
+    }
+    let Some(result) = result else { return Ok(interrupts.exit_code()) };
+    let outcome = result?;
     if let Some(over) = over_budget.take() {
         eprintln!("error: the plan is over the env's monthly budget by {over}; pass --allow-over-budget to apply it without a terminal, or raise [cost] budget_monthly_usd");
         return Ok(exit::INVALID_INPUT);
@@ -89,9 +106,9 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
             Ok(exit::SUCCESS)
         }
         None => {
-            println!("Apply cancelled.");
-            Ok(exit::SUCCESS)
+            println!("Apply cancelled: nothing was changed.");
+            Ok(exit::FAILURE)
         }
-        Some(report) => Ok(render::apply_summary("Apply", &report)),
+        Some(report) => Ok(render::apply_summary("Apply", &report, &cli.rerun("up", &args.env), interrupts.exit_code())),
     }
 }
