@@ -2,40 +2,51 @@ use clap::Args;
 
 use super::{Cli, EnvArg};
 use crate::ops::{self, Error};
+use crate::outputs;
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     #[command(flatten)]
     pub env: EnvArg,
-    /// One output; all when absent.
+    /// One output, printed whole; all when absent (long ones by size only).
     pub name: Option<String>,
-    #[arg(long)]
+    /// As JSON: an object of every output (`null` when not known), or the one value.
+    #[arg(long, conflicts_with = "raw")]
     pub json: bool,
+    /// The one value with no quoting (a list: one item a line), for shell variables.
+    #[arg(long, requires = "name")]
+    pub raw: bool,
 }
 
+/// Reads state only: the outputs the last `up` (or `refresh`) recorded.
 pub fn run(cli: &Cli, args: &OutputArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
-    let prepared = ops::prepare(&opts).map_err(Error::from)?;
-    let mut outputs = ops::outputs(&opts, &prepared)?;
+    let mut all = ops::outputs(&opts)?;
+    let unknown = |names: Vec<String>| Error::UnknownOutputs { env: opts.env.clone(), names };
     if let Some(name) = &args.name {
-        outputs.retain(|(n, _)| n == name);
-        if outputs.is_empty() {
-            return Err(Error::NoSuchOutput(name.clone()).into());
+        let value = all.remove(name).ok_or_else(|| Error::NoSuchOutput(name.clone()))?;
+        if value.is_null() {
+            return Err(unknown(vec![name.clone()]).into());
         }
+        if args.raw {
+            println!("{}", outputs::raw(&value));
+        } else if args.json {
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        } else {
+            println!("{value}");
+        }
+        return Ok(crate::exit::SUCCESS);
     }
     if args.json {
-        let map: serde_json::Map<String, serde_json::Value> = outputs.into_iter().collect();
-        let value = match &args.name {
-            Some(n) => map[n].clone(),
-            None => serde_json::Value::Object(map),
-        };
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else if let (Some(_), Some((_, v))) = (&args.name, outputs.first()) {
-        println!("{}", v.as_str().map(String::from).unwrap_or_else(|| v.to_string()));
+        println!("{}", serde_json::to_string_pretty(&all)?);
     } else {
-        for (name, v) in outputs {
-            println!("{name} = {v}");
+        for (name, value) in &all {
+            println!("{name} = {}", outputs::listed(name, value));
         }
+    }
+    let missing = outputs::unknown(&all);
+    if !missing.is_empty() {
+        return Err(unknown(missing).into());
     }
     Ok(crate::exit::SUCCESS)
 }

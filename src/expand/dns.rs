@@ -57,6 +57,7 @@ pub fn expand(plan: &LoadedPlan, d: &Dns, out: &mut Expanded) {
         span,
     );
     out.outputs.insert("zone_id".into(), json!(Ref::expr("route53_zone.main", "id")));
-    out.outputs.insert("zone_name_servers".into(), json!(Ref::expr("route53_zone.main", "name_servers")));
+    // A list: the zone keeps its name servers comma-joined.
+    out.outputs.insert("zone_name_servers".into(), json!({ (crate::outputs::SPLIT_COMMAS): Ref::expr("route53_zone.main", "name_servers") }));
     out.outputs.insert("certificate_arn".into(), json!(Ref::expr("acm_certificate_validation.main", "certificate_arn")));
 }
