@@ -39,6 +39,10 @@ pub enum Finding {
     /// Declared by the plan and in the cloud, unknown to state (a lost or
     /// wrong state file): `infra up` adopts it, creating nothing.
     Unrecorded { address: String, kind: String, id: String },
+    /// Added outside infra to one of its resources and not in the plan: a
+    /// rule on one of its security groups, a policy on one of its roles.
+    /// `up` removes it.
+    AddedByHand { kind: String, id: String, parent: String, what: String },
     /// Cluster access the plan does not grant: a break-glass entry past its
     /// time, or a cluster admin the plan does not name.
     Access { kind: String, principal_arn: String, address: Option<String>, why: String },
@@ -52,6 +56,7 @@ impl Finding {
             | Finding::PlanDiffers { kind, .. }
             | Finding::Orphan { kind, .. }
             | Finding::Unrecorded { kind, .. }
+            | Finding::AddedByHand { kind, .. }
             | Finding::Access { kind, .. } => kind,
         }
     }
@@ -103,7 +108,7 @@ pub fn detect(graph: &ResourceGraph, state: &HashMap<String, StateResource>, obs
         let seen = comparable(&live.props, &row.props, None);
         let changed: Vec<FieldDrift> = field_changes(&seen, &row.props, &[])
             .into_iter()
-            .map(|c| FieldDrift { field: c.field, applied: c.new, live: c.old })
+            .flat_map(|c| per_key(FieldDrift { field: c.field, applied: c.new, live: c.old }))
             .collect();
         if !changed.is_empty() {
             findings.push(Finding::Changed { address: row.address.clone(), kind: row.kind.clone(), id: live.id.clone(), fields: changed });
@@ -126,9 +131,57 @@ pub fn detect(graph: &ResourceGraph, state: &HashMap<String, StateResource>, obs
     findings
 }
 
+/// A flat map (tags, labels) drifts key by key: `tags.team`, never both
+/// whole maps. Nested values (policy documents) stay whole.
+fn per_key(d: FieldDrift) -> Vec<FieldDrift> {
+    let flat = |m: &serde_json::Map<String, Value>| m.values().all(|v| !v.is_object() && !v.is_array());
+    match (&d.applied, &d.live) {
+        (Some(Value::Object(applied)), Some(Value::Object(live))) if flat(applied) && flat(live) => {
+            let keys: std::collections::BTreeSet<&String> = applied.keys().chain(live.keys()).collect();
+            keys.into_iter()
+                .filter(|k| applied.get(*k) != live.get(*k))
+                .map(|k| FieldDrift { field: format!("{}.{k}", d.field), applied: applied.get(k).cloned(), live: live.get(k).cloned() })
+                .collect()
+        }
+        _ => vec![d],
+    }
+}
+
+/// What was added by hand, as findings; AWS's own default egress left by a
+/// cut-short create is not drift (nobody changed anything behind infra's back).
+pub fn added_by_hand(found: &[crate::by_hand::ByHand]) -> Vec<Finding> {
+    found
+        .iter()
+        .filter(|b| !b.default_egress)
+        .map(|b| Finding::AddedByHand { kind: b.kind.clone(), id: b.live.id.clone(), parent: b.parent.clone(), what: b.what.clone() })
+        .collect()
+}
+
 /// The `until` of a break-glass access entry whose time has passed.
 fn expired_break_glass(row: &StateResource) -> Option<&str> {
     let until = row.props.get("_until")?.as_str()?;
     let at = humantime::parse_rfc3339_weak(until).ok()?;
     (at <= std::time::SystemTime::now()).then_some(until)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tag_drift_names_only_the_changed_keys() {
+        let d = FieldDrift { field: "tags".into(), applied: Some(json!({"Name": "a", "tier": "public", "gone": "x"})), live: Some(json!({"Name": "a", "tier": "private", "new": "y"})) };
+        let got: Vec<(String, Option<Value>, Option<Value>)> = per_key(d).into_iter().map(|f| (f.field, f.applied, f.live)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("tags.gone".into(), Some(json!("x")), None),
+                ("tags.new".into(), None, Some(json!("y"))),
+                ("tags.tier".into(), Some(json!("public")), Some(json!("private"))),
+            ]
+        );
+        let doc = FieldDrift { field: "document".into(), applied: Some(json!({"Statement": []})), live: Some(json!({"Statement": [1]})) };
+        assert_eq!(per_key(doc.clone()), vec![doc]);
+    }
 }

@@ -17,6 +17,8 @@ pub mod review;
 pub mod refresh;
 pub mod adopt;
 pub mod ops;
+pub mod outputs;
+pub mod by_hand;
 pub mod cli;
 pub mod exit;
 pub mod drift;

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::apply::{apply, ApplyOptions, ApplyReport};
 use crate::aws::kinds::Registry;
@@ -15,7 +14,7 @@ use crate::config::{self, InvalidPlan, LoadedPlan, PlanError};
 use crate::diff::{destroy_plan, diff, Current, Plan};
 use crate::expand::{expand, Expanded};
 use crate::graph::ResourceGraph;
-use crate::model::{resolve, Outputs};
+use crate::model::Outputs;
 use crate::refresh::{refresh, Observed};
 use crate::report::{Event, Reporter};
 use crate::state::{StateError, StateResource, StateStore};
@@ -40,6 +39,16 @@ pub enum Error {
     NoSuchOutput(String),
     #[error(transparent)]
     Ambiguous(#[from] crate::adopt::Ambiguous),
+    #[error("env `{env}` has nothing applied (state {}: {why}); `infra up --env {env}` makes it", .path.display())]
+    NeverApplied { env: String, path: PathBuf, why: String },
+    #[error("{} output(s) not known yet: {}; they are known once `infra up --env {env}` has made what they name", .names.len(), .names.join(", "))]
+    UnknownOutputs { env: String, names: Vec<String> },
+    #[error("state {} holds resources but no recorded outputs (written by an older infra), and the plan file cannot be read to compute them: run `infra refresh --env {env}` once to record them", .path.display())]
+    OutputsNotRecorded { env: String, path: PathBuf },
+    #[error("refusing to unlock: its holder is still running: {holder}. Wait for it to finish, or stop it (its lock goes when it exits); `--force` clears the lock row anyway")]
+    LiveHolder { holder: crate::state::LockHolder },
+    #[error("state is still locked after waiting {}: held by {holder}; wait longer (`--lock-timeout`) or for that run to finish", humantime::format_duration(*.waited))]
+    LockWait { holder: crate::state::LockHolder, waited: std::time::Duration },
 }
 
 impl From<crate::adopt::AdoptError> for Error {
@@ -163,6 +172,7 @@ pub struct PlanOutcome {
 fn make_plan(prepared: &Prepared, rows: &HashMap<String, StateResource>, observed: &Observed, adopted: Vec<StateResource>, prune_orphans: bool) -> Plan {
     let current = Current { state: rows, live: &observed.live, refreshed_kinds: &observed.kinds };
     let mut plan = diff(&prepared.graph, &current, &prepared.registry);
+    plan.actions.extend(crate::by_hand::removals(&crate::by_hand::find(&prepared.graph, rows, observed, &prepared.registry)));
     plan.warnings = prepared.expanded.warnings.clone();
     plan.warnings.extend(crate::diff::keys_still_in_use(&plan, rows));
     plan.adopted = adopted;
@@ -208,6 +218,8 @@ pub struct RunOptions {
     pub command: String,
     /// A plan saved by `plan --out`, to apply exactly.
     pub saved_plan: Option<PathBuf>,
+    /// How long to wait for another run's lock (zero: fail at once).
+    pub lock_timeout: std::time::Duration,
 }
 
 pub struct RunOutcome {
@@ -218,10 +230,33 @@ pub struct RunOutcome {
     pub orphans: Vec<crate::adopt::Orphan>,
 }
 
-/// Takes the lock, backs state up, resolves interrupted actions.
-fn open_for_write(opts: &EnvOptions, command: &str, reporter: &dyn Reporter) -> Result<StateStore, Error> {
+/// Takes the lock (waiting up to `lock_timeout` for another run's), backs
+/// state up, resolves interrupted actions.
+async fn open_for_write(opts: &EnvOptions, command: &str, reporter: &dyn Reporter, lock_timeout: std::time::Duration) -> Result<StateStore, Error> {
     let mut state = StateStore::open(&opts.state_path())?;
-    if let Some(stale) = state.lock(command)? {
+    let started = std::time::Instant::now();
+    let mut said = false;
+    let taken = loop {
+        match state.lock(command) {
+            Err(StateError::Locked { holder }) if !lock_timeout.is_zero() => {
+                if started.elapsed() >= lock_timeout {
+                    return Err(Error::LockWait { holder, waited: lock_timeout });
+                }
+                if !said {
+                    reporter.report(Event::Warning {
+                        message: format!("state is locked by {holder}; waiting up to {} for it", humantime::format_duration(lock_timeout)),
+                    });
+                    said = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Err(StateError::LockedUndescribed { .. }) if started.elapsed() < lock_timeout => {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            other => break other?,
+        }
+    };
+    if let Some(stale) = taken {
         reporter.report(Event::Warning {
             message: format!("cleared a stale lock: {stale}; its process no longer holds the state"),
         });
@@ -306,12 +341,13 @@ pub async fn up(
     confirm: &mut dyn FnMut(&Plan) -> bool,
 ) -> Result<RunOutcome, Error> {
     let existed = opts.state_path().exists();
-    let mut state = open_for_write(opts, &run.command, cx.reporter.as_ref())?;
+    let mut state = open_for_write(opts, &run.command, cx.reporter.as_ref(), run.lock_timeout).await?;
     let run_id = state.begin_run(&run.command)?;
     let result = up_locked(opts, prepared, cx, run, confirm, &mut state, &run_id, existed).await;
     let (status, summary) = match &result {
         Ok(o) => match &o.report {
             Some(r) if r.ok() => ("ok", format!("{} actions done", r.done)),
+            Some(r) if r.interrupted && r.failed.is_empty() => ("interrupted", format!("{} done, {} not started", r.done, r.not_started.len() + r.skipped.len())),
             Some(r) => ("failed", format!("{} done, {} failed, {} skipped", r.done, r.failed.len(), r.skipped.len())),
             None => ("no-op", "nothing applied".to_string()),
         },
@@ -354,6 +390,9 @@ async fn up_locked(
         None => make_plan(prepared, &rows, &observed, adopted, run.prune_orphans),
     };
     let left = if run.prune_orphans { Vec::new() } else { plan.orphans.clone() };
+    if plan.is_empty() {
+        record_outputs(state, prepared, &observed, &plan)?;
+    }
     if plan.is_empty() || !confirm(&plan) {
         return Ok(RunOutcome { plan, report: None, recovered, orphans: left });
     }
@@ -370,7 +409,31 @@ async fn up_locked(
         ApplyOptions { parallelism: run.parallelism, run_id: run_id.to_string(), interrupt: run.interrupt },
     )
     .await;
+    record_outputs(state, prepared, &observed, &plan)?;
     Ok(RunOutcome { plan, report: Some(report), recovered, orphans: left })
+}
+
+/// Records the plan's named outputs as they stand now, for `infra output`:
+/// from state, where the run just wrote what it made, and from the refreshed
+/// view for what it did not touch. Nothing in state: nothing to show.
+fn record_outputs(state: &mut StateStore, prepared: &Prepared, observed: &Observed, plan: &Plan) -> Result<(), Error> {
+    let rows = state_map(state)?;
+    if rows.is_empty() {
+        state.set_named_outputs(None)?;
+        return Ok(());
+    }
+    let acted: BTreeSet<&str> = plan.actions.iter().map(|a| a.address.as_str()).collect();
+    let lookup = |r: &crate::model::Ref| {
+        let row = rows.get(&r.address)?;
+        let outputs = match observed.live.get(&r.address) {
+            Some(live) if !acted.contains(r.address.as_str()) => &live.outputs,
+            _ => &row.outputs,
+        };
+        outputs.get(&r.output).cloned()
+    };
+    let named = crate::outputs::resolve_named(&prepared.expanded.outputs, &lookup);
+    state.set_named_outputs(Some(&named))?;
+    Ok(())
 }
 
 /// AWS itself would refuse the delete (RDS, EKS deletion protection): say so
@@ -387,7 +450,7 @@ pub async fn destroy(
     run: RunOptions,
     confirm: &mut dyn FnMut(&Plan) -> bool,
 ) -> Result<RunOutcome, Error> {
-    let mut state = open_for_write(opts, &run.command, cx.reporter.as_ref())?;
+    let mut state = open_for_write(opts, &run.command, cx.reporter.as_ref(), run.lock_timeout).await?;
     let rows = state_map(&state)?;
     let protected: Vec<String> = rows
         .values()
@@ -409,6 +472,8 @@ pub async fn destroy(
     let rows = state_map(&state)?;
     let current = Current { state: &rows, live: &observed.live, refreshed_kinds: &observed.kinds };
     let mut plan = destroy_plan(&current);
+    // A policy attached by hand would keep its role from being deleted.
+    plan.actions.extend(crate::by_hand::removals(&crate::by_hand::find(&prepared.graph, &rows, &observed, &prepared.registry)));
     // The plan file's word on how to delete (final snapshot, key deletion
     // window) wins over what was applied last.
     for action in &mut plan.actions {
@@ -448,6 +513,7 @@ pub async fn destroy(
     report.failed.extend(swept.into_iter().map(|(id, e)| (id, format!("out-of-band sweep: {e}"))));
     let status = if report.ok() { "ok" } else { "failed" };
     state.finish_run(&run_id, status, &format!("{} deleted, {} failed", report.done, report.failed.len()))?;
+    record_outputs(&mut state, prepared, &observed, &plan)?;
     Ok(RunOutcome { plan, report: Some(report), recovered, orphans: Vec::new() })
 }
 
@@ -468,6 +534,7 @@ pub async fn drift(opts: &EnvOptions, prepared: &Prepared, cx: &Cx) -> Result<Ve
         rows.insert(a.address.clone(), a);
     }
     findings.extend(crate::drift::detect(&prepared.graph, &rows, &observed, &prepared.registry));
+    findings.extend(crate::drift::added_by_hand(&crate::by_hand::find(&prepared.graph, &rows, &observed, &prepared.registry)));
     // An expired break-glass entry is reported once, as such.
     let reported: BTreeSet<String> = findings
         .iter()
@@ -521,8 +588,14 @@ async fn unnamed_cluster_admins(prepared: &Prepared, cx: &Cx) -> Result<Vec<crat
 /// `infra refresh`: writes what is live into state (properties and outputs
 /// of the resources found). Resources gone from the cloud keep their rows,
 /// so the next `up` recreates them and says why.
-pub async fn refresh_state(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, command: &str) -> Result<(usize, usize), Error> {
-    let mut state = open_for_write(opts, command, cx.reporter.as_ref())?;
+pub async fn refresh_state(
+    opts: &EnvOptions,
+    prepared: &Prepared,
+    cx: &Cx,
+    command: &str,
+    lock_timeout: std::time::Duration,
+) -> Result<(usize, usize), Error> {
+    let mut state = open_for_write(opts, command, cx.reporter.as_ref(), lock_timeout).await?;
     let run_id = state.begin_run(command)?;
     let rows = state_map(&state)?;
     let kinds: BTreeSet<String> = rows.values().map(|r| r.kind.clone()).collect();
@@ -551,22 +624,42 @@ pub async fn refresh_state(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, comm
     }
     state.put_resources(&updated)?;
     state.finish_run(&run_id, "ok", &format!("refreshed {}, {missing} missing", updated.len()))?;
+    record_outputs(&mut state, prepared, &observed, &Plan::default())?;
     Ok((updated.len(), missing))
 }
 
-/// `infra output`: the plan's named outputs, from state.
-pub fn outputs(opts: &EnvOptions, prepared: &Prepared) -> Result<Vec<(String, Value)>, Error> {
-    let state = StateStore::open_existing(&opts.state_path())?;
-    let rows = state_map(&state)?;
-    let lookup = |r: &crate::model::Ref| rows.get(&r.address).and_then(|s| s.outputs.get(&r.output).cloned());
-    let mut out = Vec::new();
-    for (name, value) in &prepared.expanded.outputs {
-        let mut props = serde_json::Map::new();
-        props.insert("v".into(), value.clone());
-        let resolved = resolve(&props, &lookup, true).expect("unknowns allowed");
-        out.push((name.clone(), resolved["v"].clone()));
+/// `infra output`: the named outputs recorded in state when a run ended.
+/// State alone: no plan file, no cloud. A state written by an older infra
+/// (no outputs recorded) is read through the plan file when it is there.
+pub fn outputs(opts: &EnvOptions) -> Result<crate::outputs::NamedOutputs, Error> {
+    let path = opts.state_path();
+    let never = |why: &str| Error::NeverApplied { env: opts.env.clone(), path: path.clone(), why: why.into() };
+    if !path.exists() {
+        return Err(never("no such file"));
     }
-    Ok(out)
+    let state = StateStore::open_existing(&path)?;
+    let rows = state_map(&state)?;
+    if rows.is_empty() {
+        return Err(never("it holds no resources"));
+    }
+    if let Some(recorded) = state.named_outputs()? {
+        return Ok(recorded);
+    }
+    let prepared = prepare(opts).map_err(|_| Error::OutputsNotRecorded { env: opts.env.clone(), path: path.clone() })?;
+    let lookup = |r: &crate::model::Ref| rows.get(&r.address).and_then(|s| s.outputs.get(&r.output).cloned());
+    Ok(crate::outputs::resolve_named(&prepared.expanded.outputs, &lookup))
+}
+
+/// `infra force-unlock`, first half: who holds the lock `lock_id` names,
+/// and whether they still run.
+pub fn lock_status(opts: &EnvOptions, lock_id: &str) -> Result<(crate::state::LockHolder, bool), Error> {
+    let state = StateStore::open_existing(&opts.state_path())?;
+    let Some(holder) = state.holder()? else { return Err(StateError::NotLocked.into()) };
+    if holder.lock_id != lock_id {
+        return Err(StateError::WrongLockId { given: lock_id.into(), held: holder.lock_id }.into());
+    }
+    let alive = state.holder_alive(&holder)?;
+    Ok((holder, alive))
 }
 
 /// `infra cost`: the monthly estimate from state (now) and the plan file (after).
@@ -580,6 +673,6 @@ pub fn cost(opts: &EnvOptions, prepared: &Prepared, on: crate::cost::Date) -> Re
 
 /// `infra force-unlock`.
 pub fn force_unlock(opts: &EnvOptions, lock_id: &str) -> Result<String, Error> {
-    let mut state = StateStore::open(&opts.state_path())?;
+    let mut state = StateStore::open_existing(&opts.state_path())?;
     Ok(state.force_unlock(lock_id)?.to_string())
 }

@@ -22,6 +22,9 @@ pub struct Observed {
     pub untracked: Vec<(String, Live)>,
     /// Untagged kinds' resources that matched nothing, by kind and natural key.
     pub by_key: HashMap<(String, String), Live>,
+    /// Untagged resources of tagged kinds on the env's own resources (rules
+    /// added by hand to its security groups); see [`crate::by_hand`].
+    pub attached: Vec<(String, Live)>,
 }
 
 impl Observed {
@@ -46,8 +49,10 @@ pub async fn refresh(
     let reads = kinds.iter().filter_map(|name| registry.get(name)).map(|kind| async move {
         let known: Vec<&StateResource> = state.values().filter(|s| s.kind == kind.name()).collect();
         let started = Instant::now();
-        let found = kind.read(cx, &ReadScope { env: &cx.env, known }).await;
-        if let Ok(found) = &found {
+        let scope = ReadScope { env: &cx.env, known };
+        let (found, untagged) = futures::join!(kind.read(cx, &scope), kind.read_untagged(cx, &scope));
+        let found = found.and_then(|f| Ok((f, untagged?)));
+        if let Ok((found, _)) = &found {
             cx.reporter.report(Event::Refreshed {
                 kind: kind.name().to_string(),
                 found: found.len(),
@@ -59,7 +64,8 @@ pub async fn refresh(
     let results = futures::future::join_all(reads).await;
     let mut observed = Observed { kinds, ..Default::default() };
     for result in results {
-        let (kind, found) = result?;
+        let (kind, (found, untagged)) = result?;
+        observed.attached.extend(untagged.into_iter().map(|l| (kind.name().to_string(), l)));
         let mut keyed: HashMap<String, &StateResource> = HashMap::new();
         for s in state.values().filter(|s| s.kind == kind.name()) {
             if let Some(k) = kind.natural_key(&s.props) {

@@ -68,6 +68,9 @@ pub async fn run(cli: &Cli, args: &DriftArgs) -> anyhow::Result<u8> {
                     Finding::Unrecorded { address, id, .. } => {
                         println!("  + {address} ({id}) exists but state does not know it; `infra up --env {}` adopts it, creating nothing", opts.env)
                     }
+                    Finding::AddedByHand { parent, what, id, .. } => {
+                        println!("  + {parent}: {what} ({id}) added outside infra, not in the plan; `infra up` removes it")
+                    }
                     Finding::Orphan { kind, id, address } => println!(
                         "  ? {kind} {id}{} is tagged with env {} but not in state (orphan)",
                         address.as_ref().map(|a| format!(" ({a})")).unwrap_or_default(),

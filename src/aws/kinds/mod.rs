@@ -35,7 +35,7 @@ pub mod route53_record;
 mod route53_zone;
 mod route_table;
 mod route_table_association;
-mod security_group;
+pub mod security_group;
 mod security_group_rule;
 mod sqs_queue;
 mod sqs_queue_policy;
@@ -100,6 +100,12 @@ pub trait Kind: Send + Sync {
     /// default says the batched read already saw everything.
     async fn lookup(&self, _cx: &Cx, _resolved: &Props) -> Result<Option<Live>, AwsError> {
         Ok(None)
+    }
+    /// Resources of this kind on infra's own resources that carry none of
+    /// infra's tags, which `read` (filtered by the env tag) never sees: a
+    /// rule added by hand to one of its security groups. Empty for most kinds.
+    async fn read_untagged(&self, _cx: &Cx, _scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        Ok(Vec::new())
     }
     /// Changes `changed` fields in place; never called for replace fields.
     async fn update(&self, cx: &Cx, live: &Live, target: &Target<'_>, changed: &[String]) -> Result<Live, AwsError>;

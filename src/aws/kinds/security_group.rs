@@ -1,6 +1,8 @@
 //! A security group without inline rules: every rule is its own
 //! `SecurityGroupRule`, so changing a rule never replaces the group.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
 use serde_json::json;
@@ -60,23 +62,9 @@ impl Kind for SecurityGroup {
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let groups = cx
-            .retry(|| async {
-                cx.clients
-                    .ec2
-                    .describe_security_groups()
-                    .filters(env_filter(scope.env))
-                    .max_results(1000)
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .aws("DescribeSecurityGroups")
-            })
-            .await?;
-        Ok(groups
-            .into_iter()
+        Ok(env_groups(cx, scope.env)
+            .await?
+            .iter()
             .filter_map(|g| {
                 let id = g.group_id()?.to_string();
                 let (address, tags) = read_tags(g.tags(), scope.env)?;
@@ -103,4 +91,26 @@ impl Kind for SecurityGroup {
         })
         .await
     }
+}
+
+/// Every security group tagged with this env, read once per refresh (the
+/// groups themselves, and the rules added to them by hand).
+pub async fn env_groups(cx: &Cx, env: &str) -> Result<Arc<Vec<aws_sdk_ec2::types::SecurityGroup>>, AwsError> {
+    cx.shared("ec2:security_groups", || async {
+        cx.retry(|| async {
+            cx.clients
+                .ec2
+                .describe_security_groups()
+                .filters(env_filter(env))
+                .max_results(1000)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .aws("DescribeSecurityGroups")
+        })
+        .await
+    })
+    .await
 }

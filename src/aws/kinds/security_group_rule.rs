@@ -33,6 +33,27 @@ fn permission(props: &Props) -> IpPermission {
     p.build()
 }
 
+/// A rule as infra compares it.
+fn live_rule(r: &aws_sdk_ec2::types::SecurityGroupRule, address: Option<String>, tags: Value) -> Option<Live> {
+    let id = r.security_group_rule_id()?.to_string();
+    let mut props = json!({
+        "group_id": r.group_id().unwrap_or_default(),
+        "direction": if r.is_egress() == Some(true) { "egress" } else { "ingress" },
+        "protocol": r.ip_protocol().unwrap_or("-1"),
+        "from_port": r.from_port().unwrap_or(-1),
+        "to_port": r.to_port().unwrap_or(-1),
+        "description": r.description().unwrap_or_default(),
+        "tags": tags,
+    });
+    if let Some(c) = r.cidr_ipv4() {
+        props["cidr"] = Value::String(c.to_string());
+    }
+    if let Some(g) = r.referenced_group_info().and_then(|g| g.group_id()) {
+        props["source_group_id"] = Value::String(g.to_string());
+    }
+    Some(Live { outputs: id_outputs(&id), id, address, props: props.as_object().cloned().unwrap_or_default() })
+}
+
 fn is_egress(props: &Props) -> bool {
     opt_str(props, "direction") == Some("egress")
 }
@@ -85,6 +106,39 @@ impl Kind for SecurityGroupRule {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         self.read_env(cx, scope).await
+    }
+
+    async fn read_untagged(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
+        let groups = super::security_group::env_groups(cx, scope.env).await?;
+        let ids: Vec<String> =
+            groups.iter().filter(|g| read_tags(g.tags(), scope.env).is_some()).filter_map(|g| g.group_id().map(String::from)).collect();
+        let mut out = Vec::new();
+        // EC2 takes at most 200 values per filter.
+        for chunk in ids.chunks(200) {
+            let filter = aws_sdk_ec2::types::Filter::builder().name("group-id").set_values(Some(chunk.to_vec())).build();
+            let rules = cx
+                .retry(|| async {
+                    cx.clients
+                        .ec2
+                        .describe_security_group_rules()
+                        .filters(filter.clone())
+                        .max_results(1000)
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .collect::<Result<Vec<_>, _>>()
+                        .await
+                        .aws("DescribeSecurityGroupRules")
+                })
+                .await?;
+            out.extend(
+                rules
+                    .iter()
+                    .filter(|r| !r.tags().iter().any(|t| t.key() == Some(crate::model::TAG_ENV)))
+                    .filter_map(|r| live_rule(r, None, json!({}))),
+            );
+        }
+        Ok(out)
     }
 
     async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
@@ -170,26 +224,10 @@ impl SecurityGroupRule {
             })
             .await?;
         Ok(rules
-            .into_iter()
+            .iter()
             .filter_map(|r| {
-                let id = r.security_group_rule_id()?.to_string();
                 let (address, tags) = read_tags(r.tags(), scope.env)?;
-                let mut props = json!({
-                    "group_id": r.group_id().unwrap_or_default(),
-                    "direction": if r.is_egress() == Some(true) { "egress" } else { "ingress" },
-                    "protocol": r.ip_protocol().unwrap_or("-1"),
-                    "from_port": r.from_port().unwrap_or(-1),
-                    "to_port": r.to_port().unwrap_or(-1),
-                    "description": r.description().unwrap_or_default(),
-                    "tags": tags,
-                });
-                if let Some(c) = r.cidr_ipv4() {
-                    props["cidr"] = Value::String(c.to_string());
-                }
-                if let Some(g) = r.referenced_group_info().and_then(|g| g.group_id()) {
-                    props["source_group_id"] = Value::String(g.to_string());
-                }
-                Some(Live { outputs: id_outputs(&id), id, address, props: props.as_object().cloned().unwrap_or_default() })
+                live_rule(r, address, tags)
             })
             .collect())
     }
