@@ -134,8 +134,8 @@ async fn data_tier_up_modify_protect_destroy() {
         .expect("the validation CNAME in the zone");
     assert_eq!(found.resource_records()[0].value().trim_end_matches('.'), record.value().trim_end_matches('.'));
     let ns = sdk.route53.get_hosted_zone().id(&zone_id).send().await.unwrap();
-    let expected_ns = ns.delegation_set().unwrap().name_servers().join(",");
-    assert_eq!(outputs["zone_name_servers"], expected_ns.as_str());
+    let expected_ns: Vec<Value> = ns.delegation_set().unwrap().name_servers().iter().map(|n| Value::from(n.as_str())).collect();
+    assert_eq!(outputs["zone_name_servers"], Value::Array(expected_ns), "a list, not a joined string");
 
     // Policies name their resources: this zone, this secret, this instance's user.
     let dns_policy = policy("external-dns").await;

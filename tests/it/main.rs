@@ -14,6 +14,7 @@ mod faults;
 mod locks;
 mod lost_state;
 mod network;
+mod operator;
 mod plan_output;
 mod review;
 mod support;
