@@ -207,15 +207,14 @@ mod tests {
             .into_iter()
             .map(|r| (r.address.clone(), r))
             .collect();
-        let mut observed = Observed::default();
-        observed.attached = vec![
+        let mut observed = Observed { attached: vec![
             ("SecurityGroupRule".into(), live("sgr-ssh", rule("sg-1", "ingress", "tcp", 22, "0.0.0.0/0", ""))),
             // Declared (untagged, e.g. re-added by hand): the plan's create adopts it.
             ("SecurityGroupRule".into(), live("sgr-https", rule("sg-1", "ingress", "tcp", 443, "10.0.0.0/16", "https"))),
             ("SecurityGroupRule".into(), live("sgr-egress", rule("sg-1", "egress", "-1", -1, "0.0.0.0/0", ""))),
             // Not infra's group.
             ("SecurityGroupRule".into(), live("sgr-other", rule("sg-9", "ingress", "tcp", 22, "0.0.0.0/0", ""))),
-        ];
+        ], ..Default::default() };
         let attach = |role: &str, arn: &str| live(&format!("{role}|{arn}"), json!({ "role": role, "policy_arn": arn }));
         for l in [
             attach("node-role", "arn:aws:iam::aws:policy/AdministratorAccess"),

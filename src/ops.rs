@@ -46,9 +46,9 @@ pub enum Error {
     #[error("state {} holds resources but no recorded outputs (written by an older infra), and the plan file cannot be read to compute them: run `infra refresh --env {env}` once to record them", .path.display())]
     OutputsNotRecorded { env: String, path: PathBuf },
     #[error("refusing to unlock: its holder is still running: {holder}. Wait for it to finish, or stop it (its lock goes when it exits); `--force` clears the lock row anyway")]
-    LiveHolder { holder: crate::state::LockHolder },
+    LiveHolder { holder: Box<crate::state::LockHolder> },
     #[error("state is still locked after waiting {}: held by {holder}; wait longer (`--lock-timeout`) or for that run to finish", humantime::format_duration(*.waited))]
-    LockWait { holder: crate::state::LockHolder, waited: std::time::Duration },
+    LockWait { holder: Box<crate::state::LockHolder>, waited: std::time::Duration },
 }
 
 impl From<crate::adopt::AdoptError> for Error {
@@ -240,7 +240,7 @@ async fn open_for_write(opts: &EnvOptions, command: &str, reporter: &dyn Reporte
         match state.lock(command) {
             Err(StateError::Locked { holder }) if !lock_timeout.is_zero() => {
                 if started.elapsed() >= lock_timeout {
-                    return Err(Error::LockWait { holder, waited: lock_timeout });
+                    return Err(Error::LockWait { holder: Box::new(holder), waited: lock_timeout });
                 }
                 if !said {
                     reporter.report(Event::Warning {

@@ -21,7 +21,7 @@ pub fn run(cli: &Cli, args: &ForceUnlockArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
     let (holder, alive) = ops::lock_status(&opts, &args.lock_id)?;
     if alive && !args.force {
-        return Err(Error::LiveHolder { holder }.into());
+        return Err(Error::LiveHolder { holder: Box::new(holder) }.into());
     }
     confirm_or_require_yes(args.yes, "to unlock")?;
     if !args.yes {

@@ -49,10 +49,10 @@ fn lock_path(store: &StateStore) -> Option<PathBuf> {
 
 /// This machine's name: the kernel's, else `gethostname(2)`.
 pub fn host() -> String {
-    if let Ok(s) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
-        if !s.trim().is_empty() {
-            return s.trim().to_string();
-        }
+    if let Ok(s) = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        && !s.trim().is_empty()
+    {
+        return s.trim().to_string();
     }
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; the name is NUL-terminated
@@ -69,10 +69,10 @@ pub fn host() -> String {
 /// `/etc/passwd`, else `uid <n>`.
 pub fn user() -> String {
     for var in ["USER", "LOGNAME"] {
-        if let Ok(v) = std::env::var(var) {
-            if !v.trim().is_empty() {
-                return v.trim().to_string();
-            }
+        if let Ok(v) = std::env::var(var)
+            && !v.trim().is_empty()
+        {
+            return v.trim().to_string();
         }
     }
     // SAFETY: getuid has no preconditions and cannot fail.
