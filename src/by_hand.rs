@@ -4,7 +4,10 @@
 //! For what infra made, the plan is the whole truth (as in Terraform):
 //! `drift` reports these, `plan` shows their removal and `up` removes them.
 //! Rules and policies of groups and roles infra does not own (not in state)
-//! are none of its business and are never looked at.
+//! are none of its business and are never looked at. Rules controllers add
+//! to the nodes' group (the AWS Load Balancer Controller's, described
+//! `elbv2.k8s.aws/targetGroupBinding=shared`; the legacy cloud provider's,
+//! `kubernetes.io/rule/...`) are theirs, like the tags they add: never shown.
 
 use std::collections::HashMap;
 
@@ -75,7 +78,7 @@ pub fn find(graph: &ResourceGraph, rows: &HashMap<String, StateResource>, observ
                     _ => registry.get(kind).and_then(|k| k.natural_key(want)).is_some_and(|key| Some(key) == registry.get(kind).and_then(|k| k.natural_key(&live.props))),
                 }
         });
-        if is_declared {
+        if is_declared || (kind == "SecurityGroupRule" && made_by_a_controller(live)) {
             continue;
         }
         let default_egress = kind == "SecurityGroupRule" && is_default_egress(live);
@@ -83,6 +86,14 @@ pub fn find(graph: &ResourceGraph, rows: &HashMap<String, StateResource>, observ
     }
     found.sort_by(|a, b| (&a.parent, &a.live.id).cmp(&(&b.parent, &b.live.id)));
     found
+}
+
+/// Descriptions controllers put on the rules they open to their load balancers.
+const CONTROLLER_RULES: &[&str] = &["elbv2.k8s.aws/", "kubernetes.io/"];
+
+fn made_by_a_controller(live: &Live) -> bool {
+    let description = live.props.get("description").and_then(Value::as_str).unwrap_or_default();
+    CONTROLLER_RULES.iter().any(|p| description.starts_with(p))
 }
 
 fn is_default_egress(live: &Live) -> bool {
@@ -214,6 +225,8 @@ mod tests {
             ("SecurityGroupRule".into(), live("sgr-egress", rule("sg-1", "egress", "-1", -1, "0.0.0.0/0", ""))),
             // Not infra's group.
             ("SecurityGroupRule".into(), live("sgr-other", rule("sg-9", "ingress", "tcp", 22, "0.0.0.0/0", ""))),
+            // The load balancer controller's, to its backend group.
+            ("SecurityGroupRule".into(), live("sgr-lbc", rule("sg-1", "ingress", "tcp", 8080, "10.0.0.0/16", "elbv2.k8s.aws/targetGroupBinding=shared"))),
         ], ..Default::default() };
         let attach = |role: &str, arn: &str| live(&format!("{role}|{arn}"), json!({ "role": role, "policy_arn": arn }));
         for l in [
