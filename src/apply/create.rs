@@ -26,6 +26,7 @@ pub async fn create(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Liv
                     message: format!("{} left the outcome unknown; found the resource by its identity and adopted it", error.code),
                     elapsed: std::time::Duration::ZERO,
                 });
+                kind.adopted(cx, &found).await?;
                 return converge(kind, cx, target, found).await;
             }
         }

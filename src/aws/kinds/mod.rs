@@ -107,6 +107,11 @@ pub trait Kind: Send + Sync {
     async fn read_untagged(&self, _cx: &Cx, _scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         Ok(Vec::new())
     }
+    /// A create whose answer was lost, then found and adopted: finishes what
+    /// `create` does after its call (a new group's default egress goes).
+    async fn adopted(&self, _cx: &Cx, _live: &Live) -> Result<(), AwsError> {
+        Ok(())
+    }
     /// Changes `changed` fields in place; never called for replace fields.
     async fn update(&self, cx: &Cx, live: &Live, target: &Target<'_>, changed: &[String]) -> Result<Live, AwsError>;
     /// Deletes and waits until the cloud confirms; a missing resource is success.

@@ -45,19 +45,7 @@ impl Kind for SecurityGroup {
             .await
             .aws("CreateSecurityGroup")?;
         let id = out.group_id().ok_or_else(|| AwsError::local("CreateSecurityGroup", "no id returned"))?.to_string();
-        // AWS adds an allow-all egress rule to every new group. The plan's
-        // rules are the whole truth, as in Terraform, so it goes.
-        let all = IpPermission::builder().ip_protocol("-1").ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build();
-        let revoked = cx
-            .retry(|| async {
-                cx.clients.ec2.revoke_security_group_egress().group_id(&id).ip_permissions(all.clone()).send().await.aws("RevokeSecurityGroupEgress")
-            })
-            .await;
-        if let Err(e) = revoked {
-            if e.class != crate::aws::ErrorClass::NotFound && !e.code.starts_with("InvalidPermission") {
-                return Err(e);
-            }
-        }
+        revoke_default_egress(cx, &id).await?;
         Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
     }
 
@@ -77,6 +65,10 @@ impl Kind for SecurityGroup {
                 Some(Live { outputs: id_outputs(&id), id, address, props: props.as_object().cloned().unwrap_or_default() })
             })
             .collect())
+    }
+
+    async fn adopted(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        revoke_default_egress(cx, &live.id).await
     }
 
     async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
@@ -113,4 +105,20 @@ pub async fn env_groups(cx: &Cx, env: &str) -> Result<Arc<Vec<aws_sdk_ec2::types
         .await
     })
     .await
+}
+
+/// AWS adds an allow-all egress rule to every new group. The plan's rules
+/// are the whole truth, as in Terraform, so it goes (before any rule of the
+/// plan exists: this revokes by permission).
+async fn revoke_default_egress(cx: &Cx, id: &str) -> Result<(), AwsError> {
+    let all = IpPermission::builder().ip_protocol("-1").ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build();
+    let revoked = cx
+        .retry(|| async {
+            cx.clients.ec2.revoke_security_group_egress().group_id(id).ip_permissions(all.clone()).send().await.aws("RevokeSecurityGroupEgress")
+        })
+        .await;
+    match revoked {
+        Err(e) if e.class != crate::aws::ErrorClass::NotFound && !e.code.starts_with("InvalidPermission") => Err(e),
+        _ => Ok(()),
+    }
 }
