@@ -65,7 +65,8 @@ fn count(path: &std::path::Path, sql: &str) -> i64 {
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
+    // Generous: the runs go through a slow proxy on a shared machine.
+    let deadline = Instant::now() + Duration::from_secs(600);
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
@@ -113,7 +114,7 @@ async fn ctrl_c_at_the_prompt_cancels_at_once_and_no_exits_1() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_and_sigterm_mid_up_drain_and_the_rerun_converges() {
     let env = TestEnv::from_dev("it-sig", 81);
-    let proxy = slow_proxy(&env, 0.3);
+    let proxy = slow_proxy(&env, 0.2);
     let state = env.state_path();
     let rows = |p: &std::path::Path| count(p, "SELECT count(*) FROM resources");
     for (signo, code, name) in [(libc::SIGINT, 130, "interrupt (Ctrl-C)"), (libc::SIGTERM, 143, "SIGTERM")] {
