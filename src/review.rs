@@ -15,7 +15,7 @@ pub fn policy_findings(loaded: &LoadedPlan, resources: &[Desired]) -> Vec<Findin
     let today = Date::today();
     let settings = loaded.file.policy_settings();
     let has_budget = loaded.file.cost_settings().budget_monthly_usd.is_some();
-    policy::evaluate(resources, &loaded.env, &settings, has_budget, (today.y, today.m, today.d))
+    policy::evaluate(resources, &loaded.env, &settings, has_budget, today)
 }
 
 /// Denied findings are invalid input: each names its check, the resource,

@@ -73,6 +73,7 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cost::Date;
 use crate::model::Desired;
 
 pub use render::render_text;
@@ -278,23 +279,6 @@ impl Finding {
     }
 }
 
-/// The UTC calendar date of a Unix time, as [`evaluate`]'s `today`:
-/// `utc_date(now.duration_since(UNIX_EPOCH)?.as_secs() as i64)`.
-pub fn utc_date(unix_seconds: i64) -> (i32, u32, u32) {
-    // Days since 1970-01-01, shifted to an era starting 0000-03-01 so that
-    // leap days fall at the end of each (March-based) year.
-    let days = unix_seconds.div_euclid(86_400) + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year as i32, month as u32, day as u32)
-}
-
 /// Runs every check on the desired resources of `env`.
 ///
 /// `has_budget`: the plan's `[cost]` sets `budget_monthly_usd`. `today` is
@@ -305,7 +289,7 @@ pub fn evaluate(
     env: &str,
     settings: &PolicySettings,
     has_budget: bool,
-    today: (i32, u32, u32),
+    today: Date,
 ) -> Vec<Finding> {
     let prod = env == "prod";
     let prod_only = |id: &str| prod || settings::listed(settings, id);

@@ -1,6 +1,7 @@
 //! `[policy]`: checking the table, and what it says about one finding.
 
 use super::{find_check, Check, PolicySettings, Severity, CHECKS};
+use crate::cost::Date;
 
 /// The one check whose finding has no resource (address `env`).
 const ENV_WIDE: &str = "INFRA-COST-001";
@@ -56,7 +57,7 @@ pub fn validate(settings: &PolicySettings) -> Vec<String> {
             errors.push(format!("{key}.reason is required: say why the finding is accepted"));
         }
         if let Some(date) = &w.expires {
-            if parse_date(date).is_none() {
+            if Date::parse(date.trim()).is_none() {
                 errors.push(format!("{key}.expires: {date:?} is not a date like \"2025-06-30\" (YYYY-MM-DD)"));
             }
         }
@@ -90,9 +91,9 @@ pub(super) fn waiver_for(
     settings: &PolicySettings,
     check: &Check,
     address: &str,
-    today: (i32, u32, u32),
+    today: Date,
 ) -> (Option<String>, Option<String>) {
-    let mut expired: Option<((i32, u32, u32), String)> = None;
+    let mut expired: Option<(Date, String)> = None;
     for w in &settings.waiver {
         if w.resource.trim() != address || find_check(&w.id).is_none_or(|c| c.id != check.id) {
             continue;
@@ -100,7 +101,7 @@ pub(super) fn waiver_for(
         let Some(reason) = w.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) else { continue };
         match w.expires.as_deref() {
             None => return (Some(reason.to_string()), None),
-            Some(text) => match parse_date(text) {
+            Some(text) => match Date::parse(text.trim()) {
                 Some(until) if today <= until => return (Some(reason.to_string()), None),
                 Some(until) => {
                     if expired.as_ref().is_none_or(|(latest, _)| until > *latest) {
@@ -113,27 +114,4 @@ pub(super) fn waiver_for(
         }
     }
     (None, expired.map(|(_, text)| text))
-}
-
-/// `YYYY-MM-DD` with a real day of a real month.
-pub(super) fn parse_date(text: &str) -> Option<(i32, u32, u32)> {
-    let text = text.trim();
-    let mut parts = text.split('-');
-    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
-        return None;
-    }
-    if !text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-        return None;
-    }
-    let (y, m, d): (i32, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    (1..=days).contains(&d).then_some((y, m, d))
 }

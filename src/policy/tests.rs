@@ -3,7 +3,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::model::{Desired, Ref};
 
-const TODAY: (i32, u32, u32) = (2025, 6, 15);
+const TODAY: Date = Date::new(2025, 6, 15);
 
 fn desired(address: &str, kind: &str, props: Value) -> Desired {
     Desired {
@@ -602,9 +602,9 @@ fn an_expired_waiver_does_not_count() {
     // The last day still counts; the day after it does not.
     let day = PolicySettings { waiver: vec![waiver("INFRA-EKS-001", "eks_cluster.main", Some("r"), Some("2025-06-15"))], ..Default::default() };
     let cluster = [eks_cluster(&["0.0.0.0/0"], &["audit"], true)];
-    assert!(evaluate(&cluster, "prod", &day, true, (2025, 6, 15))[0].waived.is_some());
-    assert!(evaluate(&cluster, "prod", &day, true, (2025, 6, 16))[0].waived.is_none());
-    assert!(evaluate(&cluster, "prod", &day, true, (2026, 1, 1))[0].waived.is_none());
+    assert!(evaluate(&cluster, "prod", &day, true, Date::new(2025, 6, 15))[0].waived.is_some());
+    assert!(evaluate(&cluster, "prod", &day, true, Date::new(2025, 6, 16))[0].waived.is_none());
+    assert!(evaluate(&cluster, "prod", &day, true, Date::new(2026, 1, 1))[0].waived.is_none());
 }
 
 #[test]
@@ -690,23 +690,21 @@ fn settings_parse_from_the_plan_files_policy_table() {
 }
 
 #[test]
-fn utc_dates_for_today() {
-    assert_eq!(utc_date(0), (1970, 1, 1));
-    assert_eq!(utc_date(-1), (1969, 12, 31));
-    assert_eq!(utc_date(951_782_400), (2000, 2, 29));
-    assert_eq!(utc_date(1_735_689_599), (2024, 12, 31));
-    assert_eq!(utc_date(1_735_689_600), (2025, 1, 1));
-    assert_eq!(utc_date(4_107_542_400), (2100, 3, 1), "2100 is not a leap year");
-    // Every day of four centuries round-trips through the date parser and is one day after the previous.
-    let mut previous = utc_date(946_684_800 - 86_400);
+fn waiver_dates_parse_every_real_day_and_nothing_else() {
+    // Every day of four centuries round-trips through the parser the waivers use.
+    let start = Date::new(2000, 1, 1).days_since_epoch();
+    let mut previous = Date::new(1999, 12, 31);
     for day in 0..146_097 {
-        let date = utc_date(946_684_800 + day * 86_400);
-        let text = format!("{:04}-{:02}-{:02}", date.0, date.1, date.2);
-        assert_eq!(settings::parse_date(&text), Some(date), "{text}");
+        let date = Date::from_days_since_epoch(start + day);
+        let text = format!("{:04}-{:02}-{:02}", date.y, date.m, date.d);
+        assert_eq!(Date::parse(&text), Some(date), "{text}");
         assert!(date > previous, "{date:?} after {previous:?}");
         previous = date;
     }
-    assert_eq!(previous, (2399, 12, 31));
+    assert_eq!(previous, Date::new(2399, 12, 31));
+    for bad in ["2100-02-29", "2025-13-01", "2025-6-1", "2025-06-31", "20250601"] {
+        assert_eq!(Date::parse(bad), None, "{bad}");
+    }
 }
 
 // ---- output -------------------------------------------------------------
