@@ -2,9 +2,9 @@
 //! (`rds.force_ssl`). Named, so a run killed after the create finds it by name.
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::db_parameter_group::parameters;
+use super::db_parameter_group::{parameters, planned_values};
 use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
 use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
@@ -59,13 +59,7 @@ async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Optio
             cx.clients.rds.describe_db_cluster_parameters().db_cluster_parameter_group_name(name).source("user").send().await.aws("DescribeDBClusterParameters")
         })
         .await?;
-    let wanted: Vec<&String> = props.get("parameters").and_then(|p| p.as_object()).map(|m| m.keys().collect()).unwrap_or_default();
-    let values: serde_json::Map<String, Value> = params
-        .parameters()
-        .iter()
-        .filter_map(|p| Some((p.parameter_name()?.to_string(), Value::String(p.parameter_value()?.to_string()))))
-        .filter(|(k, _)| wanted.contains(&k))
-        .collect();
+    let values = planned_values(props, params.parameters());
     let arn = g.db_cluster_parameter_group_arn().unwrap_or_default();
     let mut props = json!({
         "name": name,

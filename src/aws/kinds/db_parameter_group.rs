@@ -27,6 +27,16 @@ pub(super) fn parameters(props: &Props) -> Vec<Parameter> {
         .collect()
 }
 
+/// The values of the parameters the plan sets, as read back (a group holds
+/// many more; only the plan's are compared).
+pub(super) fn planned_values(props: &Props, read: &[Parameter]) -> serde_json::Map<String, Value> {
+    let wanted: Vec<&String> = props.get("parameters").and_then(|p| p.as_object()).map(|m| m.keys().collect()).unwrap_or_default();
+    read.iter()
+        .filter_map(|p| Some((p.parameter_name()?.to_string(), Value::String(p.parameter_value()?.to_string()))))
+        .filter(|(k, _)| wanted.contains(&k))
+        .collect()
+}
+
 async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
     let params = parameters(props);
     if params.is_empty() {
@@ -53,13 +63,7 @@ async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Optio
     let params = cx
         .retry(|| async { cx.clients.rds.describe_db_parameters().db_parameter_group_name(name).source("user").send().await.aws("DescribeDBParameters") })
         .await?;
-    let wanted: Vec<&String> = props.get("parameters").and_then(|p| p.as_object()).map(|m| m.keys().collect()).unwrap_or_default();
-    let values: serde_json::Map<String, Value> = params
-        .parameters()
-        .iter()
-        .filter_map(|p| Some((p.parameter_name()?.to_string(), Value::String(p.parameter_value()?.to_string()))))
-        .filter(|(k, _)| wanted.contains(&k))
-        .collect();
+    let values = planned_values(props, params.parameters());
     let mut props = json!({
         "name": name,
         "family": g.db_parameter_group_family(),
