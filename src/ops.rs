@@ -25,7 +25,7 @@ pub enum Error {
     InvalidPlan(#[from] InvalidPlan),
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("reading the cloud failed: {0}; check credentials, region and endpoint, then rerun")]
+    #[error("reading the cloud failed: {0}; {hint}", hint = read_hint(.0))]
     Aws(#[from] AwsError),
     #[error("saved plan {path} is stale: {why}; run `infra plan --out` again")]
     StalePlan { path: PathBuf, why: String },
@@ -49,6 +49,8 @@ pub enum Error {
     LiveHolder { holder: Box<crate::state::LockHolder> },
     #[error("state is still locked after waiting {}: held by {holder}; wait longer (`--lock-timeout`) or for that run to finish", humantime::format_duration(*.waited))]
     LockWait { holder: Box<crate::state::LockHolder>, waited: std::time::Duration },
+    #[error(transparent)]
+    Preflight(#[from] crate::aws::preflight::PreflightError),
 }
 
 impl From<crate::adopt::AdoptError> for Error {
@@ -57,6 +59,19 @@ impl From<crate::adopt::AdoptError> for Error {
             crate::adopt::AdoptError::Ambiguous(a) => Error::Ambiguous(a),
             crate::adopt::AdoptError::Aws(a) => Error::Aws(a),
         }
+    }
+}
+
+/// What to do about a failed read, by what went wrong.
+fn read_hint(e: &AwsError) -> &'static str {
+    use crate::aws::ErrorClass;
+    match e.class {
+        ErrorClass::Transport => "AWS stopped answering: check the network and AWS_ENDPOINT_URL, then rerun",
+        ErrorClass::Throttled | ErrorClass::Server => "AWS kept refusing (throttling or server errors): rerun later",
+        _ if e.code.contains("AccessDenied") || e.code.contains("Unauthorized") => {
+            "the identity infra runs as is not allowed this call: grant it (or use another profile), then rerun"
+        }
+        _ => "check credentials, region and endpoint, then rerun",
     }
 }
 
@@ -113,8 +128,13 @@ pub fn enforce_policy(prepared: &Prepared) -> Result<(), Error> {
     Ok(crate::review::enforce(&prepared.loaded, &prepared.policy)?)
 }
 
-pub async fn context(prepared: &Prepared, reporter: Arc<dyn Reporter>, timeouts: Timeouts) -> Cx {
-    let clients = Clients::load(prepared.loaded.file.region.get_ref()).await;
+/// The clients and limits for the env, once credentials resolve and the
+/// endpoint answers (see [`crate::aws::preflight`]): before the first read.
+pub async fn context(prepared: &Prepared, reporter: Arc<dyn Reporter>, timeouts: Timeouts) -> Result<Cx, Error> {
+    let region = prepared.loaded.file.region.get_ref();
+    let clients = Clients::load(region).await;
+    let caller = crate::aws::preflight::check(&clients, region, crate::aws::preflight::LIMIT).await?;
+    tracing::debug!(target: "infra::aws", caller, "credentials resolved and the endpoint answers");
     let mut timeouts = timeouts;
     if let Some(minutes) = prepared.loaded.file.cluster.as_ref().and_then(|c| c.wait_timeout_minutes) {
         timeouts.cluster = std::time::Duration::from_secs(minutes * 60);
@@ -122,7 +142,7 @@ pub async fn context(prepared: &Prepared, reporter: Arc<dyn Reporter>, timeouts:
     if let Some(minutes) = prepared.loaded.file.database.as_ref().and_then(|d| d.wait_timeout_minutes) {
         timeouts.database = std::time::Duration::from_secs(minutes * 60);
     }
-    Cx { clients, env: prepared.loaded.env.clone(), timeouts, reporter, cache: None }
+    Ok(Cx { clients, env: prepared.loaded.env.clone(), timeouts, reporter, cache: None })
 }
 
 fn state_map(state: &StateStore) -> Result<HashMap<String, StateResource>, StateError> {

@@ -61,10 +61,11 @@ pub async fn refresh(
         }
         found.map(|f| (kind, f))
     });
-    let results = futures::future::join_all(reads).await;
+    // The first read that fails ends the refresh: the others are dropped
+    // rather than waited for (an endpoint gone away fails once, not per kind).
+    let results = futures::future::try_join_all(reads).await?;
     let mut observed = Observed { kinds, ..Default::default() };
-    for result in results {
-        let (kind, (found, untagged)) = result?;
+    for (kind, (found, untagged)) in results {
         observed.attached.extend(untagged.into_iter().map(|l| (kind.name().to_string(), l)));
         let mut keyed: HashMap<String, &StateResource> = HashMap::new();
         for s in state.values().filter(|s| s.kind == kind.name()) {

@@ -19,6 +19,10 @@ pub enum Event {
     /// Ctrl-C: no new action starts; running ones finish.
     Interrupted,
     Warning { message: String },
+    /// A call is sent again: what failed, which retry, of how many (for
+    /// calls that got no answer; throttling and 5xx retry within a time
+    /// budget), and the pause before it. Always shown.
+    Retrying { operation: String, error: String, attempt: u32, max: Option<u32>, wait: Duration },
 }
 
 pub trait Reporter: Send + Sync {

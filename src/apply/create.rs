@@ -9,7 +9,9 @@ use crate::report::Event;
 
 pub async fn create(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Live, AwsError> {
     let budget = Budget::new(cx.timeouts.retry_budget);
+    let started = std::time::Instant::now();
     let mut attempt = 0;
+    let mut unanswered = 0;
     loop {
         let error = match kind.create(cx, target).await {
             Ok(live) => return Ok(live),
@@ -17,6 +19,9 @@ pub async fn create(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Liv
         };
         if budget.expired() || !(error.is_retryable() || error.class == ErrorClass::NotYetConsistent) {
             return Err(error);
+        }
+        if error.class == ErrorClass::Transport {
+            unanswered += 1;
         }
         attempt += 1;
         if error.maybe_applied() {
@@ -30,7 +35,26 @@ pub async fn create(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Liv
                 return converge(kind, cx, target, found).await;
             }
         }
-        tokio::time::sleep(backoff(attempt)).await;
+        if unanswered > cx.timeouts.transport_retries {
+            return Err(AwsError { message: format!("{} (no answer after {unanswered} tries)", error.message), ..error });
+        }
+        let wait = backoff(attempt);
+        match error.class {
+            ErrorClass::NotYetConsistent => cx.reporter.report(Event::Progress {
+                address: target.address.to_string(),
+                message: format!("{}: {}; waiting up to {}", error.code, error.message, crate::aws::human(cx.timeouts.retry_budget)),
+                elapsed: started.elapsed(),
+            }),
+            ErrorClass::Throttled if attempt < 3 => {}
+            _ => cx.reporter.report(Event::Retrying {
+                operation: error.operation.clone(),
+                error: format!("{}: {}", error.code, error.message.rsplit(": ").next().unwrap_or_default().chars().take(160).collect::<String>()),
+                attempt: if error.class == ErrorClass::Transport { unanswered } else { attempt },
+                max: (error.class == ErrorClass::Transport).then_some(cx.timeouts.transport_retries),
+                wait,
+            }),
+        }
+        tokio::time::sleep(wait).await;
     }
 }
 

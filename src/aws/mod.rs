@@ -2,6 +2,7 @@
 //! one error type for every service, bounded retries, and the waiters.
 
 pub mod kinds;
+pub mod preflight;
 mod retry;
 
 use std::sync::Arc;
@@ -161,6 +162,22 @@ pub fn classify(code: &str, status: Option<u16>) -> ErrorClass {
     }
 }
 
+/// An error and its sources as one line (`dispatch failure: io error: …:
+/// Connection refused`), without the SDK's debug dump.
+pub fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        // Wrappers often repeat their source's text.
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
 /// `.aws("CreateVpc")?` turns any SDK error into an [`AwsError`].
 pub trait SdkResultExt<T> {
     fn aws(self, operation: &str) -> Result<T, AwsError>;
@@ -174,12 +191,7 @@ where
         self.map_err(|err| {
             let status = err.raw_response().map(|r| r.status().as_u16());
             match &err {
-                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => AwsError::new(
-                    operation,
-                    "Transport",
-                    format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)),
-                    ErrorClass::Transport,
-                ),
+                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => AwsError::new(operation, "Transport", causes(&err), ErrorClass::Transport),
                 SdkError::ResponseError(_) => AwsError::new(
                     operation,
                     "ResponseError",
@@ -194,6 +206,34 @@ where
                 }
             }
         })
+    }
+}
+
+/// Why a retry happens, in a line: the code, and the first part of the message.
+fn retry_reason(e: &AwsError) -> String {
+    let what = match e.class {
+        ErrorClass::Transport => "no answer",
+        ErrorClass::Throttled => "throttled",
+        _ => "server error",
+    };
+    // The root cause reads best: `Connection refused (os error 111)`.
+    let root = e.message.rsplit(": ").next().unwrap_or(&e.message);
+    let mut message: String = root.chars().take(160).collect();
+    if message.len() < root.len() {
+        message.push('…');
+    }
+    format!("{what}: {message}")
+}
+
+/// `90s`, `5m`, `1h30m`: a limit as people say it.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, 0, _) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m}m"),
     }
 }
 
@@ -214,6 +254,9 @@ pub struct Timeouts {
     pub database: Duration,
     /// Waiting out `DependencyViolation` on delete.
     pub dependency: Duration,
+    /// Retries of a call that got no answer at all (the first call of a
+    /// command has already shown the endpoint answers).
+    pub transport_retries: u32,
     /// IAM eventual consistency after a role is made.
     pub iam_propagation: Duration,
     /// First poll interval of a waiter; doubles to 15 s.
@@ -230,6 +273,7 @@ impl Default for Timeouts {
             addon: Duration::from_secs(20 * 60),
             database: Duration::from_secs(40 * 60),
             dependency: Duration::from_secs(5 * 60),
+            transport_retries: 3,
             iam_propagation: Duration::from_secs(90),
             poll: Duration::from_millis(500),
         }
@@ -279,8 +323,10 @@ impl Cx {
         Ok(value.downcast::<T>().expect("one type per cache key"))
     }
 
-    /// Retries throttling, 5xx and transport errors within the budget. Only
-    /// for calls that are safe to repeat (reads, modifies, deletes).
+    /// Retries throttling and 5xx within the budget, and a call that got no
+    /// answer (transport) at most [`Timeouts::transport_retries`] times, each
+    /// retry said on screen (throttling from its third). Only for calls that
+    /// are safe to repeat (reads, modifies, deletes).
     pub async fn retry<T, F, Fut>(&self, mut call: F) -> Result<T, AwsError>
     where
         F: FnMut() -> Fut,
@@ -288,11 +334,30 @@ impl Cx {
     {
         let budget = Budget::new(self.timeouts.retry_budget);
         let mut attempt = 0;
+        let mut unanswered = 0;
         loop {
             match call().await {
+                Err(e) if e.class == ErrorClass::Transport && unanswered >= self.timeouts.transport_retries => {
+                    return Err(AwsError { message: format!("{} (no answer after {} tries)", e.message, unanswered + 1), ..e });
+                }
                 Err(e) if e.is_retryable() && !budget.expired() => {
                     attempt += 1;
-                    tokio::time::sleep(backoff(attempt)).await;
+                    let wait = backoff(attempt);
+                    let max = (e.class == ErrorClass::Transport).then(|| {
+                        unanswered += 1;
+                        self.timeouts.transport_retries
+                    });
+                    tracing::debug!(target: "infra::aws", operation = %e.operation, code = %e.code, attempt, wait = ?wait, "retrying");
+                    if e.class != ErrorClass::Throttled || attempt >= 3 {
+                        self.reporter.report(Event::Retrying {
+                            operation: e.operation.clone(),
+                            error: retry_reason(&e),
+                            attempt: max.map(|_| unanswered).unwrap_or(attempt),
+                            max,
+                            wait,
+                        });
+                    }
+                    tokio::time::sleep(wait).await;
                 }
                 other => return other,
             }
@@ -322,7 +387,7 @@ impl Cx {
                     attempt += 1;
                     self.reporter.report(Event::Progress {
                         address: address.to_string(),
-                        message: format!("{what}: {} ({})", e.code, e.message),
+                        message: format!("{what}: {} ({}); waiting up to {}", e.code, e.message, human(limit)),
                         elapsed: started.elapsed(),
                     });
                     tokio::time::sleep(backoff(attempt)).await;
@@ -352,7 +417,7 @@ impl Cx {
             }
             self.reporter.report(Event::Progress {
                 address: address.to_string(),
-                message: format!("waiting for {what}"),
+                message: format!("waiting for {what} (up to {})", human(timeout)),
                 elapsed: started.elapsed(),
             });
             tokio::time::sleep(interval).await;
@@ -364,6 +429,14 @@ impl Cx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_read_as_people_say_them() {
+        assert_eq!(human(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human(Duration::from_secs(45)), "45s");
+        assert_eq!(human(Duration::from_secs(30 * 60)), "30m");
+        assert_eq!(human(Duration::from_secs(5400)), "1h30m");
+    }
 
     #[test]
     fn each_service_spelling_of_in_use_is_a_dependency() {

@@ -33,7 +33,7 @@ pub async fn run(cli: &Cli, args: &DestroyArgs) -> anyhow::Result<u8> {
     confirm_or_require_yes(args.yes, "to destroy")?;
     let interrupts = Interrupts::install();
     let terminal = Arc::new(TerminalReporter::new(false));
-    let cx = ops::context(&prepared, interrupts.tracking(terminal.clone()), Timeouts::default()).await;
+    let cx = ops::context(&prepared, interrupts.tracking(terminal.clone()), Timeouts::default()).await?;
     let run = RunOptions {
         parallelism: args.parallelism as usize,
         prune_orphans: false,

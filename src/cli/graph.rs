@@ -51,7 +51,7 @@ pub async fn run(cli: &Cli, args: &GraphArgs) -> anyhow::Result<u8> {
         graph.resources().iter().flat_map(|d| graph.dependencies(&d.address).into_iter().map(move |dep| (d.address.clone(), dep))).collect();
     if args.plan {
         let reporter = Arc::new(TerminalReporter::new(true));
-        let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await;
+        let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await?;
         let outcome = ops::plan(&opts, &prepared, &cx, args.refresh.refresh, false).await?;
         reporter.clear();
         for n in &mut nodes {

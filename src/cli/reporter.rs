@@ -87,6 +87,15 @@ impl Reporter for TerminalReporter {
             Event::Recovered { outcome, .. } => self.line(outcome),
             Event::Interrupted => self.line("interrupted: finishing running actions".into()),
             Event::Warning { message } => self.line(format!("warning: {message}")),
+            Event::Retrying { operation, error, attempt, max, wait } => {
+                let of = max.map(|m| format!(" of {m}")).unwrap_or_default();
+                // Shown even when quiet (JSON on stdout): a silent wait is what this replaces.
+                let text = format!("retrying {operation} (retry {attempt}{of}) in {}: {error}", secs(wait));
+                match &self.bars {
+                    Some(mp) => mp.suspend(|| eprintln!("{text}")),
+                    None => eprintln!("{text}"),
+                }
+            }
         }
     }
 }

@@ -46,7 +46,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     let interrupts = Interrupts::install();
     let terminal = Arc::new(TerminalReporter::new(false));
     let timeouts = Timeouts { nat: std::time::Duration::from_secs(args.nat_timeout), ..Timeouts::default() };
-    let cx = ops::context(&prepared, interrupts.tracking(terminal.clone()), timeouts).await;
+    let cx = ops::context(&prepared, interrupts.tracking(terminal.clone()), timeouts).await?;
     let run = RunOptions {
         parallelism: args.parallelism as usize,
         prune_orphans: args.prune_orphans,
