@@ -16,6 +16,7 @@ mod lost_state;
 mod network;
 mod operator;
 mod plan_output;
+mod preflight;
 mod review;
 mod support;
 mod vanished;
