@@ -1,6 +1,7 @@
 //! The cloud side: SDK clients built once from the standard AWS configuration,
 //! one error type for every service, bounded retries, and the waiters.
 
+pub mod calls;
 pub mod kinds;
 pub mod preflight;
 mod retry;
@@ -53,18 +54,24 @@ impl Clients {
             .timeout_config(timeouts)
             .load()
             .await;
+        // Every client logs its calls (`-v`, `INFRA_LOG`).
+        macro_rules! client {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf($sdk::config::Builder::from(&conf).interceptor(calls::CallLog).build())
+            };
+        }
         Clients {
-            ec2: aws_sdk_ec2::Client::new(&conf),
-            iam: aws_sdk_iam::Client::new(&conf),
-            eks: aws_sdk_eks::Client::new(&conf),
-            rds: aws_sdk_rds::Client::new(&conf),
-            route53: aws_sdk_route53::Client::new(&conf),
-            acm: aws_sdk_acm::Client::new(&conf),
-            sqs: aws_sdk_sqs::Client::new(&conf),
-            events: aws_sdk_eventbridge::Client::new(&conf),
-            kms: aws_sdk_kms::Client::new(&conf),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&conf),
-            sts: aws_sdk_sts::Client::new(&conf),
+            ec2: client!(aws_sdk_ec2),
+            iam: client!(aws_sdk_iam),
+            eks: client!(aws_sdk_eks),
+            rds: client!(aws_sdk_rds),
+            route53: client!(aws_sdk_route53),
+            acm: client!(aws_sdk_acm),
+            sqs: client!(aws_sdk_sqs),
+            events: client!(aws_sdk_eventbridge),
+            kms: client!(aws_sdk_kms),
+            elbv2: client!(aws_sdk_elasticloadbalancingv2),
+            sts: client!(aws_sdk_sts),
         }
     }
 }

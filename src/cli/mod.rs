@@ -33,6 +33,10 @@ pub struct Cli {
     /// State database (default: state/<env>.db).
     #[arg(long, global = true, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// Log each AWS call (service, operation, duration, status) and each retry
+    /// on stderr; `INFRA_LOG` takes a tracing filter (`INFRA_LOG=infra::aws=debug`).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -104,8 +108,9 @@ impl Cli {
 
 /// Runs a parsed command and returns its exit code.
 pub fn run(cli: Cli) -> u8 {
+    let filter = crate::aws::calls::filter(cli.verbose, std::env::var("INFRA_LOG").ok().as_deref());
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("INFRA_LOG"))
+        .with_env_filter(tracing_subscriber::EnvFilter::builder().parse_lossy(filter))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
