@@ -38,7 +38,9 @@ pub fn run(cli: &Cli, args: &OutputArgs) -> anyhow::Result<u8> {
         return Ok(crate::exit::SUCCESS);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        // A versioned document (docs/json-formats.md); one output by name is its value alone.
+        let doc = serde_json::json!({ "format_version": 1, "env": opts.env, "outputs": all });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         for (name, value) in &all {
             println!("{name} = {}", outputs::listed(name, value));

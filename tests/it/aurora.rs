@@ -63,7 +63,7 @@ async fn aurora_serverless_v2_up_scale_in_place_and_destroy_with_final_snapshot(
 
     // The same outputs as the instance form, read from the cluster.
     let outputs = env.expect(&["output", "--json"], 0);
-    let values: Value = serde_json::from_slice(&outputs.stdout).unwrap();
+    let values: Value = serde_json::from_slice::<Value>(&outputs.stdout).unwrap()["outputs"].clone();
     assert_eq!(values["db_endpoint"], c.endpoint().unwrap());
     assert_eq!(values["db_reader_endpoint"], c.reader_endpoint().unwrap());
     assert_eq!(values["db_master_secret_arn"], secret_arn.as_str());

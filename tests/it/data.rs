@@ -117,7 +117,7 @@ async fn data_tier_up_modify_protect_destroy() {
     let zones = sdk.route53.list_hosted_zones_by_name().dns_name(&domain).send().await.unwrap();
     let zone = zones.hosted_zones().iter().find(|z| z.name() == format!("{domain}.")).expect("the zone").clone();
     let zone_id = zone.id().trim_start_matches("/hostedzone/").to_string();
-    let outputs: Value = serde_json::from_slice(&env.expect(&["output", "--json"], 0).stdout).unwrap();
+    let outputs: Value = serde_json::from_slice::<Value>(&env.expect(&["output", "--json"], 0).stdout).unwrap()["outputs"].clone();
     assert_eq!(outputs["zone_id"], zone_id.as_str());
     assert_eq!(outputs["db_master_secret_arn"], secret_arn.as_str());
     let cert_arn = outputs["certificate_arn"].as_str().unwrap().to_string();

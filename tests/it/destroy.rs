@@ -116,7 +116,7 @@ async fn destroy_sweeps_what_controllers_left_in_the_network() {
     // What external-dns publishes in our zone: records and their TXT
     // ownership records, in its old (same name) and current (`cname-`) formats.
     use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
-    let outputs: serde_json::Value = serde_json::from_slice(&env.expect(&["output", "--json"], 0).stdout).unwrap();
+    let outputs = serde_json::from_slice::<serde_json::Value>(&env.expect(&["output", "--json"], 0).stdout).unwrap()["outputs"].clone();
     let zone = outputs["zone_id"].as_str().unwrap().to_string();
     let domain = env.domain();
     let owner = "\"heritage=external-dns,external-dns/owner=default,external-dns/resource=ingress/todo/api\"";

@@ -10,6 +10,7 @@ mod crash;
 mod data;
 mod destroy;
 mod drift;
+mod formats;
 mod faults;
 mod locks;
 mod lost_state;

@@ -38,7 +38,7 @@ async fn a_zone_and_a_cluster_deleted_by_hand_are_planned_again_and_already_gone
     let env = TestEnv::from_dev("it-vanish", 70);
     env.expect(&["up", "--yes"], 0);
     let sdk = clients().await;
-    let outputs: serde_json::Value = serde_json::from_slice(&env.expect(&["output", "--json"], 0).stdout).unwrap();
+    let outputs = serde_json::from_slice::<serde_json::Value>(&env.expect(&["output", "--json"], 0).stdout).unwrap()["outputs"].clone();
     let zone = outputs["zone_id"].as_str().expect("zone_id output").to_string();
     let cluster = format!("todo-{}", env.name);
     delete_zone_by_hand(&sdk, &zone).await;
