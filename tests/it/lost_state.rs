@@ -70,7 +70,7 @@ async fn a_lost_state_is_adopted_whole_database_included_and_up_creates_nothing(
     adopted.sort();
     assert_eq!(adopted, declared, "every declared resource, no more");
     assert_eq!(json["summary"], serde_json::json!({ "add": 0, "change": 0, "destroy": 0 }));
-    assert_eq!(strings(&json["orphans"], "id"), [handmade.clone()]);
+    assert_eq!(strings(&json["orphans"], "id"), std::slice::from_ref(&handmade));
 
     // drift before up: adoptable, not orphans.
     let report: Value = serde_json::from_slice(&env.expect(&["drift", "--json"], 2).stdout).unwrap();

@@ -70,10 +70,10 @@ impl Kind for DbSubnetGroup {
         for g in groups.iter().filter(|g| g.db_subnet_group_name().is_some()) {
             let mut live = to_live(g);
             // Matched by name; tags (one call each) only for the groups state knows.
-            if scope.known.iter().any(|k| k.id == live.id) {
-                if let Some((_, tags)) = read_tags(&tags_of(cx, g.db_subnet_group_arn().unwrap_or_default()).await?, scope.env) {
-                    live.props.insert("tags".into(), tags);
-                }
+            if scope.known.iter().any(|k| k.id == live.id)
+                && let Some((_, tags)) = read_tags(&tags_of(cx, g.db_subnet_group_arn().unwrap_or_default()).await?, scope.env)
+            {
+                live.props.insert("tags".into(), tags);
             }
             out.push(live);
         }
