@@ -119,6 +119,14 @@ async fn plan_drift_and_output_json_match_their_documentation() {
         .group_id()
         .unwrap()
         .to_string();
+    let nodes = output["outputs"]["nodes_security_group_id"].as_str().expect("nodes_security_group_id output").to_string();
+    let ssh = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
+    sdk.ec2.authorize_security_group_ingress().group_id(&nodes).ip_permissions(ssh).send().await.unwrap();
     let queue = sdk.sqs.get_queue_url().queue_name(format!("{cluster}-karpenter")).send().await.unwrap().queue_url().unwrap().to_string();
     sdk.sqs.delete_queue().queue_url(&queue).send().await.unwrap();
     let intruder = "arn:aws:iam::123456789012:role/admin-by-hand";
@@ -138,7 +146,7 @@ async fn plan_drift_and_output_json_match_their_documentation() {
 
     let drift = json(&env.expect(&["drift", "--json"], 2));
     let kinds: BTreeSet<&str> = drift["findings"].as_array().unwrap().iter().filter_map(|f| f["finding"].as_str()).collect();
-    assert_eq!(kinds, ["access", "changed", "deleted", "orphan", "plan_differs", "unrecorded"].into(), "{drift:#}");
+    assert_eq!(kinds, ["access", "added_by_hand", "changed", "deleted", "orphan", "plan_differs", "unrecorded"].into(), "{drift:#}");
     check("drift", &[&drift]);
 
     let plan = json(&env.expect(&["plan", "--json"], 0));

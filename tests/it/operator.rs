@@ -196,7 +196,9 @@ async fn output_reads_state_alone_keeps_types_and_fails_when_unknown() {
     }
     env.expect(&["up", "--yes"], 0);
 
-    let all: Value = serde_json::from_slice(&env.expect(&["output", "--json"], 0).stdout).unwrap();
+    let doc: Value = serde_json::from_slice(&env.expect(&["output", "--json"], 0).stdout).unwrap();
+    assert_eq!(doc["format_version"], 1, "{doc:#}");
+    let all = &doc["outputs"];
     let vpc = sdk.ec2.describe_vpcs().filters(env_filter(&env.name)).send().await.unwrap().vpcs()[0].vpc_id().unwrap().to_string();
     assert_eq!(all["vpc_id"], vpc.as_str());
     for list in ["app_subnet_ids", "public_subnet_ids", "data_subnet_ids"] {
