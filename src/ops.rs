@@ -131,10 +131,16 @@ pub fn enforce_policy(prepared: &Prepared) -> Result<(), Error> {
 /// The clients and limits for the env, once credentials resolve and the
 /// endpoint answers (see [`crate::aws::preflight`]): before the first read.
 pub async fn context(prepared: &Prepared, reporter: Arc<dyn Reporter>, timeouts: Timeouts) -> Result<Cx, Error> {
-    let region = prepared.loaded.file.region.get_ref();
-    let clients = Clients::load(region).await;
-    let caller = crate::aws::preflight::check(&clients, region, crate::aws::preflight::LIMIT).await?;
+    let cx = unchecked_context(prepared, reporter, timeouts).await;
+    let caller = crate::aws::preflight::check(&cx.clients, prepared.loaded.file.region.get_ref(), crate::aws::preflight::LIMIT).await?;
     tracing::debug!(target: "infra::aws", caller, "credentials resolved and the endpoint answers");
+    Ok(cx)
+}
+
+/// [`context`] without the check, for a command that may read nothing
+/// (`plan --refresh=false` reads only what an interrupted run left open).
+pub async fn unchecked_context(prepared: &Prepared, reporter: Arc<dyn Reporter>, timeouts: Timeouts) -> Cx {
+    let clients = Clients::load(prepared.loaded.file.region.get_ref()).await;
     let mut timeouts = timeouts;
     if let Some(minutes) = prepared.loaded.file.cluster.as_ref().and_then(|c| c.wait_timeout_minutes) {
         timeouts.cluster = std::time::Duration::from_secs(minutes * 60);
@@ -142,7 +148,7 @@ pub async fn context(prepared: &Prepared, reporter: Arc<dyn Reporter>, timeouts:
     if let Some(minutes) = prepared.loaded.file.database.as_ref().and_then(|d| d.wait_timeout_minutes) {
         timeouts.database = std::time::Duration::from_secs(minutes * 60);
     }
-    Ok(Cx { clients, env: prepared.loaded.env.clone(), timeouts, reporter, cache: None })
+    Cx { clients, env: prepared.loaded.env.clone(), timeouts, reporter, cache: None }
 }
 
 fn state_map(state: &StateStore) -> Result<HashMap<String, StateResource>, StateError> {

@@ -34,7 +34,11 @@ pub async fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
     let prepared = ops::prepare(&opts).map_err(Error::from)?;
     ops::enforce_policy(&prepared)?;
     let reporter = Arc::new(TerminalReporter::new(args.json));
-    let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await?;
+    let cx = if args.refresh.refresh {
+        ops::context(&prepared, reporter.clone(), Timeouts::default()).await?
+    } else {
+        ops::unchecked_context(&prepared, reporter.clone(), Timeouts::default()).await
+    };
     let outcome = ops::plan(&opts, &prepared, &cx, args.refresh.refresh, args.prune_orphans).await?;
     reporter.clear();
     if args.json {

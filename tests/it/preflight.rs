@@ -35,6 +35,10 @@ fn an_unreachable_endpoint_fails_in_seconds_naming_it() {
         assert!(took < FAST && text(&out.stderr).contains("cannot reach AWS"), "{args:?} took {took:?}: {}", text(&out.stderr));
     }
 
+    // A plan that reads nothing (`--refresh=false`, no interrupted run) needs no endpoint.
+    let (out, _) = timed(env.command(&["plan", "--refresh=false"]).env("AWS_ENDPOINT_URL", "http://127.0.0.1:9"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
     // Bad input is found first: exit 3, whatever the endpoint.
     env.edit_plan("nat_gateways = 1", "nat_gateways = 1\nnot_a_key = true");
     let (out, _) = timed(env.command(&["plan"]).env("AWS_ENDPOINT_URL", "http://127.0.0.1:9"));
