@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::kinds::{Live, Registry};
 use crate::aws::{AwsError, Cx};
 use crate::graph::ResourceGraph;
-use crate::model::{resolve, Outputs, Props};
+use crate::model::{Outputs, Props, resolve};
 use crate::refresh::Observed;
 use crate::state::{JournalEntry, StateResource};
 
@@ -50,9 +50,17 @@ pub enum AdoptError {
 
 /// Addresses the plan declares, unknown to state, that more than one
 /// resource in the cloud carries.
-fn ambiguous(graph: &ResourceGraph, observed: &Observed, rows: &HashMap<String, StateResource>) -> Vec<(String, Vec<String>)> {
+fn ambiguous(
+    graph: &ResourceGraph,
+    observed: &Observed,
+    rows: &HashMap<String, StateResource>,
+) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
-    for d in graph.resources().iter().filter(|d| !rows.contains_key(&d.address)) {
+    for d in graph
+        .resources()
+        .iter()
+        .filter(|d| !rows.contains_key(&d.address))
+    {
         let ids: Vec<String> = observed
             .untracked
             .iter()
@@ -82,9 +90,16 @@ pub async fn adopt(
 ) -> Result<Vec<StateResource>, AdoptError> {
     let unsure = ambiguous(graph, observed, rows);
     if !unsure.is_empty() {
-        return Err(Ambiguous { env: cx.env.clone(), ambiguous: unsure }.into());
+        return Err(Ambiguous {
+            env: cx.env.clone(),
+            ambiguous: unsure,
+        }
+        .into());
     }
-    let mut outputs: HashMap<String, Outputs> = rows.iter().map(|(a, r)| (a.clone(), r.outputs.clone())).collect();
+    let mut outputs: HashMap<String, Outputs> = rows
+        .iter()
+        .map(|(a, r)| (a.clone(), r.outputs.clone()))
+        .collect();
     for l in observed.live.values() {
         if let Some(a) = &l.address {
             outputs.insert(a.clone(), l.outputs.clone());
@@ -92,22 +107,36 @@ pub async fn adopt(
     }
     let mut adopted = Vec::new();
     for d in graph.in_order() {
-        let Some(kind) = registry.get(&d.kind) else { continue };
+        let Some(kind) = registry.get(&d.kind) else {
+            continue;
+        };
         if !observed.kinds.contains(&d.kind) || observed.live.contains_key(&d.address) {
             continue;
         }
         // References to what is not known yet read as unknown: a tagged
         // resource is found by its address alone; a natural key needs its
         // own fields resolved, nothing else.
-        let lookup = |r: &crate::model::Ref| outputs.get(&r.address).and_then(|o| o.get(&r.output).cloned());
+        let lookup = |r: &crate::model::Ref| {
+            outputs
+                .get(&r.address)
+                .and_then(|o| o.get(&r.output).cloned())
+        };
         let resolved = resolve(&d.props, &lookup, true).unwrap_or_default();
-        let key = kind.natural_key(&resolved).filter(|k| !k.contains(crate::model::UNKNOWN));
-        let mut found = observed.untracked.iter().find(|(k, l)| *k == d.kind && l.address.as_deref() == Some(d.address.as_str())).map(|(_, l)| l.clone());
+        let key = kind
+            .natural_key(&resolved)
+            .filter(|k| !k.contains(crate::model::UNKNOWN));
+        let mut found = observed
+            .untracked
+            .iter()
+            .find(|(k, l)| *k == d.kind && l.address.as_deref() == Some(d.address.as_str()))
+            .map(|(_, l)| l.clone());
         if found.is_none() && key.is_some() {
             found = kind.lookup(cx, &resolved).await?;
         }
         if found.is_none() {
-            found = key.as_ref().and_then(|k| observed.by_key.get(&(d.kind.clone(), k.clone())).cloned());
+            found = key
+                .as_ref()
+                .and_then(|k| observed.by_key.get(&(d.kind.clone(), k.clone())).cloned());
         }
         if found.is_none() {
             // A natural-key create from the journal, with the props it was sent with.
@@ -118,8 +147,16 @@ pub async fn adopt(
         }
         let Some(live) = found else { continue };
         outputs.insert(d.address.clone(), live.outputs.clone());
-        observed.untracked.retain(|(k, l)| !(*k == d.kind && l.id == live.id));
-        observed.live.insert(d.address.clone(), Live { address: Some(d.address.clone()), ..live.clone() });
+        observed
+            .untracked
+            .retain(|(k, l)| !(*k == d.kind && l.id == live.id));
+        observed.live.insert(
+            d.address.clone(),
+            Live {
+                address: Some(d.address.clone()),
+                ..live.clone()
+            },
+        );
         adopted.push(StateResource {
             address: d.address.clone(),
             kind: d.kind.clone(),
@@ -147,7 +184,9 @@ pub fn orphans(observed: &Observed, rows: &HashMap<String, StateResource>) -> Ve
         .map(|(kind, live)| Orphan {
             kind: kind.clone(),
             live: live.clone(),
-            duplicate_of: live.address.clone().filter(|a| rows.get(a).is_some_and(|r| &r.kind == kind) || observed.live.contains_key(a)),
+            duplicate_of: live.address.clone().filter(|a| {
+                rows.get(a).is_some_and(|r| &r.kind == kind) || observed.live.contains_key(a)
+            }),
         })
         .collect()
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::aws::kinds::{Live, Registry};
 use crate::graph::ResourceGraph;
-use crate::model::{has_unknown, resolve, Outputs, Props};
+use crate::model::{Outputs, Props, has_unknown, resolve};
 use crate::state::StateResource;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,7 +90,11 @@ impl Plan {
     pub fn counts(&self) -> (usize, usize, usize) {
         let n = |op| self.actions.iter().filter(|a| a.op == op).count();
         let replace = n(Op::Replace);
-        (n(Op::Create) + replace, n(Op::Update), n(Op::Delete) + replace)
+        (
+            n(Op::Create) + replace,
+            n(Op::Update),
+            n(Op::Delete) + replace,
+        )
     }
 
     pub fn is_empty(&self) -> bool {
@@ -124,25 +128,40 @@ impl Current<'_> {
         if self.refreshed_kinds.contains(&s.kind) {
             return None;
         }
-        Some(Live { id: s.id.clone(), address: Some(s.address.clone()), props: s.props.clone(), outputs: s.outputs.clone() })
-            .filter(|_| s.kind == kind || kind.is_empty())
+        Some(Live {
+            id: s.id.clone(),
+            address: Some(s.address.clone()),
+            props: s.props.clone(),
+            outputs: s.outputs.clone(),
+        })
+        .filter(|_| s.kind == kind || kind.is_empty())
     }
 }
 
 /// Compares the managed part of the tags: the keys the plan wants now, and
 /// the keys infra set before. Tags others add (EKS, Karpenter) never show.
 fn managed_tags(live: &Value, desired: &Value, applied: Option<&Value>) -> Value {
-    let (Some(live), Some(desired)) = (live.as_object(), desired.as_object()) else { return live.clone() };
+    let (Some(live), Some(desired)) = (live.as_object(), desired.as_object()) else {
+        return live.clone();
+    };
     let applied = applied.and_then(|a| a.as_object());
     let keep = |k: &String| desired.contains_key(k) || applied.is_some_and(|a| a.contains_key(k));
-    Value::Object(live.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+    Value::Object(
+        live.iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
 }
 
 /// The live props as the diff sees them: tags narrowed to managed keys.
 pub fn comparable(live: &Props, desired: &Props, applied: Option<&Props>) -> Props {
     let mut out = live.clone();
     if let (Some(l), Some(d)) = (live.get("tags"), desired.get("tags")) {
-        out.insert("tags".into(), managed_tags(l, d, applied.and_then(|a| a.get("tags"))));
+        out.insert(
+            "tags".into(),
+            managed_tags(l, d, applied.and_then(|a| a.get("tags"))),
+        );
     }
     out
 }
@@ -168,7 +187,11 @@ pub fn is_write_only(field: &str) -> bool {
 }
 
 /// Field-by-field changes from `current` to `desired` (resolved).
-pub fn field_changes(current: &Props, desired: &Props, replace_fields: &[&str]) -> Vec<FieldChange> {
+pub fn field_changes(
+    current: &Props,
+    desired: &Props,
+    replace_fields: &[&str],
+) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     for (field, new) in desired {
         let old = current.get(field);
@@ -200,13 +223,17 @@ pub fn diff(graph: &ResourceGraph, current: &Current<'_>, registry: &Registry) -
             if renewed.contains(r.address.as_str()) {
                 return None;
             }
-            known.get(r.address.as_str()).and_then(|o| o.get(&r.output).cloned())
+            known
+                .get(r.address.as_str())
+                .and_then(|o| o.get(&r.output).cloned())
         };
         let resolved = resolve(&d.props, &lookup, true).expect("unknowns allowed");
         let deps = graph.dependencies(&d.address);
         let state_row = current.state.get(&d.address);
         let state_deps = state_row.map(|s| s.deps.clone()).unwrap_or_default();
-        let now = current.get(&d.address, "").filter(|_| state_row.is_none_or(|s| s.kind == d.kind));
+        let now = current
+            .get(&d.address, "")
+            .filter(|_| state_row.is_none_or(|s| s.kind == d.kind));
         let action = |op, changes, reason: Option<String>, current: Option<Live>| Action {
             address: d.address.clone(),
             kind: d.kind.clone(),
@@ -221,15 +248,26 @@ pub fn diff(graph: &ResourceGraph, current: &Current<'_>, registry: &Registry) -
         };
         let Some(live) = now else {
             let reason = match state_row {
-                Some(s) if s.kind != d.kind => Some(format!("kind changes from {} to {}", s.kind, d.kind)),
+                Some(s) if s.kind != d.kind => {
+                    Some(format!("kind changes from {} to {}", s.kind, d.kind))
+                }
                 Some(_) => Some("deleted outside infra; it will be created again".to_string()),
                 None => None,
             };
             let changes = resolved
                 .iter()
-                .map(|(f, v)| FieldChange { field: f.clone(), old: None, new: Some(v.clone()), forces_replacement: false })
+                .map(|(f, v)| FieldChange {
+                    field: f.clone(),
+                    old: None,
+                    new: Some(v.clone()),
+                    forces_replacement: false,
+                })
                 .collect();
-            let op = if state_row.is_some_and(|s| s.kind != d.kind) { Op::Replace } else { Op::Create };
+            let op = if state_row.is_some_and(|s| s.kind != d.kind) {
+                Op::Replace
+            } else {
+                Op::Create
+            };
             let current_live = state_row.filter(|_| op == Op::Replace).map(|s| Live {
                 id: s.id.clone(),
                 address: Some(s.address.clone()),
@@ -249,8 +287,12 @@ pub fn diff(graph: &ResourceGraph, current: &Current<'_>, registry: &Registry) -
         let forcing: Vec<&FieldChange> = changes.iter().filter(|c| c.forces_replacement).collect();
         if forcing.is_empty() {
             known.insert(&d.address, live.outputs.clone());
-            let live = Live { props: seen, ..live };
-            plan.actions.push(action(Op::Update, changes, None, Some(live)));
+            let live = Live {
+                props: seen,
+                ..live
+            };
+            plan.actions
+                .push(action(Op::Update, changes, None, Some(live)));
         } else {
             let reason = forcing
                 .iter()
@@ -263,13 +305,25 @@ pub fn diff(graph: &ResourceGraph, current: &Current<'_>, registry: &Registry) -
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            let live = Live { props: seen, ..live };
-            plan.actions.push(action(Op::Replace, changes, Some(format!("{reason}: forces replacement")), Some(live)));
+            let live = Live {
+                props: seen,
+                ..live
+            };
+            plan.actions.push(action(
+                Op::Replace,
+                changes,
+                Some(format!("{reason}: forces replacement")),
+                Some(live),
+            ));
             renewed.insert(&d.address);
         }
     }
     // What state has and the plan no longer asks for.
-    let mut gone: Vec<&StateResource> = current.state.values().filter(|s| graph.get(&s.address).is_none()).collect();
+    let mut gone: Vec<&StateResource> = current
+        .state
+        .values()
+        .filter(|s| graph.get(&s.address).is_none())
+        .collect();
     gone.sort_by(|a, b| a.address.cmp(&b.address));
     for s in gone {
         let Some(live) = current.get(&s.address, &s.kind) else {
@@ -318,7 +372,9 @@ pub fn destroy_plan(current: &Current<'_>) -> Plan {
                 kind: s.kind.clone(),
                 op: Op::Delete,
                 changes: Vec::new(),
-                reason: live.is_none().then(|| "already deleted outside infra; only the state row is removed".into()),
+                reason: live
+                    .is_none()
+                    .then(|| "already deleted outside infra; only the state row is removed".into()),
                 props: None,
                 current: live,
                 deps: Vec::new(),
@@ -327,7 +383,10 @@ pub fn destroy_plan(current: &Current<'_>) -> Plan {
             }
         })
         .collect();
-    Plan { actions, ..Plan::default() }
+    Plan {
+        actions,
+        ..Plan::default()
+    }
 }
 
 #[cfg(test)]
@@ -338,7 +397,14 @@ mod tests {
     use serde_json::json;
 
     fn desired(address: &str, kind: &str, props: Value) -> Desired {
-        Desired { address: address.into(), kind: kind.into(), props: props.as_object().unwrap().clone(), protect: false, origin: String::new(), span: None }
+        Desired {
+            address: address.into(),
+            kind: kind.into(),
+            props: props.as_object().unwrap().clone(),
+            protect: false,
+            origin: String::new(),
+            span: None,
+        }
     }
 
     fn row(address: &str, kind: &str, id: &str, props: Value) -> StateResource {
@@ -356,27 +422,52 @@ mod tests {
     fn run(desired_list: Vec<Desired>, rows: Vec<StateResource>) -> Plan {
         let registry = Registry::new();
         let graph = ResourceGraph::new(desired_list).seal(&registry).unwrap();
-        let state: HashMap<String, StateResource> = rows.into_iter().map(|r| (r.address.clone(), r)).collect();
+        let state: HashMap<String, StateResource> =
+            rows.into_iter().map(|r| (r.address.clone(), r)).collect();
         let live = HashMap::new();
         let kinds = BTreeSet::new();
-        diff(&graph, &Current { state: &state, live: &live, refreshed_kinds: &kinds }, &registry)
+        diff(
+            &graph,
+            &Current {
+                state: &state,
+                live: &live,
+                refreshed_kinds: &kinds,
+            },
+            &registry,
+        )
     }
 
     fn vpc(cidr: &str) -> Desired {
-        desired("vpc.main", "Vpc", json!({"cidr": cidr, "tags": {"Name": "x"}}))
+        desired(
+            "vpc.main",
+            "Vpc",
+            json!({"cidr": cidr, "tags": {"Name": "x"}}),
+        )
     }
 
     fn subnet(cidr: &str) -> Desired {
-        desired("subnet.a", "Subnet", json!({"vpc_id": "${vpc.main.id}", "cidr": cidr, "az": "us-east-1a"}))
+        desired(
+            "subnet.a",
+            "Subnet",
+            json!({"vpc_id": "${vpc.main.id}", "cidr": cidr, "az": "us-east-1a"}),
+        )
     }
 
     #[test]
     fn creates_what_state_lacks_with_unknown_references() {
         let plan = run(vec![vpc("10.0.0.0/16"), subnet("10.0.1.0/24")], vec![]);
         assert_eq!(plan.counts(), (2, 0, 0));
-        let s = plan.actions.iter().find(|a| a.address == "subnet.a").unwrap();
+        let s = plan
+            .actions
+            .iter()
+            .find(|a| a.address == "subnet.a")
+            .unwrap();
         assert_eq!(s.op, Op::Create);
-        assert!(s.changes.iter().any(|c| c.field == "vpc_id" && c.new == Some(json!(crate::model::UNKNOWN))));
+        assert!(
+            s.changes
+                .iter()
+                .any(|c| c.field == "vpc_id" && c.new == Some(json!(crate::model::UNKNOWN)))
+        );
     }
 
     #[test]
@@ -384,8 +475,18 @@ mod tests {
         let plan = run(
             vec![vpc("10.0.0.0/16"), subnet("10.0.1.0/24")],
             vec![
-                row("vpc.main", "Vpc", "vpc-1", json!({"cidr": "10.0.0.0/16", "tags": {"Name": "x"}})),
-                row("subnet.a", "Subnet", "subnet-1", json!({"vpc_id": "vpc-1", "cidr": "10.0.1.0/24", "az": "us-east-1a"})),
+                row(
+                    "vpc.main",
+                    "Vpc",
+                    "vpc-1",
+                    json!({"cidr": "10.0.0.0/16", "tags": {"Name": "x"}}),
+                ),
+                row(
+                    "subnet.a",
+                    "Subnet",
+                    "subnet-1",
+                    json!({"vpc_id": "vpc-1", "cidr": "10.0.1.0/24", "az": "us-east-1a"}),
+                ),
             ],
         );
         assert!(plan.is_empty(), "{plan:?}");
@@ -394,17 +495,40 @@ mod tests {
     #[test]
     fn updates_in_place_fields_and_replaces_forcing_ones() {
         let plan = run(
-            vec![desired("vpc.main", "Vpc", json!({"cidr": "10.0.0.0/16", "tags": {"Name": "y"}})), subnet("10.0.2.0/24")],
             vec![
-                row("vpc.main", "Vpc", "vpc-1", json!({"cidr": "10.0.0.0/16", "tags": {"Name": "x"}})),
-                row("subnet.a", "Subnet", "subnet-1", json!({"vpc_id": "vpc-1", "cidr": "10.0.1.0/24", "az": "us-east-1a"})),
+                desired(
+                    "vpc.main",
+                    "Vpc",
+                    json!({"cidr": "10.0.0.0/16", "tags": {"Name": "y"}}),
+                ),
+                subnet("10.0.2.0/24"),
+            ],
+            vec![
+                row(
+                    "vpc.main",
+                    "Vpc",
+                    "vpc-1",
+                    json!({"cidr": "10.0.0.0/16", "tags": {"Name": "x"}}),
+                ),
+                row(
+                    "subnet.a",
+                    "Subnet",
+                    "subnet-1",
+                    json!({"vpc_id": "vpc-1", "cidr": "10.0.1.0/24", "az": "us-east-1a"}),
+                ),
             ],
         );
         let vpc = &plan.actions[1];
         assert_eq!((vpc.address.as_str(), vpc.op), ("vpc.main", Op::Update));
         let subnet = &plan.actions[0];
         assert_eq!(subnet.op, Op::Replace);
-        assert!(subnet.reason.as_deref().unwrap().contains("`cidr` cannot change in place"));
+        assert!(
+            subnet
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("`cidr` cannot change in place")
+        );
         assert_eq!(plan.counts(), (1, 1, 1));
     }
 
@@ -413,18 +537,45 @@ mod tests {
         let plan = run(
             vec![vpc("10.1.0.0/16"), subnet("10.0.1.0/24")],
             vec![
-                row("vpc.main", "Vpc", "vpc-1", json!({"cidr": "10.0.0.0/16", "tags": {"Name": "x"}})),
-                row("subnet.a", "Subnet", "subnet-1", json!({"vpc_id": "vpc-1", "cidr": "10.0.1.0/24", "az": "us-east-1a"})),
+                row(
+                    "vpc.main",
+                    "Vpc",
+                    "vpc-1",
+                    json!({"cidr": "10.0.0.0/16", "tags": {"Name": "x"}}),
+                ),
+                row(
+                    "subnet.a",
+                    "Subnet",
+                    "subnet-1",
+                    json!({"vpc_id": "vpc-1", "cidr": "10.0.1.0/24", "az": "us-east-1a"}),
+                ),
             ],
         );
         assert!(plan.actions.iter().all(|a| a.op == Op::Replace));
-        let s = plan.actions.iter().find(|a| a.address == "subnet.a").unwrap();
-        assert!(s.reason.as_deref().unwrap().contains("depends on a resource that is being replaced"));
+        let s = plan
+            .actions
+            .iter()
+            .find(|a| a.address == "subnet.a")
+            .unwrap();
+        assert!(
+            s.reason
+                .as_deref()
+                .unwrap()
+                .contains("depends on a resource that is being replaced")
+        );
     }
 
     #[test]
     fn deletes_what_the_plan_dropped() {
-        let plan = run(vec![], vec![row("vpc.main", "Vpc", "vpc-1", json!({"cidr": "10.0.0.0/16"}))]);
+        let plan = run(
+            vec![],
+            vec![row(
+                "vpc.main",
+                "Vpc",
+                "vpc-1",
+                json!({"cidr": "10.0.0.0/16"}),
+            )],
+        );
         assert_eq!(plan.actions.len(), 1);
         assert_eq!(plan.actions[0].op, Op::Delete);
         assert_eq!(plan.counts(), (0, 0, 1));
@@ -434,10 +585,16 @@ mod tests {
     fn tags_added_by_others_are_not_changes_but_removed_managed_tags_are() {
         let live = json!({"Name": "x", "kubernetes.io/cluster/todo": "shared"});
         let desired_tags = json!({"Name": "x"});
-        assert_eq!(managed_tags(&live, &desired_tags, None), json!({"Name": "x"}));
+        assert_eq!(
+            managed_tags(&live, &desired_tags, None),
+            json!({"Name": "x"})
+        );
         let applied = json!({"Name": "x", "team": "a"});
         let live = json!({"Name": "x", "team": "a"});
-        assert_eq!(managed_tags(&live, &desired_tags, Some(&applied)), json!({"Name": "x", "team": "a"}));
+        assert_eq!(
+            managed_tags(&live, &desired_tags, Some(&applied)),
+            json!({"Name": "x", "team": "a"})
+        );
     }
 }
 
@@ -445,13 +602,31 @@ mod tests {
 /// with it: once the key is gone, that data cannot be read. Warned, not
 /// refused: the deletion waits out its window and can be cancelled.
 pub fn keys_still_in_use(plan: &Plan, state: &HashMap<String, StateResource>) -> Vec<String> {
-    let leaving: HashSet<&str> = plan.actions.iter().filter(|a| matches!(a.op, Op::Delete | Op::Replace)).map(|a| a.address.as_str()).collect();
+    let leaving: HashSet<&str> = plan
+        .actions
+        .iter()
+        .filter(|a| matches!(a.op, Op::Delete | Op::Replace))
+        .map(|a| a.address.as_str())
+        .collect();
     let mut warnings = Vec::new();
-    for a in plan.actions.iter().filter(|a| a.op == Op::Delete && a.kind == "KmsKey") {
-        let Some(arn) = state.get(&a.address).and_then(|k| k.outputs.get("arn")).filter(|arn| !arn.is_empty()) else { continue };
+    for a in plan
+        .actions
+        .iter()
+        .filter(|a| a.op == Op::Delete && a.kind == "KmsKey")
+    {
+        let Some(arn) = state
+            .get(&a.address)
+            .and_then(|k| k.outputs.get("arn"))
+            .filter(|arn| !arn.is_empty())
+        else {
+            continue;
+        };
         let mut users: Vec<&str> = state
             .values()
-            .filter(|r| !leaving.contains(r.address.as_str()) && r.props.values().any(|v| v.as_str() == Some(arn.as_str())))
+            .filter(|r| {
+                !leaving.contains(r.address.as_str())
+                    && r.props.values().any(|v| v.as_str() == Some(arn.as_str()))
+            })
             .map(|r| r.address.as_str())
             .collect();
         users.sort();

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::aws::kinds::Registry;
 use crate::diff::{comparable, field_changes};
 use crate::graph::ResourceGraph;
-use crate::model::{resolve, Outputs};
+use crate::model::{Outputs, resolve};
 use crate::refresh::Observed;
 use crate::state::StateResource;
 
@@ -29,23 +29,54 @@ pub struct FieldDrift {
 #[serde(tag = "finding", rename_all = "snake_case")]
 pub enum Finding {
     /// Fields changed outside infra since it applied them.
-    Changed { address: String, kind: String, id: String, fields: Vec<FieldDrift> },
+    Changed {
+        address: String,
+        kind: String,
+        id: String,
+        fields: Vec<FieldDrift>,
+    },
     /// In state, gone from the cloud.
-    Deleted { address: String, kind: String, id: String },
+    Deleted {
+        address: String,
+        kind: String,
+        id: String,
+    },
     /// Live matches what was applied, but the plan file now wants otherwise.
-    PlanDiffers { address: String, kind: String, fields: Vec<String> },
+    PlanDiffers {
+        address: String,
+        kind: String,
+        fields: Vec<String>,
+    },
     /// Tagged with this env, unknown to state.
-    Orphan { kind: String, id: String, address: Option<String> },
+    Orphan {
+        kind: String,
+        id: String,
+        address: Option<String>,
+    },
     /// Declared by the plan and in the cloud, unknown to state (a lost or
     /// wrong state file): `infra up` adopts it, creating nothing.
-    Unrecorded { address: String, kind: String, id: String },
+    Unrecorded {
+        address: String,
+        kind: String,
+        id: String,
+    },
     /// Added outside infra to one of its resources and not in the plan: a
     /// rule on one of its security groups, a policy on one of its roles.
     /// `up` removes it.
-    AddedByHand { kind: String, id: String, parent: String, what: String },
+    AddedByHand {
+        kind: String,
+        id: String,
+        parent: String,
+        what: String,
+    },
     /// Cluster access the plan does not grant: a break-glass entry past its
     /// time, or a cluster admin the plan does not name.
-    Access { kind: String, principal_arn: String, address: Option<String>, why: String },
+    Access {
+        kind: String,
+        principal_arn: String,
+        address: Option<String>,
+        why: String,
+    },
 }
 
 impl Finding {
@@ -71,36 +102,87 @@ impl Finding {
 /// The tier a kind belongs to, for grouping the report.
 pub fn tier(kind: &str) -> &'static str {
     match kind {
-        "Vpc" | "Subnet" | "InternetGateway" | "ElasticIp" | "NatGateway" | "RouteTable" | "Route" | "RouteTableAssociation"
-        | "SecurityGroup" | "SecurityGroupRule" => "network",
-        "EksCluster" | "EksNodegroup" | "EksAddon" | "EksAccessEntry" | "EksAccessPolicyAssociation" | "IamOidcProvider" | "SqsQueue" | "SqsQueuePolicy" | "EventRule" | "IamInstanceProfile" => "cluster",
-        "IamRole" | "IamRolePolicy" | "IamRolePolicyAttachment" | "EksPodIdentityAssociation" => "identity",
+        "Vpc"
+        | "Subnet"
+        | "InternetGateway"
+        | "ElasticIp"
+        | "NatGateway"
+        | "RouteTable"
+        | "Route"
+        | "RouteTableAssociation"
+        | "SecurityGroup"
+        | "SecurityGroupRule" => "network",
+        "EksCluster"
+        | "EksNodegroup"
+        | "EksAddon"
+        | "EksAccessEntry"
+        | "EksAccessPolicyAssociation"
+        | "IamOidcProvider"
+        | "SqsQueue"
+        | "SqsQueuePolicy"
+        | "EventRule"
+        | "IamInstanceProfile" => "cluster",
+        "IamRole" | "IamRolePolicy" | "IamRolePolicyAttachment" | "EksPodIdentityAssociation" => {
+            "identity"
+        }
         "Route53Zone" | "Route53Record" | "AcmCertificate" | "AcmCertificateValidation" => "dns",
         "KmsKey" | "KmsAlias" => "kms",
-        "DbSubnetGroup" | "DbParameterGroup" | "DbInstance" | "DbClusterParameterGroup" | "RdsCluster" | "RdsClusterInstance" => "database",
+        "DbSubnetGroup"
+        | "DbParameterGroup"
+        | "DbInstance"
+        | "DbClusterParameterGroup"
+        | "RdsCluster"
+        | "RdsClusterInstance" => "database",
         _ => "other",
     }
 }
 
-pub fn detect(graph: &ResourceGraph, state: &HashMap<String, StateResource>, observed: &Observed, registry: &Registry) -> Vec<Finding> {
+pub fn detect(
+    graph: &ResourceGraph,
+    state: &HashMap<String, StateResource>,
+    observed: &Observed,
+    registry: &Registry,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut rows: Vec<&StateResource> = state.values().collect();
     rows.sort_by(|a, b| a.address.cmp(&b.address));
-    let outputs: HashMap<&str, &Outputs> =
-        state.iter().map(|(a, r)| (a.as_str(), observed.live.get(a).map(|l| &l.outputs).unwrap_or(&r.outputs))).collect();
+    let outputs: HashMap<&str, &Outputs> = state
+        .iter()
+        .map(|(a, r)| {
+            (
+                a.as_str(),
+                observed
+                    .live
+                    .get(a)
+                    .map(|l| &l.outputs)
+                    .unwrap_or(&r.outputs),
+            )
+        })
+        .collect();
     for row in rows {
-        let Some(kind) = registry.get(&row.kind) else { continue };
+        let Some(kind) = registry.get(&row.kind) else {
+            continue;
+        };
         if !observed.kinds.contains(&row.kind) {
             continue;
         }
         let Some(live) = observed.live.get(&row.address) else {
-            findings.push(Finding::Deleted { address: row.address.clone(), kind: row.kind.clone(), id: row.id.clone() });
+            findings.push(Finding::Deleted {
+                address: row.address.clone(),
+                kind: row.kind.clone(),
+                id: row.id.clone(),
+            });
             continue;
         };
         if let Some(until) = expired_break_glass(row) {
             findings.push(Finding::Access {
                 kind: row.kind.clone(),
-                principal_arn: row.props.get("principal_arn").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                principal_arn: row
+                    .props
+                    .get("principal_arn")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
                 address: Some(row.address.clone()),
                 why: format!("break-glass access past its time ({until}); `infra up` removes it"),
             });
@@ -108,25 +190,51 @@ pub fn detect(graph: &ResourceGraph, state: &HashMap<String, StateResource>, obs
         let seen = comparable(&live.props, &row.props, None);
         let changed: Vec<FieldDrift> = field_changes(&seen, &row.props, &[])
             .into_iter()
-            .flat_map(|c| per_key(FieldDrift { field: c.field, applied: c.new, live: c.old }))
+            .flat_map(|c| {
+                per_key(FieldDrift {
+                    field: c.field,
+                    applied: c.new,
+                    live: c.old,
+                })
+            })
             .collect();
         if !changed.is_empty() {
-            findings.push(Finding::Changed { address: row.address.clone(), kind: row.kind.clone(), id: live.id.clone(), fields: changed });
+            findings.push(Finding::Changed {
+                address: row.address.clone(),
+                kind: row.kind.clone(),
+                id: live.id.clone(),
+                fields: changed,
+            });
             continue;
         }
         if let Some(d) = graph.get(&row.address) {
-            let lookup = |r: &crate::model::Ref| outputs.get(r.address.as_str()).and_then(|o| o.get(&r.output).cloned());
+            let lookup = |r: &crate::model::Ref| {
+                outputs
+                    .get(r.address.as_str())
+                    .and_then(|o| o.get(&r.output).cloned())
+            };
             if let Ok(want) = resolve(&d.props, &lookup, true) {
                 let seen = comparable(&live.props, &want, Some(&row.props));
-                let fields: Vec<String> = field_changes(&seen, &want, kind.replace_fields()).into_iter().map(|c| c.field).collect();
+                let fields: Vec<String> = field_changes(&seen, &want, kind.replace_fields())
+                    .into_iter()
+                    .map(|c| c.field)
+                    .collect();
                 if !fields.is_empty() {
-                    findings.push(Finding::PlanDiffers { address: row.address.clone(), kind: row.kind.clone(), fields });
+                    findings.push(Finding::PlanDiffers {
+                        address: row.address.clone(),
+                        kind: row.kind.clone(),
+                        fields,
+                    });
                 }
             }
         }
     }
     for (kind, live) in &observed.untracked {
-        findings.push(Finding::Orphan { kind: kind.clone(), id: live.id.clone(), address: live.address.clone() });
+        findings.push(Finding::Orphan {
+            kind: kind.clone(),
+            id: live.id.clone(),
+            address: live.address.clone(),
+        });
     }
     findings
 }
@@ -134,13 +242,21 @@ pub fn detect(graph: &ResourceGraph, state: &HashMap<String, StateResource>, obs
 /// A flat map (tags, labels) drifts key by key: `tags.team`, never both
 /// whole maps. Nested values (policy documents) stay whole.
 fn per_key(d: FieldDrift) -> Vec<FieldDrift> {
-    let flat = |m: &serde_json::Map<String, Value>| m.values().all(|v| !v.is_object() && !v.is_array());
+    let flat =
+        |m: &serde_json::Map<String, Value>| m.values().all(|v| !v.is_object() && !v.is_array());
     match (&d.applied, &d.live) {
-        (Some(Value::Object(applied)), Some(Value::Object(live))) if flat(applied) && flat(live) => {
-            let keys: std::collections::BTreeSet<&String> = applied.keys().chain(live.keys()).collect();
+        (Some(Value::Object(applied)), Some(Value::Object(live)))
+            if flat(applied) && flat(live) =>
+        {
+            let keys: std::collections::BTreeSet<&String> =
+                applied.keys().chain(live.keys()).collect();
             keys.into_iter()
                 .filter(|k| applied.get(*k) != live.get(*k))
-                .map(|k| FieldDrift { field: format!("{}.{k}", d.field), applied: applied.get(k).cloned(), live: live.get(k).cloned() })
+                .map(|k| FieldDrift {
+                    field: format!("{}.{k}", d.field),
+                    applied: applied.get(k).cloned(),
+                    live: live.get(k).cloned(),
+                })
                 .collect()
         }
         _ => vec![d],
@@ -153,7 +269,12 @@ pub fn added_by_hand(found: &[crate::by_hand::ByHand]) -> Vec<Finding> {
     found
         .iter()
         .filter(|b| !b.default_egress)
-        .map(|b| Finding::AddedByHand { kind: b.kind.clone(), id: b.live.id.clone(), parent: b.parent.clone(), what: b.what.clone() })
+        .map(|b| Finding::AddedByHand {
+            kind: b.kind.clone(),
+            id: b.live.id.clone(),
+            parent: b.parent.clone(),
+            what: b.what.clone(),
+        })
         .collect()
 }
 
@@ -171,17 +292,32 @@ mod tests {
 
     #[test]
     fn tag_drift_names_only_the_changed_keys() {
-        let d = FieldDrift { field: "tags".into(), applied: Some(json!({"Name": "a", "tier": "public", "gone": "x"})), live: Some(json!({"Name": "a", "tier": "private", "new": "y"})) };
-        let got: Vec<(String, Option<Value>, Option<Value>)> = per_key(d).into_iter().map(|f| (f.field, f.applied, f.live)).collect();
+        let d = FieldDrift {
+            field: "tags".into(),
+            applied: Some(json!({"Name": "a", "tier": "public", "gone": "x"})),
+            live: Some(json!({"Name": "a", "tier": "private", "new": "y"})),
+        };
+        let got: Vec<(String, Option<Value>, Option<Value>)> = per_key(d)
+            .into_iter()
+            .map(|f| (f.field, f.applied, f.live))
+            .collect();
         assert_eq!(
             got,
             vec![
                 ("tags.gone".into(), Some(json!("x")), None),
                 ("tags.new".into(), None, Some(json!("y"))),
-                ("tags.tier".into(), Some(json!("public")), Some(json!("private"))),
+                (
+                    "tags.tier".into(),
+                    Some(json!("public")),
+                    Some(json!("private"))
+                ),
             ]
         );
-        let doc = FieldDrift { field: "document".into(), applied: Some(json!({"Statement": []})), live: Some(json!({"Statement": [1]})) };
+        let doc = FieldDrift {
+            field: "document".into(),
+            applied: Some(json!({"Statement": []})),
+            live: Some(json!({"Statement": [1]})),
+        };
         assert_eq!(per_key(doc.clone()), vec![doc]);
     }
 }

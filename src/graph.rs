@@ -5,11 +5,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::marker::PhantomData;
 
+use petgraph::Direction;
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
-use petgraph::Direction;
 
-use crate::model::{refs_of, Desired};
+use crate::model::{Desired, refs_of};
 
 /// Type-state markers: a graph is `Building` until `seal` validates it.
 #[derive(Debug)]
@@ -22,11 +22,29 @@ pub enum GraphError {
     #[error("{origin}: address `{address}` is declared twice; give each resource its own name")]
     Duplicate { address: String, origin: String },
     #[error("{origin}: `{address}` has unknown kind `{kind}`; known kinds: {known}")]
-    UnknownKind { address: String, kind: String, origin: String, known: String },
+    UnknownKind {
+        address: String,
+        kind: String,
+        origin: String,
+        known: String,
+    },
     #[error("{origin}: `{address}` refers to `{target}`, which this plan does not declare")]
-    Dangling { address: String, target: String, origin: String },
-    #[error("{origin}: `{address}` refers to `{target}.{output}`, but a {kind} has no output `{output}` (it has: {known})")]
-    UnknownOutput { address: String, target: String, output: String, kind: String, origin: String, known: String },
+    Dangling {
+        address: String,
+        target: String,
+        origin: String,
+    },
+    #[error(
+        "{origin}: `{address}` refers to `{target}.{output}`, but a {kind} has no output `{output}` (it has: {known})"
+    )]
+    UnknownOutput {
+        address: String,
+        target: String,
+        output: String,
+        kind: String,
+        origin: String,
+        known: String,
+    },
     #[error("dependency cycle: {}; break it by removing one of these references", path.join(" -> "))]
     Cycle { path: Vec<String> },
 }
@@ -63,16 +81,28 @@ pub struct ResourceGraph<S = Sealed> {
 
 impl ResourceGraph<Building> {
     pub fn new(resources: Vec<Desired>) -> Self {
-        ResourceGraph { graph: DiGraph::new(), resources, index: HashMap::new(), order: Vec::new(), _state: PhantomData }
+        ResourceGraph {
+            graph: DiGraph::new(),
+            resources,
+            index: HashMap::new(),
+            order: Vec::new(),
+            _state: PhantomData,
+        }
     }
 
     /// Validates everything and returns every problem found.
-    pub fn seal(mut self, kinds: &dyn KindCatalog) -> Result<ResourceGraph<Sealed>, Vec<GraphError>> {
+    pub fn seal(
+        mut self,
+        kinds: &dyn KindCatalog,
+    ) -> Result<ResourceGraph<Sealed>, Vec<GraphError>> {
         let mut errors = Vec::new();
         for (i, r) in self.resources.iter().enumerate() {
             let node = self.graph.add_node(i);
             if self.index.insert(r.address.clone(), node).is_some() {
-                errors.push(GraphError::Duplicate { address: r.address.clone(), origin: r.origin.clone() });
+                errors.push(GraphError::Duplicate {
+                    address: r.address.clone(),
+                    origin: r.origin.clone(),
+                });
             }
             if kinds.outputs(&r.kind).is_none() {
                 errors.push(GraphError::UnknownKind {
@@ -116,14 +146,26 @@ impl ResourceGraph<Building> {
         for scc in tarjan_scc(&self.graph) {
             let self_loop = scc.len() == 1 && self.graph.contains_edge(scc[0], scc[0]);
             if scc.len() > 1 || self_loop {
-                errors.push(GraphError::Cycle { path: self.cycle_path(&scc) });
+                errors.push(GraphError::Cycle {
+                    path: self.cycle_path(&scc),
+                });
             }
         }
         if !errors.is_empty() {
             return Err(errors);
         }
-        let order = toposort(&self.graph, None).expect("cycles were rejected").into_iter().map(|n| self.graph[n]).collect();
-        Ok(ResourceGraph { graph: self.graph, resources: self.resources, index: self.index, order, _state: PhantomData })
+        let order = toposort(&self.graph, None)
+            .expect("cycles were rejected")
+            .into_iter()
+            .map(|n| self.graph[n])
+            .collect();
+        Ok(ResourceGraph {
+            graph: self.graph,
+            resources: self.resources,
+            index: self.index,
+            order,
+            _state: PhantomData,
+        })
     }
 
     /// Walks one cycle inside a strongly connected component, for the message,
@@ -141,8 +183,10 @@ impl ResourceGraph<Building> {
                 .min()
                 .expect("a strongly connected node has a successor inside its component");
             if let Some(pos) = path.iter().position(|&p| p == next) {
-                let mut cycle: Vec<String> =
-                    path[pos..].iter().map(|&n| self.resources[self.graph[n]].address.clone()).collect();
+                let mut cycle: Vec<String> = path[pos..]
+                    .iter()
+                    .map(|&n| self.resources[self.graph[n]].address.clone())
+                    .collect();
                 cycle.push(self.resources[self.graph[next]].address.clone());
                 return cycle;
             }
@@ -158,7 +202,9 @@ impl ResourceGraph<Sealed> {
     }
 
     pub fn get(&self, address: &str) -> Option<&Desired> {
-        self.index.get(address).map(|&n| &self.resources[self.graph[n]])
+        self.index
+            .get(address)
+            .map(|&n| &self.resources[self.graph[n]])
     }
 
     /// Resources in dependency order: every resource after what it refers to.
@@ -168,7 +214,9 @@ impl ResourceGraph<Sealed> {
 
     /// The addresses this resource refers to.
     pub fn dependencies(&self, address: &str) -> Vec<String> {
-        let Some(&node) = self.index.get(address) else { return Vec::new() };
+        let Some(&node) = self.index.get(address) else {
+            return Vec::new();
+        };
         let mut deps: Vec<String> = self
             .graph
             .neighbors_directed(node, Direction::Incoming)
@@ -216,9 +264,13 @@ mod tests {
 
     #[test]
     fn orders_dependencies_first() {
-        let g = ResourceGraph::new(vec![thing("t.c", &["t.b"]), thing("t.b", &["t.a"]), thing("t.a", &[])])
-            .seal(&Kinds)
-            .unwrap();
+        let g = ResourceGraph::new(vec![
+            thing("t.c", &["t.b"]),
+            thing("t.b", &["t.a"]),
+            thing("t.a", &[]),
+        ])
+        .seal(&Kinds)
+        .unwrap();
         let order: Vec<_> = g.in_order().map(|d| d.address.as_str()).collect();
         assert_eq!(order, ["t.a", "t.b", "t.c"]);
         assert_eq!(g.dependencies("t.c"), ["t.b"]);
@@ -238,10 +290,24 @@ mod tests {
         ])
         .seal(&Kinds)
         .unwrap_err();
-        assert!(errors.contains(&GraphError::Cycle { path: vec!["t.a".into(), "t.b".into(), "t.c".into(), "t.a".into()] }));
-        assert!(errors.iter().any(|e| matches!(e, GraphError::Dangling { target, .. } if target == "t.missing")));
-        assert!(errors.iter().any(|e| matches!(e, GraphError::Duplicate { address, .. } if address == "t.d")));
-        assert!(errors.iter().any(|e| matches!(e, GraphError::UnknownKind { kind, .. } if kind == "Nope")));
+        assert!(errors.contains(&GraphError::Cycle {
+            path: vec!["t.a".into(), "t.b".into(), "t.c".into(), "t.a".into()]
+        }));
+        assert!(
+            errors
+                .iter()
+                .any(|e| matches!(e, GraphError::Dangling { target, .. } if target == "t.missing"))
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| matches!(e, GraphError::Duplicate { address, .. } if address == "t.d"))
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| matches!(e, GraphError::UnknownKind { kind, .. } if kind == "Nope"))
+        );
         assert_eq!(errors.len(), 4);
     }
 
@@ -250,7 +316,11 @@ mod tests {
         let mut d = thing("t.a", &[]);
         d.props.insert("x".into(), json!("${t.a.arn}"));
         let errors = ResourceGraph::new(vec![d]).seal(&Kinds).unwrap_err();
-        assert!(errors.iter().any(|e| matches!(e, GraphError::UnknownOutput { output, .. } if output == "arn")));
+        assert!(
+            errors
+                .iter()
+                .any(|e| matches!(e, GraphError::UnknownOutput { output, .. } if output == "arn"))
+        );
         assert!(errors.iter().any(|e| matches!(e, GraphError::Cycle { .. })));
     }
 }

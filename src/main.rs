@@ -7,7 +7,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { infra::exit::INVALID_INPUT } else { infra::exit::SUCCESS });
+            return ExitCode::from(if e.use_stderr() {
+                infra::exit::INVALID_INPUT
+            } else {
+                infra::exit::SUCCESS
+            });
         }
     };
     ExitCode::from(infra::cli::run(cli))

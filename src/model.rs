@@ -56,7 +56,10 @@ impl Ref {
         if !address.contains('.') || output.is_empty() {
             return None;
         }
-        Some(Ref { address: address.to_string(), output: output.to_string() })
+        Some(Ref {
+            address: address.to_string(),
+            output: output.to_string(),
+        })
     }
 }
 
@@ -64,7 +67,9 @@ impl Ref {
 fn refs_in_str(s: &str, out: &mut Vec<Ref>) {
     let mut rest = s;
     while let Some(start) = rest.find("${") {
-        let Some(len) = rest[start..].find('}') else { break };
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
         if let Some(r) = Ref::parse(&rest[start..start + len + 1]) {
             out.push(r);
         }
@@ -109,7 +114,9 @@ fn resolve_str(s: &str, lookup: &dyn Fn(&Ref) -> Option<String>) -> Result<Optio
     let mut out = String::new();
     let mut rest = s;
     while let Some(start) = rest.find("${") {
-        let Some(len) = rest[start..].find('}') else { break };
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
         let expr = &rest[start..start + len + 1];
         out.push_str(&rest[..start]);
         match Ref::parse(expr) {
@@ -144,7 +151,12 @@ pub fn resolve(
     fn walk(v: &Value, text: &dyn Fn(&str) -> Result<String, Ref>) -> Result<Value, Ref> {
         Ok(match v {
             Value::String(s) => Value::String(text(s)?),
-            Value::Array(items) => Value::Array(items.iter().map(|i| walk(i, text)).collect::<Result<_, _>>()?),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| walk(i, text))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Object(map) => {
                 let mut out = serde_json::Map::new();
                 for (k, i) in map {
@@ -190,7 +202,10 @@ mod tests {
     fn parses_refs() {
         assert_eq!(
             Ref::parse("${subnet.app_a.id}"),
-            Some(Ref { address: "subnet.app_a".into(), output: "id".into() })
+            Some(Ref {
+                address: "subnet.app_a".into(),
+                output: "id".into()
+            })
         );
         assert_eq!(Ref::parse("subnet.app_a.id"), None);
         assert_eq!(Ref::parse("${vpc}"), None);
@@ -223,6 +238,9 @@ mod tests {
         assert_eq!(found.len(), 2);
         let lookup = |r: &Ref| Some(format!("<{}>", r.address));
         let out = resolve(&props, &lookup, false).unwrap();
-        assert_eq!(out["doc"], json!({ "<eks_cluster.main>:sub": "system:serviceaccount:<ns.a>:sa" }));
+        assert_eq!(
+            out["doc"],
+            json!({ "<eks_cluster.main>:sub": "system:serviceaccount:<ns.a>:sa" })
+        );
     }
 }

@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::apply::{apply, ApplyOptions, ApplyReport};
+use crate::apply::{ApplyOptions, ApplyReport, apply};
 use crate::aws::kinds::Registry;
 use crate::aws::{AwsError, Clients, Cx, Timeouts};
 use crate::config::{self, InvalidPlan, LoadedPlan, PlanError};
-use crate::diff::{destroy_plan, diff, Current, Plan};
-use crate::expand::{expand, Expanded};
+use crate::diff::{Current, Plan, destroy_plan, diff};
+use crate::expand::{Expanded, expand};
 use crate::graph::ResourceGraph;
 use crate::model::Outputs;
-use crate::refresh::{refresh, Observed};
+use crate::refresh::{Observed, refresh};
 use crate::report::{Event, Reporter};
 use crate::state::{StateError, StateResource, StateStore};
 
@@ -40,15 +40,26 @@ pub enum Error {
     #[error(transparent)]
     Ambiguous(#[from] crate::adopt::Ambiguous),
     #[error("env `{env}` has nothing applied (state {}: {why}); `infra up --env {env}` makes it", .path.display())]
-    NeverApplied { env: String, path: PathBuf, why: String },
+    NeverApplied {
+        env: String,
+        path: PathBuf,
+        why: String,
+    },
     #[error("{} output(s) not known yet: {}; they are known once `infra up --env {env}` has made what they name", .names.len(), .names.join(", "))]
     UnknownOutputs { env: String, names: Vec<String> },
     #[error("state {} holds resources but no recorded outputs (written by an older infra), and the plan file cannot be read to compute them: run `infra refresh --env {env}` once to record them", .path.display())]
     OutputsNotRecorded { env: String, path: PathBuf },
-    #[error("refusing to unlock: its holder is still running: {holder}. Wait for it to finish, or stop it (its lock goes when it exits); `--force` clears the lock row anyway")]
-    LiveHolder { holder: Box<crate::state::LockHolder> },
+    #[error(
+        "refusing to unlock: its holder is still running: {holder}. Wait for it to finish, or stop it (its lock goes when it exits); `--force` clears the lock row anyway"
+    )]
+    LiveHolder {
+        holder: Box<crate::state::LockHolder>,
+    },
     #[error("state is still locked after waiting {}: held by {holder}; wait longer (`--lock-timeout`) or for that run to finish", humantime::format_duration(*.waited))]
-    LockWait { holder: Box<crate::state::LockHolder>, waited: std::time::Duration },
+    LockWait {
+        holder: Box<crate::state::LockHolder>,
+        waited: std::time::Duration,
+    },
     #[error(transparent)]
     Preflight(#[from] crate::aws::preflight::PreflightError),
 }
@@ -66,8 +77,12 @@ impl From<crate::adopt::AdoptError> for Error {
 fn read_hint(e: &AwsError) -> &'static str {
     use crate::aws::ErrorClass;
     match e.class {
-        ErrorClass::Transport => "AWS stopped answering: check the network and AWS_ENDPOINT_URL, then rerun",
-        ErrorClass::Throttled | ErrorClass::Server => "AWS kept refusing (throttling or server errors): rerun later",
+        ErrorClass::Transport => {
+            "AWS stopped answering: check the network and AWS_ENDPOINT_URL, then rerun"
+        }
+        ErrorClass::Throttled | ErrorClass::Server => {
+            "AWS kept refusing (throttling or server errors): rerun later"
+        }
         _ if e.code.contains("AccessDenied") || e.code.contains("Unauthorized") => {
             "the identity infra runs as is not allowed this call: grant it (or use another profile), then rerun"
         }
@@ -85,7 +100,9 @@ pub struct EnvOptions {
 
 impl EnvOptions {
     pub fn state_path(&self) -> PathBuf {
-        self.state_path.clone().unwrap_or_else(|| PathBuf::from("state").join(format!("{}.db", self.env)))
+        self.state_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("state").join(format!("{}.db", self.env)))
     }
 }
 
@@ -106,21 +123,31 @@ pub fn prepare(opts: &EnvOptions) -> Result<Prepared, InvalidPlan> {
     let mut expanded = expand(&loaded);
     let registry = Arc::new(Registry::new());
     let resources = std::mem::take(&mut expanded.resources);
-    let graph = ResourceGraph::new(resources.clone()).seal(registry.as_ref()).map_err(|errors| {
-        let spans: HashMap<&str, Option<std::ops::Range<usize>>> =
-            resources.iter().map(|r| (r.address.as_str(), r.span.clone())).collect();
-        loaded.invalid(
-            errors
+    let graph = ResourceGraph::new(resources.clone())
+        .seal(registry.as_ref())
+        .map_err(|errors| {
+            let spans: HashMap<&str, Option<std::ops::Range<usize>>> = resources
                 .iter()
-                .map(|e| {
-                    let span = e.address().and_then(|a| spans.get(a).cloned().flatten());
-                    loaded.error(e.to_string(), span)
-                })
-                .collect::<Vec<PlanError>>(),
-        )
-    })?;
+                .map(|r| (r.address.as_str(), r.span.clone()))
+                .collect();
+            loaded.invalid(
+                errors
+                    .iter()
+                    .map(|e| {
+                        let span = e.address().and_then(|a| spans.get(a).cloned().flatten());
+                        loaded.error(e.to_string(), span)
+                    })
+                    .collect::<Vec<PlanError>>(),
+            )
+        })?;
     let policy = crate::review::policy_findings(&loaded, &resources);
-    Ok(Prepared { loaded, expanded, graph, registry, policy })
+    Ok(Prepared {
+        loaded,
+        expanded,
+        graph,
+        registry,
+        policy,
+    })
 }
 
 /// `plan` and `up` stop on a denied guardrail finding (exit 3), before any call.
@@ -130,29 +157,64 @@ pub fn enforce_policy(prepared: &Prepared) -> Result<(), Error> {
 
 /// The clients and limits for the env, once credentials resolve and the
 /// endpoint answers (see [`crate::aws::preflight`]): before the first read.
-pub async fn context(prepared: &Prepared, reporter: Arc<dyn Reporter>, timeouts: Timeouts) -> Result<Cx, Error> {
+pub async fn context(
+    prepared: &Prepared,
+    reporter: Arc<dyn Reporter>,
+    timeouts: Timeouts,
+) -> Result<Cx, Error> {
     let cx = unchecked_context(prepared, reporter, timeouts).await;
-    let caller = crate::aws::preflight::check(&cx.clients, prepared.loaded.file.region.get_ref(), crate::aws::preflight::LIMIT).await?;
+    let caller = crate::aws::preflight::check(
+        &cx.clients,
+        prepared.loaded.file.region.get_ref(),
+        crate::aws::preflight::LIMIT,
+    )
+    .await?;
     tracing::debug!(target: "infra::aws", caller, "credentials resolved and the endpoint answers");
     Ok(cx)
 }
 
 /// [`context`] without the check, for a command that may read nothing
 /// (`plan --refresh=false` reads only what an interrupted run left open).
-pub async fn unchecked_context(prepared: &Prepared, reporter: Arc<dyn Reporter>, timeouts: Timeouts) -> Cx {
+pub async fn unchecked_context(
+    prepared: &Prepared,
+    reporter: Arc<dyn Reporter>,
+    timeouts: Timeouts,
+) -> Cx {
     let clients = Clients::load(prepared.loaded.file.region.get_ref()).await;
     let mut timeouts = timeouts;
-    if let Some(minutes) = prepared.loaded.file.cluster.as_ref().and_then(|c| c.wait_timeout_minutes) {
+    if let Some(minutes) = prepared
+        .loaded
+        .file
+        .cluster
+        .as_ref()
+        .and_then(|c| c.wait_timeout_minutes)
+    {
         timeouts.cluster = std::time::Duration::from_secs(minutes * 60);
     }
-    if let Some(minutes) = prepared.loaded.file.database.as_ref().and_then(|d| d.wait_timeout_minutes) {
+    if let Some(minutes) = prepared
+        .loaded
+        .file
+        .database
+        .as_ref()
+        .and_then(|d| d.wait_timeout_minutes)
+    {
         timeouts.database = std::time::Duration::from_secs(minutes * 60);
     }
-    Cx { clients, env: prepared.loaded.env.clone(), timeouts, reporter, cache: None }
+    Cx {
+        clients,
+        env: prepared.loaded.env.clone(),
+        timeouts,
+        reporter,
+        cache: None,
+    }
 }
 
 fn state_map(state: &StateStore) -> Result<HashMap<String, StateResource>, StateError> {
-    Ok(state.resources()?.into_iter().map(|r| (r.address.clone(), r)).collect())
+    Ok(state
+        .resources()?
+        .into_iter()
+        .map(|r| (r.address.clone(), r))
+        .collect())
 }
 
 /// Refreshes (or reads only what recovery needs) and finds resources the plan
@@ -172,7 +234,15 @@ async fn observe(
         kinds.extend(prepared.graph.resources().iter().map(|r| r.kind.clone()));
     }
     let mut observed = refresh(cx, &prepared.registry, kinds, rows).await?;
-    let adopted = crate::adopt::adopt(cx, &prepared.graph, &prepared.registry, &mut observed, rows, &journal).await?;
+    let adopted = crate::adopt::adopt(
+        cx,
+        &prepared.graph,
+        &prepared.registry,
+        &mut observed,
+        rows,
+        &journal,
+    )
+    .await?;
     Ok((observed, adopted))
 }
 
@@ -195,24 +265,53 @@ pub struct PlanOutcome {
 
 /// The plan from state, the cloud as observed and what is adopted: diffs,
 /// warnings, orphans (a delete each when `prune_orphans`), data loss.
-fn make_plan(prepared: &Prepared, rows: &HashMap<String, StateResource>, observed: &Observed, adopted: Vec<StateResource>, prune_orphans: bool) -> Plan {
-    let current = Current { state: rows, live: &observed.live, refreshed_kinds: &observed.kinds };
+fn make_plan(
+    prepared: &Prepared,
+    rows: &HashMap<String, StateResource>,
+    observed: &Observed,
+    adopted: Vec<StateResource>,
+    prune_orphans: bool,
+) -> Plan {
+    let current = Current {
+        state: rows,
+        live: &observed.live,
+        refreshed_kinds: &observed.kinds,
+    };
     let mut plan = diff(&prepared.graph, &current, &prepared.registry);
-    plan.actions.extend(crate::by_hand::removals(&crate::by_hand::find(&prepared.graph, rows, observed, &prepared.registry)));
+    plan.actions
+        .extend(crate::by_hand::removals(&crate::by_hand::find(
+            &prepared.graph,
+            rows,
+            observed,
+            &prepared.registry,
+        )));
     plan.warnings = prepared.expanded.warnings.clone();
-    plan.warnings.extend(crate::diff::keys_still_in_use(&plan, rows));
+    plan.warnings
+        .extend(crate::diff::keys_still_in_use(&plan, rows));
     plan.adopted = adopted;
     plan.orphans = crate::adopt::orphans(observed, rows);
     if prune_orphans {
-        plan.actions.extend(crate::adopt::prune_actions(&plan.orphans));
+        plan.actions
+            .extend(crate::adopt::prune_actions(&plan.orphans));
     }
     plan.data_loss = crate::data_loss::find(&plan);
-    plan.cost = Some(crate::review::cost_change(&prepared.loaded, prepared.graph.resources(), rows, crate::cost::Date::today()));
+    plan.cost = Some(crate::review::cost_change(
+        &prepared.loaded,
+        prepared.graph.resources(),
+        rows,
+        crate::cost::Date::today(),
+    ));
     plan
 }
 
 /// `infra plan`: never writes state, never takes the lock.
-pub async fn plan(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, do_refresh: bool, prune_orphans: bool) -> Result<PlanOutcome, Error> {
+pub async fn plan(
+    opts: &EnvOptions,
+    prepared: &Prepared,
+    cx: &Cx,
+    do_refresh: bool,
+    prune_orphans: bool,
+) -> Result<PlanOutcome, Error> {
     let path = opts.state_path();
     let existed = path.exists();
     let state = StateStore::open_existing(&path)?;
@@ -230,7 +329,10 @@ pub async fn plan(opts: &EnvOptions, prepared: &Prepared, cx: &Cx, do_refresh: b
         plan_digest: prepared.loaded.digest(),
         plan: plan.clone(),
     };
-    Ok(PlanOutcome { plan, saved: Some(saved) })
+    Ok(PlanOutcome {
+        plan,
+        saved: Some(saved),
+    })
 }
 
 pub struct RunOptions {
@@ -258,7 +360,12 @@ pub struct RunOutcome {
 
 /// Takes the lock (waiting up to `lock_timeout` for another run's), backs
 /// state up, resolves interrupted actions.
-async fn open_for_write(opts: &EnvOptions, command: &str, reporter: &dyn Reporter, lock_timeout: std::time::Duration) -> Result<StateStore, Error> {
+async fn open_for_write(
+    opts: &EnvOptions,
+    command: &str,
+    reporter: &dyn Reporter,
+    lock_timeout: std::time::Duration,
+) -> Result<StateStore, Error> {
     let mut state = StateStore::open(&opts.state_path())?;
     let started = std::time::Instant::now();
     let mut said = false;
@@ -266,11 +373,17 @@ async fn open_for_write(opts: &EnvOptions, command: &str, reporter: &dyn Reporte
         match state.lock(command) {
             Err(StateError::Locked { holder }) if !lock_timeout.is_zero() => {
                 if started.elapsed() >= lock_timeout {
-                    return Err(Error::LockWait { holder: Box::new(holder), waited: lock_timeout });
+                    return Err(Error::LockWait {
+                        holder: Box::new(holder),
+                        waited: lock_timeout,
+                    });
                 }
                 if !said {
                     reporter.report(Event::Warning {
-                        message: format!("state is locked by {holder}; waiting up to {} for it", humantime::format_duration(lock_timeout)),
+                        message: format!(
+                            "state is locked by {holder}; waiting up to {} for it",
+                            humantime::format_duration(lock_timeout)
+                        ),
                     });
                     said = true;
                 }
@@ -284,7 +397,9 @@ async fn open_for_write(opts: &EnvOptions, command: &str, reporter: &dyn Reporte
     };
     if let Some(stale) = taken {
         reporter.report(Event::Warning {
-            message: format!("cleared a stale lock: {stale}; its process no longer holds the state"),
+            message: format!(
+                "cleared a stale lock: {stale}; its process no longer holds the state"
+            ),
         });
     }
     state.backup()?;
@@ -292,17 +407,30 @@ async fn open_for_write(opts: &EnvOptions, command: &str, reporter: &dyn Reporte
 }
 
 /// Records adoptions and closes the journal rows an interrupted run left open.
-fn recover(state: &mut StateStore, run_id: &str, observed: &Observed, adopted: &[StateResource], reporter: &dyn Reporter) -> Result<Vec<String>, Error> {
+fn recover(
+    state: &mut StateStore,
+    run_id: &str,
+    observed: &Observed,
+    adopted: &[StateResource],
+    reporter: &dyn Reporter,
+) -> Result<Vec<String>, Error> {
     if !adopted.is_empty() {
         state.put_resources(adopted)?;
     }
     let mut notes = Vec::new();
     if !adopted.is_empty() {
         // The CLI shows them as one block; the run log keeps the count.
-        state.note_run(run_id, &format!("adopted {} resource(s) the plan declares and state did not know", adopted.len()))?;
+        state.note_run(
+            run_id,
+            &format!(
+                "adopted {} resource(s) the plan declares and state did not know",
+                adopted.len()
+            ),
+        )?;
     }
     for j in state.unfinished_journal()? {
-        let exists = observed.live.contains_key(&j.address) || adopted.iter().any(|a| a.address == j.address);
+        let exists = observed.live.contains_key(&j.address)
+            || adopted.iter().any(|a| a.address == j.address);
         let outcome = match (j.action.as_str(), exists) {
             ("create", true) => {
                 notes.push(format!("adopted {}", j.address));
@@ -331,19 +459,46 @@ fn recover(state: &mut StateStore, run_id: &str, observed: &Observed, adopted: &
         state.journal_finish(j.id, &outcome, &crate::state::RowChange::Keep)?;
     }
     if !notes.is_empty() {
-        let line = format!("recovered {} interrupted action(s): {}", notes.len(), notes.join(", "));
+        let line = format!(
+            "recovered {} interrupted action(s): {}",
+            notes.len(),
+            notes.join(", ")
+        );
         state.note_run(run_id, &line)?;
-        reporter.report(Event::Recovered { address: String::new(), outcome: line });
+        reporter.report(Event::Recovered {
+            address: String::new(),
+            outcome: line,
+        });
     }
     Ok(notes)
 }
 
-fn check_saved(path: &PathBuf, opts: &EnvOptions, prepared: &Prepared, state: &StateStore, existed: bool) -> Result<Plan, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::BadSavedPlan { path: path.clone(), why: e.to_string() })?;
-    let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| Error::BadSavedPlan { path: path.clone(), why: e.to_string() })?;
-    let stale = |why: String| Err(Error::StalePlan { path: path.clone(), why });
+fn check_saved(
+    path: &PathBuf,
+    opts: &EnvOptions,
+    prepared: &Prepared,
+    state: &StateStore,
+    existed: bool,
+) -> Result<Plan, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::BadSavedPlan {
+        path: path.clone(),
+        why: e.to_string(),
+    })?;
+    let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| Error::BadSavedPlan {
+        path: path.clone(),
+        why: e.to_string(),
+    })?;
+    let stale = |why: String| {
+        Err(Error::StalePlan {
+            path: path.clone(),
+            why,
+        })
+    };
     if saved.env != opts.env {
-        return stale(format!("it was made for env `{}`, not `{}`", saved.env, opts.env));
+        return stale(format!(
+            "it was made for env `{}`, not `{}`",
+            saved.env, opts.env
+        ));
     }
     if saved.plan_digest != prepared.loaded.digest() {
         return stale("the plan file changed since".into());
@@ -353,7 +508,10 @@ fn check_saved(path: &PathBuf, opts: &EnvOptions, prepared: &Prepared, state: &S
     }
     let serial = state.serial()?;
     if saved.state_serial != serial {
-        return stale(format!("state changed since (serial {} then, {serial} now)", saved.state_serial));
+        return stale(format!(
+            "state changed since (serial {} then, {serial} now)",
+            saved.state_serial
+        ));
     }
     Ok(saved.plan)
 }
@@ -367,14 +525,33 @@ pub async fn up(
     confirm: &mut dyn FnMut(&Plan) -> bool,
 ) -> Result<RunOutcome, Error> {
     let existed = opts.state_path().exists();
-    let mut state = open_for_write(opts, &run.command, cx.reporter.as_ref(), run.lock_timeout).await?;
+    let mut state =
+        open_for_write(opts, &run.command, cx.reporter.as_ref(), run.lock_timeout).await?;
     let run_id = state.begin_run(&run.command)?;
-    let result = up_locked(opts, prepared, cx, run, confirm, &mut state, &run_id, existed).await;
+    let result = up_locked(
+        opts, prepared, cx, run, confirm, &mut state, &run_id, existed,
+    )
+    .await;
     let (status, summary) = match &result {
         Ok(o) => match &o.report {
             Some(r) if r.ok() => ("ok", format!("{} actions done", r.done)),
-            Some(r) if r.interrupted && r.failed.is_empty() => ("interrupted", format!("{} done, {} not started", r.done, r.not_started.len() + r.skipped.len())),
-            Some(r) => ("failed", format!("{} done, {} failed, {} skipped", r.done, r.failed.len(), r.skipped.len())),
+            Some(r) if r.interrupted && r.failed.is_empty() => (
+                "interrupted",
+                format!(
+                    "{} done, {} not started",
+                    r.done,
+                    r.not_started.len() + r.skipped.len()
+                ),
+            ),
+            Some(r) => (
+                "failed",
+                format!(
+                    "{} done, {} failed, {} skipped",
+                    r.done,
+                    r.failed.len(),
+                    r.skipped.len()
+                ),
+            ),
             None => ("no-op", "nothing applied".to_string()),
         },
         Err(e) => ("error", e.to_string()),
@@ -399,10 +576,24 @@ async fn up_locked(
         None => None,
     };
     let rows = state_map(state)?;
-    let (observed, mut adopted) = observe(cx, prepared, state, &rows, run.do_refresh && saved.is_none()).await?;
+    let (observed, mut adopted) = observe(
+        cx,
+        prepared,
+        state,
+        &rows,
+        run.do_refresh && saved.is_none(),
+    )
+    .await?;
     // A saved plan adopts exactly what it said it would.
     if let Some(p) = &saved {
-        let new: Vec<StateResource> = p.adopted.iter().filter(|a| !rows.contains_key(&a.address) && !adopted.iter().any(|b| b.address == a.address)).cloned().collect();
+        let new: Vec<StateResource> = p
+            .adopted
+            .iter()
+            .filter(|a| {
+                !rows.contains_key(&a.address) && !adopted.iter().any(|b| b.address == a.address)
+            })
+            .cloned()
+            .collect();
         adopted.extend(new);
     }
     let recovered = recover(state, run_id, &observed, &adopted, cx.reporter.as_ref())?;
@@ -410,21 +601,44 @@ async fn up_locked(
     let plan = match saved {
         Some(mut p) => {
             p.data_loss = crate::data_loss::find(&p);
-            p.cost = Some(crate::review::cost_change(&prepared.loaded, prepared.graph.resources(), &rows, crate::cost::Date::today()));
+            p.cost = Some(crate::review::cost_change(
+                &prepared.loaded,
+                prepared.graph.resources(),
+                &rows,
+                crate::cost::Date::today(),
+            ));
             p
         }
         None => make_plan(prepared, &rows, &observed, adopted, run.prune_orphans),
     };
-    let left = if run.prune_orphans { Vec::new() } else { plan.orphans.clone() };
+    let left = if run.prune_orphans {
+        Vec::new()
+    } else {
+        plan.orphans.clone()
+    };
     if plan.is_empty() {
         record_outputs(state, prepared, &observed, &plan)?;
     }
     if plan.is_empty() || !confirm(&plan) {
-        return Ok(RunOutcome { plan, report: None, recovered, orphans: left });
+        return Ok(RunOutcome {
+            plan,
+            report: None,
+            recovered,
+            orphans: left,
+        });
     }
     let known: HashMap<String, Outputs> = rows
         .iter()
-        .map(|(a, r)| (a.clone(), observed.live.get(a).map(|l| l.outputs.clone()).unwrap_or_else(|| r.outputs.clone())))
+        .map(|(a, r)| {
+            (
+                a.clone(),
+                observed
+                    .live
+                    .get(a)
+                    .map(|l| l.outputs.clone())
+                    .unwrap_or_else(|| r.outputs.clone()),
+            )
+        })
         .collect();
     let report = apply(
         &plan,
@@ -432,17 +646,31 @@ async fn up_locked(
         cx.clone(),
         state,
         known,
-        ApplyOptions { parallelism: run.parallelism, run_id: run_id.to_string(), interrupt: run.interrupt },
+        ApplyOptions {
+            parallelism: run.parallelism,
+            run_id: run_id.to_string(),
+            interrupt: run.interrupt,
+        },
     )
     .await;
     record_outputs(state, prepared, &observed, &plan)?;
-    Ok(RunOutcome { plan, report: Some(report), recovered, orphans: left })
+    Ok(RunOutcome {
+        plan,
+        report: Some(report),
+        recovered,
+        orphans: left,
+    })
 }
 
 /// Records the plan's named outputs as they stand now, for `infra output`:
 /// from state, where the run just wrote what it made, and from the refreshed
 /// view for what it did not touch. Nothing in state: nothing to show.
-fn record_outputs(state: &mut StateStore, prepared: &Prepared, observed: &Observed, plan: &Plan) -> Result<(), Error> {
+fn record_outputs(
+    state: &mut StateStore,
+    prepared: &Prepared,
+    observed: &Observed,
+    plan: &Plan,
+) -> Result<(), Error> {
     let rows = state_map(state)?;
     if rows.is_empty() {
         state.set_named_outputs(None)?;
@@ -465,7 +693,10 @@ fn record_outputs(state: &mut StateStore, prepared: &Prepared, observed: &Observ
 /// AWS itself would refuse the delete (RDS, EKS deletion protection): say so
 /// before anything is touched rather than fail halfway through.
 fn deletion_protected(props: &crate::model::Props) -> bool {
-    props.get("deletion_protection").and_then(|v| v.as_bool()).unwrap_or(false)
+    props
+        .get("deletion_protection")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
 }
 
 /// `infra destroy`: everything in state, in reverse dependency order.
@@ -476,7 +707,8 @@ pub async fn destroy(
     run: RunOptions,
     confirm: &mut dyn FnMut(&Plan) -> bool,
 ) -> Result<RunOutcome, Error> {
-    let mut state = open_for_write(opts, &run.command, cx.reporter.as_ref(), run.lock_timeout).await?;
+    let mut state =
+        open_for_write(opts, &run.command, cx.reporter.as_ref(), run.lock_timeout).await?;
     let rows = state_map(&state)?;
     let protected: Vec<String> = rows
         .values()
@@ -494,36 +726,81 @@ pub async fn destroy(
     }
     let run_id = state.begin_run(&run.command)?;
     let (observed, adopted) = observe(cx, prepared, &state, &rows, run.do_refresh).await?;
-    let recovered = recover(&mut state, &run_id, &observed, &adopted, cx.reporter.as_ref())?;
+    let recovered = recover(
+        &mut state,
+        &run_id,
+        &observed,
+        &adopted,
+        cx.reporter.as_ref(),
+    )?;
     let rows = state_map(&state)?;
-    let current = Current { state: &rows, live: &observed.live, refreshed_kinds: &observed.kinds };
+    let current = Current {
+        state: &rows,
+        live: &observed.live,
+        refreshed_kinds: &observed.kinds,
+    };
     let mut plan = destroy_plan(&current);
     // A policy attached by hand would keep its role from being deleted.
-    plan.actions.extend(crate::by_hand::removals(&crate::by_hand::find(&prepared.graph, &rows, &observed, &prepared.registry)));
+    plan.actions
+        .extend(crate::by_hand::removals(&crate::by_hand::find(
+            &prepared.graph,
+            &rows,
+            &observed,
+            &prepared.registry,
+        )));
     // The plan file's word on how to delete (final snapshot, key deletion
     // window) wins over what was applied last.
     for action in &mut plan.actions {
-        let (Some(live), Some(d)) = (action.current.as_mut(), prepared.graph.get(&action.address)) else { continue };
-        for (k, v) in d.props.iter().filter(|(k, v)| crate::diff::is_write_only(k) && !v.to_string().contains("${")) {
+        let (Some(live), Some(d)) = (action.current.as_mut(), prepared.graph.get(&action.address))
+        else {
+            continue;
+        };
+        for (k, v) in d
+            .props
+            .iter()
+            .filter(|(k, v)| crate::diff::is_write_only(k) && !v.to_string().contains("${"))
+        {
             live.props.insert(k.clone(), v.clone());
         }
     }
     if !run.keep_out_of_band && !rows.is_empty() {
         // Only what still exists: a VPC or zone deleted outside infra is already gone.
-        let exists = |r: &StateResource| !observed.kinds.contains(&r.kind) || observed.live.contains_key(&r.address);
-        let live = |kind: &str| -> Vec<String> { rows.values().filter(|r| r.kind == kind && exists(r)).map(|r| r.id.clone()).collect() };
+        let exists = |r: &StateResource| {
+            !observed.kinds.contains(&r.kind) || observed.live.contains_key(&r.address)
+        };
+        let live = |kind: &str| -> Vec<String> {
+            rows.values()
+                .filter(|r| r.kind == kind && exists(r))
+                .map(|r| r.id.clone())
+                .collect()
+        };
         let subnets = live("Subnet");
         let vpc = live("Vpc").into_iter().next();
         let cluster = prepared.loaded.file.cluster_name(&opts.env);
         let zone = live("Route53Zone").into_iter().next();
-        let scope = crate::sweep::Scope { cluster: &cluster, vpc_id: vpc.as_deref(), subnet_ids: &subnets, zone_id: zone.as_deref() };
+        let scope = crate::sweep::Scope {
+            cluster: &cluster,
+            vpc_id: vpc.as_deref(),
+            subnet_ids: &subnets,
+            zone_id: zone.as_deref(),
+        };
         plan.out_of_band = crate::sweep::find(cx, &scope).await?;
     }
     plan.data_loss = crate::data_loss::find(&plan);
-    plan.cost = Some(crate::review::cost_change(&prepared.loaded, [], &rows, crate::cost::Date::today()));
+    plan.cost = Some(crate::review::cost_change(
+        &prepared.loaded,
+        [],
+        &rows,
+        crate::cost::Date::today(),
+    ));
     if plan.is_empty() || !confirm(&plan) {
         state.finish_run(&run_id, "no-op", "nothing destroyed")?;
-        return Ok(RunOutcome { plan, report: None, recovered, orphans: Vec::new() });
+        return Ok(RunOutcome {
+            plan,
+            report: None,
+            recovered,
+            orphans: Vec::new(),
+        });
     }
     let swept = crate::sweep::remove(cx, &plan.out_of_band).await;
     let report = apply(
@@ -532,35 +809,78 @@ pub async fn destroy(
         cx.clone(),
         &mut state,
         HashMap::new(),
-        ApplyOptions { parallelism: run.parallelism, run_id: run_id.clone(), interrupt: run.interrupt },
+        ApplyOptions {
+            parallelism: run.parallelism,
+            run_id: run_id.clone(),
+            interrupt: run.interrupt,
+        },
     )
     .await;
     let mut report = report;
-    report.failed.extend(swept.into_iter().map(|(id, e)| (id, format!("out-of-band sweep: {e}"))));
+    report.failed.extend(
+        swept
+            .into_iter()
+            .map(|(id, e)| (id, format!("out-of-band sweep: {e}"))),
+    );
     let status = if report.ok() { "ok" } else { "failed" };
-    state.finish_run(&run_id, status, &format!("{} deleted, {} failed", report.done, report.failed.len()))?;
+    state.finish_run(
+        &run_id,
+        status,
+        &format!("{} deleted, {} failed", report.done, report.failed.len()),
+    )?;
     record_outputs(&mut state, prepared, &observed, &plan)?;
-    Ok(RunOutcome { plan, report: Some(report), recovered, orphans: Vec::new() })
+    Ok(RunOutcome {
+        plan,
+        report: Some(report),
+        recovered,
+        orphans: Vec::new(),
+    })
 }
 
 /// `infra drift`: reads everything, changes nothing (state included).
-pub async fn drift(opts: &EnvOptions, prepared: &Prepared, cx: &Cx) -> Result<Vec<crate::drift::Finding>, Error> {
+pub async fn drift(
+    opts: &EnvOptions,
+    prepared: &Prepared,
+    cx: &Cx,
+) -> Result<Vec<crate::drift::Finding>, Error> {
     let state = StateStore::open_existing(&opts.state_path())?;
     let mut rows = state_map(&state)?;
     let mut kinds: BTreeSet<String> = rows.values().map(|r| r.kind.clone()).collect();
     kinds.extend(prepared.graph.resources().iter().map(|r| r.kind.clone()));
     let mut observed = refresh(cx, &prepared.registry, kinds, &rows).await?;
     // What `up` would adopt is reported as such, never as orphans.
-    let adopted = crate::adopt::adopt(cx, &prepared.graph, &prepared.registry, &mut observed, &rows, &state.unfinished_journal()?).await?;
+    let adopted = crate::adopt::adopt(
+        cx,
+        &prepared.graph,
+        &prepared.registry,
+        &mut observed,
+        &rows,
+        &state.unfinished_journal()?,
+    )
+    .await?;
     let mut findings: Vec<crate::drift::Finding> = adopted
         .iter()
-        .map(|a| crate::drift::Finding::Unrecorded { address: a.address.clone(), kind: a.kind.clone(), id: a.id.clone() })
+        .map(|a| crate::drift::Finding::Unrecorded {
+            address: a.address.clone(),
+            kind: a.kind.clone(),
+            id: a.id.clone(),
+        })
         .collect();
     for a in adopted {
         rows.insert(a.address.clone(), a);
     }
-    findings.extend(crate::drift::detect(&prepared.graph, &rows, &observed, &prepared.registry));
-    findings.extend(crate::drift::added_by_hand(&crate::by_hand::find(&prepared.graph, &rows, &observed, &prepared.registry)));
+    findings.extend(crate::drift::detect(
+        &prepared.graph,
+        &rows,
+        &observed,
+        &prepared.registry,
+    ));
+    findings.extend(crate::drift::added_by_hand(&crate::by_hand::find(
+        &prepared.graph,
+        &rows,
+        &observed,
+        &prepared.registry,
+    )));
     // An expired break-glass entry is reported once, as such.
     let reported: BTreeSet<String> = findings
         .iter()
@@ -578,9 +898,16 @@ pub async fn drift(opts: &EnvOptions, prepared: &Prepared, cx: &Cx) -> Result<Ve
 /// The plan names break-glass entries still in their time, platform admins
 /// with `cluster_admin = true`, and, while `bootstrap_cluster_creator_admin`
 /// is on, the creator's entry (the identity infra runs as).
-async fn unnamed_cluster_admins(prepared: &Prepared, cx: &Cx) -> Result<Vec<crate::drift::Finding>, Error> {
-    use crate::aws::kinds::eks_access_policy::{caller_principal, cluster_admins, CLUSTER_ADMIN_POLICY};
-    let Some(cluster) = &prepared.loaded.file.cluster else { return Ok(Vec::new()) };
+async fn unnamed_cluster_admins(
+    prepared: &Prepared,
+    cx: &Cx,
+) -> Result<Vec<crate::drift::Finding>, Error> {
+    use crate::aws::kinds::eks_access_policy::{
+        CLUSTER_ADMIN_POLICY, caller_principal, cluster_admins,
+    };
+    let Some(cluster) = &prepared.loaded.file.cluster else {
+        return Ok(Vec::new());
+    };
     if cluster.authentication_mode == "CONFIG_MAP" {
         return Ok(Vec::new());
     }
@@ -592,9 +919,27 @@ async fn unnamed_cluster_admins(prepared: &Prepared, cx: &Cx) -> Result<Vec<crat
         .graph
         .resources()
         .iter()
-        .filter(|d| d.kind == "EksAccessPolicyAssociation" && d.props.get("policy_arn").and_then(|v| v.as_str()) == Some(CLUSTER_ADMIN_POLICY))
-        .filter_map(|d| d.props.get("principal_arn")?.as_str()?.strip_prefix("${")?.strip_suffix(".principal_arn}").map(String::from))
-        .filter_map(|entry| prepared.graph.get(&entry)?.props.get("principal_arn")?.as_str().map(String::from))
+        .filter(|d| {
+            d.kind == "EksAccessPolicyAssociation"
+                && d.props.get("policy_arn").and_then(|v| v.as_str()) == Some(CLUSTER_ADMIN_POLICY)
+        })
+        .filter_map(|d| {
+            d.props
+                .get("principal_arn")?
+                .as_str()?
+                .strip_prefix("${")?
+                .strip_suffix(".principal_arn}")
+                .map(String::from)
+        })
+        .filter_map(|entry| {
+            prepared
+                .graph
+                .get(&entry)?
+                .props
+                .get("principal_arn")?
+                .as_str()
+                .map(String::from)
+        })
         .collect();
     if cluster.bootstrap_cluster_creator_admin {
         named.insert(caller_principal(cx).await?);
@@ -639,17 +984,28 @@ pub async fn refresh_state(
                     .props
                     .iter()
                     .map(|(k, v)| match seen.get(k) {
-                        Some(live_value) if !crate::diff::is_write_only(k) => (k.clone(), live_value.clone()),
+                        Some(live_value) if !crate::diff::is_write_only(k) => {
+                            (k.clone(), live_value.clone())
+                        }
                         _ => (k.clone(), v.clone()),
                     })
                     .collect();
-                updated.push(StateResource { id: live.id.clone(), props, outputs: live.outputs.clone(), ..row.clone() });
+                updated.push(StateResource {
+                    id: live.id.clone(),
+                    props,
+                    outputs: live.outputs.clone(),
+                    ..row.clone()
+                });
             }
             None => missing += 1,
         }
     }
     state.put_resources(&updated)?;
-    state.finish_run(&run_id, "ok", &format!("refreshed {}, {missing} missing", updated.len()))?;
+    state.finish_run(
+        &run_id,
+        "ok",
+        &format!("refreshed {}, {missing} missing", updated.len()),
+    )?;
     record_outputs(&mut state, prepared, &observed, &Plan::default())?;
     Ok((updated.len(), missing))
 }
@@ -659,7 +1015,11 @@ pub async fn refresh_state(
 /// (no outputs recorded) is read through the plan file when it is there.
 pub fn outputs(opts: &EnvOptions) -> Result<crate::outputs::NamedOutputs, Error> {
     let path = opts.state_path();
-    let never = |why: &str| Error::NeverApplied { env: opts.env.clone(), path: path.clone(), why: why.into() };
+    let never = |why: &str| Error::NeverApplied {
+        env: opts.env.clone(),
+        path: path.clone(),
+        why: why.into(),
+    };
     if !path.exists() {
         return Err(never("no such file"));
     }
@@ -671,30 +1031,57 @@ pub fn outputs(opts: &EnvOptions) -> Result<crate::outputs::NamedOutputs, Error>
     if let Some(recorded) = state.named_outputs()? {
         return Ok(recorded);
     }
-    let prepared = prepare(opts).map_err(|_| Error::OutputsNotRecorded { env: opts.env.clone(), path: path.clone() })?;
-    let lookup = |r: &crate::model::Ref| rows.get(&r.address).and_then(|s| s.outputs.get(&r.output).cloned());
-    Ok(crate::outputs::resolve_named(&prepared.expanded.outputs, &lookup))
+    let prepared = prepare(opts).map_err(|_| Error::OutputsNotRecorded {
+        env: opts.env.clone(),
+        path: path.clone(),
+    })?;
+    let lookup = |r: &crate::model::Ref| {
+        rows.get(&r.address)
+            .and_then(|s| s.outputs.get(&r.output).cloned())
+    };
+    Ok(crate::outputs::resolve_named(
+        &prepared.expanded.outputs,
+        &lookup,
+    ))
 }
 
 /// `infra force-unlock`, first half: who holds the lock `lock_id` names,
 /// and whether they still run.
-pub fn lock_status(opts: &EnvOptions, lock_id: &str) -> Result<(crate::state::LockHolder, bool), Error> {
+pub fn lock_status(
+    opts: &EnvOptions,
+    lock_id: &str,
+) -> Result<(crate::state::LockHolder, bool), Error> {
     let state = StateStore::open_existing(&opts.state_path())?;
-    let Some(holder) = state.holder()? else { return Err(StateError::NotLocked.into()) };
+    let Some(holder) = state.holder()? else {
+        return Err(StateError::NotLocked.into());
+    };
     if holder.lock_id != lock_id {
-        return Err(StateError::WrongLockId { given: lock_id.into(), held: holder.lock_id }.into());
+        return Err(StateError::WrongLockId {
+            given: lock_id.into(),
+            held: holder.lock_id,
+        }
+        .into());
     }
     let alive = state.holder_alive(&holder)?;
     Ok((holder, alive))
 }
 
 /// `infra cost`: the monthly estimate from state (now) and the plan file (after).
-pub fn cost(opts: &EnvOptions, prepared: &Prepared, on: crate::cost::Date) -> Result<crate::cost::CostChange, Error> {
+pub fn cost(
+    opts: &EnvOptions,
+    prepared: &Prepared,
+    on: crate::cost::Date,
+) -> Result<crate::cost::CostChange, Error> {
     let rows = match opts.state_path().exists() {
         true => state_map(&StateStore::open_existing(&opts.state_path())?)?,
         false => HashMap::new(),
     };
-    Ok(crate::review::cost_change(&prepared.loaded, prepared.graph.resources(), &rows, on))
+    Ok(crate::review::cost_change(
+        &prepared.loaded,
+        prepared.graph.resources(),
+        &rows,
+        on,
+    ))
 }
 
 /// `infra force-unlock`.

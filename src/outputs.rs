@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::model::{resolve, Props, Ref};
+use crate::model::{Props, Ref, resolve};
 pub use crate::state::NamedOutputs;
 
 /// A declared output `{"split_commas": "${a.b.c}"}` is a list made from a
@@ -18,7 +18,10 @@ pub const SPLIT_COMMAS: &str = "split_commas";
 pub const LONG: usize = 200;
 
 /// Each declared output resolved; `null` where a reference has no value yet.
-pub fn resolve_named(declared: &BTreeMap<String, Value>, lookup: &dyn Fn(&Ref) -> Option<String>) -> NamedOutputs {
+pub fn resolve_named(
+    declared: &BTreeMap<String, Value>,
+    lookup: &dyn Fn(&Ref) -> Option<String>,
+) -> NamedOutputs {
     declared
         .iter()
         .map(|(name, value)| {
@@ -35,17 +38,29 @@ pub fn resolve_named(declared: &BTreeMap<String, Value>, lookup: &dyn Fn(&Ref) -
 
 fn typed(v: Value) -> Value {
     match v {
-        Value::Object(m) if m.len() == 1 && m.contains_key(SPLIT_COMMAS) => match &m[SPLIT_COMMAS] {
-            Value::String(s) => Value::Array(s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(|x| Value::String(x.into())).collect()),
-            other => other.clone(),
-        },
+        Value::Object(m) if m.len() == 1 && m.contains_key(SPLIT_COMMAS) => {
+            match &m[SPLIT_COMMAS] {
+                Value::String(s) => Value::Array(
+                    s.split(',')
+                        .map(str::trim)
+                        .filter(|x| !x.is_empty())
+                        .map(|x| Value::String(x.into()))
+                        .collect(),
+                ),
+                other => other.clone(),
+            }
+        }
         other => other,
     }
 }
 
 /// The names whose value is not known.
 pub fn unknown(outputs: &NamedOutputs) -> Vec<String> {
-    outputs.iter().filter(|(_, v)| v.is_null()).map(|(n, _)| n.clone()).collect()
+    outputs
+        .iter()
+        .filter(|(_, v)| v.is_null())
+        .map(|(n, _)| n.clone())
+        .collect()
 }
 
 /// One output as `infra output` lists it: JSON, with long strings replaced
@@ -53,7 +68,10 @@ pub fn unknown(outputs: &NamedOutputs) -> Vec<String> {
 pub fn listed(name: &str, value: &Value) -> String {
     match value {
         Value::Null => "(not known: not applied yet)".into(),
-        Value::String(s) if s.len() > LONG => format!("(… {} bytes, `infra output {name}` prints it)", thousands(s.len())),
+        Value::String(s) if s.len() > LONG => format!(
+            "(… {} bytes, `infra output {name}` prints it)",
+            thousands(s.len())
+        ),
         other => other.to_string(),
     }
 }
@@ -88,8 +106,14 @@ mod tests {
     fn outputs_keep_their_types_and_unknowns_are_null() {
         let declared: BTreeMap<String, Value> = [
             ("vpc_id".to_string(), json!("${vpc.main.id}")),
-            ("ids".to_string(), json!(["${subnet.a.id}", "${subnet.b.id}"])),
-            ("ns".to_string(), json!({ SPLIT_COMMAS: "${route53_zone.main.name_servers}" })),
+            (
+                "ids".to_string(),
+                json!(["${subnet.a.id}", "${subnet.b.id}"]),
+            ),
+            (
+                "ns".to_string(),
+                json!({ SPLIT_COMMAS: "${route53_zone.main.name_servers}" }),
+            ),
             ("db".to_string(), json!("${db_instance.main.endpoint}")),
         ]
         .into();
@@ -111,7 +135,10 @@ mod tests {
     #[test]
     fn long_values_are_listed_by_size_and_raw_has_no_quotes() {
         let ca = "A".repeat(1468);
-        assert_eq!(listed("cluster_ca_data", &json!(ca)), "(… 1,468 bytes, `infra output cluster_ca_data` prints it)");
+        assert_eq!(
+            listed("cluster_ca_data", &json!(ca)),
+            "(… 1,468 bytes, `infra output cluster_ca_data` prints it)"
+        );
         assert_eq!(listed("vpc_id", &json!("vpc-1")), "\"vpc-1\"");
         assert_eq!(listed("ids", &json!(["a", "b"])), "[\"a\",\"b\"]");
         assert_eq!(raw(&json!("vpc-1")), "vpc-1");

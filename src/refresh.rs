@@ -30,8 +30,18 @@ pub struct Observed {
 impl Observed {
     /// Finds a resource the plan wants that state does not know: by tag, or
     /// by its natural key computed from resolved properties.
-    pub fn find_unrecorded(&self, registry: &Registry, kind: &str, address: &str, resolved: &Props) -> Option<Live> {
-        if let Some((_, live)) = self.untracked.iter().find(|(k, l)| k == kind && l.address.as_deref() == Some(address)) {
+    pub fn find_unrecorded(
+        &self,
+        registry: &Registry,
+        kind: &str,
+        address: &str,
+        resolved: &Props,
+    ) -> Option<Live> {
+        if let Some((_, live)) = self
+            .untracked
+            .iter()
+            .find(|(k, l)| k == kind && l.address.as_deref() == Some(address))
+        {
             return Some(live.clone());
         }
         let key = registry.get(kind)?.natural_key(resolved)?;
@@ -46,27 +56,40 @@ pub async fn refresh(
     state: &HashMap<String, StateResource>,
 ) -> Result<Observed, AwsError> {
     let cx = &cx.with_read_cache();
-    let reads = kinds.iter().filter_map(|name| registry.get(name)).map(|kind| async move {
-        let known: Vec<&StateResource> = state.values().filter(|s| s.kind == kind.name()).collect();
-        let started = Instant::now();
-        let scope = ReadScope { env: &cx.env, known };
-        let (found, untagged) = futures::join!(kind.read(cx, &scope), kind.read_untagged(cx, &scope));
-        let found = found.and_then(|f| Ok((f, untagged?)));
-        if let Ok((found, _)) = &found {
-            cx.reporter.report(Event::Refreshed {
-                kind: kind.name().to_string(),
-                found: found.len(),
-                elapsed: started.elapsed(),
-            });
-        }
-        found.map(|f| (kind, f))
-    });
+    let reads = kinds
+        .iter()
+        .filter_map(|name| registry.get(name))
+        .map(|kind| async move {
+            let known: Vec<&StateResource> =
+                state.values().filter(|s| s.kind == kind.name()).collect();
+            let started = Instant::now();
+            let scope = ReadScope {
+                env: &cx.env,
+                known,
+            };
+            let (found, untagged) =
+                futures::join!(kind.read(cx, &scope), kind.read_untagged(cx, &scope));
+            let found = found.and_then(|f| Ok((f, untagged?)));
+            if let Ok((found, _)) = &found {
+                cx.reporter.report(Event::Refreshed {
+                    kind: kind.name().to_string(),
+                    found: found.len(),
+                    elapsed: started.elapsed(),
+                });
+            }
+            found.map(|f| (kind, f))
+        });
     // The first read that fails ends the refresh: the others are dropped
     // rather than waited for (an endpoint gone away fails once, not per kind).
     let results = futures::future::try_join_all(reads).await?;
-    let mut observed = Observed { kinds, ..Default::default() };
+    let mut observed = Observed {
+        kinds,
+        ..Default::default()
+    };
     for (kind, (found, untagged)) in results {
-        observed.attached.extend(untagged.into_iter().map(|l| (kind.name().to_string(), l)));
+        observed
+            .attached
+            .extend(untagged.into_iter().map(|l| (kind.name().to_string(), l)));
         let mut keyed: HashMap<String, &StateResource> = HashMap::new();
         for s in state.values().filter(|s| s.kind == kind.name()) {
             if let Some(k) = kind.natural_key(&s.props) {
@@ -79,7 +102,10 @@ pub async fn refresh(
                 // A tagged kind: matched by its address tag. Carrying the env
                 // tag without an address, or an address state does not know,
                 // makes it untracked (an orphan, or a create to adopt).
-                let known = live.address.as_ref().is_some_and(|a| state.get(a).is_some_and(|s| s.kind == kind.name()));
+                let known = live
+                    .address
+                    .as_ref()
+                    .is_some_and(|a| state.get(a).is_some_and(|s| s.kind == kind.name()));
                 match live.address.clone() {
                     Some(address) if known && !observed.live.contains_key(&address) => {
                         observed.live.insert(address, live);
@@ -89,7 +115,10 @@ pub async fn refresh(
             } else if let Some(key) = key {
                 match keyed.get(&key) {
                     Some(s) => {
-                        let live = Live { address: Some(s.address.clone()), ..live };
+                        let live = Live {
+                            address: Some(s.address.clone()),
+                            ..live
+                        };
                         observed.live.insert(s.address.clone(), live);
                     }
                     None => {

@@ -6,23 +6,56 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A batched read of one kind finished.
-    Refreshed { kind: String, found: usize, elapsed: Duration },
+    Refreshed {
+        kind: String,
+        found: usize,
+        elapsed: Duration,
+    },
     /// An action started: `create`, `update`, `delete`.
-    Started { address: String, action: String },
+    Started {
+        address: String,
+        action: String,
+    },
     /// A long call is still going (a waiter, a retried dependency).
-    Progress { address: String, message: String, elapsed: Duration },
-    Finished { address: String, action: String, elapsed: Duration },
-    Failed { address: String, action: String, error: String },
-    Skipped { address: String, because: String },
+    Progress {
+        address: String,
+        message: String,
+        elapsed: Duration,
+    },
+    Finished {
+        address: String,
+        action: String,
+        elapsed: Duration,
+    },
+    Failed {
+        address: String,
+        action: String,
+        error: String,
+    },
+    Skipped {
+        address: String,
+        because: String,
+    },
     /// An interrupted action from an earlier run was resolved.
-    Recovered { address: String, outcome: String },
+    Recovered {
+        address: String,
+        outcome: String,
+    },
     /// Ctrl-C: no new action starts; running ones finish.
     Interrupted,
-    Warning { message: String },
+    Warning {
+        message: String,
+    },
     /// A call is sent again: what failed, which retry, of how many (for
     /// calls that got no answer; throttling and 5xx retry within a time
     /// budget), and the pause before it. Always shown.
-    Retrying { operation: String, error: String, attempt: u32, max: Option<u32>, wait: Duration },
+    Retrying {
+        operation: String,
+        error: String,
+        attempt: u32,
+        max: Option<u32>,
+        wait: Duration,
+    },
 }
 
 pub trait Reporter: Send + Sync {

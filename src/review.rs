@@ -37,7 +37,11 @@ pub fn enforce(loaded: &LoadedPlan, findings: &[Finding]) -> Result<(), InvalidP
             )
         })
         .collect();
-    if errors.is_empty() { Ok(()) } else { Err(loaded.invalid(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(loaded.invalid(errors))
+    }
 }
 
 /// The env's monthly cost as last applied (state) and as the plan wants it.
@@ -52,7 +56,25 @@ pub fn cost_change<'a>(
     let region = loaded.file.region.get_ref();
     let mut applied: Vec<&StateResource> = rows.values().collect();
     applied.sort_by(|a, b| a.address.cmp(&b.address));
-    let before = cost::estimate(applied.iter().map(|r| Priced { address: &r.address, kind: &r.kind, props: &r.props }), region, &settings, today);
-    let after = cost::estimate(desired.into_iter().map(|d| Priced { address: &d.address, kind: &d.kind, props: &d.props }), region, &settings, today);
+    let before = cost::estimate(
+        applied.iter().map(|r| Priced {
+            address: &r.address,
+            kind: &r.kind,
+            props: &r.props,
+        }),
+        region,
+        &settings,
+        today,
+    );
+    let after = cost::estimate(
+        desired.into_iter().map(|d| Priced {
+            address: &d.address,
+            kind: &d.kind,
+            props: &d.props,
+        }),
+        region,
+        &settings,
+        today,
+    );
     cost::compare(&before, &after, settings.budget_monthly_usd)
 }

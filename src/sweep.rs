@@ -28,7 +28,10 @@ pub struct Scope<'a> {
 }
 
 fn filter(name: &str, values: &[&str]) -> aws_sdk_ec2::types::Filter {
-    aws_sdk_ec2::types::Filter::builder().name(name).set_values(Some(values.iter().map(|v| v.to_string()).collect())).build()
+    aws_sdk_ec2::types::Filter::builder()
+        .name(name)
+        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+        .build()
 }
 
 pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError> {
@@ -40,9 +43,15 @@ pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError
             cx.clients
                 .ec2
                 .describe_instances()
-                .filters(filter(&format!("tag:kubernetes.io/cluster/{}", scope.cluster), &["owned"]))
+                .filters(filter(
+                    &format!("tag:kubernetes.io/cluster/{}", scope.cluster),
+                    &["owned"],
+                ))
                 .filters(filter("tag-key", &["karpenter.sh/nodepool"]))
-                .filters(filter("instance-state-name", &["pending", "running", "stopping", "stopped"]))
+                .filters(filter(
+                    "instance-state-name",
+                    &["pending", "running", "stopping", "stopped"],
+                ))
                 .send()
                 .await
                 .aws("DescribeInstances")
@@ -50,49 +59,112 @@ pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError
         .await?;
     for i in instances.reservations().iter().flat_map(|r| r.instances()) {
         if let Some(id) = i.instance_id() {
-            found.push(OutOfBand { kind: "Ec2Instance".into(), id: id.into(), why: "launched by Karpenter for this cluster".into() });
+            found.push(OutOfBand {
+                kind: "Ec2Instance".into(),
+                id: id.into(),
+                why: "launched by Karpenter for this cluster".into(),
+            });
         }
     }
     // The load balancer controller's load balancers and target groups.
     let lbs = cx
         .retry(|| async {
-            cx.clients.elbv2.describe_load_balancers().into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("DescribeLoadBalancers")
+            cx.clients
+                .elbv2
+                .describe_load_balancers()
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .aws("DescribeLoadBalancers")
         })
         .await?;
     let tgs = cx
         .retry(|| async {
-            cx.clients.elbv2.describe_target_groups().into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("DescribeTargetGroups")
+            cx.clients
+                .elbv2
+                .describe_target_groups()
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .aws("DescribeTargetGroups")
         })
         .await?;
     let arns: Vec<String> = lbs
         .iter()
         .filter(|lb| scope.vpc_id.is_none() || lb.vpc_id() == scope.vpc_id)
         .filter_map(|lb| lb.load_balancer_arn().map(String::from))
-        .chain(tgs.iter().filter(|t| scope.vpc_id.is_none() || t.vpc_id() == scope.vpc_id).filter_map(|t| t.target_group_arn().map(String::from)))
+        .chain(
+            tgs.iter()
+                .filter(|t| scope.vpc_id.is_none() || t.vpc_id() == scope.vpc_id)
+                .filter_map(|t| t.target_group_arn().map(String::from)),
+        )
         .collect();
     // DescribeTags takes 20 ARNs a call.
     for chunk in arns.chunks(20) {
         let tags = cx
-            .retry(|| async { cx.clients.elbv2.describe_tags().set_resource_arns(Some(chunk.to_vec())).send().await.aws("DescribeTags") })
+            .retry(|| async {
+                cx.clients
+                    .elbv2
+                    .describe_tags()
+                    .set_resource_arns(Some(chunk.to_vec()))
+                    .send()
+                    .await
+                    .aws("DescribeTags")
+            })
             .await?;
         for d in tags.tag_descriptions() {
-            let ours = d.tags().iter().any(|t| t.key() == Some(lbc_tag) && t.value() == Some(scope.cluster));
-            let Some(arn) = d.resource_arn().filter(|_| ours) else { continue };
-            let kind = if arn.contains(":targetgroup/") { "TargetGroup" } else { "LoadBalancer" };
-            found.push(OutOfBand { kind: kind.into(), id: arn.into(), why: "made by the AWS Load Balancer Controller".into() });
+            let ours = d
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some(lbc_tag) && t.value() == Some(scope.cluster));
+            let Some(arn) = d.resource_arn().filter(|_| ours) else {
+                continue;
+            };
+            let kind = if arn.contains(":targetgroup/") {
+                "TargetGroup"
+            } else {
+                "LoadBalancer"
+            };
+            found.push(OutOfBand {
+                kind: kind.into(),
+                id: arn.into(),
+                why: "made by the AWS Load Balancer Controller".into(),
+            });
         }
     }
     // Security groups the controllers made in our VPC (not infra's own).
     if let Some(vpc) = scope.vpc_id {
         let groups = cx
-            .retry(|| async { cx.clients.ec2.describe_security_groups().filters(filter("vpc-id", &[vpc])).send().await.aws("DescribeSecurityGroups") })
+            .retry(|| async {
+                cx.clients
+                    .ec2
+                    .describe_security_groups()
+                    .filters(filter("vpc-id", &[vpc]))
+                    .send()
+                    .await
+                    .aws("DescribeSecurityGroups")
+            })
             .await?;
         for g in groups.security_groups() {
-            let tag = |k: &str| g.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value());
+            let tag = |k: &str| {
+                g.tags()
+                    .iter()
+                    .find(|t| t.key() == Some(k))
+                    .and_then(|t| t.value())
+            };
             let infra = tag(crate::model::TAG_ENV).is_some();
-            let controller = tag(lbc_tag) == Some(scope.cluster) || tag(&format!("kubernetes.io/cluster/{}", scope.cluster)) == Some("owned");
+            let controller = tag(lbc_tag) == Some(scope.cluster)
+                || tag(&format!("kubernetes.io/cluster/{}", scope.cluster)) == Some("owned");
             if controller && !infra {
-                found.push(OutOfBand { kind: "SecurityGroup".into(), id: g.group_id().unwrap_or_default().into(), why: "made by a cluster controller".into() });
+                found.push(OutOfBand {
+                    kind: "SecurityGroup".into(),
+                    id: g.group_id().unwrap_or_default().into(),
+                    why: "made by a cluster controller".into(),
+                });
             }
         }
     }
@@ -115,7 +187,10 @@ pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError
             found.push(OutOfBand {
                 kind: "NetworkInterface".into(),
                 id: e.network_interface_id().unwrap_or_default().into(),
-                why: format!("left available in our subnet {}", e.subnet_id().unwrap_or_default()),
+                why: format!(
+                    "left available in our subnet {}",
+                    e.subnet_id().unwrap_or_default()
+                ),
             });
         }
     }
@@ -135,10 +210,17 @@ pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError
 /// (its old format) or `<type>-<name>` / `<type>-<first label>.<rest>` (its
 /// current one). Returns the TXT records and the records they own, each as
 /// `zone|fqdn|type`.
-fn external_dns_records(records: &[aws_sdk_route53::types::ResourceRecordSet], zone: &str) -> Vec<OutOfBand> {
+fn external_dns_records(
+    records: &[aws_sdk_route53::types::ResourceRecordSet],
+    zone: &str,
+) -> Vec<OutOfBand> {
     use crate::aws::kinds::route53_record::fqdn;
     let is_owner = |r: &aws_sdk_route53::types::ResourceRecordSet| {
-        r.r#type().as_str() == "TXT" && r.resource_records().iter().any(|v| v.value().contains("heritage=external-dns,external-dns/owner="))
+        r.r#type().as_str() == "TXT"
+            && r.resource_records().iter().any(|v| {
+                v.value()
+                    .contains("heritage=external-dns,external-dns/owner=")
+            })
     };
     let mut owned_names = std::collections::BTreeSet::new();
     for r in records.iter().filter(|r| is_owner(r)) {
@@ -159,8 +241,16 @@ fn external_dns_records(records: &[aws_sdk_route53::types::ResourceRecordSet], z
         if kind == "SOA" || kind == "NS" || !owned_names.contains(&fqdn(r.name())) {
             continue;
         }
-        let why = if is_owner(r) { "external-dns ownership record" } else { "made by external-dns (it owns the name)" };
-        found.push(OutOfBand { kind: "Route53Record".into(), id: format!("{zone}|{}|{kind}", fqdn(r.name())), why: why.into() });
+        let why = if is_owner(r) {
+            "external-dns ownership record"
+        } else {
+            "made by external-dns (it owns the name)"
+        };
+        found.push(OutOfBand {
+            kind: "Route53Record".into(),
+            id: format!("{zone}|{}|{kind}", fqdn(r.name())),
+            why: why.into(),
+        });
     }
     found
 }
@@ -169,14 +259,32 @@ fn external_dns_records(records: &[aws_sdk_route53::types::ResourceRecordSet], z
 /// groups, ENIs, security groups. Returns the failures; never stops early.
 pub async fn remove(cx: &Cx, items: &[OutOfBand]) -> Vec<(String, AwsError)> {
     let mut failed = Vec::new();
-    for kind in ["Ec2Instance", "LoadBalancer", "TargetGroup", "NetworkInterface", "SecurityGroup", "Route53Record"] {
+    for kind in [
+        "Ec2Instance",
+        "LoadBalancer",
+        "TargetGroup",
+        "NetworkInterface",
+        "SecurityGroup",
+        "Route53Record",
+    ] {
         for item in items.iter().filter(|i| i.kind == kind) {
-            cx.reporter.report(Event::Started { address: item.id.clone(), action: format!("sweep {kind}") });
+            cx.reporter.report(Event::Started {
+                address: item.id.clone(),
+                action: format!("sweep {kind}"),
+            });
             let started = std::time::Instant::now();
             match remove_one(cx, item).await {
-                Ok(()) => cx.reporter.report(Event::Finished { address: item.id.clone(), action: "sweep".into(), elapsed: started.elapsed() }),
+                Ok(()) => cx.reporter.report(Event::Finished {
+                    address: item.id.clone(),
+                    action: "sweep".into(),
+                    elapsed: started.elapsed(),
+                }),
                 Err(e) => {
-                    cx.reporter.report(Event::Failed { address: item.id.clone(), action: "sweep".into(), error: e.to_string() });
+                    cx.reporter.report(Event::Failed {
+                        address: item.id.clone(),
+                        action: "sweep".into(),
+                        error: e.to_string(),
+                    });
                     failed.push((item.id.clone(), e));
                 }
             }
@@ -193,15 +301,37 @@ async fn remove_one(cx: &Cx, item: &OutOfBand) -> Result<(), AwsError> {
     };
     match item.kind.as_str() {
         "Ec2Instance" => {
-            gone(cx.retry(|| async { cx.clients.ec2.terminate_instances().instance_ids(id).send().await.aws("TerminateInstances").map(|_| ()) }).await)?;
+            gone(
+                cx.retry(|| async {
+                    cx.clients
+                        .ec2
+                        .terminate_instances()
+                        .instance_ids(id)
+                        .send()
+                        .await
+                        .aws("TerminateInstances")
+                        .map(|_| ())
+                })
+                .await,
+            )?;
             cx.wait_for(id, "instance to terminate", cx.timeouts.nat, || async {
-                let out = cx.clients.ec2.describe_instances().instance_ids(id).send().await.aws("DescribeInstances");
+                let out = cx
+                    .clients
+                    .ec2
+                    .describe_instances()
+                    .instance_ids(id)
+                    .send()
+                    .await
+                    .aws("DescribeInstances");
                 Ok(match out {
                     Ok(o) => o
                         .reservations()
                         .iter()
                         .flat_map(|r| r.instances())
-                        .all(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) == Some("terminated"))
+                        .all(|i| {
+                            i.state().and_then(|s| s.name()).map(|n| n.as_str())
+                                == Some("terminated")
+                        })
                         .then_some(()),
                     Err(e) if e.class == ErrorClass::NotFound => Some(()),
                     Err(e) => return Err(e),
@@ -210,36 +340,100 @@ async fn remove_one(cx: &Cx, item: &OutOfBand) -> Result<(), AwsError> {
             .await
         }
         "LoadBalancer" => gone(
-            cx.retry(|| async { cx.clients.elbv2.delete_load_balancer().load_balancer_arn(id).send().await.aws("DeleteLoadBalancer").map(|_| ()) })
-                .await,
-        ),
-        "TargetGroup" => gone(
-            cx.retry_while(id, "still in use by a load balancer", cx.timeouts.dependency, ErrorClass::Dependency, || async {
-                cx.clients.elbv2.delete_target_group().target_group_arn(id).send().await.aws("DeleteTargetGroup").map(|_| ())
+            cx.retry(|| async {
+                cx.clients
+                    .elbv2
+                    .delete_load_balancer()
+                    .load_balancer_arn(id)
+                    .send()
+                    .await
+                    .aws("DeleteLoadBalancer")
+                    .map(|_| ())
             })
             .await,
         ),
+        "TargetGroup" => gone(
+            cx.retry_while(
+                id,
+                "still in use by a load balancer",
+                cx.timeouts.dependency,
+                ErrorClass::Dependency,
+                || async {
+                    cx.clients
+                        .elbv2
+                        .delete_target_group()
+                        .target_group_arn(id)
+                        .send()
+                        .await
+                        .aws("DeleteTargetGroup")
+                        .map(|_| ())
+                },
+            )
+            .await,
+        ),
         "NetworkInterface" => gone(
-            cx.retry_while(id, "still attached", cx.timeouts.dependency, ErrorClass::Dependency, || async {
-                cx.clients.ec2.delete_network_interface().network_interface_id(id).send().await.aws("DeleteNetworkInterface").map(|_| ())
-            })
+            cx.retry_while(
+                id,
+                "still attached",
+                cx.timeouts.dependency,
+                ErrorClass::Dependency,
+                || async {
+                    cx.clients
+                        .ec2
+                        .delete_network_interface()
+                        .network_interface_id(id)
+                        .send()
+                        .await
+                        .aws("DeleteNetworkInterface")
+                        .map(|_| ())
+                },
+            )
             .await,
         ),
         "Route53Record" => {
             // A delete must repeat the record set exactly: read it back first.
             let mut parts = id.splitn(3, '|');
-            let (Some(zone), Some(name), Some(kind)) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(AwsError::local("ChangeResourceRecordSets", format!("`{id}` is not zone|name|type")));
+            let (Some(zone), Some(name), Some(kind)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(AwsError::local(
+                    "ChangeResourceRecordSets",
+                    format!("`{id}` is not zone|name|type"),
+                ));
             };
             let records = crate::aws::kinds::route53_record::list(cx, zone).await?;
-            let found = records.into_iter().find(|r| crate::aws::kinds::route53_record::fqdn(r.name()) == name && r.r#type().as_str() == kind);
+            let found = records.into_iter().find(|r| {
+                crate::aws::kinds::route53_record::fqdn(r.name()) == name
+                    && r.r#type().as_str() == kind
+            });
             let Some(set) = found else { return Ok(()) };
-            gone(crate::aws::kinds::route53_record::change(cx, id, zone, aws_sdk_route53::types::ChangeAction::Delete, set).await)
+            gone(
+                crate::aws::kinds::route53_record::change(
+                    cx,
+                    id,
+                    zone,
+                    aws_sdk_route53::types::ChangeAction::Delete,
+                    set,
+                )
+                .await,
+            )
         }
         _ => gone(
-            cx.retry_while(id, "still in use", cx.timeouts.dependency, ErrorClass::Dependency, || async {
-                cx.clients.ec2.delete_security_group().group_id(id).send().await.aws("DeleteSecurityGroup").map(|_| ())
-            })
+            cx.retry_while(
+                id,
+                "still in use",
+                cx.timeouts.dependency,
+                ErrorClass::Dependency,
+                || async {
+                    cx.clients
+                        .ec2
+                        .delete_security_group()
+                        .group_id(id)
+                        .send()
+                        .await
+                        .aws("DeleteSecurityGroup")
+                        .map(|_| ())
+                },
+            )
             .await,
         ),
     }
@@ -265,15 +459,26 @@ mod tests {
         let owner = "\"heritage=external-dns,external-dns/owner=default,external-dns/resource=ingress/todo/api\"";
         let records = vec![
             set("dev.example.com.", RrType::Ns, "ns-1.awsdns-1.com."),
-            set("dev.example.com.", RrType::Soa, "ns-1.awsdns-1.com. hostmaster. 1 7200 900 1209600 86400"),
-            set("_abc.dev.example.com.", RrType::Cname, "_xyz.acm-validations.aws."),
+            set(
+                "dev.example.com.",
+                RrType::Soa,
+                "ns-1.awsdns-1.com. hostmaster. 1 7200 900 1209600 86400",
+            ),
+            set(
+                "_abc.dev.example.com.",
+                RrType::Cname,
+                "_xyz.acm-validations.aws.",
+            ),
             set("api.dev.example.com.", RrType::A, "10.0.0.1"),
             set("api.dev.example.com.", RrType::Txt, owner),
             set("cname-www.dev.example.com.", RrType::Txt, owner),
             set("www.dev.example.com.", RrType::Cname, "lb.example.net."),
             set("manual.dev.example.com.", RrType::Txt, "\"v=spf1 -all\""),
         ];
-        let mut ids: Vec<String> = external_dns_records(&records, "Z1").into_iter().map(|o| o.id).collect();
+        let mut ids: Vec<String> = external_dns_records(&records, "Z1")
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
         ids.sort();
         assert_eq!(
             ids,

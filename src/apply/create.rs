@@ -3,7 +3,7 @@
 //! tags or natural key, and adopted when it turns out to have happened.
 
 use crate::aws::kinds::{Kind, Live, ReadScope, Target};
-use crate::aws::{backoff, AwsError, Budget, Cx, ErrorClass};
+use crate::aws::{AwsError, Budget, Cx, ErrorClass, backoff};
 use crate::diff::field_changes;
 use crate::report::Event;
 
@@ -17,7 +17,9 @@ pub async fn create(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Liv
             Ok(live) => return Ok(live),
             Err(e) => e,
         };
-        if budget.expired() || !(error.is_retryable() || error.class == ErrorClass::NotYetConsistent) {
+        if budget.expired()
+            || !(error.is_retryable() || error.class == ErrorClass::NotYetConsistent)
+        {
             return Err(error);
         }
         if error.class == ErrorClass::Transport {
@@ -36,21 +38,45 @@ pub async fn create(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Liv
             }
         }
         if unanswered > cx.timeouts.transport_retries {
-            return Err(AwsError { message: format!("{} (no answer after {unanswered} tries)", error.message), ..error });
+            return Err(AwsError {
+                message: format!("{} (no answer after {unanswered} tries)", error.message),
+                ..error
+            });
         }
         let wait = backoff(attempt);
         match error.class {
             ErrorClass::NotYetConsistent => cx.reporter.report(Event::Progress {
                 address: target.address.to_string(),
-                message: format!("{}: {}; waiting up to {}", error.code, error.message, crate::aws::human(cx.timeouts.retry_budget)),
+                message: format!(
+                    "{}: {}; waiting up to {}",
+                    error.code,
+                    error.message,
+                    crate::aws::human(cx.timeouts.retry_budget)
+                ),
                 elapsed: started.elapsed(),
             }),
             ErrorClass::Throttled if attempt < 3 => {}
             _ => cx.reporter.report(Event::Retrying {
                 operation: error.operation.clone(),
-                error: format!("{}: {}", error.code, error.message.rsplit(": ").next().unwrap_or_default().chars().take(160).collect::<String>()),
-                attempt: if error.class == ErrorClass::Transport { unanswered } else { attempt },
-                max: (error.class == ErrorClass::Transport).then_some(cx.timeouts.transport_retries),
+                error: format!(
+                    "{}: {}",
+                    error.code,
+                    error
+                        .message
+                        .rsplit(": ")
+                        .next()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(160)
+                        .collect::<String>()
+                ),
+                attempt: if error.class == ErrorClass::Transport {
+                    unanswered
+                } else {
+                    attempt
+                },
+                max: (error.class == ErrorClass::Transport)
+                    .then_some(cx.timeouts.transport_retries),
                 wait,
             }),
         }
@@ -60,7 +86,10 @@ pub async fn create(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Liv
 
 /// Looks for the resource a create may have made.
 pub async fn find(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Option<Live>, AwsError> {
-    let scope = ReadScope { env: &cx.env, known: Vec::new() };
+    let scope = ReadScope {
+        env: &cx.env,
+        known: Vec::new(),
+    };
     let found = cx.retry(|| kind.read(cx, &scope)).await?;
     let key = kind.natural_key(target.props);
     Ok(found.into_iter().find(|l| match &key {
@@ -71,7 +100,12 @@ pub async fn find(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Optio
 
 /// Brings an adopted resource to the target with an in-place update when
 /// a create's later calls (attributes, attachments) did not all happen.
-async fn converge(kind: &dyn Kind, cx: &Cx, target: &Target<'_>, found: Live) -> Result<Live, AwsError> {
+async fn converge(
+    kind: &dyn Kind,
+    cx: &Cx,
+    target: &Target<'_>,
+    found: Live,
+) -> Result<Live, AwsError> {
     let seen = crate::diff::comparable(&found.props, target.props, None);
     let changes: Vec<String> = field_changes(&seen, target.props, kind.replace_fields())
         .into_iter()
@@ -79,7 +113,19 @@ async fn converge(kind: &dyn Kind, cx: &Cx, target: &Target<'_>, found: Live) ->
         .map(|c| c.field)
         .collect();
     if changes.is_empty() {
-        return Ok(Live { props: target.props.clone(), ..found });
+        return Ok(Live {
+            props: target.props.clone(),
+            ..found
+        });
     }
-    kind.update(cx, &Live { props: seen, ..found }, target, &changes).await
+    kind.update(
+        cx,
+        &Live {
+            props: seen,
+            ..found
+        },
+        target,
+        &changes,
+    )
+    .await
 }

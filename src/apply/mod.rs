@@ -33,13 +33,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::aws::kinds::{Live, Registry, Target};
 use crate::aws::{AwsError, Cx};
 use crate::diff::{Action, Op, Plan};
-use crate::model::{resolve, Outputs, Props};
+use crate::model::{Outputs, Props, resolve};
 use crate::report::Event;
 use crate::state::{RowChange, StateResource, StateStore};
 
@@ -116,7 +116,13 @@ fn build_steps(plan: &Plan) -> Vec<Step> {
         };
         for &phase in phases {
             let index = steps.len();
-            steps.push(Step { action: i, phase, dependents: Vec::new(), waiting_on: 0, status: Status::Waiting });
+            steps.push(Step {
+                action: i,
+                phase,
+                dependents: Vec::new(),
+                waiting_on: 0,
+                status: Status::Waiting,
+            });
             match phase {
                 Phase::Delete => delete_of.insert(&a.address, index),
                 _ => build_of.insert(&a.address, index),
@@ -125,7 +131,10 @@ fn build_steps(plan: &Plan) -> Vec<Step> {
     }
     let mut edges: Vec<(usize, usize)> = Vec::new();
     for (i, a) in plan.actions.iter().enumerate() {
-        if let (Some(&d), Some(&c)) = (delete_of.get(a.address.as_str()), build_of.get(a.address.as_str())) {
+        if let (Some(&d), Some(&c)) = (
+            delete_of.get(a.address.as_str()),
+            build_of.get(a.address.as_str()),
+        ) {
             edges.push((d, c));
         }
         if let Some(&build) = build_of.get(a.address.as_str()) {
@@ -136,10 +145,17 @@ fn build_steps(plan: &Plan) -> Vec<Step> {
             }
         }
         for dep in &a.state_deps {
-            let Some(&dep_delete) = delete_of.get(dep.as_str()) else { continue };
+            let Some(&dep_delete) = delete_of.get(dep.as_str()) else {
+                continue;
+            };
             if let Some(&own_delete) = delete_of.get(a.address.as_str()) {
                 edges.push((own_delete, dep_delete));
-            } else if a.op == Op::Update && plan.actions.iter().any(|x| &x.address == dep && x.op == Op::Delete) {
+            } else if a.op == Op::Update
+                && plan
+                    .actions
+                    .iter()
+                    .any(|x| &x.address == dep && x.op == Op::Delete)
+            {
                 // Move the referrer away before its old target goes.
                 edges.push((build_of[a.address.as_str()], dep_delete));
             }
@@ -181,7 +197,9 @@ pub async fn apply(
     let mut outputs = known_outputs;
     let mut report = ApplyReport::default();
     let semaphore = Arc::new(Semaphore::new(opts.parallelism.max(1)));
-    let mut ready: VecDeque<usize> = (0..steps.len()).filter(|&s| steps[s].waiting_on == 0).collect();
+    let mut ready: VecDeque<usize> = (0..steps.len())
+        .filter(|&s| steps[s].waiting_on == 0)
+        .collect();
     let mut running: JoinSet<Finished> = JoinSet::new();
     let mut stopping = *opts.interrupt.borrow();
     let mut interrupt_open = true;
@@ -189,22 +207,39 @@ pub async fn apply(
     loop {
         while !stopping {
             let Some(&s) = ready.front() else { break };
-            let Ok(permit) = semaphore.clone().try_acquire_owned() else { break };
+            let Ok(permit) = semaphore.clone().try_acquire_owned() else {
+                break;
+            };
             ready.pop_front();
             let action = &plan.actions[steps[s].action];
             let phase = steps[s].phase;
             let kind = registry.get(&action.kind).map(|_| action.kind.clone());
             let Some(kind_name) = kind else {
-                fail(&mut steps, s, plan, &mut report, &cx, format!("unknown kind {}", action.kind));
+                fail(
+                    &mut steps,
+                    s,
+                    plan,
+                    &mut report,
+                    &cx,
+                    format!("unknown kind {}", action.kind),
+                );
                 continue;
             };
             // Resolve references now: the outputs they name exist by now.
             let resolved = match phase {
                 Phase::Delete => Ok(Props::new()),
                 _ => {
-                    let lookup = |r: &crate::model::Ref| outputs.get(&r.address).and_then(|o| o.get(&r.output).cloned());
-                    resolve(action.props.as_ref().expect("build steps carry props"), &lookup, false)
-                        .map_err(|r| format!("reference ${{{}.{}}} has no value", r.address, r.output))
+                    let lookup = |r: &crate::model::Ref| {
+                        outputs
+                            .get(&r.address)
+                            .and_then(|o| o.get(&r.output).cloned())
+                    };
+                    resolve(
+                        action.props.as_ref().expect("build steps carry props"),
+                        &lookup,
+                        false,
+                    )
+                    .map_err(|r| format!("reference ${{{}.{}}} has no value", r.address, r.output))
                 }
             };
             let resolved = match resolved {
@@ -216,24 +251,46 @@ pub async fn apply(
             };
             let token = uuid::Uuid::new_v4().to_string();
             let journal_props = if phase == Phase::Delete {
-                action.current.as_ref().map(|c| c.props.clone()).unwrap_or_default()
+                action
+                    .current
+                    .as_ref()
+                    .map(|c| c.props.clone())
+                    .unwrap_or_default()
             } else {
                 resolved.clone()
             };
             let journal = if action.current.is_none() && phase == Phase::Delete {
                 None // nothing in the cloud: only the state row goes
             } else {
-                match state.journal_begin(&opts.run_id, &action.address, &kind_name, phase.verb(), &token, &journal_props, &action.deps) {
+                match state.journal_begin(
+                    &opts.run_id,
+                    &action.address,
+                    &kind_name,
+                    phase.verb(),
+                    &token,
+                    &journal_props,
+                    &action.deps,
+                ) {
                     Ok(id) => Some(id),
                     Err(e) => {
-                        fail(&mut steps, s, plan, &mut report, &cx, format!("could not write the journal: {e}"));
+                        fail(
+                            &mut steps,
+                            s,
+                            plan,
+                            &mut report,
+                            &cx,
+                            format!("could not write the journal: {e}"),
+                        );
                         stopping = true;
                         continue;
                     }
                 }
             };
             steps[s].status = Status::Running;
-            cx.reporter.report(Event::Started { address: action.address.clone(), action: phase.verb().into() });
+            cx.reporter.report(Event::Started {
+                address: action.address.clone(),
+                action: phase.verb().into(),
+            });
             let registry = registry.clone();
             let cx2 = cx.clone();
             let address = action.address.clone();
@@ -243,15 +300,31 @@ pub async fn apply(
                 let _permit = permit;
                 let started = Instant::now();
                 let kind = registry.get(&kind_name).expect("checked above");
-                let target = Target { address: &address, props: &resolved, token: &token };
+                let target = Target {
+                    address: &address,
+                    props: &resolved,
+                    token: &token,
+                };
                 let result = match (phase, current) {
                     (Phase::Delete, None) => Ok(StepResult::Deleted),
-                    (Phase::Delete, Some(live)) => kind.delete(&cx2, &live).await.map(|_| StepResult::Deleted),
-                    (Phase::Update, Some(live)) => kind.update(&cx2, &live, &target, &changed).await.map(StepResult::Built),
+                    (Phase::Delete, Some(live)) => {
+                        kind.delete(&cx2, &live).await.map(|_| StepResult::Deleted)
+                    }
+                    (Phase::Update, Some(live)) => kind
+                        .update(&cx2, &live, &target, &changed)
+                        .await
+                        .map(StepResult::Built),
                     (Phase::Update, None) => Err(AwsError::local("update", "nothing to update")),
-                    (Phase::Create, _) => create::create(kind, &cx2, &target).await.map(StepResult::Built),
+                    (Phase::Create, _) => create::create(kind, &cx2, &target)
+                        .await
+                        .map(StepResult::Built),
                 };
-                Finished { step: s, journal, result, elapsed: started.elapsed() }
+                Finished {
+                    step: s,
+                    journal,
+                    result,
+                    elapsed: started.elapsed(),
+                }
             });
         }
         if running.is_empty() {
@@ -340,7 +413,9 @@ pub async fn apply(
     for step in &steps {
         if step.status == Status::Waiting {
             let address = &plan.actions[step.action].address;
-            if !report.not_started.contains(address) && !report.skipped.iter().any(|(a, _)| a == address) {
+            if !report.not_started.contains(address)
+                && !report.skipped.iter().any(|(a, _)| a == address)
+            {
                 report.not_started.push(address.clone());
             }
         }
@@ -349,7 +424,14 @@ pub async fn apply(
 }
 
 /// Marks a step failed and every step that depends on it, transitively, skipped.
-fn fail(steps: &mut [Step], s: usize, plan: &Plan, report: &mut ApplyReport, cx: &Cx, error: String) {
+fn fail(
+    steps: &mut [Step],
+    s: usize,
+    plan: &Plan,
+    report: &mut ApplyReport,
+    cx: &Cx,
+    error: String,
+) {
     let action: &Action = &plan.actions[steps[s].action];
     steps[s].status = Status::Failed;
     cx.reporter.report(Event::Failed {
@@ -366,7 +448,10 @@ fn fail(steps: &mut [Step], s: usize, plan: &Plan, report: &mut ApplyReport, cx:
         steps[d].status = Status::Skipped;
         let skipped = &plan.actions[steps[d].action].address;
         let because = format!("{} failed", action.address);
-        cx.reporter.report(Event::Skipped { address: skipped.clone(), because: because.clone() });
+        cx.reporter.report(Event::Skipped {
+            address: skipped.clone(),
+            because: because.clone(),
+        });
         report.skipped.push((skipped.clone(), because));
         stack.extend(steps[d].dependents.iter().copied());
     }
@@ -422,8 +507,14 @@ mod tests {
         let steps = build_steps(&plan);
         // steps: 0 subnet delete, 1 subnet create, 2 assoc delete, 3 assoc create
         assert!(steps[0].dependents.contains(&1));
-        assert!(steps[2].dependents.contains(&0), "assoc delete before subnet delete");
-        assert!(steps[1].dependents.contains(&3), "subnet create before assoc create");
+        assert!(
+            steps[2].dependents.contains(&0),
+            "assoc delete before subnet delete"
+        );
+        assert!(
+            steps[1].dependents.contains(&3),
+            "subnet create before assoc create"
+        );
         assert!(steps[2].dependents.contains(&3));
     }
 }

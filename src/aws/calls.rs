@@ -6,8 +6,10 @@
 use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::{BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
@@ -28,27 +30,50 @@ impl Intercept for CallLog {
         "infra::CallLog"
     }
 
-    fn read_before_execution(&self, _context: &BeforeSerializationInterceptorContextRef<'_>, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         cfg.interceptor_state().store_put(Started(Instant::now()));
         Ok(())
     }
 
-    fn read_after_execution(&self, context: &FinalizerInterceptorContextRef<'_>, _rc: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         if !tracing::enabled!(target: "infra::aws", tracing::Level::DEBUG) {
             return Ok(());
         }
-        let ms = cfg.load::<Started>().map(|s| s.0.elapsed().as_millis() as u64).unwrap_or_default();
-        let (service, operation) = cfg.load::<Metadata>().map(|m| (m.service().to_string(), m.name().to_string())).unwrap_or_default();
+        let ms = cfg
+            .load::<Started>()
+            .map(|s| s.0.elapsed().as_millis() as u64)
+            .unwrap_or_default();
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_string(), m.name().to_string()))
+            .unwrap_or_default();
         let status = context.response().map(|r| r.status().as_u16());
         match context.output_or_error() {
-            Some(Ok(_)) => tracing::debug!(target: "infra::aws", service, operation, ms, status, "aws call ok"),
+            Some(Ok(_)) => {
+                tracing::debug!(target: "infra::aws", service, operation, ms, status, "aws call ok")
+            }
             Some(Err(e)) => {
                 // The kind of failure only (service error, dispatch failure,
                 // timeout…): its text can quote the request.
-                let kind = format!("{e:?}").split(['(', ' ', '{']).next().unwrap_or_default().to_string();
+                let kind = format!("{e:?}")
+                    .split(['(', ' ', '{'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
                 tracing::debug!(target: "infra::aws", service, operation, ms, status, error = kind, "aws call failed")
             }
-            None => tracing::debug!(target: "infra::aws", service, operation, ms, status, "aws call ended"),
+            None => {
+                tracing::debug!(target: "infra::aws", service, operation, ms, status, "aws call ended")
+            }
         }
         Ok(())
     }
@@ -60,7 +85,11 @@ impl Intercept for CallLog {
 /// headers and signing input, session tokens included.
 pub fn filter(verbose: bool, infra_log: Option<&str>) -> String {
     let user = infra_log.unwrap_or("").trim();
-    let mut directives: Vec<String> = if user.is_empty() { vec!["error".into()] } else { vec![user.to_string()] };
+    let mut directives: Vec<String> = if user.is_empty() {
+        vec!["error".into()]
+    } else {
+        vec![user.to_string()]
+    };
     let names = |t: &str| user.split(',').any(|d| d.trim().starts_with(t));
     if verbose && !names("infra") {
         directives.push("infra=debug".into());
@@ -79,11 +108,17 @@ mod tests {
 
     #[test]
     fn sdk_logs_stay_at_info_unless_named() {
-        assert_eq!(filter(false, None), "error,aws=info,hyper=info,h2=info,rustls=info,tower=info,reqwest=info");
+        assert_eq!(
+            filter(false, None),
+            "error,aws=info,hyper=info,h2=info,rustls=info,tower=info,reqwest=info"
+        );
         assert!(filter(true, None).starts_with("error,infra=debug,aws=info"));
         let f = filter(false, Some("trace"));
         assert!(f.starts_with("trace,") && f.contains("aws=info"), "{f}");
         let f = filter(true, Some("infra::aws=debug,aws_sigv4=trace"));
-        assert!(!f.contains("infra=debug") && !f.contains(",aws=info") && f.contains("hyper=info"), "named by the user: {f}");
+        assert!(
+            !f.contains("infra=debug") && !f.contains(",aws=info") && f.contains("hyper=info"),
+            "named by the user: {f}"
+        );
     }
 }

@@ -16,7 +16,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-pub use retry::{backoff, Budget};
+pub use retry::{Budget, backoff};
 
 use crate::report::{Event, Reporter};
 
@@ -57,7 +57,11 @@ impl Clients {
         // Every client logs its calls (`-v`, `INFRA_LOG`).
         macro_rules! client {
             ($sdk:ident) => {
-                $sdk::Client::from_conf($sdk::config::Builder::from(&conf).interceptor(calls::CallLog).build())
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(&conf)
+                        .interceptor(calls::CallLog)
+                        .build(),
+                )
             };
         }
         Clients {
@@ -105,7 +109,12 @@ pub struct AwsError {
 
 impl AwsError {
     pub fn new(operation: &str, code: &str, message: impl Into<String>, class: ErrorClass) -> Self {
-        AwsError { operation: operation.into(), code: code.into(), message: message.into(), class }
+        AwsError {
+            operation: operation.into(),
+            code: code.into(),
+            message: message.into(),
+            class,
+        }
     }
 
     /// An error infra itself raised (a wait that timed out, a missing field).
@@ -114,7 +123,10 @@ impl AwsError {
     }
 
     pub fn is_retryable(&self) -> bool {
-        matches!(self.class, ErrorClass::Throttled | ErrorClass::Server | ErrorClass::Transport)
+        matches!(
+            self.class,
+            ErrorClass::Throttled | ErrorClass::Server | ErrorClass::Transport
+        )
     }
 
     /// True when a mutating call may have taken effect without our knowing.
@@ -151,7 +163,10 @@ const IN_USE: &[&str] = &[
 pub fn classify(code: &str, status: Option<u16>) -> ErrorClass {
     if THROTTLING.contains(&code) || status == Some(429) {
         ErrorClass::Throttled
-    } else if status.is_some_and(|s| s >= 500) || code == "InternalError" || code == "ServiceUnavailable" {
+    } else if status.is_some_and(|s| s >= 500)
+        || code == "InternalError"
+        || code == "ServiceUnavailable"
+    {
         ErrorClass::Server
     } else if IN_USE.contains(&code) {
         ErrorClass::Dependency
@@ -198,18 +213,32 @@ where
         self.map_err(|err| {
             let status = err.raw_response().map(|r| r.status().as_u16());
             match &err {
-                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => AwsError::new(operation, "Transport", causes(&err), ErrorClass::Transport),
+                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+                    AwsError::new(operation, "Transport", causes(&err), ErrorClass::Transport)
+                }
                 SdkError::ResponseError(_) => AwsError::new(
                     operation,
                     "ResponseError",
-                    format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)),
-                    if status.is_some_and(|s| s >= 500) { ErrorClass::Server } else { ErrorClass::Transport },
+                    format!(
+                        "{}",
+                        aws_smithy_types::error::display::DisplayErrorContext(&err)
+                    ),
+                    if status.is_some_and(|s| s >= 500) {
+                        ErrorClass::Server
+                    } else {
+                        ErrorClass::Transport
+                    },
                 ),
                 _ => {
                     let code = err.code().unwrap_or("Unknown").to_string();
                     let message = err.message().unwrap_or("").to_string();
                     let class = classify(&code, status);
-                    AwsError { operation: operation.into(), code, message, class }
+                    AwsError {
+                        operation: operation.into(),
+                        code,
+                        message,
+                        class,
+                    }
                 }
             }
         })
@@ -304,13 +333,21 @@ pub struct Cx {
 /// the kinds are read concurrently.
 #[derive(Default)]
 pub struct ReadCache {
-    cells: std::sync::Mutex<std::collections::HashMap<&'static str, Arc<tokio::sync::OnceCell<Arc<dyn std::any::Any + Send + Sync>>>>>,
+    cells: std::sync::Mutex<
+        std::collections::HashMap<
+            &'static str,
+            Arc<tokio::sync::OnceCell<Arc<dyn std::any::Any + Send + Sync>>>,
+        >,
+    >,
 }
 
 impl Cx {
     /// A context whose shared reads are made once, for one refresh.
     pub fn with_read_cache(&self) -> Cx {
-        Cx { cache: Some(Arc::new(ReadCache::default())), ..self.clone() }
+        Cx {
+            cache: Some(Arc::new(ReadCache::default())),
+            ..self.clone()
+        }
     }
 
     /// `load()` once per refresh for `key`; every time outside a refresh, so a
@@ -321,10 +358,22 @@ impl Cx {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, AwsError>>,
     {
-        let Some(cache) = &self.cache else { return load().await.map(Arc::new) };
-        let cell = cache.cells.lock().expect("cache lock").entry(key).or_default().clone();
+        let Some(cache) = &self.cache else {
+            return load().await.map(Arc::new);
+        };
+        let cell = cache
+            .cells
+            .lock()
+            .expect("cache lock")
+            .entry(key)
+            .or_default()
+            .clone();
         let value = cell
-            .get_or_try_init(|| async { load().await.map(|t| Arc::new(t) as Arc<dyn std::any::Any + Send + Sync>) })
+            .get_or_try_init(|| async {
+                load()
+                    .await
+                    .map(|t| Arc::new(t) as Arc<dyn std::any::Any + Send + Sync>)
+            })
             .await?
             .clone();
         Ok(value.downcast::<T>().expect("one type per cache key"))
@@ -344,8 +393,18 @@ impl Cx {
         let mut unanswered = 0;
         loop {
             match call().await {
-                Err(e) if e.class == ErrorClass::Transport && unanswered >= self.timeouts.transport_retries => {
-                    return Err(AwsError { message: format!("{} (no answer after {} tries)", e.message, unanswered + 1), ..e });
+                Err(e)
+                    if e.class == ErrorClass::Transport
+                        && unanswered >= self.timeouts.transport_retries =>
+                {
+                    return Err(AwsError {
+                        message: format!(
+                            "{} (no answer after {} tries)",
+                            e.message,
+                            unanswered + 1
+                        ),
+                        ..e
+                    });
                 }
                 Err(e) if e.is_retryable() && !budget.expired() => {
                     attempt += 1;
@@ -394,7 +453,12 @@ impl Cx {
                     attempt += 1;
                     self.reporter.report(Event::Progress {
                         address: address.to_string(),
-                        message: format!("{what}: {} ({}); waiting up to {}", e.code, e.message, human(limit)),
+                        message: format!(
+                            "{what}: {} ({}); waiting up to {}",
+                            e.code,
+                            e.message,
+                            human(limit)
+                        ),
                         elapsed: started.elapsed(),
                     });
                     tokio::time::sleep(backoff(attempt)).await;
@@ -405,7 +469,13 @@ impl Cx {
     }
 
     /// Polls `check` until it yields a value, with a progress line and a timeout.
-    pub async fn wait_for<T, F, Fut>(&self, address: &str, what: &str, timeout: Duration, mut check: F) -> Result<T, AwsError>
+    pub async fn wait_for<T, F, Fut>(
+        &self,
+        address: &str,
+        what: &str,
+        timeout: Duration,
+        mut check: F,
+    ) -> Result<T, AwsError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<Option<T>, AwsError>>,
@@ -419,7 +489,10 @@ impl Cx {
             if started.elapsed() >= timeout {
                 return Err(AwsError::local(
                     what,
-                    format!("timed out after {}s waiting for {what}; raise the timeout or check the resource in the console", timeout.as_secs()),
+                    format!(
+                        "timed out after {}s waiting for {what}; raise the timeout or check the resource in the console",
+                        timeout.as_secs()
+                    ),
                 ));
             }
             self.reporter.report(Event::Progress {
@@ -447,10 +520,22 @@ mod tests {
 
     #[test]
     fn each_service_spelling_of_in_use_is_a_dependency() {
-        for code in ["DependencyViolation", "ResourceInUseException", "HostedZoneNotEmpty", "InvalidDBSubnetGroupStateFault", "InvalidDBParameterGroupState"] {
+        for code in [
+            "DependencyViolation",
+            "ResourceInUseException",
+            "HostedZoneNotEmpty",
+            "InvalidDBSubnetGroupStateFault",
+            "InvalidDBParameterGroupState",
+        ] {
             assert_eq!(classify(code, Some(400)), ErrorClass::Dependency, "{code}");
         }
-        assert_eq!(classify("DBSubnetGroupNotFoundFault", Some(404)), ErrorClass::NotFound);
-        assert_eq!(classify("InvalidParameterValue", Some(400)), ErrorClass::Client);
+        assert_eq!(
+            classify("DBSubnetGroupNotFoundFault", Some(404)),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            classify("InvalidParameterValue", Some(400)),
+            ErrorClass::Client
+        );
     }
 }

@@ -33,7 +33,11 @@ pub fn endpoint(region: &str) -> String {
 }
 
 /// Checks credentials and the endpoint; returns the caller's ARN.
-pub async fn check(clients: &Clients, region: &str, limit: Duration) -> Result<String, PreflightError> {
+pub async fn check(
+    clients: &Clients,
+    region: &str,
+    limit: Duration,
+) -> Result<String, PreflightError> {
     let endpoint = endpoint(region);
     // Throttling and 5xx are sent again (a few times, within the limit):
     // they say the endpoint is there.
@@ -59,20 +63,30 @@ pub async fn check(clients: &Clients, region: &str, limit: Duration) -> Result<S
     }
 }
 
-fn transient<E: ProvideErrorMetadata>(e: &SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> bool {
+fn transient<E: ProvideErrorMetadata>(
+    e: &SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+) -> bool {
     let status = e.raw_response().map(|r| r.status().as_u16());
     matches!(e, SdkError::ServiceError(_) | SdkError::ResponseError(_))
-        && matches!(super::classify(e.code().unwrap_or(""), status), super::ErrorClass::Throttled | super::ErrorClass::Server)
+        && matches!(
+            super::classify(e.code().unwrap_or(""), status),
+            super::ErrorClass::Throttled | super::ErrorClass::Server
+        )
 }
 
 /// Every error in the chain, outermost first.
-fn chain<'a>(e: &'a (dyn StdError + 'static)) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+fn chain<'a>(
+    e: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
     std::iter::successors(Some(e), |e: &&'a (dyn StdError + 'static)| (*e).source())
 }
 
-
 /// Names the cause of a failed `GetCallerIdentity` and its fix.
-pub fn classify<E>(e: &SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>, region: &str, endpoint: &str) -> PreflightError
+pub fn classify<E>(
+    e: &SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+    region: &str,
+    endpoint: &str,
+) -> PreflightError
 where
     E: ProvideErrorMetadata + StdError + 'static,
 {
@@ -109,17 +123,61 @@ where
 /// AWS's regions when this was written: a name outside it whose endpoint
 /// does not resolve is most likely a typo in the plan file.
 const KNOWN_REGIONS: &[&str] = &[
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-east-2", "ap-south-1", "ap-south-2",
-    "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
-    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-west-1",
-    "eu-west-2", "eu-west-3", "eu-south-1", "eu-south-2", "eu-north-1", "il-central-1", "me-south-1", "me-central-1", "mx-central-1",
-    "sa-east-1", "us-gov-east-1", "us-gov-west-1", "cn-north-1", "cn-northwest-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-north-1",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
 ];
 
 fn unreachable(detail: &str, region: &str, endpoint: &str) -> PreflightError {
     let lower = detail.to_lowercase();
-    let dns = ["dns error", "failed to lookup", "name or service not known", "no address associated", "nodename nor servname"].iter().any(|s| lower.contains(s));
-    if dns && endpoint.ends_with(&format!(".{region}.amazonaws.com")) && !KNOWN_REGIONS.contains(&region) {
+    let dns = [
+        "dns error",
+        "failed to lookup",
+        "name or service not known",
+        "no address associated",
+        "nodename nor servname",
+    ]
+    .iter()
+    .any(|s| lower.contains(s));
+    if dns
+        && endpoint.ends_with(&format!(".{region}.amazonaws.com"))
+        && !KNOWN_REGIONS.contains(&region)
+    {
         return PreflightError {
             cause: format!("region `{region}` has no AWS endpoint ({endpoint} does not resolve)"),
             fix: "check the spelling of `region` in the plan file (e.g. us-east-1), or the network's DNS, then rerun".into(),
@@ -191,30 +249,82 @@ mod tests {
 
     #[test]
     fn service_codes_name_the_cause_and_the_fix() {
-        let e = service("ExpiredToken", "The security token included in the request is expired", "us-east-1", "https://sts.us-east-1.amazonaws.com");
-        assert!(e.cause.contains("expired") && e.fix.contains("sso login"), "{e}");
-        let e = service("InvalidClientTokenId", "The security token included in the request is invalid", "ap-east-1", "x");
-        assert!(e.cause.contains("ap-east-1") && e.fix.contains("opt-in"), "{e}");
-        assert!(service("SignatureDoesNotMatch", "", "r", "x").fix.contains("AWS_SECRET_ACCESS_KEY"));
+        let e = service(
+            "ExpiredToken",
+            "The security token included in the request is expired",
+            "us-east-1",
+            "https://sts.us-east-1.amazonaws.com",
+        );
+        assert!(
+            e.cause.contains("expired") && e.fix.contains("sso login"),
+            "{e}"
+        );
+        let e = service(
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid",
+            "ap-east-1",
+            "x",
+        );
+        assert!(
+            e.cause.contains("ap-east-1") && e.fix.contains("opt-in"),
+            "{e}"
+        );
+        assert!(
+            service("SignatureDoesNotMatch", "", "r", "x")
+                .fix
+                .contains("AWS_SECRET_ACCESS_KEY")
+        );
     }
 
     #[test]
     fn a_region_that_does_not_resolve_is_named_as_such() {
-        let e = unreachable("dispatch failure: io error: dns error: failed to lookup address information", "us-eats-1", "https://sts.us-eats-1.amazonaws.com");
-        assert!(e.cause.contains("region `us-eats-1` has no AWS endpoint"), "{e}");
+        let e = unreachable(
+            "dispatch failure: io error: dns error: failed to lookup address information",
+            "us-eats-1",
+            "https://sts.us-eats-1.amazonaws.com",
+        );
+        assert!(
+            e.cause.contains("region `us-eats-1` has no AWS endpoint"),
+            "{e}"
+        );
         assert!(e.fix.contains("`region` in the plan file"), "{e}");
-        let e = unreachable("dns error: failed to lookup address information", "us-east-1", "https://sts.us-east-1.amazonaws.com");
-        assert_eq!(e.cause, "cannot reach AWS at https://sts.us-east-1.amazonaws.com: the host name does not resolve", "a known region: the network's fault");
-        let e = unreachable("io error: Connection refused (os error 111)", "us-east-1", "http://127.0.0.1:9");
-        assert_eq!(e.cause, "cannot reach AWS at http://127.0.0.1:9: connection refused");
+        let e = unreachable(
+            "dns error: failed to lookup address information",
+            "us-east-1",
+            "https://sts.us-east-1.amazonaws.com",
+        );
+        assert_eq!(
+            e.cause,
+            "cannot reach AWS at https://sts.us-east-1.amazonaws.com: the host name does not resolve",
+            "a known region: the network's fault"
+        );
+        let e = unreachable(
+            "io error: Connection refused (os error 111)",
+            "us-east-1",
+            "http://127.0.0.1:9",
+        );
+        assert_eq!(
+            e.cause,
+            "cannot reach AWS at http://127.0.0.1:9: connection refused"
+        );
         assert!(e.fix.contains("AWS_ENDPOINT_URL"));
     }
 
     #[test]
     fn missing_credentials_say_where_they_were_looked_for() {
-        let e = credentials(&CredentialsError::not_loaded("no providers in chain provided credentials"));
-        assert!(e.cause.starts_with("no AWS credentials") && e.fix.contains("AWS_ACCESS_KEY_ID"), "{e}");
-        let e = credentials(&CredentialsError::provider_error("the SSO session has expired"));
-        assert!(e.cause.contains("expired") && e.fix.contains("sso login"), "{e}");
+        let e = credentials(&CredentialsError::not_loaded(
+            "no providers in chain provided credentials",
+        ));
+        assert!(
+            e.cause.starts_with("no AWS credentials") && e.fix.contains("AWS_ACCESS_KEY_ID"),
+            "{e}"
+        );
+        let e = credentials(&CredentialsError::provider_error(
+            "the SSO session has expired",
+        ));
+        assert!(
+            e.cause.contains("expired") && e.fix.contains("sso login"),
+            "{e}"
+        );
     }
 }

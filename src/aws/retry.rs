@@ -7,7 +7,9 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(limit: Duration) -> Self {
-        Budget { deadline: Instant::now() + limit }
+        Budget {
+            deadline: Instant::now() + limit,
+        }
     }
 
     pub fn expired(&self) -> bool {
@@ -17,7 +19,9 @@ impl Budget {
 
 /// Full-jitter exponential backoff: random in [0, min(10 s, 200 ms * 2^attempt)].
 pub fn backoff(attempt: u32) -> Duration {
-    let cap = Duration::from_millis(200).saturating_mul(1 << attempt.min(6)).min(Duration::from_secs(10));
+    let cap = Duration::from_millis(200)
+        .saturating_mul(1 << attempt.min(6))
+        .min(Duration::from_secs(10));
     let millis = cap.as_millis() as u64;
     Duration::from_millis(fastrand::u64(millis / 4..=millis.max(1)))
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::diff::Plan;
 use crate::drift::tier;
@@ -15,7 +15,11 @@ fn wrap(words: &[String], indent: usize) -> String {
     let mut out = String::new();
     let mut line = 0;
     for (i, w) in words.iter().enumerate() {
-        let piece = if i + 1 < words.len() { format!("{w}, ") } else { w.clone() };
+        let piece = if i + 1 < words.len() {
+            format!("{w}, ")
+        } else {
+            w.clone()
+        };
         if line > 0 && indent + line + piece.trim_end().len() > WIDTH {
             out.truncate(out.trim_end().len());
             out.push('\n');
@@ -54,14 +58,26 @@ pub fn adopted_text(env: &str, plan: &Plan, done: bool) -> String {
     }
     let mut by_tier: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
     for a in &plan.adopted {
-        let (prefix, name) = a.address.split_once('.').unwrap_or((a.address.as_str(), ""));
-        by_tier.entry(tier(&a.kind)).or_default().entry(prefix).or_default().push(name);
+        let (prefix, name) = a
+            .address
+            .split_once('.')
+            .unwrap_or((a.address.as_str(), ""));
+        by_tier
+            .entry(tier(&a.kind))
+            .or_default()
+            .entry(prefix)
+            .or_default()
+            .push(name);
     }
     let n = plan.adopted.len();
     let mut out = if done {
-        format!("Adopted into state: {n} resource(s) that exist in the cloud for env {env} and that the plan declares\n(found by their infra:address tag or their name); none of them is created again:\n")
+        format!(
+            "Adopted into state: {n} resource(s) that exist in the cloud for env {env} and that the plan declares\n(found by their infra:address tag or their name); none of them is created again:\n"
+        )
     } else {
-        format!("State does not know {n} resource(s) that exist in the cloud for env {env} and that the plan declares\n(found by their infra:address tag or their name); `infra up` adopts all of them into state and\ncreates none of them again:\n")
+        format!(
+            "State does not know {n} resource(s) that exist in the cloud for env {env} and that the plan declares\n(found by their infra:address tag or their name); `infra up` adopts all of them into state and\ncreates none of them again:\n"
+        )
     };
     let width = by_tier.keys().map(|t| t.len()).max().unwrap_or(0);
     for (t, prefixes) in by_tier {
@@ -83,7 +99,9 @@ pub fn orphans_text(env: &str, plan: &Plan, pruning: bool) -> String {
     );
     for o in &plan.orphans {
         let note = match (&o.duplicate_of, &o.live.address) {
-            (Some(a), _) => format!(" (tagged {a}, which state manages as another resource: a duplicate)"),
+            (Some(a), _) => {
+                format!(" (tagged {a}, which state manages as another resource: a duplicate)")
+            }
             (None, Some(a)) => format!(" (tagged {a})"),
             (None, None) => String::new(),
         };
@@ -94,7 +112,11 @@ pub fn orphans_text(env: &str, plan: &Plan, pruning: bool) -> String {
 
 /// `adopted` and `orphans` of the plan JSON.
 pub fn json(plan: &Plan) -> (Value, Value) {
-    let adopted = plan.adopted.iter().map(|a| json!({ "address": a.address, "kind": a.kind, "id": a.id })).collect::<Vec<_>>();
+    let adopted = plan
+        .adopted
+        .iter()
+        .map(|a| json!({ "address": a.address, "kind": a.kind, "id": a.id }))
+        .collect::<Vec<_>>();
     let orphans = plan
         .orphans
         .iter()
@@ -116,10 +138,16 @@ mod tests {
             assert!(line.len() <= WIDTH, "{line}");
         }
         for line in text.lines().skip(1) {
-            assert!(line.starts_with(&" ".repeat(20)) && !line.starts_with(&" ".repeat(21)), "{line:?}");
+            assert!(
+                line.starts_with(&" ".repeat(20)) && !line.starts_with(&" ".repeat(21)),
+                "{line:?}"
+            );
         }
         assert_eq!(text.matches("subnet.app_").count(), 40);
-        assert!(text.lines().all(|l| l == l.trim_end()), "no trailing spaces: {text:?}");
+        assert!(
+            text.lines().all(|l| l == l.trim_end()),
+            "no trailing spaces: {text:?}"
+        );
     }
 
     #[test]

@@ -8,6 +8,11 @@ pub struct CompletionsArgs {
 }
 
 pub fn run(args: &CompletionsArgs) -> anyhow::Result<u8> {
-    clap_complete::generate(args.shell, &mut Cli::command(), "infra", &mut std::io::stdout());
+    clap_complete::generate(
+        args.shell,
+        &mut Cli::command(),
+        "infra",
+        &mut std::io::stdout(),
+    );
     Ok(crate::exit::SUCCESS)
 }

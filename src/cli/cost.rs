@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use clap::Args;
 
 use super::{Cli, EnvArg};
-use crate::cost::{fmt_usd, Date, LineChange};
+use crate::cost::{Date, LineChange, fmt_usd};
 use crate::drift::tier;
 use crate::ops::{self, Error};
 
@@ -48,20 +48,39 @@ pub fn run(cli: &Cli, args: &CostArgs) -> anyhow::Result<u8> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(crate::exit::SUCCESS);
     }
-    println!("env {} ({}), monthly on-demand estimate by tier:\n", opts.env, prepared.loaded.file.region.get_ref());
+    println!(
+        "env {} ({}), monthly on-demand estimate by tier:\n",
+        opts.env,
+        prepared.loaded.file.region.get_ref()
+    );
     for (t, lines) in &by_tier {
         println!("{t}: {}", fmt_usd(lines.iter().map(|l| amount(l)).sum()));
         for l in lines {
-            let detail = l.after.as_ref().or(l.before.as_ref()).map(|s| s.detail.as_str()).unwrap_or_default();
+            let detail = l
+                .after
+                .as_ref()
+                .or(l.before.as_ref())
+                .map(|s| s.detail.as_str())
+                .unwrap_or_default();
             let now = match &l.after {
-                Some(a) => a.monthly_usd.map(fmt_usd).unwrap_or_else(|| "no price".into()),
+                Some(a) => a
+                    .monthly_usd
+                    .map(fmt_usd)
+                    .unwrap_or_else(|| "no price".into()),
                 None => "removed by the plan".into(),
             };
             println!("  {:<44} {:>10}  {detail}", l.address, now);
         }
     }
     println!();
-    print!("{}", crate::cost::render_text(&change).lines().skip_while(|l| !l.trim_start().starts_with("Total")).collect::<Vec<_>>().join("\n"));
+    print!(
+        "{}",
+        crate::cost::render_text(&change)
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("Total"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     println!();
     Ok(crate::exit::SUCCESS)
 }

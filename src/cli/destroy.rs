@@ -2,9 +2,11 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::reporter::TerminalReporter;
 use super::interrupt::{Answer, Interrupts};
-use super::{command_line, confirm_or_require_yes, render, Cli, EnvArg, LockTimeoutArg, RefreshArg};
+use super::reporter::TerminalReporter;
+use super::{
+    Cli, EnvArg, LockTimeoutArg, RefreshArg, command_line, confirm_or_require_yes, render,
+};
 use crate::aws::Timeouts;
 use crate::exit;
 use crate::ops::{self, Error, RunOptions};
@@ -33,7 +35,12 @@ pub async fn run(cli: &Cli, args: &DestroyArgs) -> anyhow::Result<u8> {
     confirm_or_require_yes(args.yes, "to destroy")?;
     let interrupts = Interrupts::install();
     let terminal = Arc::new(TerminalReporter::new(false));
-    let cx = ops::context(&prepared, interrupts.tracking(terminal.clone()), Timeouts::default()).await?;
+    let cx = ops::context(
+        &prepared,
+        interrupts.tracking(terminal.clone()),
+        Timeouts::default(),
+    )
+    .await?;
     let run = RunOptions {
         parallelism: args.parallelism as usize,
         prune_orphans: false,
@@ -49,7 +56,8 @@ pub async fn run(cli: &Cli, args: &DestroyArgs) -> anyhow::Result<u8> {
     let mut confirm = |plan: &crate::diff::Plan| {
         terminal.clear();
         print!("{}", render::plan_text(&env, plan));
-        if !yes && interrupts.ask(&format!("\nDestroy every resource of env {env}?")) != Answer::Yes {
+        if !yes && interrupts.ask(&format!("\nDestroy every resource of env {env}?")) != Answer::Yes
+        {
             return false;
         }
         interrupts.start_applying()
@@ -60,10 +68,15 @@ pub async fn run(cli: &Cli, args: &DestroyArgs) -> anyhow::Result<u8> {
     };
     terminal.clear();
     if interrupts.was_cancelled() {
-        eprintln!("{}: cancelled before any change; nothing was done.", interrupts.signal_name());
+        eprintln!(
+            "{}: cancelled before any change; nothing was done.",
+            interrupts.signal_name()
+        );
         return Ok(interrupts.exit_code());
     }
-    let Some(result) = result else { return Ok(interrupts.exit_code()) };
+    let Some(result) = result else {
+        return Ok(interrupts.exit_code());
+    };
     let outcome = result?;
     match outcome.report {
         None if outcome.plan.is_empty() => {
@@ -74,6 +87,11 @@ pub async fn run(cli: &Cli, args: &DestroyArgs) -> anyhow::Result<u8> {
             println!("Destroy cancelled: nothing was deleted.");
             Ok(exit::FAILURE)
         }
-        Some(report) => Ok(render::apply_summary("Destroy", &report, &cli.rerun("destroy", &args.env), interrupts.exit_code())),
+        Some(report) => Ok(render::apply_summary(
+            "Destroy",
+            &report,
+            &cli.rerun("destroy", &args.env),
+            interrupts.exit_code(),
+        )),
     }
 }

@@ -6,7 +6,7 @@ use clap::Args;
 use super::reporter::TerminalReporter;
 use super::{Cli, EnvArg};
 use crate::aws::Timeouts;
-use crate::drift::{tier, Finding};
+use crate::drift::{Finding, tier};
 use crate::exit;
 use crate::ops::{self, Error};
 
@@ -20,7 +20,9 @@ pub struct DriftArgs {
 }
 
 fn show(v: &Option<serde_json::Value>) -> String {
-    v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "(none)".into())
+    v.as_ref()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "(none)".into())
 }
 
 pub async fn run(cli: &Cli, args: &DriftArgs) -> anyhow::Result<u8> {
@@ -51,41 +53,87 @@ pub async fn run(cli: &Cli, args: &DriftArgs) -> anyhow::Result<u8> {
             println!("{t}:");
             for f in list {
                 match f {
-                    Finding::Changed { address, id, fields, .. } => {
+                    Finding::Changed {
+                        address,
+                        id,
+                        fields,
+                        ..
+                    } => {
                         println!("  ~ {address} ({id}) changed outside infra");
                         for d in fields {
-                            println!("      {}: {} -> {}", d.field, show(&d.applied), show(&d.live));
+                            println!(
+                                "      {}: {} -> {}",
+                                d.field,
+                                show(&d.applied),
+                                show(&d.live)
+                            );
                         }
                     }
-                    Finding::Deleted { address, id, .. } => println!("  - {address} ({id}) deleted outside infra"),
-                    Finding::PlanDiffers { address, fields, .. } => {
-                        println!("  * {address}: the plan file now differs ({}); not drift, `infra plan` shows it", fields.join(", "))
+                    Finding::Deleted { address, id, .. } => {
+                        println!("  - {address} ({id}) deleted outside infra")
                     }
-                    Finding::Access { principal_arn, address, why, .. } => println!(
+                    Finding::PlanDiffers {
+                        address, fields, ..
+                    } => {
+                        println!(
+                            "  * {address}: the plan file now differs ({}); not drift, `infra plan` shows it",
+                            fields.join(", ")
+                        )
+                    }
+                    Finding::Access {
+                        principal_arn,
+                        address,
+                        why,
+                        ..
+                    } => println!(
                         "  ! {principal_arn}{}: {why}",
-                        address.as_ref().map(|a| format!(" ({a})")).unwrap_or_default()
+                        address
+                            .as_ref()
+                            .map(|a| format!(" ({a})"))
+                            .unwrap_or_default()
                     ),
                     Finding::Unrecorded { address, id, .. } => {
-                        println!("  + {address} ({id}) exists but state does not know it; `infra up --env {}` adopts it, creating nothing", opts.env)
+                        println!(
+                            "  + {address} ({id}) exists but state does not know it; `infra up --env {}` adopts it, creating nothing",
+                            opts.env
+                        )
                     }
-                    Finding::AddedByHand { parent, what, id, .. } => {
-                        println!("  + {parent}: {what} ({id}) added outside infra, not in the plan; `infra up` removes it")
+                    Finding::AddedByHand {
+                        parent, what, id, ..
+                    } => {
+                        println!(
+                            "  + {parent}: {what} ({id}) added outside infra, not in the plan; `infra up` removes it"
+                        )
                     }
                     Finding::Orphan { kind, id, address } => println!(
                         "  ? {kind} {id}{} is tagged with env {} but not in state (orphan)",
-                        address.as_ref().map(|a| format!(" ({a})")).unwrap_or_default(),
+                        address
+                            .as_ref()
+                            .map(|a| format!(" ({a})"))
+                            .unwrap_or_default(),
                         opts.env
                     ),
                 }
             }
         }
         let n = findings.iter().filter(|f| f.is_drift()).count();
-        let orphans = if findings.iter().any(|f| matches!(f, Finding::Orphan { .. })) { " (orphans need --prune-orphans)" } else { "" };
+        let orphans = if findings.iter().any(|f| matches!(f, Finding::Orphan { .. })) {
+            " (orphans need --prune-orphans)"
+        } else {
+            ""
+        };
         if drifted {
-            println!("\nDrift: {n} finding(s) in env {}. `infra up --env {}` puts it back{orphans}.", opts.env, opts.env);
+            println!(
+                "\nDrift: {n} finding(s) in env {}. `infra up --env {}` puts it back{orphans}.",
+                opts.env, opts.env
+            );
         } else {
             println!("No drift: env {} matches what infra applied.", opts.env);
         }
     }
-    Ok(if drifted { exit::CHANGES } else { exit::SUCCESS })
+    Ok(if drifted {
+        exit::CHANGES
+    } else {
+        exit::SUCCESS
+    })
 }

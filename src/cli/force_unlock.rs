@@ -1,6 +1,6 @@
 use clap::Args;
 
-use super::{ask, confirm_or_require_yes, Cli, EnvArg};
+use super::{Cli, EnvArg, ask, confirm_or_require_yes};
 use crate::ops::{self, Error};
 
 #[derive(Debug, Args)]
@@ -21,13 +21,22 @@ pub fn run(cli: &Cli, args: &ForceUnlockArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
     let (holder, alive) = ops::lock_status(&opts, &args.lock_id)?;
     if alive && !args.force {
-        return Err(Error::LiveHolder { holder: Box::new(holder) }.into());
+        return Err(Error::LiveHolder {
+            holder: Box::new(holder),
+        }
+        .into());
     }
     confirm_or_require_yes(args.yes, "to unlock")?;
     if !args.yes {
-        let state = if alive { "STILL RUNNING" } else { "no longer running here" };
+        let state = if alive {
+            "STILL RUNNING"
+        } else {
+            "no longer running here"
+        };
         println!("Lock {} is held by {holder} ({state}).", args.lock_id);
-        println!("Clearing it lets another run write this env's state while that one may still change it.");
+        println!(
+            "Clearing it lets another run write this env's state while that one may still change it."
+        );
         if !ask("\nClear this lock?") {
             println!("Unlock cancelled: the lock is kept.");
             return Ok(crate::exit::FAILURE);

@@ -45,10 +45,23 @@ pub async fn run(cli: &Cli, args: &GraphArgs) -> anyhow::Result<u8> {
     let mut nodes: Vec<Node> = graph
         .resources()
         .iter()
-        .map(|d| Node { address: d.address.clone(), kind: d.kind.clone(), tier: tier(&d.kind).into(), action: None })
+        .map(|d| Node {
+            address: d.address.clone(),
+            kind: d.kind.clone(),
+            tier: tier(&d.kind).into(),
+            action: None,
+        })
         .collect();
-    let mut edges: Vec<(String, String)> =
-        graph.resources().iter().flat_map(|d| graph.dependencies(&d.address).into_iter().map(move |dep| (d.address.clone(), dep))).collect();
+    let mut edges: Vec<(String, String)> = graph
+        .resources()
+        .iter()
+        .flat_map(|d| {
+            graph
+                .dependencies(&d.address)
+                .into_iter()
+                .map(move |dep| (d.address.clone(), dep))
+        })
+        .collect();
     if args.plan {
         let reporter = Arc::new(TerminalReporter::new(true));
         let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await?;
@@ -70,7 +83,12 @@ pub async fn run(cli: &Cli, args: &GraphArgs) -> anyhow::Result<u8> {
                     n.action = Some(action);
                 }
             } else {
-                nodes.push(Node { address: a.address.clone(), kind: a.kind.clone(), tier: tier(&a.kind).into(), action: Some(action) });
+                nodes.push(Node {
+                    address: a.address.clone(),
+                    kind: a.kind.clone(),
+                    tier: tier(&a.kind).into(),
+                    action: Some(action),
+                });
                 edges.extend(a.state_deps.iter().map(|d| (a.address.clone(), d.clone())));
             }
         }

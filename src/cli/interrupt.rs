@@ -82,11 +82,22 @@ impl Shared {
                 self.drain.send_replace(true);
             }
             Phase::Draining | Phase::Cancelled => {
-                let flying = self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                let list: Vec<String> = flying.iter().map(|(a, verb)| format!("{a} ({verb})")).collect();
+                let flying = self
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                let list: Vec<String> = flying
+                    .iter()
+                    .map(|(a, verb)| format!("{a} ({verb})"))
+                    .collect();
                 let mut err = std::io::stderr();
                 if list.is_empty() {
-                    let _ = writeln!(err, "\nsecond {}: exiting now; no call was in flight", signal_name(Some(signo)));
+                    let _ = writeln!(
+                        err,
+                        "\nsecond {}: exiting now; no call was in flight",
+                        signal_name(Some(signo))
+                    );
                 } else {
                     let _ = writeln!(
                         err,
@@ -97,7 +108,11 @@ impl Shared {
                         list.join(", ")
                     );
                 }
-                std::process::exit(i32::from(if signo == SIGTERM { exit::TERMINATED } else { exit::INTERRUPTED }));
+                std::process::exit(i32::from(if signo == SIGTERM {
+                    exit::TERMINATED
+                } else {
+                    exit::INTERRUPTED
+                }));
             }
         }
     }
@@ -109,7 +124,10 @@ impl Interrupts {
         let (cancel, _) = watch::channel(false);
         let (drain, _) = watch::channel(false);
         let shared = Arc::new(Shared {
-            inner: Mutex::new(Inner { phase: Phase::Planning, signal: None }),
+            inner: Mutex::new(Inner {
+                phase: Phase::Planning,
+                signal: None,
+            }),
             in_flight: Mutex::new(BTreeMap::new()),
             cancel,
             drain,
@@ -125,7 +143,10 @@ impl Interrupts {
 
     /// Wraps a reporter so a second signal can name the calls in flight.
     pub fn tracking(&self, inner: Arc<dyn Reporter>) -> Arc<dyn Reporter> {
-        Arc::new(Tracking { inner, shared: self.shared.clone() })
+        Arc::new(Tracking {
+            inner,
+            shared: self.shared.clone(),
+        })
     }
 
     /// Resolves when a signal cancels the run before any change.
@@ -187,7 +208,13 @@ impl Interrupts {
                 return Answer::Cancelled;
             }
             match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(Ok((n, line))) if n > 0 => return if line.trim() == "yes" { Answer::Yes } else { Answer::No },
+                Ok(Ok((n, line))) if n > 0 => {
+                    return if line.trim() == "yes" {
+                        Answer::Yes
+                    } else {
+                        Answer::No
+                    };
+                }
                 Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Answer::No,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             }
@@ -197,10 +224,13 @@ impl Interrupts {
 
 #[cfg(unix)]
 fn listen(shared: Arc<Shared>) {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     // Registered here, before returning, so no signal slips through with
     // its default action (an abrupt exit) once the command has started.
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         return;
     };
     tokio::spawn(async move {
@@ -232,7 +262,11 @@ struct Tracking {
 impl Reporter for Tracking {
     fn report(&self, event: Event) {
         {
-            let mut flying = self.shared.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            let mut flying = self
+                .shared
+                .in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             match &event {
                 Event::Started { address, action } => {
                     flying.insert(address.clone(), action.clone());
@@ -245,7 +279,12 @@ impl Reporter for Tracking {
         }
         let event = match event {
             Event::Interrupted => {
-                let n = self.shared.in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
+                let n = self
+                    .shared
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .len();
                 let name = signal_name(self.shared.lock().signal);
                 Event::Warning {
                     message: format!(
@@ -268,7 +307,10 @@ mod tests {
         let (cancel, _) = watch::channel(false);
         let (drain, _) = watch::channel(false);
         Arc::new(Shared {
-            inner: Mutex::new(Inner { phase: Phase::Planning, signal: None }),
+            inner: Mutex::new(Inner {
+                phase: Phase::Planning,
+                signal: None,
+            }),
             in_flight: Mutex::new(BTreeMap::new()),
             cancel,
             drain,

@@ -9,11 +9,13 @@ mod drift;
 mod force_unlock;
 mod graph;
 mod interrupt;
+mod json_view;
 mod output;
 mod plan;
-pub mod render;
 mod refresh;
+pub mod render;
 mod reporter;
+mod style;
 mod up;
 mod validate;
 
@@ -25,7 +27,11 @@ use crate::exit;
 use crate::ops::{EnvOptions, Error};
 
 #[derive(Debug, Parser)]
-#[command(name = "infra", version, about = "Provision an EKS platform on AWS from a plan file")]
+#[command(
+    name = "infra",
+    version,
+    about = "Provision an EKS platform on AWS from a plan file"
+)]
 pub struct Cli {
     /// Folder holding the plan files (`<env>.toml`).
     #[arg(long, global = true, default_value = "plans", value_name = "DIR")]
@@ -37,6 +43,9 @@ pub struct Cli {
     /// on stderr; `INFRA_LOG` takes a tracing filter (`INFRA_LOG=infra::aws=debug`).
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Plain text even on a terminal (as does a non-empty `NO_COLOR`).
+    #[arg(long, global = true)]
+    pub no_color: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -102,18 +111,26 @@ impl Cli {
     }
 
     fn env_options(&self, env: &EnvArg) -> EnvOptions {
-        EnvOptions { plans_dir: self.plans.clone(), env: env.env.clone(), state_path: self.state.clone() }
+        EnvOptions {
+            plans_dir: self.plans.clone(),
+            env: env.env.clone(),
+            state_path: self.state.clone(),
+        }
     }
 }
 
 /// Runs a parsed command and returns its exit code.
 pub fn run(cli: Cli) -> u8 {
+    style::init(cli.no_color);
     let filter = crate::aws::calls::filter(cli.verbose, std::env::var("INFRA_LOG").ok().as_deref());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::builder().parse_lossy(filter))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -174,7 +191,10 @@ pub struct UsageError(pub String);
 fn confirm_or_require_yes(yes: bool, what: &str) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     if !yes && !std::io::stdin().is_terminal() {
-        return Err(UsageError(format!("no terminal to confirm on: pass --yes {what} without a prompt")).into());
+        return Err(UsageError(format!(
+            "no terminal to confirm on: pass --yes {what} without a prompt"
+        ))
+        .into());
     }
     Ok(())
 }

@@ -22,9 +22,14 @@ pub struct OutputArgs {
 pub fn run(cli: &Cli, args: &OutputArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
     let mut all = ops::outputs(&opts)?;
-    let unknown = |names: Vec<String>| Error::UnknownOutputs { env: opts.env.clone(), names };
+    let unknown = |names: Vec<String>| Error::UnknownOutputs {
+        env: opts.env.clone(),
+        names,
+    };
     if let Some(name) = &args.name {
-        let value = all.remove(name).ok_or_else(|| Error::NoSuchOutput(name.clone()))?;
+        let value = all
+            .remove(name)
+            .ok_or_else(|| Error::NoSuchOutput(name.clone()))?;
         if value.is_null() {
             return Err(unknown(vec![name.clone()]).into());
         }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::reporter::TerminalReporter;
-use super::{adoption, render, Cli, EnvArg, RefreshArg};
+use super::{Cli, EnvArg, RefreshArg, adoption, render};
 use crate::aws::Timeouts;
 use crate::exit;
 use crate::ops::{self, Error};
@@ -39,25 +39,47 @@ pub async fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
     } else {
         ops::unchecked_context(&prepared, reporter.clone(), Timeouts::default()).await
     };
-    let outcome = ops::plan(&opts, &prepared, &cx, args.refresh.refresh, args.prune_orphans).await?;
+    let outcome = ops::plan(
+        &opts,
+        &prepared,
+        &cx,
+        args.refresh.refresh,
+        args.prune_orphans,
+    )
+    .await?;
     reporter.clear();
     if args.json {
         let mut json = render::plan_json(&opts.env, &outcome.plan);
         json["policy"] = serde_json::to_value(&prepared.policy)?;
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
-        print!("{}", adoption::adopted_text(&opts.env, &outcome.plan, false));
+        print!(
+            "{}",
+            adoption::adopted_text(&opts.env, &outcome.plan, false)
+        );
         print!("{}", render::plan_text(&opts.env, &outcome.plan));
         print!("{}", crate::policy::render_text(&prepared.policy));
-        print!("{}", adoption::orphans_text(&opts.env, &outcome.plan, args.prune_orphans));
+        print!(
+            "{}",
+            adoption::orphans_text(&opts.env, &outcome.plan, args.prune_orphans)
+        );
     }
     if let (Some(path), Some(saved)) = (&args.out, &outcome.saved) {
         std::fs::write(path, serde_json::to_vec_pretty(saved)?)?;
         if !args.json {
-            println!("\nSaved the plan to {}; apply exactly it with `infra up --env {} {}`", path.display(), opts.env, path.display());
+            println!(
+                "\nSaved the plan to {}; apply exactly it with `{} {}`",
+                path.display(),
+                cli.rerun("up", &args.env),
+                path.display()
+            );
         }
     }
     // Adopting changes state, so it counts as a change, though the cloud does not change.
     let changes = !outcome.plan.is_empty() || !outcome.plan.adopted.is_empty();
-    Ok(if args.detailed_exitcode && changes { exit::CHANGES } else { exit::SUCCESS })
+    Ok(if args.detailed_exitcode && changes {
+        exit::CHANGES
+    } else {
+        exit::SUCCESS
+    })
 }

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::reporter::TerminalReporter;
-use super::{command_line, Cli, EnvArg, LockTimeoutArg};
+use super::{Cli, EnvArg, LockTimeoutArg, command_line};
 use crate::aws::Timeouts;
 use crate::ops::{self, Error};
 
@@ -18,8 +18,22 @@ pub struct RefreshArgs {
 pub async fn run(cli: &Cli, args: &RefreshArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
     let prepared = ops::prepare(&opts).map_err(Error::from)?;
-    let cx = ops::context(&prepared, Arc::new(TerminalReporter::new(false)), Timeouts::default()).await?;
-    let (found, missing) = ops::refresh_state(&opts, &prepared, &cx, &command_line(), args.lock.lock_timeout).await?;
-    println!("Refreshed {found} resource(s) into state; {missing} in state were not found in the cloud (`infra up` recreates them).");
+    let cx = ops::context(
+        &prepared,
+        Arc::new(TerminalReporter::new(false)),
+        Timeouts::default(),
+    )
+    .await?;
+    let (found, missing) = ops::refresh_state(
+        &opts,
+        &prepared,
+        &cx,
+        &command_line(),
+        args.lock.lock_timeout,
+    )
+    .await?;
+    println!(
+        "Refreshed {found} resource(s) into state; {missing} in state were not found in the cloud (`infra up` recreates them)."
+    );
     Ok(crate::exit::SUCCESS)
 }

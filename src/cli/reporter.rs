@@ -13,6 +13,8 @@ use crate::report::{Event, Reporter};
 pub struct TerminalReporter {
     bars: Option<MultiProgress>,
     running: Mutex<HashMap<String, ProgressBar>>,
+    /// Warnings already shown: each is said once per run.
+    warned: Mutex<std::collections::HashSet<String>>,
     quiet: bool,
 }
 
@@ -22,6 +24,7 @@ impl TerminalReporter {
         TerminalReporter {
             bars: tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
             running: Mutex::new(HashMap::new()),
+            warned: Mutex::new(std::collections::HashSet::new()),
             quiet,
         }
     }
@@ -51,13 +54,20 @@ fn secs(d: Duration) -> String {
 impl Reporter for TerminalReporter {
     fn report(&self, event: Event) {
         match event {
-            Event::Refreshed { kind, found, elapsed } => {
+            Event::Refreshed {
+                kind,
+                found,
+                elapsed,
+            } => {
                 tracing::debug!(kind, found, elapsed = ?elapsed, "refreshed");
             }
             Event::Started { address, action } => {
                 if let Some(mp) = &self.bars {
                     let bar = mp.add(ProgressBar::new_spinner());
-                    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+                    bar.set_style(
+                        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                            .expect("valid template"),
+                    );
                     bar.set_message(format!("{address}: {action}"));
                     bar.enable_steady_tick(Duration::from_millis(120));
                     self.running.lock().expect("lock").insert(address, bar);
@@ -65,32 +75,57 @@ impl Reporter for TerminalReporter {
                     self.line(format!("{address}: {action} started"));
                 }
             }
-            Event::Progress { address, message, elapsed } => {
-                match self.running.lock().expect("lock").get(&address) {
-                    Some(bar) => bar.set_message(format!("{address}: {message}")),
-                    None => self.line(format!("{address}: {message} ({} elapsed)", secs(elapsed))),
-                }
-            }
-            Event::Finished { address, action, elapsed } => {
+            Event::Progress {
+                address,
+                message,
+                elapsed,
+            } => match self.running.lock().expect("lock").get(&address) {
+                Some(bar) => bar.set_message(format!("{address}: {message}")),
+                None => self.line(format!("{address}: {message} ({} elapsed)", secs(elapsed))),
+            },
+            Event::Finished {
+                address,
+                action,
+                elapsed,
+            } => {
                 if let Some(bar) = self.running.lock().expect("lock").remove(&address) {
                     bar.finish_and_clear();
                 }
                 self.line(format!("{address}: {action} done ({})", secs(elapsed)));
             }
-            Event::Failed { address, action, error } => {
+            Event::Failed {
+                address,
+                action,
+                error,
+            } => {
                 if let Some(bar) = self.running.lock().expect("lock").remove(&address) {
                     bar.finish_and_clear();
                 }
                 self.line(format!("{address}: {action} FAILED: {error}"));
             }
-            Event::Skipped { address, because } => self.line(format!("{address}: skipped ({because})")),
+            Event::Skipped { address, because } => {
+                self.line(format!("{address}: skipped ({because})"))
+            }
             Event::Recovered { outcome, .. } => self.line(outcome),
             Event::Interrupted => self.line("interrupted: finishing running actions".into()),
-            Event::Warning { message } => self.line(format!("warning: {message}")),
-            Event::Retrying { operation, error, attempt, max, wait } => {
+            Event::Warning { message } => {
+                if self.warned.lock().expect("warned").insert(message.clone()) {
+                    self.line(format!("warning: {message}"));
+                }
+            }
+            Event::Retrying {
+                operation,
+                error,
+                attempt,
+                max,
+                wait,
+            } => {
                 let of = max.map(|m| format!(" of {m}")).unwrap_or_default();
                 // Shown even when quiet (JSON on stdout): a silent wait is what this replaces.
-                let text = format!("retrying {operation} (retry {attempt}{of}) in {}: {error}", secs(wait));
+                let text = format!(
+                    "retrying {operation} (retry {attempt}{of}) in {}: {error}",
+                    secs(wait)
+                );
                 match &self.bars {
                     Some(mp) => mp.suspend(|| eprintln!("{text}")),
                     None => eprintln!("{text}"),

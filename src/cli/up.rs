@@ -3,9 +3,11 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::reporter::TerminalReporter;
 use super::interrupt::{Answer, Interrupts};
-use super::{adoption, command_line, confirm_or_require_yes, render, Cli, EnvArg, LockTimeoutArg, RefreshArg};
+use super::reporter::TerminalReporter;
+use super::{
+    Cli, EnvArg, LockTimeoutArg, RefreshArg, adoption, command_line, confirm_or_require_yes, render,
+};
 use crate::aws::Timeouts;
 use crate::exit;
 use crate::ops::{self, Error, RunOptions};
@@ -45,7 +47,10 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     confirm_or_require_yes(args.yes, "to apply")?;
     let interrupts = Interrupts::install();
     let terminal = Arc::new(TerminalReporter::new(false));
-    let timeouts = Timeouts { nat: std::time::Duration::from_secs(args.nat_timeout), ..Timeouts::default() };
+    let timeouts = Timeouts {
+        nat: std::time::Duration::from_secs(args.nat_timeout),
+        ..Timeouts::default()
+    };
     let cx = ops::context(&prepared, interrupts.tracking(terminal.clone()), timeouts).await?;
     let run = RunOptions {
         parallelism: args.parallelism as usize,
@@ -67,13 +72,21 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
         print!("{}", adoption::adopted_text(&env, plan, true));
         print!("{}", render::plan_text(&env, plan));
         print!("{findings}");
-        if let Some(over) = plan.cost.as_ref().and_then(|c| c.over_budget_by_usd).filter(|_| !allow_over_budget) {
+        if let Some(over) = plan
+            .cost
+            .as_ref()
+            .and_then(|c| c.over_budget_by_usd)
+            .filter(|_| !allow_over_budget)
+        {
             let over = crate::cost::fmt_usd(over);
             if !super::is_tty() {
                 over_budget.set(Some(over));
                 return false;
             }
-            if interrupts.ask(&format!("\nThis plan is over the env's monthly budget by {over}. Apply it anyway?")) != Answer::Yes {
+            if interrupts.ask(&format!(
+                "\nThis plan is over the env's monthly budget by {over}. Apply it anyway?"
+            )) != Answer::Yes
+            {
                 return false;
             }
         }
@@ -89,16 +102,26 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     };
     terminal.clear();
     if interrupts.was_cancelled() {
-        eprintln!("{}: cancelled before any change; nothing was done.", interrupts.signal_name());
+        eprintln!(
+            "{}: cancelled before any change; nothing was done.",
+            interrupts.signal_name()
+        );
         return Ok(interrupts.exit_code());
     }
-    let Some(result) = result else { return Ok(interrupts.exit_code()) };
+    let Some(result) = result else {
+        return Ok(interrupts.exit_code());
+    };
     let outcome = result?;
     if let Some(over) = over_budget.take() {
-        eprintln!("error: the plan is over the env's monthly budget by {over}; pass --allow-over-budget to apply it without a terminal, or raise [cost] budget_monthly_usd");
+        eprintln!(
+            "error: the plan is over the env's monthly budget by {over}; pass --allow-over-budget to apply it without a terminal, or raise [cost] budget_monthly_usd"
+        );
         return Ok(exit::INVALID_INPUT);
     }
-    print!("{}", adoption::orphans_text(&opts.env, &outcome.plan, args.prune_orphans));
+    print!(
+        "{}",
+        adoption::orphans_text(&opts.env, &outcome.plan, args.prune_orphans)
+    );
     match outcome.report {
         None if outcome.plan.is_empty() => {
             print!("{}", adoption::adopted_text(&opts.env, &outcome.plan, true));
@@ -109,6 +132,11 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
             println!("Apply cancelled: nothing was changed.");
             Ok(exit::FAILURE)
         }
-        Some(report) => Ok(render::apply_summary("Apply", &report, &cli.rerun("up", &args.env), interrupts.exit_code())),
+        Some(report) => Ok(render::apply_summary(
+            "Apply",
+            &report,
+            &cli.rerun("up", &args.env),
+            interrupts.exit_code(),
+        )),
     }
 }

@@ -20,6 +20,10 @@ pub fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<u8> {
         println!("warning: {w}");
     }
     print!("{}", crate::policy::render_text(&prepared.policy));
-    println!("The plan for env {} is valid: {} resources.", opts.env, prepared.graph.len());
+    println!(
+        "The plan for env {} is valid: {} resources.",
+        opts.env,
+        prepared.graph.len()
+    );
     Ok(crate::exit::SUCCESS)
 }

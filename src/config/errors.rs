@@ -15,18 +15,29 @@ pub struct PlanError {
 }
 
 impl PlanError {
-    pub fn new(path: &Path, source: &str, message: impl Into<String>, span: Option<Range<usize>>) -> Self {
+    pub fn new(
+        path: &Path,
+        source: &str,
+        message: impl Into<String>,
+        span: Option<Range<usize>>,
+    ) -> Self {
         let name = path.display().to_string();
         let message = format!("{name}: {}", message.into());
         PlanError {
             message,
-            source_code: span.as_ref().map(|_| NamedSource::new(name, source.to_string())),
+            source_code: span
+                .as_ref()
+                .map(|_| NamedSource::new(name, source.to_string())),
             span: span.map(|r| SourceSpan::from(r.start..r.end.max(r.start))),
         }
     }
 
     pub fn plain(message: impl Into<String>) -> Self {
-        PlanError { message: message.into(), source_code: None, span: None }
+        PlanError {
+            message: message.into(),
+            source_code: None,
+            span: None,
+        }
     }
 }
 

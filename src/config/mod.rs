@@ -23,12 +23,19 @@ pub struct LoadedPlan {
 
 impl LoadedPlan {
     /// Errors that point into this file.
-    pub fn error(&self, message: impl Into<String>, span: Option<std::ops::Range<usize>>) -> PlanError {
+    pub fn error(
+        &self,
+        message: impl Into<String>,
+        span: Option<std::ops::Range<usize>>,
+    ) -> PlanError {
         PlanError::new(&self.path, &self.source, message, span)
     }
 
     pub fn invalid(&self, errors: Vec<PlanError>) -> InvalidPlan {
-        InvalidPlan { file: self.path.display().to_string(), errors }
+        InvalidPlan {
+            file: self.path.display().to_string(),
+            errors,
+        }
     }
 
     /// Hash of the plan file's bytes, recorded in saved plans.
@@ -42,7 +49,10 @@ impl LoadedPlan {
 /// returned at once.
 pub fn load(dir: &Path, env: &str) -> Result<LoadedPlan, InvalidPlan> {
     let path = dir.join(format!("{env}.toml"));
-    let bad_env = !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') || env.is_empty();
+    let bad_env = !env
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || env.is_empty();
     if bad_env {
         return Err(InvalidPlan {
             file: path.display().to_string(),
@@ -62,10 +72,22 @@ pub fn load(dir: &Path, env: &str) -> Result<LoadedPlan, InvalidPlan> {
         Ok(f) => f,
         Err(e) => {
             let err = PlanError::new(&path, &source, e.message().trim().to_string(), e.span());
-            return Err(InvalidPlan { file: path.display().to_string(), errors: vec![err] });
+            return Err(InvalidPlan {
+                file: path.display().to_string(),
+                errors: vec![err],
+            });
         }
     };
-    let loaded = LoadedPlan { env: env.to_string(), path, source, file };
+    let loaded = LoadedPlan {
+        env: env.to_string(),
+        path,
+        source,
+        file,
+    };
     let errors = validate::validate(&loaded);
-    if errors.is_empty() { Ok(loaded) } else { Err(loaded.invalid(errors)) }
+    if errors.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(loaded.invalid(errors))
+    }
 }

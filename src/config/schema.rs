@@ -43,11 +43,17 @@ impl PlanFile {
     }
 
     pub fn cost_settings(&self) -> crate::cost::CostSettings {
-        self.cost.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default()
+        self.cost
+            .as_ref()
+            .map(|c| c.get_ref().clone())
+            .unwrap_or_default()
     }
 
     pub fn policy_settings(&self) -> crate::policy::PolicySettings {
-        self.policy.as_ref().map(|p| p.get_ref().clone()).unwrap_or_default()
+        self.policy
+            .as_ref()
+            .map(|p| p.get_ref().clone())
+            .unwrap_or_default()
     }
 }
 
@@ -202,11 +208,17 @@ pub struct NodeGroup {
 
 impl Cluster {
     pub fn public_cidrs(&self) -> &[String] {
-        self.public_access_cidrs.as_ref().map(|c| c.get_ref().as_slice()).unwrap_or_default()
+        self.public_access_cidrs
+            .as_ref()
+            .map(|c| c.get_ref().as_slice())
+            .unwrap_or_default()
     }
 
     pub fn public_cidrs_span(&self) -> Option<std::ops::Range<usize>> {
-        self.public_access_cidrs.as_ref().map(|c| c.span()).or_else(|| Some(self.version.span()))
+        self.public_access_cidrs
+            .as_ref()
+            .map(|c| c.span())
+            .or_else(|| Some(self.version.span()))
     }
 }
 
@@ -314,7 +326,10 @@ pub struct Kms {
 
 impl Kms {
     pub fn deletion_window(&self) -> i64 {
-        self.deletion_window_days.as_ref().map(|d| *d.get_ref()).unwrap_or(30)
+        self.deletion_window_days
+            .as_ref()
+            .map(|d| *d.get_ref())
+            .unwrap_or(30)
     }
 }
 
@@ -358,7 +373,14 @@ pub struct Dns {
 }
 
 /// The human access roles of the platform (seed: viewer … break-glass).
-pub const ACCESS_ROLES: &[&str] = &["viewer", "developer", "operator", "platform-admin", "security-auditor", "break-glass"];
+pub const ACCESS_ROLES: &[&str] = &[
+    "viewer",
+    "developer",
+    "operator",
+    "platform-admin",
+    "security-auditor",
+    "break-glass",
+];
 
 /// One group's access to the cluster: an IAM role (an SSO permission set's,
 /// say) gets an EKS access entry and the access policies of its `role`.
@@ -384,6 +406,8 @@ pub struct Access {
 impl Access {
     /// When a break-glass entry stops existing (UTC, `Z` optional).
     pub fn expires_at(&self) -> Option<std::time::SystemTime> {
-        self.until.as_deref().and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+        self.until
+            .as_deref()
+            .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
     }
 }

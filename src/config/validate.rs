@@ -8,7 +8,12 @@ use super::{LoadedPlan, PlanError};
 pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
     let mut errors = Vec::new();
     let f = &plan.file;
-    if f.project.is_empty() || !f.project.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if f.project.is_empty()
+        || !f
+            .project
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         errors.push(plan.error("project: use letters, digits and '-' only", None));
     }
     if f.region.get_ref().is_empty() {
@@ -19,7 +24,10 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
             Ok(n) if (16..=24).contains(&n.prefix_len()) && n.network() == n.addr() => Some(n),
             Ok(n) if n.network() != n.addr() => {
                 errors.push(plan.error(
-                    format!("network.cidr: `{n}` has host bits set; did you mean `{}`?", n.trunc()),
+                    format!(
+                        "network.cidr: `{n}` has host bits set; did you mean `{}`?",
+                        n.trunc()
+                    ),
                     Some(net.cidr.span()),
                 ));
                 None
@@ -33,7 +41,10 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
             }
             Err(_) => {
                 errors.push(plan.error(
-                    format!("network.cidr: `{}` is not a valid IPv4 CIDR (like 10.10.0.0/16)", net.cidr.get_ref()),
+                    format!(
+                        "network.cidr: `{}` is not a valid IPv4 CIDR (like 10.10.0.0/16)",
+                        net.cidr.get_ref()
+                    ),
                     Some(net.cidr.span()),
                 ));
                 None
@@ -50,12 +61,18 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
         let azs = net.azs.get_ref();
         let mut seen = std::collections::BTreeSet::new();
         if azs.is_empty() || azs.len() > 6 || !azs.iter().all(|a| seen.insert(a)) {
-            errors.push(plan.error("network.azs: list 1 to 6 distinct availability zones", Some(net.azs.span())));
+            errors.push(plan.error(
+                "network.azs: list 1 to 6 distinct availability zones",
+                Some(net.azs.span()),
+            ));
         }
         let nats = *net.nat_gateways.get_ref() as usize;
         if nats != 1 && nats != azs.len() {
             errors.push(plan.error(
-                format!("network.nat_gateways: must be 1 (shared) or {} (one per AZ), not {nats}", azs.len()),
+                format!(
+                    "network.nat_gateways: must be 1 (shared) or {} (one per AZ), not {nats}",
+                    azs.len()
+                ),
                 Some(net.nat_gateways.span()),
             ));
         }
@@ -65,7 +82,11 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
             for (tier, list) in [("public", &s.public), ("app", &s.app), ("data", &s.data)] {
                 if list.len() != azs.len() {
                     errors.push(plan.error(
-                        format!("network.subnets.{tier}: give one CIDR per AZ ({}), not {}", azs.len(), list.len()),
+                        format!(
+                            "network.subnets.{tier}: give one CIDR per AZ ({}), not {}",
+                            azs.len(),
+                            list.len()
+                        ),
                         Some(subnets.span()),
                     ));
                 }
@@ -90,7 +111,10 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
             for (i, (ka, a, _)) in parsed.iter().enumerate() {
                 for (kb, b, span) in &parsed[i + 1..] {
                     if a.contains(b) || b.contains(a) {
-                        errors.push(plan.error(format!("{kb}: `{b}` overlaps {ka} (`{a}`)"), Some(span.clone())));
+                        errors.push(plan.error(
+                            format!("{kb}: `{b}` overlaps {ka} (`{a}`)"),
+                            Some(span.clone()),
+                        ));
                     }
                 }
             }
@@ -103,7 +127,10 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
                 ));
             }
             for rule in &sg.get_ref().rules {
-                let key = format!("network.security_groups.{name}.rules[{}]", rule.get_ref().name);
+                let key = format!(
+                    "network.security_groups.{name}.rules[{}]",
+                    rule.get_ref().name
+                );
                 check_rule(plan, &key, rule, net, &mut errors);
             }
         }
@@ -112,43 +139,81 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
         check_cluster(plan, c, &mut errors);
     }
     if let Some(d) = &f.database {
-        if f.network.as_ref().is_none_or(|n| !n.security_groups.contains_key("database")) {
+        if f.network
+            .as_ref()
+            .is_none_or(|n| !n.security_groups.contains_key("database"))
+        {
             errors.push(plan.error("database: needs [network] with a `database` security group (5432 from the nodes only)", None));
         }
         let v = d.engine_version.get_ref();
-        if !v.split('.').next().is_some_and(|m| m.parse::<u32>().is_ok()) {
-            errors.push(plan.error(format!("database.engine_version: `{v}` is not a PostgreSQL version like \"16.4\""), Some(d.engine_version.span())));
+        if !v
+            .split('.')
+            .next()
+            .is_some_and(|m| m.parse::<u32>().is_ok())
+        {
+            errors.push(plan.error(
+                format!("database.engine_version: `{v}` is not a PostgreSQL version like \"16.4\""),
+                Some(d.engine_version.span()),
+            ));
         }
         if !(1..=35).contains(d.backup_retention_days.get_ref()) {
-            errors.push(plan.error("database.backup_retention_days: RDS keeps backups 1 to 35 days", Some(d.backup_retention_days.span())));
+            errors.push(plan.error(
+                "database.backup_retention_days: RDS keeps backups 1 to 35 days",
+                Some(d.backup_retention_days.span()),
+            ));
         }
         check_database_engine(plan, d, &mut errors);
     }
     if let Some(k) = &f.kms {
         if !(7..=30).contains(&k.deletion_window()) {
-            errors.push(plan.error("kms.deletion_window_days: AWS allows 7 to 30 days", k.deletion_window_days.as_ref().map(|d| d.span())));
+            errors.push(plan.error(
+                "kms.deletion_window_days: AWS allows 7 to 30 days",
+                k.deletion_window_days.as_ref().map(|d| d.span()),
+            ));
         }
     }
     if let Some(d) = &f.dns {
         let domain = d.domain.get_ref();
         let labels_ok = domain.split('.').count() >= 2
-            && domain.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !l.starts_with('-'));
+            && domain.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !l.starts_with('-')
+            });
         if !labels_ok || domain.len() > 253 {
-            errors.push(plan.error(format!("dns.domain: `{domain}` is not a domain name like \"todo.example.com\""), Some(d.domain.span())));
+            errors.push(plan.error(
+                format!("dns.domain: `{domain}` is not a domain name like \"todo.example.com\""),
+                Some(d.domain.span()),
+            ));
         }
     }
     check_identities(plan, &mut errors);
     check_access(plan, &mut errors);
     if let Some(c) = &f.cost {
-        errors.extend(c.get_ref().problems().into_iter().map(|m| plan.error(m, Some(c.span()))));
+        errors.extend(
+            c.get_ref()
+                .problems()
+                .into_iter()
+                .map(|m| plan.error(m, Some(c.span()))),
+        );
     }
     if let Some(p) = &f.policy {
-        errors.extend(crate::policy::validate(p.get_ref()).into_iter().map(|m| plan.error(m, Some(p.span()))));
+        errors.extend(
+            crate::policy::validate(p.get_ref())
+                .into_iter()
+                .map(|m| plan.error(m, Some(p.span()))),
+        );
     }
     for (address, res) in &f.resources {
-        if address.split_once('.').is_none_or(|(k, n)| !is_name(k) || n.is_empty()) {
+        if address
+            .split_once('.')
+            .is_none_or(|(k, n)| !is_name(k) || n.is_empty())
+        {
             errors.push(plan.error(
-                format!("resources.\"{address}\": an address is `<type>.<name>`, like `route.extra`"),
+                format!(
+                    "resources.\"{address}\": an address is `<type>.<name>`, like `route.extra`"
+                ),
                 Some(res.span()),
             ));
         }
@@ -157,7 +222,9 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
 }
 
 fn is_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn check_rule(
@@ -170,10 +237,19 @@ fn check_rule(
     let r = rule.get_ref();
     let span = Some(rule.span());
     if !is_name(&r.name) {
-        errors.push(plan.error(format!("{key}.name: use lowercase letters, digits and '_'"), span.clone()));
+        errors.push(plan.error(
+            format!("{key}.name: use lowercase letters, digits and '_'"),
+            span.clone(),
+        ));
     }
     if !matches!(r.protocol.as_str(), "tcp" | "udp" | "icmp" | "all") {
-        errors.push(plan.error(format!("{key}.protocol: `{}` is not one of tcp, udp, icmp, all", r.protocol), span.clone()));
+        errors.push(plan.error(
+            format!(
+                "{key}.protocol: `{}` is not one of tcp, udp, icmp, all",
+                r.protocol
+            ),
+            span.clone(),
+        ));
     }
     let ports = match (r.port, r.from_port, r.to_port) {
         (Some(p), None, None) => Some((p, p)),
@@ -183,28 +259,51 @@ fn check_rule(
     };
     match ports {
         None => errors.push(plan.error(
-            format!("{key}: give `port`, or both `from_port` and `to_port` (none for protocol \"all\")"),
+            format!(
+                "{key}: give `port`, or both `from_port` and `to_port` (none for protocol \"all\")"
+            ),
             span.clone(),
         )),
-        Some((a, b)) if r.protocol != "all" && r.protocol != "icmp" && (!(0..=65535).contains(&a) || !(a..=65535).contains(&b)) => {
-            errors.push(plan.error(format!("{key}: port range {a}-{b} is not within 0-65535 in order"), span.clone()))
+        Some((a, b))
+            if r.protocol != "all"
+                && r.protocol != "icmp"
+                && (!(0..=65535).contains(&a) || !(a..=65535).contains(&b)) =>
+        {
+            errors.push(plan.error(
+                format!("{key}: port range {a}-{b} is not within 0-65535 in order"),
+                span.clone(),
+            ))
         }
         _ => {}
     }
     let peers = r.cidr.is_some() as u8 + r.source_group.is_some() as u8 + r.self_peer as u8;
     if peers != 1 {
-        errors.push(plan.error(format!("{key}: give exactly one of `cidr`, `source_group`, `self = true`"), span.clone()));
+        errors.push(plan.error(
+            format!("{key}: give exactly one of `cidr`, `source_group`, `self = true`"),
+            span.clone(),
+        ));
     }
     if let Some(c) = &r.cidr {
-        if c.get_ref().parse::<Ipv4Net>().map(|n| n.network() != n.addr()).unwrap_or(true) {
-            errors.push(plan.error(format!("{key}.cidr: `{}` is not a valid IPv4 CIDR", c.get_ref()), Some(c.span())));
+        if c.get_ref()
+            .parse::<Ipv4Net>()
+            .map(|n| n.network() != n.addr())
+            .unwrap_or(true)
+        {
+            errors.push(plan.error(
+                format!("{key}.cidr: `{}` is not a valid IPv4 CIDR", c.get_ref()),
+                Some(c.span()),
+            ));
         }
     }
     if let Some(g) = &r.source_group {
         if !net.security_groups.contains_key(g.get_ref()) {
             let known: Vec<_> = net.security_groups.keys().map(String::as_str).collect();
             errors.push(plan.error(
-                format!("{key}.source_group: no security group `{}` in this plan (known: {})", g.get_ref(), known.join(", ")),
+                format!(
+                    "{key}.source_group: no security group `{}` in this plan (known: {})",
+                    g.get_ref(),
+                    known.join(", ")
+                ),
                 Some(g.span()),
             ));
         }
@@ -213,11 +312,20 @@ fn check_rule(
 
 fn check_cluster(plan: &LoadedPlan, c: &super::Cluster, errors: &mut Vec<PlanError>) {
     if plan.file.network.is_none() {
-        errors.push(plan.error("cluster: needs a [network] section: the cluster is placed in its app subnets", None));
+        errors.push(plan.error(
+            "cluster: needs a [network] section: the cluster is placed in its app subnets",
+            None,
+        ));
     }
     let v = c.version.get_ref();
-    if !v.split_once('.').is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok()) {
-        errors.push(plan.error(format!("cluster.version: `{v}` is not a Kubernetes version like \"1.32\""), Some(c.version.span())));
+    if !v
+        .split_once('.')
+        .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
+    {
+        errors.push(plan.error(
+            format!("cluster.version: `{v}` is not a Kubernetes version like \"1.32\""),
+            Some(c.version.span()),
+        ));
     }
     if c.endpoint_public_access && c.public_cidrs().is_empty() {
         errors.push(plan.error(
@@ -226,36 +334,86 @@ fn check_cluster(plan: &LoadedPlan, c: &super::Cluster, errors: &mut Vec<PlanErr
         ));
     }
     for cidr in c.public_cidrs() {
-        if cidr.parse::<Ipv4Net>().map(|n| n.network() != n.addr()).unwrap_or(true) {
-            errors.push(plan.error(format!("cluster.public_access_cidrs: `{cidr}` is not a valid IPv4 CIDR"), c.public_cidrs_span()));
+        if cidr
+            .parse::<Ipv4Net>()
+            .map(|n| n.network() != n.addr())
+            .unwrap_or(true)
+        {
+            errors.push(plan.error(
+                format!("cluster.public_access_cidrs: `{cidr}` is not a valid IPv4 CIDR"),
+                c.public_cidrs_span(),
+            ));
         }
     }
-    if !matches!(c.authentication_mode.as_str(), "API" | "API_AND_CONFIG_MAP" | "CONFIG_MAP") {
-        errors.push(plan.error(format!("cluster.authentication_mode: `{}` is not API, API_AND_CONFIG_MAP or CONFIG_MAP", c.authentication_mode), None));
+    if !matches!(
+        c.authentication_mode.as_str(),
+        "API" | "API_AND_CONFIG_MAP" | "CONFIG_MAP"
+    ) {
+        errors.push(plan.error(
+            format!(
+                "cluster.authentication_mode: `{}` is not API, API_AND_CONFIG_MAP or CONFIG_MAP",
+                c.authentication_mode
+            ),
+            None,
+        ));
     }
-    let logs = ["api", "audit", "authenticator", "controllerManager", "scheduler"];
+    let logs = [
+        "api",
+        "audit",
+        "authenticator",
+        "controllerManager",
+        "scheduler",
+    ];
     for l in &c.log_types {
         if !logs.contains(&l.as_str()) {
-            errors.push(plan.error(format!("cluster.log_types: `{l}` is not one of {}", logs.join(", ")), None));
+            errors.push(plan.error(
+                format!("cluster.log_types: `{l}` is not one of {}", logs.join(", ")),
+                None,
+            ));
         }
     }
-    if !matches!(c.addon_conflicts.as_str(), "NONE" | "OVERWRITE" | "PRESERVE") {
-        errors.push(plan.error(format!("cluster.addon_conflicts: `{}` is not NONE, OVERWRITE or PRESERVE", c.addon_conflicts), None));
+    if !matches!(
+        c.addon_conflicts.as_str(),
+        "NONE" | "OVERWRITE" | "PRESERVE"
+    ) {
+        errors.push(plan.error(
+            format!(
+                "cluster.addon_conflicts: `{}` is not NONE, OVERWRITE or PRESERVE",
+                c.addon_conflicts
+            ),
+            None,
+        ));
     }
     for (name, ng) in &c.node_groups {
         let key = format!("cluster.node_groups.{name}");
         let g = ng.get_ref();
-        if !(0 <= g.min_size && g.min_size <= g.desired_size && g.desired_size <= g.max_size && g.max_size >= 1) {
+        if !(0 <= g.min_size
+            && g.min_size <= g.desired_size
+            && g.desired_size <= g.max_size
+            && g.max_size >= 1)
+        {
             errors.push(plan.error(
                 format!("{key}: sizes must satisfy 0 <= min_size <= desired_size <= max_size (got {}/{}/{})", g.min_size, g.desired_size, g.max_size),
                 Some(ng.span()),
             ));
         }
-        if !matches!(g.capacity_type.as_str(), "ON_DEMAND" | "SPOT" | "CAPACITY_BLOCK") {
-            errors.push(plan.error(format!("{key}.capacity_type: `{}` is not ON_DEMAND, SPOT or CAPACITY_BLOCK", g.capacity_type), Some(ng.span())));
+        if !matches!(
+            g.capacity_type.as_str(),
+            "ON_DEMAND" | "SPOT" | "CAPACITY_BLOCK"
+        ) {
+            errors.push(plan.error(
+                format!(
+                    "{key}.capacity_type: `{}` is not ON_DEMAND, SPOT or CAPACITY_BLOCK",
+                    g.capacity_type
+                ),
+                Some(ng.span()),
+            ));
         }
         if g.instance_types.is_empty() {
-            errors.push(plan.error(format!("{key}.instance_types: list at least one"), Some(ng.span())));
+            errors.push(plan.error(
+                format!("{key}.instance_types: list at least one"),
+                Some(ng.span()),
+            ));
         }
         for t in &g.taints {
             if super::parse_taint(t).is_none() {
@@ -275,17 +433,34 @@ fn check_identities(plan: &LoadedPlan, errors: &mut Vec<PlanError>) {
         if f.cluster.is_none() {
             errors.push(plan.error(format!("{key}: needs a [cluster]: the role is assumed through the cluster's OIDC provider or Pod Identity"), span.clone()));
         }
-        if w.name.is_empty() || !w.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-            errors.push(plan.error(format!("{key}.name: use lowercase letters, digits and '-'"), span.clone()));
+        if w.name.is_empty()
+            || !w
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            errors.push(plan.error(
+                format!("{key}.name: use lowercase letters, digits and '-'"),
+                span.clone(),
+            ));
         }
         if !seen.insert(w.name.replace('-', "_")) {
             errors.push(plan.error(format!("{key}: declared twice"), span.clone()));
         }
         if w.namespace.is_empty() || w.service_account.is_empty() {
-            errors.push(plan.error(format!("{key}: namespace and service_account are both required"), span.clone()));
+            errors.push(plan.error(
+                format!("{key}: namespace and service_account are both required"),
+                span.clone(),
+            ));
         }
         if f.project.len() + plan.env.len() + w.name.len() + 2 > 64 {
-            errors.push(plan.error(format!("{key}.name: the role name `<project>-<env>-{}` would pass IAM's 64 characters", w.name), span.clone()));
+            errors.push(plan.error(
+                format!(
+                    "{key}.name: the role name `<project>-<env>-{}` would pass IAM's 64 characters",
+                    w.name
+                ),
+                span.clone(),
+            ));
         }
         match w.builtin.as_deref() {
             None => {}
@@ -303,11 +478,17 @@ fn check_identities(plan: &LoadedPlan, errors: &mut Vec<PlanError>) {
             Some(_) => {}
         }
         if w.builtin.is_none() && w.managed_policies.is_empty() && w.statements.is_empty() {
-            errors.push(plan.error(format!("{key}: give it permissions: builtin, managed_policies or statements"), span.clone()));
+            errors.push(plan.error(
+                format!("{key}: give it permissions: builtin, managed_policies or statements"),
+                span.clone(),
+            ));
         }
         for s in &w.statements {
             if s.actions.is_empty() || s.resources.is_empty() {
-                errors.push(plan.error(format!("{key}.statements: each statement needs actions and resources"), span.clone()));
+                errors.push(plan.error(
+                    format!("{key}.statements: each statement needs actions and resources"),
+                    span.clone(),
+                ));
             }
         }
     }
@@ -321,7 +502,10 @@ fn check_database_engine(plan: &LoadedPlan, d: &super::Database, errors: &mut Ve
                 errors.push(plan.error("database.instance_class: required for engine \"postgres\" (like \"db.t4g.micro\")", Some(d.engine_version.span())));
             }
             if let Some(s) = &d.serverless_v2 {
-                errors.push(plan.error("database.serverless_v2: only for engine = \"aurora-postgresql\"", Some(s.span())));
+                errors.push(plan.error(
+                    "database.serverless_v2: only for engine = \"aurora-postgresql\"",
+                    Some(s.span()),
+                ));
             }
         }
         "aurora-postgresql" => {
@@ -341,7 +525,11 @@ fn check_database_engine(plan: &LoadedPlan, d: &super::Database, errors: &mut Ve
                     }
                 }
             }
-            if let Some(c) = d.instance_class.as_ref().filter(|c| c.get_ref() != "db.serverless") {
+            if let Some(c) = d
+                .instance_class
+                .as_ref()
+                .filter(|c| c.get_ref() != "db.serverless")
+            {
                 errors.push(plan.error(
                     format!("database.instance_class: `{}`: an Aurora Serverless v2 writer is \"db.serverless\" (or leave it out)", c.get_ref()),
                     Some(c.span()),
@@ -351,7 +539,10 @@ fn check_database_engine(plan: &LoadedPlan, d: &super::Database, errors: &mut Ve
                 errors.push(plan.error("database.multi_az: Aurora keeps its storage in 3 AZs; add readers instead (multi_az is for engine \"postgres\")", span(&d.engine)));
             }
         }
-        other => errors.push(plan.error(format!("database.engine: `{other}` is not \"postgres\" or \"aurora-postgresql\""), span(&d.engine))),
+        other => errors.push(plan.error(
+            format!("database.engine: `{other}` is not \"postgres\" or \"aurora-postgresql\""),
+            span(&d.engine),
+        )),
     }
 }
 
@@ -371,14 +562,27 @@ fn check_access(plan: &LoadedPlan, errors: &mut Vec<PlanError>) {
             )),
             Some(_) => {}
         }
-        if a.name.is_empty() || !a.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-            errors.push(plan.error(format!("{key}.name: use lowercase letters, digits and '-'"), span.clone()));
+        if a.name.is_empty()
+            || !a
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            errors.push(plan.error(
+                format!("{key}.name: use lowercase letters, digits and '-'"),
+                span.clone(),
+            ));
         }
         if !names.insert(a.name.replace('-', "_")) {
             errors.push(plan.error(format!("{key}: declared twice"), span.clone()));
         }
-        let role_arn = a.principal_arn.strip_prefix("arn:aws:iam::").and_then(|r| r.split_once(":role/"));
-        if !role_arn.is_some_and(|(account, name)| account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()) && !name.is_empty()) {
+        let role_arn = a
+            .principal_arn
+            .strip_prefix("arn:aws:iam::")
+            .and_then(|r| r.split_once(":role/"));
+        if !role_arn.is_some_and(|(account, name)| {
+            account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()) && !name.is_empty()
+        }) {
             errors.push(plan.error(
                 format!("{key}.principal_arn: `{}` is not an IAM role ARN like arn:aws:iam::123456789012:role/platform-viewers (map groups' roles, not users)", a.principal_arn),
                 span.clone(),
@@ -388,14 +592,35 @@ fn check_access(plan: &LoadedPlan, errors: &mut Vec<PlanError>) {
             errors.push(plan.error(format!("{key}.principal_arn: `{}` has another [[access]] already; EKS allows one entry per principal", a.principal_arn), span.clone()));
         }
         if !super::ACCESS_ROLES.contains(&a.role.as_str()) {
-            errors.push(plan.error(format!("{key}.role: `{}` is not one of {}", a.role, super::ACCESS_ROLES.join(", ")), span.clone()));
+            errors.push(plan.error(
+                format!(
+                    "{key}.role: `{}` is not one of {}",
+                    a.role,
+                    super::ACCESS_ROLES.join(", ")
+                ),
+                span.clone(),
+            ));
         }
         if matches!(a.role.as_str(), "developer" | "operator") && a.namespaces.is_empty() {
-            errors.push(plan.error(format!("{key}.namespaces: a {} is scoped to its namespaces; list them", a.role), span.clone()));
+            errors.push(plan.error(
+                format!(
+                    "{key}.namespaces: a {} is scoped to its namespaces; list them",
+                    a.role
+                ),
+                span.clone(),
+            ));
         }
         for ns in &a.namespaces {
-            if ns.is_empty() || ns.len() > 63 || !ns.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '*') {
-                errors.push(plan.error(format!("{key}.namespaces: `{ns}` is not a Kubernetes namespace name"), span.clone()));
+            if ns.is_empty()
+                || ns.len() > 63
+                || !ns
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '*')
+            {
+                errors.push(plan.error(
+                    format!("{key}.namespaces: `{ns}` is not a Kubernetes namespace name"),
+                    span.clone(),
+                ));
             }
         }
         for g in &a.kubernetes_groups {

@@ -18,8 +18,7 @@
 
 use super::Date;
 
-pub const CALENDAR_SOURCE: &str =
-    "Amazon EKS User Guide, \"Understand the Kubernetes version lifecycle on EKS\" (release calendar), read 2026-12-03";
+pub const CALENDAR_SOURCE: &str = "Amazon EKS User Guide, \"Understand the Kubernetes version lifecycle on EKS\" (release calendar), read 2026-12-03";
 
 /// One Kubernetes minor version on EKS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,9 +80,16 @@ pub fn lookup(version: (u32, u32)) -> Option<&'static EksVersion> {
 
 pub fn support(version: (u32, u32), today: Date) -> Support {
     match lookup(version) {
-        Some(r) if today < r.end_of_standard => Support::Standard { until: r.end_of_standard },
-        Some(r) if today < r.end_of_extended => Support::Extended { since: r.end_of_standard, until: r.end_of_extended },
-        Some(r) => Support::Ended { since: r.end_of_extended },
+        Some(r) if today < r.end_of_standard => Support::Standard {
+            until: r.end_of_standard,
+        },
+        Some(r) if today < r.end_of_extended => Support::Extended {
+            since: r.end_of_standard,
+            until: r.end_of_extended,
+        },
+        Some(r) => Support::Ended {
+            since: r.end_of_extended,
+        },
         None if version > CALENDAR[CALENDAR.len() - 1].version => Support::NewerThanCalendar,
         None => Support::OlderThanCalendar,
     }
@@ -100,19 +106,52 @@ mod tests {
             assert!(w[0].end_of_standard < w[1].end_of_standard);
         }
         for r in CALENDAR {
-            assert!(Date::checked(r.end_of_standard.y, r.end_of_standard.m, r.end_of_standard.d).is_some());
-            assert_eq!(r.end_of_extended, Date::new(r.end_of_standard.y + 1, r.end_of_standard.m, r.end_of_standard.d));
+            assert!(
+                Date::checked(
+                    r.end_of_standard.y,
+                    r.end_of_standard.m,
+                    r.end_of_standard.d
+                )
+                .is_some()
+            );
+            assert_eq!(
+                r.end_of_extended,
+                Date::new(
+                    r.end_of_standard.y + 1,
+                    r.end_of_standard.m,
+                    r.end_of_standard.d
+                )
+            );
         }
     }
 
     #[test]
     fn extended_billing_starts_on_the_end_of_standard_day() {
         let v = parse_version("1.32").unwrap();
-        assert_eq!(support(v, Date::new(2026, 3, 22)), Support::Standard { until: Date::new(2026, 3, 23) });
-        assert!(matches!(support(v, Date::new(2026, 3, 23)), Support::Extended { .. }));
-        assert_eq!(support(v, Date::new(2027, 3, 23)), Support::Ended { since: Date::new(2027, 3, 23) });
-        assert_eq!(support((1, 36), Date::new(2026, 12, 3)), Support::NewerThanCalendar);
-        assert_eq!(support((1, 27), Date::new(2026, 12, 3)), Support::OlderThanCalendar);
+        assert_eq!(
+            support(v, Date::new(2026, 3, 22)),
+            Support::Standard {
+                until: Date::new(2026, 3, 23)
+            }
+        );
+        assert!(matches!(
+            support(v, Date::new(2026, 3, 23)),
+            Support::Extended { .. }
+        ));
+        assert_eq!(
+            support(v, Date::new(2027, 3, 23)),
+            Support::Ended {
+                since: Date::new(2027, 3, 23)
+            }
+        );
+        assert_eq!(
+            support((1, 36), Date::new(2026, 12, 3)),
+            Support::NewerThanCalendar
+        );
+        assert_eq!(
+            support((1, 27), Date::new(2026, 12, 3)),
+            Support::OlderThanCalendar
+        );
         assert_eq!(parse_version("v1.33.2"), Some((1, 33)));
         assert_eq!(parse_version("latest"), None);
     }

@@ -56,7 +56,9 @@ impl Date {
         }
         let num = |r: std::ops::Range<usize>| -> Option<u32> {
             let part = &s[r];
-            part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+            part.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| part.parse().ok())?
         };
         Date::checked(num(0..4)? as i32, num(5..7)?, num(8..10)?)
     }
@@ -64,7 +66,11 @@ impl Date {
     /// Days since 1970-01-01 (negative before it).
     pub fn days_since_epoch(self) -> i64 {
         // Count from 0000-03-01 so that the leap day ends a year.
-        let y = if self.m <= 2 { self.y as i64 - 1 } else { self.y as i64 };
+        let y = if self.m <= 2 {
+            self.y as i64 - 1
+        } else {
+            self.y as i64
+        };
         let era = y.div_euclid(400);
         let yoe = y - era * 400;
         let mp = (self.m as i64 + 9) % 12; // March = 0
@@ -112,7 +118,16 @@ mod tests {
     fn parses_and_rejects() {
         assert_eq!(Date::parse("2026-03-23"), Some(Date::new(2026, 3, 23)));
         assert_eq!(Date::parse("2024-02-29"), Some(Date::new(2024, 2, 29)));
-        for bad in ["2025-02-29", "2026-13-01", "2026-00-10", "2026-1-01", "26-01-01", "2026-01-32", "2026/01/01", "+026-01-01"] {
+        for bad in [
+            "2025-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+            "26-01-01",
+            "2026-01-32",
+            "2026/01/01",
+            "+026-01-01",
+        ] {
             assert_eq!(Date::parse(bad), None, "{bad}");
         }
     }
@@ -126,7 +141,10 @@ mod tests {
         for days in [-800_000, -1, 0, 59, 10_957, 20_425, 2_932_896] {
             assert_eq!(Date::from_days_since_epoch(days).days_since_epoch(), days);
         }
-        assert_eq!(Date::new(2026, 1, 23).days_until(Date::new(2026, 3, 23)), 59);
+        assert_eq!(
+            Date::new(2026, 1, 23).days_until(Date::new(2026, 3, 23)),
+            59
+        );
         assert_eq!(Date::new(2026, 3, 23).to_string(), "2026-03-23");
         assert!(Date::today() > Date::new(2024, 1, 1));
     }

@@ -25,9 +25,9 @@ mod render;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use calendar::{Support, CALENDAR, CALENDAR_SOURCE};
+pub use calendar::{CALENDAR, CALENDAR_SOURCE, Support};
 pub use date::Date;
-pub use prices::{Price, Prices, PRICES_TOML};
+pub use prices::{PRICES_TOML, Price, Prices};
 pub use render::{fmt_usd, render_text};
 
 use crate::model::{Props, UNKNOWN};
@@ -58,7 +58,10 @@ impl CostSettings {
     /// What is wrong with the values, as `key: message` lines (empty: fine).
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for (key, v) in [("cost.nat_gb_per_month", self.nat_gb_per_month), ("cost.budget_monthly_usd", self.budget_monthly_usd)] {
+        for (key, v) in [
+            ("cost.nat_gb_per_month", self.nat_gb_per_month),
+            ("cost.budget_monthly_usd", self.budget_monthly_usd),
+        ] {
             if let Some(v) = v.filter(|v| !v.is_finite() || *v < 0.0) {
                 out.push(format!("{key}: must be a number >= 0 (got {v})"));
             }
@@ -154,7 +157,12 @@ pub struct CostChange {
 
 /// The monthly cost of `items` in `region` on `today` (the EKS version
 /// calendar decides a control plane's rate).
-pub fn estimate<'a>(items: impl IntoIterator<Item = Priced<'a>>, region: &str, settings: &CostSettings, today: Date) -> Estimate {
+pub fn estimate<'a>(
+    items: impl IntoIterator<Item = Priced<'a>>,
+    region: &str,
+    settings: &CostSettings,
+    today: Date,
+) -> Estimate {
     estimate_with(Prices::embedded(), items, region, settings, today)
 }
 
@@ -166,16 +174,26 @@ pub fn estimate_with<'a>(
     settings: &CostSettings,
     today: Date,
 ) -> Estimate {
-    let mut cx = Cx { prices, region, settings, today, notes: Vec::new() };
+    let mut cx = Cx {
+        prices,
+        region,
+        settings,
+        today,
+        notes: Vec::new(),
+    };
     cx.note(format!(
         "on-demand list prices in {region}, {HOURS_PER_MONTH} h a month, from src/cost/prices.toml; data transfer, CloudWatch, load balancers and nodes that controllers (Karpenter) launch are not included"
     ));
     if !prices.regions.contains_key(region) {
-        cx.note(format!("src/cost/prices.toml has no prices for region {region}"));
+        cx.note(format!(
+            "src/cost/prices.toml has no prices for region {region}"
+        ));
     }
     let mut lines = Vec::new();
     for item in items {
-        let Some(result) = price_item(&mut cx, &item) else { continue };
+        let Some(result) = price_item(&mut cx, &item) else {
+            continue;
+        };
         let (monthly_usd, detail) = match result {
             Ok((usd, detail)) => (Some(usd), detail),
             Err(why) => {
@@ -183,10 +201,19 @@ pub fn estimate_with<'a>(
                 (None, why)
             }
         };
-        lines.push(CostLine { address: item.address.to_string(), kind: item.kind.to_string(), monthly_usd, detail });
+        lines.push(CostLine {
+            address: item.address.to_string(),
+            kind: item.kind.to_string(),
+            monthly_usd,
+            detail,
+        });
     }
     let total_monthly_usd = lines.iter().filter_map(|l| l.monthly_usd).sum();
-    let unpriced: Vec<&str> = lines.iter().filter(|l| l.monthly_usd.is_none()).map(|l| l.address.as_str()).collect();
+    let unpriced: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.monthly_usd.is_none())
+        .map(|l| l.address.as_str())
+        .collect();
     if !unpriced.is_empty() {
         let n = unpriced.len();
         cx.note(format!(
@@ -195,14 +222,22 @@ pub fn estimate_with<'a>(
             unpriced.join(", ")
         ));
     }
-    Estimate { lines, total_monthly_usd, notes: cx.notes }
+    Estimate {
+        lines,
+        total_monthly_usd,
+        notes: cx.notes,
+    }
 }
 
 /// The change from `before` (now) to `after` (after the plan), and how the
 /// result stands against `budget`.
 pub fn compare(before: &Estimate, after: &Estimate, budget: Option<f64>) -> CostChange {
-    let side = |l: &CostLine| LineCost { monthly_usd: l.monthly_usd, detail: l.detail.clone() };
-    let find = |e: &Estimate, address: &str| e.lines.iter().find(|l| l.address == address).map(side);
+    let side = |l: &CostLine| LineCost {
+        monthly_usd: l.monthly_usd,
+        detail: l.detail.clone(),
+    };
+    let find =
+        |e: &Estimate, address: &str| e.lines.iter().find(|l| l.address == address).map(side);
     let mut lines: Vec<LineChange> = Vec::new();
     let mut push = |address: &str, kind: &str, b: Option<LineCost>, a: Option<LineCost>| {
         let amount = |s: &Option<LineCost>| match s {
@@ -213,7 +248,13 @@ pub fn compare(before: &Estimate, after: &Estimate, budget: Option<f64>) -> Cost
             (Some(x), Some(y)) => Some(y - x),
             _ => None,
         };
-        lines.push(LineChange { address: address.to_string(), kind: kind.to_string(), before: b, after: a, delta_monthly_usd });
+        lines.push(LineChange {
+            address: address.to_string(),
+            kind: kind.to_string(),
+            before: b,
+            after: a,
+            delta_monthly_usd,
+        });
     };
     for l in &after.lines {
         push(&l.address, &l.kind, find(before, &l.address), Some(side(l)));
@@ -268,7 +309,9 @@ impl Cx<'_> {
 
     /// A unit price, or "no price for <what> in <region>".
     fn price(&self, table: &str, item: &str, what: &str) -> Result<f64, String> {
-        self.prices.get(self.region, table, item).ok_or_else(|| format!("no price for {what} in {}", self.region))
+        self.prices
+            .get(self.region, table, item)
+            .ok_or_else(|| format!("no price for {what} in {}", self.region))
     }
 }
 
@@ -282,7 +325,12 @@ fn price_item(cx: &mut Cx, item: &Priced) -> Option<Priced1> {
         "NatGateway" => nat_gateway(cx),
         "ElasticIp" => cx
             .price("vpc", "public_ipv4_hour", "a public IPv4 address")
-            .map(|h| (HOURS_PER_MONTH * h, format!("730 h × {} (public IPv4 address)", rate(h)))),
+            .map(|h| {
+                (
+                    HOURS_PER_MONTH * h,
+                    format!("730 h × {} (public IPv4 address)", rate(h)),
+                )
+            }),
         "DbInstance" => db_instance(cx, a, p),
         "RdsCluster" => rds_cluster(cx, a, p),
         "RdsClusterInstance" => rds_cluster_instance(cx, p),
@@ -290,14 +338,22 @@ fn price_item(cx: &mut Cx, item: &Priced) -> Option<Priced1> {
             if p.get("enable_rotation").and_then(Value::as_bool) == Some(true) {
                 cx.note("KMS keys: the first two yearly rotations of a key add $1/month each (not included)".into());
             }
-            cx.price("kms", "key_month", "a KMS key").map(|m| (m, format!("1 key × {}/month", rate(m))))
+            cx.price("kms", "key_month", "a KMS key")
+                .map(|m| (m, format!("1 key × {}/month", rate(m))))
         }
         "Route53Zone" => {
             cx.note("Route53: DNS queries are not included".into());
-            cx.price("route53", "hosted_zone_month", "a Route53 hosted zone").map(|m| (m, format!("1 hosted zone × {}/month", rate(m))))
+            cx.price("route53", "hosted_zone_month", "a Route53 hosted zone")
+                .map(|m| (m, format!("1 hosted zone × {}/month", rate(m))))
         }
-        "SqsQueue" => Ok((0.0, "~$0 at this scale: the first 1 million SQS requests a month are free".into())),
-        "EventRule" => Ok((0.0, "~$0: events from AWS services to EventBridge rules are free".into())),
+        "SqsQueue" => Ok((
+            0.0,
+            "~$0 at this scale: the first 1 million SQS requests a month are free".into(),
+        )),
+        "EventRule" => Ok((
+            0.0,
+            "~$0: events from AWS services to EventBridge rules are free".into(),
+        )),
         "AcmCertificate" => Ok((0.0, "$0: public ACM certificates are free".into())),
         _ => return None,
     })
@@ -310,7 +366,9 @@ fn is_unknown(s: &str) -> bool {
 /// A string property, or why it cannot be priced.
 fn text<'p>(props: &'p Props, key: &str) -> Result<&'p str, String> {
     match props.get(key) {
-        Some(Value::String(s)) if is_unknown(s) => Err(format!("cannot price: {key} is known only after apply")),
+        Some(Value::String(s)) if is_unknown(s) => {
+            Err(format!("cannot price: {key} is known only after apply"))
+        }
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
         _ => Err(format!("cannot price: {key} is not set")),
     }
@@ -344,10 +402,15 @@ fn qty(x: f64) -> String {
 
 fn eks_cluster(cx: &mut Cx, address: &str, props: &Props) -> Priced1 {
     let raw = text(props, "version")?;
-    let version = calendar::parse_version(raw).ok_or_else(|| format!("cannot price: version {raw:?} is not a Kubernetes version"))?;
+    let version = calendar::parse_version(raw)
+        .ok_or_else(|| format!("cannot price: version {raw:?} is not a Kubernetes version"))?;
     let v = format!("{}.{}", version.0, version.1);
     let standard = cx.price("eks", "cluster_hour_standard", "an EKS cluster hour")?;
-    let extended = cx.price("eks", "cluster_hour_extended", "an EKS cluster hour in extended support")?;
+    let extended = cx.price(
+        "eks",
+        "cluster_hour_extended",
+        "an EKS cluster hour in extended support",
+    )?;
     let month = |h: f64| fmt_usd(HOURS_PER_MONTH * h);
     let (hourly, why) = match calendar::support(version, cx.today) {
         calendar::Support::Standard { until } => {
@@ -374,7 +437,10 @@ fn eks_cluster(cx: &mut Cx, address: &str, props: &Props) -> Priced1 {
             cx.note(format!(
                 "{address}: Kubernetes {v} reached the end of EKS extended support on {since}; EKS upgrades the control plane on its own, priced at the extended rate until then"
             ));
-            (extended, format!("{v} past the end of extended support ({since})"))
+            (
+                extended,
+                format!("{v} past the end of extended support ({since})"),
+            )
         }
         calendar::Support::NewerThanCalendar => {
             cx.note(format!(
@@ -389,27 +455,45 @@ fn eks_cluster(cx: &mut Cx, address: &str, props: &Props) -> Priced1 {
             (extended, format!("{v}, past standard support"))
         }
     };
-    Ok((HOURS_PER_MONTH * hourly, format!("730 h × {} ({why})", rate(hourly))))
+    Ok((
+        HOURS_PER_MONTH * hourly,
+        format!("730 h × {} ({why})", rate(hourly)),
+    ))
 }
 
 fn eks_nodegroup(cx: &mut Cx, address: &str, props: &Props) -> Priced1 {
-    let types: Vec<&str> =
-        props.get("instance_types").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-    let itype = *types.first().ok_or("cannot price: instance_types is not set")?;
+    let types: Vec<&str> = props
+        .get("instance_types")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let itype = *types
+        .first()
+        .ok_or("cannot price: instance_types is not set")?;
     if is_unknown(itype) {
         return Err("cannot price: instance_types is known only after apply".into());
     }
     if types.len() > 1 {
-        cx.note(format!("{address}: priced as its first instance type, {itype}, of {}", types.join(", ")));
+        cx.note(format!(
+            "{address}: priced as its first instance type, {itype}, of {}",
+            types.join(", ")
+        ));
     }
-    let count = match (number(props, "desired_size"), number(props, "_desired_size"), number(props, "min_size")) {
+    let count = match (
+        number(props, "desired_size"),
+        number(props, "_desired_size"),
+        number(props, "min_size"),
+    ) {
         (Some(n), _, _) => n,
         (None, Some(n), _) => {
             cx.note(format!("{address}: priced at its initial desired size ({}); an autoscaler owns the live size", qty(n)));
             n
         }
         (None, None, Some(n)) => {
-            cx.note(format!("{address}: no desired size; priced at min_size ({})", qty(n)));
+            cx.note(format!(
+                "{address}: no desired size; priced at min_size ({})",
+                qty(n)
+            ));
             n
         }
         _ => return Err("cannot price: no desired_size or min_size".into()),
@@ -425,21 +509,31 @@ fn eks_nodegroup(cx: &mut Cx, address: &str, props: &Props) -> Priced1 {
         }
     };
     if props.get("capacity_type").and_then(Value::as_str) == Some("SPOT") {
-        cx.note(format!("{address}: SPOT capacity priced at the on-demand rate (an upper bound)"));
+        cx.note(format!(
+            "{address}: SPOT capacity priced at the on-demand rate (an upper bound)"
+        ));
     }
     let hourly = cx.price("ec2_instance_hour", itype, itype)?;
     let gb = cx.price("ebs_gb_month", "gp3", "EBS gp3 storage")?;
     let n = qty(count);
     Ok((
         count * HOURS_PER_MONTH * hourly + count * disk * gb,
-        format!("{n} × {itype} × 730 h × {} + {n} × {} GiB gp3 × {}", rate(hourly), qty(disk), rate(gb)),
+        format!(
+            "{n} × {itype} × 730 h × {} + {n} × {} GiB gp3 × {}",
+            rate(hourly),
+            qty(disk),
+            rate(gb)
+        ),
     ))
 }
 
 fn nat_gateway(cx: &mut Cx) -> Priced1 {
     let gb = match cx.settings.nat_gb_per_month {
         Some(gb) => {
-            cx.note(format!("NAT gateways: {} GB processed per gateway a month (nat_gb_per_month in [cost])", qty(gb)));
+            cx.note(format!(
+                "NAT gateways: {} GB processed per gateway a month (nat_gb_per_month in [cost])",
+                qty(gb)
+            ));
             gb
         }
         None => {
@@ -452,36 +546,69 @@ fn nat_gateway(cx: &mut Cx) -> Priced1 {
     };
     let hourly = cx.price("vpc", "nat_gateway_hour", "a NAT gateway hour")?;
     let per_gb = cx.price("vpc", "nat_gateway_gb", "NAT gateway data processing")?;
-    Ok((HOURS_PER_MONTH * hourly + gb * per_gb, format!("730 h × {} + {} GB × {}", rate(hourly), qty(gb), rate(per_gb))))
+    Ok((
+        HOURS_PER_MONTH * hourly + gb * per_gb,
+        format!(
+            "730 h × {} + {} GB × {}",
+            rate(hourly),
+            qty(gb),
+            rate(per_gb)
+        ),
+    ))
 }
 
 fn db_instance(cx: &mut Cx, address: &str, props: &Props) -> Priced1 {
     let class = text(props, "instance_class")?;
-    let engine = props.get("engine").and_then(Value::as_str).unwrap_or("postgres");
+    let engine = props
+        .get("engine")
+        .and_then(Value::as_str)
+        .unwrap_or("postgres");
     let table = match engine {
         "postgres" => "rds_postgres_instance_hour",
         other => return Err(format!("no price for {other} {class} in {}", cx.region)),
     };
-    let gb = number(props, "allocated_storage").ok_or("cannot price: allocated_storage is not set")?;
+    let gb =
+        number(props, "allocated_storage").ok_or("cannot price: allocated_storage is not set")?;
     let storage = match props.get("storage_type").and_then(Value::as_str) {
         Some(s) => s.to_string(),
         None => {
-            cx.note("RDS storage assumed gp3 (RDS's default for a new instance without IOPS)".into());
+            cx.note(
+                "RDS storage assumed gp3 (RDS's default for a new instance without IOPS)".into(),
+            );
             "gp3".into()
         }
     };
-    let multi = props.get("multi_az").and_then(Value::as_bool).unwrap_or(false);
+    let multi = props
+        .get("multi_az")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     if props.get("performance_insights").and_then(Value::as_bool) == Some(true) {
-        cx.note(format!("{address}: Performance Insights at its free tier (7 days of history): $0"));
+        cx.note(format!(
+            "{address}: Performance Insights at its free tier (7 days of history): $0"
+        ));
     }
     let hourly = cx.price(table, class, class)?;
-    let per_gb = cx.price("rds_storage_gb_month", &storage, &format!("RDS {storage} storage"))?;
+    let per_gb = cx.price(
+        "rds_storage_gb_month",
+        &storage,
+        &format!("RDS {storage} storage"),
+    )?;
     let n = if multi { 2.0 } else { 1.0 };
     let total = n * HOURS_PER_MONTH * hourly + n * gb * per_gb;
     let detail = if multi {
-        format!("2 × 730 h × {} + 2 × {} GB {storage} × {} (Multi-AZ: primary and standby)", rate(hourly), qty(gb), rate(per_gb))
+        format!(
+            "2 × 730 h × {} + 2 × {} GB {storage} × {} (Multi-AZ: primary and standby)",
+            rate(hourly),
+            qty(gb),
+            rate(per_gb)
+        )
     } else {
-        format!("730 h × {} + {} GB {storage} × {}", rate(hourly), qty(gb), rate(per_gb))
+        format!(
+            "730 h × {} + {} GB {storage} × {}",
+            rate(hourly),
+            qty(gb),
+            rate(per_gb)
+        )
     };
     Ok((total, detail))
 }
@@ -504,12 +631,29 @@ fn rds_cluster(cx: &mut Cx, address: &str, props: &Props) -> Priced1 {
     let Some(sv2) = props.get("serverless_v2").and_then(Value::as_object) else {
         // Provisioned: the instances carry the compute.
         aurora_storage_note(cx, per_gb);
-        return Ok((storage, format!("{} GB × {} (storage; instances priced on their own lines)", qty(AURORA_ASSUMED_STORAGE_GB), rate(per_gb))));
+        return Ok((
+            storage,
+            format!(
+                "{} GB × {} (storage; instances priced on their own lines)",
+                qty(AURORA_ASSUMED_STORAGE_GB),
+                rate(per_gb)
+            ),
+        ));
     };
     let num = |k: &str| sv2.get(k).and_then(Value::as_f64);
     let min = num("min_acu").ok_or("cannot price: serverless_v2.min_acu is not set")?;
-    let acu = cx.price("aurora", "serverless_v2_acu_hour", "an Aurora Serverless v2 ACU-hour")?;
-    let at_max = num("max_acu").map(|max| format!("; at its maximum, {} ACU, compute would cost {}/month", qty(max), fmt_usd(max * HOURS_PER_MONTH * acu)));
+    let acu = cx.price(
+        "aurora",
+        "serverless_v2_acu_hour",
+        "an Aurora Serverless v2 ACU-hour",
+    )?;
+    let at_max = num("max_acu").map(|max| {
+        format!(
+            "; at its maximum, {} ACU, compute would cost {}/month",
+            qty(max),
+            fmt_usd(max * HOURS_PER_MONTH * acu)
+        )
+    });
     cx.note(format!(
         "{address}: Aurora Serverless v2 priced at its minimum capacity, {} ACU, all month{}",
         qty(min),
@@ -518,21 +662,33 @@ fn rds_cluster(cx: &mut Cx, address: &str, props: &Props) -> Priced1 {
     aurora_storage_note(cx, per_gb);
     Ok((
         min * HOURS_PER_MONTH * acu + storage,
-        format!("{} ACU × 730 h × {} + {} GB × {}", qty(min), rate(acu), qty(AURORA_ASSUMED_STORAGE_GB), rate(per_gb)),
+        format!(
+            "{} ACU × 730 h × {} + {} GB × {}",
+            qty(min),
+            rate(acu),
+            qty(AURORA_ASSUMED_STORAGE_GB),
+            rate(per_gb)
+        ),
     ))
 }
 
 fn rds_cluster_instance(cx: &mut Cx, props: &Props) -> Priced1 {
     let class = text(props, "instance_class")?;
     if class == "db.serverless" {
-        return Ok((0.0, "$0: Serverless v2 capacity is priced on its cluster's line".into()));
+        return Ok((
+            0.0,
+            "$0: Serverless v2 capacity is priced on its cluster's line".into(),
+        ));
     }
     let table = match props.get("engine").and_then(Value::as_str) {
         Some("aurora-mysql") => "aurora_mysql_instance_hour",
         _ => "aurora_postgres_instance_hour",
     };
     let hourly = cx.price(table, class, &format!("Aurora {class}"))?;
-    Ok((HOURS_PER_MONTH * hourly, format!("730 h × {}", rate(hourly))))
+    Ok((
+        HOURS_PER_MONTH * hourly,
+        format!("730 h × {}", rate(hourly)),
+    ))
 }
 
 #[cfg(test)]

@@ -40,7 +40,10 @@ impl Prices {
     /// so a broken file fails `cargo test`, not a user's run.
     pub fn embedded() -> &'static Prices {
         static PRICES: OnceLock<Prices> = OnceLock::new();
-        PRICES.get_or_init(|| Prices::parse(PRICES_TOML).expect("src/cost/prices.toml is valid (checked by the unit tests)"))
+        PRICES.get_or_init(|| {
+            Prices::parse(PRICES_TOML)
+                .expect("src/cost/prices.toml is valid (checked by the unit tests)")
+        })
     }
 
     /// `region`'s price of `item` in `table`, falling back to the global
@@ -55,7 +58,11 @@ impl Prices {
     /// Every entry as (region, table, item, price).
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str, &str, &Price)> {
         self.regions.iter().flat_map(|(r, tables)| {
-            tables.iter().flat_map(move |(t, items)| items.iter().map(move |(i, p)| (r.as_str(), t.as_str(), i.as_str(), p)))
+            tables.iter().flat_map(move |(t, items)| {
+                items
+                    .iter()
+                    .map(move |(i, p)| (r.as_str(), t.as_str(), i.as_str(), p))
+            })
         })
     }
 }

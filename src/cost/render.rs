@@ -31,8 +31,13 @@ fn fmt_delta(x: f64) -> String {
 fn side(s: &Option<LineCost>) -> String {
     match s {
         None => "—".into(),
-        Some(LineCost { monthly_usd: Some(x), .. }) => fmt_usd(*x),
-        Some(LineCost { monthly_usd: None, .. }) => "no price".into(),
+        Some(LineCost {
+            monthly_usd: Some(x),
+            ..
+        }) => fmt_usd(*x),
+        Some(LineCost {
+            monthly_usd: None, ..
+        }) => "no price".into(),
     }
 }
 
@@ -63,26 +68,53 @@ pub fn render_text(change: &CostChange) -> String {
         .lines
         .iter()
         .map(|l| {
-            let detail = l.after.as_ref().or(l.before.as_ref()).map(|s| s.detail.clone()).unwrap_or_default();
-            let delta = if l.changes() { l.delta_monthly_usd.map(fmt_delta).unwrap_or_default() } else { String::new() };
+            let detail = l
+                .after
+                .as_ref()
+                .or(l.before.as_ref())
+                .map(|s| s.detail.clone())
+                .unwrap_or_default();
+            let delta = if l.changes() {
+                l.delta_monthly_usd.map(fmt_delta).unwrap_or_default()
+            } else {
+                String::new()
+            };
             [l.address.clone(), l.kind.clone(), amounts(l), delta, detail]
         })
         .collect();
     let total_changes = (change.delta_monthly_usd).abs() >= 0.005;
     let total_amounts = if total_changes {
-        format!("{} → {}", fmt_usd(change.before_monthly_usd), fmt_usd(change.after_monthly_usd))
+        format!(
+            "{} → {}",
+            fmt_usd(change.before_monthly_usd),
+            fmt_usd(change.after_monthly_usd)
+        )
     } else {
         fmt_usd(change.after_monthly_usd)
     };
-    let total_delta = if total_changes { fmt_delta(change.delta_monthly_usd) } else { "no change".into() };
+    let total_delta = if total_changes {
+        fmt_delta(change.delta_monthly_usd)
+    } else {
+        "no change".into()
+    };
     let unpriced: Vec<&str> = change
         .lines
         .iter()
         .filter(|l| l.after.as_ref().is_some_and(|a| a.monthly_usd.is_none()))
         .map(|l| l.address.as_str())
         .collect();
-    let total_tail = if unpriced.is_empty() { String::new() } else { format!("excludes {} (no price)", unpriced.join(", ")) };
-    let total = ["Total".to_string(), String::new(), total_amounts, total_delta, total_tail];
+    let total_tail = if unpriced.is_empty() {
+        String::new()
+    } else {
+        format!("excludes {} (no price)", unpriced.join(", "))
+    };
+    let total = [
+        "Total".to_string(),
+        String::new(),
+        total_amounts,
+        total_delta,
+        total_tail,
+    ];
 
     let mut w = [0usize; 4];
     for r in rows.iter().chain(std::iter::once(&total)) {
@@ -91,7 +123,14 @@ pub fn render_text(change: &CostChange) -> String {
         }
     }
     let line = |r: &[String; 5]| -> String {
-        let s = format!("  {}  {}  {}  {}  {}", pad(&r[0], w[0]), pad(&r[1], w[1]), pad_left(&r[2], w[2]), pad_left(&r[3], w[3]), r[4]);
+        let s = format!(
+            "  {}  {}  {}  {}  {}",
+            pad(&r[0], w[0]),
+            pad(&r[1], w[1]),
+            pad_left(&r[2], w[2]),
+            pad_left(&r[3], w[3]),
+            r[4]
+        );
         s.trim_end().to_string()
     };
 
@@ -106,7 +145,11 @@ pub fn render_text(change: &CostChange) -> String {
     out.push_str(&line(&total));
     out.push('\n');
     match (change.budget_monthly_usd, change.over_budget_by_usd) {
-        (Some(b), Some(over)) => out.push_str(&format!("  Budget {}/month: OVER BUDGET by {}\n", fmt_usd(b), fmt_usd(over))),
+        (Some(b), Some(over)) => out.push_str(&format!(
+            "  Budget {}/month: OVER BUDGET by {}\n",
+            fmt_usd(b),
+            fmt_usd(over)
+        )),
         (Some(b), None) => out.push_str(&format!(
             "  Budget {}/month: within budget ({} left)\n",
             fmt_usd(b),

@@ -5,9 +5,9 @@
 
 use std::time::SystemTime;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{tags, Expanded};
+use super::{Expanded, tags};
 use crate::config::{Access, LoadedPlan};
 use crate::model::Ref;
 
@@ -25,7 +25,10 @@ fn policies(a: &Access) -> Vec<(&'static str, Option<&[String]>)> {
         "viewer" => vec![("AmazonEKSViewPolicy", whole_or_ns)],
         "developer" => vec![("AmazonEKSEditPolicy", ns)],
         "operator" => vec![("AmazonEKSEditPolicy", ns), ("AmazonEKSViewPolicy", None)],
-        "platform-admin" if a.cluster_admin => vec![("AmazonEKSAdminPolicy", None), ("AmazonEKSClusterAdminPolicy", None)],
+        "platform-admin" if a.cluster_admin => vec![
+            ("AmazonEKSAdminPolicy", None),
+            ("AmazonEKSClusterAdminPolicy", None),
+        ],
         "platform-admin" => vec![("AmazonEKSAdminPolicy", None)],
         "security-auditor" => vec![("AmazonEKSViewPolicy", None)],
         "break-glass" => vec![("AmazonEKSClusterAdminPolicy", None)],
@@ -58,7 +61,10 @@ pub fn expand(plan: &LoadedPlan, now: SystemTime, out: &mut Expanded) {
                 ));
                 continue;
             }
-            out.warnings.push(format!("access {}: break-glass cluster-admin for {} until {until}", a.name, a.principal_arn));
+            out.warnings.push(format!(
+                "access {}: break-glass cluster-admin for {} until {until}",
+                a.name, a.principal_arn
+            ));
         }
         let mut groups = a.kubernetes_groups.clone();
         if a.role == "security-auditor" && groups.is_empty() {
@@ -76,10 +82,22 @@ pub fn expand(plan: &LoadedPlan, now: SystemTime, out: &mut Expanded) {
         if let Some(until) = &a.until {
             props["_until"] = json!(until);
         }
-        out.add(entry.clone(), "EksAccessEntry", props, "access", span.clone());
+        out.add(
+            entry.clone(),
+            "EksAccessEntry",
+            props,
+            "access",
+            span.clone(),
+        );
         for (policy, namespaces) in policies(a) {
             out.add(
-                format!("eks_access_policy.{key}_{}", policy.trim_start_matches("AmazonEKS").trim_end_matches("Policy").to_ascii_lowercase()),
+                format!(
+                    "eks_access_policy.{key}_{}",
+                    policy
+                        .trim_start_matches("AmazonEKS")
+                        .trim_end_matches("Policy")
+                        .to_ascii_lowercase()
+                ),
                 "EksAccessPolicyAssociation",
                 json!({
                     "cluster_name": Ref::expr("eks_cluster.main", "name"),
@@ -112,22 +130,54 @@ mod tests {
 
     #[test]
     fn each_role_maps_to_its_access_policies() {
-        let names = |a: &Access| policies(a).into_iter().map(|(p, s)| (p, s.map(|s| s.len()))).collect::<Vec<_>>();
-        assert_eq!(names(&access("viewer", &[], false)), vec![("AmazonEKSViewPolicy", None)]);
-        assert_eq!(names(&access("developer", &["todo"], false)), vec![("AmazonEKSEditPolicy", Some(1))]);
-        assert_eq!(names(&access("operator", &["a", "b"], false)), vec![("AmazonEKSEditPolicy", Some(2)), ("AmazonEKSViewPolicy", None)]);
-        assert_eq!(names(&access("platform-admin", &[], false)), vec![("AmazonEKSAdminPolicy", None)]);
+        let names = |a: &Access| {
+            policies(a)
+                .into_iter()
+                .map(|(p, s)| (p, s.map(|s| s.len())))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&access("viewer", &[], false)),
+            vec![("AmazonEKSViewPolicy", None)]
+        );
+        assert_eq!(
+            names(&access("developer", &["todo"], false)),
+            vec![("AmazonEKSEditPolicy", Some(1))]
+        );
+        assert_eq!(
+            names(&access("operator", &["a", "b"], false)),
+            vec![
+                ("AmazonEKSEditPolicy", Some(2)),
+                ("AmazonEKSViewPolicy", None)
+            ]
+        );
+        assert_eq!(
+            names(&access("platform-admin", &[], false)),
+            vec![("AmazonEKSAdminPolicy", None)]
+        );
         assert_eq!(
             names(&access("platform-admin", &[], true)),
-            vec![("AmazonEKSAdminPolicy", None), ("AmazonEKSClusterAdminPolicy", None)]
+            vec![
+                ("AmazonEKSAdminPolicy", None),
+                ("AmazonEKSClusterAdminPolicy", None)
+            ]
         );
-        assert_eq!(names(&access("security-auditor", &[], false)), vec![("AmazonEKSViewPolicy", None)]);
-        assert_eq!(names(&access("break-glass", &[], false)), vec![("AmazonEKSClusterAdminPolicy", None)]);
+        assert_eq!(
+            names(&access("security-auditor", &[], false)),
+            vec![("AmazonEKSViewPolicy", None)]
+        );
+        assert_eq!(
+            names(&access("break-glass", &[], false)),
+            vec![("AmazonEKSClusterAdminPolicy", None)]
+        );
     }
 
     #[test]
     fn scopes_are_sorted_namespaces_or_the_cluster() {
-        assert_eq!(scope(Some(&["b".to_string(), "a".to_string()])), json!({ "type": "namespace", "namespaces": ["a", "b"] }));
+        assert_eq!(
+            scope(Some(&["b".to_string(), "a".to_string()])),
+            json!({ "type": "namespace", "namespaces": ["a", "b"] })
+        );
         assert_eq!(scope(None), json!({ "type": "cluster", "namespaces": [] }));
     }
 }

@@ -3,10 +3,10 @@
 //! node groups, add-ons with their IRSA roles, and Karpenter's controller
 //! role, node role and instance profile, interruption queue and rules.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{tags, Expanded};
-use crate::config::{parse_taint, Cluster, LoadedPlan};
+use super::{Expanded, tags};
+use crate::config::{Cluster, LoadedPlan, parse_taint};
 use crate::model::Ref;
 
 const MANAGED: &str = "arn:aws:iam::aws:policy/";
@@ -40,9 +40,20 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
     let name = plan.file.cluster_name(&plan.env);
     let origin = "cluster";
     let span = Some(c.version.span());
-    let azs = plan.file.network.as_ref().map(|n| n.azs.get_ref().len()).unwrap_or(0);
-    let app_subnets: Vec<String> =
-        (0..azs).map(|i| Ref::expr(&format!("subnet.app_{}", super::network::az_letter(i)), "id")).collect();
+    let azs = plan
+        .file
+        .network
+        .as_ref()
+        .map(|n| n.azs.get_ref().len())
+        .unwrap_or(0);
+    let app_subnets: Vec<String> = (0..azs)
+        .map(|i| {
+            Ref::expr(
+                &format!("subnet.app_{}", super::network::az_letter(i)),
+                "id",
+            )
+        })
+        .collect();
     let role = |out: &mut Expanded, key: &str, role_name: String, trust: Value| {
         out.add(
             format!("iam_role.{key}"),
@@ -65,9 +76,19 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
     };
 
     // Control plane and node roles.
-    role(out, "cluster", format!("{name}-cluster"), trust_service("eks.amazonaws.com"));
+    role(
+        out,
+        "cluster",
+        format!("{name}-cluster"),
+        trust_service("eks.amazonaws.com"),
+    );
     let cluster_policy = attach(out, "cluster_eks", "cluster", "AmazonEKSClusterPolicy");
-    role(out, "node", format!("{name}-node"), trust_service("ec2.amazonaws.com"));
+    role(
+        out,
+        "node",
+        format!("{name}-node"),
+        trust_service("ec2.amazonaws.com"),
+    );
     // The CNI policy goes to the vpc-cni add-on through IRSA, not to nodes.
     let node_policies: Vec<String> = [
         ("node_worker", "AmazonEKSWorkerNodePolicy"),
@@ -93,14 +114,25 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
         "tags": tags(plan, &name, &[]),
         "_after": [cluster_policy],
     });
-    if plan.file.network.as_ref().is_some_and(|n| !n.security_groups.contains_key("nodes")) {
+    if plan
+        .file
+        .network
+        .as_ref()
+        .is_some_and(|n| !n.security_groups.contains_key("nodes"))
+    {
         cluster["security_group_ids"] = json!([]);
     }
     if let Some(arn) = super::kms::key_arn(plan, "eks") {
         cluster["encryption_key_arn"] = json!(arn);
     }
     // An endpoint open to 0.0.0.0/0 is guardrail INFRA-EKS-001 (src/policy): said once, there.
-    out.add("eks_cluster.main".into(), "EksCluster", cluster, origin, span.clone());
+    out.add(
+        "eks_cluster.main".into(),
+        "EksCluster",
+        cluster,
+        origin,
+        span.clone(),
+    );
     if let Some(last) = out.resources.last_mut() {
         last.protect = c.protect;
     }
@@ -147,13 +179,24 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
             props["_desired_size"] = json!(g.desired_size);
         }
         let address = format!("eks_nodegroup.{ng_name}");
-        out.add(address.clone(), "EksNodegroup", props, &format!("cluster.node_groups.{ng_name}"), Some(ng.span()));
+        out.add(
+            address.clone(),
+            "EksNodegroup",
+            props,
+            &format!("cluster.node_groups.{ng_name}"),
+            Some(ng.span()),
+        );
         nodegroups.push(Ref::expr(&address, "id"));
     }
 
     // Add-ons; vpc-cni and the EBS CSI driver get their own IRSA roles.
     let irsa = |out: &mut Expanded, key: &str, ns: &str, sa: &str, policy: &str| -> String {
-        role(out, key, format!("{name}-{}", key.replace('_', "-")), trust_irsa(ns, sa));
+        role(
+            out,
+            key,
+            format!("{name}-{}", key.replace('_', "-")),
+            trust_irsa(ns, sa),
+        );
         attach(out, key, key, policy);
         Ref::expr(&format!("iam_role.{key}"), "arn")
     };
@@ -169,10 +212,23 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
             props["version"] = json!(v);
         }
         match addon.as_str() {
-            "vpc-cni" => props["service_account_role_arn"] = json!(irsa(out, "vpc_cni", "kube-system", "aws-node", "AmazonEKS_CNI_Policy")),
+            "vpc-cni" => {
+                props["service_account_role_arn"] = json!(irsa(
+                    out,
+                    "vpc_cni",
+                    "kube-system",
+                    "aws-node",
+                    "AmazonEKS_CNI_Policy"
+                ))
+            }
             "aws-ebs-csi-driver" => {
-                props["service_account_role_arn"] =
-                    json!(irsa(out, "ebs_csi", "kube-system", "ebs-csi-controller-sa", "service-role/AmazonEBSCSIDriverPolicy"))
+                props["service_account_role_arn"] = json!(irsa(
+                    out,
+                    "ebs_csi",
+                    "kube-system",
+                    "ebs-csi-controller-sa",
+                    "service-role/AmazonEBSCSIDriverPolicy"
+                ))
             }
             _ => {}
         }
@@ -180,7 +236,13 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
         if addon != "vpc-cni" && addon != "kube-proxy" {
             props["_after"] = json!(nodegroups);
         }
-        out.add(format!("eks_addon.{key}"), "EksAddon", props, "cluster.addons", span.clone());
+        out.add(
+            format!("eks_addon.{key}"),
+            "EksAddon",
+            props,
+            "cluster.addons",
+            span.clone(),
+        );
     }
 
     if c.karpenter {
@@ -195,11 +257,17 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
         ("oidc_provider_arn", "iam_oidc_provider.cluster", "arn"),
         ("node_role_arn", "iam_role.node", "arn"),
     ] {
-        out.outputs.insert(output.into(), json!(Ref::expr(address, attr)));
+        out.outputs
+            .insert(output.into(), json!(Ref::expr(address, attr)));
     }
 }
 
-fn karpenter(plan: &LoadedPlan, name: &str, out: &mut Expanded, span: Option<std::ops::Range<usize>>) {
+fn karpenter(
+    plan: &LoadedPlan,
+    name: &str,
+    out: &mut Expanded,
+    span: Option<std::ops::Range<usize>>,
+) {
     let origin = "cluster.karpenter";
     let queue = format!("{name}-karpenter");
     out.add(
@@ -229,9 +297,21 @@ fn karpenter(plan: &LoadedPlan, name: &str, out: &mut Expanded, span: Option<std
         span.clone(),
     );
     for (key, source, detail) in [
-        ("spot_interruption", "aws.ec2", "EC2 Spot Instance Interruption Warning"),
-        ("rebalance", "aws.ec2", "EC2 Instance Rebalance Recommendation"),
-        ("instance_state_change", "aws.ec2", "EC2 Instance State-change Notification"),
+        (
+            "spot_interruption",
+            "aws.ec2",
+            "EC2 Spot Instance Interruption Warning",
+        ),
+        (
+            "rebalance",
+            "aws.ec2",
+            "EC2 Instance Rebalance Recommendation",
+        ),
+        (
+            "instance_state_change",
+            "aws.ec2",
+            "EC2 Instance State-change Notification",
+        ),
         ("scheduled_change", "aws.health", "AWS Health Event"),
     ] {
         let rule = format!("{name}-karpenter-{}", key.replace('_', "-"));
@@ -334,7 +414,16 @@ fn karpenter(plan: &LoadedPlan, name: &str, out: &mut Expanded, span: Option<std
         origin,
         span.clone(),
     );
-    out.outputs.insert("karpenter_queue_name".into(), json!(Ref::expr("sqs_queue.karpenter_interruption", "name")));
-    out.outputs.insert("karpenter_controller_role_arn".into(), json!(Ref::expr("iam_role.karpenter_controller", "arn")));
-    out.outputs.insert("karpenter_node_instance_profile".into(), json!(Ref::expr("iam_instance_profile.karpenter_node", "name")));
+    out.outputs.insert(
+        "karpenter_queue_name".into(),
+        json!(Ref::expr("sqs_queue.karpenter_interruption", "name")),
+    );
+    out.outputs.insert(
+        "karpenter_controller_role_arn".into(),
+        json!(Ref::expr("iam_role.karpenter_controller", "arn")),
+    );
+    out.outputs.insert(
+        "karpenter_node_instance_profile".into(),
+        json!(Ref::expr("iam_instance_profile.karpenter_node", "name")),
+    );
 }

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{tags, Expanded};
+use super::{Expanded, tags};
 use crate::config::{Database, LoadedPlan};
 use crate::model::Ref;
 
@@ -12,10 +12,27 @@ pub fn expand(plan: &LoadedPlan, d: &Database, out: &mut Expanded) {
     let name = plan.file.cluster_name(&plan.env);
     let origin = "database";
     let span = Some(d.engine_version.span());
-    let azs = plan.file.network.as_ref().map(|n| n.azs.get_ref().len()).unwrap_or(0);
-    let data_subnets: Vec<String> =
-        (0..azs).map(|i| Ref::expr(&format!("subnet.data_{}", super::network::az_letter(i)), "id")).collect();
-    let major = d.engine_version.get_ref().split('.').next().unwrap_or_default().to_string();
+    let azs = plan
+        .file
+        .network
+        .as_ref()
+        .map(|n| n.azs.get_ref().len())
+        .unwrap_or(0);
+    let data_subnets: Vec<String> = (0..azs)
+        .map(|i| {
+            Ref::expr(
+                &format!("subnet.data_{}", super::network::az_letter(i)),
+                "id",
+            )
+        })
+        .collect();
+    let major = d
+        .engine_version
+        .get_ref()
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     out.add(
         "db_subnet_group.main".into(),
         "DbSubnetGroup",
@@ -78,19 +95,32 @@ pub fn expand(plan: &LoadedPlan, d: &Database, out: &mut Expanded) {
 /// The address other tiers name the database by: `${database.<output>}` in a
 /// workload statement reaches the instance or the Aurora cluster alike.
 pub fn database_address(plan: &LoadedPlan) -> &'static str {
-    match plan.file.database.as_ref().map(|d| d.engine.get_ref().as_str()) {
+    match plan
+        .file
+        .database
+        .as_ref()
+        .map(|d| d.engine.get_ref().as_str())
+    {
         Some("aurora-postgresql") => "rds_cluster.main",
         _ => "db_instance.main",
     }
 }
 
 fn database_outputs(out: &mut Expanded, address: &str, reader: Option<&str>) {
-    out.outputs.insert("db_endpoint".into(), json!(Ref::expr(address, "endpoint")));
+    out.outputs
+        .insert("db_endpoint".into(), json!(Ref::expr(address, "endpoint")));
     if let Some(r) = reader {
-        out.outputs.insert("db_reader_endpoint".into(), json!(Ref::expr(address, r)));
+        out.outputs
+            .insert("db_reader_endpoint".into(), json!(Ref::expr(address, r)));
     }
-    out.outputs.insert("db_master_secret_arn".into(), json!(Ref::expr(address, "master_secret_arn")));
-    out.outputs.insert("db_resource_id".into(), json!(Ref::expr(address, "resource_id")));
+    out.outputs.insert(
+        "db_master_secret_arn".into(),
+        json!(Ref::expr(address, "master_secret_arn")),
+    );
+    out.outputs.insert(
+        "db_resource_id".into(),
+        json!(Ref::expr(address, "resource_id")),
+    );
 }
 
 /// Aurora PostgreSQL: a cluster parameter group forcing SSL, the cluster
@@ -113,7 +143,11 @@ fn expand_aurora(plan: &LoadedPlan, d: &Database, name: &str, major: &str, out: 
         origin,
         span.clone(),
     );
-    let (min_acu, max_acu) = d.serverless_v2.as_ref().map(|s| (s.get_ref().min_acu, s.get_ref().max_acu)).unwrap_or((0.5, 4.0));
+    let (min_acu, max_acu) = d
+        .serverless_v2
+        .as_ref()
+        .map(|s| (s.get_ref().min_acu, s.get_ref().max_acu))
+        .unwrap_or((0.5, 4.0));
     let mut cluster = json!({
         "identifier": format!("{name}-db"),
         "engine": "aurora-postgresql",
@@ -136,7 +170,13 @@ fn expand_aurora(plan: &LoadedPlan, d: &Database, name: &str, major: &str, out: 
     if let Some(arn) = super::kms::key_arn(plan, "rds") {
         cluster["kms_key_id"] = json!(arn);
     }
-    out.add("rds_cluster.main".into(), "RdsCluster", cluster, origin, span.clone());
+    out.add(
+        "rds_cluster.main".into(),
+        "RdsCluster",
+        cluster,
+        origin,
+        span.clone(),
+    );
     if let Some(last) = out.resources.last_mut() {
         last.protect = d.protect;
     }

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{tags, Expanded};
+use super::{Expanded, tags};
 use crate::config::{Dns, LoadedPlan};
 use crate::model::Ref;
 
@@ -56,8 +56,20 @@ pub fn expand(plan: &LoadedPlan, d: &Dns, out: &mut Expanded) {
         "dns",
         span,
     );
-    out.outputs.insert("zone_id".into(), json!(Ref::expr("route53_zone.main", "id")));
+    out.outputs.insert(
+        "zone_id".into(),
+        json!(Ref::expr("route53_zone.main", "id")),
+    );
     // A list: the zone keeps its name servers comma-joined.
-    out.outputs.insert("zone_name_servers".into(), json!({ (crate::outputs::SPLIT_COMMAS): Ref::expr("route53_zone.main", "name_servers") }));
-    out.outputs.insert("certificate_arn".into(), json!(Ref::expr("acm_certificate_validation.main", "certificate_arn")));
+    out.outputs.insert(
+        "zone_name_servers".into(),
+        json!({ (crate::outputs::SPLIT_COMMAS): Ref::expr("route53_zone.main", "name_servers") }),
+    );
+    out.outputs.insert(
+        "certificate_arn".into(),
+        json!(Ref::expr(
+            "acm_certificate_validation.main",
+            "certificate_arn"
+        )),
+    );
 }

@@ -7,14 +7,19 @@
 //! allows it: external-dns gets this zone only, external-secrets the RDS
 //! master secret only.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{tags, Expanded};
+use super::{Expanded, tags};
 use crate::config::{LoadedPlan, WorkloadIdentity};
 use crate::model::Ref;
 
 /// The permission sets infra knows by name.
-pub const BUILTINS: [&str; 4] = ["aws-load-balancer-controller", "external-dns", "external-secrets", "ebs-csi-driver"];
+pub const BUILTINS: [&str; 4] = [
+    "aws-load-balancer-controller",
+    "external-dns",
+    "external-secrets",
+    "ebs-csi-driver",
+];
 
 const MANAGED: &str = "arn:aws:iam::aws:policy/";
 
@@ -37,7 +42,8 @@ fn trust_pod_identity() -> Value {
 fn load_balancer_controller(region: &str, cluster: &str) -> Vec<Value> {
     let elb = |what: &str| format!("arn:aws:elasticloadbalancing:{region}:*:{what}");
     let request_tagged = json!({ "Null": { "aws:RequestTag/elbv2.k8s.aws/cluster": "false" } });
-    let cluster_owned = json!({ "StringEquals": { "aws:ResourceTag/elbv2.k8s.aws/cluster": cluster } });
+    let cluster_owned =
+        json!({ "StringEquals": { "aws:ResourceTag/elbv2.k8s.aws/cluster": cluster } });
     vec![
         json!({ "Sid": "ServiceLinkedRole", "Effect": "Allow", "Action": "iam:CreateServiceLinkedRole", "Resource": "*",
                 "Condition": { "StringEquals": { "iam:AWSServiceName": "elasticloadbalancing.amazonaws.com" } } }),
@@ -69,7 +75,10 @@ fn load_balancer_controller(region: &str, cluster: &str) -> Vec<Value> {
 }
 
 fn external_dns() -> Vec<Value> {
-    let zone = format!("arn:aws:route53:::hostedzone/{}", Ref::expr("route53_zone.main", "id"));
+    let zone = format!(
+        "arn:aws:route53:::hostedzone/{}",
+        Ref::expr("route53_zone.main", "id")
+    );
     vec![
         json!({ "Sid": "ThisZoneOnly", "Effect": "Allow", "Action": ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:ListTagsForResource"], "Resource": zone }),
         json!({ "Sid": "FindZones", "Effect": "Allow", "Action": ["route53:ListHostedZones", "route53:ListHostedZonesByName"], "Resource": "*" }),
@@ -77,19 +86,28 @@ fn external_dns() -> Vec<Value> {
 }
 
 fn external_secrets(plan: &LoadedPlan) -> Vec<Value> {
-    vec![json!({ "Sid": "DatabaseSecretOnly", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                 "Resource": Ref::expr(super::database::database_address(plan), "master_secret_arn") })]
+    vec![
+        json!({ "Sid": "DatabaseSecretOnly", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                 "Resource": Ref::expr(super::database::database_address(plan), "master_secret_arn") }),
+    ]
 }
 
 /// Whether the cluster tier already made the EBS CSI driver's role (as the add-on's IRSA role).
 pub fn cluster_has_ebs_csi(plan: &LoadedPlan) -> bool {
-    plan.file.cluster.as_ref().is_some_and(|c| c.addons.contains_key("aws-ebs-csi-driver"))
+    plan.file
+        .cluster
+        .as_ref()
+        .is_some_and(|c| c.addons.contains_key("aws-ebs-csi-driver"))
 }
 
 pub fn expand(plan: &LoadedPlan, out: &mut Expanded) {
     let cluster = plan.file.cluster_name(&plan.env);
     let region = plan.file.region.get_ref();
-    let agent = plan.file.cluster.as_ref().is_some_and(|c| c.addons.contains_key("eks-pod-identity-agent"));
+    let agent = plan
+        .file
+        .cluster
+        .as_ref()
+        .is_some_and(|c| c.addons.contains_key("eks-pod-identity-agent"));
     for spanned in &plan.file.workload_identity {
         let w: &WorkloadIdentity = spanned.get_ref();
         let span = Some(spanned.span());
@@ -103,7 +121,9 @@ pub fn expand(plan: &LoadedPlan, out: &mut Expanded) {
         let mut managed = w.managed_policies.clone();
         let mut statements: Vec<Value> = Vec::new();
         match w.builtin.as_deref() {
-            Some("aws-load-balancer-controller") => statements.extend(load_balancer_controller(region, &cluster)),
+            Some("aws-load-balancer-controller") => {
+                statements.extend(load_balancer_controller(region, &cluster))
+            }
             Some("external-dns") => statements.extend(external_dns()),
             Some("external-secrets") => statements.extend(external_secrets(plan)),
             Some("ebs-csi-driver") if cluster_has_ebs_csi(plan) => {
@@ -113,17 +133,27 @@ pub fn expand(plan: &LoadedPlan, out: &mut Expanded) {
                 ));
                 continue;
             }
-            Some("ebs-csi-driver") => managed.push(format!("{MANAGED}service-role/AmazonEBSCSIDriverPolicy")),
+            Some("ebs-csi-driver") => {
+                managed.push(format!("{MANAGED}service-role/AmazonEBSCSIDriverPolicy"))
+            }
             _ => {}
         }
         // `${database.<output>}` names the database whichever form it takes.
         let database = format!("${{{}.", super::database::database_address(plan));
         statements.extend(w.statements.iter().map(|s| {
-            let resources: Vec<String> = s.resources.iter().map(|r| r.replace("${database.", &database)).collect();
+            let resources: Vec<String> = s
+                .resources
+                .iter()
+                .map(|r| r.replace("${database.", &database))
+                .collect();
             json!({ "Effect": "Allow", "Action": s.actions, "Resource": resources })
         }));
         let role_name = format!("{cluster}-{}", w.name);
-        let trust = if w.pod_identity { trust_pod_identity() } else { super::cluster::trust_irsa(&w.namespace, &w.service_account) };
+        let trust = if w.pod_identity {
+            trust_pod_identity()
+        } else {
+            super::cluster::trust_irsa(&w.namespace, &w.service_account)
+        };
         let role = format!("iam_role.wi_{k}");
         out.add(
             role.clone(),
@@ -165,6 +195,7 @@ pub fn expand(plan: &LoadedPlan, out: &mut Expanded) {
                 span.clone(),
             );
         }
-        out.outputs.insert(format!("{k}_role_arn"), json!(Ref::expr(&role, "arn")));
+        out.outputs
+            .insert(format!("{k}_role_arn"), json!(Ref::expr(&role, "arn")));
     }
 }

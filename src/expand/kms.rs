@@ -4,12 +4,16 @@
 
 use serde_json::json;
 
-use super::{tags, Expanded};
+use super::{Expanded, tags};
 use crate::config::{Kms, LoadedPlan};
 use crate::model::Ref;
 
 /// The services a key can be made for, with what the key is for.
-const SERVICES: [(&str, &str); 3] = [("eks", "EKS secrets envelope encryption"), ("rds", "RDS storage encryption"), ("logs", "CloudWatch Logs and S3")];
+const SERVICES: [(&str, &str); 3] = [
+    ("eks", "EKS secrets envelope encryption"),
+    ("rds", "RDS storage encryption"),
+    ("logs", "CloudWatch Logs and S3"),
+];
 
 fn enabled(k: &Kms, service: &str) -> bool {
     match service {
@@ -22,7 +26,11 @@ fn enabled(k: &Kms, service: &str) -> bool {
 
 /// `${kms_key.<service>.arn}` when the plan makes a key for the service.
 pub fn key_arn(plan: &LoadedPlan, service: &str) -> Option<String> {
-    plan.file.kms.as_ref().filter(|k| enabled(k, service)).map(|_| Ref::expr(&format!("kms_key.{service}"), "arn"))
+    plan.file
+        .kms
+        .as_ref()
+        .filter(|k| enabled(k, service))
+        .map(|_| Ref::expr(&format!("kms_key.{service}"), "arn"))
 }
 
 pub fn expand(plan: &LoadedPlan, k: &Kms, out: &mut Expanded) {
@@ -40,9 +48,16 @@ pub fn expand(plan: &LoadedPlan, k: &Kms, out: &mut Expanded) {
         });
         if service == "logs" {
             // CloudWatch Logs encrypts with a customer key only when the key policy lets it.
-            key["_grant_services"] = json!([format!("logs.{}.amazonaws.com", plan.file.region.get_ref())]);
+            key["_grant_services"] =
+                json!([format!("logs.{}.amazonaws.com", plan.file.region.get_ref())]);
         }
-        out.add(format!("kms_key.{service}"), "KmsKey", key, "kms", span.clone());
+        out.add(
+            format!("kms_key.{service}"),
+            "KmsKey",
+            key,
+            "kms",
+            span.clone(),
+        );
         out.add(
             format!("kms_alias.{service}"),
             "KmsAlias",
@@ -50,6 +65,9 @@ pub fn expand(plan: &LoadedPlan, k: &Kms, out: &mut Expanded) {
             "kms",
             span.clone(),
         );
-        out.outputs.insert(format!("kms_{service}_key_arn"), json!(Ref::expr(&format!("kms_key.{service}"), "arn")));
+        out.outputs.insert(
+            format!("kms_{service}_key_arn"),
+            json!(Ref::expr(&format!("kms_key.{service}"), "arn")),
+        );
     }
 }

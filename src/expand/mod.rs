@@ -30,7 +30,14 @@ pub struct Expanded {
 }
 
 impl Expanded {
-    fn add(&mut self, address: String, kind: &str, props: Value, origin: &str, span: Option<std::ops::Range<usize>>) {
+    fn add(
+        &mut self,
+        address: String,
+        kind: &str,
+        props: Value,
+        origin: &str,
+        span: Option<std::ops::Range<usize>>,
+    ) {
         let props: Props = match props {
             Value::Object(m) => m,
             other => panic!("expanders build objects, got {other}"),

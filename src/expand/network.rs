@@ -11,7 +11,7 @@
 use ipnet::Ipv4Net;
 use serde_json::json;
 
-use super::{tags, Expanded};
+use super::{Expanded, tags};
 use crate::config::{LoadedPlan, Network};
 use crate::model::Ref;
 
@@ -27,7 +27,10 @@ pub fn derive_subnet(vpc: Ipv4Net, tier: &str, i: usize) -> Ipv4Net {
         "public" => (7, 112 + i),
         _ => (7, 120 + i),
     };
-    vpc.subnets(vpc.prefix_len() + bits).expect("validated prefix").nth(index).expect("index within the VPC")
+    vpc.subnets(vpc.prefix_len() + bits)
+        .expect("validated prefix")
+        .nth(index)
+        .expect("index within the VPC")
 }
 
 pub fn expand(plan: &LoadedPlan, net: &Network, out: &mut Expanded) {
@@ -58,7 +61,11 @@ pub fn expand(plan: &LoadedPlan, net: &Network, out: &mut Expanded) {
             let cidr = match &net.subnets {
                 Some(s) => {
                     let s = s.get_ref();
-                    let list = match tier { "public" => &s.public, "app" => &s.app, _ => &s.data };
+                    let list = match tier {
+                        "public" => &s.public,
+                        "app" => &s.app,
+                        _ => &s.data,
+                    };
                     list[i].get_ref().clone()
                 }
                 None => derive_subnet(vpc_cidr, tier, i).to_string(),
@@ -74,8 +81,16 @@ pub fn expand(plan: &LoadedPlan, net: &Network, out: &mut Expanded) {
             };
             // `infra:*` keys are identity tags, never diffed; the tier tag is
             // kept visible under a plain key instead.
-            let extra: Vec<(&str, &str)> =
-                extra.into_iter().map(|(k, v)| if k == "infra:tier" { ("tier", v) } else { (k, v) }).collect();
+            let extra: Vec<(&str, &str)> = extra
+                .into_iter()
+                .map(|(k, v)| {
+                    if k == "infra:tier" {
+                        ("tier", v)
+                    } else {
+                        (k, v)
+                    }
+                })
+                .collect();
             let address = format!("subnet.{tier}_{l}");
             out.add(
                 address.clone(),
@@ -185,7 +200,11 @@ pub fn expand(plan: &LoadedPlan, net: &Network, out: &mut Expanded) {
         let sg_span = Some(sg.span());
         let sg_origin = format!("network.security_groups.{name}");
         let sg = sg.get_ref();
-        let mut sg_tags = sg.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>();
+        let mut sg_tags = sg
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>();
         if name == "nodes" {
             sg_tags.push(("karpenter.sh/discovery", cluster.as_str()));
         }
@@ -201,7 +220,10 @@ pub fn expand(plan: &LoadedPlan, net: &Network, out: &mut Expanded) {
             &sg_origin,
             sg_span,
         );
-        out.outputs.insert(format!("{name}_security_group_id"), json!(Ref::expr(&format!("security_group.{name}"), "id")));
+        out.outputs.insert(
+            format!("{name}_security_group_id"),
+            json!(Ref::expr(&format!("security_group.{name}"), "id")),
+        );
         for rule in &sg.rules {
             let r = rule.get_ref();
             let (from, to) = match (r.port, r.from_port, r.to_port) {
@@ -221,9 +243,15 @@ pub fn expand(plan: &LoadedPlan, net: &Network, out: &mut Expanded) {
             let peer = if let Some(c) = &r.cidr {
                 ("cidr", json!(c.get_ref()))
             } else if let Some(g) = &r.source_group {
-                ("source_group_id", json!(Ref::expr(&format!("security_group.{}", g.get_ref()), "id")))
+                (
+                    "source_group_id",
+                    json!(Ref::expr(&format!("security_group.{}", g.get_ref()), "id")),
+                )
             } else {
-                ("source_group_id", json!(Ref::expr(&format!("security_group.{name}"), "id")))
+                (
+                    "source_group_id",
+                    json!(Ref::expr(&format!("security_group.{name}"), "id")),
+                )
             };
             props[peer.0] = peer.1;
             out.add(
@@ -246,7 +274,10 @@ mod tests {
         let vpc: Ipv4Net = "10.10.0.0/16".parse().unwrap();
         assert_eq!(derive_subnet(vpc, "app", 0).to_string(), "10.10.0.0/19");
         assert_eq!(derive_subnet(vpc, "app", 2).to_string(), "10.10.64.0/19");
-        assert_eq!(derive_subnet(vpc, "public", 0).to_string(), "10.10.224.0/23");
+        assert_eq!(
+            derive_subnet(vpc, "public", 0).to_string(),
+            "10.10.224.0/23"
+        );
         assert_eq!(derive_subnet(vpc, "data", 1).to_string(), "10.10.242.0/23");
         let mut all = Vec::new();
         for t in TIERS {

@@ -26,7 +26,9 @@ fn quote(s: &str) -> String {
 
 /// `[A-Za-z0-9_]` only, for the `cluster_` subgraph names.
 fn ident(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 /// Graphviz DOT text.
@@ -46,12 +48,22 @@ pub fn dot(p: &crate::picture::Picture) -> String {
             name.push('_');
         }
         let _ = writeln!(out, "  subgraph {name} {{");
-        let _ = writeln!(out, "    label={};", quote(&format!("{} ({})", tier_title(tier), range.len())));
+        let _ = writeln!(
+            out,
+            "    label={};",
+            quote(&format!("{} ({})", tier_title(tier), range.len()))
+        );
         out.push_str("    style=\"rounded,filled\";\n    fillcolor=\"#f4f6f9\";\n    color=\"#c9d1db\";\n    fontname=\"monospace\";\n");
         for n in &g.nodes[range.clone()] {
             let mut attrs = format!("label={}", quote(&format!("{}\n{}", n.address, n.kind)));
             if let Some(a) = n.action {
-                let _ = write!(attrs, ", fillcolor=\"{}\", color=\"{}\", tooltip={}", a.fill(), a.stroke(), quote(a.label()));
+                let _ = write!(
+                    attrs,
+                    ", fillcolor=\"{}\", color=\"{}\", tooltip={}",
+                    a.fill(),
+                    a.stroke(),
+                    quote(a.label())
+                );
                 if a == super::Action::Delete {
                     attrs.push_str(", style=\"rounded,filled,dashed\"");
                 }
@@ -61,7 +73,12 @@ pub fn dot(p: &crate::picture::Picture) -> String {
         out.push_str("  }\n");
     }
     for &(a, b) in &g.edges {
-        let _ = writeln!(out, "  {} -> {};", quote(&g.nodes[a].address), quote(&g.nodes[b].address));
+        let _ = writeln!(
+            out,
+            "  {} -> {};",
+            quote(&g.nodes[a].address),
+            quote(&g.nodes[b].address)
+        );
     }
     if g.planned {
         // Ids without a dot cannot be addresses (an address is `kind.name`).

@@ -100,7 +100,13 @@ fn box_width(g: &Grouped, i: usize) -> i64 {
 /// Longest path to an in-band dependency, per node of the band; edges that
 /// close a cycle are ignored.
 fn depths(band: &std::ops::Range<usize>, deps: &[Vec<usize>]) -> Vec<usize> {
-    fn visit(i: usize, band: &std::ops::Range<usize>, deps: &[Vec<usize>], depth: &mut [Option<usize>], open: &mut [bool]) -> usize {
+    fn visit(
+        i: usize,
+        band: &std::ops::Range<usize>,
+        deps: &[Vec<usize>],
+        depth: &mut [Option<usize>],
+        open: &mut [bool],
+    ) -> usize {
         if let Some(d) = depth[i - band.start] {
             return d;
         }
@@ -117,7 +123,9 @@ fn depths(band: &std::ops::Range<usize>, deps: &[Vec<usize>]) -> Vec<usize> {
     }
     let mut depth = vec![None; band.len()];
     let mut open = vec![false; band.len()];
-    band.clone().map(|i| visit(i, band, deps, &mut depth, &mut open)).collect()
+    band.clone()
+        .map(|i| visit(i, band, deps, &mut depth, &mut open))
+        .collect()
 }
 
 /// Splits `items` (widths, in order) into contiguous rows no wider than
@@ -200,8 +208,11 @@ pub(super) fn layout(g: &Grouped) -> Layout {
             layers
         })
         .collect();
-    let titles: Vec<String> =
-        g.tiers.iter().map(|(tier, range)| format!("{} ({})", tier_title(tier), range.len())).collect();
+    let titles: Vec<String> = g
+        .tiers
+        .iter()
+        .map(|(tier, range)| format!("{} ({})", tier_title(tier), range.len()))
+        .collect();
     let legend = g.planned.then(|| legend_items(g));
 
     // The bands' inner width: the widest layer or title, capped at the bound
@@ -239,7 +250,10 @@ pub(super) fn layout(g: &Grouped) -> Layout {
                 y += LAYER_GAP - ROW_GAP;
             }
             let key = |i: usize| -> Option<f64> {
-                let xs: Vec<i64> = neighbours[i].iter().filter_map(|&j| boxes[j].map(|b| b.cx())).collect();
+                let xs: Vec<i64> = neighbours[i]
+                    .iter()
+                    .filter_map(|&j| boxes[j].map(|b| b.cx()))
+                    .collect();
                 (!xs.is_empty()).then(|| xs.iter().sum::<i64>() as f64 / xs.len() as f64)
             };
             let mut order: Vec<(Option<f64>, usize)> = layer.iter().map(|&i| (key(i), i)).collect();
@@ -250,14 +264,22 @@ pub(super) fn layout(g: &Grouped) -> Layout {
                     (None, Some(_)) => std::cmp::Ordering::Greater,
                     (None, None) => std::cmp::Ordering::Equal,
                 };
-                by_key.then_with(|| (&g.nodes[*a].kind, &g.nodes[*a].address).cmp(&(&g.nodes[*b].kind, &g.nodes[*b].address)))
+                by_key.then_with(|| {
+                    (&g.nodes[*a].kind, &g.nodes[*a].address)
+                        .cmp(&(&g.nodes[*b].kind, &g.nodes[*b].address))
+                })
             });
             let order: Vec<usize> = order.into_iter().map(|(_, i)| i).collect();
             let w: Vec<i64> = order.iter().map(|&i| widths[i]).collect();
             for row in rows_for(&w, max_inner) {
                 let mut x = left + (inner - row_width(&w[row.clone()])) / 2;
                 for k in row {
-                    boxes[order[k]] = Some(Rect { x, y, w: w[k], h: NODE_H });
+                    boxes[order[k]] = Some(Rect {
+                        x,
+                        y,
+                        w: w[k],
+                        h: NODE_H,
+                    });
                     x += w[k] + H_GAP;
                 }
                 y += NODE_H + ROW_GAP;
@@ -267,16 +289,28 @@ pub(super) fn layout(g: &Grouped) -> Layout {
         bands.push(Band {
             tier: t,
             title: titles[t].clone(),
-            rect: Rect { x: MARGIN, y: top, w: inner + 2 * BAND_PAD, h: y - top },
+            rect: Rect {
+                x: MARGIN,
+                y: top,
+                w: inner + 2 * BAND_PAD,
+                h: y - top,
+            },
         });
         y += BAND_GAP;
     }
-    let height = if bands.is_empty() && legend.is_none() { 2 * MARGIN + NODE_H } else { y - BAND_GAP + MARGIN };
+    let height = if bands.is_empty() && legend.is_none() {
+        2 * MARGIN + NODE_H
+    } else {
+        y - BAND_GAP + MARGIN
+    };
     Layout {
         width: inner + 2 * BAND_PAD + 2 * MARGIN,
         height,
         bands,
-        boxes: boxes.into_iter().map(|b| b.expect("every node is in a band")).collect(),
+        boxes: boxes
+            .into_iter()
+            .map(|b| b.expect("every node is in a band"))
+            .collect(),
         legend,
     }
 }

@@ -29,7 +29,12 @@ fn label(s: &str) -> String {
 }
 
 fn class_def(a: Action) -> String {
-    format!("  classDef {} fill:{},stroke:{},color:#000", a.class(), a.fill(), a.stroke())
+    format!(
+        "  classDef {} fill:{},stroke:{},color:#000",
+        a.class(),
+        a.fill(),
+        a.stroke()
+    )
 }
 
 /// Mermaid flowchart text.
@@ -38,11 +43,20 @@ pub fn mermaid(p: &crate::picture::Picture) -> String {
     let mut out = String::from("flowchart LR\n");
     let mut names = HashSet::new();
     for (tier, range) in &g.tiers {
-        let mut name = format!("tier_{}", tier.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>());
+        let mut name = format!(
+            "tier_{}",
+            tier.chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect::<String>()
+        );
         while !names.insert(name.clone()) {
             name.push('_');
         }
-        let _ = writeln!(out, "  subgraph {name}[{}]", label(&format!("{} ({})", tier_title(tier), range.len())));
+        let _ = writeln!(
+            out,
+            "  subgraph {name}[{}]",
+            label(&format!("{} ({})", tier_title(tier), range.len()))
+        );
         for i in range.clone() {
             let _ = writeln!(out, "    n{i}[{}]", label(&g.nodes[i].address));
         }
@@ -54,14 +68,24 @@ pub fn mermaid(p: &crate::picture::Picture) -> String {
     if g.planned {
         out.push_str("  subgraph legend[\"Plan\"]\n");
         for (a, count) in action_counts(&g) {
-            let _ = writeln!(out, "    legend_{}[{}]", a.class(), label(&format!("{} {} ({count})", a.sign(), a.label())));
+            let _ = writeln!(
+                out,
+                "    legend_{}[{}]",
+                a.class(),
+                label(&format!("{} {} ({count})", a.sign(), a.label()))
+            );
         }
         out.push_str("  end\n");
         for a in Action::ALL {
             out.push_str(&class_def(a));
             out.push('\n');
-            let mut members: Vec<String> =
-                g.nodes.iter().enumerate().filter(|(_, n)| n.action == Some(a)).map(|(i, _)| format!("n{i}")).collect();
+            let mut members: Vec<String> = g
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.action == Some(a))
+                .map(|(i, _)| format!("n{i}"))
+                .collect();
             members.push(format!("legend_{}", a.class()));
             let _ = writeln!(out, "  class {} {}", members.join(","), a.class());
         }

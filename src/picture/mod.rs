@@ -50,7 +50,13 @@ pub enum Action {
 
 impl Action {
     /// In the legend's order.
-    pub const ALL: [Action; 5] = [Action::Create, Action::Update, Action::Replace, Action::Delete, Action::NoChange];
+    pub const ALL: [Action; 5] = [
+        Action::Create,
+        Action::Update,
+        Action::Replace,
+        Action::Delete,
+        Action::NoChange,
+    ];
 
     /// `create`, `update`, `replace`, `delete`, `no change`.
     pub fn label(self) -> &'static str {
@@ -116,7 +122,9 @@ pub struct Picture {
 }
 
 /// Tiers in the order they are drawn.
-pub const TIER_ORDER: [&str; 7] = ["network", "cluster", "database", "identity", "dns", "kms", "other"];
+pub const TIER_ORDER: [&str; 7] = [
+    "network", "cluster", "database", "identity", "dns", "kms", "other",
+];
 
 /// A tier's heading.
 fn tier_title(tier: &str) -> &str {
@@ -163,12 +171,20 @@ struct Grouped<'a> {
 }
 
 fn tier_of(node: &Node) -> &str {
-    if node.tier.is_empty() { "other" } else { &node.tier }
+    if node.tier.is_empty() {
+        "other"
+    } else {
+        &node.tier
+    }
 }
 
 fn group(p: &Picture) -> Grouped<'_> {
     let mut seen = BTreeSet::new();
-    let mut nodes: Vec<&Node> = p.nodes.iter().filter(|n| seen.insert(n.address.as_str())).collect();
+    let mut nodes: Vec<&Node> = p
+        .nodes
+        .iter()
+        .filter(|n| seen.insert(n.address.as_str()))
+        .collect();
     nodes.sort_by(|a, b| {
         let (ta, tb) = (tier_of(a), tier_of(b));
         (tier_rank(ta), ta, &a.address).cmp(&(tier_rank(tb), tb, &b.address))
@@ -180,7 +196,11 @@ fn group(p: &Picture) -> Grouped<'_> {
             _ => tiers.push((tier_of(n), i..i + 1)),
         }
     }
-    let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.address.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.address.as_str(), i))
+        .collect();
     let edges: BTreeSet<(usize, usize)> = p
         .edges
         .iter()
@@ -188,12 +208,20 @@ fn group(p: &Picture) -> Grouped<'_> {
         .filter(|(a, b)| a != b)
         .collect();
     let planned = nodes.iter().any(|n| n.action.is_some());
-    Grouped { nodes, tiers, edges: edges.into_iter().collect(), planned }
+    Grouped {
+        nodes,
+        tiers,
+        edges: edges.into_iter().collect(),
+        planned,
+    }
 }
 
 /// How many nodes carry each action, in the legend's order.
 fn action_counts(g: &Grouped) -> Vec<(Action, usize)> {
-    Action::ALL.iter().map(|a| (*a, g.nodes.iter().filter(|n| n.action == Some(*a)).count())).collect()
+    Action::ALL
+        .iter()
+        .map(|a| (*a, g.nodes.iter().filter(|n| n.action == Some(*a)).count()))
+        .collect()
 }
 
 /// Escapes text for XML content and attribute values.

@@ -42,7 +42,10 @@ pub fn svg(p: &crate::picture::Picture) -> String {
         out,
         r#"<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0L10 5L0 10z" fill="{EDGE_COLOR}"/></marker></defs>"#
     );
-    let _ = writeln!(out, r##"<rect class="background" x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        out,
+        r##"<rect class="background" x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>"##
+    );
     if g.nodes.is_empty() {
         let _ = writeln!(
             out,
@@ -62,7 +65,9 @@ pub fn svg(p: &crate::picture::Picture) -> String {
 }
 
 fn legend(out: &mut String, l: &Layout) {
-    let Some((top, items)) = &l.legend else { return };
+    let Some((top, items)) = &l.legend else {
+        return;
+    };
     out.push_str("<g class=\"legend\">\n");
     for item in items {
         let a = item.action;
@@ -85,7 +90,11 @@ fn legend(out: &mut String, l: &Layout) {
 }
 
 fn dash(a: Action) -> &'static str {
-    if a == Action::Delete { r#" stroke-dasharray="5 3""# } else { "" }
+    if a == Action::Delete {
+        r#" stroke-dasharray="5 3""#
+    } else {
+        ""
+    }
 }
 
 fn bands(out: &mut String, g: &Grouped, l: &Layout) {
@@ -143,8 +152,14 @@ fn edges(out: &mut String, g: &Grouped, l: &Layout) {
     // Per (node, side): (x of the other end, edge index, which end).
     let mut ports: BTreeMap<(usize, Side), Vec<Port>> = BTreeMap::new();
     for (e, (&(a, b), &(sa, sb))) in g.edges.iter().zip(&sides).enumerate() {
-        ports.entry((a, sa)).or_default().push((l.boxes[b].cx(), e, 0));
-        ports.entry((b, sb)).or_default().push((l.boxes[a].cx(), e, 1));
+        ports
+            .entry((a, sa))
+            .or_default()
+            .push((l.boxes[b].cx(), e, 0));
+        ports
+            .entry((b, sb))
+            .or_default()
+            .push((l.boxes[a].cx(), e, 1));
     }
     let mut ends = vec![[0i64; 2]; g.edges.len()];
     for ((node, _), mut list) in ports {
@@ -181,7 +196,11 @@ fn edges(out: &mut String, g: &Grouped, l: &Layout) {
 /// A vertical S from (x1, y1) to (x2, y2), leaving and arriving vertically.
 fn s_curve(x1: i64, y1: i64, x2: i64, y2: i64) -> String {
     let bend = ((y2 - y1).abs() / 2).max(12) * (y2 - y1).signum();
-    format!("M{x1} {y1} C{x1} {} {x2} {} {x2} {y2}", y1 + bend, y2 - bend)
+    format!(
+        "M{x1} {y1} C{x1} {} {x2} {} {x2} {y2}",
+        y1 + bend,
+        y2 - bend
+    )
 }
 
 fn nodes(out: &mut String, g: &Grouped, l: &Layout) {
@@ -192,7 +211,10 @@ fn nodes(out: &mut String, g: &Grouped, l: &Layout) {
             Some(a) => (a.fill(), a.stroke(), dash(a)),
             None => (PLAIN_FILL, PLAIN_STROKE, ""),
         };
-        let action = n.action.map(|a| format!(r#" data-action="{}""#, a.class())).unwrap_or_default();
+        let action = n
+            .action
+            .map(|a| format!(r#" data-action="{}""#, a.class()))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             r#"<g class="node" data-address="{}" data-kind="{}"{action}><rect x="{x}" y="{y}" width="{w}" height="{h}" rx="5" fill="{fill}" stroke="{stroke}"{extra}/><text x="{tx}" y="{}" font-size="{}" fill="{TEXT_COLOR}">{}</text><text x="{tx}" y="{}" font-size="{}" fill="{KIND_COLOR}">{}</text></g>"#,

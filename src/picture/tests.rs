@@ -46,7 +46,12 @@ fn dev_picture() -> Picture {
     let mut edges: Vec<(String, String)> = Vec::new();
     let mut dep = |a: &str, b: &str| edges.push((a.to_string(), b.to_string()));
     let azs = ["a", "b", "c"];
-    let mut addresses = vec!["vpc.main".to_string(), "internet_gateway.main".into(), "eip.nat_a".into(), "nat_gateway.a".into()];
+    let mut addresses = vec![
+        "vpc.main".to_string(),
+        "internet_gateway.main".into(),
+        "eip.nat_a".into(),
+        "nat_gateway.a".into(),
+    ];
     dep("internet_gateway.main", "vpc.main");
     dep("nat_gateway.a", "subnet.public_a");
     dep("nat_gateway.a", "eip.nat_a");
@@ -59,7 +64,10 @@ fn dev_picture() -> Picture {
     dep("route.public_internet", "internet_gateway.main");
     for z in azs {
         for t in ["public", "app", "data"] {
-            let (subnet, assoc) = (format!("subnet.{t}_{z}"), format!("route_table_association.{t}_{z}"));
+            let (subnet, assoc) = (
+                format!("subnet.{t}_{z}"),
+                format!("route_table_association.{t}_{z}"),
+            );
             dep(&subnet, "vpc.main");
             dep(&assoc, &subnet);
             let table = match t {
@@ -81,11 +89,20 @@ fn dev_picture() -> Picture {
     }
     for rule in ["nodes_egress_all", "nodes_self_all", "nodes_vpc_https"] {
         addresses.push(format!("security_group_rule.{rule}"));
-        dep(&format!("security_group_rule.{rule}"), "security_group.nodes");
+        dep(
+            &format!("security_group_rule.{rule}"),
+            "security_group.nodes",
+        );
     }
     addresses.push("security_group_rule.database_postgres_from_nodes".into());
-    dep("security_group_rule.database_postgres_from_nodes", "security_group.database");
-    dep("security_group_rule.database_postgres_from_nodes", "security_group.nodes");
+    dep(
+        "security_group_rule.database_postgres_from_nodes",
+        "security_group.database",
+    );
+    dep(
+        "security_group_rule.database_postgres_from_nodes",
+        "security_group.nodes",
+    );
 
     // Keys.
     addresses.extend(["kms_key.eks".into(), "kms_alias.eks".into()]);
@@ -103,7 +120,14 @@ fn dev_picture() -> Picture {
         ("node_worker", "node"),
         ("vpc_cni", "vpc_cni"),
     ];
-    for role in ["cluster", "ebs_csi", "karpenter_controller", "karpenter_node", "node", "vpc_cni"] {
+    for role in [
+        "cluster",
+        "ebs_csi",
+        "karpenter_controller",
+        "karpenter_node",
+        "node",
+        "vpc_cni",
+    ] {
         addresses.push(format!("iam_role.{role}"));
     }
     for role in ["ebs_csi", "karpenter_controller", "vpc_cni"] {
@@ -111,20 +135,41 @@ fn dev_picture() -> Picture {
     }
     for (name, role) in attachments {
         addresses.push(format!("iam_role_policy_attachment.{name}"));
-        dep(&format!("iam_role_policy_attachment.{name}"), &format!("iam_role.{role}"));
+        dep(
+            &format!("iam_role_policy_attachment.{name}"),
+            &format!("iam_role.{role}"),
+        );
     }
-    for app in ["aws_load_balancer_controller", "external_dns", "external_secrets", "todo_api"] {
-        let (role, policy) = (format!("iam_role.wi_{app}"), format!("iam_role_policy.wi_{app}"));
+    for app in [
+        "aws_load_balancer_controller",
+        "external_dns",
+        "external_secrets",
+        "todo_api",
+    ] {
+        let (role, policy) = (
+            format!("iam_role.wi_{app}"),
+            format!("iam_role_policy.wi_{app}"),
+        );
         dep(&policy, &role);
         addresses.extend([role, policy]);
     }
     addresses.push("iam_role_policy.karpenter_controller".into());
-    dep("iam_role_policy.karpenter_controller", "iam_role.karpenter_controller");
-    dep("iam_role_policy.karpenter_controller", "sqs_queue.karpenter_interruption");
+    dep(
+        "iam_role_policy.karpenter_controller",
+        "iam_role.karpenter_controller",
+    );
+    dep(
+        "iam_role_policy.karpenter_controller",
+        "sqs_queue.karpenter_interruption",
+    );
     dep("iam_role_policy.karpenter_controller", "eks_cluster.main");
 
     // Cluster.
-    addresses.extend(["eks_cluster.main".into(), "eks_nodegroup.system".into(), "iam_oidc_provider.cluster".into()]);
+    addresses.extend([
+        "eks_cluster.main".into(),
+        "eks_nodegroup.system".into(),
+        "iam_oidc_provider.cluster".into(),
+    ]);
     dep("eks_cluster.main", "iam_role.cluster");
     dep("eks_cluster.main", "iam_role_policy_attachment.cluster_eks");
     dep("eks_cluster.main", "security_group.nodes");
@@ -132,7 +177,10 @@ fn dev_picture() -> Picture {
     dep("eks_nodegroup.system", "eks_cluster.main");
     dep("eks_nodegroup.system", "iam_role.node");
     for a in ["node_ecr", "node_ssm", "node_worker"] {
-        dep("eks_nodegroup.system", &format!("iam_role_policy_attachment.{a}"));
+        dep(
+            "eks_nodegroup.system",
+            &format!("iam_role_policy_attachment.{a}"),
+        );
     }
     for z in azs {
         dep("eks_cluster.main", &format!("subnet.app_{z}"));
@@ -147,16 +195,37 @@ fn dev_picture() -> Picture {
     dep("eks_addon.aws_ebs_csi_driver", "iam_role.ebs_csi");
     dep("eks_addon.coredns", "eks_nodegroup.system");
     addresses.push("iam_instance_profile.karpenter_node".into());
-    dep("iam_instance_profile.karpenter_node", "iam_role.karpenter_node");
-    addresses.extend(["sqs_queue.karpenter_interruption".into(), "sqs_queue_policy.karpenter_interruption".into()]);
-    dep("sqs_queue_policy.karpenter_interruption", "sqs_queue.karpenter_interruption");
-    for rule in ["instance_state_change", "rebalance", "scheduled_change", "spot_interruption"] {
+    dep(
+        "iam_instance_profile.karpenter_node",
+        "iam_role.karpenter_node",
+    );
+    addresses.extend([
+        "sqs_queue.karpenter_interruption".into(),
+        "sqs_queue_policy.karpenter_interruption".into(),
+    ]);
+    dep(
+        "sqs_queue_policy.karpenter_interruption",
+        "sqs_queue.karpenter_interruption",
+    );
+    for rule in [
+        "instance_state_change",
+        "rebalance",
+        "scheduled_change",
+        "spot_interruption",
+    ] {
         addresses.push(format!("event_rule.karpenter_{rule}"));
-        dep(&format!("event_rule.karpenter_{rule}"), "sqs_queue.karpenter_interruption");
+        dep(
+            &format!("event_rule.karpenter_{rule}"),
+            "sqs_queue.karpenter_interruption",
+        );
     }
 
     // Data.
-    addresses.extend(["db_subnet_group.main".into(), "db_parameter_group.main".into(), "db_instance.main".into()]);
+    addresses.extend([
+        "db_subnet_group.main".into(),
+        "db_parameter_group.main".into(),
+        "db_instance.main".into(),
+    ]);
     for z in azs {
         dep("db_subnet_group.main", &format!("subnet.data_{z}"));
     }
@@ -174,13 +243,21 @@ fn dev_picture() -> Picture {
     dep("route53_record.cert_validation", "route53_zone.main");
     dep("route53_record.cert_validation", "acm_certificate.main");
     dep("acm_certificate_validation.main", "acm_certificate.main");
-    dep("acm_certificate_validation.main", "route53_record.cert_validation");
+    dep(
+        "acm_certificate_validation.main",
+        "route53_record.cert_validation",
+    );
 
     let nodes = addresses
         .into_iter()
         .map(|address| {
             let kind = kind_of(&address);
-            Node { tier: crate::drift::tier(kind).to_string(), kind: kind.to_string(), address, action: None }
+            Node {
+                tier: crate::drift::tier(kind).to_string(),
+                kind: kind.to_string(),
+                address,
+                action: None,
+            }
         })
         .collect();
     Picture { nodes, edges }
@@ -218,13 +295,21 @@ struct Box4 {
 
 impl Box4 {
     fn of(rect: roxmltree::Node) -> Box4 {
-        Box4 { x: num(rect, "x"), y: num(rect, "y"), w: num(rect, "width"), h: num(rect, "height") }
+        Box4 {
+            x: num(rect, "x"),
+            y: num(rect, "y"),
+            w: num(rect, "width"),
+            h: num(rect, "height"),
+        }
     }
     fn overlaps(&self, o: &Box4) -> bool {
         self.x < o.x + o.w && o.x < self.x + self.w && self.y < o.y + o.h && o.y < self.y + self.h
     }
     fn inside(&self, o: &Box4) -> bool {
-        self.x >= o.x && self.y >= o.y && self.x + self.w <= o.x + o.w && self.y + self.h <= o.y + o.h
+        self.x >= o.x
+            && self.y >= o.y
+            && self.x + self.w <= o.x + o.w
+            && self.y + self.h <= o.y + o.h
     }
 }
 
@@ -239,7 +324,10 @@ fn check_svg(p: &Picture) -> (f64, f64) {
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "svg");
     let (width, height) = (num(root, "width"), num(root, "height"));
-    assert_eq!(root.attribute("viewBox"), Some(format!("0 0 {width} {height}").as_str()));
+    assert_eq!(
+        root.attribute("viewBox"),
+        Some(format!("0 0 {width} {height}").as_str())
+    );
     assert_eq!(root.attribute("font-family"), Some("monospace"));
 
     // Bands by tier.
@@ -247,25 +335,45 @@ fn check_svg(p: &Picture) -> (f64, f64) {
         .descendants()
         .filter(|n| class_is(n, "band") && n.has_tag_name("g"))
         .map(|g| {
-            let rect = g.children().find(|c| c.has_tag_name("rect")).expect("band rect");
-            (g.attribute("data-tier").unwrap().to_string(), Box4::of(rect))
+            let rect = g
+                .children()
+                .find(|c| c.has_tag_name("rect"))
+                .expect("band rect");
+            (
+                g.attribute("data-tier").unwrap().to_string(),
+                Box4::of(rect),
+            )
         })
         .collect();
     let tiers: BTreeSet<&str> = p.nodes.iter().map(|n| n.tier.as_str()).collect();
-    assert_eq!(bands.keys().map(String::as_str).collect::<BTreeSet<_>>(), tiers, "one band per tier present");
+    assert_eq!(
+        bands.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        tiers,
+        "one band per tier present"
+    );
 
     // One node group per resource, each with one rect inside its band and texts that fit.
-    let by_address: BTreeMap<&str, &Node> = p.nodes.iter().map(|n| (n.address.as_str(), n)).collect();
+    let by_address: BTreeMap<&str, &Node> =
+        p.nodes.iter().map(|n| (n.address.as_str(), n)).collect();
     let mut boxes: Vec<(String, Box4)> = Vec::new();
     for g in root.descendants().filter(|n| class_is(n, "node")) {
         let address = g.attribute("data-address").unwrap().to_string();
-        let node = by_address.get(address.as_str()).unwrap_or_else(|| panic!("unknown node {address}"));
+        let node = by_address
+            .get(address.as_str())
+            .unwrap_or_else(|| panic!("unknown node {address}"));
         assert_eq!(g.attribute("data-kind"), Some(node.kind.as_str()));
         let rects: Vec<_> = g.children().filter(|c| c.has_tag_name("rect")).collect();
         assert_eq!(rects.len(), 1, "{address}: one rect");
         let b = Box4::of(rects[0]);
-        assert!(b.inside(&bands[&node.tier]), "{address} {b:?} sticks out of its band {:?}", bands[&node.tier]);
-        assert!(b.x >= 0.0 && b.y >= 0.0 && b.x + b.w <= width && b.y + b.h <= height, "{address} outside the picture");
+        assert!(
+            b.inside(&bands[&node.tier]),
+            "{address} {b:?} sticks out of its band {:?}",
+            bands[&node.tier]
+        );
+        assert!(
+            b.x >= 0.0 && b.y >= 0.0 && b.x + b.w <= width && b.y + b.h <= height,
+            "{address} outside the picture"
+        );
         let texts: Vec<_> = g.children().filter(|c| c.has_tag_name("text")).collect();
         assert_eq!(texts.len(), 2, "{address}: address and kind");
         assert_eq!(texts[0].text(), Some(address.as_str()));
@@ -274,14 +382,24 @@ fn check_svg(p: &Picture) -> (f64, f64) {
             let font = num(*t, "font-size");
             let (x, y) = (num(*t, "x"), num(*t, "y"));
             let estimate = content.chars().count() as f64 * font * CHAR_EM;
-            assert!(x >= b.x && x + estimate <= b.x + b.w, "{address}: {content:?} is wider than its box");
-            assert!(y - font >= b.y && y <= b.y + b.h, "{address}: {content:?} is not inside its box vertically");
+            assert!(
+                x >= b.x && x + estimate <= b.x + b.w,
+                "{address}: {content:?} is wider than its box"
+            );
+            assert!(
+                y - font >= b.y && y <= b.y + b.h,
+                "{address}: {content:?} is not inside its box vertically"
+            );
         }
         boxes.push((address, b));
     }
     let drawn: BTreeSet<&str> = boxes.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(boxes.len(), p.nodes.len(), "one node group per resource");
-    assert_eq!(drawn, by_address.keys().copied().collect(), "every resource drawn");
+    assert_eq!(
+        drawn,
+        by_address.keys().copied().collect(),
+        "every resource drawn"
+    );
     for (i, (a, ba)) in boxes.iter().enumerate() {
         for (b, bb) in &boxes[i + 1..] {
             assert!(!ba.overlaps(bb), "{a} {ba:?} overlaps {b} {bb:?}");
@@ -303,15 +421,25 @@ fn check_svg(p: &Picture) -> (f64, f64) {
         .map(|e| {
             assert!(e.attribute("d").is_some_and(|d| d.starts_with('M')));
             assert_eq!(e.attribute("marker-end"), Some("url(#arrow)"));
-            (e.attribute("data-from").unwrap().to_string(), e.attribute("data-to").unwrap().to_string())
+            (
+                e.attribute("data-from").unwrap().to_string(),
+                e.attribute("data-to").unwrap().to_string(),
+            )
         })
         .collect();
     let want: BTreeSet<(String, String)> = p.edges.iter().cloned().collect();
     assert_eq!(edges.len(), want.len(), "one edge per dependency");
     assert_eq!(edges.into_iter().collect::<BTreeSet<_>>(), want);
-    let order: Vec<&str> = root.descendants().filter_map(|n| n.attribute("class")).filter(|c| *c == "edge" || *c == "node").collect();
+    let order: Vec<&str> = root
+        .descendants()
+        .filter_map(|n| n.attribute("class"))
+        .filter(|c| *c == "edge" || *c == "node")
+        .collect();
     if let Some(first_node) = order.iter().position(|c| *c == "node") {
-        assert!(!order[first_node..].contains(&"edge"), "edges are drawn under the nodes");
+        assert!(
+            !order[first_node..].contains(&"edge"),
+            "edges are drawn under the nodes"
+        );
     }
     (width, height)
 }
@@ -323,10 +451,18 @@ fn dev_picture_is_shaped_like_dev() {
     let addresses: BTreeSet<&str> = p.nodes.iter().map(|n| n.address.as_str()).collect();
     assert_eq!(addresses.len(), p.nodes.len());
     for (a, b) in &p.edges {
-        assert!(addresses.contains(a.as_str()) && addresses.contains(b.as_str()), "{a} -> {b}");
+        assert!(
+            addresses.contains(a.as_str()) && addresses.contains(b.as_str()),
+            "{a} -> {b}"
+        );
     }
     let tiers: BTreeSet<&str> = p.nodes.iter().map(|n| n.tier.as_str()).collect();
-    assert_eq!(tiers, ["cluster", "database", "dns", "identity", "kms", "network"].into_iter().collect());
+    assert_eq!(
+        tiers,
+        ["cluster", "database", "dns", "identity", "kms", "network"]
+            .into_iter()
+            .collect()
+    );
 }
 
 #[test]
@@ -349,11 +485,22 @@ fn svg_bands_follow_the_tier_order() {
     let tops: Vec<(String, f64)> = doc
         .descendants()
         .filter(|n| class_is(n, "band"))
-        .map(|g| (g.attribute("data-tier").unwrap().to_string(), num(g.first_element_child().unwrap(), "y")))
+        .map(|g| {
+            (
+                g.attribute("data-tier").unwrap().to_string(),
+                num(g.first_element_child().unwrap(), "y"),
+            )
+        })
         .collect();
     let names: Vec<&str> = tops.iter().map(|(t, _)| t.as_str()).collect();
-    assert_eq!(names, ["network", "cluster", "database", "identity", "dns", "kms"]);
-    assert!(tops.windows(2).all(|w| w[0].1 < w[1].1), "bands go down in order: {tops:?}");
+    assert_eq!(
+        names,
+        ["network", "cluster", "database", "identity", "dns", "kms"]
+    );
+    assert!(
+        tops.windows(2).all(|w| w[0].1 < w[1].1),
+        "bands go down in order: {tops:?}"
+    );
 }
 
 #[test]
@@ -364,9 +511,18 @@ fn svg_in_band_dependencies_point_up() {
     let top: BTreeMap<String, f64> = doc
         .descendants()
         .filter(|n| class_is(n, "node"))
-        .map(|g| (g.attribute("data-address").unwrap().to_string(), num(g.first_element_child().unwrap(), "y")))
+        .map(|g| {
+            (
+                g.attribute("data-address").unwrap().to_string(),
+                num(g.first_element_child().unwrap(), "y"),
+            )
+        })
         .collect();
-    let tier: BTreeMap<&str, &str> = p.nodes.iter().map(|n| (n.address.as_str(), n.tier.as_str())).collect();
+    let tier: BTreeMap<&str, &str> = p
+        .nodes
+        .iter()
+        .map(|n| (n.address.as_str(), n.tier.as_str()))
+        .collect();
     for (a, b) in &p.edges {
         if tier[a.as_str()] == tier[b.as_str()] {
             assert!(top[b] < top[a], "{b} should be above its dependent {a}");
@@ -381,20 +537,44 @@ fn svg_legend_only_with_a_plan() {
     assert!(!plain.contains("data-action"));
     let planned = svg(&planned_dev_picture());
     let doc = roxmltree::Document::parse(&planned).unwrap();
-    let legend = doc.descendants().find(|n| class_is(n, "legend")).expect("a legend");
-    let texts: Vec<&str> = legend.children().filter(|c| c.has_tag_name("text")).filter_map(|t| t.text()).collect();
+    let legend = doc
+        .descendants()
+        .find(|n| class_is(n, "legend"))
+        .expect("a legend");
+    let texts: Vec<&str> = legend
+        .children()
+        .filter(|c| c.has_tag_name("text"))
+        .filter_map(|t| t.text())
+        .collect();
     assert_eq!(texts.len(), 5);
     for (a, t) in Action::ALL.iter().zip(&texts) {
         assert!(t.contains(a.label()), "{t}");
     }
-    let creates = doc.descendants().filter(|n| n.attribute("data-action") == Some("create")).count();
-    assert!(creates > 0 && texts[0].contains(&format!("({creates})")), "{}", texts[0]);
+    let creates = doc
+        .descendants()
+        .filter(|n| n.attribute("data-action") == Some("create"))
+        .count();
+    assert!(
+        creates > 0 && texts[0].contains(&format!("({creates})")),
+        "{}",
+        texts[0]
+    );
     // Colours differ per action.
     let fill_of = |action: &str| {
-        let g = doc.descendants().find(|n| n.attribute("data-action") == Some(action)).unwrap();
-        g.first_element_child().unwrap().attribute("fill").unwrap().to_string()
+        let g = doc
+            .descendants()
+            .find(|n| n.attribute("data-action") == Some(action))
+            .unwrap();
+        g.first_element_child()
+            .unwrap()
+            .attribute("fill")
+            .unwrap()
+            .to_string()
     };
-    let fills: BTreeSet<String> = ["create", "update", "replace", "delete", "nochange"].iter().map(|a| fill_of(a)).collect();
+    let fills: BTreeSet<String> = ["create", "update", "replace", "delete", "nochange"]
+        .iter()
+        .map(|a| fill_of(a))
+        .collect();
     assert_eq!(fills.len(), 5);
 }
 
@@ -418,15 +598,27 @@ fn svg_wraps_a_wide_layer_into_rows() {
             action: None,
         })
         .collect();
-    let (width, _) = check_svg(&Picture { nodes, edges: vec![] });
+    let (width, _) = check_svg(&Picture {
+        nodes,
+        edges: vec![],
+    });
     assert!(width <= MAX_WIDTH as f64, "{width}");
 }
 
 #[test]
 fn svg_skips_dangling_self_and_repeated_edges_and_repeated_nodes() {
-    let node = |a: &str, kind: &str, tier: &str| Node { address: a.into(), kind: kind.into(), tier: tier.into(), action: None };
+    let node = |a: &str, kind: &str, tier: &str| Node {
+        address: a.into(),
+        kind: kind.into(),
+        tier: tier.into(),
+        action: None,
+    };
     let p = Picture {
-        nodes: vec![node("vpc.main", "Vpc", "network"), node("subnet.a", "Subnet", "network"), node("vpc.main", "Vpc", "network")],
+        nodes: vec![
+            node("vpc.main", "Vpc", "network"),
+            node("subnet.a", "Subnet", "network"),
+            node("vpc.main", "Vpc", "network"),
+        ],
         edges: vec![
             ("subnet.a".into(), "vpc.main".into()),
             ("subnet.a".into(), "vpc.main".into()),
@@ -453,14 +645,32 @@ fn svg_of_nothing_is_still_an_svg() {
 
 #[test]
 fn svg_survives_a_cycle_and_unknown_tiers() {
-    let node = |a: &str, tier: &str| Node { address: a.into(), kind: "Thing".into(), tier: tier.into(), action: None };
+    let node = |a: &str, tier: &str| Node {
+        address: a.into(),
+        kind: "Thing".into(),
+        tier: tier.into(),
+        action: None,
+    };
     let p = Picture {
-        nodes: vec![node("thing.a", "custom"), node("thing.b", "custom"), node("thing.c", ""), node("vpc.main", "network")],
-        edges: vec![("thing.a".into(), "thing.b".into()), ("thing.b".into(), "thing.a".into()), ("thing.c".into(), "vpc.main".into())],
+        nodes: vec![
+            node("thing.a", "custom"),
+            node("thing.b", "custom"),
+            node("thing.c", ""),
+            node("vpc.main", "network"),
+        ],
+        edges: vec![
+            ("thing.a".into(), "thing.b".into()),
+            ("thing.b".into(), "thing.a".into()),
+            ("thing.c".into(), "vpc.main".into()),
+        ],
     };
     let text = svg(&p);
     let doc = roxmltree::Document::parse(&text).unwrap();
-    let tiers: Vec<&str> = doc.descendants().filter(|n| class_is(&n, "band")).map(|n| n.attribute("data-tier").unwrap()).collect();
+    let tiers: Vec<&str> = doc
+        .descendants()
+        .filter(|n| class_is(&n, "band"))
+        .map(|n| n.attribute("data-tier").unwrap())
+        .collect();
     assert_eq!(tiers, ["network", "custom", "other"]);
     assert_eq!(text.matches("class=\"edge\"").count(), 3);
 }
@@ -469,26 +679,51 @@ fn svg_survives_a_cycle_and_unknown_tiers() {
 fn labels_are_escaped() {
     let p = Picture {
         nodes: vec![
-            Node { address: "custom.a<&>\"'#b".into(), kind: "K<&>\"".into(), tier: "other".into(), action: Some(Action::Update) },
-            Node { address: "vpc.main".into(), kind: "Vpc".into(), tier: "network".into(), action: None },
+            Node {
+                address: "custom.a<&>\"'#b".into(),
+                kind: "K<&>\"".into(),
+                tier: "other".into(),
+                action: Some(Action::Update),
+            },
+            Node {
+                address: "vpc.main".into(),
+                kind: "Vpc".into(),
+                tier: "network".into(),
+                action: None,
+            },
         ],
         edges: vec![("custom.a<&>\"'#b".into(), "vpc.main".into())],
     };
     let text = svg(&p);
     let doc = roxmltree::Document::parse(&text).unwrap();
-    let g = doc.descendants().find(|n| n.attribute("data-kind") == Some("K<&>\"")).expect("node found by its unescaped kind");
+    let g = doc
+        .descendants()
+        .find(|n| n.attribute("data-kind") == Some("K<&>\""))
+        .expect("node found by its unescaped kind");
     assert_eq!(g.attribute("data-address"), Some("custom.a<&>\"'#b"));
-    assert_eq!(g.children().find(|c| c.has_tag_name("text")).unwrap().text(), Some("custom.a<&>\"'#b"));
+    assert_eq!(
+        g.children()
+            .find(|c| c.has_tag_name("text"))
+            .unwrap()
+            .text(),
+        Some("custom.a<&>\"'#b")
+    );
     let e = doc.descendants().find(|n| class_is(n, "edge")).unwrap();
     assert_eq!(e.attribute("data-from"), Some("custom.a<&>\"'#b"));
     assert!(!text.contains("a<&>"));
 
     let d = dot(&p);
-    assert!(d.contains(r#""custom.a<&>\"'#b" [label="custom.a<&>\"'#b\nK<&>\"""#), "{d}");
+    assert!(
+        d.contains(r#""custom.a<&>\"'#b" [label="custom.a<&>\"'#b\nK<&>\"""#),
+        "{d}"
+    );
     assert!(d.contains(r#""custom.a<&>\"'#b" -> "vpc.main";"#), "{d}");
 
     let m = mermaid(&p);
-    assert!(m.contains(r#"["custom.a#lt;#amp;#gt;#quot;'#35;b"]"#), "{m}");
+    assert!(
+        m.contains(r#"["custom.a#lt;#amp;#gt;#quot;'#35;b"]"#),
+        "{m}"
+    );
     assert!(!m.contains("a<&>"), "{m}");
 }
 
@@ -498,15 +733,29 @@ fn dot_has_every_node_edge_and_tier() {
     let d = dot(&p);
     assert!(d.starts_with("digraph infra {\n") && d.trim_end().ends_with('}'));
     for tier in ["network", "cluster", "database", "identity", "dns", "kms"] {
-        assert_eq!(d.matches(&format!("subgraph cluster_{tier} {{")).count(), 1, "{tier}");
+        assert_eq!(
+            d.matches(&format!("subgraph cluster_{tier} {{")).count(),
+            1,
+            "{tier}"
+        );
     }
     for n in &p.nodes {
         let line = format!("\"{}\" [label=\"{}\\n{}\"", n.address, n.address, n.kind);
         assert_eq!(d.matches(&line).count(), 1, "{line}");
-        assert!(d.contains(&format!("{line}, fillcolor=\"{}\"", n.action.unwrap().fill())), "{line}");
+        assert!(
+            d.contains(&format!(
+                "{line}, fillcolor=\"{}\"",
+                n.action.unwrap().fill()
+            )),
+            "{line}"
+        );
     }
     for (a, b) in &p.edges {
-        assert_eq!(d.matches(&format!("  \"{a}\" -> \"{b}\";\n")).count(), 1, "{a} -> {b}");
+        assert_eq!(
+            d.matches(&format!("  \"{a}\" -> \"{b}\";\n")).count(),
+            1,
+            "{a} -> {b}"
+        );
     }
     assert_eq!(d.matches(" -> ").count(), p.edges.len());
     assert!(d.contains("subgraph cluster_legend"));
@@ -523,7 +772,8 @@ fn mermaid_has_every_node_edge_and_tier() {
         .filter_map(|l| {
             let l = l.trim();
             let (id, rest) = l.split_once("[\"")?;
-            (id.starts_with('n') && id[1..].chars().all(|c| c.is_ascii_digit())).then(|| (rest.trim_end_matches("\"]").to_string(), id.to_string()))
+            (id.starts_with('n') && id[1..].chars().all(|c| c.is_ascii_digit()))
+                .then(|| (rest.trim_end_matches("\"]").to_string(), id.to_string()))
         })
         .collect();
     assert_eq!(ids.len(), p.nodes.len());
@@ -531,27 +781,54 @@ fn mermaid_has_every_node_edge_and_tier() {
         assert!(ids.contains_key(&n.address), "{}", n.address);
     }
     for (a, b) in &p.edges {
-        assert_eq!(m.matches(&format!("  {} --> {}\n", ids[a], ids[b])).count(), 1, "{a} -> {b}");
+        assert_eq!(
+            m.matches(&format!("  {} --> {}\n", ids[a], ids[b])).count(),
+            1,
+            "{a} -> {b}"
+        );
     }
     assert_eq!(m.matches(" --> ").count(), p.edges.len());
     for tier in ["network", "cluster", "database", "identity", "dns", "kms"] {
-        assert_eq!(m.matches(&format!("subgraph tier_{tier}[")).count(), 1, "{tier}");
+        assert_eq!(
+            m.matches(&format!("subgraph tier_{tier}[")).count(),
+            1,
+            "{tier}"
+        );
     }
     for a in Action::ALL {
-        assert!(m.contains(&format!("classDef {} fill:{}", a.class(), a.fill())), "{}", a.class());
+        assert!(
+            m.contains(&format!("classDef {} fill:{}", a.class(), a.fill())),
+            "{}",
+            a.class()
+        );
     }
     assert!(!mermaid(&dev_picture()).contains("classDef"));
 }
 
 #[test]
 fn mermaid_small_picture() {
-    let node = |a: &str, kind: &str, tier: &str, action| Node { address: a.into(), kind: kind.into(), tier: tier.into(), action };
+    let node = |a: &str, kind: &str, tier: &str, action| Node {
+        address: a.into(),
+        kind: kind.into(),
+        tier: tier.into(),
+        action,
+    };
     let p = Picture {
         nodes: vec![
             node("vpc.main", "Vpc", "network", Some(Action::NoChange)),
             node("subnet.app_a", "Subnet", "network", Some(Action::Update)),
-            node("eks_cluster.main", "EksCluster", "cluster", Some(Action::Replace)),
-            node("iam_role.cluster", "IamRole", "identity", Some(Action::Create)),
+            node(
+                "eks_cluster.main",
+                "EksCluster",
+                "cluster",
+                Some(Action::Replace),
+            ),
+            node(
+                "iam_role.cluster",
+                "IamRole",
+                "identity",
+                Some(Action::Create),
+            ),
             node("kms_key.old", "KmsKey", "kms", Some(Action::Delete)),
         ],
         edges: vec![

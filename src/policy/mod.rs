@@ -299,7 +299,9 @@ pub fn evaluate(
             check: "INFRA-COST-001",
             address: "env".into(),
             field: "cost.budget_monthly_usd".into(),
-            message: format!("env {env:?} has no monthly budget: [cost] budget_monthly_usd is not set"),
+            message: format!(
+                "env {env:?} has no monthly budget: [cost] budget_monthly_usd is not set"
+            ),
             span: None,
         });
     }
@@ -307,7 +309,8 @@ pub fn evaluate(
         .filter_map(|hit| {
             let check = CHECKS.iter().find(|c| c.id == hit.check)?;
             let severity = settings::severity(settings, check, prod);
-            let (waived, expired_waiver) = settings::waiver_for(settings, check, &hit.address, today);
+            let (waived, expired_waiver) =
+                settings::waiver_for(settings, check, &hit.address, today);
             Some(Finding {
                 check: check.id,
                 checkov: check.checkov,

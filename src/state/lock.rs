@@ -7,9 +7,9 @@
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{OptionalExtension, params};
 
-use super::{now, StateError, StateStore};
+use super::{StateError, StateStore, now};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockHolder {
@@ -93,7 +93,9 @@ fn user_of(passwd: &str, uid: u32) -> Option<String> {
 
 /// Whether a process with this pid runs on this host.
 fn pid_alive(pid: i64) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
     if pid <= 0 {
         return false;
     }
@@ -106,16 +108,20 @@ impl StateStore {
     fn lock_row(&self) -> Result<Option<LockHolder>, StateError> {
         Ok(self
             .conn
-            .query_row("SELECT lock_id, user, host, pid, command, started_at FROM lock WHERE id = 1", [], |r| {
-                Ok(LockHolder {
-                    lock_id: r.get(0)?,
-                    user: r.get(1)?,
-                    host: r.get(2)?,
-                    pid: r.get(3)?,
-                    command: r.get(4)?,
-                    started_at: r.get(5)?,
-                })
-            })
+            .query_row(
+                "SELECT lock_id, user, host, pid, command, started_at FROM lock WHERE id = 1",
+                [],
+                |r| {
+                    Ok(LockHolder {
+                        lock_id: r.get(0)?,
+                        user: r.get(1)?,
+                        host: r.get(2)?,
+                        pid: r.get(3)?,
+                        command: r.get(4)?,
+                        started_at: r.get(5)?,
+                    })
+                },
+            )
             .optional()?)
     }
 
@@ -129,7 +135,10 @@ impl StateStore {
                     .truncate(false)
                     .write(true)
                     .open(&path)
-                    .map_err(|source| StateError::Io { path: path.clone(), source })?;
+                    .map_err(|source| StateError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
                 match file.try_lock() {
                     Ok(()) => Some(file),
                     Err(std::fs::TryLockError::WouldBlock) => {
@@ -138,7 +147,9 @@ impl StateStore {
                             None => StateError::LockedUndescribed { lock_file: path },
                         });
                     }
-                    Err(std::fs::TryLockError::Error(source)) => return Err(StateError::Io { path, source }),
+                    Err(std::fs::TryLockError::Error(source)) => {
+                        return Err(StateError::Io { path, source });
+                    }
                 }
             }
             None => {
@@ -148,7 +159,11 @@ impl StateStore {
                 None
             }
         };
-        let stale = if file.is_some() { self.lock_row()? } else { None };
+        let stale = if file.is_some() {
+            self.lock_row()?
+        } else {
+            None
+        };
         let holder = LockHolder {
             lock_id: uuid::Uuid::new_v4().to_string(),
             user: user(),
@@ -164,14 +179,19 @@ impl StateStore {
             params![holder.lock_id, holder.user, holder.host, holder.pid, holder.command, holder.started_at],
         )?;
         tx.commit()?;
-        self.lock = Some(HeldLock { _file: file, lock_id: holder.lock_id });
+        self.lock = Some(HeldLock {
+            _file: file,
+            lock_id: holder.lock_id,
+        });
         Ok(stale)
     }
 
     /// Releases the lock this store holds.
     pub fn unlock(&mut self) {
         if let Some(held) = self.lock.take() {
-            let _ = self.conn.execute("DELETE FROM lock WHERE lock_id = ?1", [&held.lock_id]);
+            let _ = self
+                .conn
+                .execute("DELETE FROM lock WHERE lock_id = ?1", [&held.lock_id]);
         }
     }
 
@@ -183,11 +203,19 @@ impl StateStore {
     /// Whether a process still holds the OS lock on `<state>.lock`: the
     /// holder is alive on this host (the kernel drops the lock on exit).
     pub fn lock_file_held(&self) -> Result<bool, StateError> {
-        let Some(path) = lock_path(self) else { return Ok(false) };
+        let Some(path) = lock_path(self) else {
+            return Ok(false);
+        };
         if !path.exists() {
             return Ok(false);
         }
-        let file = OpenOptions::new().write(true).open(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|source| StateError::Io {
+                path: path.clone(),
+                source,
+            })?;
         match file.try_lock() {
             Ok(()) => Ok(false),
             Err(std::fs::TryLockError::WouldBlock) => Ok(true),
@@ -202,11 +230,17 @@ impl StateStore {
 
     /// Clears a lock row by id, for backends where OS locks do not reach.
     pub fn force_unlock(&mut self, lock_id: &str) -> Result<LockHolder, StateError> {
-        let Some(holder) = self.lock_row()? else { return Err(StateError::NotLocked) };
+        let Some(holder) = self.lock_row()? else {
+            return Err(StateError::NotLocked);
+        };
         if holder.lock_id != lock_id {
-            return Err(StateError::WrongLockId { given: lock_id.into(), held: holder.lock_id });
+            return Err(StateError::WrongLockId {
+                given: lock_id.into(),
+                held: holder.lock_id,
+            });
         }
-        self.conn.execute("DELETE FROM lock WHERE lock_id = ?1", [lock_id])?;
+        self.conn
+            .execute("DELETE FROM lock WHERE lock_id = ?1", [lock_id])?;
         Ok(holder)
     }
 }
@@ -275,7 +309,11 @@ mod tests {
         assert!(other.holder_alive(&holder).unwrap());
         drop(s);
         assert!(!other.lock_file_held().unwrap());
-        let dead = LockHolder { pid: i64::from(i32::MAX), host: host(), ..holder };
+        let dead = LockHolder {
+            pid: i64::from(i32::MAX),
+            host: host(),
+            ..holder
+        };
         assert!(!other.holder_alive(&dead).unwrap());
     }
 
@@ -284,7 +322,10 @@ mod tests {
         let mut s = StateStore::open_in_memory().unwrap();
         s.lock("infra up").unwrap();
         let held = s.lock_row().unwrap().unwrap().lock_id;
-        assert!(matches!(s.force_unlock("nope"), Err(StateError::WrongLockId { .. })));
+        assert!(matches!(
+            s.force_unlock("nope"),
+            Err(StateError::WrongLockId { .. })
+        ));
         assert_eq!(s.force_unlock(&held).unwrap().lock_id, held);
         assert!(matches!(s.force_unlock(&held), Err(StateError::NotLocked)));
     }

@@ -12,10 +12,10 @@ mod outputs;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-pub use lock::{host, user, LockHolder};
+pub use lock::{LockHolder, host, user};
 pub use outputs::NamedOutputs;
 
 use crate::model::{Outputs, Props};
@@ -23,12 +23,26 @@ use crate::model::{Outputs, Props};
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("cannot open state {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("state {path} is corrupt or not an infra state file ({detail}); nothing was changed. {}", backup_hint(.backup))]
-    Corrupt { path: PathBuf, detail: String, backup: Option<PathBuf> },
+    Corrupt {
+        path: PathBuf,
+        detail: String,
+        backup: Option<PathBuf>,
+    },
     #[error("state {path} was written by a newer infra (schema {found}, this build knows {known}); upgrade infra. Nothing was changed. {}", backup_hint(.backup))]
-    NewerSchema { path: PathBuf, found: i64, known: i64, backup: Option<PathBuf> },
-    #[error("state is locked by {holder}; wait for that run to finish (its lock is released the moment its process exits), or pass `--lock-timeout 5m` to wait for it")]
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+        backup: Option<PathBuf>,
+    },
+    #[error(
+        "state is locked by {holder}; wait for that run to finish (its lock is released the moment its process exits), or pass `--lock-timeout 5m` to wait for it"
+    )]
     Locked { holder: LockHolder },
     #[error("state is locked by a running process that holds {} but left no description (its lock row was cleared by force-unlock); wait for it to finish, or find it with `fuser {}`", .lock_file.display(), .lock_file.display())]
     LockedUndescribed { lock_file: PathBuf },
@@ -39,7 +53,10 @@ pub enum StateError {
     #[error("state database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("state file i/o on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn backup_hint(backup: &Option<PathBuf>) -> String {
@@ -89,34 +106,58 @@ pub struct StateStore {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl StateStore {
     /// Opens (creating if needed) the state at `path`, in WAL mode, migrated.
     pub fn open(path: &Path) -> Result<Self, StateError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StateError::Io { path: dir.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
-        let conn = Connection::open(path).map_err(|source| StateError::Open { path: path.to_path_buf(), source })?;
-        let mut store = StateStore { conn, path: Some(path.to_path_buf()), lock: None };
+        let conn = Connection::open(path).map_err(|source| StateError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut store = StateStore {
+            conn,
+            path: Some(path.to_path_buf()),
+            lock: None,
+        };
         store.prepare()?;
         Ok(store)
     }
 
     pub fn open_in_memory() -> Result<Self, StateError> {
-        let mut store = StateStore { conn: Connection::open_in_memory()?, path: None, lock: None };
+        let mut store = StateStore {
+            conn: Connection::open_in_memory()?,
+            path: None,
+            lock: None,
+        };
         store.prepare()?;
         Ok(store)
     }
 
     /// Opens the state only if it exists; read-only commands never create one.
     pub fn open_existing(path: &Path) -> Result<Self, StateError> {
-        if path.exists() { Self::open(path) } else { Self::open_in_memory() }
+        if path.exists() {
+            Self::open(path)
+        } else {
+            Self::open_in_memory()
+        }
     }
 
     fn prepare(&mut self) -> Result<(), StateError> {
-        let path = self.path.clone().unwrap_or_else(|| PathBuf::from(":memory:"));
+        let path = self
+            .path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(":memory:"));
         let corrupt = |e: rusqlite::Error, backup: Option<PathBuf>| StateError::Corrupt {
             path: path.clone(),
             detail: e.to_string(),
@@ -127,7 +168,10 @@ impl StateStore {
         let version: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .and_then(|v| self.conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(v)))
+            .and_then(|v| {
+                self.conn
+                    .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(v))
+            })
             .map_err(|e| corrupt(e, backup.clone()))?;
         // A truncated file can still have an intact first page: check it all.
         let check: String = self
@@ -135,12 +179,23 @@ impl StateStore {
             .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
             .map_err(|e| corrupt(e, backup.clone()))?;
         if check != "ok" {
-            return Err(StateError::Corrupt { path, detail: check, backup });
+            return Err(StateError::Corrupt {
+                path,
+                detail: check,
+                backup,
+            });
         }
         if version > migrations::LATEST {
-            return Err(StateError::NewerSchema { path, found: version, known: migrations::LATEST, backup });
+            return Err(StateError::NewerSchema {
+                path,
+                found: version,
+                known: migrations::LATEST,
+                backup,
+            });
         }
-        self.conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| corrupt(e, backup.clone()))?;
+        self.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| corrupt(e, backup.clone()))?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -154,7 +209,11 @@ impl StateStore {
 
     /// Bumped by every write; a saved plan records it.
     pub fn serial(&self) -> Result<i64, StateError> {
-        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = 'serial'", [], |r| r.get::<_, String>(0))
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'serial'", [], |r| {
+                r.get::<_, String>(0)
+            })
             .optional()?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0))
@@ -212,7 +271,12 @@ impl StateStore {
         Ok(id)
     }
 
-    pub fn finish_run(&mut self, run_id: &str, status: &str, summary: &str) -> Result<(), StateError> {
+    pub fn finish_run(
+        &mut self,
+        run_id: &str,
+        status: &str,
+        summary: &str,
+    ) -> Result<(), StateError> {
         self.conn.execute(
             "UPDATE runs SET finished_at = ?2, status = ?3, summary = ?4 WHERE id = ?1",
             params![run_id, now(), status, summary],
@@ -230,11 +294,16 @@ impl StateStore {
     }
 
     /// The last runs, newest first: (id, command, status, summary, notes).
-    pub fn runs(&self, limit: usize) -> Result<Vec<(String, String, String, String, String)>, StateError> {
+    pub fn runs(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, String, String, String, String)>, StateError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, command, status, coalesce(summary, ''), coalesce(notes, '') FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?1",
         )?;
-        let rows = stmt.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -267,7 +336,12 @@ impl StateStore {
     }
 
     /// Closes a journal row and applies its effect on the resource row, atomically.
-    pub fn journal_finish(&mut self, journal_id: i64, outcome: &str, change: &RowChange) -> Result<(), StateError> {
+    pub fn journal_finish(
+        &mut self,
+        journal_id: i64,
+        outcome: &str,
+        change: &RowChange,
+    ) -> Result<(), StateError> {
         let tx = self.conn.transaction()?;
         tx.execute(
             "UPDATE journal SET finished_at = ?2, outcome = ?3 WHERE id = ?1",
@@ -311,13 +385,22 @@ impl StateStore {
 
     /// Writes a consistent copy of the state beside it (`backups/`), keeping the last 10.
     pub fn backup(&self) -> Result<Option<PathBuf>, StateError> {
-        let Some(path) = &self.path else { return Ok(None) };
+        let Some(path) = &self.path else {
+            return Ok(None);
+        };
         let dir = backup_dir(path);
-        std::fs::create_dir_all(&dir).map_err(|source| StateError::Io { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| StateError::Io {
+            path: dir.clone(),
+            source,
+        })?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("state");
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let target = dir.join(format!("{stem}.{nanos}.db"));
-        self.conn.execute("VACUUM INTO ?1", [target.to_string_lossy()])?;
+        self.conn
+            .execute("VACUUM INTO ?1", [target.to_string_lossy()])?;
         let mut old = list_backups(path);
         while old.len() > 10 {
             let victim = old.remove(0);
@@ -337,14 +420,20 @@ fn backup_dir(path: &Path) -> PathBuf {
 
 /// Backups of this state file, oldest first.
 fn list_backups(path: &Path) -> Vec<PathBuf> {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("state").to_string();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("state")
+        .to_string();
     let mut found: Vec<(u128, PathBuf)> = std::fs::read_dir(backup_dir(path))
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().to_string();
-            let rest = name.strip_prefix(&format!("{stem}."))?.strip_suffix(".db")?;
+            let rest = name
+                .strip_prefix(&format!("{stem}."))?
+                .strip_suffix(".db")?;
             Some((rest.parse().ok()?, e.path()))
         })
         .collect();
@@ -405,15 +494,29 @@ mod tests {
     fn journal_and_rows_commit_together() {
         let mut s = StateStore::open_in_memory().unwrap();
         let run = s.begin_run("up").unwrap();
-        let j = s.journal_begin(&run, "vpc.main", "Vpc", "create", "tok", &Props::new(), &[]).unwrap();
+        let j = s
+            .journal_begin(&run, "vpc.main", "Vpc", "create", "tok", &Props::new(), &[])
+            .unwrap();
         assert_eq!(s.unfinished_journal().unwrap().len(), 1);
         assert_eq!(s.serial().unwrap(), 0);
-        s.journal_finish(j, "created", &RowChange::Upsert(res("vpc.main"))).unwrap();
+        s.journal_finish(j, "created", &RowChange::Upsert(res("vpc.main")))
+            .unwrap();
         assert!(s.unfinished_journal().unwrap().is_empty());
         assert_eq!(s.resources().unwrap(), vec![res("vpc.main")]);
         assert_eq!(s.serial().unwrap(), 1);
-        let j = s.journal_begin(&run, "vpc.main", "Vpc", "delete", "tok2", &Props::new(), &[]).unwrap();
-        s.journal_finish(j, "deleted", &RowChange::Remove("vpc.main".into())).unwrap();
+        let j = s
+            .journal_begin(
+                &run,
+                "vpc.main",
+                "Vpc",
+                "delete",
+                "tok2",
+                &Props::new(),
+                &[],
+            )
+            .unwrap();
+        s.journal_finish(j, "deleted", &RowChange::Remove("vpc.main".into()))
+            .unwrap();
         assert!(s.resources().unwrap().is_empty());
         assert_eq!(s.serial().unwrap(), 2);
     }
@@ -440,9 +543,16 @@ mod tests {
     fn a_truncated_file_is_corrupt_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dev.db");
-        std::fs::write(&path, b"SQLite format 3\0garbage that is not a database page").unwrap();
+        std::fs::write(
+            &path,
+            b"SQLite format 3\0garbage that is not a database page",
+        )
+        .unwrap();
         let before = std::fs::read(&path).unwrap();
-        assert!(matches!(StateStore::open(&path), Err(StateError::Corrupt { .. })));
+        assert!(matches!(
+            StateStore::open(&path),
+            Err(StateError::Corrupt { .. })
+        ));
         assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 

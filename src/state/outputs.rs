@@ -17,7 +17,10 @@ const KEY: &str = "outputs";
 impl StateStore {
     /// The recorded outputs; `None` when none were ever recorded.
     pub fn named_outputs(&self) -> Result<Option<NamedOutputs>, StateError> {
-        let text: Option<String> = self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [KEY], |r| r.get(0)).optional()?;
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [KEY], |r| r.get(0))
+            .optional()?;
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
@@ -31,7 +34,8 @@ impl StateStore {
                 )?;
             }
             None => {
-                self.conn.execute("DELETE FROM meta WHERE key = ?1", [KEY])?;
+                self.conn
+                    .execute("DELETE FROM meta WHERE key = ?1", [KEY])?;
             }
         }
         Ok(())
@@ -47,7 +51,12 @@ mod tests {
     fn outputs_round_trip_without_bumping_the_serial() {
         let mut s = StateStore::open_in_memory().unwrap();
         assert_eq!(s.named_outputs().unwrap(), None);
-        let o: NamedOutputs = [("vpc_id".to_string(), json!("vpc-1")), ("ids".to_string(), json!(["a", "b"])), ("x".to_string(), Value::Null)].into();
+        let o: NamedOutputs = [
+            ("vpc_id".to_string(), json!("vpc-1")),
+            ("ids".to_string(), json!(["a", "b"])),
+            ("x".to_string(), Value::Null),
+        ]
+        .into();
         s.set_named_outputs(Some(&o)).unwrap();
         assert_eq!(s.named_outputs().unwrap(), Some(o));
         assert_eq!(s.serial().unwrap(), 0);

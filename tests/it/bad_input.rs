@@ -17,7 +17,11 @@ fn run_case(case: &str, command: &[&str]) -> (i32, String, bool) {
         .arg(case)
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), text(&out.stderr), state.exists() || dir.path().join("state").exists())
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stderr),
+        state.exists() || dir.path().join("state").exists(),
+    )
 }
 
 #[test]
@@ -25,29 +29,79 @@ fn each_bad_plan_names_file_and_key_exits_3_and_writes_nothing() {
     let cases = [
         ("malformed", "unclosed table"),
         ("unknown_key", "unknown field `nat_gatways`"),
-        ("bad_cidr", "network.cidr: `10.10.0.0/33` is not a valid IPv4 CIDR"),
-        ("overlapping_cidr", "network.subnets.app[0]: `10.10.0.0/20` overlaps network.subnets.public[0]"),
-        ("dangling_ref", "`route.extra` refers to `route_table.nope`, which this plan does not declare"),
-        ("cycle", "dependency cycle: security_group.a -> security_group.b -> security_group.a"),
-        ("open_endpoint", "cluster.public_access_cidrs: the public endpoint is on, so list who may reach it"),
-        ("backup_retention", "database.backup_retention_days: RDS keeps backups 1 to 35 days"),
-        ("unknown_builtin", "workload_identity[cert-manager].builtin: `cert-manager` is not one of"),
-        ("external_dns_without_zone", "workload_identity[external-dns].builtin: external-dns is limited to this plan's zone, so it needs a [dns] section"),
-        ("access_config_map", "access[viewers]: access entries need cluster.authentication_mode \"API\" or \"API_AND_CONFIG_MAP\", not \"CONFIG_MAP\""),
-        ("break_glass_without_until", "access[oncall].until: break-glass access is time-bound"),
-        ("developer_without_namespaces", "access[developers].namespaces: a developer is scoped to its namespaces"),
-        ("aurora_without_capacity", "database.serverless_v2: Aurora here is Serverless v2"),
+        (
+            "bad_cidr",
+            "network.cidr: `10.10.0.0/33` is not a valid IPv4 CIDR",
+        ),
+        (
+            "overlapping_cidr",
+            "network.subnets.app[0]: `10.10.0.0/20` overlaps network.subnets.public[0]",
+        ),
+        (
+            "dangling_ref",
+            "`route.extra` refers to `route_table.nope`, which this plan does not declare",
+        ),
+        (
+            "cycle",
+            "dependency cycle: security_group.a -> security_group.b -> security_group.a",
+        ),
+        (
+            "open_endpoint",
+            "cluster.public_access_cidrs: the public endpoint is on, so list who may reach it",
+        ),
+        (
+            "backup_retention",
+            "database.backup_retention_days: RDS keeps backups 1 to 35 days",
+        ),
+        (
+            "unknown_builtin",
+            "workload_identity[cert-manager].builtin: `cert-manager` is not one of",
+        ),
+        (
+            "external_dns_without_zone",
+            "workload_identity[external-dns].builtin: external-dns is limited to this plan's zone, so it needs a [dns] section",
+        ),
+        (
+            "access_config_map",
+            "access[viewers]: access entries need cluster.authentication_mode \"API\" or \"API_AND_CONFIG_MAP\", not \"CONFIG_MAP\"",
+        ),
+        (
+            "break_glass_without_until",
+            "access[oncall].until: break-glass access is time-bound",
+        ),
+        (
+            "developer_without_namespaces",
+            "access[developers].namespaces: a developer is scoped to its namespaces",
+        ),
+        (
+            "aurora_without_capacity",
+            "database.serverless_v2: Aurora here is Serverless v2",
+        ),
     ];
     for (case, message) in cases {
-        for command in [&["up", "--yes"][..], &["plan", "--detailed-exitcode"][..], &["destroy", "--yes"][..]] {
+        for command in [
+            &["up", "--yes"][..],
+            &["plan", "--detailed-exitcode"][..],
+            &["destroy", "--yes"][..],
+        ] {
             let (code, stderr, wrote) = run_case(case, command);
             assert_eq!(code, 3, "{case} {command:?}: {stderr}");
-            assert!(stderr.contains(&format!("{case}.toml")), "{case}: file not named: {stderr}");
+            assert!(
+                stderr.contains(&format!("{case}.toml")),
+                "{case}: file not named: {stderr}"
+            );
             // miette wraps long lines; compare without the wrapping.
             // miette wraps long lines, even inside words, at a width that depends on
             // the fixture's path: compare with every space and frame taken out.
-            let squeeze = |s: &str| s.split_whitespace().filter(|w| *w != "│").collect::<String>();
-            assert!(squeeze(&stderr).contains(&squeeze(message)), "{case}: expected `{message}` in:\n{stderr}");
+            let squeeze = |s: &str| {
+                s.split_whitespace()
+                    .filter(|w| *w != "│")
+                    .collect::<String>()
+            };
+            assert!(
+                squeeze(&stderr).contains(&squeeze(message)),
+                "{case}: expected `{message}` in:\n{stderr}"
+            );
             assert!(!wrote, "{case} {command:?}: state was written");
         }
     }
@@ -68,12 +122,25 @@ fn usage_errors_and_a_missing_tty_confirmation_exit_3() {
             .unwrap()
     };
     assert_eq!(run(&["plan"]).status.code(), Some(3), "missing --env");
-    assert_eq!(run(&["plan", "--env", "dev", "--no-such-flag"]).status.code(), Some(3));
-    assert_eq!(run(&["up", "--env", "dev", "--parallelism", "0"]).status.code(), Some(3));
+    assert_eq!(
+        run(&["plan", "--env", "dev", "--no-such-flag"])
+            .status
+            .code(),
+        Some(3)
+    );
+    assert_eq!(
+        run(&["up", "--env", "dev", "--parallelism", "0"])
+            .status
+            .code(),
+        Some(3)
+    );
     let out = run(&["up", "--env", "dev"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("pass --yes"));
-    assert_eq!(run(&["plan", "--env", "no-such-env"]).status.code(), Some(3));
+    assert_eq!(
+        run(&["plan", "--env", "no-such-env"]).status.code(),
+        Some(3)
+    );
     assert!(!state.exists());
     assert_eq!(run(&["--help"]).status.code(), Some(0));
 }

@@ -10,9 +10,14 @@ pub fn endpoint() -> String {
 /// Fails loudly (never skips) when the emulator is not there.
 pub fn require_emulator() {
     let url = endpoint();
-    let hostport = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let hostport = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
     if std::net::TcpStream::connect(&hostport).is_err() {
-        panic!("the emulator is not reachable at {url}; start it with `bash localstack/start.sh` (or set {ENDPOINT_VAR})");
+        panic!(
+            "the emulator is not reachable at {url}; start it with `bash localstack/start.sh` (or set {ENDPOINT_VAR})"
+        );
     }
 }
 
@@ -32,10 +37,17 @@ impl TestEnv {
     /// An env whose plan is the checked-in dev plan with its own CIDR `10.<octet>.0.0/16`.
     pub fn from_dev(prefix: &str, octet: u8) -> TestEnv {
         require_emulator();
-        let name = format!("{prefix}-{}", fastrand::u32(..).to_string().get(..6).unwrap_or("0"));
+        let name = format!(
+            "{prefix}-{}",
+            fastrand::u32(..).to_string().get(..6).unwrap_or("0")
+        );
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("plans")).unwrap();
-        let env = TestEnv { name, dir, endpoint: endpoint() };
+        let env = TestEnv {
+            name,
+            dir,
+            endpoint: endpoint(),
+        };
         let text = std::fs::read_to_string(repo().join("plans/dev.toml"))
             .unwrap()
             .replace("10.10.", &format!("10.{octet}."))
@@ -49,15 +61,25 @@ impl TestEnv {
     /// CIDR `10.<octet>.0.0/16` and zone.
     pub fn from_prod(prefix: &str, octet: u8) -> TestEnv {
         require_emulator();
-        let name = format!("{prefix}-{}", fastrand::u32(..).to_string().get(..6).unwrap_or("0"));
+        let name = format!(
+            "{prefix}-{}",
+            fastrand::u32(..).to_string().get(..6).unwrap_or("0")
+        );
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("plans")).unwrap();
-        let env = TestEnv { name, dir, endpoint: endpoint() };
+        let env = TestEnv {
+            name,
+            dir,
+            endpoint: endpoint(),
+        };
         let text = std::fs::read_to_string(repo().join("plans/prod.toml"))
             .unwrap()
             .replace("10.20.", &format!("10.{octet}."))
             .replace("env = \"prod\"", &format!("env = \"{}\"", env.name))
-            .replace("domain = \"todo.example.com\"", &format!("domain = \"{}\"", env.domain()));
+            .replace(
+                "domain = \"todo.example.com\"",
+                &format!("domain = \"{}\"", env.domain()),
+            );
         env.write_plan(&text);
         env
     }
@@ -68,11 +90,17 @@ impl TestEnv {
     }
 
     pub fn plan_path(&self) -> PathBuf {
-        self.dir.path().join("plans").join(format!("{}.toml", self.name))
+        self.dir
+            .path()
+            .join("plans")
+            .join(format!("{}.toml", self.name))
     }
 
     pub fn state_path(&self) -> PathBuf {
-        self.dir.path().join("state").join(format!("{}.db", self.name))
+        self.dir
+            .path()
+            .join("state")
+            .join(format!("{}.db", self.name))
     }
 
     pub fn write_plan(&self, text: &str) {
@@ -92,7 +120,10 @@ impl TestEnv {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = infra_command(&self.endpoint);
-        cmd.arg("--plans").arg(self.dir.path().join("plans")).arg("--state").arg(self.state_path());
+        cmd.arg("--plans")
+            .arg(self.dir.path().join("plans"))
+            .arg("--state")
+            .arg(self.state_path());
         cmd.args(args).arg("--env").arg(&self.name);
         cmd
     }
@@ -104,7 +135,14 @@ impl TestEnv {
     /// Runs and asserts the exit code, printing output when it differs.
     pub fn expect(&self, args: &[&str], code: i32) -> Output {
         let out = self.infra(args);
-        assert_eq!(out.status.code(), Some(code), "infra {args:?} exited {:?}\n--- stdout\n{}\n--- stderr\n{}", out.status.code(), text(&out.stdout), text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "infra {args:?} exited {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            out.status.code(),
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         out
     }
 }
@@ -112,7 +150,9 @@ impl TestEnv {
 /// The binary under test: cargo's, or `INFRA_TEST_BIN` when set (a copy of
 /// it, safe from other checkouts building into the same target directory).
 pub fn infra_bin() -> PathBuf {
-    std::env::var_os("INFRA_TEST_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_infra")))
+    std::env::var_os("INFRA_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_infra")))
 }
 
 pub fn infra_command(endpoint: &str) -> Command {
@@ -134,7 +174,9 @@ pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(endpoint())
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "tests"))
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
         .load()
         .await
 }
@@ -144,7 +186,10 @@ pub async fn ec2() -> aws_sdk_ec2::Client {
 }
 
 pub fn env_filter(env: &str) -> aws_sdk_ec2::types::Filter {
-    aws_sdk_ec2::types::Filter::builder().name("tag:infra:env").values(env).build()
+    aws_sdk_ec2::types::Filter::builder()
+        .name("tag:infra:env")
+        .values(env)
+        .build()
 }
 
 /// Everything EC2 still holds for the env (NAT gateways in state `deleted`
@@ -152,30 +197,89 @@ pub fn env_filter(env: &str) -> aws_sdk_ec2::types::Filter {
 pub async fn ec2_inventory(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<String> {
     let f = || env_filter(env);
     let mut out = Vec::new();
-    for v in ec2.describe_vpcs().filters(f()).send().await.unwrap().vpcs() {
+    for v in ec2
+        .describe_vpcs()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+    {
         out.push(format!("vpc {}", v.vpc_id().unwrap()));
     }
-    for s in ec2.describe_subnets().filters(f()).send().await.unwrap().subnets() {
+    for s in ec2
+        .describe_subnets()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+    {
         out.push(format!("subnet {}", s.subnet_id().unwrap()));
     }
-    for g in ec2.describe_security_groups().filters(f()).send().await.unwrap().security_groups() {
+    for g in ec2
+        .describe_security_groups()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+    {
         out.push(format!("sg {}", g.group_id().unwrap()));
     }
-    for r in ec2.describe_security_group_rules().filters(f()).send().await.unwrap().security_group_rules() {
+    for r in ec2
+        .describe_security_group_rules()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .security_group_rules()
+    {
         out.push(format!("sgr {}", r.security_group_rule_id().unwrap()));
     }
-    for t in ec2.describe_route_tables().filters(f()).send().await.unwrap().route_tables() {
+    for t in ec2
+        .describe_route_tables()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .route_tables()
+    {
         out.push(format!("rtb {}", t.route_table_id().unwrap()));
     }
-    for g in ec2.describe_internet_gateways().filters(f()).send().await.unwrap().internet_gateways() {
+    for g in ec2
+        .describe_internet_gateways()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .internet_gateways()
+    {
         out.push(format!("igw {}", g.internet_gateway_id().unwrap()));
     }
-    for a in ec2.describe_addresses().filters(f()).send().await.unwrap().addresses() {
+    for a in ec2
+        .describe_addresses()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .addresses()
+    {
         out.push(format!("eip {}", a.allocation_id().unwrap()));
     }
-    for n in ec2.describe_nat_gateways().filter(f()).send().await.unwrap().nat_gateways() {
+    for n in ec2
+        .describe_nat_gateways()
+        .filter(f())
+        .send()
+        .await
+        .unwrap()
+        .nat_gateways()
+    {
         // Checked here too: the emulator ignores tag filters on NAT gateways.
-        let ours = n.tags().iter().any(|t| t.key() == Some("infra:env") && t.value() == Some(env));
+        let ours = n
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("infra:env") && t.value() == Some(env));
         if ours && n.state().map(|s| s.as_str()) != Some("deleted") {
             out.push(format!("nat {}", n.nat_gateway_id().unwrap()));
         }
@@ -187,9 +291,21 @@ pub async fn ec2_inventory(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<String> 
 /// `infra:address` values that appear more than once: duplicates.
 /// The env's subnet ids of one tier (`tier` tag: public, app, data).
 pub async fn subnet_ids(ec2: &aws_sdk_ec2::Client, env: &str, tier: &str) -> Vec<String> {
-    let tier = aws_sdk_ec2::types::Filter::builder().name("tag:tier").values(tier).build();
-    let out = ec2.describe_subnets().filters(env_filter(env)).filters(tier).send().await.unwrap();
-    out.subnets().iter().map(|s| s.subnet_id().unwrap().to_string()).collect()
+    let tier = aws_sdk_ec2::types::Filter::builder()
+        .name("tag:tier")
+        .values(tier)
+        .build();
+    let out = ec2
+        .describe_subnets()
+        .filters(env_filter(env))
+        .filters(tier)
+        .send()
+        .await
+        .unwrap();
+    out.subnets()
+        .iter()
+        .map(|s| s.subnet_id().unwrap().to_string())
+        .collect()
 }
 
 pub fn duplicates(addresses: &[String]) -> Vec<String> {
@@ -197,7 +313,10 @@ pub fn duplicates(addresses: &[String]) -> Vec<String> {
     for a in addresses {
         *seen.entry(a).or_default() += 1;
     }
-    seen.into_iter().filter(|(_, n)| *n > 1).map(|(a, _)| a.to_string()).collect()
+    seen.into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(a, _)| a.to_string())
+        .collect()
 }
 
 /// The `infra:address` tag of every EC2 resource tagged with the env,
@@ -206,16 +325,83 @@ pub async fn tagged_addresses(env: &str) -> Vec<String> {
     let ec2 = ec2().await;
     let f = || env_filter(env);
     let addr = |tags: &[aws_sdk_ec2::types::Tag]| {
-        tags.iter().find(|t| t.key() == Some("infra:address")).and_then(|t| t.value()).unwrap_or("?").to_string()
+        tags.iter()
+            .find(|t| t.key() == Some("infra:address"))
+            .and_then(|t| t.value())
+            .unwrap_or("?")
+            .to_string()
     };
     let mut out = Vec::new();
-    out.extend(ec2.describe_vpcs().filters(f()).send().await.unwrap().vpcs().iter().map(|x| addr(x.tags())));
-    out.extend(ec2.describe_subnets().filters(f()).send().await.unwrap().subnets().iter().map(|x| addr(x.tags())));
-    out.extend(ec2.describe_security_groups().filters(f()).send().await.unwrap().security_groups().iter().map(|x| addr(x.tags())));
-    out.extend(ec2.describe_security_group_rules().filters(f()).send().await.unwrap().security_group_rules().iter().map(|x| addr(x.tags())));
-    out.extend(ec2.describe_route_tables().filters(f()).send().await.unwrap().route_tables().iter().map(|x| addr(x.tags())));
-    out.extend(ec2.describe_internet_gateways().filters(f()).send().await.unwrap().internet_gateways().iter().map(|x| addr(x.tags())));
-    out.extend(ec2.describe_addresses().filters(f()).send().await.unwrap().addresses().iter().map(|x| addr(x.tags())));
+    out.extend(
+        ec2.describe_vpcs()
+            .filters(f())
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .iter()
+            .map(|x| addr(x.tags())),
+    );
+    out.extend(
+        ec2.describe_subnets()
+            .filters(f())
+            .send()
+            .await
+            .unwrap()
+            .subnets()
+            .iter()
+            .map(|x| addr(x.tags())),
+    );
+    out.extend(
+        ec2.describe_security_groups()
+            .filters(f())
+            .send()
+            .await
+            .unwrap()
+            .security_groups()
+            .iter()
+            .map(|x| addr(x.tags())),
+    );
+    out.extend(
+        ec2.describe_security_group_rules()
+            .filters(f())
+            .send()
+            .await
+            .unwrap()
+            .security_group_rules()
+            .iter()
+            .map(|x| addr(x.tags())),
+    );
+    out.extend(
+        ec2.describe_route_tables()
+            .filters(f())
+            .send()
+            .await
+            .unwrap()
+            .route_tables()
+            .iter()
+            .map(|x| addr(x.tags())),
+    );
+    out.extend(
+        ec2.describe_internet_gateways()
+            .filters(f())
+            .send()
+            .await
+            .unwrap()
+            .internet_gateways()
+            .iter()
+            .map(|x| addr(x.tags())),
+    );
+    out.extend(
+        ec2.describe_addresses()
+            .filters(f())
+            .send()
+            .await
+            .unwrap()
+            .addresses()
+            .iter()
+            .map(|x| addr(x.tags())),
+    );
     out.extend(
         ec2.describe_nat_gateways()
             .filter(f())
@@ -224,7 +410,11 @@ pub async fn tagged_addresses(env: &str) -> Vec<String> {
             .unwrap()
             .nat_gateways()
             .iter()
-            .filter(|n| n.tags().iter().any(|t| t.key() == Some("infra:env") && t.value() == Some(env)))
+            .filter(|n| {
+                n.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("infra:env") && t.value() == Some(env))
+            })
             .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
             .map(|x| addr(x.tags())),
     );
@@ -271,19 +461,56 @@ impl Sdk {
     pub async fn other_inventory(&self, env: &str) -> Vec<String> {
         let mut out = Vec::new();
         let cluster = format!("todo-{env}");
-        if self.eks.list_clusters().send().await.unwrap().clusters().iter().any(|c| c == &cluster) {
+        if self
+            .eks
+            .list_clusters()
+            .send()
+            .await
+            .unwrap()
+            .clusters()
+            .iter()
+            .any(|c| c == &cluster)
+        {
             out.push(format!("eks {cluster}"));
         }
-        let roles = self.iam.get_account_authorization_details().filter(aws_sdk_iam::types::EntityType::Role).send().await.unwrap();
+        let roles = self
+            .iam
+            .get_account_authorization_details()
+            .filter(aws_sdk_iam::types::EntityType::Role)
+            .send()
+            .await
+            .unwrap();
         for r in roles.role_detail_list() {
-            if r.tags().iter().any(|t| t.key() == "infra:env" && t.value() == env) {
+            if r.tags()
+                .iter()
+                .any(|t| t.key() == "infra:env" && t.value() == env)
+            {
                 out.push(format!("role {}", r.role_name().unwrap_or_default()));
             }
         }
-        for p in self.iam.list_open_id_connect_providers().send().await.unwrap().open_id_connect_provider_list() {
+        for p in self
+            .iam
+            .list_open_id_connect_providers()
+            .send()
+            .await
+            .unwrap()
+            .open_id_connect_provider_list()
+        {
             // Another test's provider may go between the list and the get.
-            let Ok(got) = self.iam.get_open_id_connect_provider().open_id_connect_provider_arn(p.arn().unwrap()).send().await else { continue };
-            if got.tags().iter().any(|t| t.key() == "infra:env" && t.value() == env) {
+            let Ok(got) = self
+                .iam
+                .get_open_id_connect_provider()
+                .open_id_connect_provider_arn(p.arn().unwrap())
+                .send()
+                .await
+            else {
+                continue;
+            };
+            if got
+                .tags()
+                .iter()
+                .any(|t| t.key() == "infra:env" && t.value() == env)
+            {
                 out.push(format!("oidc {}", p.arn().unwrap()));
             }
         }
@@ -292,50 +519,139 @@ impl Sdk {
                 out.push(format!("queue {url}"));
             }
         }
-        for r in self.events.list_rules().name_prefix(format!("{cluster}-")).send().await.unwrap().rules() {
+        for r in self
+            .events
+            .list_rules()
+            .name_prefix(format!("{cluster}-"))
+            .send()
+            .await
+            .unwrap()
+            .rules()
+        {
             out.push(format!("rule {}", r.name().unwrap_or_default()));
         }
-        for db in self.rds.describe_db_instances().send().await.unwrap().db_instances() {
-            if db.db_instance_identifier().is_some_and(|i| i.starts_with(&format!("{cluster}-"))) {
+        for db in self
+            .rds
+            .describe_db_instances()
+            .send()
+            .await
+            .unwrap()
+            .db_instances()
+        {
+            if db
+                .db_instance_identifier()
+                .is_some_and(|i| i.starts_with(&format!("{cluster}-")))
+            {
                 out.push(format!("db {}", db.db_instance_identifier().unwrap()));
             }
         }
-        for c in self.rds.describe_db_clusters().send().await.unwrap().db_clusters() {
-            if c.db_cluster_identifier().is_some_and(|i| i.starts_with(&format!("{cluster}-"))) {
+        for c in self
+            .rds
+            .describe_db_clusters()
+            .send()
+            .await
+            .unwrap()
+            .db_clusters()
+        {
+            if c.db_cluster_identifier()
+                .is_some_and(|i| i.starts_with(&format!("{cluster}-")))
+            {
                 out.push(format!("db-cluster {}", c.db_cluster_identifier().unwrap()));
             }
         }
-        for g in self.rds.describe_db_cluster_parameter_groups().send().await.unwrap().db_cluster_parameter_groups() {
-            if g.db_cluster_parameter_group_name().is_some_and(|n| n.starts_with(&format!("{cluster}-"))) {
-                out.push(format!("db-cluster-parameter-group {}", g.db_cluster_parameter_group_name().unwrap()));
+        for g in self
+            .rds
+            .describe_db_cluster_parameter_groups()
+            .send()
+            .await
+            .unwrap()
+            .db_cluster_parameter_groups()
+        {
+            if g.db_cluster_parameter_group_name()
+                .is_some_and(|n| n.starts_with(&format!("{cluster}-")))
+            {
+                out.push(format!(
+                    "db-cluster-parameter-group {}",
+                    g.db_cluster_parameter_group_name().unwrap()
+                ));
             }
         }
-        for g in self.rds.describe_db_subnet_groups().send().await.unwrap().db_subnet_groups() {
-            if g.db_subnet_group_name().is_some_and(|n| n.starts_with(&format!("{cluster}-"))) {
-                out.push(format!("db-subnet-group {}", g.db_subnet_group_name().unwrap()));
+        for g in self
+            .rds
+            .describe_db_subnet_groups()
+            .send()
+            .await
+            .unwrap()
+            .db_subnet_groups()
+        {
+            if g.db_subnet_group_name()
+                .is_some_and(|n| n.starts_with(&format!("{cluster}-")))
+            {
+                out.push(format!(
+                    "db-subnet-group {}",
+                    g.db_subnet_group_name().unwrap()
+                ));
             }
         }
-        for g in self.rds.describe_db_parameter_groups().send().await.unwrap().db_parameter_groups() {
-            if g.db_parameter_group_name().is_some_and(|n| n.starts_with(&format!("{cluster}-"))) {
-                out.push(format!("db-parameter-group {}", g.db_parameter_group_name().unwrap()));
+        for g in self
+            .rds
+            .describe_db_parameter_groups()
+            .send()
+            .await
+            .unwrap()
+            .db_parameter_groups()
+        {
+            if g.db_parameter_group_name()
+                .is_some_and(|n| n.starts_with(&format!("{cluster}-")))
+            {
+                out.push(format!(
+                    "db-parameter-group {}",
+                    g.db_parameter_group_name().unwrap()
+                ));
             }
         }
         let domain = format!("{env}.todo.example.com");
-        for z in self.route53.list_hosted_zones().send().await.unwrap().hosted_zones() {
+        for z in self
+            .route53
+            .list_hosted_zones()
+            .send()
+            .await
+            .unwrap()
+            .hosted_zones()
+        {
             if z.name() == format!("{domain}.") {
                 out.push(format!("zone {}", z.id()));
             }
         }
         use aws_sdk_acm::types::CertificateStatus as S;
-        let all = [S::PendingValidation, S::Issued, S::Inactive, S::Expired, S::ValidationTimedOut, S::Revoked, S::Failed];
-        let certs = self.acm.list_certificates().set_certificate_statuses(Some(all.to_vec())).send().await.unwrap();
+        let all = [
+            S::PendingValidation,
+            S::Issued,
+            S::Inactive,
+            S::Expired,
+            S::ValidationTimedOut,
+            S::Revoked,
+            S::Failed,
+        ];
+        let certs = self
+            .acm
+            .list_certificates()
+            .set_certificate_statuses(Some(all.to_vec()))
+            .send()
+            .await
+            .unwrap();
         for c in certs.certificate_summary_list() {
             if c.domain_name() == Some(domain.as_str()) {
-                out.push(format!("certificate {}", c.certificate_arn().unwrap_or_default()));
+                out.push(format!(
+                    "certificate {}",
+                    c.certificate_arn().unwrap_or_default()
+                ));
             }
         }
         for a in self.kms.list_aliases().send().await.unwrap().aliases() {
-            if a.alias_name().is_some_and(|n| n.starts_with(&format!("alias/{cluster}-"))) {
+            if a.alias_name()
+                .is_some_and(|n| n.starts_with(&format!("alias/{cluster}-")))
+            {
                 out.push(format!("kms-alias {}", a.alias_name().unwrap()));
             }
         }
@@ -365,21 +681,37 @@ impl Proxy {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if tx.send(line).is_err() {
                     break;
                 }
             }
         });
-        let first = rx.recv_timeout(std::time::Duration::from_secs(20)).expect("proxy did not start");
-        let port = first.strip_prefix("listening on ").expect("proxy's first line").trim().to_string();
-        Proxy { child, url: format!("http://127.0.0.1:{port}"), lines: rx }
+        let first = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("proxy did not start");
+        let port = first
+            .strip_prefix("listening on ")
+            .expect("proxy's first line")
+            .trim()
+            .to_string();
+        Proxy {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            lines: rx,
+        }
     }
 
     /// Waits for `HOLD k op`; `None` when `done` says the client finished first.
     pub fn wait_hold(&self, done: &mut dyn FnMut() -> bool) -> Option<String> {
         loop {
-            match self.lines.recv_timeout(std::time::Duration::from_millis(20)) {
+            match self
+                .lines
+                .recv_timeout(std::time::Duration::from_millis(20))
+            {
                 Ok(line) if line.starts_with("HOLD") => return Some(line),
                 Ok(_) => {}
                 Err(_) if done() => return None,
@@ -392,7 +724,11 @@ impl Proxy {
         let hostport = self.url.trim_start_matches("http://");
         let mut s = std::net::TcpStream::connect(hostport).unwrap();
         use std::io::{Read, Write};
-        write!(s, "GET /__proxy/stats HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET /__proxy/stats HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut body = String::new();
         s.read_to_string(&mut body).unwrap();
         let json = body.split("\r\n\r\n").nth(1).unwrap_or("{}");
@@ -410,6 +746,11 @@ impl Drop for Proxy {
 /// Addresses in the cloud that state does not hold (orphans), by EC2 tags.
 pub fn state_addresses(path: &std::path::Path) -> Vec<String> {
     let conn = rusqlite::Connection::open(path).unwrap();
-    let mut stmt = conn.prepare("SELECT address FROM resources ORDER BY address").unwrap();
-    stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+    let mut stmt = conn
+        .prepare("SELECT address FROM resources ORDER BY address")
+        .unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }

@@ -9,9 +9,9 @@ use aws_sdk_acm::types::{CertificateDetail, CertificateStatus, Tag, ValidationMe
 use serde_json::json;
 
 use super::tagged::{create_tags, tag_delta};
-use super::{str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::model::{is_foreign_tag, Outputs, Props, TAG_ADDRESS, TAG_ENV};
+use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag};
 
 pub struct AcmCertificate;
 
@@ -27,7 +27,18 @@ pub const ALL_STATUSES: [CertificateStatus; 7] = [
 ];
 
 pub async fn describe(cx: &Cx, arn: &str) -> Result<Option<CertificateDetail>, AwsError> {
-    match cx.retry(|| async { cx.clients.acm.describe_certificate().certificate_arn(arn).send().await.aws("DescribeCertificate") }).await {
+    match cx
+        .retry(|| async {
+            cx.clients
+                .acm
+                .describe_certificate()
+                .certificate_arn(arn)
+                .send()
+                .await
+                .aws("DescribeCertificate")
+        })
+        .await
+    {
         Ok(o) => Ok(o.certificate().cloned()),
         Err(e) if e.class == ErrorClass::NotFound => Ok(None),
         Err(e) => Err(e),
@@ -37,14 +48,25 @@ pub async fn describe(cx: &Cx, arn: &str) -> Result<Option<CertificateDetail>, A
 /// The outputs, once ACM has published the validation record.
 fn outputs(c: &CertificateDetail) -> Option<Outputs> {
     let arn = c.certificate_arn()?.to_string();
-    let record = c.domain_validation_options().iter().find_map(|d| d.resource_record())?;
+    let record = c
+        .domain_validation_options()
+        .iter()
+        .find_map(|d| d.resource_record())?;
     Some(
         [
             ("id".into(), arn.clone()),
             ("arn".into(), arn),
-            ("status".into(), c.status().map(|s| s.as_str().to_string()).unwrap_or_default()),
+            (
+                "status".into(),
+                c.status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            ),
             ("validation_name".into(), record.name().to_string()),
-            ("validation_type".into(), record.r#type().as_str().to_string()),
+            (
+                "validation_type".into(),
+                record.r#type().as_str().to_string(),
+            ),
             ("validation_value".into(), record.value().to_string()),
         ]
         .into(),
@@ -53,18 +75,44 @@ fn outputs(c: &CertificateDetail) -> Option<Outputs> {
 
 fn sans(c: &CertificateDetail) -> Vec<String> {
     // ACM lists the primary domain among the alternative names.
-    let mut v: Vec<String> = c.subject_alternative_names().iter().filter(|n| Some(n.as_str()) != c.domain_name()).cloned().collect();
+    let mut v: Vec<String> = c
+        .subject_alternative_names()
+        .iter()
+        .filter(|n| Some(n.as_str()) != c.domain_name())
+        .cloned()
+        .collect();
     v.sort();
     v
 }
 
 async fn tags_of(cx: &Cx, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
-    let got = cx.retry(|| async { cx.clients.acm.list_tags_for_certificate().certificate_arn(arn).send().await.aws("ListTagsForCertificate") }).await?;
-    Ok(got.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect())
+    let got = cx
+        .retry(|| async {
+            cx.clients
+                .acm
+                .list_tags_for_certificate()
+                .certificate_arn(arn)
+                .send()
+                .await
+                .aws("ListTagsForCertificate")
+        })
+        .await?;
+    Ok(got
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
 }
 
 fn acm_tags(map: std::collections::HashMap<String, String>) -> Vec<Tag> {
-    map.into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
+    map.into_iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
 }
 
 #[async_trait]
@@ -74,11 +122,22 @@ impl Kind for AcmCertificate {
     }
 
     fn outputs(&self) -> &'static [&'static str] {
-        &["id", "arn", "status", "validation_name", "validation_type", "validation_value"]
+        &[
+            "id",
+            "arn",
+            "status",
+            "validation_name",
+            "validation_type",
+            "validation_value",
+        ]
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {
-        &["domain_name", "subject_alternative_names", "validation_method"]
+        &[
+            "domain_name",
+            "subject_alternative_names",
+            "validation_method",
+        ]
     }
 
     fn natural_key(&self, _props: &Props) -> Option<String> {
@@ -86,27 +145,48 @@ impl Kind for AcmCertificate {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let token: String = t.token.chars().filter(|c| c.is_ascii_alphanumeric()).take(32).collect();
+        let token: String = t
+            .token
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(32)
+            .collect();
         let requested = cx
             .clients
             .acm
             .request_certificate()
             .domain_name(str_prop(t.props, "domain_name")?)
-            .set_subject_alternative_names(Some(super::eks_common::strings(t.props, "subject_alternative_names")))
+            .set_subject_alternative_names(Some(super::eks_common::strings(
+                t.props,
+                "subject_alternative_names",
+            )))
             .validation_method(ValidationMethod::Dns)
             .idempotency_token(token)
             .set_tags(Some(acm_tags(create_tags(cx, t.address, t.props))))
             .send()
             .await
             .aws("RequestCertificate")?;
-        let arn = requested.certificate_arn().ok_or_else(|| AwsError::local("RequestCertificate", "no certificate ARN in the response"))?.to_string();
+        let arn = requested
+            .certificate_arn()
+            .ok_or_else(|| {
+                AwsError::local("RequestCertificate", "no certificate ARN in the response")
+            })?
+            .to_string();
         // ACM publishes the validation record a few seconds after the request.
         let outputs = cx
-            .wait_for(t.address, "ACM to publish the DNS validation record", cx.timeouts.dependency, || async {
-                Ok(describe(cx, &arn).await?.as_ref().and_then(outputs))
-            })
+            .wait_for(
+                t.address,
+                "ACM to publish the DNS validation record",
+                cx.timeouts.dependency,
+                || async { Ok(describe(cx, &arn).await?.as_ref().and_then(outputs)) },
+            )
             .await?;
-        Ok(Live { id: arn, address: Some(t.address.to_string()), props: t.props.clone(), outputs })
+        Ok(Live {
+            id: arn,
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs,
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -128,7 +208,9 @@ impl Kind for AcmCertificate {
         let mut out = Vec::new();
         // ACM has no batch tag read: one call per certificate, then a describe for the env's own.
         for summary in listed {
-            let Some(arn) = summary.certificate_arn() else { continue };
+            let Some(arn) = summary.certificate_arn() else {
+                continue;
+            };
             let tags = match tags_of(cx, arn).await {
                 Ok(t) => t,
                 Err(e) if e.class == ErrorClass::NotFound => continue,
@@ -137,46 +219,101 @@ impl Kind for AcmCertificate {
             if !tags.iter().any(|(k, v)| k == TAG_ENV && v == scope.env) {
                 continue;
             }
-            let Some(detail) = describe(cx, arn).await? else { continue };
-            let Some(outputs) = outputs(&detail) else { continue };
-            let comparable: serde_json::Map<String, serde_json::Value> =
-                tags.iter().filter(|(k, _)| !is_foreign_tag(k)).map(|(k, v)| (k.clone(), json!(v))).collect();
+            let Some(detail) = describe(cx, arn).await? else {
+                continue;
+            };
+            let Some(outputs) = outputs(&detail) else {
+                continue;
+            };
+            let comparable: serde_json::Map<String, serde_json::Value> = tags
+                .iter()
+                .filter(|(k, _)| !is_foreign_tag(k))
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
             let props = json!({
                 "domain_name": detail.domain_name(),
                 "subject_alternative_names": sans(&detail),
                 "validation_method": "DNS",
                 "tags": comparable,
             });
-            let address = tags.iter().find(|(k, _)| k == TAG_ADDRESS).map(|(_, v)| v.clone());
-            out.push(Live { id: arn.to_string(), address, props: props.as_object().cloned().unwrap_or_default(), outputs });
+            let address = tags
+                .iter()
+                .find(|(k, _)| k == TAG_ADDRESS)
+                .map(|(_, v)| v.clone());
+            out.push(Live {
+                id: arn.to_string(),
+                address,
+                props: props.as_object().cloned().unwrap_or_default(),
+                outputs,
+            });
         }
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
         let (set, remove) = tag_delta(&live.props, t.props);
         if !set.is_empty() {
             let tags = acm_tags(set);
-            cx.retry(|| async { cx.clients.acm.add_tags_to_certificate().certificate_arn(&live.id).set_tags(Some(tags.clone())).send().await.aws("AddTagsToCertificate") })
-                .await?;
-        }
-        if !remove.is_empty() {
-            let tags: Vec<Tag> = remove.iter().filter_map(|k| Tag::builder().key(k).build().ok()).collect();
             cx.retry(|| async {
-                cx.clients.acm.remove_tags_from_certificate().certificate_arn(&live.id).set_tags(Some(tags.clone())).send().await.aws("RemoveTagsFromCertificate")
+                cx.clients
+                    .acm
+                    .add_tags_to_certificate()
+                    .certificate_arn(&live.id)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .aws("AddTagsToCertificate")
             })
             .await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        if !remove.is_empty() {
+            let tags: Vec<Tag> = remove
+                .iter()
+                .filter_map(|k| Tag::builder().key(k).build().ok())
+                .collect();
+            cx.retry(|| async {
+                cx.clients
+                    .acm
+                    .remove_tags_from_certificate()
+                    .certificate_arn(&live.id)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .aws("RemoveTagsFromCertificate")
+            })
+            .await?;
+        }
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
         // In use by a load balancer's listener until the controller lets go of it.
         let deleted = cx
-            .retry_while(address, "certificate still in use", cx.timeouts.dependency, ErrorClass::Dependency, || async {
-                cx.clients.acm.delete_certificate().certificate_arn(&live.id).send().await.aws("DeleteCertificate")
-            })
+            .retry_while(
+                address,
+                "certificate still in use",
+                cx.timeouts.dependency,
+                ErrorClass::Dependency,
+                || async {
+                    cx.clients
+                        .acm
+                        .delete_certificate()
+                        .certificate_arn(&live.id)
+                        .send()
+                        .await
+                        .aws("DeleteCertificate")
+                },
+            )
             .await;
         match deleted {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),

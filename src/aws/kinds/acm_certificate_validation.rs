@@ -8,14 +8,18 @@ use aws_sdk_acm::types::CertificateStatus;
 use serde_json::json;
 
 use super::acm_certificate::describe;
-use super::{str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx};
 use crate::model::{Outputs, Props};
 
 pub struct AcmCertificateValidation;
 
 fn outputs(arn: &str) -> Outputs {
-    [("id".into(), arn.to_string()), ("certificate_arn".into(), arn.to_string())].into()
+    [
+        ("id".into(), arn.to_string()),
+        ("certificate_arn".into(), arn.to_string()),
+    ]
+    .into()
 }
 
 #[async_trait]
@@ -38,22 +42,49 @@ impl Kind for AcmCertificateValidation {
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let arn = str_prop(t.props, "certificate_arn")?;
-        let minutes = t.props.get("_timeout_minutes").and_then(|v| v.as_u64()).unwrap_or(45);
-        cx.wait_for(t.address, "the certificate to be ISSUED (ACM checks the validation record)", std::time::Duration::from_secs(minutes * 60), || async {
-            let Some(c) = describe(cx, arn).await? else {
-                return Err(AwsError::local("DescribeCertificate", format!("certificate {arn} is gone")));
-            };
-            match c.status() {
-                Some(CertificateStatus::Issued) => Ok(Some(())),
-                Some(s @ (CertificateStatus::Failed | CertificateStatus::ValidationTimedOut | CertificateStatus::Revoked)) => Err(AwsError::local(
-                    "DescribeCertificate",
-                    format!("certificate {arn} is {}: {}", s.as_str(), c.failure_reason().map(|r| r.as_str()).unwrap_or("check the validation record in the zone")),
-                )),
-                _ => Ok(None),
-            }
-        })
+        let minutes = t
+            .props
+            .get("_timeout_minutes")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(45);
+        cx.wait_for(
+            t.address,
+            "the certificate to be ISSUED (ACM checks the validation record)",
+            std::time::Duration::from_secs(minutes * 60),
+            || async {
+                let Some(c) = describe(cx, arn).await? else {
+                    return Err(AwsError::local(
+                        "DescribeCertificate",
+                        format!("certificate {arn} is gone"),
+                    ));
+                };
+                match c.status() {
+                    Some(CertificateStatus::Issued) => Ok(Some(())),
+                    Some(
+                        s @ (CertificateStatus::Failed
+                        | CertificateStatus::ValidationTimedOut
+                        | CertificateStatus::Revoked),
+                    ) => Err(AwsError::local(
+                        "DescribeCertificate",
+                        format!(
+                            "certificate {arn} is {}: {}",
+                            s.as_str(),
+                            c.failure_reason()
+                                .map(|r| r.as_str())
+                                .unwrap_or("check the validation record in the zone")
+                        ),
+                    )),
+                    _ => Ok(None),
+                }
+            },
+        )
         .await?;
-        Ok(Live { id: arn.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(arn) })
+        Ok(Live {
+            id: arn.to_string(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs: outputs(arn),
+        })
     }
 
     /// Valid while the certificate is ISSUED; the record it was validated by
@@ -61,29 +92,54 @@ impl Kind for AcmCertificateValidation {
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
         for known in &scope.known {
-            let Some(c) = describe(cx, &known.id).await? else { continue };
+            let Some(c) = describe(cx, &known.id).await? else {
+                continue;
+            };
             if c.status() != Some(&CertificateStatus::Issued) {
                 continue;
             }
             let props = json!({ "certificate_arn": known.id, "validation_record": known.props.get("validation_record") });
-            out.push(Live { id: known.id.clone(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(&known.id) });
+            out.push(Live {
+                id: known.id.clone(),
+                address: None,
+                props: props.as_object().cloned().unwrap_or_default(),
+                outputs: outputs(&known.id),
+            });
         }
         Ok(out)
     }
 
     /// The batched read covers the certificates state knows: the plan's, once resolved.
     async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
-        let Ok(arn) = str_prop(resolved, "certificate_arn") else { return Ok(None) };
-        let Some(c) = describe(cx, arn).await? else { return Ok(None) };
+        let Ok(arn) = str_prop(resolved, "certificate_arn") else {
+            return Ok(None);
+        };
+        let Some(c) = describe(cx, arn).await? else {
+            return Ok(None);
+        };
         if c.status() != Some(&CertificateStatus::Issued) {
             return Ok(None);
         }
         let props = json!({ "certificate_arn": arn, "validation_record": resolved.get("validation_record") });
-        Ok(Some(Live { id: arn.to_string(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(arn) }))
+        Ok(Some(Live {
+            id: arn.to_string(),
+            address: None,
+            props: props.as_object().cloned().unwrap_or_default(),
+            outputs: outputs(arn),
+        }))
     }
 
-    async fn update(&self, _cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+    async fn update(
+        &self,
+        _cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, _cx: &Cx, _live: &Live) -> Result<(), AwsError> {

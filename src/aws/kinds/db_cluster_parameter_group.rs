@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::db_parameter_group::{parameters, planned_values};
 use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
-use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -38,10 +38,19 @@ async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
     Ok(())
 }
 
-async fn describe(cx: &Cx, name: &str) -> Result<Option<aws_sdk_rds::types::DbClusterParameterGroup>, AwsError> {
+async fn describe(
+    cx: &Cx,
+    name: &str,
+) -> Result<Option<aws_sdk_rds::types::DbClusterParameterGroup>, AwsError> {
     let got = cx
         .retry(|| async {
-            cx.clients.rds.describe_db_cluster_parameter_groups().db_cluster_parameter_group_name(name).send().await.aws("DescribeDBClusterParameterGroups")
+            cx.clients
+                .rds
+                .describe_db_cluster_parameter_groups()
+                .db_cluster_parameter_group_name(name)
+                .send()
+                .await
+                .aws("DescribeDBClusterParameterGroups")
         })
         .await;
     match got {
@@ -53,10 +62,19 @@ async fn describe(cx: &Cx, name: &str) -> Result<Option<aws_sdk_rds::types::DbCl
 
 /// One group by name, with the parameters `props` sets; `None` when it is not there.
 async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Option<Live>, AwsError> {
-    let Some(g) = describe(cx, name).await? else { return Ok(None) };
+    let Some(g) = describe(cx, name).await? else {
+        return Ok(None);
+    };
     let params = cx
         .retry(|| async {
-            cx.clients.rds.describe_db_cluster_parameters().db_cluster_parameter_group_name(name).source("user").send().await.aws("DescribeDBClusterParameters")
+            cx.clients
+                .rds
+                .describe_db_cluster_parameters()
+                .db_cluster_parameter_group_name(name)
+                .source("user")
+                .send()
+                .await
+                .aws("DescribeDBClusterParameters")
         })
         .await?;
     let values = planned_values(props, params.parameters());
@@ -70,7 +88,12 @@ async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Optio
     if let Some((_, tags)) = read_tags(&tags_of(cx, arn).await?, env) {
         props["tags"] = tags;
     }
-    Ok(Some(Live { id: name.to_string(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(name, arn) }))
+    Ok(Some(Live {
+        id: name.to_string(),
+        address: None,
+        props: props.as_object().cloned().unwrap_or_default(),
+        outputs: outputs(name, arn),
+    }))
 }
 
 #[async_trait]
@@ -105,14 +128,24 @@ impl Kind for DbClusterParameterGroup {
             .await
             .aws("CreateDBClusterParameterGroup");
         let arn = match created {
-            Ok(o) => o.db_cluster_parameter_group().and_then(|g| g.db_cluster_parameter_group_arn()).unwrap_or_default().to_string(),
-            Err(e) if e.code.contains("AlreadyExists") => {
-                describe(cx, name).await?.and_then(|g| g.db_cluster_parameter_group_arn().map(String::from)).unwrap_or_default()
-            }
+            Ok(o) => o
+                .db_cluster_parameter_group()
+                .and_then(|g| g.db_cluster_parameter_group_arn())
+                .unwrap_or_default()
+                .to_string(),
+            Err(e) if e.code.contains("AlreadyExists") => describe(cx, name)
+                .await?
+                .and_then(|g| g.db_cluster_parameter_group_arn().map(String::from))
+                .unwrap_or_default(),
             Err(e) => return Err(e),
         };
         set(cx, name, t.props).await?;
-        Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(name, &arn) })
+        Ok(Live {
+            id: name.to_string(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs: outputs(name, &arn),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -125,11 +158,19 @@ impl Kind for DbClusterParameterGroup {
     }
 
     async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
-        let Some(name) = opt_str(resolved, "name") else { return Ok(None) };
+        let Some(name) = opt_str(resolved, "name") else {
+            return Ok(None);
+        };
         read_one(cx, name, resolved, &cx.env).await
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c != "tags") {
             set(cx, &live.id, t.props).await?;
         }
@@ -137,14 +178,29 @@ impl Kind for DbClusterParameterGroup {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
             update_tags(cx, &arn, t.address, &live.props, t.props).await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         match cx
-            .retry_while(&live.id, "still used by an Aurora cluster", cx.timeouts.dependency, ErrorClass::Dependency, || async {
-                cx.clients.rds.delete_db_cluster_parameter_group().db_cluster_parameter_group_name(&live.id).send().await.aws("DeleteDBClusterParameterGroup")
-            })
+            .retry_while(
+                &live.id,
+                "still used by an Aurora cluster",
+                cx.timeouts.dependency,
+                ErrorClass::Dependency,
+                || async {
+                    cx.clients
+                        .rds
+                        .delete_db_cluster_parameter_group()
+                        .db_cluster_parameter_group_name(&live.id)
+                        .send()
+                        .await
+                        .aws("DeleteDBClusterParameterGroup")
+                },
+            )
             .await
         {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),

@@ -8,8 +8,11 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde_json::json;
 
-use super::rds_common::{create_tags, describe_instance, final_snapshot_id, finish_delete, read_tags, wait_instance_available};
-use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::rds_common::{
+    create_tags, describe_instance, final_snapshot_id, finish_delete, read_tags,
+    wait_instance_available,
+};
+use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -35,7 +38,11 @@ fn to_live(db: &RdsInstance, env: &str) -> Option<Live> {
     let (address, tags) = read_tags(db.tag_list(), env)?;
     let id = db.db_instance_identifier()?.to_string();
     let version = db.engine_version().unwrap_or_default();
-    let mut sgs: Vec<String> = db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id().map(String::from)).collect();
+    let mut sgs: Vec<String> = db
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id().map(String::from))
+        .collect();
     sgs.sort();
     let mut props = json!({
         "identifier": id,
@@ -63,9 +70,15 @@ fn to_live(db: &RdsInstance, env: &str) -> Option<Live> {
             ("instance_class", p.db_instance_class().map(|v| json!(v))),
             ("allocated_storage", p.allocated_storage().map(|v| json!(v))),
             ("multi_az", p.multi_az().map(|v| json!(v))),
-            ("backup_retention_days", p.backup_retention_period().map(|v| json!(v))),
+            (
+                "backup_retention_days",
+                p.backup_retention_period().map(|v| json!(v)),
+            ),
             ("engine_version", p.engine_version().map(|v| json!(v))),
-            ("iam_database_authentication", p.iam_database_authentication_enabled().map(|v| json!(v))),
+            (
+                "iam_database_authentication",
+                p.iam_database_authentication_enabled().map(|v| json!(v)),
+            ),
         ];
         for (field, value) in pending {
             if let Some(v) = value {
@@ -78,14 +91,43 @@ fn to_live(db: &RdsInstance, env: &str) -> Option<Live> {
     }
     let outputs: Outputs = [
         ("id".to_string(), id.clone()),
-        ("arn".into(), db.db_instance_arn().unwrap_or_default().to_string()),
-        ("endpoint".into(), db.endpoint().and_then(|e| e.address()).unwrap_or_default().to_string()),
-        ("port".into(), db.endpoint().and_then(|e| e.port()).map(|p| p.to_string()).unwrap_or_default()),
-        ("resource_id".into(), db.dbi_resource_id().unwrap_or_default().to_string()),
-        ("master_secret_arn".into(), db.master_user_secret().and_then(|s| s.secret_arn()).unwrap_or_default().to_string()),
+        (
+            "arn".into(),
+            db.db_instance_arn().unwrap_or_default().to_string(),
+        ),
+        (
+            "endpoint".into(),
+            db.endpoint()
+                .and_then(|e| e.address())
+                .unwrap_or_default()
+                .to_string(),
+        ),
+        (
+            "port".into(),
+            db.endpoint()
+                .and_then(|e| e.port())
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+        ),
+        (
+            "resource_id".into(),
+            db.dbi_resource_id().unwrap_or_default().to_string(),
+        ),
+        (
+            "master_secret_arn".into(),
+            db.master_user_secret()
+                .and_then(|s| s.secret_arn())
+                .unwrap_or_default()
+                .to_string(),
+        ),
     ]
     .into();
-    Some(Live { id, address, props: props.as_object().cloned()?, outputs })
+    Some(Live {
+        id,
+        address,
+        props: props.as_object().cloned()?,
+        outputs,
+    })
 }
 
 #[async_trait]
@@ -95,11 +137,25 @@ impl Kind for DbInstance {
     }
 
     fn outputs(&self) -> &'static [&'static str] {
-        &["id", "arn", "endpoint", "port", "resource_id", "master_secret_arn"]
+        &[
+            "id",
+            "arn",
+            "endpoint",
+            "port",
+            "resource_id",
+            "master_secret_arn",
+        ]
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {
-        &["identifier", "engine", "engine_major", "storage_encrypted", "kms_key_id", "db_subnet_group_name"]
+        &[
+            "identifier",
+            "engine",
+            "engine_major",
+            "storage_encrypted",
+            "kms_key_id",
+            "db_subnet_group_name",
+        ]
     }
 
     fn natural_key(&self, _props: &Props) -> Option<String> {
@@ -117,7 +173,10 @@ impl Kind for DbInstance {
             .db_instance_class(str_prop(t.props, "instance_class")?)
             .allocated_storage(int(t.props, "allocated_storage").unwrap_or(20))
             .db_subnet_group_name(str_prop(t.props, "db_subnet_group_name")?)
-            .set_vpc_security_group_ids(Some(super::eks_common::strings(t.props, "vpc_security_group_ids")))
+            .set_vpc_security_group_ids(Some(super::eks_common::strings(
+                t.props,
+                "vpc_security_group_ids",
+            )))
             .set_db_parameter_group_name(opt_str(t.props, "parameter_group_name").map(String::from))
             .multi_az(flag(t.props, "multi_az"))
             .backup_retention_period(int(t.props, "backup_retention_days").unwrap_or(7))
@@ -135,26 +194,49 @@ impl Kind for DbInstance {
             .await
             .aws("CreateDBInstance")?;
         let live = wait_instance_available(cx, t.address, id, to_live).await?;
-        Ok(Live { props: t.props.clone(), ..live })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let all = cx
             .retry(|| async {
-                cx.clients.rds.describe_db_instances().max_records(100).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("DescribeDBInstances")
+                cx.clients
+                    .rds
+                    .describe_db_instances()
+                    .max_records(100)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .aws("DescribeDBInstances")
             })
             .await?;
         Ok(all.iter().filter_map(|db| to_live(db, scope.env)).collect())
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         let has = |f: &str| changed.iter().any(|c| c == f);
         let mut call = cx
             .clients
             .rds
             .modify_db_instance()
             .db_instance_identifier(&live.id)
-            .apply_immediately(t.props.get("_apply_immediately").and_then(|v| v.as_bool()).unwrap_or(false));
+            .apply_immediately(
+                t.props
+                    .get("_apply_immediately")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false),
+            );
         if has("instance_class") {
             call = call.db_instance_class(str_prop(t.props, "instance_class")?);
         }
@@ -180,35 +262,64 @@ impl Kind for DbInstance {
             call = call.publicly_accessible(flag(t.props, "publicly_accessible"));
         }
         if has("iam_database_authentication") {
-            call = call.enable_iam_database_authentication(flag(t.props, "iam_database_authentication"));
+            call = call
+                .enable_iam_database_authentication(flag(t.props, "iam_database_authentication"));
         }
         if has("vpc_security_group_ids") {
-            call = call.set_vpc_security_group_ids(Some(super::eks_common::strings(t.props, "vpc_security_group_ids")));
+            call = call.set_vpc_security_group_ids(Some(super::eks_common::strings(
+                t.props,
+                "vpc_security_group_ids",
+            )));
         }
         if has("parameter_group_name") {
-            call = call.set_db_parameter_group_name(opt_str(t.props, "parameter_group_name").map(String::from));
+            call = call.set_db_parameter_group_name(
+                opt_str(t.props, "parameter_group_name").map(String::from),
+            );
         }
         if changed.iter().any(|c| c != "tags") {
             let call = call;
-            cx.retry(|| async { call.clone().send().await.aws("ModifyDBInstance") }).await?;
+            cx.retry(|| async { call.clone().send().await.aws("ModifyDBInstance") })
+                .await?;
             wait_instance_available(cx, t.address, &live.id, to_live).await?;
         }
         if has("tags") {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
             super::rds_common::update_tags(cx, &arn, t.address, &live.props, t.props).await?;
         }
-        let live = describe_instance(cx, &live.id).await?.and_then(|db| to_live(&db, &cx.env)).unwrap_or_else(|| live.clone());
-        Ok(Live { props: t.props.clone(), ..live })
+        let live = describe_instance(cx, &live.id)
+            .await?
+            .and_then(|db| to_live(&db, &cx.env))
+            .unwrap_or_else(|| live.clone());
+        Ok(Live {
+            props: t.props.clone(),
+            ..live
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let snapshot = final_snapshot_id(live);
-        let call = cx.clients.rds.delete_db_instance().db_instance_identifier(&live.id).delete_automated_backups(snapshot.is_none());
+        let call = cx
+            .clients
+            .rds
+            .delete_db_instance()
+            .db_instance_identifier(&live.id)
+            .delete_automated_backups(snapshot.is_none());
         let call = match snapshot {
-            Some(id) => call.skip_final_snapshot(false).final_db_snapshot_identifier(id),
+            Some(id) => call
+                .skip_final_snapshot(false)
+                .final_db_snapshot_identifier(id),
             None => call.skip_final_snapshot(true),
         };
-        let sent = cx.retry(|| async { call.clone().send().await.aws("DeleteDBInstance") }).await.map(|_| ());
-        finish_delete(cx, live, "DB instance to be deleted", sent, || async { Ok(describe_instance(cx, &live.id).await?.is_none().then_some(())) }).await
+        let sent = cx
+            .retry(|| async { call.clone().send().await.aws("DeleteDBInstance") })
+            .await
+            .map(|_| ());
+        finish_delete(cx, live, "DB instance to be deleted", sent, || async {
+            Ok(describe_instance(cx, &live.id)
+                .await?
+                .is_none()
+                .then_some(()))
+        })
+        .await
     }
 }

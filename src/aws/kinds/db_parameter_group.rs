@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
-use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
 
@@ -20,7 +20,11 @@ pub(super) fn parameters(props: &Props) -> Vec<Parameter> {
         .map(|(k, v)| {
             Parameter::builder()
                 .parameter_name(k)
-                .parameter_value(v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))
+                .parameter_value(
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| v.to_string()),
+                )
                 .apply_method(ApplyMethod::PendingReboot)
                 .build()
         })
@@ -30,9 +34,18 @@ pub(super) fn parameters(props: &Props) -> Vec<Parameter> {
 /// The values of the parameters the plan sets, as read back (a group holds
 /// many more; only the plan's are compared).
 pub(super) fn planned_values(props: &Props, read: &[Parameter]) -> serde_json::Map<String, Value> {
-    let wanted: Vec<&String> = props.get("parameters").and_then(|p| p.as_object()).map(|m| m.keys().collect()).unwrap_or_default();
+    let wanted: Vec<&String> = props
+        .get("parameters")
+        .and_then(|p| p.as_object())
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
     read.iter()
-        .filter_map(|p| Some((p.parameter_name()?.to_string(), Value::String(p.parameter_value()?.to_string()))))
+        .filter_map(|p| {
+            Some((
+                p.parameter_name()?.to_string(),
+                Value::String(p.parameter_value()?.to_string()),
+            ))
+        })
         .filter(|(k, _)| wanted.contains(&k))
         .collect()
 }
@@ -43,7 +56,14 @@ async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
         return Ok(());
     }
     cx.retry(|| async {
-        cx.clients.rds.modify_db_parameter_group().db_parameter_group_name(name).set_parameters(Some(params.clone())).send().await.aws("ModifyDBParameterGroup")
+        cx.clients
+            .rds
+            .modify_db_parameter_group()
+            .db_parameter_group_name(name)
+            .set_parameters(Some(params.clone()))
+            .send()
+            .await
+            .aws("ModifyDBParameterGroup")
     })
     .await?;
     Ok(())
@@ -52,16 +72,35 @@ async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
 /// One group by name, with the parameters `props` sets; `None` when it is not there.
 async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Option<Live>, AwsError> {
     let group = cx
-        .retry(|| async { cx.clients.rds.describe_db_parameter_groups().db_parameter_group_name(name).send().await.aws("DescribeDBParameterGroups") })
+        .retry(|| async {
+            cx.clients
+                .rds
+                .describe_db_parameter_groups()
+                .db_parameter_group_name(name)
+                .send()
+                .await
+                .aws("DescribeDBParameterGroups")
+        })
         .await;
     let group = match group {
         Ok(g) => g,
         Err(e) if e.class == ErrorClass::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let Some(g) = group.db_parameter_groups().first() else { return Ok(None) };
+    let Some(g) = group.db_parameter_groups().first() else {
+        return Ok(None);
+    };
     let params = cx
-        .retry(|| async { cx.clients.rds.describe_db_parameters().db_parameter_group_name(name).source("user").send().await.aws("DescribeDBParameters") })
+        .retry(|| async {
+            cx.clients
+                .rds
+                .describe_db_parameters()
+                .db_parameter_group_name(name)
+                .source("user")
+                .send()
+                .await
+                .aws("DescribeDBParameters")
+        })
         .await?;
     let values = planned_values(props, params.parameters());
     let mut props = json!({
@@ -70,12 +109,20 @@ async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Optio
         "description": g.description(),
         "parameters": values,
     });
-    if let Some((_, tags)) = read_tags(&tags_of(cx, g.db_parameter_group_arn().unwrap_or_default()).await?, env) {
+    if let Some((_, tags)) = read_tags(
+        &tags_of(cx, g.db_parameter_group_arn().unwrap_or_default()).await?,
+        env,
+    ) {
         props["tags"] = tags;
     }
     let mut outputs = id_outputs(name);
     outputs.insert("name".into(), name.into());
-    Ok(Some(Live { id: name.to_string(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs }))
+    Ok(Some(Live {
+        id: name.to_string(),
+        address: None,
+        props: props.as_object().cloned().unwrap_or_default(),
+        outputs,
+    }))
 }
 
 #[async_trait]
@@ -118,7 +165,12 @@ impl Kind for DbParameterGroup {
         set(cx, name, t.props).await?;
         let mut outputs = id_outputs(name);
         outputs.insert("name".into(), name.into());
-        Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs })
+        Ok(Live {
+            id: name.to_string(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs,
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -131,29 +183,65 @@ impl Kind for DbParameterGroup {
     }
 
     async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
-        let Some(name) = opt_str(resolved, "name") else { return Ok(None) };
+        let Some(name) = opt_str(resolved, "name") else {
+            return Ok(None);
+        };
         read_one(cx, name, resolved, &cx.env).await
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c != "tags") {
             set(cx, &live.id, t.props).await?;
         }
         if changed.iter().any(|c| c == "tags") {
             let described = cx
-                .retry(|| async { cx.clients.rds.describe_db_parameter_groups().db_parameter_group_name(&live.id).send().await.aws("DescribeDBParameterGroups") })
+                .retry(|| async {
+                    cx.clients
+                        .rds
+                        .describe_db_parameter_groups()
+                        .db_parameter_group_name(&live.id)
+                        .send()
+                        .await
+                        .aws("DescribeDBParameterGroups")
+                })
                 .await?;
-            let arn = described.db_parameter_groups().first().and_then(|g| g.db_parameter_group_arn()).unwrap_or_default().to_string();
+            let arn = described
+                .db_parameter_groups()
+                .first()
+                .and_then(|g| g.db_parameter_group_arn())
+                .unwrap_or_default()
+                .to_string();
             update_tags(cx, &arn, t.address, &live.props, t.props).await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         match cx
-            .retry_while(&live.id, "still used by a DB instance", cx.timeouts.dependency, ErrorClass::Dependency, || async {
-                cx.clients.rds.delete_db_parameter_group().db_parameter_group_name(&live.id).send().await.aws("DeleteDBParameterGroup")
-            })
+            .retry_while(
+                &live.id,
+                "still used by a DB instance",
+                cx.timeouts.dependency,
+                ErrorClass::Dependency,
+                || async {
+                    cx.clients
+                        .rds
+                        .delete_db_parameter_group()
+                        .db_parameter_group_name(&live.id)
+                        .send()
+                        .await
+                        .aws("DeleteDBParameterGroup")
+                },
+            )
             .await
         {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
-use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
 
@@ -17,12 +17,22 @@ fn subnets(props: &Props) -> Vec<String> {
 /// A group as read, without its tags (one more call).
 fn to_live(g: &aws_sdk_rds::types::DbSubnetGroup) -> Live {
     let name = g.db_subnet_group_name().unwrap_or_default().to_string();
-    let mut ids: Vec<String> = g.subnets().iter().filter_map(|s| s.subnet_identifier().map(String::from)).collect();
+    let mut ids: Vec<String> = g
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_identifier().map(String::from))
+        .collect();
     ids.sort();
-    let props = json!({ "name": name, "description": g.db_subnet_group_description(), "subnet_ids": ids });
+    let props =
+        json!({ "name": name, "description": g.db_subnet_group_description(), "subnet_ids": ids });
     let mut outputs = id_outputs(&name);
     outputs.insert("name".into(), name.clone());
-    Live { id: name, address: None, props: props.as_object().cloned().unwrap_or_default(), outputs }
+    Live {
+        id: name,
+        address: None,
+        props: props.as_object().cloned().unwrap_or_default(),
+        outputs,
+    }
 }
 
 #[async_trait]
@@ -57,13 +67,27 @@ impl Kind for DbSubnetGroup {
             .aws("CreateDBSubnetGroup")?;
         let mut outputs = id_outputs(name);
         outputs.insert("name".into(), name.into());
-        Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs })
+        Ok(Live {
+            id: name.to_string(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs,
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let groups = cx
             .retry(|| async {
-                cx.clients.rds.describe_db_subnet_groups().max_records(100).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("DescribeDBSubnetGroups")
+                cx.clients
+                    .rds
+                    .describe_db_subnet_groups()
+                    .max_records(100)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .aws("DescribeDBSubnetGroups")
             })
             .await?;
         let mut out = Vec::new();
@@ -71,7 +95,10 @@ impl Kind for DbSubnetGroup {
             let mut live = to_live(g);
             // Matched by name; tags (one call each) only for the groups state knows.
             if scope.known.iter().any(|k| k.id == live.id)
-                && let Some((_, tags)) = read_tags(&tags_of(cx, g.db_subnet_group_arn().unwrap_or_default()).await?, scope.env)
+                && let Some((_, tags)) = read_tags(
+                    &tags_of(cx, g.db_subnet_group_arn().unwrap_or_default()).await?,
+                    scope.env,
+                )
             {
                 live.props.insert("tags".into(), tags);
             }
@@ -82,29 +109,54 @@ impl Kind for DbSubnetGroup {
 
     /// The batched read has no tags for groups state does not know: one by name, with them.
     async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
-        let Some(name) = opt_str(resolved, "name") else { return Ok(None) };
-        let found = cx.retry(|| async { cx.clients.rds.describe_db_subnet_groups().db_subnet_group_name(name).send().await.aws("DescribeDBSubnetGroups") }).await;
+        let Some(name) = opt_str(resolved, "name") else {
+            return Ok(None);
+        };
+        let found = cx
+            .retry(|| async {
+                cx.clients
+                    .rds
+                    .describe_db_subnet_groups()
+                    .db_subnet_group_name(name)
+                    .send()
+                    .await
+                    .aws("DescribeDBSubnetGroups")
+            })
+            .await;
         let found = match found {
             Ok(f) => f,
             Err(e) if e.class == ErrorClass::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        let Some(g) = found.db_subnet_groups().first() else { return Ok(None) };
+        let Some(g) = found.db_subnet_groups().first() else {
+            return Ok(None);
+        };
         let mut live = to_live(g);
-        if let Some((_, tags)) = read_tags(&tags_of(cx, g.db_subnet_group_arn().unwrap_or_default()).await?, &cx.env) {
+        if let Some((_, tags)) = read_tags(
+            &tags_of(cx, g.db_subnet_group_arn().unwrap_or_default()).await?,
+            &cx.env,
+        ) {
             live.props.insert("tags".into(), tags);
         }
         Ok(Some(live))
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c != "tags") {
             cx.retry(|| async {
                 cx.clients
                     .rds
                     .modify_db_subnet_group()
                     .db_subnet_group_name(&live.id)
-                    .set_db_subnet_group_description(opt_str(t.props, "description").map(String::from))
+                    .set_db_subnet_group_description(
+                        opt_str(t.props, "description").map(String::from),
+                    )
                     .set_subnet_ids(Some(subnets(t.props)))
                     .send()
                     .await
@@ -114,19 +166,47 @@ impl Kind for DbSubnetGroup {
         }
         if changed.iter().any(|c| c == "tags") {
             let described = cx
-                .retry(|| async { cx.clients.rds.describe_db_subnet_groups().db_subnet_group_name(&live.id).send().await.aws("DescribeDBSubnetGroups") })
+                .retry(|| async {
+                    cx.clients
+                        .rds
+                        .describe_db_subnet_groups()
+                        .db_subnet_group_name(&live.id)
+                        .send()
+                        .await
+                        .aws("DescribeDBSubnetGroups")
+                })
                 .await?;
-            let arn = described.db_subnet_groups().first().and_then(|g| g.db_subnet_group_arn()).unwrap_or_default().to_string();
+            let arn = described
+                .db_subnet_groups()
+                .first()
+                .and_then(|g| g.db_subnet_group_arn())
+                .unwrap_or_default()
+                .to_string();
             update_tags(cx, &arn, t.address, &live.props, t.props).await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         match cx
-            .retry_while(&live.id, "still used by a DB instance", cx.timeouts.dependency, ErrorClass::Dependency, || async {
-                cx.clients.rds.delete_db_subnet_group().db_subnet_group_name(&live.id).send().await.aws("DeleteDBSubnetGroup")
-            })
+            .retry_while(
+                &live.id,
+                "still used by a DB instance",
+                cx.timeouts.dependency,
+                ErrorClass::Dependency,
+                || async {
+                    cx.clients
+                        .rds
+                        .delete_db_subnet_group()
+                        .db_subnet_group_name(&live.id)
+                        .send()
+                        .await
+                        .aws("DeleteDBSubnetGroup")
+                },
+            )
             .await
         {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),

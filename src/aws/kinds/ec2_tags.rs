@@ -6,20 +6,29 @@ use serde_json::Value;
 
 use super::Target;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{is_foreign_tag, Props, TAG_ADDRESS, TAG_ENV};
+use crate::model::{Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag};
 
 /// The plan's tags plus the identity tags, for a create call.
 pub fn create_tags(cx: &Cx, target: &Target<'_>) -> Vec<Tag> {
-    super::tagged::create_tags(cx, target.address, target.props).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    super::tagged::create_tags(cx, target.address, target.props)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 pub fn tag_spec(kind: ResourceType, cx: &Cx, target: &Target<'_>) -> TagSpecification {
-    TagSpecification::builder().resource_type(kind).set_tags(Some(create_tags(cx, target))).build()
+    TagSpecification::builder()
+        .resource_type(kind)
+        .set_tags(Some(create_tags(cx, target)))
+        .build()
 }
 
 /// `tag:infra:env = <env>`: every batched read uses it.
 pub fn env_filter(env: &str) -> Filter {
-    Filter::builder().name(format!("tag:{TAG_ENV}")).values(env).build()
+    Filter::builder()
+        .name(format!("tag:{TAG_ENV}"))
+        .values(env)
+        .build()
 }
 
 /// Splits tags read back into the `infra:address` and the comparable tags.
@@ -30,7 +39,9 @@ pub fn read_tags(tags: &[Tag], env: &str) -> Option<(Option<String>, Value)> {
     let mut address = None;
     let mut out = serde_json::Map::new();
     for t in tags {
-        let (Some(k), Some(v)) = (t.key(), t.value()) else { continue };
+        let (Some(k), Some(v)) = (t.key(), t.value()) else {
+            continue;
+        };
         if k == TAG_ENV && v != env {
             return None;
         }
@@ -48,17 +59,37 @@ pub fn read_tags(tags: &[Tag], env: &str) -> Option<(Option<String>, Value)> {
 /// that were managed and are no longer wanted. Tags others added are kept.
 pub async fn sync(cx: &Cx, id: &str, old: &Props, new: &Props) -> Result<(), AwsError> {
     let (set, remove) = super::tagged::tag_delta(old, new);
-    let set: Vec<Tag> = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-    let remove: Vec<Tag> = remove.into_iter().map(|k| Tag::builder().key(k).build()).collect();
+    let set: Vec<Tag> = set
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let remove: Vec<Tag> = remove
+        .into_iter()
+        .map(|k| Tag::builder().key(k).build())
+        .collect();
     if !set.is_empty() {
         cx.retry(|| async {
-            cx.clients.ec2.create_tags().resources(id).set_tags(Some(set.clone())).send().await.aws("CreateTags")
+            cx.clients
+                .ec2
+                .create_tags()
+                .resources(id)
+                .set_tags(Some(set.clone()))
+                .send()
+                .await
+                .aws("CreateTags")
         })
         .await?;
     }
     if !remove.is_empty() {
         cx.retry(|| async {
-            cx.clients.ec2.delete_tags().resources(id).set_tags(Some(remove.clone())).send().await.aws("DeleteTags")
+            cx.clients
+                .ec2
+                .delete_tags()
+                .resources(id)
+                .set_tags(Some(remove.clone()))
+                .send()
+                .await
+                .aws("DeleteTags")
         })
         .await?;
     }
@@ -73,7 +104,13 @@ where
     Fut: std::future::Future<Output = Result<T, AwsError>>,
 {
     match cx
-        .retry_while(address, "still in use", cx.timeouts.dependency, crate::aws::ErrorClass::Dependency, call)
+        .retry_while(
+            address,
+            "still in use",
+            cx.timeouts.dependency,
+            crate::aws::ErrorClass::Dependency,
+            call,
+        )
         .await
     {
         Ok(_) => Ok(()),
@@ -85,7 +122,12 @@ where
 /// Like [`delete_call`], and when `DependencyViolation` outlasts the wait,
 /// the error names what still uses the resource: the network interfaces
 /// found by `filter` (`vpc-id`, `subnet-id`, `group-id`), with what made them.
-pub async fn delete_naming_blockers<F, Fut, T>(cx: &Cx, address: &str, filter: (&str, &str), call: F) -> Result<(), AwsError>
+pub async fn delete_naming_blockers<F, Fut, T>(
+    cx: &Cx,
+    address: &str,
+    filter: (&str, &str),
+    call: F,
+) -> Result<(), AwsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, AwsError>>,
@@ -93,17 +135,37 @@ where
     match delete_call(cx, address, call).await {
         Err(e) if e.class == crate::aws::ErrorClass::Dependency => {
             let f = Filter::builder().name(filter.0).values(filter.1).build();
-            let enis = cx.clients.ec2.describe_network_interfaces().filters(f).send().await.aws("DescribeNetworkInterfaces");
+            let enis = cx
+                .clients
+                .ec2
+                .describe_network_interfaces()
+                .filters(f)
+                .send()
+                .await
+                .aws("DescribeNetworkInterfaces");
             let names: Vec<String> = enis
                 .map(|o| {
                     o.network_interfaces()
                         .iter()
-                        .map(|n| format!("{} ({})", n.network_interface_id().unwrap_or_default(), n.description().unwrap_or("no description")))
+                        .map(|n| {
+                            format!(
+                                "{} ({})",
+                                n.network_interface_id().unwrap_or_default(),
+                                n.description().unwrap_or("no description")
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
-            let blockers = if names.is_empty() { "no network interface found; check load balancers and endpoints".to_string() } else { names.join(", ") };
-            Err(AwsError { message: format!("{}; blocked by: {blockers}", e.message), ..e })
+            let blockers = if names.is_empty() {
+                "no network interface found; check load balancers and endpoints".to_string()
+            } else {
+                names.join(", ")
+            };
+            Err(AwsError {
+                message: format!("{}; blocked by: {blockers}", e.message),
+                ..e
+            })
         }
         other => other,
     }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::eks_common::{env_clusters, read_tags, set_tags, sorted, strings};
 use super::tagged::create_tags;
-use super::{str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -32,16 +32,37 @@ fn to_live(e: &AccessEntry, env: &str) -> Option<Live> {
     });
     let outputs: Outputs = [
         ("id".to_string(), format!("{cluster}#{principal}")),
-        ("arn".into(), e.access_entry_arn().unwrap_or_default().to_string()),
+        (
+            "arn".into(),
+            e.access_entry_arn().unwrap_or_default().to_string(),
+        ),
         ("principal_arn".into(), principal.clone()),
     ]
     .into();
-    Some(Live { id: format!("{cluster}#{principal}"), address, props: props.as_object().cloned()?, outputs })
+    Some(Live {
+        id: format!("{cluster}#{principal}"),
+        address,
+        props: props.as_object().cloned()?,
+        outputs,
+    })
 }
 
-async fn describe(cx: &Cx, cluster: &str, principal: &str) -> Result<Option<AccessEntry>, AwsError> {
+async fn describe(
+    cx: &Cx,
+    cluster: &str,
+    principal: &str,
+) -> Result<Option<AccessEntry>, AwsError> {
     let got = cx
-        .retry(|| async { cx.clients.eks.describe_access_entry().cluster_name(cluster).principal_arn(principal).send().await.aws("DescribeAccessEntry") })
+        .retry(|| async {
+            cx.clients
+                .eks
+                .describe_access_entry()
+                .cluster_name(cluster)
+                .principal_arn(principal)
+                .send()
+                .await
+                .aws("DescribeAccessEntry")
+        })
         .await;
     match got {
         Ok(o) => Ok(o.access_entry().cloned()),
@@ -58,7 +79,12 @@ pub async fn all_entries(cx: &Cx, env: &str) -> Result<Arc<Vec<AccessEntry>>, Aw
         for cluster in env_clusters(cx, env).await?.iter() {
             let Some(name) = cluster.name() else { continue };
             // A cluster in CONFIG_MAP mode has no access entries to list.
-            if cluster.access_config().and_then(|a| a.authentication_mode()).map(|m| m.as_str()) == Some("CONFIG_MAP") {
+            if cluster
+                .access_config()
+                .and_then(|a| a.authentication_mode())
+                .map(|m| m.as_str())
+                == Some("CONFIG_MAP")
+            {
                 continue;
             }
             let principals = cx
@@ -114,7 +140,9 @@ impl Kind for EksAccessEntry {
             .create_access_entry()
             .cluster_name(cluster)
             .principal_arn(principal)
-            .set_kubernetes_groups(Some(strings(t.props, "kubernetes_groups")).filter(|g| !g.is_empty()))
+            .set_kubernetes_groups(
+                Some(strings(t.props, "kubernetes_groups")).filter(|g| !g.is_empty()),
+            )
             .r#type(str_prop(t.props, "type").unwrap_or("STANDARD"))
             .client_request_token(t.token)
             .set_tags(Some(create_tags(cx, t.address, t.props)))
@@ -125,20 +153,36 @@ impl Kind for EksAccessEntry {
         let entry = match created {
             Ok(o) => o.access_entry().cloned(),
             // One entry per principal: an earlier run's (killed before it saved) is this one.
-            Err(e) if e.code == "ResourceInUseException" => describe(cx, cluster, principal).await?,
+            Err(e) if e.code == "ResourceInUseException" => {
+                describe(cx, cluster, principal).await?
+            }
             Err(e) => return Err(e),
         };
         let live = entry.as_ref().and_then(|e| to_live(e, &cx.env)).ok_or_else(|| {
             AwsError::local("CreateAccessEntry", format!("the access entry of {principal} on {cluster} exists and is not infra's for env {}", cx.env))
         })?;
-        Ok(Live { props: t.props.clone(), address: Some(t.address.to_string()), ..live })
+        Ok(Live {
+            props: t.props.clone(),
+            address: Some(t.address.to_string()),
+            ..live
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        Ok(all_entries(cx, scope.env).await?.iter().filter_map(|e| to_live(e, scope.env)).collect())
+        Ok(all_entries(cx, scope.env)
+            .await?
+            .iter()
+            .filter_map(|e| to_live(e, scope.env))
+            .collect())
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         let cluster = str_prop(t.props, "cluster_name")?;
         let principal = str_prop(t.props, "principal_arn")?;
         if changed.iter().any(|c| c == "kubernetes_groups") {
@@ -157,16 +201,37 @@ impl Kind for EksAccessEntry {
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
-            set_tags(cx, live.outputs.get("arn").map(String::as_str).unwrap_or_default(), &live.props, t.props).await?;
+            set_tags(
+                cx,
+                live.outputs
+                    .get("arn")
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+                &live.props,
+                t.props,
+            )
+            .await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let cluster = str_prop(&live.props, "cluster_name")?;
         let principal = str_prop(&live.props, "principal_arn")?;
         let deleted = cx
-            .retry(|| async { cx.clients.eks.delete_access_entry().cluster_name(cluster).principal_arn(principal).send().await.aws("DeleteAccessEntry") })
+            .retry(|| async {
+                cx.clients
+                    .eks
+                    .delete_access_entry()
+                    .cluster_name(cluster)
+                    .principal_arn(principal)
+                    .send()
+                    .await
+                    .aws("DeleteAccessEntry")
+            })
             .await;
         match deleted {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),

@@ -9,14 +9,15 @@ use serde_json::json;
 
 use super::eks_access_entry::all_entries;
 use super::eks_common::{read_tags, sorted};
-use super::{str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
 
 pub struct EksAccessPolicyAssociation;
 
 /// The managed policy that makes its holder a cluster admin.
-pub const CLUSTER_ADMIN_POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+pub const CLUSTER_ADMIN_POLICY: &str =
+    "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
 
 fn key(cluster: &str, principal: &str, policy: &str) -> String {
     format!("{cluster}#{principal}#{policy}")
@@ -24,9 +25,17 @@ fn key(cluster: &str, principal: &str, policy: &str) -> String {
 
 fn scope_of(props: &Props) -> AccessScope {
     let scope = props.get("access_scope").and_then(|s| s.as_object());
-    let namespaces = scope.map(|s| super::eks_common::strings(s, "namespaces")).unwrap_or_default();
-    let kind = scope.and_then(|s| s.get("type")).and_then(|t| t.as_str()).unwrap_or("cluster");
-    AccessScope::builder().r#type(AccessScopeType::from(kind)).set_namespaces(Some(namespaces).filter(|n| !n.is_empty())).build()
+    let namespaces = scope
+        .map(|s| super::eks_common::strings(s, "namespaces"))
+        .unwrap_or_default();
+    let kind = scope
+        .and_then(|s| s.get("type"))
+        .and_then(|t| t.as_str())
+        .unwrap_or("cluster");
+    AccessScope::builder()
+        .r#type(AccessScopeType::from(kind))
+        .set_namespaces(Some(namespaces).filter(|n| !n.is_empty()))
+        .build()
 }
 
 fn to_live(cluster: &str, principal: &str, p: &AssociatedAccessPolicy) -> Option<Live> {
@@ -42,11 +51,20 @@ fn to_live(cluster: &str, principal: &str, p: &AssociatedAccessPolicy) -> Option
         },
     });
     let id = key(cluster, principal, policy);
-    Some(Live { id: id.clone(), address: None, props: props.as_object().cloned()?, outputs: super::id_outputs(&id) })
+    Some(Live {
+        id: id.clone(),
+        address: None,
+        props: props.as_object().cloned()?,
+        outputs: super::id_outputs(&id),
+    })
 }
 
 /// The policies associated with one principal's entry.
-pub async fn associated(cx: &Cx, cluster: &str, principal: &str) -> Result<Vec<AssociatedAccessPolicy>, AwsError> {
+pub async fn associated(
+    cx: &Cx,
+    cluster: &str,
+    principal: &str,
+) -> Result<Vec<AssociatedAccessPolicy>, AwsError> {
     let got = cx
         .retry(|| async {
             cx.clients
@@ -63,14 +81,21 @@ pub async fn associated(cx: &Cx, cluster: &str, principal: &str) -> Result<Vec<A
         })
         .await;
     match got {
-        Ok(pages) => Ok(pages.iter().flat_map(|p| p.associated_access_policies().to_vec()).collect()),
+        Ok(pages) => Ok(pages
+            .iter()
+            .flat_map(|p| p.associated_access_policies().to_vec())
+            .collect()),
         Err(e) if e.class == ErrorClass::NotFound => Ok(Vec::new()),
         Err(e) => Err(e),
     }
 }
 
 async fn associate(cx: &Cx, props: &Props) -> Result<(), AwsError> {
-    let (cluster, principal, policy) = (str_prop(props, "cluster_name")?, str_prop(props, "principal_arn")?, str_prop(props, "policy_arn")?);
+    let (cluster, principal, policy) = (
+        str_prop(props, "cluster_name")?,
+        str_prop(props, "principal_arn")?,
+        str_prop(props, "policy_arn")?,
+    );
     let scope = scope_of(props);
     cx.retry(|| async {
         cx.clients
@@ -103,22 +128,38 @@ impl Kind for EksAccessPolicyAssociation {
     }
 
     fn natural_key(&self, props: &Props) -> Option<String> {
-        Some(key(str_prop(props, "cluster_name").ok()?, str_prop(props, "principal_arn").ok()?, str_prop(props, "policy_arn").ok()?))
+        Some(key(
+            str_prop(props, "cluster_name").ok()?,
+            str_prop(props, "principal_arn").ok()?,
+            str_prop(props, "policy_arn").ok()?,
+        ))
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         // Idempotent by nature: associating again answers the same association.
         associate(cx, t.props).await?;
         let id = self.natural_key(t.props).unwrap_or_default();
-        Ok(Live { id: id.clone(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: super::id_outputs(&id) })
+        Ok(Live {
+            id: id.clone(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs: super::id_outputs(&id),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
         // The policies of infra's own entries (tagged for the env): a hand-made
         // entry's policies are not infra's to compare or delete.
-        for entry in all_entries(cx, scope.env).await?.iter().filter(|e| read_tags(e.tags(), scope.env).is_some()) {
-            let (Some(cluster), Some(principal)) = (entry.cluster_name(), entry.principal_arn()) else { continue };
+        for entry in all_entries(cx, scope.env)
+            .await?
+            .iter()
+            .filter(|e| read_tags(e.tags(), scope.env).is_some())
+        {
+            let (Some(cluster), Some(principal)) = (entry.cluster_name(), entry.principal_arn())
+            else {
+                continue;
+            };
             for p in associated(cx, cluster, principal).await? {
                 out.extend(to_live(cluster, principal, &p));
             }
@@ -126,15 +167,28 @@ impl Kind for EksAccessPolicyAssociation {
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "access_scope") {
             associate(cx, t.props).await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let (cluster, principal, policy) = (str_prop(&live.props, "cluster_name")?, str_prop(&live.props, "principal_arn")?, str_prop(&live.props, "policy_arn")?);
+        let (cluster, principal, policy) = (
+            str_prop(&live.props, "cluster_name")?,
+            str_prop(&live.props, "principal_arn")?,
+            str_prop(&live.props, "policy_arn")?,
+        );
         let deleted = cx
             .retry(|| async {
                 cx.clients
@@ -160,8 +214,14 @@ impl Kind for EksAccessPolicyAssociation {
 pub async fn cluster_admins(cx: &Cx, env: &str) -> Result<Vec<(String, String)>, AwsError> {
     let mut out = Vec::new();
     for entry in all_entries(cx, env).await?.iter() {
-        let (Some(cluster), Some(principal)) = (entry.cluster_name(), entry.principal_arn()) else { continue };
-        if associated(cx, cluster, principal).await?.iter().any(|p| p.policy_arn() == Some(CLUSTER_ADMIN_POLICY)) {
+        let (Some(cluster), Some(principal)) = (entry.cluster_name(), entry.principal_arn()) else {
+            continue;
+        };
+        if associated(cx, cluster, principal)
+            .await?
+            .iter()
+            .any(|p| p.policy_arn() == Some(CLUSTER_ADMIN_POLICY))
+        {
             out.push((cluster.to_string(), principal.to_string()));
         }
     }
@@ -171,10 +231,27 @@ pub async fn cluster_admins(cx: &Cx, env: &str) -> Result<Vec<(String, String)>,
 /// The IAM principal infra runs as, in the form an access entry names it
 /// (an assumed role's session becomes its role).
 pub async fn caller_principal(cx: &Cx) -> Result<String, AwsError> {
-    let me = cx.retry(|| async { cx.clients.sts.get_caller_identity().send().await.aws("GetCallerIdentity") }).await?;
+    let me = cx
+        .retry(|| async {
+            cx.clients
+                .sts
+                .get_caller_identity()
+                .send()
+                .await
+                .aws("GetCallerIdentity")
+        })
+        .await?;
     let arn = me.arn().unwrap_or_default();
-    Ok(match arn.strip_prefix("arn:aws:sts::").and_then(|r| r.split_once(":assumed-role/")) {
-        Some((account, rest)) => format!("arn:aws:iam::{account}:role/{}", rest.split('/').next().unwrap_or_default()),
-        None => arn.to_string(),
-    })
+    Ok(
+        match arn
+            .strip_prefix("arn:aws:sts::")
+            .and_then(|r| r.split_once(":assumed-role/"))
+        {
+            Some((account, rest)) => format!(
+                "arn:aws:iam::{account}:role/{}",
+                rest.split('/').next().unwrap_or_default()
+            ),
+            None => arn.to_string(),
+        },
+    )
 }

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use aws_sdk_eks::types::{AddonStatus, ResolveConflicts};
 use serde_json::json;
 
-use super::eks_common::{iam_propagation, env_clusters, read_tags, set_tags};
-use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags};
+use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -26,9 +26,18 @@ fn to_live(a: &aws_sdk_eks::types::Addon, env: &str, pinned: bool) -> Option<Liv
         props["version"] = json!(version);
     }
     let id = format!("{cluster}:{name}");
-    let outputs: Outputs =
-        [("id".to_string(), id.clone()), ("arn".into(), a.addon_arn().unwrap_or_default().to_string()), ("version".into(), version)].into();
-    Some(Live { id, address, props: props.as_object().cloned()?, outputs })
+    let outputs: Outputs = [
+        ("id".to_string(), id.clone()),
+        ("arn".into(), a.addon_arn().unwrap_or_default().to_string()),
+        ("version".into(), version),
+    ]
+    .into();
+    Some(Live {
+        id,
+        address,
+        props: props.as_object().cloned()?,
+        outputs,
+    })
 }
 
 fn split(id: &str) -> (&str, &str) {
@@ -40,8 +49,25 @@ fn conflicts(props: &Props) -> ResolveConflicts {
 }
 
 impl EksAddon {
-    async fn describe(&self, cx: &Cx, cluster: &str, name: &str) -> Result<Option<aws_sdk_eks::types::Addon>, AwsError> {
-        match cx.retry(|| async { cx.clients.eks.describe_addon().cluster_name(cluster).addon_name(name).send().await.aws("DescribeAddon") }).await {
+    async fn describe(
+        &self,
+        cx: &Cx,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<aws_sdk_eks::types::Addon>, AwsError> {
+        match cx
+            .retry(|| async {
+                cx.clients
+                    .eks
+                    .describe_addon()
+                    .cluster_name(cluster)
+                    .addon_name(name)
+                    .send()
+                    .await
+                    .aws("DescribeAddon")
+            })
+            .await
+        {
             Ok(o) => Ok(o.addon().cloned()),
             Err(e) if e.class == ErrorClass::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -51,38 +77,85 @@ impl EksAddon {
     /// The newest version compatible with the cluster's Kubernetes version.
     async fn newest(&self, cx: &Cx, cluster: &str, name: &str) -> Result<String, AwsError> {
         let k8s = cx
-            .retry(|| async { cx.clients.eks.describe_cluster().name(cluster).send().await.aws("DescribeCluster") })
+            .retry(|| async {
+                cx.clients
+                    .eks
+                    .describe_cluster()
+                    .name(cluster)
+                    .send()
+                    .await
+                    .aws("DescribeCluster")
+            })
             .await?
             .cluster()
             .and_then(|c| c.version().map(String::from))
             .unwrap_or_default();
         let out = cx
             .retry(|| async {
-                cx.clients.eks.describe_addon_versions().addon_name(name).kubernetes_version(&k8s).send().await.aws("DescribeAddonVersions")
+                cx.clients
+                    .eks
+                    .describe_addon_versions()
+                    .addon_name(name)
+                    .kubernetes_version(&k8s)
+                    .send()
+                    .await
+                    .aws("DescribeAddonVersions")
             })
             .await?;
-        let mut versions: Vec<String> =
-            out.addons().iter().flat_map(|a| a.addon_versions().iter().filter_map(|v| v.addon_version().map(String::from))).collect();
+        let mut versions: Vec<String> = out
+            .addons()
+            .iter()
+            .flat_map(|a| {
+                a.addon_versions()
+                    .iter()
+                    .filter_map(|v| v.addon_version().map(String::from))
+            })
+            .collect();
         versions.sort_by(|a, b| version_key(a).cmp(&version_key(b)));
-        versions.pop().ok_or_else(|| AwsError::local("DescribeAddonVersions", format!("no version of {name} for Kubernetes {k8s}")))
+        versions.pop().ok_or_else(|| {
+            AwsError::local(
+                "DescribeAddonVersions",
+                format!("no version of {name} for Kubernetes {k8s}"),
+            )
+        })
     }
 
-    async fn wait_active(&self, cx: &Cx, address: &str, cluster: &str, name: &str, pinned: bool) -> Result<Live, AwsError> {
-        cx.wait_for(address, "add-on to become ACTIVE", cx.timeouts.addon, || async {
-            let Some(a) = self.describe(cx, cluster, name).await? else { return Ok(None) };
-            match a.status() {
-                Some(AddonStatus::Active) => Ok(to_live(&a, &cx.env, pinned)),
-                Some(AddonStatus::CreateFailed) => Err(AwsError::local("CreateAddon", format!("add-on {name} CREATE_FAILED"))),
-                _ => Ok(None),
-            }
-        })
+    async fn wait_active(
+        &self,
+        cx: &Cx,
+        address: &str,
+        cluster: &str,
+        name: &str,
+        pinned: bool,
+    ) -> Result<Live, AwsError> {
+        cx.wait_for(
+            address,
+            "add-on to become ACTIVE",
+            cx.timeouts.addon,
+            || async {
+                let Some(a) = self.describe(cx, cluster, name).await? else {
+                    return Ok(None);
+                };
+                match a.status() {
+                    Some(AddonStatus::Active) => Ok(to_live(&a, &cx.env, pinned)),
+                    Some(AddonStatus::CreateFailed) => Err(AwsError::local(
+                        "CreateAddon",
+                        format!("add-on {name} CREATE_FAILED"),
+                    )),
+                    _ => Ok(None),
+                }
+            },
+        )
         .await
     }
 }
 
 /// `v1.19.0-eksbuild.2` → [1, 19, 0, 2] for ordering.
 fn version_key(v: &str) -> Vec<u64> {
-    v.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect()
+    v.split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect()
 }
 
 #[async_trait]
@@ -104,7 +177,10 @@ impl Kind for EksAddon {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let (cluster, name) = (str_prop(t.props, "cluster_name")?, str_prop(t.props, "name")?);
+        let (cluster, name) = (
+            str_prop(t.props, "cluster_name")?,
+            str_prop(t.props, "name")?,
+        );
         let pinned = opt_str(t.props, "version").is_some();
         let version = match opt_str(t.props, "version") {
             Some(v) => v.to_string(),
@@ -116,7 +192,9 @@ impl Kind for EksAddon {
             .cluster_name(cluster)
             .addon_name(name)
             .addon_version(&version)
-            .set_service_account_role_arn(opt_str(t.props, "service_account_role_arn").map(String::from))
+            .set_service_account_role_arn(
+                opt_str(t.props, "service_account_role_arn").map(String::from),
+            )
             .resolve_conflicts(conflicts(t.props))
             .set_tags(Some(super::tagged::create_tags(cx, t.address, t.props)))
             .client_request_token(t.token)
@@ -124,18 +202,40 @@ impl Kind for EksAddon {
             .await
             .aws("CreateAddon")
             .map_err(iam_propagation)?;
-        let live = self.wait_active(cx, t.address, cluster, name, pinned).await?;
-        Ok(Live { props: t.props.clone(), ..live })
+        let live = self
+            .wait_active(cx, t.address, cluster, name, pinned)
+            .await?;
+        Ok(Live {
+            props: t.props.clone(),
+            ..live
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let pinned: std::collections::HashSet<&str> =
-            scope.known.iter().filter(|s| s.props.contains_key("version")).map(|s| s.id.as_str()).collect();
+        let pinned: std::collections::HashSet<&str> = scope
+            .known
+            .iter()
+            .filter(|s| s.props.contains_key("version"))
+            .map(|s| s.id.as_str())
+            .collect();
         let mut out = Vec::new();
-        for cluster in env_clusters(cx, scope.env).await?.iter().filter_map(|c| c.name()) {
+        for cluster in env_clusters(cx, scope.env)
+            .await?
+            .iter()
+            .filter_map(|c| c.name())
+        {
             let names = match cx
                 .retry(|| async {
-                    cx.clients.eks.list_addons().cluster_name(cluster).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListAddons")
+                    cx.clients
+                        .eks
+                        .list_addons()
+                        .cluster_name(cluster)
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .collect::<Result<Vec<_>, _>>()
+                        .await
+                        .aws("ListAddons")
                 })
                 .await
             {
@@ -153,9 +253,18 @@ impl Kind for EksAddon {
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         let (cluster, name) = split(&live.id);
-        if changed.iter().any(|c| c == "version" || c == "service_account_role_arn") {
+        if changed
+            .iter()
+            .any(|c| c == "version" || c == "service_account_role_arn")
+        {
             cx.retry(|| async {
                 cx.clients
                     .eks
@@ -163,7 +272,9 @@ impl Kind for EksAddon {
                     .cluster_name(cluster)
                     .addon_name(name)
                     .set_addon_version(opt_str(t.props, "version").map(String::from))
-                    .set_service_account_role_arn(opt_str(t.props, "service_account_role_arn").map(String::from))
+                    .set_service_account_role_arn(
+                        opt_str(t.props, "service_account_role_arn").map(String::from),
+                    )
                     .resolve_conflicts(conflicts(t.props))
                     .send()
                     .await
@@ -175,20 +286,52 @@ impl Kind for EksAddon {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
             set_tags(cx, &arn, &live.props, t.props).await?;
         }
-        let live = self.wait_active(cx, t.address, cluster, name, opt_str(t.props, "version").is_some()).await?;
-        Ok(Live { props: t.props.clone(), ..live })
+        let live = self
+            .wait_active(
+                cx,
+                t.address,
+                cluster,
+                name,
+                opt_str(t.props, "version").is_some(),
+            )
+            .await?;
+        Ok(Live {
+            props: t.props.clone(),
+            ..live
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let (cluster, name) = split(&live.id);
         let address = live.address.as_deref().unwrap_or(&live.id);
-        match cx.retry(|| async { cx.clients.eks.delete_addon().cluster_name(cluster).addon_name(name).send().await.aws("DeleteAddon") }).await {
+        match cx
+            .retry(|| async {
+                cx.clients
+                    .eks
+                    .delete_addon()
+                    .cluster_name(cluster)
+                    .addon_name(name)
+                    .send()
+                    .await
+                    .aws("DeleteAddon")
+            })
+            .await
+        {
             Err(e) if e.class != ErrorClass::NotFound => return Err(e),
             _ => {}
         }
-        cx.wait_for(address, "add-on to be deleted", cx.timeouts.addon, || async {
-            Ok(self.describe(cx, cluster, name).await?.is_none().then_some(()))
-        })
+        cx.wait_for(
+            address,
+            "add-on to be deleted",
+            cx.timeouts.addon,
+            || async {
+                Ok(self
+                    .describe(cx, cluster, name)
+                    .await?
+                    .is_none()
+                    .then_some(()))
+            },
+        )
         .await
     }
 }
@@ -197,8 +340,19 @@ impl Kind for EksAddon {
 mod tests {
     #[test]
     fn orders_eks_versions_numerically() {
-        let mut v = vec!["v1.9.0-eksbuild.1", "v1.19.0-eksbuild.2", "v1.19.0-eksbuild.10"];
+        let mut v = vec![
+            "v1.9.0-eksbuild.1",
+            "v1.19.0-eksbuild.2",
+            "v1.19.0-eksbuild.10",
+        ];
         v.sort_by_key(|s| super::version_key(s));
-        assert_eq!(v, ["v1.9.0-eksbuild.1", "v1.19.0-eksbuild.2", "v1.19.0-eksbuild.10"]);
+        assert_eq!(
+            v,
+            [
+                "v1.9.0-eksbuild.1",
+                "v1.19.0-eksbuild.2",
+                "v1.19.0-eksbuild.10"
+            ]
+        );
     }
 }

@@ -4,13 +4,13 @@
 
 use async_trait::async_trait;
 use aws_sdk_eks::types::{
-    AuthenticationMode, ClusterStatus, CreateAccessConfigRequest, EncryptionConfig, LogSetup, LogType, Logging, Provider,
-    UpdateAccessConfigRequest, VpcConfigRequest,
+    AuthenticationMode, ClusterStatus, CreateAccessConfigRequest, EncryptionConfig, LogSetup,
+    LogType, Logging, Provider, UpdateAccessConfigRequest, VpcConfigRequest,
 };
 use serde_json::json;
 
 use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
-use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -21,12 +21,35 @@ fn flag(props: &Props, key: &str) -> bool {
 }
 
 fn logging(props: &Props) -> Logging {
-    let enabled: Vec<LogType> = strings(props, "log_types").iter().map(|t| LogType::from(t.as_str())).collect();
-    let all = ["api", "audit", "authenticator", "controllerManager", "scheduler"];
-    let disabled: Vec<LogType> = all.iter().filter(|t| !enabled.iter().any(|e| e.as_str() == **t)).map(|t| LogType::from(*t)).collect();
-    let mut setups = vec![LogSetup::builder().set_types(Some(enabled)).enabled(true).build()];
+    let enabled: Vec<LogType> = strings(props, "log_types")
+        .iter()
+        .map(|t| LogType::from(t.as_str()))
+        .collect();
+    let all = [
+        "api",
+        "audit",
+        "authenticator",
+        "controllerManager",
+        "scheduler",
+    ];
+    let disabled: Vec<LogType> = all
+        .iter()
+        .filter(|t| !enabled.iter().any(|e| e.as_str() == **t))
+        .map(|t| LogType::from(*t))
+        .collect();
+    let mut setups = vec![
+        LogSetup::builder()
+            .set_types(Some(enabled))
+            .enabled(true)
+            .build(),
+    ];
     if !disabled.is_empty() {
-        setups.push(LogSetup::builder().set_types(Some(disabled)).enabled(false).build());
+        setups.push(
+            LogSetup::builder()
+                .set_types(Some(disabled))
+                .enabled(false)
+                .build(),
+        );
     }
     Logging::builder().set_cluster_logging(Some(setups)).build()
 }
@@ -43,7 +66,11 @@ fn to_live(c: &aws_sdk_eks::types::Cluster, env: &str) -> Option<Live> {
         .filter(|s| s.enabled() == Some(true))
         .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
         .collect();
-    let key = c.encryption_config().iter().find_map(|e| e.provider().and_then(|p| p.key_arn())).unwrap_or_default();
+    let key = c
+        .encryption_config()
+        .iter()
+        .find_map(|e| e.provider().and_then(|p| p.key_arn()))
+        .unwrap_or_default();
     let mut props = json!({
         "name": name,
         "version": c.version().unwrap_or_default(),
@@ -59,30 +86,75 @@ fn to_live(c: &aws_sdk_eks::types::Cluster, env: &str) -> Option<Live> {
     if let Some(mode) = c.access_config().and_then(|a| a.authentication_mode()) {
         props["authentication_mode"] = json!(mode.as_str());
     }
-    if let Some(bootstrap) = c.access_config().and_then(|a| a.bootstrap_cluster_creator_admin_permissions()) {
+    if let Some(bootstrap) = c
+        .access_config()
+        .and_then(|a| a.bootstrap_cluster_creator_admin_permissions())
+    {
         props["bootstrap_cluster_creator_admin"] = json!(bootstrap);
     }
     if !key.is_empty() {
         props["encryption_key_arn"] = json!(key);
     }
-    let issuer = c.identity().and_then(|i| i.oidc()).and_then(|o| o.issuer()).unwrap_or_default().to_string();
+    let issuer = c
+        .identity()
+        .and_then(|i| i.oidc())
+        .and_then(|o| o.issuer())
+        .unwrap_or_default()
+        .to_string();
     let outputs: Outputs = [
         ("id".to_string(), name.clone()),
         ("name".into(), name.clone()),
         ("arn".into(), c.arn().unwrap_or_default().to_string()),
-        ("endpoint".into(), c.endpoint().unwrap_or_default().to_string()),
-        ("ca_data".into(), c.certificate_authority().and_then(|a| a.data()).unwrap_or_default().to_string()),
+        (
+            "endpoint".into(),
+            c.endpoint().unwrap_or_default().to_string(),
+        ),
+        (
+            "ca_data".into(),
+            c.certificate_authority()
+                .and_then(|a| a.data())
+                .unwrap_or_default()
+                .to_string(),
+        ),
         ("oidc_issuer".into(), issuer.clone()),
-        ("oidc_issuer_host".into(), issuer.trim_start_matches("https://").to_string()),
-        ("cluster_security_group_id".into(), vpc.and_then(|v| v.cluster_security_group_id()).unwrap_or_default().to_string()),
+        (
+            "oidc_issuer_host".into(),
+            issuer.trim_start_matches("https://").to_string(),
+        ),
+        (
+            "cluster_security_group_id".into(),
+            vpc.and_then(|v| v.cluster_security_group_id())
+                .unwrap_or_default()
+                .to_string(),
+        ),
     ]
     .into();
-    Some(Live { id: name, address, props: props.as_object().cloned()?, outputs })
+    Some(Live {
+        id: name,
+        address,
+        props: props.as_object().cloned()?,
+        outputs,
+    })
 }
 
 impl EksCluster {
-    async fn describe(&self, cx: &Cx, name: &str) -> Result<Option<aws_sdk_eks::types::Cluster>, AwsError> {
-        match cx.retry(|| async { cx.clients.eks.describe_cluster().name(name).send().await.aws("DescribeCluster") }).await {
+    async fn describe(
+        &self,
+        cx: &Cx,
+        name: &str,
+    ) -> Result<Option<aws_sdk_eks::types::Cluster>, AwsError> {
+        match cx
+            .retry(|| async {
+                cx.clients
+                    .eks
+                    .describe_cluster()
+                    .name(name)
+                    .send()
+                    .await
+                    .aws("DescribeCluster")
+            })
+            .await
+        {
             Ok(out) => Ok(out.cluster().cloned()),
             Err(e) if e.class == ErrorClass::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -90,14 +162,24 @@ impl EksCluster {
     }
 
     async fn wait_active(&self, cx: &Cx, address: &str, name: &str) -> Result<Live, AwsError> {
-        cx.wait_for(address, "cluster to become ACTIVE", cx.timeouts.cluster, || async {
-            let Some(c) = self.describe(cx, name).await? else { return Ok(None) };
-            match c.status() {
-                Some(ClusterStatus::Active) => Ok(to_live(&c, &cx.env)),
-                Some(ClusterStatus::Failed) => Err(AwsError::local("CreateCluster", format!("cluster {name} FAILED"))),
-                _ => Ok(None),
-            }
-        })
+        cx.wait_for(
+            address,
+            "cluster to become ACTIVE",
+            cx.timeouts.cluster,
+            || async {
+                let Some(c) = self.describe(cx, name).await? else {
+                    return Ok(None);
+                };
+                match c.status() {
+                    Some(ClusterStatus::Active) => Ok(to_live(&c, &cx.env)),
+                    Some(ClusterStatus::Failed) => Err(AwsError::local(
+                        "CreateCluster",
+                        format!("cluster {name} FAILED"),
+                    )),
+                    _ => Ok(None),
+                }
+            },
+        )
         .await
     }
 }
@@ -109,11 +191,27 @@ impl Kind for EksCluster {
     }
 
     fn outputs(&self) -> &'static [&'static str] {
-        &["id", "name", "arn", "endpoint", "ca_data", "oidc_issuer", "oidc_issuer_host", "cluster_security_group_id"]
+        &[
+            "id",
+            "name",
+            "arn",
+            "endpoint",
+            "ca_data",
+            "oidc_issuer",
+            "oidc_issuer_host",
+            "cluster_security_group_id",
+        ]
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {
-        &["name", "role_arn", "subnet_ids", "security_group_ids", "encryption_key_arn", "bootstrap_cluster_creator_admin"]
+        &[
+            "name",
+            "role_arn",
+            "subnet_ids",
+            "security_group_ids",
+            "encryption_key_arn",
+            "bootstrap_cluster_creator_admin",
+        ]
     }
 
     fn natural_key(&self, _props: &Props) -> Option<String> {
@@ -127,10 +225,14 @@ impl Kind for EksCluster {
             .set_security_group_ids(Some(strings(t.props, "security_group_ids")))
             .endpoint_private_access(flag(t.props, "endpoint_private_access"))
             .endpoint_public_access(flag(t.props, "endpoint_public_access"))
-            .set_public_access_cidrs(Some(strings(t.props, "public_access_cidrs")).filter(|c| !c.is_empty()))
+            .set_public_access_cidrs(
+                Some(strings(t.props, "public_access_cidrs")).filter(|c| !c.is_empty()),
+            )
             .build();
         let encryption = opt_str(t.props, "encryption_key_arn").map(|arn| {
-            EncryptionConfig::builder().provider(Provider::builder().key_arn(arn).build()).build()
+            EncryptionConfig::builder()
+                .provider(Provider::builder().key_arn(arn).build())
+                .build()
         });
         cx.clients
             .eks
@@ -143,7 +245,11 @@ impl Kind for EksCluster {
             .set_access_config(opt_str(t.props, "authentication_mode").map(|m| {
                 CreateAccessConfigRequest::builder()
                     .authentication_mode(AuthenticationMode::from(m))
-                    .set_bootstrap_cluster_creator_admin_permissions(t.props.get("bootstrap_cluster_creator_admin").and_then(|v| v.as_bool()))
+                    .set_bootstrap_cluster_creator_admin_permissions(
+                        t.props
+                            .get("bootstrap_cluster_creator_admin")
+                            .and_then(|v| v.as_bool()),
+                    )
                     .build()
             }))
             .set_encryption_config(encryption.map(|e| vec![e]))
@@ -154,37 +260,80 @@ impl Kind for EksCluster {
             .aws("CreateCluster")
             .map_err(iam_propagation)?;
         let live = self.wait_active(cx, t.address, name).await?;
-        Ok(Live { props: t.props.clone(), ..live })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        Ok(env_clusters(cx, scope.env).await?.iter().filter_map(|c| to_live(c, scope.env)).collect())
+        Ok(env_clusters(cx, scope.env)
+            .await?
+            .iter()
+            .filter_map(|c| to_live(c, scope.env))
+            .collect())
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         let has = |f: &str| changed.iter().any(|c| c == f);
         let name = live.id.as_str();
         if has("version") {
             cx.retry(|| async {
-                cx.clients.eks.update_cluster_version().name(name).version(str_prop(t.props, "version")?).send().await.aws("UpdateClusterVersion")
+                cx.clients
+                    .eks
+                    .update_cluster_version()
+                    .name(name)
+                    .version(str_prop(t.props, "version")?)
+                    .send()
+                    .await
+                    .aws("UpdateClusterVersion")
             })
             .await?;
             self.wait_active(cx, t.address, name).await?;
         }
-        if has("endpoint_public_access") || has("public_access_cidrs") || has("endpoint_private_access") {
+        if has("endpoint_public_access")
+            || has("public_access_cidrs")
+            || has("endpoint_private_access")
+        {
             // Sent whole: the emulator replaced the config when only a part was sent.
             let vpc = VpcConfigRequest::builder()
                 .endpoint_private_access(flag(t.props, "endpoint_private_access"))
                 .endpoint_public_access(flag(t.props, "endpoint_public_access"))
-                .set_public_access_cidrs(Some(strings(t.props, "public_access_cidrs")).filter(|c| !c.is_empty()))
+                .set_public_access_cidrs(
+                    Some(strings(t.props, "public_access_cidrs")).filter(|c| !c.is_empty()),
+                )
                 .build();
-            cx.retry(|| async { cx.clients.eks.update_cluster_config().name(name).resources_vpc_config(vpc.clone()).send().await.aws("UpdateClusterConfig") })
-                .await?;
+            cx.retry(|| async {
+                cx.clients
+                    .eks
+                    .update_cluster_config()
+                    .name(name)
+                    .resources_vpc_config(vpc.clone())
+                    .send()
+                    .await
+                    .aws("UpdateClusterConfig")
+            })
+            .await?;
             self.wait_active(cx, t.address, name).await?;
         }
         if has("log_types") {
-            cx.retry(|| async { cx.clients.eks.update_cluster_config().name(name).logging(logging(t.props)).send().await.aws("UpdateClusterConfig") })
-                .await?;
+            cx.retry(|| async {
+                cx.clients
+                    .eks
+                    .update_cluster_config()
+                    .name(name)
+                    .logging(logging(t.props))
+                    .send()
+                    .await
+                    .aws("UpdateClusterConfig")
+            })
+            .await?;
             self.wait_active(cx, t.address, name).await?;
         }
         if has("authentication_mode") {
@@ -194,7 +343,11 @@ impl Kind for EksCluster {
                     .eks
                     .update_cluster_config()
                     .name(name)
-                    .access_config(UpdateAccessConfigRequest::builder().authentication_mode(mode.clone()).build())
+                    .access_config(
+                        UpdateAccessConfigRequest::builder()
+                            .authentication_mode(mode.clone())
+                            .build(),
+                    )
                     .send()
                     .await
                     .aws("UpdateClusterConfig")
@@ -206,26 +359,49 @@ impl Kind for EksCluster {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
             set_tags(cx, &arn, &live.props, t.props).await?;
         }
-        let refreshed = self.describe(cx, name).await?.and_then(|c| to_live(&c, &cx.env));
-        let outputs = refreshed.map(|l| l.outputs).unwrap_or_else(|| live.outputs.clone());
-        Ok(Live { props: t.props.clone(), outputs, ..live.clone() })
+        let refreshed = self
+            .describe(cx, name)
+            .await?
+            .and_then(|c| to_live(&c, &cx.env));
+        let outputs = refreshed
+            .map(|l| l.outputs)
+            .unwrap_or_else(|| live.outputs.clone());
+        Ok(Live {
+            props: t.props.clone(),
+            outputs,
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
         match cx
-            .retry_while(address, "node groups or add-ons still deleting", cx.timeouts.dependency, ErrorClass::Dependency, || async {
-                cx.clients.eks.delete_cluster().name(&live.id).send().await.aws("DeleteCluster")
-            })
+            .retry_while(
+                address,
+                "node groups or add-ons still deleting",
+                cx.timeouts.dependency,
+                ErrorClass::Dependency,
+                || async {
+                    cx.clients
+                        .eks
+                        .delete_cluster()
+                        .name(&live.id)
+                        .send()
+                        .await
+                        .aws("DeleteCluster")
+                },
+            )
             .await
         {
             Err(e) if e.class != ErrorClass::NotFound => return Err(e),
             _ => {}
         }
-        cx.wait_for(address, "cluster to be deleted", cx.timeouts.cluster, || async {
-            Ok(self.describe(cx, &live.id).await?.is_none().then_some(()))
-        })
+        cx.wait_for(
+            address,
+            "cluster to be deleted",
+            cx.timeouts.cluster,
+            || async { Ok(self.describe(cx, &live.id).await?.is_none().then_some(())) },
+        )
         .await
     }
 }
-

@@ -6,15 +6,22 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::model::{is_foreign_tag, Props, TAG_ADDRESS, TAG_ENV};
+use crate::model::{Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag};
 
 /// `(address, comparable tags)` when the tags say this env; `None` otherwise.
-pub fn read_tags(tags: Option<&HashMap<String, String>>, env: &str) -> Option<(Option<String>, Value)> {
+pub fn read_tags(
+    tags: Option<&HashMap<String, String>>,
+    env: &str,
+) -> Option<(Option<String>, Value)> {
     let tags = tags?;
     if tags.get(TAG_ENV).map(String::as_str) != Some(env) {
         return None;
     }
-    let comparable = tags.iter().filter(|(k, _)| !is_foreign_tag(k)).map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let comparable = tags
+        .iter()
+        .filter(|(k, _)| !is_foreign_tag(k))
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
     Some((tags.get(TAG_ADDRESS).cloned(), Value::Object(comparable)))
 }
 
@@ -23,8 +30,13 @@ pub fn read_tags(tags: Option<&HashMap<String, String>>, env: &str) -> Option<(O
 /// create is retried for a bounded time instead of failing.
 pub fn iam_propagation(e: AwsError) -> AwsError {
     let m = e.message.to_ascii_lowercase();
-    if e.code == "InvalidParameterException" && (m.contains("role") || m.contains("assume") || m.contains("instance profile")) {
-        AwsError { class: ErrorClass::NotYetConsistent, ..e }
+    if e.code == "InvalidParameterException"
+        && (m.contains("role") || m.contains("assume") || m.contains("instance profile"))
+    {
+        AwsError {
+            class: ErrorClass::NotYetConsistent,
+            ..e
+        }
     } else {
         e
     }
@@ -33,7 +45,16 @@ pub fn iam_propagation(e: AwsError) -> AwsError {
 pub async fn list_clusters(cx: &Cx) -> Result<std::sync::Arc<Vec<String>>, AwsError> {
     cx.shared("eks:clusters", || {
         cx.retry(|| async {
-            cx.clients.eks.list_clusters().max_results(100).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListClusters")
+            cx.clients
+                .eks
+                .list_clusters()
+                .max_results(100)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .aws("ListClusters")
         })
     })
     .await
@@ -42,17 +63,42 @@ pub async fn list_clusters(cx: &Cx) -> Result<std::sync::Arc<Vec<String>>, AwsEr
 pub async fn set_tags(cx: &Cx, arn: &str, old: &Props, new: &Props) -> Result<(), AwsError> {
     let (set, remove) = super::tagged::tag_delta(old, new);
     if !set.is_empty() {
-        cx.retry(|| async { cx.clients.eks.tag_resource().resource_arn(arn).set_tags(Some(set.clone())).send().await.aws("TagResource") }).await?;
+        cx.retry(|| async {
+            cx.clients
+                .eks
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(set.clone()))
+                .send()
+                .await
+                .aws("TagResource")
+        })
+        .await?;
     }
     if !remove.is_empty() {
-        cx.retry(|| async { cx.clients.eks.untag_resource().resource_arn(arn).set_tag_keys(Some(remove.clone())).send().await.aws("UntagResource") })
-            .await?;
+        cx.retry(|| async {
+            cx.clients
+                .eks
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+                .await
+                .aws("UntagResource")
+        })
+        .await?;
     }
     Ok(())
 }
 
 pub fn strings(props: &Props, key: &str) -> Vec<String> {
-    props.get(key).and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
+    props
+        .get(key)
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect()
 }
 
 pub fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -63,17 +109,32 @@ pub fn sorted(mut v: Vec<String>) -> Vec<String> {
 /// The env's clusters, described (EKS has no batch describe: one call per
 /// cluster in the account, made once per refresh and shared by the cluster,
 /// node group and add-on kinds).
-pub async fn env_clusters(cx: &Cx, env: &str) -> Result<std::sync::Arc<Vec<aws_sdk_eks::types::Cluster>>, AwsError> {
+pub async fn env_clusters(
+    cx: &Cx,
+    env: &str,
+) -> Result<std::sync::Arc<Vec<aws_sdk_eks::types::Cluster>>, AwsError> {
     cx.shared("eks:env_clusters", || async {
         let mut out = Vec::new();
         for name in list_clusters(cx).await?.iter() {
-            let got = cx.retry(|| async { cx.clients.eks.describe_cluster().name(name).send().await.aws("DescribeCluster") }).await;
+            let got = cx
+                .retry(|| async {
+                    cx.clients
+                        .eks
+                        .describe_cluster()
+                        .name(name)
+                        .send()
+                        .await
+                        .aws("DescribeCluster")
+                })
+                .await;
             let cluster = match got {
                 Ok(o) => o.cluster().cloned(),
                 Err(e) if e.class == ErrorClass::NotFound => None,
                 Err(e) => return Err(e),
             };
-            if let Some(c) = cluster.filter(|c| c.tags().and_then(|t| t.get(TAG_ENV)).map(String::as_str) == Some(env)) {
+            if let Some(c) = cluster
+                .filter(|c| c.tags().and_then(|t| t.get(TAG_ENV)).map(String::as_str) == Some(env))
+            {
                 out.push(c);
             }
         }

@@ -7,12 +7,13 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_eks::types::{
-    AmiTypes, CapacityTypes, NodegroupScalingConfig, NodegroupStatus, Taint, TaintEffect, UpdateLabelsPayload, UpdateTaintsPayload,
+    AmiTypes, CapacityTypes, NodegroupScalingConfig, NodegroupStatus, Taint, TaintEffect,
+    UpdateLabelsPayload, UpdateTaintsPayload,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::eks_common::{iam_propagation, env_clusters, read_tags, set_tags, sorted, strings};
-use super::{str_prop, Kind, Live, ReadScope, Target};
+use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
+use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -42,7 +43,9 @@ fn taints(props: &Props) -> Vec<Taint> {
             Taint::builder()
                 .key(t["key"].as_str().unwrap_or_default())
                 .value(t["value"].as_str().unwrap_or_default())
-                .effect(TaintEffect::from(t["effect"].as_str().unwrap_or("NO_SCHEDULE")))
+                .effect(TaintEffect::from(
+                    t["effect"].as_str().unwrap_or("NO_SCHEDULE"),
+                ))
                 .build()
         })
         .collect()
@@ -75,9 +78,21 @@ fn to_live(n: &aws_sdk_eks::types::Nodegroup, env: &str) -> Option<Live> {
         "tags": tags,
     });
     let id = format!("{cluster}:{name}");
-    let outputs: Outputs =
-        [("id".to_string(), id.clone()), ("name".into(), name), ("arn".into(), n.nodegroup_arn().unwrap_or_default().to_string())].into();
-    Some(Live { id, address, props: props.as_object().cloned()?, outputs })
+    let outputs: Outputs = [
+        ("id".to_string(), id.clone()),
+        ("name".into(), name),
+        (
+            "arn".into(),
+            n.nodegroup_arn().unwrap_or_default().to_string(),
+        ),
+    ]
+    .into();
+    Some(Live {
+        id,
+        address,
+        props: props.as_object().cloned()?,
+        outputs,
+    })
 }
 
 fn split(id: &str) -> (&str, &str) {
@@ -85,9 +100,23 @@ fn split(id: &str) -> (&str, &str) {
 }
 
 impl EksNodegroup {
-    async fn describe(&self, cx: &Cx, cluster: &str, name: &str) -> Result<Option<aws_sdk_eks::types::Nodegroup>, AwsError> {
+    async fn describe(
+        &self,
+        cx: &Cx,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<aws_sdk_eks::types::Nodegroup>, AwsError> {
         let got = cx
-            .retry(|| async { cx.clients.eks.describe_nodegroup().cluster_name(cluster).nodegroup_name(name).send().await.aws("DescribeNodegroup") })
+            .retry(|| async {
+                cx.clients
+                    .eks
+                    .describe_nodegroup()
+                    .cluster_name(cluster)
+                    .nodegroup_name(name)
+                    .send()
+                    .await
+                    .aws("DescribeNodegroup")
+            })
             .await;
         match got {
             Ok(o) => Ok(o.nodegroup().cloned()),
@@ -96,17 +125,33 @@ impl EksNodegroup {
         }
     }
 
-    async fn wait_active(&self, cx: &Cx, address: &str, cluster: &str, name: &str) -> Result<Live, AwsError> {
-        cx.wait_for(address, "node group to become ACTIVE", cx.timeouts.nodegroup, || async {
-            let Some(n) = self.describe(cx, cluster, name).await? else { return Ok(None) };
-            match n.status() {
-                Some(NodegroupStatus::Active) => Ok(to_live(&n, &cx.env)),
-                Some(NodegroupStatus::CreateFailed) | Some(NodegroupStatus::Degraded) => {
-                    Err(AwsError::local("CreateNodegroup", format!("node group {name} is {:?}", n.status())))
+    async fn wait_active(
+        &self,
+        cx: &Cx,
+        address: &str,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Live, AwsError> {
+        cx.wait_for(
+            address,
+            "node group to become ACTIVE",
+            cx.timeouts.nodegroup,
+            || async {
+                let Some(n) = self.describe(cx, cluster, name).await? else {
+                    return Ok(None);
+                };
+                match n.status() {
+                    Some(NodegroupStatus::Active) => Ok(to_live(&n, &cx.env)),
+                    Some(NodegroupStatus::CreateFailed) | Some(NodegroupStatus::Degraded) => {
+                        Err(AwsError::local(
+                            "CreateNodegroup",
+                            format!("node group {name} is {:?}", n.status()),
+                        ))
+                    }
+                    _ => Ok(None),
                 }
-                _ => Ok(None),
-            }
-        })
+            },
+        )
         .await
     }
 }
@@ -122,7 +167,15 @@ impl Kind for EksNodegroup {
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {
-        &["cluster_name", "name", "node_role_arn", "subnet_ids", "instance_types", "ami_type", "capacity_type"]
+        &[
+            "cluster_name",
+            "name",
+            "node_role_arn",
+            "subnet_ids",
+            "instance_types",
+            "ami_type",
+            "capacity_type",
+        ]
     }
 
     fn natural_key(&self, _props: &Props) -> Option<String> {
@@ -130,12 +183,19 @@ impl Kind for EksNodegroup {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let (cluster, name) = (str_prop(t.props, "cluster_name")?, str_prop(t.props, "name")?);
+        let (cluster, name) = (
+            str_prop(t.props, "cluster_name")?,
+            str_prop(t.props, "name")?,
+        );
         let min = int(t.props, "min_size").unwrap_or(1);
         let scaling = NodegroupScalingConfig::builder()
             .min_size(min)
             .max_size(int(t.props, "max_size").unwrap_or(min))
-            .desired_size(int(t.props, "desired_size").or(int(t.props, "_desired_size")).unwrap_or(min))
+            .desired_size(
+                int(t.props, "desired_size")
+                    .or(int(t.props, "_desired_size"))
+                    .unwrap_or(min),
+            )
             .build();
         cx.clients
             .eks
@@ -157,15 +217,31 @@ impl Kind for EksNodegroup {
             .aws("CreateNodegroup")
             .map_err(iam_propagation)?;
         let live = self.wait_active(cx, t.address, cluster, name).await?;
-        Ok(Live { props: t.props.clone(), ..live })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for cluster in env_clusters(cx, scope.env).await?.iter().filter_map(|c| c.name()) {
+        for cluster in env_clusters(cx, scope.env)
+            .await?
+            .iter()
+            .filter_map(|c| c.name())
+        {
             let names = cx
                 .retry(|| async {
-                    cx.clients.eks.list_nodegroups().cluster_name(cluster).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListNodegroups")
+                    cx.clients
+                        .eks
+                        .list_nodegroups()
+                        .cluster_name(cluster)
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .collect::<Result<Vec<_>, _>>()
+                        .await
+                        .aws("ListNodegroups")
                 })
                 .await;
             let names = match names {
@@ -182,22 +258,46 @@ impl Kind for EksNodegroup {
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         let (cluster, name) = split(&live.id);
         let has = |f: &str| changed.iter().any(|c| c == f);
-        let mut call = cx.clients.eks.update_nodegroup_config().cluster_name(cluster).nodegroup_name(name);
+        let mut call = cx
+            .clients
+            .eks
+            .update_nodegroup_config()
+            .cluster_name(cluster)
+            .nodegroup_name(name);
         let mut any = false;
         if has("min_size") || has("max_size") || has("desired_size") {
             let min = int(t.props, "min_size").unwrap_or(1);
             let max = int(t.props, "max_size").unwrap_or(min);
             // Not owned by the plan: keep what the autoscaler set, within bounds.
-            let desired = int(t.props, "desired_size").or_else(|| int(&live.props, "desired_size")).unwrap_or(min).clamp(min, max);
-            call = call.scaling_config(NodegroupScalingConfig::builder().min_size(min).max_size(max).desired_size(desired).build());
+            let desired = int(t.props, "desired_size")
+                .or_else(|| int(&live.props, "desired_size"))
+                .unwrap_or(min)
+                .clamp(min, max);
+            call = call.scaling_config(
+                NodegroupScalingConfig::builder()
+                    .min_size(min)
+                    .max_size(max)
+                    .desired_size(desired)
+                    .build(),
+            );
             any = true;
         }
         if has("labels") {
             let (old, new) = (labels(&live.props), labels(t.props));
-            let remove: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+            let remove: Vec<String> = old
+                .keys()
+                .filter(|k| !new.contains_key(*k))
+                .cloned()
+                .collect();
             call = call.labels(
                 UpdateLabelsPayload::builder()
                     .set_add_or_update_labels(Some(new).filter(|m| !m.is_empty()))
@@ -208,7 +308,10 @@ impl Kind for EksNodegroup {
         }
         if has("taints") {
             let (old, new) = (taints(&live.props), taints(t.props));
-            let remove: Vec<Taint> = old.into_iter().filter(|o| !new.iter().any(|n| n.key() == o.key())).collect();
+            let remove: Vec<Taint> = old
+                .into_iter()
+                .filter(|o| !new.iter().any(|n| n.key() == o.key()))
+                .collect();
             call = call.taints(
                 UpdateTaintsPayload::builder()
                     .set_add_or_update_taints(Some(new).filter(|v| !v.is_empty()))
@@ -219,26 +322,51 @@ impl Kind for EksNodegroup {
         }
         if any {
             let call = call;
-            cx.retry(|| async { call.clone().send().await.aws("UpdateNodegroupConfig") }).await?;
+            cx.retry(|| async { call.clone().send().await.aws("UpdateNodegroupConfig") })
+                .await?;
             self.wait_active(cx, t.address, cluster, name).await?;
         }
         if has("tags") {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
             set_tags(cx, &arn, &live.props, t.props).await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let (cluster, name) = split(&live.id);
         let address = live.address.as_deref().unwrap_or(&live.id);
-        match cx.retry(|| async { cx.clients.eks.delete_nodegroup().cluster_name(cluster).nodegroup_name(name).send().await.aws("DeleteNodegroup") }).await {
+        match cx
+            .retry(|| async {
+                cx.clients
+                    .eks
+                    .delete_nodegroup()
+                    .cluster_name(cluster)
+                    .nodegroup_name(name)
+                    .send()
+                    .await
+                    .aws("DeleteNodegroup")
+            })
+            .await
+        {
             Err(e) if e.class != ErrorClass::NotFound => return Err(e),
             _ => {}
         }
-        cx.wait_for(address, "node group to be deleted", cx.timeouts.nodegroup, || async {
-            Ok(self.describe(cx, cluster, name).await?.is_none().then_some(()))
-        })
+        cx.wait_for(
+            address,
+            "node group to be deleted",
+            cx.timeouts.nodegroup,
+            || async {
+                Ok(self
+                    .describe(cx, cluster, name)
+                    .await?
+                    .is_none()
+                    .then_some(()))
+            },
+        )
         .await
     }
 }

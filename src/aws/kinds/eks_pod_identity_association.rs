@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::eks_common::{env_clusters, read_tags, set_tags};
 use super::tagged::create_tags;
-use super::{str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -25,14 +25,37 @@ fn to_live(a: &PodIdentityAssociation, env: &str) -> Option<Live> {
         "role_arn": a.role_arn(),
         "tags": tags,
     });
-    let outputs: Outputs = [("id".into(), id.clone()), ("arn".into(), a.association_arn().unwrap_or_default().to_string())].into();
-    Some(Live { id, address, props: props.as_object().cloned()?, outputs })
+    let outputs: Outputs = [
+        ("id".into(), id.clone()),
+        (
+            "arn".into(),
+            a.association_arn().unwrap_or_default().to_string(),
+        ),
+    ]
+    .into();
+    Some(Live {
+        id,
+        address,
+        props: props.as_object().cloned()?,
+        outputs,
+    })
 }
 
-async fn describe(cx: &Cx, cluster: &str, id: &str) -> Result<Option<PodIdentityAssociation>, AwsError> {
+async fn describe(
+    cx: &Cx,
+    cluster: &str,
+    id: &str,
+) -> Result<Option<PodIdentityAssociation>, AwsError> {
     let got = cx
         .retry(|| async {
-            cx.clients.eks.describe_pod_identity_association().cluster_name(cluster).association_id(id).send().await.aws("DescribePodIdentityAssociation")
+            cx.clients
+                .eks
+                .describe_pod_identity_association()
+                .cluster_name(cluster)
+                .association_id(id)
+                .send()
+                .await
+                .aws("DescribePodIdentityAssociation")
         })
         .await;
     match got {
@@ -43,7 +66,12 @@ async fn describe(cx: &Cx, cluster: &str, id: &str) -> Result<Option<PodIdentity
 }
 
 /// The association for one service account, if any.
-async fn find(cx: &Cx, cluster: &str, namespace: &str, service_account: &str) -> Result<Option<String>, AwsError> {
+async fn find(
+    cx: &Cx,
+    cluster: &str,
+    namespace: &str,
+    service_account: &str,
+) -> Result<Option<String>, AwsError> {
     let listed = cx
         .retry(|| async {
             cx.clients
@@ -57,7 +85,11 @@ async fn find(cx: &Cx, cluster: &str, namespace: &str, service_account: &str) ->
                 .aws("ListPodIdentityAssociations")
         })
         .await?;
-    Ok(listed.associations().first().and_then(|a| a.association_id()).map(String::from))
+    Ok(listed
+        .associations()
+        .first()
+        .and_then(|a| a.association_id())
+        .map(String::from))
 }
 
 #[async_trait]
@@ -80,7 +112,10 @@ impl Kind for EksPodIdentityAssociation {
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let cluster = str_prop(t.props, "cluster_name")?;
-        let (namespace, sa) = (str_prop(t.props, "namespace")?, str_prop(t.props, "service_account")?);
+        let (namespace, sa) = (
+            str_prop(t.props, "namespace")?,
+            str_prop(t.props, "service_account")?,
+        );
         let created = cx
             .clients
             .eks
@@ -98,17 +133,31 @@ impl Kind for EksPodIdentityAssociation {
         let association = match created {
             Ok(o) => o.association().cloned(),
             // One association per service account: an earlier run's (killed before it saved) is this one.
-            Err(e) if e.code == "ResourceInUseException" => match find(cx, cluster, namespace, sa).await? {
-                Some(id) => describe(cx, cluster, &id).await?,
-                None => return Err(e),
-            },
+            Err(e) if e.code == "ResourceInUseException" => {
+                match find(cx, cluster, namespace, sa).await? {
+                    Some(id) => describe(cx, cluster, &id).await?,
+                    None => return Err(e),
+                }
+            }
             Err(e) => return Err(e),
         };
         let live = association
             .as_ref()
             .and_then(|a| to_live(a, &cx.env))
-            .ok_or_else(|| AwsError::local("CreatePodIdentityAssociation", format!("the association for {namespace}/{sa} is not tagged for env {}", cx.env)))?;
-        Ok(Live { props: t.props.clone(), address: Some(t.address.to_string()), ..live })
+            .ok_or_else(|| {
+                AwsError::local(
+                    "CreatePodIdentityAssociation",
+                    format!(
+                        "the association for {namespace}/{sa} is not tagged for env {}",
+                        cx.env
+                    ),
+                )
+            })?;
+        Ok(Live {
+            props: t.props.clone(),
+            address: Some(t.address.to_string()),
+            ..live
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -131,8 +180,14 @@ impl Kind for EksPodIdentityAssociation {
                 })
                 .await?;
             for summary in listed {
-                let Some(id) = summary.association_id() else { continue };
-                if let Some(live) = describe(cx, name, id).await?.as_ref().and_then(|a| to_live(a, scope.env)) {
+                let Some(id) = summary.association_id() else {
+                    continue;
+                };
+                if let Some(live) = describe(cx, name, id)
+                    .await?
+                    .as_ref()
+                    .and_then(|a| to_live(a, scope.env))
+                {
                     out.push(live);
                 }
             }
@@ -140,7 +195,13 @@ impl Kind for EksPodIdentityAssociation {
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         let cluster = str_prop(t.props, "cluster_name")?;
         if changed.iter().any(|c| c == "role_arn") {
             let role = str_prop(t.props, "role_arn")?;
@@ -158,16 +219,35 @@ impl Kind for EksPodIdentityAssociation {
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
-            set_tags(cx, live.outputs.get("arn").map(String::as_str).unwrap_or_default(), &live.props, t.props).await?;
+            set_tags(
+                cx,
+                live.outputs
+                    .get("arn")
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+                &live.props,
+                t.props,
+            )
+            .await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let cluster = str_prop(&live.props, "cluster_name")?;
         let deleted = cx
             .retry(|| async {
-                cx.clients.eks.delete_pod_identity_association().cluster_name(cluster).association_id(&live.id).send().await.aws("DeletePodIdentityAssociation")
+                cx.clients
+                    .eks
+                    .delete_pod_identity_association()
+                    .cluster_name(cluster)
+                    .association_id(&live.id)
+                    .send()
+                    .await
+                    .aws("DeletePodIdentityAssociation")
             })
             .await;
         match deleted {

@@ -10,7 +10,11 @@ use crate::model::{Outputs, Props};
 pub struct ElasticIp;
 
 fn outputs(id: &str, ip: &str) -> Outputs {
-    [("id".to_string(), id.to_string()), ("public_ip".to_string(), ip.to_string())].into()
+    [
+        ("id".to_string(), id.to_string()),
+        ("public_ip".to_string(), ip.to_string()),
+    ]
+    .into()
 }
 
 #[async_trait]
@@ -41,7 +45,9 @@ impl Kind for ElasticIp {
             .send()
             .await
             .aws("AllocateAddress")?;
-        let id = out.allocation_id().ok_or_else(|| AwsError::local("AllocateAddress", "no allocation id"))?;
+        let id = out
+            .allocation_id()
+            .ok_or_else(|| AwsError::local("AllocateAddress", "no allocation id"))?;
         Ok(Live {
             id: id.to_string(),
             address: Some(t.address.to_string()),
@@ -54,7 +60,13 @@ impl Kind for ElasticIp {
         // DescribeAddresses is not paginated: one call returns every address.
         let out = cx
             .retry(|| async {
-                cx.clients.ec2.describe_addresses().filters(env_filter(scope.env)).send().await.aws("DescribeAddresses")
+                cx.clients
+                    .ec2
+                    .describe_addresses()
+                    .filters(env_filter(scope.env))
+                    .send()
+                    .await
+                    .aws("DescribeAddresses")
             })
             .await?;
         Ok(out
@@ -74,15 +86,30 @@ impl Kind for ElasticIp {
             .collect())
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
         sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
         delete_call(cx, address, || async {
-            cx.clients.ec2.release_address().allocation_id(&live.id).send().await.aws("ReleaseAddress")
+            cx.clients
+                .ec2
+                .release_address()
+                .allocation_id(&live.id)
+                .send()
+                .await
+                .aws("ReleaseAddress")
         })
         .await
     }

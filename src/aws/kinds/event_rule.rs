@@ -6,19 +6,26 @@ use aws_sdk_eventbridge::types::{Tag, Target as EventTarget};
 use serde_json::json;
 
 use super::tagged::{create_tags, tag_delta, tagged};
-use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
 pub struct EventRule;
 
 fn outputs(name: &str, arn: &str) -> Outputs {
-    [("id".into(), name.to_string()), ("arn".into(), arn.to_string())].into()
+    [
+        ("id".into(), name.to_string()),
+        ("arn".into(), arn.to_string()),
+    ]
+    .into()
 }
 
 async fn put(cx: &Cx, props: &Props, tags: Option<Vec<Tag>>) -> Result<String, AwsError> {
     let name = str_prop(props, "name")?;
-    let pattern = props.get("event_pattern").map(|p| p.to_string()).unwrap_or_default();
+    let pattern = props
+        .get("event_pattern")
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     let out = cx
         .clients
         .events
@@ -35,7 +42,17 @@ async fn put(cx: &Cx, props: &Props, tags: Option<Vec<Tag>>) -> Result<String, A
         .arn(str_prop(props, "target_arn")?)
         .build()
         .map_err(|e| AwsError::local("PutTargets", e.to_string()))?;
-    cx.retry(|| async { cx.clients.events.put_targets().rule(name).targets(target.clone()).send().await.aws("PutTargets") }).await?;
+    cx.retry(|| async {
+        cx.clients
+            .events
+            .put_targets()
+            .rule(name)
+            .targets(target.clone())
+            .send()
+            .await
+            .aws("PutTargets")
+    })
+    .await?;
     Ok(out.rule_arn().unwrap_or_default().to_string())
 }
 
@@ -64,7 +81,12 @@ impl Kind for EventRule {
             .collect();
         let arn = put(cx, t.props, Some(tags)).await?;
         let name = str_prop(t.props, "name")?;
-        Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(name, &arn) })
+        Ok(Live {
+            id: name.to_string(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs: outputs(name, &arn),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -72,13 +94,28 @@ impl Kind for EventRule {
         for r in tagged(cx, scope.env, "events:rule").await?.iter() {
             let name = r.arn.rsplit('/').next().unwrap_or_default().to_string();
             // The listing carries pattern and description; targets need one call per rule.
-            let targets = match cx.retry(|| async { cx.clients.events.list_targets_by_rule().rule(&name).send().await.aws("ListTargetsByRule") }).await {
+            let targets = match cx
+                .retry(|| async {
+                    cx.clients
+                        .events
+                        .list_targets_by_rule()
+                        .rule(&name)
+                        .send()
+                        .await
+                        .aws("ListTargetsByRule")
+                })
+                .await
+            {
                 Ok(t) => t,
                 Err(e) if e.class == ErrorClass::NotFound => continue,
                 Err(e) => return Err(e),
             };
             let target = targets.targets().first();
-            let pattern: serde_json::Value = r.pattern.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+            let pattern: serde_json::Value = r
+                .pattern
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or_default();
             let mut props = json!({
                 "name": name,
                 "event_pattern": pattern,
@@ -89,37 +126,97 @@ impl Kind for EventRule {
             if let Some(d) = &r.description {
                 props["description"] = json!(d);
             }
-            out.push(Live { id: name.clone(), address: r.address(), props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(&name, &r.arn) });
+            out.push(Live {
+                id: name.clone(),
+                address: r.address(),
+                props: props.as_object().cloned().unwrap_or_default(),
+                outputs: outputs(&name, &r.arn),
+            });
         }
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c != "tags") {
             put(cx, t.props, None).await?;
         }
         let arn = live.outputs.get("arn").cloned().unwrap_or_default();
         let (set, remove) = tag_delta(&live.props, t.props);
         if !set.is_empty() {
-            let tags: Vec<Tag> = set.into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
-            cx.retry(|| async { cx.clients.events.tag_resource().resource_arn(&arn).set_tags(Some(tags.clone())).send().await.aws("TagResource") }).await?;
+            let tags: Vec<Tag> = set
+                .into_iter()
+                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+                .collect();
+            cx.retry(|| async {
+                cx.clients
+                    .events
+                    .tag_resource()
+                    .resource_arn(&arn)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .aws("TagResource")
+            })
+            .await?;
         }
         if !remove.is_empty() {
-            cx.retry(|| async { cx.clients.events.untag_resource().resource_arn(&arn).set_tag_keys(Some(remove.clone())).send().await.aws("UntagResource") })
-                .await?;
+            cx.retry(|| async {
+                cx.clients
+                    .events
+                    .untag_resource()
+                    .resource_arn(&arn)
+                    .set_tag_keys(Some(remove.clone()))
+                    .send()
+                    .await
+                    .aws("UntagResource")
+            })
+            .await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let id = opt_str(&live.props, "target_id").unwrap_or("target").to_string();
-        let removed = cx.retry(|| async { cx.clients.events.remove_targets().rule(&live.id).ids(&id).send().await.aws("RemoveTargets") }).await;
+        let id = opt_str(&live.props, "target_id")
+            .unwrap_or("target")
+            .to_string();
+        let removed = cx
+            .retry(|| async {
+                cx.clients
+                    .events
+                    .remove_targets()
+                    .rule(&live.id)
+                    .ids(&id)
+                    .send()
+                    .await
+                    .aws("RemoveTargets")
+            })
+            .await;
         if let Err(e) = removed {
             if e.class != ErrorClass::NotFound {
                 return Err(e);
             }
         }
-        match cx.retry(|| async { cx.clients.events.delete_rule().name(&live.id).send().await.aws("DeleteRule") }).await {
+        match cx
+            .retry(|| async {
+                cx.clients
+                    .events
+                    .delete_rule()
+                    .name(&live.id)
+                    .send()
+                    .await
+                    .aws("DeleteRule")
+            })
+            .await
+        {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),
             _ => Ok(()),
         }

@@ -7,7 +7,7 @@ use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
 use serde_json::Value;
 
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{is_foreign_tag, TAG_ADDRESS, TAG_ENV};
+use crate::model::{TAG_ADDRESS, TAG_ENV, is_foreign_tag};
 
 /// Every role tagged with this env.
 pub async fn env_roles(cx: &Cx, env: &str) -> Result<std::sync::Arc<Vec<RoleDetail>>, AwsError> {
@@ -31,7 +31,12 @@ async fn all_env_roles(cx: &Cx, env: &str) -> Result<Vec<RoleDetail>, AwsError> 
                     .aws("GetAccountAuthorizationDetails")
             })
             .await?;
-        roles.extend(page.role_detail_list().iter().filter(|r| env_of(r.tags()) == Some(env)).cloned());
+        roles.extend(
+            page.role_detail_list()
+                .iter()
+                .filter(|r| env_of(r.tags()) == Some(env))
+                .cloned(),
+        );
         match page.marker().filter(|_| page.is_truncated()) {
             Some(m) => marker = Some(m.to_string()),
             None => break,
@@ -45,12 +50,17 @@ pub fn env_of(tags: &[Tag]) -> Option<&str> {
 }
 
 pub fn address_of(tags: &[Tag]) -> Option<String> {
-    tags.iter().find(|t| t.key() == TAG_ADDRESS).map(|t| t.value().to_string())
+    tags.iter()
+        .find(|t| t.key() == TAG_ADDRESS)
+        .map(|t| t.value().to_string())
 }
 
 pub fn comparable_tags(tags: &[Tag]) -> Value {
     Value::Object(
-        tags.iter().filter(|t| !is_foreign_tag(t.key())).map(|t| (t.key().to_string(), Value::String(t.value().to_string()))).collect(),
+        tags.iter()
+            .filter(|t| !is_foreign_tag(t.key()))
+            .map(|t| (t.key().to_string(), Value::String(t.value().to_string())))
+            .collect(),
     )
 }
 
@@ -62,5 +72,8 @@ pub fn document(raw: &str) -> Value {
 
 /// The plan's tags plus the identity tags, for IAM create calls.
 pub fn create_tags(cx: &Cx, address: &str, props: &crate::model::Props) -> Vec<Tag> {
-    super::tagged::create_tags(cx, address, props).into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
+    super::tagged::create_tags(cx, address, props)
+        .into_iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
 }

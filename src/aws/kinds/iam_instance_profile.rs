@@ -4,14 +4,19 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::iam_details::{address_of, comparable_tags, create_tags, env_of, env_roles};
-use super::{str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
 pub struct IamInstanceProfile;
 
 fn outputs(name: &str, arn: &str) -> Outputs {
-    [("id".into(), name.to_string()), ("name".into(), name.to_string()), ("arn".into(), arn.to_string())].into()
+    [
+        ("id".into(), name.to_string()),
+        ("name".into(), name.to_string()),
+        ("arn".into(), arn.to_string()),
+    ]
+    .into()
 }
 
 #[async_trait]
@@ -44,35 +49,70 @@ impl Kind for IamInstanceProfile {
             .await
             .aws("CreateInstanceProfile");
         let (arn, roles) = match created {
-            Ok(out) => (out.instance_profile().map(|p| p.arn().to_string()).unwrap_or_default(), Vec::new()),
+            Ok(out) => (
+                out.instance_profile()
+                    .map(|p| p.arn().to_string())
+                    .unwrap_or_default(),
+                Vec::new(),
+            ),
             // A profile with no role yet is invisible to the role-based read: a
             // run killed between the two calls left it. Ours if its tags say so.
             Err(e) if e.code == "EntityAlreadyExists" => {
                 let got = cx
-                    .retry(|| async { cx.clients.iam.get_instance_profile().instance_profile_name(name).send().await.aws("GetInstanceProfile") })
+                    .retry(|| async {
+                        cx.clients
+                            .iam
+                            .get_instance_profile()
+                            .instance_profile_name(name)
+                            .send()
+                            .await
+                            .aws("GetInstanceProfile")
+                    })
                     .await?;
                 let p = got.instance_profile().ok_or(e.clone())?;
-                if env_of(p.tags()) != Some(cx.env.as_str()) || address_of(p.tags()).as_deref() != Some(t.address) {
+                if env_of(p.tags()) != Some(cx.env.as_str())
+                    || address_of(p.tags()).as_deref() != Some(t.address)
+                {
                     return Err(e);
                 }
-                (p.arn().to_string(), p.roles().iter().map(|r| r.role_name().to_string()).collect())
+                (
+                    p.arn().to_string(),
+                    p.roles()
+                        .iter()
+                        .map(|r| r.role_name().to_string())
+                        .collect(),
+                )
             }
             Err(e) => return Err(e),
         };
         if !roles.iter().any(|r| r == role) {
             cx.retry(|| async {
-                cx.clients.iam.add_role_to_instance_profile().instance_profile_name(name).role_name(role).send().await.aws("AddRoleToInstanceProfile")
+                cx.clients
+                    .iam
+                    .add_role_to_instance_profile()
+                    .instance_profile_name(name)
+                    .role_name(role)
+                    .send()
+                    .await
+                    .aws("AddRoleToInstanceProfile")
             })
             .await?;
         }
-        Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(name, &arn) })
+        Ok(Live {
+            id: name.to_string(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs: outputs(name, &arn),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out: Vec<Live> = Vec::new();
         for role in env_roles(cx, scope.env).await?.iter() {
             for p in role.instance_profile_list() {
-                if env_of(p.tags()) != Some(scope.env) || out.iter().any(|l| l.id == p.instance_profile_name()) {
+                if env_of(p.tags()) != Some(scope.env)
+                    || out.iter().any(|l| l.id == p.instance_profile_name())
+                {
                     continue;
                 }
                 let props = json!({ "name": p.instance_profile_name(), "role": role.role_name(), "tags": comparable_tags(p.tags()) });
@@ -87,11 +127,24 @@ impl Kind for IamInstanceProfile {
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
         let (set, remove) = super::iam_role::tag_delta(&live.props, t.props);
         if !set.is_empty() {
             cx.retry(|| async {
-                cx.clients.iam.tag_instance_profile().instance_profile_name(&live.id).set_tags(Some(set.clone())).send().await.aws("TagInstanceProfile")
+                cx.clients
+                    .iam
+                    .tag_instance_profile()
+                    .instance_profile_name(&live.id)
+                    .set_tags(Some(set.clone()))
+                    .send()
+                    .await
+                    .aws("TagInstanceProfile")
             })
             .await?;
         }
@@ -108,7 +161,10 @@ impl Kind for IamInstanceProfile {
             })
             .await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -131,7 +187,18 @@ impl Kind for IamInstanceProfile {
                 }
             }
         }
-        match cx.retry(|| async { cx.clients.iam.delete_instance_profile().instance_profile_name(&live.id).send().await.aws("DeleteInstanceProfile") }).await {
+        match cx
+            .retry(|| async {
+                cx.clients
+                    .iam
+                    .delete_instance_profile()
+                    .instance_profile_name(&live.id)
+                    .send()
+                    .await
+                    .aws("DeleteInstanceProfile")
+            })
+            .await
+        {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),
             _ => Ok(()),
         }

@@ -7,18 +7,28 @@ use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
 use super::iam_details::{address_of, comparable_tags, env_of};
-use super::{str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV};
 
 pub struct IamOidcProvider;
 
 fn outputs(arn: &str) -> Outputs {
-    [("id".into(), arn.to_string()), ("arn".into(), arn.to_string())].into()
+    [
+        ("id".into(), arn.to_string()),
+        ("arn".into(), arn.to_string()),
+    ]
+    .into()
 }
 
 fn client_ids(props: &Props) -> Vec<String> {
-    props.get("client_ids").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
+    props
+        .get("client_ids")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect()
 }
 
 #[async_trait]
@@ -53,19 +63,39 @@ impl Kind for IamOidcProvider {
             .await
             .aws("CreateOpenIDConnectProvider")?;
         let arn = out.open_id_connect_provider_arn().unwrap_or_default();
-        Ok(Live { id: arn.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(arn) })
+        Ok(Live {
+            id: arn.to_string(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs: outputs(arn),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let list = cx
-            .retry(|| async { cx.clients.iam.list_open_id_connect_providers().send().await.aws("ListOpenIDConnectProviders") })
+            .retry(|| async {
+                cx.clients
+                    .iam
+                    .list_open_id_connect_providers()
+                    .send()
+                    .await
+                    .aws("ListOpenIDConnectProviders")
+            })
             .await?;
         let mut out = Vec::new();
         // IAM has no batch read of providers: one call each (there is one per cluster).
         for p in list.open_id_connect_provider_list() {
             let Some(arn) = p.arn() else { continue };
             let got = cx
-                .retry(|| async { cx.clients.iam.get_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await.aws("GetOpenIDConnectProvider") })
+                .retry(|| async {
+                    cx.clients
+                        .iam
+                        .get_open_id_connect_provider()
+                        .open_id_connect_provider_arn(arn)
+                        .send()
+                        .await
+                        .aws("GetOpenIDConnectProvider")
+                })
                 .await;
             let got = match got {
                 Ok(g) => g,
@@ -76,51 +106,111 @@ impl Kind for IamOidcProvider {
                 continue;
             }
             let url = got.url().unwrap_or_default();
-            let url = if url.starts_with("https://") { url.to_string() } else { format!("https://{url}") };
+            let url = if url.starts_with("https://") {
+                url.to_string()
+            } else {
+                format!("https://{url}")
+            };
             let props = json!({ "url": url, "client_ids": got.client_id_list(), "tags": comparable_tags(got.tags()) });
-            out.push(Live { id: arn.to_string(), address: address_of(got.tags()), props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(arn) });
+            out.push(Live {
+                id: arn.to_string(),
+                address: address_of(got.tags()),
+                props: props.as_object().cloned().unwrap_or_default(),
+                outputs: outputs(arn),
+            });
         }
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "client_ids") {
             let old = client_ids(&live.props);
             let new = client_ids(t.props);
             for id in new.iter().filter(|i| !old.contains(i)) {
                 cx.retry(|| async {
-                    cx.clients.iam.add_client_id_to_open_id_connect_provider().open_id_connect_provider_arn(&live.id).client_id(id).send().await.aws("AddClientIDToOpenIDConnectProvider")
+                    cx.clients
+                        .iam
+                        .add_client_id_to_open_id_connect_provider()
+                        .open_id_connect_provider_arn(&live.id)
+                        .client_id(id)
+                        .send()
+                        .await
+                        .aws("AddClientIDToOpenIDConnectProvider")
                 })
                 .await?;
             }
             for id in old.iter().filter(|i| !new.contains(i)) {
                 cx.retry(|| async {
-                    cx.clients.iam.remove_client_id_from_open_id_connect_provider().open_id_connect_provider_arn(&live.id).client_id(id).send().await.aws("RemoveClientIDFromOpenIDConnectProvider")
+                    cx.clients
+                        .iam
+                        .remove_client_id_from_open_id_connect_provider()
+                        .open_id_connect_provider_arn(&live.id)
+                        .client_id(id)
+                        .send()
+                        .await
+                        .aws("RemoveClientIDFromOpenIDConnectProvider")
                 })
                 .await?;
             }
         }
         if changed.iter().any(|c| c == "tags") {
             let (set, remove) = super::iam_role::tag_delta(&live.props, t.props);
-            let set: Vec<Tag> = set.into_iter().filter(|t| t.key() != TAG_ENV && t.key() != TAG_ADDRESS).collect();
+            let set: Vec<Tag> = set
+                .into_iter()
+                .filter(|t| t.key() != TAG_ENV && t.key() != TAG_ADDRESS)
+                .collect();
             if !set.is_empty() {
                 cx.retry(|| async {
-                    cx.clients.iam.tag_open_id_connect_provider().open_id_connect_provider_arn(&live.id).set_tags(Some(set.clone())).send().await.aws("TagOpenIDConnectProvider")
+                    cx.clients
+                        .iam
+                        .tag_open_id_connect_provider()
+                        .open_id_connect_provider_arn(&live.id)
+                        .set_tags(Some(set.clone()))
+                        .send()
+                        .await
+                        .aws("TagOpenIDConnectProvider")
                 })
                 .await?;
             }
             if !remove.is_empty() {
                 cx.retry(|| async {
-                    cx.clients.iam.untag_open_id_connect_provider().open_id_connect_provider_arn(&live.id).set_tag_keys(Some(remove.clone())).send().await.aws("UntagOpenIDConnectProvider")
+                    cx.clients
+                        .iam
+                        .untag_open_id_connect_provider()
+                        .open_id_connect_provider_arn(&live.id)
+                        .set_tag_keys(Some(remove.clone()))
+                        .send()
+                        .await
+                        .aws("UntagOpenIDConnectProvider")
                 })
                 .await?;
             }
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        match cx.retry(|| async { cx.clients.iam.delete_open_id_connect_provider().open_id_connect_provider_arn(&live.id).send().await.aws("DeleteOpenIDConnectProvider") }).await {
+        match cx
+            .retry(|| async {
+                cx.clients
+                    .iam
+                    .delete_open_id_connect_provider()
+                    .open_id_connect_provider_arn(&live.id)
+                    .send()
+                    .await
+                    .aws("DeleteOpenIDConnectProvider")
+            })
+            .await
+        {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),
             _ => Ok(()),
         }

@@ -3,18 +3,26 @@ use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
 use super::iam_details::{address_of, comparable_tags, create_tags, document, env_roles};
-use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
 pub struct IamRole;
 
 fn outputs(name: &str, arn: &str) -> Outputs {
-    [("id".into(), name.to_string()), ("name".into(), name.to_string()), ("arn".into(), arn.to_string())].into()
+    [
+        ("id".into(), name.to_string()),
+        ("name".into(), name.to_string()),
+        ("arn".into(), arn.to_string()),
+    ]
+    .into()
 }
 
 fn policy_text(props: &Props) -> Result<String, AwsError> {
-    props.get("assume_role_policy").map(|v| v.to_string()).ok_or_else(|| AwsError::local("validate", "missing `assume_role_policy`"))
+    props
+        .get("assume_role_policy")
+        .map(|v| v.to_string())
+        .ok_or_else(|| AwsError::local("validate", "missing `assume_role_policy`"))
 }
 
 #[async_trait]
@@ -50,7 +58,12 @@ impl Kind for IamRole {
             .await
             .aws("CreateRole")?;
         let arn = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
-        Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(name, &arn) })
+        Ok(Live {
+            id: name.to_string(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs: outputs(name, &arn),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -71,11 +84,24 @@ impl Kind for IamRole {
             .collect())
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "assume_role_policy") {
             let doc = policy_text(t.props)?;
             cx.retry(|| async {
-                cx.clients.iam.update_assume_role_policy().role_name(&live.id).policy_document(&doc).send().await.aws("UpdateAssumeRolePolicy")
+                cx.clients
+                    .iam
+                    .update_assume_role_policy()
+                    .role_name(&live.id)
+                    .policy_document(&doc)
+                    .send()
+                    .await
+                    .aws("UpdateAssumeRolePolicy")
             })
             .await?;
         }
@@ -95,25 +121,56 @@ impl Kind for IamRole {
         if changed.iter().any(|c| c == "tags") {
             let (set, remove) = tag_delta(&live.props, t.props);
             if !set.is_empty() {
-                cx.retry(|| async { cx.clients.iam.tag_role().role_name(&live.id).set_tags(Some(set.clone())).send().await.aws("TagRole") })
-                    .await?;
+                cx.retry(|| async {
+                    cx.clients
+                        .iam
+                        .tag_role()
+                        .role_name(&live.id)
+                        .set_tags(Some(set.clone()))
+                        .send()
+                        .await
+                        .aws("TagRole")
+                })
+                .await?;
             }
             if !remove.is_empty() {
                 cx.retry(|| async {
-                    cx.clients.iam.untag_role().role_name(&live.id).set_tag_keys(Some(remove.clone())).send().await.aws("UntagRole")
+                    cx.clients
+                        .iam
+                        .untag_role()
+                        .role_name(&live.id)
+                        .set_tag_keys(Some(remove.clone()))
+                        .send()
+                        .await
+                        .aws("UntagRole")
                 })
                 .await?;
             }
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
         match cx
-            .retry_while(address, "policies still attached", cx.timeouts.dependency, ErrorClass::Dependency, || async {
-                cx.clients.iam.delete_role().role_name(&live.id).send().await.aws("DeleteRole")
-            })
+            .retry_while(
+                address,
+                "policies still attached",
+                cx.timeouts.dependency,
+                ErrorClass::Dependency,
+                || async {
+                    cx.clients
+                        .iam
+                        .delete_role()
+                        .role_name(&live.id)
+                        .send()
+                        .await
+                        .aws("DeleteRole")
+                },
+            )
             .await
         {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),
@@ -125,5 +182,10 @@ impl Kind for IamRole {
 /// Tags to set and keys to remove, for IAM-style tag calls.
 pub fn tag_delta(old: &Props, new: &Props) -> (Vec<Tag>, Vec<String>) {
     let (set, remove) = super::tagged::tag_delta(old, new);
-    (set.into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect(), remove)
+    (
+        set.into_iter()
+            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+            .collect(),
+        remove,
+    )
 }

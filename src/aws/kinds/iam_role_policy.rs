@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::iam_details::env_roles;
-use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
 
@@ -34,40 +34,105 @@ impl Kind for IamRolePolicy {
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let (role, name) = (str_prop(t.props, "role")?, str_prop(t.props, "name")?);
-        let doc = t.props.get("document").map(|d| d.to_string()).unwrap_or_default();
-        cx.clients.iam.put_role_policy().role_name(role).policy_name(name).policy_document(doc).send().await.aws("PutRolePolicy")?;
+        let doc = t
+            .props
+            .get("document")
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        cx.clients
+            .iam
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .policy_document(doc)
+            .send()
+            .await
+            .aws("PutRolePolicy")?;
         let id = key(role, name);
-        Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
+        Ok(Live {
+            outputs: id_outputs(&id),
+            id,
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
         for role in env_roles(cx, scope.env).await?.iter() {
-            let Some(role_name) = role.role_name() else { continue };
+            let Some(role_name) = role.role_name() else {
+                continue;
+            };
             for p in role.role_policy_list() {
-                let Some(name) = p.policy_name() else { continue };
+                let Some(name) = p.policy_name() else {
+                    continue;
+                };
                 let id = key(role_name, name);
-                let document = p.policy_document().map(super::iam_details::document).unwrap_or_default();
+                let document = p
+                    .policy_document()
+                    .map(super::iam_details::document)
+                    .unwrap_or_default();
                 let props = json!({ "role": role_name, "name": name, "document": document });
-                out.push(Live { outputs: id_outputs(&id), id, address: None, props: props.as_object().cloned().unwrap_or_default() });
+                out.push(Live {
+                    outputs: id_outputs(&id),
+                    id,
+                    address: None,
+                    props: props.as_object().cloned().unwrap_or_default(),
+                });
             }
         }
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
         let (role, name) = (str_prop(t.props, "role")?, str_prop(t.props, "name")?);
-        let doc = t.props.get("document").map(|d| d.to_string()).unwrap_or_default();
+        let doc = t
+            .props
+            .get("document")
+            .map(|d| d.to_string())
+            .unwrap_or_default();
         cx.retry(|| async {
-            cx.clients.iam.put_role_policy().role_name(role).policy_name(name).policy_document(&doc).send().await.aws("PutRolePolicy")
+            cx.clients
+                .iam
+                .put_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .policy_document(&doc)
+                .send()
+                .await
+                .aws("PutRolePolicy")
         })
         .await?;
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let (role, name) = (str_prop(&live.props, "role")?, str_prop(&live.props, "name")?);
-        match cx.retry(|| async { cx.clients.iam.delete_role_policy().role_name(role).policy_name(name).send().await.aws("DeleteRolePolicy") }).await {
+        let (role, name) = (
+            str_prop(&live.props, "role")?,
+            str_prop(&live.props, "name")?,
+        );
+        match cx
+            .retry(|| async {
+                cx.clients
+                    .iam
+                    .delete_role_policy()
+                    .role_name(role)
+                    .policy_name(name)
+                    .send()
+                    .await
+                    .aws("DeleteRolePolicy")
+            })
+            .await
+        {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),
             _ => Ok(()),
         }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::iam_details::env_roles;
-use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
 
@@ -35,33 +35,76 @@ impl Kind for IamRolePolicyAttachment {
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let (role, policy) = (str_prop(t.props, "role")?, str_prop(t.props, "policy_arn")?);
-        cx.clients.iam.attach_role_policy().role_name(role).policy_arn(policy).send().await.aws("AttachRolePolicy")?;
+        cx.clients
+            .iam
+            .attach_role_policy()
+            .role_name(role)
+            .policy_arn(policy)
+            .send()
+            .await
+            .aws("AttachRolePolicy")?;
         let id = key(role, policy);
-        Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
+        Ok(Live {
+            outputs: id_outputs(&id),
+            id,
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
         for role in env_roles(cx, scope.env).await?.iter() {
-            let Some(name) = role.role_name() else { continue };
+            let Some(name) = role.role_name() else {
+                continue;
+            };
             for p in role.attached_managed_policies() {
                 let Some(arn) = p.policy_arn() else { continue };
                 let id = key(name, arn);
                 let props = json!({ "role": name, "policy_arn": arn });
-                out.push(Live { outputs: id_outputs(&id), id, address: None, props: props.as_object().cloned().unwrap_or_default() });
+                out.push(Live {
+                    outputs: id_outputs(&id),
+                    id,
+                    address: None,
+                    props: props.as_object().cloned().unwrap_or_default(),
+                });
             }
         }
         Ok(out)
     }
 
-    async fn update(&self, _cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        _cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
         // Every field forces replacement; nothing changes in place.
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let (role, policy) = (str_prop(&live.props, "role")?, str_prop(&live.props, "policy_arn")?);
-        match cx.retry(|| async { cx.clients.iam.detach_role_policy().role_name(role).policy_arn(policy).send().await.aws("DetachRolePolicy") }).await {
+        let (role, policy) = (
+            str_prop(&live.props, "role")?,
+            str_prop(&live.props, "policy_arn")?,
+        );
+        match cx
+            .retry(|| async {
+                cx.clients
+                    .iam
+                    .detach_role_policy()
+                    .role_name(role)
+                    .policy_arn(policy)
+                    .send()
+                    .await
+                    .aws("DetachRolePolicy")
+            })
+            .await
+        {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),
             _ => Ok(()),
         }

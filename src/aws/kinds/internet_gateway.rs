@@ -3,7 +3,7 @@ use aws_sdk_ec2::types::ResourceType;
 use serde_json::json;
 
 use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
-use super::{id_outputs, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
@@ -43,10 +43,22 @@ impl Kind for InternetGateway {
             .to_string();
         let vpc = str_prop(t.props, "vpc_id")?;
         cx.retry(|| async {
-            cx.clients.ec2.attach_internet_gateway().internet_gateway_id(&id).vpc_id(vpc).send().await.aws("AttachInternetGateway")
+            cx.clients
+                .ec2
+                .attach_internet_gateway()
+                .internet_gateway_id(&id)
+                .vpc_id(vpc)
+                .send()
+                .await
+                .aws("AttachInternetGateway")
         })
         .await?;
-        Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
+        Ok(Live {
+            outputs: id_outputs(&id),
+            id,
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -70,29 +82,71 @@ impl Kind for InternetGateway {
             .filter_map(|g| {
                 let id = g.internet_gateway_id()?.to_string();
                 let (address, tags) = read_tags(g.tags(), scope.env)?;
-                let vpc = g.attachments().iter().find_map(|a| a.vpc_id()).unwrap_or_default();
+                let vpc = g
+                    .attachments()
+                    .iter()
+                    .find_map(|a| a.vpc_id())
+                    .unwrap_or_default();
                 let props = json!({ "vpc_id": vpc, "tags": tags });
-                Some(Live { outputs: id_outputs(&id), id, address, props: props.as_object().cloned().unwrap_or_default() })
+                Some(Live {
+                    outputs: id_outputs(&id),
+                    id,
+                    address,
+                    props: props.as_object().cloned().unwrap_or_default(),
+                })
             })
             .collect())
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
         sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
-        if let Some(vpc) = live.props.get("vpc_id").and_then(|v| v.as_str()).filter(|v| !v.is_empty()) {
+        if let Some(vpc) = live
+            .props
+            .get("vpc_id")
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+        {
             delete_call(cx, address, || async {
-                cx.clients.ec2.detach_internet_gateway().internet_gateway_id(&live.id).vpc_id(vpc).send().await.aws("DetachInternetGateway")
+                cx.clients
+                    .ec2
+                    .detach_internet_gateway()
+                    .internet_gateway_id(&live.id)
+                    .vpc_id(vpc)
+                    .send()
+                    .await
+                    .aws("DetachInternetGateway")
             })
             .await
-            .or_else(|e| if e.code.starts_with("Gateway.NotAttached") { Ok(()) } else { Err(e) })?;
+            .or_else(|e| {
+                if e.code.starts_with("Gateway.NotAttached") {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
         }
         delete_call(cx, address, || async {
-            cx.clients.ec2.delete_internet_gateway().internet_gateway_id(&live.id).send().await.aws("DeleteInternetGateway")
+            cx.clients
+                .ec2
+                .delete_internet_gateway()
+                .internet_gateway_id(&live.id)
+                .send()
+                .await
+                .aws("DeleteInternetGateway")
         })
         .await
     }

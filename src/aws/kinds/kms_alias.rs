@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
 
@@ -29,13 +29,36 @@ impl Kind for KmsAlias {
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
-        cx.clients.kms.create_alias().alias_name(name).target_key_id(str_prop(t.props, "target_key_id")?).send().await.aws("CreateAlias")?;
-        Ok(Live { id: name.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: id_outputs(name) })
+        cx.clients
+            .kms
+            .create_alias()
+            .alias_name(name)
+            .target_key_id(str_prop(t.props, "target_key_id")?)
+            .send()
+            .await
+            .aws("CreateAlias")?;
+        Ok(Live {
+            id: name.to_string(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs: id_outputs(name),
+        })
     }
 
     async fn read(&self, cx: &Cx, _scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let aliases = cx
-            .retry(|| async { cx.clients.kms.list_aliases().limit(100).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListAliases") })
+            .retry(|| async {
+                cx.clients
+                    .kms
+                    .list_aliases()
+                    .limit(100)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .aws("ListAliases")
+            })
             .await?;
         Ok(aliases
             .into_iter()
@@ -43,19 +66,54 @@ impl Kind for KmsAlias {
                 let name = a.alias_name()?.to_string();
                 let key = a.target_key_id()?.to_string();
                 let props = json!({ "name": name, "target_key_id": key });
-                Some(Live { outputs: id_outputs(&name), id: name, address: None, props: props.as_object().cloned()? })
+                Some(Live {
+                    outputs: id_outputs(&name),
+                    id: name,
+                    address: None,
+                    props: props.as_object().cloned()?,
+                })
             })
             .collect())
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
         let key = str_prop(t.props, "target_key_id")?;
-        cx.retry(|| async { cx.clients.kms.update_alias().alias_name(&live.id).target_key_id(key).send().await.aws("UpdateAlias") }).await?;
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        cx.retry(|| async {
+            cx.clients
+                .kms
+                .update_alias()
+                .alias_name(&live.id)
+                .target_key_id(key)
+                .send()
+                .await
+                .aws("UpdateAlias")
+        })
+        .await?;
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        match cx.retry(|| async { cx.clients.kms.delete_alias().alias_name(&live.id).send().await.aws("DeleteAlias") }).await {
+        match cx
+            .retry(|| async {
+                cx.clients
+                    .kms
+                    .delete_alias()
+                    .alias_name(&live.id)
+                    .send()
+                    .await
+                    .aws("DeleteAlias")
+            })
+            .await
+        {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),
             _ => Ok(()),
         }

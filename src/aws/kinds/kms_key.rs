@@ -14,18 +14,43 @@ use crate::model::{Outputs, Props};
 pub struct KmsKey;
 
 fn outputs(id: &str, arn: &str) -> Outputs {
-    [("id".into(), id.to_string()), ("arn".into(), arn.to_string())].into()
+    [
+        ("id".into(), id.to_string()),
+        ("arn".into(), arn.to_string()),
+    ]
+    .into()
 }
 
 fn rotation(props: &Props) -> bool {
-    props.get("enable_rotation").and_then(|v| v.as_bool()).unwrap_or(true)
+    props
+        .get("enable_rotation")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true)
 }
 
 async fn set_rotation(cx: &Cx, id: &str, on: bool) -> Result<(), AwsError> {
     if on {
-        cx.retry(|| async { cx.clients.kms.enable_key_rotation().key_id(id).send().await.aws("EnableKeyRotation") }).await?;
+        cx.retry(|| async {
+            cx.clients
+                .kms
+                .enable_key_rotation()
+                .key_id(id)
+                .send()
+                .await
+                .aws("EnableKeyRotation")
+        })
+        .await?;
     } else {
-        cx.retry(|| async { cx.clients.kms.disable_key_rotation().key_id(id).send().await.aws("DisableKeyRotation") }).await?;
+        cx.retry(|| async {
+            cx.clients
+                .kms
+                .disable_key_rotation()
+                .key_id(id)
+                .send()
+                .await
+                .aws("DisableKeyRotation")
+        })
+        .await?;
     }
     Ok(())
 }
@@ -77,16 +102,34 @@ impl Kind for KmsKey {
             .send()
             .await
             .aws("CreateKey")?;
-        let meta = out.key_metadata().ok_or_else(|| AwsError::local("CreateKey", "no key metadata"))?;
+        let meta = out
+            .key_metadata()
+            .ok_or_else(|| AwsError::local("CreateKey", "no key metadata"))?;
         let id = meta.key_id().to_string();
         let services = super::eks_common::strings(t.props, "_grant_services");
         if !services.is_empty() {
             // The account is known only now, from the key itself.
             let policy = grant_policy(meta.aws_account_id().unwrap_or_default(), &services);
-            cx.retry(|| async { cx.clients.kms.put_key_policy().key_id(&id).policy_name("default").policy(&policy).send().await.aws("PutKeyPolicy") }).await?;
+            cx.retry(|| async {
+                cx.clients
+                    .kms
+                    .put_key_policy()
+                    .key_id(&id)
+                    .policy_name("default")
+                    .policy(&policy)
+                    .send()
+                    .await
+                    .aws("PutKeyPolicy")
+            })
+            .await?;
         }
         set_rotation(cx, &id, rotation(t.props)).await?;
-        Ok(Live { outputs: outputs(&id, meta.arn().unwrap_or_default()), id, address: Some(t.address.to_string()), props: t.props.clone() })
+        Ok(Live {
+            outputs: outputs(&id, meta.arn().unwrap_or_default()),
+            id,
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -94,51 +137,137 @@ impl Kind for KmsKey {
         for k in tagged(cx, scope.env, "kms:key").await?.iter() {
             let id = k.arn.rsplit('/').next().unwrap_or_default().to_string();
             // KMS has no batch read: DescribeKey and GetKeyRotationStatus per key.
-            let meta = match cx.retry(|| async { cx.clients.kms.describe_key().key_id(&id).send().await.aws("DescribeKey") }).await {
+            let meta = match cx
+                .retry(|| async {
+                    cx.clients
+                        .kms
+                        .describe_key()
+                        .key_id(&id)
+                        .send()
+                        .await
+                        .aws("DescribeKey")
+                })
+                .await
+            {
                 Ok(m) => m,
                 Err(e) if e.class == ErrorClass::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            let Some(meta) = meta.key_metadata() else { continue };
-            if matches!(meta.key_state(), Some(KeyState::PendingDeletion) | Some(KeyState::PendingReplicaDeletion)) {
+            let Some(meta) = meta.key_metadata() else {
+                continue;
+            };
+            if matches!(
+                meta.key_state(),
+                Some(KeyState::PendingDeletion) | Some(KeyState::PendingReplicaDeletion)
+            ) {
                 continue;
             }
             let rotation = cx
-                .retry(|| async { cx.clients.kms.get_key_rotation_status().key_id(&id).send().await.aws("GetKeyRotationStatus") })
+                .retry(|| async {
+                    cx.clients
+                        .kms
+                        .get_key_rotation_status()
+                        .key_id(&id)
+                        .send()
+                        .await
+                        .aws("GetKeyRotationStatus")
+                })
                 .await?
                 .key_rotation_enabled();
             let props = json!({ "description": meta.description().unwrap_or_default(), "enable_rotation": rotation, "tags": k.comparable_tags() });
-            out.push(Live { outputs: outputs(&id, &k.arn), id, address: k.address(), props: props.as_object().cloned().unwrap_or_default() });
+            out.push(Live {
+                outputs: outputs(&id, &k.arn),
+                id,
+                address: k.address(),
+                props: props.as_object().cloned().unwrap_or_default(),
+            });
         }
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "enable_rotation") {
             set_rotation(cx, &live.id, rotation(t.props)).await?;
         }
         if changed.iter().any(|c| c == "description") {
             let d = super::opt_str(t.props, "description").unwrap_or_default();
-            cx.retry(|| async { cx.clients.kms.update_key_description().key_id(&live.id).description(d).send().await.aws("UpdateKeyDescription") }).await?;
+            cx.retry(|| async {
+                cx.clients
+                    .kms
+                    .update_key_description()
+                    .key_id(&live.id)
+                    .description(d)
+                    .send()
+                    .await
+                    .aws("UpdateKeyDescription")
+            })
+            .await?;
         }
         let (set, remove) = tag_delta(&live.props, t.props);
         if !set.is_empty() {
-            let tags: Vec<Tag> = set.into_iter().filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok()).collect();
-            cx.retry(|| async { cx.clients.kms.tag_resource().key_id(&live.id).set_tags(Some(tags.clone())).send().await.aws("TagResource") }).await?;
+            let tags: Vec<Tag> = set
+                .into_iter()
+                .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
+                .collect();
+            cx.retry(|| async {
+                cx.clients
+                    .kms
+                    .tag_resource()
+                    .key_id(&live.id)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .aws("TagResource")
+            })
+            .await?;
         }
         if !remove.is_empty() {
-            cx.retry(|| async { cx.clients.kms.untag_resource().key_id(&live.id).set_tag_keys(Some(remove.clone())).send().await.aws("UntagResource") }).await?;
+            cx.retry(|| async {
+                cx.clients
+                    .kms
+                    .untag_resource()
+                    .key_id(&live.id)
+                    .set_tag_keys(Some(remove.clone()))
+                    .send()
+                    .await
+                    .aws("UntagResource")
+            })
+            .await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let days = live.props.get("_deletion_window_days").and_then(|v| v.as_i64()).unwrap_or(30) as i32;
+        let days = live
+            .props
+            .get("_deletion_window_days")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(30) as i32;
         match cx
-            .retry(|| async { cx.clients.kms.schedule_key_deletion().key_id(&live.id).pending_window_in_days(days).send().await.aws("ScheduleKeyDeletion") })
+            .retry(|| async {
+                cx.clients
+                    .kms
+                    .schedule_key_deletion()
+                    .key_id(&live.id)
+                    .pending_window_in_days(days)
+                    .send()
+                    .await
+                    .aws("ScheduleKeyDeletion")
+            })
             .await
         {
-            Err(e) if e.class != ErrorClass::NotFound && e.code != "KMSInvalidStateException" => Err(e),
+            Err(e) if e.class != ErrorClass::NotFound && e.code != "KMSInvalidStateException" => {
+                Err(e)
+            }
             _ => Ok(()),
         }
     }

@@ -113,7 +113,13 @@ pub trait Kind: Send + Sync {
         Ok(())
     }
     /// Changes `changed` fields in place; never called for replace fields.
-    async fn update(&self, cx: &Cx, live: &Live, target: &Target<'_>, changed: &[String]) -> Result<Live, AwsError>;
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        target: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError>;
     /// Deletes and waits until the cloud confirms; a missing resource is success.
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError>;
 }
@@ -163,7 +169,9 @@ impl Registry {
             Box::new(acm_certificate::AcmCertificate),
             Box::new(acm_certificate_validation::AcmCertificateValidation),
         ];
-        Registry { kinds: all.into_iter().map(|k| (k.name(), k)).collect() }
+        Registry {
+            kinds: all.into_iter().map(|k| (k.name(), k)).collect(),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&dyn Kind> {
@@ -200,7 +208,10 @@ pub(crate) fn str_prop<'a>(props: &'a Props, key: &str) -> Result<&'a str, AwsEr
 }
 
 pub(crate) fn opt_str<'a>(props: &'a Props, key: &str) -> Option<&'a str> {
-    props.get(key).and_then(|v| v.as_str()).filter(|s| !s.is_empty())
+    props
+        .get(key)
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
 }
 
 pub(crate) fn id_outputs(id: &str) -> Outputs {

@@ -3,7 +3,7 @@ use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
 use serde_json::json;
 
 use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
-use super::{id_outputs, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
@@ -11,7 +11,14 @@ pub struct NatGateway;
 
 impl NatGateway {
     async fn state(&self, cx: &Cx, id: &str) -> Result<Option<NatGatewayState>, AwsError> {
-        let out = cx.clients.ec2.describe_nat_gateways().nat_gateway_ids(id).send().await.aws("DescribeNatGateways");
+        let out = cx
+            .clients
+            .ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(id)
+            .send()
+            .await
+            .aws("DescribeNatGateways");
         match out {
             Ok(o) => Ok(o.nat_gateways().first().and_then(|g| g.state().cloned())),
             Err(e) if e.class == crate::aws::ErrorClass::NotFound => Ok(None),
@@ -55,21 +62,36 @@ impl Kind for NatGateway {
             .and_then(|g| g.nat_gateway_id())
             .ok_or_else(|| AwsError::local("CreateNatGateway", "no id returned"))?
             .to_string();
-        cx.wait_for(t.address, "NAT gateway to become available", cx.timeouts.nat, || async {
-            match self.state(cx, &id).await? {
-                Some(NatGatewayState::Available) => Ok(Some(())),
-                Some(NatGatewayState::Failed) => {
-                    Err(AwsError::local("CreateNatGateway", format!("NAT gateway {id} failed; check its subnet and EIP")))
+        cx.wait_for(
+            t.address,
+            "NAT gateway to become available",
+            cx.timeouts.nat,
+            || async {
+                match self.state(cx, &id).await? {
+                    Some(NatGatewayState::Available) => Ok(Some(())),
+                    Some(NatGatewayState::Failed) => Err(AwsError::local(
+                        "CreateNatGateway",
+                        format!("NAT gateway {id} failed; check its subnet and EIP"),
+                    )),
+                    _ => Ok(None),
                 }
-                _ => Ok(None),
-            }
-        })
+            },
+        )
         .await?;
-        Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
+        Ok(Live {
+            outputs: id_outputs(&id),
+            id,
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let live_states = Filter::builder().name("state").values("pending").values("available").build();
+        let live_states = Filter::builder()
+            .name("state")
+            .values("pending")
+            .values("available")
+            .build();
         let gateways = cx
             .retry(|| async {
                 cx.clients
@@ -91,35 +113,64 @@ impl Kind for NatGateway {
             .filter_map(|g| {
                 let id = g.nat_gateway_id()?.to_string();
                 let (address, tags) = read_tags(g.tags(), scope.env)?;
-                let allocation = g.nat_gateway_addresses().iter().find_map(|a| a.allocation_id()).unwrap_or_default();
+                let allocation = g
+                    .nat_gateway_addresses()
+                    .iter()
+                    .find_map(|a| a.allocation_id())
+                    .unwrap_or_default();
                 let props = json!({
                     "subnet_id": g.subnet_id().unwrap_or_default(),
                     "allocation_id": allocation,
                     "tags": tags,
                 });
-                Some(Live { outputs: id_outputs(&id), id, address, props: props.as_object().cloned().unwrap_or_default() })
+                Some(Live {
+                    outputs: id_outputs(&id),
+                    id,
+                    address,
+                    props: props.as_object().cloned().unwrap_or_default(),
+                })
             })
             .collect())
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
         sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
         delete_call(cx, address, || async {
-            cx.clients.ec2.delete_nat_gateway().nat_gateway_id(&live.id).send().await.aws("DeleteNatGateway")
+            cx.clients
+                .ec2
+                .delete_nat_gateway()
+                .nat_gateway_id(&live.id)
+                .send()
+                .await
+                .aws("DeleteNatGateway")
         })
         .await?;
         // Its EIP and subnet stay busy until the gateway is gone.
-        cx.wait_for(address, "NAT gateway to be deleted", cx.timeouts.nat, || async {
-            Ok(match self.state(cx, &live.id).await? {
-                None | Some(NatGatewayState::Deleted) => Some(()),
-                _ => None,
-            })
-        })
+        cx.wait_for(
+            address,
+            "NAT gateway to be deleted",
+            cx.timeouts.nat,
+            || async {
+                Ok(match self.state(cx, &live.id).await? {
+                    None | Some(NatGatewayState::Deleted) => Some(()),
+                    _ => None,
+                })
+            },
+        )
         .await
     }
 }

@@ -9,7 +9,7 @@ use aws_sdk_rds::types::{DbCluster, ServerlessV2ScalingConfiguration};
 use serde_json::json;
 
 use super::rds_common::{create_tags, final_snapshot_id, finish_delete, read_tags};
-use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -30,14 +30,23 @@ fn acu(p: &Props) -> Option<(f64, f64)> {
 }
 
 fn scaling(p: &Props) -> Option<ServerlessV2ScalingConfiguration> {
-    acu(p).map(|(min, max)| ServerlessV2ScalingConfiguration::builder().min_capacity(min).max_capacity(max).build())
+    acu(p).map(|(min, max)| {
+        ServerlessV2ScalingConfiguration::builder()
+            .min_capacity(min)
+            .max_capacity(max)
+            .build()
+    })
 }
 
 fn to_live(c: &DbCluster, env: &str) -> Option<Live> {
     let (address, tags) = read_tags(c.tag_list(), env)?;
     let id = c.db_cluster_identifier()?.to_string();
     let version = c.engine_version().unwrap_or_default();
-    let mut sgs: Vec<String> = c.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id().map(String::from)).collect();
+    let mut sgs: Vec<String> = c
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id().map(String::from))
+        .collect();
     sgs.sort();
     let mut props = json!({
         "identifier": id,
@@ -54,27 +63,65 @@ fn to_live(c: &DbCluster, env: &str) -> Option<Live> {
         "tags": tags,
     });
     if let Some(s) = c.serverless_v2_scaling_configuration() {
-        props["serverless_v2"] = json!({ "min_acu": s.min_capacity(), "max_acu": s.max_capacity() });
+        props["serverless_v2"] =
+            json!({ "min_acu": s.min_capacity(), "max_acu": s.max_capacity() });
     }
     if let Some(k) = c.kms_key_id() {
         props["kms_key_id"] = json!(k);
     }
     let outputs: Outputs = [
         ("id".to_string(), id.clone()),
-        ("arn".into(), c.db_cluster_arn().unwrap_or_default().to_string()),
-        ("endpoint".into(), c.endpoint().unwrap_or_default().to_string()),
-        ("reader_endpoint".into(), c.reader_endpoint().unwrap_or_default().to_string()),
-        ("port".into(), c.port().map(|p| p.to_string()).unwrap_or_default()),
-        ("resource_id".into(), c.db_cluster_resource_id().unwrap_or_default().to_string()),
-        ("master_secret_arn".into(), c.master_user_secret().and_then(|s| s.secret_arn()).unwrap_or_default().to_string()),
+        (
+            "arn".into(),
+            c.db_cluster_arn().unwrap_or_default().to_string(),
+        ),
+        (
+            "endpoint".into(),
+            c.endpoint().unwrap_or_default().to_string(),
+        ),
+        (
+            "reader_endpoint".into(),
+            c.reader_endpoint().unwrap_or_default().to_string(),
+        ),
+        (
+            "port".into(),
+            c.port().map(|p| p.to_string()).unwrap_or_default(),
+        ),
+        (
+            "resource_id".into(),
+            c.db_cluster_resource_id().unwrap_or_default().to_string(),
+        ),
+        (
+            "master_secret_arn".into(),
+            c.master_user_secret()
+                .and_then(|s| s.secret_arn())
+                .unwrap_or_default()
+                .to_string(),
+        ),
     ]
     .into();
-    Some(Live { id, address, props: props.as_object().cloned()?, outputs })
+    Some(Live {
+        id,
+        address,
+        props: props.as_object().cloned()?,
+        outputs,
+    })
 }
 
 impl RdsCluster {
     async fn describe(&self, cx: &Cx, id: &str) -> Result<Option<DbCluster>, AwsError> {
-        match cx.retry(|| async { cx.clients.rds.describe_db_clusters().db_cluster_identifier(id).send().await.aws("DescribeDBClusters") }).await {
+        match cx
+            .retry(|| async {
+                cx.clients
+                    .rds
+                    .describe_db_clusters()
+                    .db_cluster_identifier(id)
+                    .send()
+                    .await
+                    .aws("DescribeDBClusters")
+            })
+            .await
+        {
             Ok(o) => Ok(o.db_clusters().first().cloned()),
             Err(e) if e.class == ErrorClass::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -82,16 +129,28 @@ impl RdsCluster {
     }
 
     async fn wait_available(&self, cx: &Cx, address: &str, id: &str) -> Result<Live, AwsError> {
-        cx.wait_for(address, "Aurora cluster to become available", cx.timeouts.database, || async {
-            let Some(c) = self.describe(cx, id).await? else { return Ok(None) };
-            match c.status() {
-                Some("available") => Ok(to_live(&c, &cx.env)),
-                Some(s @ ("failed" | "inaccessible-encryption-credentials" | "incompatible-parameters")) => {
-                    Err(AwsError::local("CreateDBCluster", format!("Aurora cluster {id} is {s}")))
+        cx.wait_for(
+            address,
+            "Aurora cluster to become available",
+            cx.timeouts.database,
+            || async {
+                let Some(c) = self.describe(cx, id).await? else {
+                    return Ok(None);
+                };
+                match c.status() {
+                    Some("available") => Ok(to_live(&c, &cx.env)),
+                    Some(
+                        s @ ("failed"
+                        | "inaccessible-encryption-credentials"
+                        | "incompatible-parameters"),
+                    ) => Err(AwsError::local(
+                        "CreateDBCluster",
+                        format!("Aurora cluster {id} is {s}"),
+                    )),
+                    _ => Ok(None),
                 }
-                _ => Ok(None),
-            }
-        })
+            },
+        )
         .await
     }
 }
@@ -103,11 +162,26 @@ impl Kind for RdsCluster {
     }
 
     fn outputs(&self) -> &'static [&'static str] {
-        &["id", "arn", "endpoint", "reader_endpoint", "port", "resource_id", "master_secret_arn"]
+        &[
+            "id",
+            "arn",
+            "endpoint",
+            "reader_endpoint",
+            "port",
+            "resource_id",
+            "master_secret_arn",
+        ]
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {
-        &["identifier", "engine", "engine_major", "storage_encrypted", "kms_key_id", "db_subnet_group_name"]
+        &[
+            "identifier",
+            "engine",
+            "engine_major",
+            "storage_encrypted",
+            "kms_key_id",
+            "db_subnet_group_name",
+        ]
     }
 
     fn natural_key(&self, _props: &Props) -> Option<String> {
@@ -124,9 +198,19 @@ impl Kind for RdsCluster {
             .engine(str_prop(t.props, "engine")?)
             .engine_version(str_prop(t.props, "engine_version")?)
             .db_subnet_group_name(str_prop(t.props, "db_subnet_group_name")?)
-            .set_vpc_security_group_ids(Some(super::eks_common::strings(t.props, "vpc_security_group_ids")))
-            .set_db_cluster_parameter_group_name(opt_str(t.props, "cluster_parameter_group_name").map(String::from))
-            .backup_retention_period(t.props.get("backup_retention_days").and_then(|v| v.as_i64()).unwrap_or(7) as i32)
+            .set_vpc_security_group_ids(Some(super::eks_common::strings(
+                t.props,
+                "vpc_security_group_ids",
+            )))
+            .set_db_cluster_parameter_group_name(
+                opt_str(t.props, "cluster_parameter_group_name").map(String::from),
+            )
+            .backup_retention_period(
+                t.props
+                    .get("backup_retention_days")
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(7) as i32,
+            )
             .deletion_protection(flag(t.props, "deletion_protection"))
             .storage_encrypted(flag(t.props, "storage_encrypted"))
             .set_kms_key_id(opt_str(t.props, "kms_key_id").map(String::from))
@@ -141,31 +225,60 @@ impl Kind for RdsCluster {
             .aws("CreateDBCluster");
         // Named: a run killed after this call finds its cluster by name.
         if let Err(e) = created {
-            if e.code != "DBClusterAlreadyExistsFault" || self.describe(cx, id).await?.and_then(|c| to_live(&c, &cx.env)).is_none() {
+            if e.code != "DBClusterAlreadyExistsFault"
+                || self
+                    .describe(cx, id)
+                    .await?
+                    .and_then(|c| to_live(&c, &cx.env))
+                    .is_none()
+            {
                 return Err(e);
             }
         }
         let live = self.wait_available(cx, t.address, id).await?;
-        Ok(Live { props: t.props.clone(), ..live })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let all = cx
             .retry(|| async {
-                cx.clients.rds.describe_db_clusters().max_records(100).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("DescribeDBClusters")
+                cx.clients
+                    .rds
+                    .describe_db_clusters()
+                    .max_records(100)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .aws("DescribeDBClusters")
             })
             .await?;
         Ok(all.iter().filter_map(|c| to_live(c, scope.env)).collect())
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         let has = |f: &str| changed.iter().any(|c| c == f);
         let mut call = cx
             .clients
             .rds
             .modify_db_cluster()
             .db_cluster_identifier(&live.id)
-            .apply_immediately(t.props.get("_apply_immediately").and_then(|v| v.as_bool()).unwrap_or(false));
+            .apply_immediately(
+                t.props
+                    .get("_apply_immediately")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false),
+            );
         if has("serverless_v2") {
             call = call.set_serverless_v2_scaling_configuration(scaling(t.props));
         }
@@ -173,40 +286,71 @@ impl Kind for RdsCluster {
             call = call.engine_version(str_prop(t.props, "engine_version")?);
         }
         if has("backup_retention_days") {
-            call = call.backup_retention_period(t.props.get("backup_retention_days").and_then(|v| v.as_i64()).unwrap_or(7) as i32);
+            call = call.backup_retention_period(
+                t.props
+                    .get("backup_retention_days")
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(7) as i32,
+            );
         }
         if has("deletion_protection") {
             call = call.deletion_protection(flag(t.props, "deletion_protection"));
         }
         if has("iam_database_authentication") {
-            call = call.enable_iam_database_authentication(flag(t.props, "iam_database_authentication"));
+            call = call
+                .enable_iam_database_authentication(flag(t.props, "iam_database_authentication"));
         }
         if has("vpc_security_group_ids") {
-            call = call.set_vpc_security_group_ids(Some(super::eks_common::strings(t.props, "vpc_security_group_ids")));
+            call = call.set_vpc_security_group_ids(Some(super::eks_common::strings(
+                t.props,
+                "vpc_security_group_ids",
+            )));
         }
         if has("cluster_parameter_group_name") {
-            call = call.set_db_cluster_parameter_group_name(opt_str(t.props, "cluster_parameter_group_name").map(String::from));
+            call = call.set_db_cluster_parameter_group_name(
+                opt_str(t.props, "cluster_parameter_group_name").map(String::from),
+            );
         }
         if changed.iter().any(|c| c != "tags") {
             let call = call;
-            cx.retry(|| async { call.clone().send().await.aws("ModifyDBCluster") }).await?;
+            cx.retry(|| async { call.clone().send().await.aws("ModifyDBCluster") })
+                .await?;
             self.wait_available(cx, t.address, &live.id).await?;
         }
         if has("tags") {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
             super::rds_common::update_tags(cx, &arn, t.address, &live.props, t.props).await?;
         }
-        let live = self.describe(cx, &live.id).await?.and_then(|c| to_live(&c, &cx.env)).unwrap_or_else(|| live.clone());
-        Ok(Live { props: t.props.clone(), ..live })
+        let live = self
+            .describe(cx, &live.id)
+            .await?
+            .and_then(|c| to_live(&c, &cx.env))
+            .unwrap_or_else(|| live.clone());
+        Ok(Live {
+            props: t.props.clone(),
+            ..live
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let call = cx.clients.rds.delete_db_cluster().db_cluster_identifier(&live.id);
+        let call = cx
+            .clients
+            .rds
+            .delete_db_cluster()
+            .db_cluster_identifier(&live.id);
         let call = match final_snapshot_id(live) {
-            Some(id) => call.skip_final_snapshot(false).final_db_snapshot_identifier(id),
+            Some(id) => call
+                .skip_final_snapshot(false)
+                .final_db_snapshot_identifier(id),
             None => call.skip_final_snapshot(true),
         };
-        let sent = cx.retry(|| async { call.clone().send().await.aws("DeleteDBCluster") }).await.map(|_| ());
-        finish_delete(cx, live, "Aurora cluster to be deleted", sent, || async { Ok(self.describe(cx, &live.id).await?.is_none().then_some(())) }).await
+        let sent = cx
+            .retry(|| async { call.clone().send().await.aws("DeleteDBCluster") })
+            .await
+            .map(|_| ());
+        finish_delete(cx, live, "Aurora cluster to be deleted", sent, || async {
+            Ok(self.describe(cx, &live.id).await?.is_none().then_some(()))
+        })
+        .await
     }
 }

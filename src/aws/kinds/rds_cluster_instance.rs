@@ -6,8 +6,10 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde_json::json;
 
-use super::rds_common::{create_tags, describe_instance, finish_delete, read_tags, wait_instance_available};
-use super::{str_prop, Kind, Live, ReadScope, Target};
+use super::rds_common::{
+    create_tags, describe_instance, finish_delete, read_tags, wait_instance_available,
+};
+use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -26,11 +28,25 @@ fn to_live(db: &RdsInstance, env: &str) -> Option<Live> {
     });
     let outputs: Outputs = [
         ("id".to_string(), id.clone()),
-        ("arn".into(), db.db_instance_arn().unwrap_or_default().to_string()),
-        ("endpoint".into(), db.endpoint().and_then(|e| e.address()).unwrap_or_default().to_string()),
+        (
+            "arn".into(),
+            db.db_instance_arn().unwrap_or_default().to_string(),
+        ),
+        (
+            "endpoint".into(),
+            db.endpoint()
+                .and_then(|e| e.address())
+                .unwrap_or_default()
+                .to_string(),
+        ),
     ]
     .into();
-    Some(Live { id, address, props: props.as_object().cloned()?, outputs })
+    Some(Live {
+        id,
+        address,
+        props: props.as_object().cloned()?,
+        outputs,
+    })
 }
 
 #[async_trait]
@@ -66,28 +82,59 @@ impl Kind for RdsClusterInstance {
             .await
             .aws("CreateDBInstance");
         if let Err(e) = created {
-            if e.code != "DBInstanceAlreadyExists" || describe_instance(cx, id).await?.and_then(|d| to_live(&d, &cx.env)).is_none() {
+            if e.code != "DBInstanceAlreadyExists"
+                || describe_instance(cx, id)
+                    .await?
+                    .and_then(|d| to_live(&d, &cx.env))
+                    .is_none()
+            {
                 return Err(e);
             }
         }
         let live = wait_instance_available(cx, t.address, id, to_live).await?;
-        Ok(Live { props: t.props.clone(), ..live })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let all = cx
             .retry(|| async {
-                cx.clients.rds.describe_db_instances().max_records(100).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("DescribeDBInstances")
+                cx.clients
+                    .rds
+                    .describe_db_instances()
+                    .max_records(100)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .aws("DescribeDBInstances")
             })
             .await?;
         Ok(all.iter().filter_map(|db| to_live(db, scope.env)).collect())
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "instance_class") {
             let class = str_prop(t.props, "instance_class")?;
             cx.retry(|| async {
-                cx.clients.rds.modify_db_instance().db_instance_identifier(&live.id).db_instance_class(class).apply_immediately(true).send().await.aws("ModifyDBInstance")
+                cx.clients
+                    .rds
+                    .modify_db_instance()
+                    .db_instance_identifier(&live.id)
+                    .db_instance_class(class)
+                    .apply_immediately(true)
+                    .send()
+                    .await
+                    .aws("ModifyDBInstance")
             })
             .await?;
             wait_instance_available(cx, t.address, &live.id, to_live).await?;
@@ -96,13 +143,30 @@ impl Kind for RdsClusterInstance {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
             super::rds_common::update_tags(cx, &arn, t.address, &live.props, t.props).await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         // The cluster keeps the data and takes the final snapshot.
-        let call = cx.clients.rds.delete_db_instance().db_instance_identifier(&live.id).skip_final_snapshot(true);
-        let sent = cx.retry(|| async { call.clone().send().await.aws("DeleteDBInstance") }).await.map(|_| ());
-        finish_delete(cx, live, "Aurora instance to be deleted", sent, || async { Ok(describe_instance(cx, &live.id).await?.is_none().then_some(())) }).await
+        let call = cx
+            .clients
+            .rds
+            .delete_db_instance()
+            .db_instance_identifier(&live.id)
+            .skip_final_snapshot(true);
+        let sent = cx
+            .retry(|| async { call.clone().send().await.aws("DeleteDBInstance") })
+            .await
+            .map(|_| ());
+        finish_delete(cx, live, "Aurora instance to be deleted", sent, || async {
+            Ok(describe_instance(cx, &live.id)
+                .await?
+                .is_none()
+                .then_some(()))
+        })
+        .await
     }
 }

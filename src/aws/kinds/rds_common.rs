@@ -4,7 +4,7 @@ use aws_sdk_rds::types::Tag;
 use serde_json::Value;
 
 use crate::aws::Cx;
-use crate::model::{is_foreign_tag, Props, TAG_ADDRESS, TAG_ENV};
+use crate::model::{Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag};
 
 pub fn create_tags(cx: &Cx, address: &str, props: &Props) -> Vec<Tag> {
     let mut tags: Vec<Tag> = props
@@ -12,7 +12,12 @@ pub fn create_tags(cx: &Cx, address: &str, props: &Props) -> Vec<Tag> {
         .and_then(|t| t.as_object())
         .into_iter()
         .flatten()
-        .map(|(k, v)| Tag::builder().key(k).value(v.as_str().unwrap_or_default()).build())
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v.as_str().unwrap_or_default())
+                .build()
+        })
         .collect();
     tags.push(Tag::builder().key(TAG_ENV).value(&cx.env).build());
     tags.push(Tag::builder().key(TAG_ADDRESS).value(address).build());
@@ -25,7 +30,9 @@ pub fn read_tags(tags: &[Tag], env: &str) -> Option<(Option<String>, Value)> {
     let mut ours = false;
     let mut out = serde_json::Map::new();
     for t in tags {
-        let (Some(k), Some(v)) = (t.key(), t.value()) else { continue };
+        let (Some(k), Some(v)) = (t.key(), t.value()) else {
+            continue;
+        };
         if k == TAG_ENV {
             ours = v == env;
         }
@@ -42,21 +49,53 @@ pub fn read_tags(tags: &[Tag], env: &str) -> Option<(Option<String>, Value)> {
 /// Tags of one RDS resource by ARN (group describes carry none).
 pub async fn tags_of(cx: &Cx, arn: &str) -> Result<Vec<Tag>, crate::aws::AwsError> {
     use crate::aws::SdkResultExt;
-    let out = cx.retry(|| async { cx.clients.rds.list_tags_for_resource().resource_name(arn).send().await.aws("ListTagsForResource") }).await?;
+    let out = cx
+        .retry(|| async {
+            cx.clients
+                .rds
+                .list_tags_for_resource()
+                .resource_name(arn)
+                .send()
+                .await
+                .aws("ListTagsForResource")
+        })
+        .await?;
     Ok(out.tag_list().to_vec())
 }
 
 /// Brings an RDS resource's tags to the plan's: every desired tag (identity
 /// tags included) is re-sent, tags the plan dropped are removed.
-pub async fn update_tags(cx: &Cx, arn: &str, address: &str, old: &Props, new: &Props) -> Result<(), crate::aws::AwsError> {
+pub async fn update_tags(
+    cx: &Cx,
+    arn: &str,
+    address: &str,
+    old: &Props,
+    new: &Props,
+) -> Result<(), crate::aws::AwsError> {
     use crate::aws::SdkResultExt;
     let tags = create_tags(cx, address, new);
-    cx.retry(|| async { cx.clients.rds.add_tags_to_resource().resource_name(arn).set_tags(Some(tags.clone())).send().await.aws("AddTagsToResource") })
-        .await?;
+    cx.retry(|| async {
+        cx.clients
+            .rds
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await
+            .aws("AddTagsToResource")
+    })
+    .await?;
     let (_, removed) = super::tagged::tag_delta(old, new);
     if !removed.is_empty() {
         cx.retry(|| async {
-            cx.clients.rds.remove_tags_from_resource().resource_name(arn).set_tag_keys(Some(removed.clone())).send().await.aws("RemoveTagsFromResource")
+            cx.clients
+                .rds
+                .remove_tags_from_resource()
+                .resource_name(arn)
+                .set_tag_keys(Some(removed.clone()))
+                .send()
+                .await
+                .aws("RemoveTagsFromResource")
         })
         .await?;
     }
@@ -64,9 +103,23 @@ pub async fn update_tags(cx: &Cx, arn: &str, address: &str, old: &Props, new: &P
 }
 
 /// One DB instance by identifier; `None` once it is gone.
-pub async fn describe_instance(cx: &Cx, id: &str) -> Result<Option<aws_sdk_rds::types::DbInstance>, crate::aws::AwsError> {
+pub async fn describe_instance(
+    cx: &Cx,
+    id: &str,
+) -> Result<Option<aws_sdk_rds::types::DbInstance>, crate::aws::AwsError> {
     use crate::aws::{ErrorClass, SdkResultExt};
-    match cx.retry(|| async { cx.clients.rds.describe_db_instances().db_instance_identifier(id).send().await.aws("DescribeDBInstances") }).await {
+    match cx
+        .retry(|| async {
+            cx.clients
+                .rds
+                .describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await
+                .aws("DescribeDBInstances")
+        })
+        .await
+    {
         Ok(o) => Ok(o.db_instances().first().cloned()),
         Err(e) if e.class == ErrorClass::NotFound => Ok(None),
         Err(e) => Err(e),
@@ -81,23 +134,37 @@ pub async fn wait_instance_available(
     id: &str,
     to_live: fn(&aws_sdk_rds::types::DbInstance, &str) -> Option<super::Live>,
 ) -> Result<super::Live, crate::aws::AwsError> {
-    cx.wait_for(address, "DB instance to become available", cx.timeouts.database, || async {
-        let Some(db) = describe_instance(cx, id).await? else { return Ok(None) };
-        match db.db_instance_status() {
-            Some("available") => Ok(to_live(&db, &cx.env)),
-            Some(s @ ("failed" | "incompatible-parameters" | "incompatible-network")) => {
-                Err(crate::aws::AwsError::local("CreateDBInstance", format!("DB instance {id} is {s}")))
+    cx.wait_for(
+        address,
+        "DB instance to become available",
+        cx.timeouts.database,
+        || async {
+            let Some(db) = describe_instance(cx, id).await? else {
+                return Ok(None);
+            };
+            match db.db_instance_status() {
+                Some("available") => Ok(to_live(&db, &cx.env)),
+                Some(s @ ("failed" | "incompatible-parameters" | "incompatible-network")) => {
+                    Err(crate::aws::AwsError::local(
+                        "CreateDBInstance",
+                        format!("DB instance {id} is {s}"),
+                    ))
+                }
+                _ => Ok(None),
             }
-            _ => Ok(None),
-        }
-    })
+        },
+    )
     .await
 }
 
 /// The final snapshot's identifier when the plan asks for one
 /// (`final_snapshot`, write-only, taken from the plan file at destroy).
 pub fn final_snapshot_id(live: &super::Live) -> Option<String> {
-    let wanted = live.props.get("_final_snapshot").and_then(|v| v.as_bool()).unwrap_or(false);
+    let wanted = live
+        .props
+        .get("_final_snapshot")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
     wanted.then(|| format!("{}-final-{}", live.id, crate::state::now()))
 }
 

@@ -2,11 +2,11 @@
 //! its table and destination, and read from the env's tagged tables.
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::ec2_tags::delete_call;
 use super::route_table::describe_tables;
-use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
@@ -31,7 +31,10 @@ impl Kind for Route {
     }
 
     fn natural_key(&self, props: &Props) -> Option<String> {
-        Some(key(opt_str(props, "route_table_id")?, opt_str(props, "destination_cidr")?))
+        Some(key(
+            opt_str(props, "route_table_id")?,
+            opt_str(props, "destination_cidr")?,
+        ))
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -48,15 +51,24 @@ impl Kind for Route {
             .await
             .aws("CreateRoute")?;
         let id = key(table, destination);
-        Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
+        Ok(Live {
+            outputs: id_outputs(&id),
+            id,
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
         for rt in describe_tables(cx, scope.env).await?.iter() {
-            let Some(table) = rt.route_table_id() else { continue };
+            let Some(table) = rt.route_table_id() else {
+                continue;
+            };
             for r in rt.routes() {
-                let Some(destination) = r.destination_cidr_block() else { continue };
+                let Some(destination) = r.destination_cidr_block() else {
+                    continue;
+                };
                 if r.gateway_id() == Some("local") {
                     continue;
                 }
@@ -68,13 +80,24 @@ impl Kind for Route {
                     props["nat_gateway_id"] = Value::String(n.to_string());
                 }
                 let id = key(table, destination);
-                out.push(Live { outputs: id_outputs(&id), id, address: None, props: props.as_object().cloned().unwrap_or_default() });
+                out.push(Live {
+                    outputs: id_outputs(&id),
+                    id,
+                    address: None,
+                    props: props.as_object().cloned().unwrap_or_default(),
+                });
             }
         }
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
         cx.retry(|| async {
             cx.clients
                 .ec2
@@ -88,7 +111,10 @@ impl Kind for Route {
                 .aws("ReplaceRoute")
         })
         .await?;
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

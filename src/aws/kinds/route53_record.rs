@@ -4,10 +4,12 @@
 //! each change is waited on until Route53 reports it INSYNC.
 
 use async_trait::async_trait;
-use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType};
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
+};
 use serde_json::json;
 
-use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -16,11 +18,7 @@ pub struct Route53Record;
 /// Lowercase with the trailing dot Route53 returns names with.
 pub fn fqdn(name: &str) -> String {
     let n = name.to_ascii_lowercase();
-    if n.ends_with('.') {
-        n
-    } else {
-        format!("{n}.")
-    }
+    if n.ends_with('.') { n } else { format!("{n}.") }
 }
 
 fn key_of(zone: &str, name: &str, kind: &str) -> String {
@@ -42,19 +40,56 @@ fn record_set(props: &Props) -> Result<ResourceRecordSet, AwsError> {
 }
 
 /// Sends one change and waits until it is INSYNC on Route53's servers.
-pub async fn change(cx: &Cx, address: &str, zone: &str, action: ChangeAction, set: ResourceRecordSet) -> Result<(), AwsError> {
-    let change = Change::builder().action(action).resource_record_set(set).build().map_err(|e| AwsError::local("Change", e.to_string()))?;
-    let batch = ChangeBatch::builder().changes(change).build().map_err(|e| AwsError::local("ChangeBatch", e.to_string()))?;
+pub async fn change(
+    cx: &Cx,
+    address: &str,
+    zone: &str,
+    action: ChangeAction,
+    set: ResourceRecordSet,
+) -> Result<(), AwsError> {
+    let change = Change::builder()
+        .action(action)
+        .resource_record_set(set)
+        .build()
+        .map_err(|e| AwsError::local("Change", e.to_string()))?;
+    let batch = ChangeBatch::builder()
+        .changes(change)
+        .build()
+        .map_err(|e| AwsError::local("ChangeBatch", e.to_string()))?;
     let sent = cx
         .retry(|| async {
-            cx.clients.route53.change_resource_record_sets().hosted_zone_id(zone).change_batch(batch.clone()).send().await.aws("ChangeResourceRecordSets")
+            cx.clients
+                .route53
+                .change_resource_record_sets()
+                .hosted_zone_id(zone)
+                .change_batch(batch.clone())
+                .send()
+                .await
+                .aws("ChangeResourceRecordSets")
         })
         .await?;
-    let Some(id) = sent.change_info().map(|c| c.id().to_string()) else { return Ok(()) };
-    cx.wait_for(address, "the DNS change to reach every Route53 server", cx.timeouts.dependency, || async {
-        let got = cx.clients.route53.get_change().id(&id).send().await.aws("GetChange")?;
-        Ok(got.change_info().is_some_and(|c| *c.status() == ChangeStatus::Insync).then_some(()))
-    })
+    let Some(id) = sent.change_info().map(|c| c.id().to_string()) else {
+        return Ok(());
+    };
+    cx.wait_for(
+        address,
+        "the DNS change to reach every Route53 server",
+        cx.timeouts.dependency,
+        || async {
+            let got = cx
+                .clients
+                .route53
+                .get_change()
+                .id(&id)
+                .send()
+                .await
+                .aws("GetChange")?;
+            Ok(got
+                .change_info()
+                .is_some_and(|c| *c.status() == ChangeStatus::Insync)
+                .then_some(()))
+        },
+    )
     .await
 }
 
@@ -65,7 +100,12 @@ pub async fn list(cx: &Cx, zone: &str) -> Result<Vec<ResourceRecordSet>, AwsErro
     loop {
         let page = cx
             .retry(|| async {
-                let mut call = cx.clients.route53.list_resource_record_sets().hosted_zone_id(zone).max_items(300);
+                let mut call = cx
+                    .clients
+                    .route53
+                    .list_resource_record_sets()
+                    .hosted_zone_id(zone)
+                    .max_items(300);
                 if let Some((name, kind)) = &start {
                     call = call.start_record_name(name).start_record_type(kind.clone());
                 }
@@ -73,7 +113,11 @@ pub async fn list(cx: &Cx, zone: &str) -> Result<Vec<ResourceRecordSet>, AwsErro
             })
             .await?;
         out.extend(page.resource_record_sets().iter().cloned());
-        match (page.is_truncated(), page.next_record_name(), page.next_record_type()) {
+        match (
+            page.is_truncated(),
+            page.next_record_name(),
+            page.next_record_type(),
+        ) {
             (true, Some(n), Some(t)) => start = Some((n.to_string(), t.clone())),
             _ => break,
         }
@@ -82,12 +126,21 @@ pub async fn list(cx: &Cx, zone: &str) -> Result<Vec<ResourceRecordSet>, AwsErro
 }
 
 fn to_live(zone: &str, r: &ResourceRecordSet) -> Live {
-    let mut values: Vec<String> = r.resource_records().iter().map(|v| v.value().to_string()).collect();
+    let mut values: Vec<String> = r
+        .resource_records()
+        .iter()
+        .map(|v| v.value().to_string())
+        .collect();
     values.sort();
     let id = key_of(zone, r.name(), r.r#type().as_str());
     let props = json!({ "zone_id": zone, "name": fqdn(r.name()), "type": r.r#type().as_str(), "ttl": r.ttl(), "records": values });
     let outputs: Outputs = [("id".into(), id.clone()), ("fqdn".into(), fqdn(r.name()))].into();
-    Live { id, address: None, props: props.as_object().cloned().unwrap_or_default(), outputs }
+    Live {
+        id,
+        address: None,
+        props: props.as_object().cloned().unwrap_or_default(),
+        outputs,
+    }
 }
 
 #[async_trait]
@@ -105,21 +158,45 @@ impl Kind for Route53Record {
     }
 
     fn natural_key(&self, props: &Props) -> Option<String> {
-        Some(key_of(props.get("zone_id")?.as_str()?, props.get("name")?.as_str()?, props.get("type")?.as_str()?))
+        Some(key_of(
+            props.get("zone_id")?.as_str()?,
+            props.get("name")?.as_str()?,
+            props.get("type")?.as_str()?,
+        ))
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let zone = str_prop(t.props, "zone_id")?;
-        change(cx, t.address, zone, ChangeAction::Upsert, record_set(t.props)?).await?;
+        change(
+            cx,
+            t.address,
+            zone,
+            ChangeAction::Upsert,
+            record_set(t.props)?,
+        )
+        .await?;
         let id = key_of(zone, str_prop(t.props, "name")?, str_prop(t.props, "type")?);
         let mut props = t.props.clone();
         props.insert("name".into(), json!(fqdn(str_prop(t.props, "name")?)));
-        let outputs: Outputs = [("id".into(), id.clone()), ("fqdn".into(), fqdn(str_prop(t.props, "name")?))].into();
-        Ok(Live { id, address: Some(t.address.to_string()), props, outputs })
+        let outputs: Outputs = [
+            ("id".into(), id.clone()),
+            ("fqdn".into(), fqdn(str_prop(t.props, "name")?)),
+        ]
+        .into();
+        Ok(Live {
+            id,
+            address: Some(t.address.to_string()),
+            props,
+            outputs,
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let mut zones: Vec<&str> = scope.known.iter().filter_map(|k| k.props.get("zone_id").and_then(|v| v.as_str())).collect();
+        let mut zones: Vec<&str> = scope
+            .known
+            .iter()
+            .filter_map(|k| k.props.get("zone_id").and_then(|v| v.as_str()))
+            .collect();
         zones.sort();
         zones.dedup();
         let wanted: Vec<String> = scope.known.iter().map(|k| k.id.clone()).collect();
@@ -130,14 +207,21 @@ impl Kind for Route53Record {
                 Err(e) if e.class == ErrorClass::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            out.extend(sets.iter().map(|r| to_live(zone, r)).filter(|l| wanted.contains(&l.id)));
+            out.extend(
+                sets.iter()
+                    .map(|r| to_live(zone, r))
+                    .filter(|l| wanted.contains(&l.id)),
+            );
         }
         Ok(out)
     }
 
     /// The batched read lists only the zones state knows: the plan's zone, once resolved.
     async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
-        let (Some(zone), Some(key)) = (opt_str(resolved, "zone_id"), self.natural_key(resolved)) else { return Ok(None) };
+        let (Some(zone), Some(key)) = (opt_str(resolved, "zone_id"), self.natural_key(resolved))
+        else {
+            return Ok(None);
+        };
         match list(cx, zone).await {
             Ok(sets) => Ok(sets.iter().map(|r| to_live(zone, r)).find(|l| l.id == key)),
             Err(e) if e.class == ErrorClass::NotFound => Ok(None),
@@ -145,11 +229,27 @@ impl Kind for Route53Record {
         }
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
-        change(cx, t.address, str_prop(t.props, "zone_id")?, ChangeAction::Upsert, record_set(t.props)?).await?;
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
+        change(
+            cx,
+            t.address,
+            str_prop(t.props, "zone_id")?,
+            ChangeAction::Upsert,
+            record_set(t.props)?,
+        )
+        .await?;
         let mut props = t.props.clone();
         props.insert("name".into(), json!(fqdn(str_prop(t.props, "name")?)));
-        Ok(Live { props, ..live.clone() })
+        Ok(Live {
+            props,
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -157,13 +257,20 @@ impl Kind for Route53Record {
         let zone = str_prop(&live.props, "zone_id")?;
         // A DELETE must name the record's current values: read them back.
         let current = match list(cx, zone).await {
-            Ok(sets) => sets.into_iter().find(|r| key_of(zone, r.name(), r.r#type().as_str()) == live.id),
+            Ok(sets) => sets
+                .into_iter()
+                .find(|r| key_of(zone, r.name(), r.r#type().as_str()) == live.id),
             Err(e) if e.class == ErrorClass::NotFound => None,
             Err(e) => return Err(e),
         };
         let Some(set) = current else { return Ok(()) };
         match change(cx, address, zone, ChangeAction::Delete, set).await {
-            Err(e) if e.class == ErrorClass::NotFound || (e.code == "InvalidChangeBatch" && e.message.contains("not found")) => Ok(()),
+            Err(e)
+                if e.class == ErrorClass::NotFound
+                    || (e.code == "InvalidChangeBatch" && e.message.contains("not found")) =>
+            {
+                Ok(())
+            }
             other => other,
         }
     }

@@ -10,9 +10,9 @@ use aws_sdk_route53::types::{HostedZone, HostedZoneConfig, Tag, TagResourceType}
 use serde_json::json;
 
 use super::tagged::{create_tags, tag_delta};
-use super::{opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::model::{is_foreign_tag, Outputs, Props, TAG_ADDRESS, TAG_ENV};
+use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag};
 
 pub struct Route53Zone;
 
@@ -22,15 +22,27 @@ pub fn short_id(id: &str) -> &str {
 }
 
 fn outputs(id: &str, name: &str, name_servers: &str) -> Outputs {
-    [("id".into(), id.to_string()), ("name".into(), name.to_string()), ("name_servers".into(), name_servers.to_string())].into()
+    [
+        ("id".into(), id.to_string()),
+        ("name".into(), name.to_string()),
+        ("name_servers".into(), name_servers.to_string()),
+    ]
+    .into()
 }
 
 fn r53_tags(map: std::collections::HashMap<String, String>) -> Vec<Tag> {
-    map.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    map.into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// Adds (or overwrites) and removes zone tags in one call.
-async fn change_tags(cx: &Cx, id: &str, add: Vec<Tag>, remove: Vec<String>) -> Result<(), AwsError> {
+async fn change_tags(
+    cx: &Cx,
+    id: &str,
+    add: Vec<Tag>,
+    remove: Vec<String>,
+) -> Result<(), AwsError> {
     cx.retry(|| async {
         cx.clients
             .route53
@@ -48,27 +60,63 @@ async fn change_tags(cx: &Cx, id: &str, add: Vec<Tag>, remove: Vec<String>) -> R
 }
 
 async fn name_servers(cx: &Cx, id: &str) -> Result<String, AwsError> {
-    let got = cx.retry(|| async { cx.clients.route53.get_hosted_zone().id(id).send().await.aws("GetHostedZone") }).await?;
-    Ok(got.delegation_set().map(|d| d.name_servers().join(",")).unwrap_or_default())
+    let got = cx
+        .retry(|| async {
+            cx.clients
+                .route53
+                .get_hosted_zone()
+                .id(id)
+                .send()
+                .await
+                .aws("GetHostedZone")
+        })
+        .await?;
+    Ok(got
+        .delegation_set()
+        .map(|d| d.name_servers().join(","))
+        .unwrap_or_default())
 }
 
 /// `infra/<env>/<address>/<token>` (Route53 allows 128 characters).
 fn caller_reference(env: &str, address: &str, token: &str) -> String {
-    format!("infra/{env}/{address}/{token}").chars().take(128).collect()
+    format!("infra/{env}/{address}/{token}")
+        .chars()
+        .take(128)
+        .collect()
 }
 
 /// The address a zone's caller reference names, when it names this env.
 fn referenced_address(reference: &str, env: &str) -> Option<String> {
-    let rest = reference.strip_prefix("infra/")?.strip_prefix(env)?.strip_prefix('/')?;
-    rest.split('/').next().filter(|a| !a.is_empty()).map(String::from)
+    let rest = reference
+        .strip_prefix("infra/")?
+        .strip_prefix(env)?
+        .strip_prefix('/')?;
+    rest.split('/')
+        .next()
+        .filter(|a| !a.is_empty())
+        .map(String::from)
 }
 
 /// Every public zone in the account with its tags (ten zones per tag call).
 async fn zones_with_tags(cx: &Cx) -> Result<Vec<(HostedZone, Vec<(String, String)>)>, AwsError> {
     let zones = cx
-        .retry(|| async { cx.clients.route53.list_hosted_zones().max_items(100).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListHostedZones") })
+        .retry(|| async {
+            cx.clients
+                .route53
+                .list_hosted_zones()
+                .max_items(100)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .aws("ListHostedZones")
+        })
         .await?;
-    let zones: Vec<HostedZone> = zones.into_iter().filter(|z| !z.config().is_some_and(|c| c.private_zone())).collect();
+    let zones: Vec<HostedZone> = zones
+        .into_iter()
+        .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
+        .collect();
     let mut out = Vec::new();
     for chunk in zones.chunks(10) {
         let ids: Vec<String> = chunk.iter().map(|z| short_id(z.id()).to_string()).collect();
@@ -89,7 +137,12 @@ async fn zones_with_tags(cx: &Cx) -> Result<Vec<(HostedZone, Vec<(String, String
                 .resource_tag_sets()
                 .iter()
                 .find(|s| s.resource_id() == Some(short_id(z.id())))
-                .map(|s| s.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect())
+                .map(|s| {
+                    s.tags()
+                        .iter()
+                        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                        .collect()
+                })
                 .unwrap_or_default();
             out.push((z.clone(), tags));
         }
@@ -124,29 +177,67 @@ impl Kind for Route53Zone {
             .create_hosted_zone()
             .name(name)
             .caller_reference(&reference)
-            .hosted_zone_config(HostedZoneConfig::builder().set_comment(opt_str(t.props, "comment").map(String::from)).private_zone(false).build())
+            .hosted_zone_config(
+                HostedZoneConfig::builder()
+                    .set_comment(opt_str(t.props, "comment").map(String::from))
+                    .private_zone(false)
+                    .build(),
+            )
             .send()
             .await
             .aws("CreateHostedZone");
         let (id, ns) = match created {
             Ok(c) => {
-                let zone = c.hosted_zone().ok_or_else(|| AwsError::local("CreateHostedZone", "no zone in the response"))?;
-                (short_id(zone.id()).to_string(), c.delegation_set().map(|d| d.name_servers().join(",")).unwrap_or_default())
+                let zone = c.hosted_zone().ok_or_else(|| {
+                    AwsError::local("CreateHostedZone", "no zone in the response")
+                })?;
+                (
+                    short_id(zone.id()).to_string(),
+                    c.delegation_set()
+                        .map(|d| d.name_servers().join(","))
+                        .unwrap_or_default(),
+                )
             }
             // This very request went through before (a resent call): the zone carrying its reference is ours.
             Err(e) if e.code == "HostedZoneAlreadyExists" => {
                 let listed = cx
-                    .retry(|| async { cx.clients.route53.list_hosted_zones_by_name().dns_name(name).max_items(100).send().await.aws("ListHostedZonesByName") })
+                    .retry(|| async {
+                        cx.clients
+                            .route53
+                            .list_hosted_zones_by_name()
+                            .dns_name(name)
+                            .max_items(100)
+                            .send()
+                            .await
+                            .aws("ListHostedZonesByName")
+                    })
                     .await?;
-                let Some(zone) = listed.hosted_zones().iter().find(|z| z.caller_reference() == reference) else { return Err(e) };
+                let Some(zone) = listed
+                    .hosted_zones()
+                    .iter()
+                    .find(|z| z.caller_reference() == reference)
+                else {
+                    return Err(e);
+                };
                 let id = short_id(zone.id()).to_string();
                 let ns = name_servers(cx, &id).await?;
                 (id, ns)
             }
             Err(e) => return Err(e),
         };
-        change_tags(cx, &id, r53_tags(create_tags(cx, t.address, t.props)), Vec::new()).await?;
-        Ok(Live { outputs: outputs(&id, name, &ns), id, address: Some(t.address.to_string()), props: t.props.clone() })
+        change_tags(
+            cx,
+            &id,
+            r53_tags(create_tags(cx, t.address, t.props)),
+            Vec::new(),
+        )
+        .await?;
+        Ok(Live {
+            outputs: outputs(&id, name, &ns),
+            id,
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -161,41 +252,94 @@ impl Kind for Route53Zone {
             let id = short_id(zone.id()).to_string();
             let name = zone.name().trim_end_matches('.').to_string();
             // Name servers never change for a zone: from state when known.
-            let known_ns = scope.known.iter().find(|k| k.id == id).and_then(|k| k.outputs.get("name_servers").cloned()).filter(|s| !s.is_empty());
+            let known_ns = scope
+                .known
+                .iter()
+                .find(|k| k.id == id)
+                .and_then(|k| k.outputs.get("name_servers").cloned())
+                .filter(|s| !s.is_empty());
             let ns = match known_ns {
                 Some(ns) => ns,
                 None => name_servers(cx, &id).await?,
             };
-            let comparable: serde_json::Map<String, serde_json::Value> =
-                tags.iter().filter(|(k, _)| !is_foreign_tag(k)).map(|(k, v)| (k.clone(), json!(v))).collect();
+            let comparable: serde_json::Map<String, serde_json::Value> = tags
+                .iter()
+                .filter(|(k, _)| !is_foreign_tag(k))
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
             let props = json!({ "name": name, "comment": zone.config().and_then(|c| c.comment()).unwrap_or_default(), "tags": comparable });
-            let address = tags.iter().find(|(k, _)| k == TAG_ADDRESS).map(|(_, v)| v.clone()).or(referenced);
-            out.push(Live { outputs: outputs(&id, &name, &ns), id, address, props: props.as_object().cloned().unwrap_or_default() });
+            let address = tags
+                .iter()
+                .find(|(k, _)| k == TAG_ADDRESS)
+                .map(|(_, v)| v.clone())
+                .or(referenced);
+            out.push(Live {
+                outputs: outputs(&id, &name, &ns),
+                id,
+                address,
+                props: props.as_object().cloned().unwrap_or_default(),
+            });
         }
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "comment") {
             let comment = opt_str(t.props, "comment").unwrap_or_default();
-            cx.retry(|| async { cx.clients.route53.update_hosted_zone_comment().id(&live.id).comment(comment).send().await.aws("UpdateHostedZoneComment") })
-                .await?;
+            cx.retry(|| async {
+                cx.clients
+                    .route53
+                    .update_hosted_zone_comment()
+                    .id(&live.id)
+                    .comment(comment)
+                    .send()
+                    .await
+                    .aws("UpdateHostedZoneComment")
+            })
+            .await?;
         }
         if changed.iter().any(|c| c == "tags") {
             // Identity tags too: a zone adopted by its caller reference has none yet.
             let (_, remove) = tag_delta(&live.props, t.props);
-            change_tags(cx, &live.id, r53_tags(create_tags(cx, t.address, t.props)), remove).await?;
+            change_tags(
+                cx,
+                &live.id,
+                r53_tags(create_tags(cx, t.address, t.props)),
+                remove,
+            )
+            .await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
         // Records someone else made (external-dns) block the delete; the sweep removes those first.
         let deleted = cx
-            .retry_while(address, "zone still has records", cx.timeouts.dependency, ErrorClass::Dependency, || async {
-                cx.clients.route53.delete_hosted_zone().id(&live.id).send().await.aws("DeleteHostedZone")
-            })
+            .retry_while(
+                address,
+                "zone still has records",
+                cx.timeouts.dependency,
+                ErrorClass::Dependency,
+                || async {
+                    cx.clients
+                        .route53
+                        .delete_hosted_zone()
+                        .id(&live.id)
+                        .send()
+                        .await
+                        .aws("DeleteHostedZone")
+                },
+            )
             .await;
         match deleted {
             Err(e) if e.class != ErrorClass::NotFound => Err(e),
@@ -211,7 +355,10 @@ mod tests {
     #[test]
     fn caller_reference_names_env_and_address() {
         let r = caller_reference("dev", "route53_zone.main", "0b9f");
-        assert_eq!(referenced_address(&r, "dev").as_deref(), Some("route53_zone.main"));
+        assert_eq!(
+            referenced_address(&r, "dev").as_deref(),
+            Some("route53_zone.main")
+        );
         assert_eq!(referenced_address(&r, "de"), None);
         assert_eq!(referenced_address("someone-elses-zone", "dev"), None);
         assert!(caller_reference(&"e".repeat(200), "a", "t").len() <= 128);

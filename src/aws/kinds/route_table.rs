@@ -3,14 +3,17 @@ use aws_sdk_ec2::types::ResourceType;
 use serde_json::json;
 
 use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
-use super::{id_outputs, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
 pub struct RouteTable;
 
 /// Every route table of the env: routes and associations read from it too.
-pub async fn describe_tables(cx: &Cx, env: &str) -> Result<std::sync::Arc<Vec<aws_sdk_ec2::types::RouteTable>>, AwsError> {
+pub async fn describe_tables(
+    cx: &Cx,
+    env: &str,
+) -> Result<std::sync::Arc<Vec<aws_sdk_ec2::types::RouteTable>>, AwsError> {
     cx.shared("ec2:route_tables", || async {
         let tables = cx
             .retry(|| async {
@@ -27,7 +30,10 @@ pub async fn describe_tables(cx: &Cx, env: &str) -> Result<std::sync::Arc<Vec<aw
                     .aws("DescribeRouteTables")
             })
             .await?;
-        Ok(tables.into_iter().filter(|t| read_tags(t.tags(), env).is_some()).collect::<Vec<_>>())
+        Ok(tables
+            .into_iter()
+            .filter(|t| read_tags(t.tags(), env).is_some())
+            .collect::<Vec<_>>())
     })
     .await
 }
@@ -65,7 +71,12 @@ impl Kind for RouteTable {
             .and_then(|r| r.route_table_id())
             .ok_or_else(|| AwsError::local("CreateRouteTable", "no id returned"))?
             .to_string();
-        Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
+        Ok(Live {
+            outputs: id_outputs(&id),
+            id,
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -76,20 +87,40 @@ impl Kind for RouteTable {
                 let id = rt.route_table_id()?.to_string();
                 let (address, tags) = read_tags(rt.tags(), scope.env)?;
                 let props = json!({ "vpc_id": rt.vpc_id().unwrap_or_default(), "tags": tags });
-                Some(Live { outputs: id_outputs(&id), id, address, props: props.as_object().cloned().unwrap_or_default() })
+                Some(Live {
+                    outputs: id_outputs(&id),
+                    id,
+                    address,
+                    props: props.as_object().cloned().unwrap_or_default(),
+                })
             })
             .collect())
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
         sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
         delete_call(cx, address, || async {
-            cx.clients.ec2.delete_route_table().route_table_id(&live.id).send().await.aws("DeleteRouteTable")
+            cx.clients
+                .ec2
+                .delete_route_table()
+                .route_table_id(&live.id)
+                .send()
+                .await
+                .aws("DeleteRouteTable")
         })
         .await
     }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::ec2_tags::delete_call;
 use super::route_table::describe_tables;
-use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
@@ -40,15 +40,26 @@ impl Kind for RouteTableAssociation {
             .send()
             .await
             .aws("AssociateRouteTable")?;
-        let id = out.association_id().ok_or_else(|| AwsError::local("AssociateRouteTable", "no id returned"))?.to_string();
-        Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
+        let id = out
+            .association_id()
+            .ok_or_else(|| AwsError::local("AssociateRouteTable", "no id returned"))?
+            .to_string();
+        Ok(Live {
+            outputs: id_outputs(&id),
+            id,
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
         for rt in describe_tables(cx, scope.env).await?.iter() {
             for a in rt.associations() {
-                let (Some(id), Some(subnet)) = (a.route_table_association_id(), a.subnet_id()) else { continue };
+                let (Some(id), Some(subnet)) = (a.route_table_association_id(), a.subnet_id())
+                else {
+                    continue;
+                };
                 if a.main() == Some(true) {
                     continue;
                 }
@@ -64,7 +75,13 @@ impl Kind for RouteTableAssociation {
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
         let out = cx
             .retry(|| async {
                 cx.clients
@@ -78,12 +95,23 @@ impl Kind for RouteTableAssociation {
             })
             .await?;
         let id = out.new_association_id().unwrap_or(&live.id).to_string();
-        Ok(Live { outputs: id_outputs(&id), id, address: live.address.clone(), props: t.props.clone() })
+        Ok(Live {
+            outputs: id_outputs(&id),
+            id,
+            address: live.address.clone(),
+            props: t.props.clone(),
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         delete_call(cx, &live.id, || async {
-            cx.clients.ec2.disassociate_route_table().association_id(&live.id).send().await.aws("DisassociateRouteTable")
+            cx.clients
+                .ec2
+                .disassociate_route_table()
+                .association_id(&live.id)
+                .send()
+                .await
+                .aws("DisassociateRouteTable")
         })
         .await
     }

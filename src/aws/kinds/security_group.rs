@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
 use serde_json::json;
 
 use super::ec2_tags::{delete_naming_blockers, env_filter, read_tags, sync, tag_spec};
-use super::{id_outputs, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
@@ -44,9 +44,17 @@ impl Kind for SecurityGroup {
             .send()
             .await
             .aws("CreateSecurityGroup")?;
-        let id = out.group_id().ok_or_else(|| AwsError::local("CreateSecurityGroup", "no id returned"))?.to_string();
+        let id = out
+            .group_id()
+            .ok_or_else(|| AwsError::local("CreateSecurityGroup", "no id returned"))?
+            .to_string();
         revoke_default_egress(cx, &id).await?;
-        Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
+        Ok(Live {
+            outputs: id_outputs(&id),
+            id,
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -62,7 +70,12 @@ impl Kind for SecurityGroup {
                     "description": g.description().unwrap_or_default(),
                     "tags": tags,
                 });
-                Some(Live { outputs: id_outputs(&id), id, address, props: props.as_object().cloned().unwrap_or_default() })
+                Some(Live {
+                    outputs: id_outputs(&id),
+                    id,
+                    address,
+                    props: props.as_object().cloned().unwrap_or_default(),
+                })
             })
             .collect())
     }
@@ -71,15 +84,30 @@ impl Kind for SecurityGroup {
         revoke_default_egress(cx, &live.id).await
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
         sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
         delete_naming_blockers(cx, address, ("group-id", &live.id), || async {
-            cx.clients.ec2.delete_security_group().group_id(&live.id).send().await.aws("DeleteSecurityGroup")
+            cx.clients
+                .ec2
+                .delete_security_group()
+                .group_id(&live.id)
+                .send()
+                .await
+                .aws("DeleteSecurityGroup")
         })
         .await
     }
@@ -87,7 +115,10 @@ impl Kind for SecurityGroup {
 
 /// Every security group tagged with this env, read once per refresh (the
 /// groups themselves, and the rules added to them by hand).
-pub async fn env_groups(cx: &Cx, env: &str) -> Result<Arc<Vec<aws_sdk_ec2::types::SecurityGroup>>, AwsError> {
+pub async fn env_groups(
+    cx: &Cx,
+    env: &str,
+) -> Result<Arc<Vec<aws_sdk_ec2::types::SecurityGroup>>, AwsError> {
     cx.shared("ec2:security_groups", || async {
         cx.retry(|| async {
             cx.clients
@@ -111,14 +142,29 @@ pub async fn env_groups(cx: &Cx, env: &str) -> Result<Arc<Vec<aws_sdk_ec2::types
 /// are the whole truth, as in Terraform, so it goes (before any rule of the
 /// plan exists: this revokes by permission).
 async fn revoke_default_egress(cx: &Cx, id: &str) -> Result<(), AwsError> {
-    let all = IpPermission::builder().ip_protocol("-1").ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build();
+    let all = IpPermission::builder()
+        .ip_protocol("-1")
+        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
     let revoked = cx
         .retry(|| async {
-            cx.clients.ec2.revoke_security_group_egress().group_id(id).ip_permissions(all.clone()).send().await.aws("RevokeSecurityGroupEgress")
+            cx.clients
+                .ec2
+                .revoke_security_group_egress()
+                .group_id(id)
+                .ip_permissions(all.clone())
+                .send()
+                .await
+                .aws("RevokeSecurityGroupEgress")
         })
         .await;
     match revoked {
-        Err(e) if e.class != crate::aws::ErrorClass::NotFound && !e.code.starts_with("InvalidPermission") => Err(e),
+        Err(e)
+            if e.class != crate::aws::ErrorClass::NotFound
+                && !e.code.starts_with("InvalidPermission") =>
+        {
+            Err(e)
+        }
         _ => Ok(()),
     }
 }

@@ -4,12 +4,13 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    IpPermission, IpRange, ResourceType, SecurityGroupRuleRequest, SecurityGroupRuleUpdate, UserIdGroupPair,
+    IpPermission, IpRange, ResourceType, SecurityGroupRuleRequest, SecurityGroupRuleUpdate,
+    UserIdGroupPair,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
-use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
@@ -26,15 +27,29 @@ fn permission(props: &Props) -> IpPermission {
         .from_port(port(props, "from_port"))
         .to_port(port(props, "to_port"));
     if let Some(cidr) = opt_str(props, "cidr") {
-        p = p.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(description).build());
+        p = p.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(cidr)
+                .set_description(description)
+                .build(),
+        );
     } else if let Some(group) = opt_str(props, "source_group_id") {
-        p = p.user_id_group_pairs(UserIdGroupPair::builder().group_id(group).set_description(description).build());
+        p = p.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(group)
+                .set_description(description)
+                .build(),
+        );
     }
     p.build()
 }
 
 /// A rule as infra compares it.
-fn live_rule(r: &aws_sdk_ec2::types::SecurityGroupRule, address: Option<String>, tags: Value) -> Option<Live> {
+fn live_rule(
+    r: &aws_sdk_ec2::types::SecurityGroupRule,
+    address: Option<String>,
+    tags: Value,
+) -> Option<Live> {
     let id = r.security_group_rule_id()?.to_string();
     let mut props = json!({
         "group_id": r.group_id().unwrap_or_default(),
@@ -51,7 +66,12 @@ fn live_rule(r: &aws_sdk_ec2::types::SecurityGroupRule, address: Option<String>,
     if let Some(g) = r.referenced_group_info().and_then(|g| g.group_id()) {
         props["source_group_id"] = Value::String(g.to_string());
     }
-    Some(Live { outputs: id_outputs(&id), id, address, props: props.as_object().cloned().unwrap_or_default() })
+    Some(Live {
+        outputs: id_outputs(&id),
+        id,
+        address,
+        props: props.as_object().cloned().unwrap_or_default(),
+    })
 }
 
 fn is_egress(props: &Props) -> bool {
@@ -81,25 +101,33 @@ impl Kind for SecurityGroupRule {
             // The same rule exists untagged: a run killed between creating a
             // group and revoking its default egress, or a rule added by hand.
             // Adopt it by its natural key (group + rule fields) and tag it.
-            Err(e) if e.code == "InvalidPermission.Duplicate" => match self.find_untagged(cx, t).await? {
-                Some(id) => {
-                    cx.retry(|| async {
-                        cx.clients
-                            .ec2
-                            .create_tags()
-                            .resources(&id)
-                            .set_tags(Some(super::ec2_tags::create_tags(cx, t)))
-                            .send()
+            Err(e) if e.code == "InvalidPermission.Duplicate" => {
+                match self.find_untagged(cx, t).await? {
+                    Some(id) => {
+                        cx.retry(|| async {
+                            cx.clients
+                                .ec2
+                                .create_tags()
+                                .resources(&id)
+                                .set_tags(Some(super::ec2_tags::create_tags(cx, t)))
+                                .send()
+                                .await
+                                .aws("CreateTags")
+                        })
+                        .await?;
+                        // Its description (empty on a default rule) is set to the plan's.
+                        let live = Live {
+                            outputs: id_outputs(&id),
+                            id,
+                            address: Some(t.address.to_string()),
+                            props: t.props.clone(),
+                        };
+                        self.modify(cx, &live, t, &["description".to_string()])
                             .await
-                            .aws("CreateTags")
-                    })
-                    .await?;
-                    // Its description (empty on a default rule) is set to the plan's.
-                    let live = Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() };
-                    self.modify(cx, &live, t, &["description".to_string()]).await
+                    }
+                    None => Err(e),
                 }
-                None => Err(e),
-            },
+            }
             other => other,
         }
     }
@@ -110,12 +138,18 @@ impl Kind for SecurityGroupRule {
 
     async fn read_untagged(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let groups = super::security_group::env_groups(cx, scope.env).await?;
-        let ids: Vec<String> =
-            groups.iter().filter(|g| read_tags(g.tags(), scope.env).is_some()).filter_map(|g| g.group_id().map(String::from)).collect();
+        let ids: Vec<String> = groups
+            .iter()
+            .filter(|g| read_tags(g.tags(), scope.env).is_some())
+            .filter_map(|g| g.group_id().map(String::from))
+            .collect();
         let mut out = Vec::new();
         // EC2 takes at most 200 values per filter.
         for chunk in ids.chunks(200) {
-            let filter = aws_sdk_ec2::types::Filter::builder().name("group-id").set_values(Some(chunk.to_vec())).build();
+            let filter = aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .set_values(Some(chunk.to_vec()))
+                .build();
             let rules = cx
                 .retry(|| async {
                     cx.clients
@@ -134,14 +168,24 @@ impl Kind for SecurityGroupRule {
             out.extend(
                 rules
                     .iter()
-                    .filter(|r| !r.tags().iter().any(|t| t.key() == Some(crate::model::TAG_ENV)))
+                    .filter(|r| {
+                        !r.tags()
+                            .iter()
+                            .any(|t| t.key() == Some(crate::model::TAG_ENV))
+                    })
                     .filter_map(|r| live_rule(r, None, json!({}))),
             );
         }
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         self.modify(cx, live, t, changed).await
     }
 
@@ -154,21 +198,37 @@ impl SecurityGroupRule {
     /// An untagged rule of the group with the same direction, protocol, ports and peer.
     async fn find_untagged(&self, cx: &Cx, t: &Target<'_>) -> Result<Option<String>, AwsError> {
         let group = str_prop(t.props, "group_id")?;
-        let filter = aws_sdk_ec2::types::Filter::builder().name("group-id").values(group).build();
+        let filter = aws_sdk_ec2::types::Filter::builder()
+            .name("group-id")
+            .values(group)
+            .build();
         let rules = cx
-            .retry(|| async { cx.clients.ec2.describe_security_group_rules().filters(filter.clone()).send().await.aws("DescribeSecurityGroupRules") })
+            .retry(|| async {
+                cx.clients
+                    .ec2
+                    .describe_security_group_rules()
+                    .filters(filter.clone())
+                    .send()
+                    .await
+                    .aws("DescribeSecurityGroupRules")
+            })
             .await?;
         Ok(rules
             .security_group_rules()
             .iter()
-            .filter(|r| !r.tags().iter().any(|t| t.key() == Some(crate::model::TAG_ADDRESS)))
+            .filter(|r| {
+                !r.tags()
+                    .iter()
+                    .any(|t| t.key() == Some(crate::model::TAG_ADDRESS))
+            })
             .find(|r| {
                 r.is_egress() == Some(is_egress(t.props))
                     && r.ip_protocol() == Some(opt_str(t.props, "protocol").unwrap_or("-1"))
                     && r.from_port().unwrap_or(-1) == port(t.props, "from_port")
                     && r.to_port().unwrap_or(-1) == port(t.props, "to_port")
                     && r.cidr_ipv4() == opt_str(t.props, "cidr")
-                    && r.referenced_group_info().and_then(|g| g.group_id()) == opt_str(t.props, "source_group_id")
+                    && r.referenced_group_info().and_then(|g| g.group_id())
+                        == opt_str(t.props, "source_group_id")
             })
             .and_then(|r| r.security_group_rule_id().map(String::from)))
     }
@@ -204,7 +264,12 @@ impl SecurityGroupRule {
             .first()
             .and_then(|r| r.security_group_rule_id().map(String::from))
             .ok_or_else(|| AwsError::local("AuthorizeSecurityGroup", "no rule id returned"))?;
-        Ok(Live { outputs: id_outputs(&id), id, address: Some(t.address.to_string()), props: t.props.clone() })
+        Ok(Live {
+            outputs: id_outputs(&id),
+            id,
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+        })
     }
 
     async fn read_env(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -232,7 +297,13 @@ impl SecurityGroupRule {
             .collect())
     }
 
-    async fn modify(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn modify(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c != "tags") {
             let request = SecurityGroupRuleRequest::builder()
                 .ip_protocol(opt_str(t.props, "protocol").unwrap_or("-1"))
@@ -242,7 +313,10 @@ impl SecurityGroupRule {
                 .set_referenced_group_id(opt_str(t.props, "source_group_id").map(String::from))
                 .set_description(opt_str(t.props, "description").map(String::from))
                 .build();
-            let update = SecurityGroupRuleUpdate::builder().security_group_rule_id(&live.id).security_group_rule(request).build();
+            let update = SecurityGroupRuleUpdate::builder()
+                .security_group_rule_id(&live.id)
+                .security_group_rule(request)
+                .build();
             cx.retry(|| async {
                 cx.clients
                     .ec2
@@ -256,7 +330,10 @@ impl SecurityGroupRule {
             .await?;
         }
         sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn revoke(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -289,7 +366,12 @@ impl SecurityGroupRule {
         };
         // A rule whose group is gone is gone too.
         match result {
-            Err(e) if e.code.starts_with("InvalidGroup") || e.code.starts_with("InvalidPermission") => Ok(()),
+            Err(e)
+                if e.code.starts_with("InvalidGroup")
+                    || e.code.starts_with("InvalidPermission") =>
+            {
+                Ok(())
+            }
             other => other,
         }
     }

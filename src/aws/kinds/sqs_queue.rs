@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
 
 use super::tagged::{create_tags, queue_attributes, tag_delta, tagged};
-use super::{str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -19,14 +19,23 @@ fn attributes(props: &Props) -> HashMap<QueueAttributeName, String> {
     let mut a = HashMap::new();
     let sse = props.get("sse").and_then(|v| v.as_bool()).unwrap_or(true);
     a.insert(QueueAttributeName::SqsManagedSseEnabled, sse.to_string());
-    if let Some(r) = props.get("message_retention_seconds").and_then(|v| v.as_i64()) {
+    if let Some(r) = props
+        .get("message_retention_seconds")
+        .and_then(|v| v.as_i64())
+    {
         a.insert(QueueAttributeName::MessageRetentionPeriod, r.to_string());
     }
     a
 }
 
 fn outputs(url: &str, arn: &str, name: &str) -> Outputs {
-    [("id".into(), url.to_string()), ("url".into(), url.to_string()), ("arn".into(), arn.to_string()), ("name".into(), name.to_string())].into()
+    [
+        ("id".into(), url.to_string()),
+        ("url".into(), url.to_string()),
+        ("arn".into(), arn.to_string()),
+        ("name".into(), name.to_string()),
+    ]
+    .into()
 }
 
 #[async_trait]
@@ -62,50 +71,130 @@ impl Kind for SqsQueue {
         let url = out.queue_url().unwrap_or_default().to_string();
         let attrs = cx
             .retry(|| async {
-                cx.clients.sqs.get_queue_attributes().queue_url(&url).attribute_names(QueueAttributeName::QueueArn).send().await.aws("GetQueueAttributes")
+                cx.clients
+                    .sqs
+                    .get_queue_attributes()
+                    .queue_url(&url)
+                    .attribute_names(QueueAttributeName::QueueArn)
+                    .send()
+                    .await
+                    .aws("GetQueueAttributes")
             })
             .await?;
-        let arn = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().unwrap_or_default();
-        Ok(Live { id: url.clone(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: outputs(&url, &arn, name) })
+        let arn = attrs
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+            .cloned()
+            .unwrap_or_default();
+        Ok(Live {
+            id: url.clone(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs: outputs(&url, &arn, name),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let queues = tagged(cx, scope.env, "sqs").await?;
         let mut out = Vec::new();
         for (url, arn, a) in queue_attributes(cx, scope.env).await?.iter() {
-            let Some(q) = queues.iter().find(|q| q.url.as_deref() == Some(url.as_str())) else { continue };
+            let Some(q) = queues
+                .iter()
+                .find(|q| q.url.as_deref() == Some(url.as_str()))
+            else {
+                continue;
+            };
             let name = arn.rsplit(':').next().unwrap_or_default().to_string();
             let mut props = json!({
                 "name": name,
                 "sse": a.get(&QueueAttributeName::SqsManagedSseEnabled).map(|v| v == "true").unwrap_or(false),
                 "tags": q.comparable_tags(),
             });
-            if let Some(r) = a.get(&QueueAttributeName::MessageRetentionPeriod).and_then(|v| v.parse::<i64>().ok()) {
+            if let Some(r) = a
+                .get(&QueueAttributeName::MessageRetentionPeriod)
+                .and_then(|v| v.parse::<i64>().ok())
+            {
                 props["message_retention_seconds"] = json!(r);
             }
-            out.push(Live { id: url.clone(), address: q.address(), props: props.as_object().cloned().unwrap_or_default(), outputs: outputs(url, arn, &name) });
+            out.push(Live {
+                id: url.clone(),
+                address: q.address(),
+                props: props.as_object().cloned().unwrap_or_default(),
+                outputs: outputs(url, arn, &name),
+            });
         }
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c != "tags") {
-            cx.retry(|| async { cx.clients.sqs.set_queue_attributes().queue_url(&live.id).set_attributes(Some(attributes(t.props))).send().await.aws("SetQueueAttributes") })
-                .await?;
+            cx.retry(|| async {
+                cx.clients
+                    .sqs
+                    .set_queue_attributes()
+                    .queue_url(&live.id)
+                    .set_attributes(Some(attributes(t.props)))
+                    .send()
+                    .await
+                    .aws("SetQueueAttributes")
+            })
+            .await?;
         }
         let (set, remove) = tag_delta(&live.props, t.props);
         if !set.is_empty() {
-            cx.retry(|| async { cx.clients.sqs.tag_queue().queue_url(&live.id).set_tags(Some(set.clone())).send().await.aws("TagQueue") }).await?;
+            cx.retry(|| async {
+                cx.clients
+                    .sqs
+                    .tag_queue()
+                    .queue_url(&live.id)
+                    .set_tags(Some(set.clone()))
+                    .send()
+                    .await
+                    .aws("TagQueue")
+            })
+            .await?;
         }
         if !remove.is_empty() {
-            cx.retry(|| async { cx.clients.sqs.untag_queue().queue_url(&live.id).set_tag_keys(Some(remove.clone())).send().await.aws("UntagQueue") }).await?;
+            cx.retry(|| async {
+                cx.clients
+                    .sqs
+                    .untag_queue()
+                    .queue_url(&live.id)
+                    .set_tag_keys(Some(remove.clone()))
+                    .send()
+                    .await
+                    .aws("UntagQueue")
+            })
+            .await?;
         }
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        match cx.retry(|| async { cx.clients.sqs.delete_queue().queue_url(&live.id).send().await.aws("DeleteQueue") }).await {
-            Err(e) if e.class != ErrorClass::NotFound && !e.code.contains("NonExistentQueue") => Err(e),
+        match cx
+            .retry(|| async {
+                cx.clients
+                    .sqs
+                    .delete_queue()
+                    .queue_url(&live.id)
+                    .send()
+                    .await
+                    .aws("DeleteQueue")
+            })
+            .await
+        {
+            Err(e) if e.class != ErrorClass::NotFound && !e.code.contains("NonExistentQueue") => {
+                Err(e)
+            }
             _ => Ok(()),
         }
     }

@@ -7,16 +7,26 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
 
 use super::tagged::queue_attributes;
-use super::{id_outputs, opt_str, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
 
 pub struct SqsQueuePolicy;
 
 async fn set(cx: &Cx, url: &str, policy: &str) -> Result<(), AwsError> {
-    let attrs: HashMap<QueueAttributeName, String> = [(QueueAttributeName::Policy, policy.to_string())].into();
-    cx.retry(|| async { cx.clients.sqs.set_queue_attributes().queue_url(url).set_attributes(Some(attrs.clone())).send().await.aws("SetQueueAttributes") })
-        .await?;
+    let attrs: HashMap<QueueAttributeName, String> =
+        [(QueueAttributeName::Policy, policy.to_string())].into();
+    cx.retry(|| async {
+        cx.clients
+            .sqs
+            .set_queue_attributes()
+            .queue_url(url)
+            .set_attributes(Some(attrs.clone()))
+            .send()
+            .await
+            .aws("SetQueueAttributes")
+    })
+    .await?;
     Ok(())
 }
 
@@ -40,29 +50,71 @@ impl Kind for SqsQueuePolicy {
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let url = str_prop(t.props, "queue_url")?;
-        set(cx, url, &t.props.get("policy").map(|p| p.to_string()).unwrap_or_default()).await?;
-        Ok(Live { id: url.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: id_outputs(url) })
+        set(
+            cx,
+            url,
+            &t.props
+                .get("policy")
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+        )
+        .await?;
+        Ok(Live {
+            id: url.to_string(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs: id_outputs(url),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
         for (url, _, attrs) in queue_attributes(cx, scope.env).await?.iter() {
-            let Some(policy) = attrs.get(&QueueAttributeName::Policy).filter(|p| !p.is_empty()) else { continue };
+            let Some(policy) = attrs
+                .get(&QueueAttributeName::Policy)
+                .filter(|p| !p.is_empty())
+            else {
+                continue;
+            };
             let policy: serde_json::Value = serde_json::from_str(policy).unwrap_or(json!(policy));
             let props = json!({ "queue_url": url, "policy": policy });
-            out.push(Live { id: url.clone(), address: None, props: props.as_object().cloned().unwrap_or_default(), outputs: id_outputs(url) });
+            out.push(Live {
+                id: url.clone(),
+                address: None,
+                props: props.as_object().cloned().unwrap_or_default(),
+                outputs: id_outputs(url),
+            });
         }
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, _changed: &[String]) -> Result<Live, AwsError> {
-        set(cx, &live.id, &t.props.get("policy").map(|p| p.to_string()).unwrap_or_default()).await?;
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        _changed: &[String],
+    ) -> Result<Live, AwsError> {
+        set(
+            cx,
+            &live.id,
+            &t.props
+                .get("policy")
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+        )
+        .await?;
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         match set(cx, &live.id, "").await {
-            Err(e) if e.class != ErrorClass::NotFound && !e.code.contains("NonExistentQueue") => Err(e),
+            Err(e) if e.class != ErrorClass::NotFound && !e.code.contains("NonExistentQueue") => {
+                Err(e)
+            }
             _ => Ok(()),
         }
     }

@@ -3,14 +3,17 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde_json::json;
 
 use super::ec2_tags::{delete_naming_blockers, env_filter, read_tags, sync, tag_spec};
-use super::{id_outputs, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
 pub struct Subnet;
 
 fn public_ip(props: &Props) -> bool {
-    props.get("map_public_ip_on_launch").and_then(|v| v.as_bool()).unwrap_or(false)
+    props
+        .get("map_public_ip_on_launch")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
 }
 
 impl Subnet {
@@ -60,14 +63,24 @@ impl Kind for Subnet {
             .send()
             .await
             .aws("CreateSubnet")?;
-        let subnet = out.subnet().ok_or_else(|| AwsError::local("CreateSubnet", "no subnet returned"))?;
+        let subnet = out
+            .subnet()
+            .ok_or_else(|| AwsError::local("CreateSubnet", "no subnet returned"))?;
         let id = subnet.subnet_id().unwrap_or_default().to_string();
         if public_ip(t.props) {
             self.set_public_ip(cx, &id, true).await?;
         }
         let mut outputs = id_outputs(&id);
-        outputs.insert("arn".into(), subnet.subnet_arn().unwrap_or_default().to_string());
-        Ok(Live { id, address: Some(t.address.to_string()), props: t.props.clone(), outputs })
+        outputs.insert(
+            "arn".into(),
+            subnet.subnet_arn().unwrap_or_default().to_string(),
+        );
+        Ok(Live {
+            id,
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs,
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -100,22 +113,44 @@ impl Kind for Subnet {
                 });
                 let mut outputs = id_outputs(&id);
                 outputs.insert("arn".into(), s.subnet_arn().unwrap_or_default().to_string());
-                Some(Live { id, address, props: props.as_object().cloned().unwrap_or_default(), outputs })
+                Some(Live {
+                    id,
+                    address,
+                    props: props.as_object().cloned().unwrap_or_default(),
+                    outputs,
+                })
             })
             .collect())
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "map_public_ip_on_launch") {
             self.set_public_ip(cx, &live.id, public_ip(t.props)).await?;
         }
         sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
-        delete_naming_blockers(cx, address, ("subnet-id", &live.id), || async { cx.clients.ec2.delete_subnet().subnet_id(&live.id).send().await.aws("DeleteSubnet") })
-            .await
+        delete_naming_blockers(cx, address, ("subnet-id", &live.id), || async {
+            cx.clients
+                .ec2
+                .delete_subnet()
+                .subnet_id(&live.id)
+                .send()
+                .await
+                .aws("DeleteSubnet")
+        })
+        .await
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{is_foreign_tag, TAG_ADDRESS, TAG_ENV};
+use crate::model::{TAG_ADDRESS, TAG_ENV, is_foreign_tag};
 
 pub struct Tagged {
     pub arn: String,
@@ -24,7 +24,13 @@ impl Tagged {
     }
 
     pub fn comparable_tags(&self) -> Value {
-        Value::Object(self.tags.iter().filter(|(k, _)| !is_foreign_tag(k)).map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        Value::Object(
+            self.tags
+                .iter()
+                .filter(|(k, _)| !is_foreign_tag(k))
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
     }
 }
 
@@ -32,7 +38,11 @@ impl Tagged {
 /// tagged with the env. The services list in one paginated call; tags need
 /// one call per resource (the Resource Groups Tagging API would do it in one,
 /// but the emulator serves it for EC2 only, so infra does not depend on it).
-pub async fn tagged(cx: &Cx, env: &str, resource_type: &str) -> Result<std::sync::Arc<Vec<Tagged>>, AwsError> {
+pub async fn tagged(
+    cx: &Cx,
+    env: &str,
+    resource_type: &str,
+) -> Result<std::sync::Arc<Vec<Tagged>>, AwsError> {
     let key = match resource_type {
         "sqs" => "tagged:sqs",
         "events:rule" => "tagged:events:rule",
@@ -47,39 +57,97 @@ async fn discover(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagged>
         "sqs" => {
             let urls = cx
                 .retry(|| async {
-                    cx.clients.sqs.list_queues().max_results(1000).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListQueues")
+                    cx.clients
+                        .sqs
+                        .list_queues()
+                        .max_results(1000)
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .collect::<Result<Vec<_>, _>>()
+                        .await
+                        .aws("ListQueues")
                 })
                 .await?;
             for url in urls {
-                let tags = match cx.retry(|| async { cx.clients.sqs.list_queue_tags().queue_url(&url).send().await.aws("ListQueueTags") }).await {
+                let tags = match cx
+                    .retry(|| async {
+                        cx.clients
+                            .sqs
+                            .list_queue_tags()
+                            .queue_url(&url)
+                            .send()
+                            .await
+                            .aws("ListQueueTags")
+                    })
+                    .await
+                {
                     Ok(t) => t.tags().cloned().unwrap_or_default(),
-                    Err(e) if e.class == crate::aws::ErrorClass::NotFound || e.code.contains("NonExistentQueue") => continue,
+                    Err(e)
+                        if e.class == crate::aws::ErrorClass::NotFound
+                            || e.code.contains("NonExistentQueue") =>
+                    {
+                        continue;
+                    }
                     Err(e) => return Err(e),
                 };
                 let name = url.rsplit('/').next().unwrap_or_default();
                 let account = url.rsplit('/').nth(1).unwrap_or_default();
-                let region = cx.clients.sqs.config().region().map(|r| r.to_string()).unwrap_or_default();
-                out.push(Tagged { arn: format!("arn:aws:sqs:{region}:{account}:{name}"), tags, url: Some(url.clone()), pattern: None, description: None });
+                let region = cx
+                    .clients
+                    .sqs
+                    .config()
+                    .region()
+                    .map(|r| r.to_string())
+                    .unwrap_or_default();
+                out.push(Tagged {
+                    arn: format!("arn:aws:sqs:{region}:{account}:{name}"),
+                    tags,
+                    url: Some(url.clone()),
+                    pattern: None,
+                    description: None,
+                });
             }
         }
         "events:rule" => {
             let mut token: Option<String> = None;
             loop {
                 let page = cx
-                    .retry(|| async { cx.clients.events.list_rules().limit(100).set_next_token(token.clone()).send().await.aws("ListRules") })
+                    .retry(|| async {
+                        cx.clients
+                            .events
+                            .list_rules()
+                            .limit(100)
+                            .set_next_token(token.clone())
+                            .send()
+                            .await
+                            .aws("ListRules")
+                    })
                     .await?;
                 for rule in page.rules() {
                     let Some(arn) = rule.arn() else { continue };
                     // Listed, then gone before its tags were read (another run deleting it).
                     let tags = match cx
-                        .retry(|| async { cx.clients.events.list_tags_for_resource().resource_arn(arn).send().await.aws("ListTagsForResource") })
+                        .retry(|| async {
+                            cx.clients
+                                .events
+                                .list_tags_for_resource()
+                                .resource_arn(arn)
+                                .send()
+                                .await
+                                .aws("ListTagsForResource")
+                        })
                         .await
                     {
                         Ok(t) => t,
                         Err(e) if e.class == crate::aws::ErrorClass::NotFound => continue,
                         Err(e) => return Err(e),
                     };
-                    let tags = tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                    let tags = tags
+                        .tags()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect();
                     out.push(Tagged {
                         arn: arn.to_string(),
                         tags,
@@ -96,19 +164,58 @@ async fn discover(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagged>
         }
         "kms:key" => {
             let keys = cx
-                .retry(|| async { cx.clients.kms.list_keys().limit(1000).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.aws("ListKeys") })
+                .retry(|| async {
+                    cx.clients
+                        .kms
+                        .list_keys()
+                        .limit(1000)
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .collect::<Result<Vec<_>, _>>()
+                        .await
+                        .aws("ListKeys")
+                })
                 .await?;
             for key in keys {
-                let (Some(id), Some(arn)) = (key.key_id(), key.key_arn()) else { continue };
-                // AWS managed keys refuse tag reads: they are not ours anyway.
-                let Ok(tags) = cx.retry(|| async { cx.clients.kms.list_resource_tags().key_id(id).send().await.aws("ListResourceTags") }).await else {
+                let (Some(id), Some(arn)) = (key.key_id(), key.key_arn()) else {
                     continue;
                 };
-                let tags = tags.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect();
-                out.push(Tagged { arn: arn.to_string(), tags, url: None, pattern: None, description: None });
+                // AWS managed keys refuse tag reads: they are not ours anyway.
+                let Ok(tags) = cx
+                    .retry(|| async {
+                        cx.clients
+                            .kms
+                            .list_resource_tags()
+                            .key_id(id)
+                            .send()
+                            .await
+                            .aws("ListResourceTags")
+                    })
+                    .await
+                else {
+                    continue;
+                };
+                let tags = tags
+                    .tags()
+                    .iter()
+                    .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
+                    .collect();
+                out.push(Tagged {
+                    arn: arn.to_string(),
+                    tags,
+                    url: None,
+                    pattern: None,
+                    description: None,
+                });
             }
         }
-        other => return Err(AwsError::local("tagged", format!("no tag discovery for {other}"))),
+        other => {
+            return Err(AwsError::local(
+                "tagged",
+                format!("no tag discovery for {other}"),
+            ));
+        }
     }
     out.retain(|t: &Tagged| t.tags.get(TAG_ENV).map(String::as_str) == Some(env));
     Ok(out)
@@ -129,11 +236,27 @@ pub fn create_tags(cx: &Cx, address: &str, props: &crate::model::Props) -> HashM
 }
 
 /// (set, remove) between two props' managed tags.
-pub fn tag_delta(old: &crate::model::Props, new: &crate::model::Props) -> (HashMap<String, String>, Vec<String>) {
-    let map = |p: &crate::model::Props| p.get("tags").and_then(|t| t.as_object()).cloned().unwrap_or_default();
+pub fn tag_delta(
+    old: &crate::model::Props,
+    new: &crate::model::Props,
+) -> (HashMap<String, String>, Vec<String>) {
+    let map = |p: &crate::model::Props| {
+        p.get("tags")
+            .and_then(|t| t.as_object())
+            .cloned()
+            .unwrap_or_default()
+    };
     let (old, new) = (map(old), map(new));
-    let set = new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect();
-    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    let set = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let remove = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
     (set, remove)
 }
 
@@ -142,7 +265,16 @@ pub fn tag_delta(old: &crate::model::Props, new: &crate::model::Props) -> (HashM
 pub async fn queue_attributes(
     cx: &Cx,
     env: &str,
-) -> Result<std::sync::Arc<Vec<(String, String, HashMap<aws_sdk_sqs::types::QueueAttributeName, String>)>>, AwsError> {
+) -> Result<
+    std::sync::Arc<
+        Vec<(
+            String,
+            String,
+            HashMap<aws_sdk_sqs::types::QueueAttributeName, String>,
+        )>,
+    >,
+    AwsError,
+> {
     cx.shared("sqs:attributes", || async {
         let mut out = Vec::new();
         for q in tagged(cx, env, "sqs").await?.iter() {
@@ -162,7 +294,12 @@ pub async fn queue_attributes(
                 .await
             {
                 Ok(a) => a.attributes().cloned().unwrap_or_default(),
-                Err(e) if e.class == crate::aws::ErrorClass::NotFound || e.code.contains("NonExistentQueue") => continue,
+                Err(e)
+                    if e.class == crate::aws::ErrorClass::NotFound
+                        || e.code.contains("NonExistentQueue") =>
+                {
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             out.push((url.clone(), q.arn.clone(), attrs));

@@ -3,29 +3,61 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use serde_json::json;
 
 use super::ec2_tags::{delete_naming_blockers, env_filter, read_tags, sync, tag_spec};
-use super::{id_outputs, str_prop, Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 
 pub struct Vpc;
 
 impl Vpc {
-    async fn set_dns(&self, cx: &Cx, id: &str, support: bool, hostnames: bool) -> Result<(), AwsError> {
+    async fn set_dns(
+        &self,
+        cx: &Cx,
+        id: &str,
+        support: bool,
+        hostnames: bool,
+    ) -> Result<(), AwsError> {
         let on = |b: bool| AttributeBooleanValue::builder().value(b).build();
         cx.retry(|| async {
-            cx.clients.ec2.modify_vpc_attribute().vpc_id(id).enable_dns_support(on(support)).send().await.aws("ModifyVpcAttribute")
+            cx.clients
+                .ec2
+                .modify_vpc_attribute()
+                .vpc_id(id)
+                .enable_dns_support(on(support))
+                .send()
+                .await
+                .aws("ModifyVpcAttribute")
         })
         .await?;
         cx.retry(|| async {
-            cx.clients.ec2.modify_vpc_attribute().vpc_id(id).enable_dns_hostnames(on(hostnames)).send().await.aws("ModifyVpcAttribute")
+            cx.clients
+                .ec2
+                .modify_vpc_attribute()
+                .vpc_id(id)
+                .enable_dns_hostnames(on(hostnames))
+                .send()
+                .await
+                .aws("ModifyVpcAttribute")
         })
         .await?;
         Ok(())
     }
 
-    async fn dns_attribute(&self, cx: &Cx, id: &str, name: VpcAttributeName) -> Result<bool, AwsError> {
+    async fn dns_attribute(
+        &self,
+        cx: &Cx,
+        id: &str,
+        name: VpcAttributeName,
+    ) -> Result<bool, AwsError> {
         let out = cx
             .retry(|| async {
-                cx.clients.ec2.describe_vpc_attribute().vpc_id(id).attribute(name.clone()).send().await.aws("DescribeVpcAttribute")
+                cx.clients
+                    .ec2
+                    .describe_vpc_attribute()
+                    .vpc_id(id)
+                    .attribute(name.clone())
+                    .send()
+                    .await
+                    .aws("DescribeVpcAttribute")
             })
             .await?;
         let value = match name {
@@ -68,9 +100,23 @@ impl Kind for Vpc {
             .send()
             .await
             .aws("CreateVpc")?;
-        let id = out.vpc().and_then(|v| v.vpc_id()).ok_or_else(|| AwsError::local("CreateVpc", "no VPC id returned"))?;
-        self.set_dns(cx, id, flag(t.props, "enable_dns_support"), flag(t.props, "enable_dns_hostnames")).await?;
-        Ok(Live { id: id.to_string(), address: Some(t.address.to_string()), props: t.props.clone(), outputs: id_outputs(id) })
+        let id = out
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .ok_or_else(|| AwsError::local("CreateVpc", "no VPC id returned"))?;
+        self.set_dns(
+            cx,
+            id,
+            flag(t.props, "enable_dns_support"),
+            flag(t.props, "enable_dns_hostnames"),
+        )
+        .await?;
+        Ok(Live {
+            id: id.to_string(),
+            address: Some(t.address.to_string()),
+            props: t.props.clone(),
+            outputs: id_outputs(id),
+        })
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -92,31 +138,66 @@ impl Kind for Vpc {
         let mut out = Vec::new();
         for v in vpcs {
             let Some(id) = v.vpc_id() else { continue };
-            let Some((address, tags)) = read_tags(v.tags(), scope.env) else { continue };
+            let Some((address, tags)) = read_tags(v.tags(), scope.env) else {
+                continue;
+            };
             // DescribeVpcs does not return the DNS attributes: one call each.
-            let support = self.dns_attribute(cx, id, VpcAttributeName::EnableDnsSupport).await?;
-            let hostnames = self.dns_attribute(cx, id, VpcAttributeName::EnableDnsHostnames).await?;
+            let support = self
+                .dns_attribute(cx, id, VpcAttributeName::EnableDnsSupport)
+                .await?;
+            let hostnames = self
+                .dns_attribute(cx, id, VpcAttributeName::EnableDnsHostnames)
+                .await?;
             let props = json!({
                 "cidr": v.cidr_block().unwrap_or_default(),
                 "enable_dns_support": support,
                 "enable_dns_hostnames": hostnames,
                 "tags": tags,
             });
-            out.push(Live { id: id.into(), address, props: props.as_object().cloned().unwrap_or_default(), outputs: id_outputs(id) });
+            out.push(Live {
+                id: id.into(),
+                address,
+                props: props.as_object().cloned().unwrap_or_default(),
+                outputs: id_outputs(id),
+            });
         }
         Ok(out)
     }
 
-    async fn update(&self, cx: &Cx, live: &Live, t: &Target<'_>, changed: &[String]) -> Result<Live, AwsError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        live: &Live,
+        t: &Target<'_>,
+        changed: &[String],
+    ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c.starts_with("enable_dns")) {
-            self.set_dns(cx, &live.id, flag(t.props, "enable_dns_support"), flag(t.props, "enable_dns_hostnames")).await?;
+            self.set_dns(
+                cx,
+                &live.id,
+                flag(t.props, "enable_dns_support"),
+                flag(t.props, "enable_dns_hostnames"),
+            )
+            .await?;
         }
         sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(Live { props: t.props.clone(), ..live.clone() })
+        Ok(Live {
+            props: t.props.clone(),
+            ..live.clone()
+        })
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
-        delete_naming_blockers(cx, address, ("vpc-id", &live.id), || async { cx.clients.ec2.delete_vpc().vpc_id(&live.id).send().await.aws("DeleteVpc") }).await
+        delete_naming_blockers(cx, address, ("vpc-id", &live.id), || async {
+            cx.clients
+                .ec2
+                .delete_vpc()
+                .vpc_id(&live.id)
+                .send()
+                .await
+                .aws("DeleteVpc")
+        })
+        .await
     }
 }
