@@ -94,9 +94,12 @@ pub fn filter(verbose: bool, infra_log: Option<&str>) -> String {
     if verbose && !names("infra") {
         directives.push("infra=debug".into());
     }
+    // Without -v or INFRA_LOG the SDK stays quiet (its credential-chain
+    // warnings would bury infra's own one-line reason); never past info.
+    let sdk_level = if verbose || !user.is_empty() { "info" } else { "error" };
     for target in ["aws", "hyper", "h2", "rustls", "tower", "reqwest"] {
         if !names(target) {
-            directives.push(format!("{target}=info"));
+            directives.push(format!("{target}={sdk_level}"));
         }
     }
     directives.join(",")
@@ -110,7 +113,7 @@ mod tests {
     fn sdk_logs_stay_at_info_unless_named() {
         assert_eq!(
             filter(false, None),
-            "error,aws=info,hyper=info,h2=info,rustls=info,tower=info,reqwest=info"
+            "error,aws=error,hyper=error,h2=error,rustls=error,tower=error,reqwest=error"
         );
         assert!(filter(true, None).starts_with("error,infra=debug,aws=info"));
         let f = filter(false, Some("trace"));
