@@ -83,7 +83,26 @@ pub struct Plan {
     /// deleted (an action each) with `--prune-orphans`.
     #[serde(default)]
     pub orphans: Vec<crate::adopt::Orphan>,
+    /// `[[moved]]` renames done before the actions (no cloud change but a tag).
+    #[serde(default)]
+    pub moves: Vec<Move>,
+    /// `--target`, `--exclude` and `--replace` as given: listed in the plan's
+    /// header; a targeted run is partial.
+    #[serde(default)]
+    pub selection: Vec<String>,
 }
+
+/// A resource renamed in state (`[[moved]]`): the same cloud resource, a new address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Move {
+    pub from: String,
+    pub to: String,
+    pub kind: String,
+    pub id: String,
+}
+
+/// The reason a `--replace` replacement gives.
+pub const REPLACE_REQUESTED: &str = "replace requested";
 
 impl Plan {
     /// (to add, to change, to destroy), counted as Terraform does.
@@ -98,7 +117,7 @@ impl Plan {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.actions.is_empty() && self.out_of_band.is_empty()
+        self.actions.is_empty() && self.out_of_band.is_empty() && self.moves.is_empty()
     }
 }
 
@@ -214,6 +233,17 @@ pub fn field_changes(
 }
 
 pub fn diff(graph: &ResourceGraph, current: &Current<'_>, registry: &Registry) -> Plan {
+    diff_replacing(graph, current, registry, &BTreeSet::new())
+}
+
+/// [`diff`], with the resources in `replace` replaced even when nothing
+/// forces it (`--replace`); what depends on their new ids follows.
+pub fn diff_replacing(
+    graph: &ResourceGraph,
+    current: &Current<'_>,
+    registry: &Registry,
+    replace: &BTreeSet<String>,
+) -> Plan {
     let mut plan = Plan::default();
     let mut known: HashMap<&str, Outputs> = HashMap::new();
     let mut renewed: HashSet<&str> = HashSet::new();
@@ -280,6 +310,20 @@ pub fn diff(graph: &ResourceGraph, current: &Current<'_>, registry: &Registry) -
         };
         let seen = comparable(&live.props, &resolved, state_row.map(|s| &s.props));
         let changes = field_changes(&seen, &resolved, kind.replace_fields());
+        if replace.contains(&d.address) {
+            let live = Live {
+                props: seen,
+                ..live
+            };
+            plan.actions.push(action(
+                Op::Replace,
+                changes,
+                Some(REPLACE_REQUESTED.to_string()),
+                Some(live),
+            ));
+            renewed.insert(&d.address);
+            continue;
+        }
         if changes.is_empty() {
             known.insert(&d.address, live.outputs.clone());
             continue;

@@ -26,3 +26,4 @@ pub mod report;
 pub mod review;
 pub mod state;
 pub mod sweep;
+pub mod takeover;

@@ -11,7 +11,7 @@ use crate::apply::{ApplyOptions, ApplyReport, apply};
 use crate::aws::kinds::Registry;
 use crate::aws::{AwsError, Clients, Cx, Timeouts};
 use crate::config::{self, InvalidPlan, LoadedPlan, PlanError};
-use crate::diff::{Current, Plan, destroy_plan, diff};
+use crate::diff::{Current, Plan, destroy_plan};
 use crate::expand::{Expanded, expand};
 use crate::graph::ResourceGraph;
 use crate::model::Outputs;
@@ -166,7 +166,7 @@ pub async fn context(
     let caller = crate::aws::preflight::check(
         &cx.clients,
         prepared.loaded.file.region.get_ref(),
-        crate::aws::preflight::LIMIT,
+        crate::aws::preflight::limit(),
     )
     .await?;
     tracing::debug!(target: "infra::aws", caller, "credentials resolved and the endpoint answers");
@@ -209,7 +209,7 @@ pub async fn unchecked_context(
     }
 }
 
-fn state_map(state: &StateStore) -> Result<HashMap<String, StateResource>, StateError> {
+pub(crate) fn state_map(state: &StateStore) -> Result<HashMap<String, StateResource>, StateError> {
     Ok(state
         .resources()?
         .into_iter()
@@ -220,7 +220,7 @@ fn state_map(state: &StateStore) -> Result<HashMap<String, StateResource>, State
 /// Refreshes (or reads only what recovery needs) and finds resources the plan
 /// declares that exist in the cloud but not in state (see [`crate::adopt`]).
 /// Returns the rows to adopt.
-async fn observe(
+pub(crate) async fn observe(
     cx: &Cx,
     prepared: &Prepared,
     state: &StateStore,
@@ -265,19 +265,27 @@ pub struct PlanOutcome {
 
 /// The plan from state, the cloud as observed and what is adopted: diffs,
 /// warnings, orphans (a delete each when `prune_orphans`), data loss.
+#[allow(clippy::too_many_arguments)]
 fn make_plan(
     prepared: &Prepared,
     rows: &HashMap<String, StateResource>,
     observed: &Observed,
     adopted: Vec<StateResource>,
     prune_orphans: bool,
+    selection: &crate::takeover::Selection,
+    (moves, move_warnings): (Vec<crate::diff::Move>, Vec<String>),
 ) -> Plan {
     let current = Current {
         state: rows,
         live: &observed.live,
         refreshed_kinds: &observed.kinds,
     };
-    let mut plan = diff(&prepared.graph, &current, &prepared.registry);
+    let mut plan = crate::diff::diff_replacing(
+        &prepared.graph,
+        &current,
+        &prepared.registry,
+        &selection.replace_set(),
+    );
     plan.actions
         .extend(crate::by_hand::removals(&crate::by_hand::find(
             &prepared.graph,
@@ -285,7 +293,10 @@ fn make_plan(
             observed,
             &prepared.registry,
         )));
+    plan.moves = moves;
+    selection.apply_to(&mut plan, &prepared.graph, rows);
     plan.warnings = prepared.expanded.warnings.clone();
+    plan.warnings.extend(move_warnings);
     plan.warnings
         .extend(crate::diff::keys_still_in_use(&plan, rows));
     plan.adopted = adopted;
@@ -312,15 +323,45 @@ pub async fn plan(
     do_refresh: bool,
     prune_orphans: bool,
 ) -> Result<PlanOutcome, Error> {
+    plan_selected(
+        opts,
+        prepared,
+        cx,
+        do_refresh,
+        prune_orphans,
+        &crate::takeover::Selection::default(),
+    )
+    .await
+}
+
+/// `infra plan` with `--target`, `--exclude`, `--replace`.
+pub async fn plan_selected(
+    opts: &EnvOptions,
+    prepared: &Prepared,
+    cx: &Cx,
+    do_refresh: bool,
+    prune_orphans: bool,
+    selection: &crate::takeover::Selection,
+) -> Result<PlanOutcome, Error> {
     let path = opts.state_path();
     let existed = path.exists();
     let state = StateStore::open_existing(&path)?;
     let mut rows = state_map(&state)?;
-    let (observed, adopted) = observe(cx, prepared, &state, &rows, do_refresh).await?;
+    let (mut observed, adopted) = observe(cx, prepared, &state, &rows, do_refresh).await?;
     for a in &adopted {
         rows.insert(a.address.clone(), a.clone());
     }
-    let plan = make_plan(prepared, &rows, &observed, adopted, prune_orphans);
+    let moves = crate::takeover::pending_moves(prepared, &rows)?;
+    crate::takeover::rename_in_memory(&moves.0, &mut rows, &mut observed);
+    let plan = make_plan(
+        prepared,
+        &rows,
+        &observed,
+        adopted,
+        prune_orphans,
+        selection,
+        moves,
+    );
     let saved = SavedPlan {
         format: 1,
         env: opts.env.clone(),
@@ -348,6 +389,8 @@ pub struct RunOptions {
     pub saved_plan: Option<PathBuf>,
     /// How long to wait for another run's lock (zero: fail at once).
     pub lock_timeout: std::time::Duration,
+    /// `--target`, `--exclude`, `--replace`.
+    pub selection: crate::takeover::Selection,
 }
 
 pub struct RunOutcome {
@@ -360,7 +403,7 @@ pub struct RunOutcome {
 
 /// Takes the lock (waiting up to `lock_timeout` for another run's), backs
 /// state up, resolves interrupted actions.
-async fn open_for_write(
+pub(crate) async fn open_for_write(
     opts: &EnvOptions,
     command: &str,
     reporter: &dyn Reporter,
@@ -597,7 +640,10 @@ async fn up_locked(
         adopted.extend(new);
     }
     let recovered = recover(state, run_id, &observed, &adopted, cx.reporter.as_ref())?;
-    let rows = state_map(state)?;
+    let mut rows = state_map(state)?;
+    let mut observed = observed;
+    let moves = crate::takeover::pending_moves(prepared, &rows)?;
+    crate::takeover::rename_in_memory(&moves.0, &mut rows, &mut observed);
     let plan = match saved {
         Some(mut p) => {
             p.data_loss = crate::data_loss::find(&p);
@@ -609,7 +655,15 @@ async fn up_locked(
             ));
             p
         }
-        None => make_plan(prepared, &rows, &observed, adopted, run.prune_orphans),
+        None => make_plan(
+            prepared,
+            &rows,
+            &observed,
+            adopted,
+            run.prune_orphans,
+            &run.selection,
+            moves,
+        ),
     };
     let left = if run.prune_orphans {
         Vec::new()
@@ -626,6 +680,9 @@ async fn up_locked(
             recovered,
             orphans: left,
         });
+    }
+    for m in &plan.moves {
+        crate::takeover::perform_move(cx, state, run_id, m).await?;
     }
     let known: HashMap<String, Outputs> = rows
         .iter()
@@ -710,8 +767,10 @@ pub async fn destroy(
     let mut state =
         open_for_write(opts, &run.command, cx.reporter.as_ref(), run.lock_timeout).await?;
     let rows = state_map(&state)?;
+    let scope = run.selection.destroy_scope(&rows);
     let protected: Vec<String> = rows
         .values()
+        .filter(|r| scope.as_ref().is_none_or(|s| s.contains(&r.address)))
         // The plan file decides; a resource it no longer has keeps its last word.
         .filter(|r| match prepared.graph.get(&r.address) {
             Some(d) => d.protect || deletion_protected(&d.props),
@@ -748,6 +807,7 @@ pub async fn destroy(
             &observed,
             &prepared.registry,
         )));
+    run.selection.apply_to_destroy(&mut plan, &rows);
     // The plan file's word on how to delete (final snapshot, key deletion
     // window) wins over what was applied last.
     for action in &mut plan.actions {
@@ -763,7 +823,7 @@ pub async fn destroy(
             live.props.insert(k.clone(), v.clone());
         }
     }
-    if !run.keep_out_of_band && !rows.is_empty() {
+    if !run.keep_out_of_band && !rows.is_empty() && run.selection.targets.is_empty() {
         // Only what still exists: a VPC or zone deleted outside infra is already gone.
         let exists = |r: &StateResource| {
             !observed.kinds.contains(&r.kind) || observed.live.contains_key(&r.address)

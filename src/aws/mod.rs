@@ -2,6 +2,7 @@
 //! one error type for every service, bounded retries, and the waiters.
 
 pub mod calls;
+pub mod identity;
 pub mod kinds;
 pub mod preflight;
 mod retry;

@@ -16,6 +16,16 @@ use super::Clients;
 /// The whole check, credentials resolution included.
 pub const LIMIT: Duration = Duration::from_secs(10);
 
+/// [`LIMIT`], or `INFRA_PREFLIGHT_TIMEOUT` (`30s`) where an endpoint is known
+/// to be slow to answer (an emulator on a loaded machine: the test suite).
+pub fn limit() -> Duration {
+    std::env::var("INFRA_PREFLIGHT_TIMEOUT")
+        .ok()
+        .and_then(|v| humantime::parse_duration(v.trim()).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(LIMIT)
+}
+
 /// Why the cloud cannot be used, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{cause}\n  fix: {fix}")]

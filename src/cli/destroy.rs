@@ -27,11 +27,15 @@ pub struct DestroyArgs {
     pub keep_out_of_band: bool,
     #[command(flatten)]
     pub lock: LockTimeoutArg,
+    #[command(flatten)]
+    pub select: super::SelectArgs,
 }
 
 pub async fn run(cli: &Cli, args: &DestroyArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
     let prepared = ops::prepare(&opts).map_err(Error::from)?;
+    let selection = args.select.selection(&[]);
+    super::check_selection(&opts, &prepared, &selection, true)?;
     confirm_or_require_yes(args.yes, "to destroy")?;
     let interrupts = Interrupts::install();
     let terminal = Arc::new(TerminalReporter::new(false));
@@ -50,14 +54,19 @@ pub async fn run(cli: &Cli, args: &DestroyArgs) -> anyhow::Result<u8> {
         command: command_line(),
         saved_plan: None,
         lock_timeout: args.lock.lock_timeout,
+        selection,
     };
     let env = opts.env.clone();
     let yes = args.yes;
     let mut confirm = |plan: &crate::diff::Plan| {
         terminal.clear();
         print!("{}", render::plan_text(&env, plan));
-        if !yes && interrupts.ask(&format!("\nDestroy every resource of env {env}?")) != Answer::Yes
-        {
+        let what = if plan.selection.is_empty() {
+            "every resource".to_string()
+        } else {
+            format!("the {} selected resource(s)", plan.actions.len())
+        };
+        if !yes && interrupts.ask(&format!("\nDestroy {what} of env {env}?")) != Answer::Yes {
             return false;
         }
         interrupts.start_applying()

@@ -1,6 +1,7 @@
 //! The command line: argument parsing, one file per subcommand, and the
 //! terminal side of reporting. The only place that prints.
 
+mod adopt;
 mod adoption;
 mod completions;
 mod cost;
@@ -8,6 +9,7 @@ mod destroy;
 mod drift;
 mod force_unlock;
 mod graph;
+mod import;
 mod interrupt;
 mod json_view;
 mod output;
@@ -15,9 +17,16 @@ mod plan;
 mod refresh;
 pub mod render;
 mod reporter;
+mod show;
+mod state;
+mod state_list;
+mod state_mv;
+mod state_rm;
+mod state_show;
 mod style;
 mod up;
 mod validate;
+mod version;
 
 use std::path::PathBuf;
 
@@ -72,8 +81,56 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Check the plan file offline: values, graph, guardrails (exit 0 or 3).
     Validate(validate::ValidateArgs),
+    /// Take over a platform Terraform built: map its state, tag, record.
+    Adopt(adopt::AdoptArgs),
+    /// Bring one existing resource under an address of the plan.
+    Import(import::ImportArgs),
+    /// Read and change what state holds (list, show, mv, rm).
+    State(state::StateArgs),
+    /// Render a plan saved with `infra plan --out FILE`.
+    Show(show::ShowArgs),
+    /// Print infra's version and the state schema it writes.
+    Version,
     /// Print shell completions.
     Completions(completions::CompletionsArgs),
+}
+
+/// `--target`, `--exclude`, `--replace` (each repeatable).
+#[derive(Debug, Args, Default)]
+pub struct SelectArgs {
+    /// Only this resource and what it depends on (destroy: and what depends on it).
+    #[arg(long, value_name = "ADDRESS")]
+    pub target: Vec<String>,
+    /// Leave this resource out, and what depends on it.
+    #[arg(long, value_name = "ADDRESS")]
+    pub exclude: Vec<String>,
+}
+
+impl SelectArgs {
+    pub fn selection(&self, replace: &[String]) -> crate::takeover::Selection {
+        crate::takeover::Selection {
+            targets: self.target.clone(),
+            excludes: self.exclude.clone(),
+            replaces: replace.to_vec(),
+        }
+    }
+}
+
+/// Every address of a selection must be known (exit 3 otherwise).
+fn check_selection(
+    opts: &EnvOptions,
+    prepared: &crate::ops::Prepared,
+    sel: &crate::takeover::Selection,
+    destroy: bool,
+) -> anyhow::Result<()> {
+    if sel.header().is_empty() {
+        return Ok(());
+    }
+    let state = crate::state::StateStore::open_existing(&opts.state_path()).map_err(Error::from)?;
+    let rows = crate::ops::state_map(&state).map_err(Error::from)?;
+    sel.check(&prepared.graph, &rows, destroy)
+        .map_err(|e| UsageError(e.0))?;
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +206,11 @@ pub fn run(cli: Cli) -> u8 {
             Command::Cost(args) => cost::run(&cli, args),
             Command::Graph(args) => graph::run(&cli, args).await,
             Command::Validate(args) => validate::run(&cli, args),
+            Command::Adopt(args) => adopt::run(&cli, args).await,
+            Command::Import(args) => import::run(&cli, args).await,
+            Command::State(args) => state::run(&cli, args).await,
+            Command::Show(args) => show::run(args),
+            Command::Version => version::run(),
             Command::Completions(args) => completions::run(args),
         }
     });
@@ -172,6 +234,10 @@ fn report_error(e: anyhow::Error) -> u8 {
         Err(e) => match e.downcast::<UsageError>() {
             Ok(u) => {
                 eprintln!("error: {u}");
+                exit::INVALID_INPUT
+            }
+            Err(e) if e.is::<crate::takeover::BadInput>() => {
+                eprintln!("error: {e}");
                 exit::INVALID_INPUT
             }
             Err(e) => {

@@ -27,6 +27,11 @@ pub struct PlanArgs {
     /// Plan the deletion of resources tagged with this env that neither state nor the plan knows.
     #[arg(long)]
     pub prune_orphans: bool,
+    #[command(flatten)]
+    pub select: super::SelectArgs,
+    /// Replace this resource even though nothing forces it (repeatable).
+    #[arg(long, value_name = "ADDRESS")]
+    pub replace: Vec<String>,
 }
 
 pub async fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
@@ -39,12 +44,15 @@ pub async fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
     } else {
         ops::unchecked_context(&prepared, reporter.clone(), Timeouts::default()).await
     };
-    let outcome = ops::plan(
+    let selection = args.select.selection(&args.replace);
+    super::check_selection(&opts, &prepared, &selection, false)?;
+    let outcome = ops::plan_selected(
         &opts,
         &prepared,
         &cx,
         args.refresh.refresh,
         args.prune_orphans,
+        &selection,
     )
     .await?;
     reporter.clear();

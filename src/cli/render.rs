@@ -61,12 +61,12 @@ fn counts_text<'a>(actions: impl Iterator<Item = &'a Action> + Clone) -> String 
 
 fn summary_text(plan: &Plan) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} {}",
-        style::bold("Summary:"),
-        counts_text(plan.actions.iter())
-    );
+    let mut counts = counts_text(plan.actions.iter());
+    if !plan.moves.is_empty() {
+        let sep = if counts.is_empty() { "" } else { ", " };
+        counts.push_str(&format!("{sep}{} to move", plan.moves.len()));
+    }
+    let _ = writeln!(out, "{} {counts}", style::bold("Summary:"));
     for tier in TIERS {
         let in_tier = plan
             .actions
@@ -92,6 +92,16 @@ fn summary_text(plan: &Plan) -> String {
 
 pub fn plan_text(env: &str, plan: &Plan) -> String {
     let mut out = String::new();
+    if !plan.selection.is_empty() {
+        let _ = writeln!(out, "Selected: {}", plan.selection.join(", "));
+        if plan.selection.iter().any(|s| !s.starts_with("--replace")) {
+            let _ = writeln!(
+                out,
+                "{} this is a partial run: only the selected resources (--target: with what they depend on; --exclude: without what depends on them) are planned; the env may not match its plan file afterwards — run a full `infra plan` next",
+                style::yellow("warning:")
+            );
+        }
+    }
     for w in unique(&plan.warnings) {
         let _ = writeln!(out, "{} {w}", style::yellow("warning:"));
     }
@@ -117,8 +127,19 @@ pub fn plan_text(env: &str, plan: &Plan) -> String {
         let _ = writeln!(out);
     }
     let _ = writeln!(out, "infra will perform these actions on env {env}:\n");
-    if !plan.actions.is_empty() {
+    if !plan.actions.is_empty() || !plan.moves.is_empty() {
         let _ = writeln!(out, "{}", summary_text(plan));
+    }
+    for m in &plan.moves {
+        let _ = writeln!(
+            out,
+            "  {} {} ({}) has moved to {}\n      # [[moved]]: renamed in state and in its infra:address tag; {} is kept\n",
+            style::yellow("~>"),
+            m.from,
+            m.kind,
+            m.to,
+            m.id
+        );
     }
     for tier in TIERS {
         let in_tier: Vec<&Action> = plan
@@ -172,6 +193,9 @@ pub fn plan_text(env: &str, plan: &Plan) -> String {
         "{} {add} to add, {change} to change, {destroy} to destroy.",
         style::bold("Plan:")
     );
+    if !plan.moves.is_empty() {
+        let _ = write!(out, " {} to move.", plan.moves.len());
+    }
     if !plan.out_of_band.is_empty() {
         let _ = write!(
             out,
@@ -188,9 +212,11 @@ pub fn plan_text(env: &str, plan: &Plan) -> String {
 
 fn action_text(a: &Action) -> String {
     let mut out = String::new();
+    let requested = a.reason.as_deref() == Some(crate::diff::REPLACE_REQUESTED);
     let verb = match a.op {
         Op::Create => "will be created",
         Op::Update => "will be updated in place",
+        Op::Replace if requested => "will be replaced (replace requested)",
         Op::Replace => "must be replaced",
         Op::Delete => "will be destroyed",
     };
@@ -361,6 +387,9 @@ pub fn plan_json(env: &str, plan: &Plan) -> Value {
             "deps": a.deps,
             "changes": a.changes,
         })).collect::<Vec<_>>(),
+        "moves": plan.moves,
+        "selection": plan.selection,
+        "partial": plan.selection.iter().any(|s| !s.starts_with("--replace")),
         "data_loss": plan.data_loss,
         "cost": plan.cost,
         "adopted": adopted,

@@ -38,12 +38,19 @@ pub struct UpArgs {
     pub nat_timeout: u64,
     #[command(flatten)]
     pub lock: LockTimeoutArg,
+    #[command(flatten)]
+    pub select: super::SelectArgs,
+    /// Replace this resource even though nothing forces it (repeatable).
+    #[arg(long, value_name = "ADDRESS")]
+    pub replace: Vec<String>,
 }
 
 pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
     let prepared = ops::prepare(&opts).map_err(Error::from)?;
     ops::enforce_policy(&prepared)?;
+    let selection = args.select.selection(&args.replace);
+    super::check_selection(&opts, &prepared, &selection, false)?;
     confirm_or_require_yes(args.yes, "to apply")?;
     let interrupts = Interrupts::install();
     let terminal = Arc::new(TerminalReporter::new(false));
@@ -61,6 +68,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
         command: command_line(),
         saved_plan: args.plan_file.clone(),
         lock_timeout: args.lock.lock_timeout,
+        selection,
     };
     let env = opts.env.clone();
     let yes = args.yes;

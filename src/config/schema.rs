@@ -35,6 +35,18 @@ pub struct PlanFile {
     /// `${address.output}` references.
     #[serde(default)]
     pub resources: BTreeMap<String, Spanned<CustomResource>>,
+    /// Renames: the resource at `from` in state is now `to` in the plan
+    /// (done on the next `up`, shown in the plan as a move).
+    #[serde(default)]
+    pub moved: Vec<Spanned<Moved>>,
+}
+
+/// `[[moved]] from = "..." to = "..."`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Moved {
+    pub from: String,
+    pub to: String,
 }
 
 impl PlanFile {
@@ -253,6 +265,10 @@ pub struct Database {
     /// (an Aurora cluster with a Serverless v2 writer).
     #[serde(default = "default_engine")]
     pub engine: Spanned<String>,
+    /// The instance's (Aurora: the cluster's) identifier; default
+    /// `<cluster name>-db`. For a database made before infra (the seed's
+    /// Terraform names it `todo-<env>`): a new identifier is a new database.
+    pub identifier: Option<Spanned<String>>,
     /// `16.x`; a new major version is a new instance.
     pub engine_version: Spanned<String>,
     /// The instance form's class; Aurora Serverless v2 uses `db.serverless`.

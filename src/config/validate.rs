@@ -156,6 +156,14 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
                 Some(d.engine_version.span()),
             ));
         }
+        if let Some(id) = &d.identifier
+            && !valid_db_identifier(id.get_ref())
+        {
+            errors.push(plan.error(
+                "database.identifier: RDS takes 1 to 63 letters, digits and hyphens, starting with a letter, with no two hyphens in a row and none at the end",
+                Some(id.span()),
+            ));
+        }
         if !(1..=35).contains(d.backup_retention_days.get_ref()) {
             errors.push(plan.error(
                 "database.backup_retention_days: RDS keeps backups 1 to 35 days",
@@ -645,4 +653,13 @@ fn check_access(plan: &LoadedPlan, errors: &mut Vec<PlanError>) {
             _ => {}
         }
     }
+}
+
+/// RDS's rule for DB instance and cluster identifiers.
+fn valid_db_identifier(id: &str) -> bool {
+    (1..=63).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_alphabetic())
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !id.contains("--")
+        && !id.ends_with('-')
 }

@@ -59,7 +59,7 @@ pub fn expand(plan: &LoadedPlan, d: &Database, out: &mut Expanded) {
         span.clone(),
     );
     let mut db = json!({
-        "identifier": format!("{name}-db"),
+        "identifier": identifier(d, &name),
         "engine": "postgres",
         "engine_version": d.engine_version.get_ref(),
         "engine_major": major,
@@ -76,7 +76,7 @@ pub fn expand(plan: &LoadedPlan, d: &Database, out: &mut Expanded) {
         "publicly_accessible": false,
         // Workloads log in with their IAM role (rds-db:connect), never a password.
         "iam_database_authentication": true,
-        "tags": tags(plan, &format!("{name}-db"), &[]),
+        "tags": tags(plan, &identifier(d, &name), &[]),
         "_apply_immediately": d.apply_immediately,
         "_final_snapshot": d.final_snapshot,
         "_db_name": d.db_name,
@@ -149,7 +149,7 @@ fn expand_aurora(plan: &LoadedPlan, d: &Database, name: &str, major: &str, out: 
         .map(|s| (s.get_ref().min_acu, s.get_ref().max_acu))
         .unwrap_or((0.5, 4.0));
     let mut cluster = json!({
-        "identifier": format!("{name}-db"),
+        "identifier": identifier(d, name),
         "engine": "aurora-postgresql",
         "engine_version": d.engine_version.get_ref(),
         "engine_major": major,
@@ -161,7 +161,7 @@ fn expand_aurora(plan: &LoadedPlan, d: &Database, name: &str, major: &str, out: 
         "storage_encrypted": true,
         "iam_database_authentication": true,
         "serverless_v2": { "min_acu": min_acu, "max_acu": max_acu },
-        "tags": tags(plan, &format!("{name}-db"), &[]),
+        "tags": tags(plan, &identifier(d, name), &[]),
         "_apply_immediately": d.apply_immediately,
         "_final_snapshot": d.final_snapshot,
         "_db_name": d.db_name,
@@ -184,14 +184,22 @@ fn expand_aurora(plan: &LoadedPlan, d: &Database, name: &str, major: &str, out: 
         "rds_cluster_instance.writer".into(),
         "RdsClusterInstance",
         json!({
-            "identifier": format!("{name}-db-writer"),
+            "identifier": format!("{}-writer", identifier(d, name)),
             "cluster_identifier": Ref::expr("rds_cluster.main", "id"),
             "engine": "aurora-postgresql",
             "instance_class": "db.serverless",
-            "tags": tags(plan, &format!("{name}-db-writer"), &[]),
+            "tags": tags(plan, &format!("{}-writer", identifier(d, name)), &[]),
         }),
         origin,
         span,
     );
     database_outputs(out, "rds_cluster.main", Some("reader_endpoint"));
+}
+
+/// `[database] identifier`, else `<cluster name>-db`.
+fn identifier(d: &Database, cluster: &str) -> String {
+    d.identifier
+        .as_ref()
+        .map(|i| i.get_ref().clone())
+        .unwrap_or_else(|| format!("{cluster}-db"))
 }

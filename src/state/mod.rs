@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 pub use lock::{LockHolder, host, user};
 pub use outputs::NamedOutputs;
 
+/// The schema this build writes (`infra version`).
+pub const SCHEMA_VERSION: i64 = migrations::LATEST;
+
 use crate::model::{Outputs, Props};
 
 #[derive(Debug, thiserror::Error)]
@@ -357,6 +360,47 @@ impl StateStore {
         if !matches!(change, RowChange::Keep) {
             Self::bump_serial(&tx)?;
         }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Closes a journal row and renames a resource row (`state mv`,
+    /// `[[moved]]`), rewriting the other rows' dependencies on it, atomically.
+    pub fn journal_finish_rename(
+        &mut self,
+        journal_id: i64,
+        from: &str,
+        to: &str,
+    ) -> Result<(), StateError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE journal SET finished_at = ?2, outcome = ?3 WHERE id = ?1",
+            params![journal_id, now(), format!("moved from {from}")],
+        )?;
+        tx.execute(
+            "UPDATE resources SET address = ?2, updated_at = ?3 WHERE address = ?1",
+            params![from, to, now()],
+        )?;
+        let rows: Vec<(String, String)> = {
+            let mut stmt = tx.prepare("SELECT address, deps FROM resources")?;
+            let found = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            found
+        };
+        for (address, deps) in rows {
+            let mut list: Vec<String> = serde_json::from_str(&deps).unwrap_or_default();
+            if list.iter().any(|d| d == from) {
+                list.iter_mut()
+                    .filter(|d| *d == from)
+                    .for_each(|d| *d = to.to_string());
+                tx.execute(
+                    "UPDATE resources SET deps = ?2 WHERE address = ?1",
+                    params![address, serde_json::to_string(&list).expect("json")],
+                )?;
+            }
+        }
+        Self::bump_serial(&tx)?;
         tx.commit()?;
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! The JSON formats of `plan`, `drift` and `output` against their
+//! The JSON formats of `plan`, `drift`, `output`, `show`, `state list`,
+//! `state show` (and `adopt`, from the adopt test) against their
 //! documentation (docs/json-formats.md): every field the commands print is
 //! in its table, and every field in a table is printed by the samples here.
 //! A field renamed, added or dropped without the docs fails this test.
@@ -10,7 +11,8 @@ use serde_json::Value;
 
 use crate::support::*;
 
-/// `path → type` for each table under a `## \`infra <command> --json\`` heading.
+/// `path → type` for each table under a `## \`infra <command> --json\`` heading
+/// (`<command>` is every word before the first flag: `state list`).
 fn documented() -> BTreeMap<String, BTreeMap<String, String>> {
     let doc =
         std::fs::read_to_string(repo().join("docs/json-formats.md")).expect("docs/json-formats.md");
@@ -18,7 +20,11 @@ fn documented() -> BTreeMap<String, BTreeMap<String, String>> {
     let mut section = None;
     for line in doc.lines() {
         if let Some(h) = line.strip_prefix("## `infra ") {
-            section = h.split_whitespace().next().map(String::from);
+            let words: Vec<&str> = h
+                .split_whitespace()
+                .take_while(|w| !w.starts_with("--"))
+                .collect();
+            section = Some(words.join(" "));
             continue;
         }
         let (Some(s), Some(row)) = (&section, line.strip_prefix("| `")) else {
@@ -68,11 +74,21 @@ fn walk(v: &Value, path: &str, doc: &BTreeMap<String, String>, seen: &mut BTreeS
 }
 
 /// Checks the samples of one command against its table.
-fn check(command: &str, samples: &[&Value]) {
+pub fn check(command: &str, samples: &[&Value]) {
     let all = documented();
     let doc = all.get(command).unwrap_or_else(|| {
         panic!("docs/json-formats.md has no table for `infra {command} --json`")
     });
+    let seen = printed(command, samples, doc);
+    let unseen: Vec<&String> = doc.keys().filter(|p| !seen.contains(*p)).collect();
+    assert!(
+        unseen.is_empty(),
+        "docs/json-formats.md lists fields `infra {command} --json` no longer prints: {unseen:?}"
+    );
+}
+
+/// The paths the samples print, each one documented.
+fn printed(command: &str, samples: &[&Value], doc: &BTreeMap<String, String>) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
     for s in samples {
         assert_eq!(s["format_version"], 1, "{command}: format_version");
@@ -83,11 +99,27 @@ fn check(command: &str, samples: &[&Value]) {
         undocumented.is_empty(),
         "`infra {command} --json` prints fields docs/json-formats.md does not list: {undocumented:?}"
     );
-    let unseen: Vec<&String> = doc.keys().filter(|p| !seen.contains(*p)).collect();
+    seen
+}
+
+/// `show --json`: a saved plan, as `plan --json` prints it (without
+/// `policy`) with the fields of its own table: every one of those printed,
+/// nothing undocumented.
+fn check_show(samples: &[&Value]) {
+    let all = documented();
+    let own = &all["show"];
+    let mut doc = all["plan"].clone();
+    doc.extend(own.clone());
+    let seen = printed("show", samples, &doc);
+    let unseen: Vec<&String> = own.keys().filter(|p| !seen.contains(*p)).collect();
     assert!(
         unseen.is_empty(),
-        "docs/json-formats.md lists fields `infra {command} --json` no longer prints: {unseen:?}"
+        "docs/json-formats.md lists fields `infra show --json` no longer prints: {unseen:?}"
     );
+}
+
+fn vpc_id_of(output: &Value) -> Value {
+    output["outputs"]["vpc_id"].clone()
 }
 
 fn json(out: &std::process::Output) -> Value {
@@ -98,7 +130,18 @@ fn json(out: &std::process::Output) -> Value {
 #[test]
 fn the_documentation_parses_into_a_table_per_format() {
     let doc = documented();
-    assert_eq!(doc.keys().collect::<Vec<_>>(), ["drift", "output", "plan"]);
+    assert_eq!(
+        doc.keys().collect::<Vec<_>>(),
+        [
+            "adopt",
+            "drift",
+            "output",
+            "plan",
+            "show",
+            "state list",
+            "state show"
+        ]
+    );
     for (command, table) in &doc {
         assert_eq!(
             table.get("format_version").map(String::as_str),
@@ -135,6 +178,38 @@ async fn plan_drift_and_output_json_match_their_documentation() {
         "one output: the value alone"
     );
     check("output", &[&output]);
+
+    // state list / show.
+    let listed = json(&env.expect(&["state", "list", "--json"], 0));
+    assert!(
+        listed["resources"].as_array().is_some_and(|r| r
+            .iter()
+            .any(|r| r["address"] == "vpc.main" && r["id"] == vpc_id_of(&output))),
+        "{listed:#}"
+    );
+    check("state list", &[&listed]);
+    let shown = json(&env.expect(&["state", "show", "subnet.app_a", "--json"], 0));
+    assert_eq!(shown["kind"], "Subnet");
+    assert_eq!(shown["deps"][0], "vpc.main", "{shown:#}");
+    check("state show", &[&shown]);
+    // A pending [[moved]] with --target: moves, selection and partial.
+    env.expect(
+        &["state", "mv", "route_table.data", "route_table.data_was"],
+        0,
+    );
+    let plan_file = env.plan_text();
+    env.write_plan(&format!(
+        "{plan_file}\n[[moved]]\nfrom = \"route_table.data_was\"\nto = \"route_table.data\"\n"
+    ));
+    let moved = json(&env.expect(&["plan", "--json", "--target", "route_table.data"], 0));
+    assert_eq!(
+        moved["moves"][0]["from"], "route_table.data_was",
+        "{moved:#}"
+    );
+    assert_eq!(moved["selection"][0], "--target route_table.data");
+    assert_eq!(moved["partial"], true);
+    env.expect(&["up", "--yes"], 0);
+    env.write_plan(&plan_file);
 
     // Something of every finding.
     let vpc_id = output["outputs"]["vpc_id"].as_str().unwrap().to_string();
@@ -269,8 +344,29 @@ async fn plan_drift_and_output_json_match_their_documentation() {
             "a sample of `{key}`: {plan:#}"
         );
     }
-    let pruned = json(&env.expect(&["plan", "--json", "--prune-orphans"], 0));
-    check("plan", &[&empty_plan, &plan, &pruned]);
+    let saved = env.dir.path().join("drift.plan");
+    let pruned = json(&env.expect(
+        &[
+            "plan",
+            "--json",
+            "--prune-orphans",
+            "--out",
+            saved.to_str().unwrap(),
+        ],
+        0,
+    ));
+    check("plan", &[&empty_plan, &plan, &pruned, &moved]);
+    let out = infra_command(&env.endpoint)
+        .args(["show", saved.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = json(&out);
+    assert_eq!(
+        shown["actions"], pruned["actions"],
+        "the saved plan's actions"
+    );
+    check_show(&[&shown]);
 
     // Put back what the destroy needs.
     env.edit_plan(

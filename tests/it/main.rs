@@ -3,6 +3,7 @@
 //! name, plan folder, state file and CIDR, so they run in parallel.
 
 mod access;
+mod adopt;
 mod aurora;
 mod bad_input;
 mod cluster;
@@ -19,6 +20,10 @@ mod operator;
 mod plan_output;
 mod plan_view;
 mod preflight;
+mod reference;
 mod review;
 mod support;
+mod takeover;
+#[path = "../fixtures/terraform/generator.rs"]
+mod tf_generator;
 mod vanished;

@@ -22,7 +22,8 @@ fn an_unreachable_endpoint_fails_in_seconds_naming_it() {
     let env = TestEnv::from_dev("it-unreach", 74);
     let (out, took) = timed(
         env.command(&["plan"])
-            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env_remove("INFRA_PREFLIGHT_TIMEOUT"),
     );
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -47,7 +48,8 @@ fn an_unreachable_endpoint_fails_in_seconds_naming_it() {
     ] {
         let (out, took) = timed(
             env.command(args)
-                .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+                .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env_remove("INFRA_PREFLIGHT_TIMEOUT"),
         );
         assert_eq!(
             out.status.code(),
@@ -65,7 +67,8 @@ fn an_unreachable_endpoint_fails_in_seconds_naming_it() {
     // A plan that reads nothing (`--refresh=false`, no interrupted run) needs no endpoint.
     let (out, _) = timed(
         env.command(&["plan", "--refresh=false"])
-            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env_remove("INFRA_PREFLIGHT_TIMEOUT"),
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
@@ -73,7 +76,8 @@ fn an_unreachable_endpoint_fails_in_seconds_naming_it() {
     env.edit_plan("nat_gateways = 1", "nat_gateways = 1\nnot_a_key = true");
     let (out, _) = timed(
         env.command(&["plan"])
-            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env_remove("INFRA_PREFLIGHT_TIMEOUT"),
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(
@@ -101,7 +105,7 @@ fn missing_credentials_fail_in_seconds_naming_them() {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("AWS_CONFIG_FILE", &empty)
+    cmd.env_remove("INFRA_PREFLIGHT_TIMEOUT").env("AWS_CONFIG_FILE", &empty)
         .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
         .env("AWS_EC2_METADATA_DISABLED", "true");
     let (out, took) = timed(&mut cmd);

@@ -162,7 +162,10 @@ pub fn infra_command(endpoint: &str) -> Command {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        // The shared emulator answers slowly while many tests run; the
+        // 10 s default is tested in preflight.rs.
+        .env("INFRA_PREFLIGHT_TIMEOUT", "120s");
     cmd
 }
 

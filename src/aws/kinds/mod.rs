@@ -40,7 +40,7 @@ mod security_group_rule;
 mod sqs_queue;
 mod sqs_queue_policy;
 mod subnet;
-mod tagged;
+pub(crate) mod tagged;
 mod vpc;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,581 @@
+//! infra's identity tags on resources infra did not create: put on by
+//! `import`, `adopt` and `state mv`, taken off by `state rm`. One tag call
+//! per resource, through each service's own tagging API; nothing else about
+//! the resource is touched.
+
+use std::collections::HashMap;
+
+use super::kinds::tagged::create_tags;
+use super::{AwsError, Cx, SdkResultExt};
+use crate::model::Props;
+
+/// Kinds AWS cannot tag: infra finds them by their natural key.
+pub fn untagged(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Route"
+            | "RouteTableAssociation"
+            | "IamRolePolicyAttachment"
+            | "IamRolePolicy"
+            | "SqsQueuePolicy"
+            | "KmsAlias"
+            | "EksAccessPolicyAssociation"
+            | "Route53Record"
+            | "AcmCertificateValidation"
+    )
+}
+
+/// The identity tags for `address` in this env.
+pub fn identity(cx: &Cx, address: &str) -> HashMap<String, String> {
+    create_tags(cx, address, &Props::new())
+}
+
+/// The EC2 kinds: tagged by id with CreateTags.
+fn ec2(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Vpc"
+            | "Subnet"
+            | "InternetGateway"
+            | "ElasticIp"
+            | "NatGateway"
+            | "RouteTable"
+            | "SecurityGroup"
+            | "SecurityGroupRule"
+    )
+}
+
+/// The ARN an EKS or RDS resource is tagged by, from its outputs or one describe.
+async fn arn_of(
+    cx: &Cx,
+    kind: &str,
+    id: &str,
+    outputs: &crate::model::Outputs,
+) -> Result<String, AwsError> {
+    if let Some(arn) = outputs.get("arn").filter(|a| !a.is_empty()) {
+        return Ok(arn.clone());
+    }
+    let (first, second) = id.split_once(':').unwrap_or((id, ""));
+    let arn = match kind {
+        "EksCluster" => cx
+            .retry(|| async {
+                cx.clients
+                    .eks
+                    .describe_cluster()
+                    .name(id)
+                    .send()
+                    .await
+                    .aws("DescribeCluster")
+            })
+            .await?
+            .cluster()
+            .and_then(|c| c.arn())
+            .map(String::from),
+        "EksNodegroup" => cx
+            .retry(|| async {
+                cx.clients
+                    .eks
+                    .describe_nodegroup()
+                    .cluster_name(first)
+                    .nodegroup_name(second)
+                    .send()
+                    .await
+                    .aws("DescribeNodegroup")
+            })
+            .await?
+            .nodegroup()
+            .and_then(|n| n.nodegroup_arn())
+            .map(String::from),
+        "EksAddon" => cx
+            .retry(|| async {
+                cx.clients
+                    .eks
+                    .describe_addon()
+                    .cluster_name(first)
+                    .addon_name(second)
+                    .send()
+                    .await
+                    .aws("DescribeAddon")
+            })
+            .await?
+            .addon()
+            .and_then(|a| a.addon_arn())
+            .map(String::from),
+        "DbInstance" | "RdsClusterInstance" => cx
+            .retry(|| async {
+                cx.clients
+                    .rds
+                    .describe_db_instances()
+                    .db_instance_identifier(id)
+                    .send()
+                    .await
+                    .aws("DescribeDBInstances")
+            })
+            .await?
+            .db_instances()
+            .first()
+            .and_then(|d| d.db_instance_arn())
+            .map(String::from),
+        "RdsCluster" => cx
+            .retry(|| async {
+                cx.clients
+                    .rds
+                    .describe_db_clusters()
+                    .db_cluster_identifier(id)
+                    .send()
+                    .await
+                    .aws("DescribeDBClusters")
+            })
+            .await?
+            .db_clusters()
+            .first()
+            .and_then(|d| d.db_cluster_arn())
+            .map(String::from),
+        "DbSubnetGroup" => cx
+            .retry(|| async {
+                cx.clients
+                    .rds
+                    .describe_db_subnet_groups()
+                    .db_subnet_group_name(id)
+                    .send()
+                    .await
+                    .aws("DescribeDBSubnetGroups")
+            })
+            .await?
+            .db_subnet_groups()
+            .first()
+            .and_then(|g| g.db_subnet_group_arn())
+            .map(String::from),
+        "DbParameterGroup" => cx
+            .retry(|| async {
+                cx.clients
+                    .rds
+                    .describe_db_parameter_groups()
+                    .db_parameter_group_name(id)
+                    .send()
+                    .await
+                    .aws("DescribeDBParameterGroups")
+            })
+            .await?
+            .db_parameter_groups()
+            .first()
+            .and_then(|g| g.db_parameter_group_arn())
+            .map(String::from),
+        "DbClusterParameterGroup" => cx
+            .retry(|| async {
+                cx.clients
+                    .rds
+                    .describe_db_cluster_parameter_groups()
+                    .db_cluster_parameter_group_name(id)
+                    .send()
+                    .await
+                    .aws("DescribeDBClusterParameterGroups")
+            })
+            .await?
+            .db_cluster_parameter_groups()
+            .first()
+            .and_then(|g| g.db_cluster_parameter_group_arn())
+            .map(String::from),
+        _ => Some(id.to_string()),
+    };
+    arn.ok_or_else(|| AwsError::local("identity", format!("{kind} {id}: no ARN found")))
+}
+
+/// Puts the identity tags of `address` on the resource. `Ok(false)`: the
+/// kind takes no tags (found by its natural key instead).
+pub async fn tag(
+    cx: &Cx,
+    kind: &str,
+    id: &str,
+    outputs: &crate::model::Outputs,
+    address: &str,
+) -> Result<bool, AwsError> {
+    set(cx, kind, id, outputs, identity(cx, address), Vec::new()).await
+}
+
+/// Takes infra's identity tags off the resource.
+pub async fn untag(
+    cx: &Cx,
+    kind: &str,
+    id: &str,
+    outputs: &crate::model::Outputs,
+) -> Result<bool, AwsError> {
+    let keys = identity(cx, "-").into_keys().collect();
+    set(cx, kind, id, outputs, HashMap::new(), keys).await
+}
+
+async fn set(
+    cx: &Cx,
+    kind: &str,
+    id: &str,
+    outputs: &crate::model::Outputs,
+    add: HashMap<String, String>,
+    remove: Vec<String>,
+) -> Result<bool, AwsError> {
+    if untagged(kind) {
+        return Ok(false);
+    }
+    let pairs: Vec<(String, String)> = add.into_iter().collect();
+    if ec2(kind) {
+        use aws_sdk_ec2::types::Tag;
+        if !pairs.is_empty() {
+            let tags: Vec<Tag> = pairs
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect();
+            cx.retry(|| async {
+                cx.clients
+                    .ec2
+                    .create_tags()
+                    .resources(id)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .aws("CreateTags")
+            })
+            .await?;
+        }
+        if !remove.is_empty() {
+            let tags: Vec<Tag> = remove
+                .iter()
+                .map(|k| Tag::builder().key(k).build())
+                .collect();
+            cx.retry(|| async {
+                cx.clients
+                    .ec2
+                    .delete_tags()
+                    .resources(id)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .aws("DeleteTags")
+            })
+            .await?;
+        }
+        return Ok(true);
+    }
+    match kind {
+        "IamRole" | "IamInstanceProfile" | "IamOidcProvider" => {
+            use aws_sdk_iam::types::Tag;
+            let tags: Vec<Tag> = pairs
+                .iter()
+                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+                .collect();
+            let iam = &cx.clients.iam;
+            if !tags.is_empty() {
+                match kind {
+                    "IamRole" => {
+                        cx.retry(|| async {
+                            iam.tag_role()
+                                .role_name(id)
+                                .set_tags(Some(tags.clone()))
+                                .send()
+                                .await
+                                .aws("TagRole")
+                                .map(|_| ())
+                        })
+                        .await?
+                    }
+                    "IamInstanceProfile" => {
+                        cx.retry(|| async {
+                            iam.tag_instance_profile()
+                                .instance_profile_name(id)
+                                .set_tags(Some(tags.clone()))
+                                .send()
+                                .await
+                                .aws("TagInstanceProfile")
+                                .map(|_| ())
+                        })
+                        .await?
+                    }
+                    _ => {
+                        cx.retry(|| async {
+                            iam.tag_open_id_connect_provider()
+                                .open_id_connect_provider_arn(id)
+                                .set_tags(Some(tags.clone()))
+                                .send()
+                                .await
+                                .aws("TagOpenIDConnectProvider")
+                                .map(|_| ())
+                        })
+                        .await?
+                    }
+                }
+            }
+            if !remove.is_empty() {
+                match kind {
+                    "IamRole" => {
+                        cx.retry(|| async {
+                            iam.untag_role()
+                                .role_name(id)
+                                .set_tag_keys(Some(remove.clone()))
+                                .send()
+                                .await
+                                .aws("UntagRole")
+                                .map(|_| ())
+                        })
+                        .await?
+                    }
+                    "IamInstanceProfile" => {
+                        cx.retry(|| async {
+                            iam.untag_instance_profile()
+                                .instance_profile_name(id)
+                                .set_tag_keys(Some(remove.clone()))
+                                .send()
+                                .await
+                                .aws("UntagInstanceProfile")
+                                .map(|_| ())
+                        })
+                        .await?
+                    }
+                    _ => {
+                        cx.retry(|| async {
+                            iam.untag_open_id_connect_provider()
+                                .open_id_connect_provider_arn(id)
+                                .set_tag_keys(Some(remove.clone()))
+                                .send()
+                                .await
+                                .aws("UntagOpenIDConnectProvider")
+                                .map(|_| ())
+                        })
+                        .await?
+                    }
+                }
+            }
+        }
+        "EksCluster"
+        | "EksNodegroup"
+        | "EksAddon"
+        | "EksAccessEntry"
+        | "EksPodIdentityAssociation" => {
+            let arn = arn_of(cx, kind, id, outputs).await?;
+            let tags: HashMap<String, String> = pairs.into_iter().collect();
+            if !tags.is_empty() {
+                cx.retry(|| async {
+                    cx.clients
+                        .eks
+                        .tag_resource()
+                        .resource_arn(&arn)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                        .await
+                        .aws("TagResource")
+                })
+                .await?;
+            }
+            if !remove.is_empty() {
+                cx.retry(|| async {
+                    cx.clients
+                        .eks
+                        .untag_resource()
+                        .resource_arn(&arn)
+                        .set_tag_keys(Some(remove.clone()))
+                        .send()
+                        .await
+                        .aws("UntagResource")
+                })
+                .await?;
+            }
+        }
+        "DbInstance"
+        | "RdsCluster"
+        | "RdsClusterInstance"
+        | "DbSubnetGroup"
+        | "DbParameterGroup"
+        | "DbClusterParameterGroup" => {
+            use aws_sdk_rds::types::Tag;
+            let arn = arn_of(cx, kind, id, outputs).await?;
+            let tags: Vec<Tag> = pairs
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect();
+            if !tags.is_empty() {
+                cx.retry(|| async {
+                    cx.clients
+                        .rds
+                        .add_tags_to_resource()
+                        .resource_name(&arn)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                        .await
+                        .aws("AddTagsToResource")
+                })
+                .await?;
+            }
+            if !remove.is_empty() {
+                cx.retry(|| async {
+                    cx.clients
+                        .rds
+                        .remove_tags_from_resource()
+                        .resource_name(&arn)
+                        .set_tag_keys(Some(remove.clone()))
+                        .send()
+                        .await
+                        .aws("RemoveTagsFromResource")
+                })
+                .await?;
+            }
+        }
+        "SqsQueue" => {
+            let tags: HashMap<String, String> = pairs.into_iter().collect();
+            if !tags.is_empty() {
+                cx.retry(|| async {
+                    cx.clients
+                        .sqs
+                        .tag_queue()
+                        .queue_url(id)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                        .await
+                        .aws("TagQueue")
+                })
+                .await?;
+            }
+            if !remove.is_empty() {
+                cx.retry(|| async {
+                    cx.clients
+                        .sqs
+                        .untag_queue()
+                        .queue_url(id)
+                        .set_tag_keys(Some(remove.clone()))
+                        .send()
+                        .await
+                        .aws("UntagQueue")
+                })
+                .await?;
+            }
+        }
+        "EventRule" => {
+            use aws_sdk_eventbridge::types::Tag;
+            let arn = arn_of(cx, kind, id, outputs).await?;
+            let tags: Vec<Tag> = pairs
+                .iter()
+                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+                .collect();
+            if !tags.is_empty() {
+                cx.retry(|| async {
+                    cx.clients
+                        .events
+                        .tag_resource()
+                        .resource_arn(&arn)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                        .await
+                        .aws("TagResource")
+                })
+                .await?;
+            }
+            if !remove.is_empty() {
+                cx.retry(|| async {
+                    cx.clients
+                        .events
+                        .untag_resource()
+                        .resource_arn(&arn)
+                        .set_tag_keys(Some(remove.clone()))
+                        .send()
+                        .await
+                        .aws("UntagResource")
+                })
+                .await?;
+            }
+        }
+        "KmsKey" => {
+            use aws_sdk_kms::types::Tag;
+            let tags: Vec<Tag> = pairs
+                .iter()
+                .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
+                .collect();
+            if !tags.is_empty() {
+                cx.retry(|| async {
+                    cx.clients
+                        .kms
+                        .tag_resource()
+                        .key_id(id)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                        .await
+                        .aws("TagResource")
+                })
+                .await?;
+            }
+            if !remove.is_empty() {
+                cx.retry(|| async {
+                    cx.clients
+                        .kms
+                        .untag_resource()
+                        .key_id(id)
+                        .set_tag_keys(Some(remove.clone()))
+                        .send()
+                        .await
+                        .aws("UntagResource")
+                })
+                .await?;
+            }
+        }
+        "Route53Zone" => {
+            use aws_sdk_route53::types::{Tag, TagResourceType};
+            let zone = id.trim_start_matches("/hostedzone/");
+            let tags: Vec<Tag> = pairs
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect();
+            cx.retry(|| async {
+                cx.clients
+                    .route53
+                    .change_tags_for_resource()
+                    .resource_type(TagResourceType::Hostedzone)
+                    .resource_id(zone)
+                    .set_add_tags(Some(tags.clone()).filter(|t| !t.is_empty()))
+                    .set_remove_tag_keys(Some(remove.clone()).filter(|r| !r.is_empty()))
+                    .send()
+                    .await
+                    .aws("ChangeTagsForResource")
+            })
+            .await?;
+        }
+        "AcmCertificate" => {
+            use aws_sdk_acm::types::Tag;
+            let tags: Vec<Tag> = pairs
+                .iter()
+                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+                .collect();
+            if !tags.is_empty() {
+                cx.retry(|| async {
+                    cx.clients
+                        .acm
+                        .add_tags_to_certificate()
+                        .certificate_arn(id)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                        .await
+                        .aws("AddTagsToCertificate")
+                })
+                .await?;
+            }
+            if !remove.is_empty() {
+                let tags: Vec<Tag> = remove
+                    .iter()
+                    .filter_map(|k| Tag::builder().key(k).build().ok())
+                    .collect();
+                cx.retry(|| async {
+                    cx.clients
+                        .acm
+                        .remove_tags_from_certificate()
+                        .certificate_arn(id)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                        .await
+                        .aws("RemoveTagsFromCertificate")
+                })
+                .await?;
+            }
+        }
+        other => {
+            return Err(AwsError::local(
+                "identity",
+                format!("infra cannot tag a {other}"),
+            ));
+        }
+    }
+    Ok(true)
+}
