@@ -345,6 +345,18 @@ def error_response(call, kind):
         status, code, message = 503, "ServiceUnavailable", "Service is unavailable. Please try again later."
         error_type = "Receiver"
 
+    if call.service == "s3":
+        # S3 throttles with 503 SlowDown, and its errors are an unwrapped
+        # <Error> (no <ErrorResponse>): the SDK's S3 parser finds no code in
+        # the query protocols' shape and reports "Unknown".
+        if kind == "throttle":
+            status, code, message = 503, "SlowDown", "Please reduce your request rate."
+        headers = [("x-amz-request-id", request_id), ("Date", email.utils.formatdate(usegmt=True)), ("Content-Type", "application/xml")]
+        body = (
+            f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{_xml_escape(message)}</Message>"
+            f"<RequestId>{request_id}</RequestId></Error>"
+        )
+        return status, headers, body.encode("utf-8")
     headers = [("x-amzn-RequestId", request_id), ("Date", email.utils.formatdate(usegmt=True))]
     if p == "ec2":
         body = (

@@ -25,5 +25,6 @@ pub mod refresh;
 pub mod report;
 pub mod review;
 pub mod state;
+pub mod state_transfer;
 pub mod sweep;
 pub mod takeover;

@@ -17,6 +17,8 @@ use crate::graph::ResourceGraph;
 use crate::model::Outputs;
 use crate::refresh::{Observed, refresh};
 use crate::report::{Event, Reporter};
+use crate::state::backend::{S3Location, cache_paths};
+use crate::state::s3::{Remote, RemoteError, Session};
 use crate::state::{StateError, StateResource, StateStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,21 @@ pub enum Error {
     },
     #[error(transparent)]
     Preflight(#[from] crate::aws::preflight::PreflightError),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error("{0}")]
+    Transfer(String),
+    #[error("--state {0}: not an S3 location; use s3://BUCKET[/PREFIX] or a local path")]
+    BadStateUrl(String),
+    #[error(
+        "{local} holds {count} resource(s) but {url} has no state yet; move it there first with `infra state migrate --env {env}` (or move the file away)"
+    )]
+    NotMigrated {
+        local: PathBuf,
+        count: usize,
+        url: String,
+        env: String,
+    },
 }
 
 impl From<crate::adopt::AdoptError> for Error {
@@ -99,10 +116,141 @@ pub struct EnvOptions {
 }
 
 impl EnvOptions {
+    /// The local state file (with the S3 backend: where its caches go beside).
     pub fn state_path(&self) -> PathBuf {
         self.state_path
             .clone()
+            .filter(|p| !p.to_string_lossy().starts_with("s3://"))
             .unwrap_or_else(|| PathBuf::from("state").join(format!("{}.db", self.env)))
+    }
+
+    /// `--state s3://...`, when given.
+    fn state_url(&self) -> Option<String> {
+        self.state_path
+            .as_ref()
+            .map(|p| p.to_string_lossy().to_string())
+            .filter(|p| p.starts_with("s3://"))
+    }
+}
+
+/// Where an env's state lives, resolved from `--state` and `[state]`.
+pub enum Store {
+    Local(PathBuf),
+    S3 {
+        remote: Arc<Remote>,
+        write_cache: PathBuf,
+        read_cache: PathBuf,
+    },
+}
+
+/// The S3 location of the env's state, if it is on S3.
+pub fn s3_location(opts: &EnvOptions, loaded: &LoadedPlan) -> Result<Option<S3Location>, Error> {
+    let settings = loaded
+        .file
+        .state
+        .as_ref()
+        .map(|s| s.get_ref().clone())
+        .unwrap_or_default();
+    let project = &loaded.file.project;
+    if let Some(url) = opts.state_url() {
+        return S3Location::parse_url(&url, project, &opts.env, settings.kms_key_id.clone())
+            .map(Some)
+            .ok_or(Error::BadStateUrl(url));
+    }
+    Ok(settings.is_s3().then(|| {
+        S3Location::new(
+            settings.bucket.as_deref().unwrap_or_default(),
+            settings.prefix.as_deref().unwrap_or_default(),
+            project,
+            &opts.env,
+            settings.kms_key_id.clone(),
+        )
+    }))
+}
+
+pub async fn store(opts: &EnvOptions, loaded: &LoadedPlan) -> Result<Store, Error> {
+    let local = opts.state_path();
+    Ok(match s3_location(opts, loaded)? {
+        None => Store::Local(local),
+        Some(loc) => {
+            let (write_cache, read_cache) = cache_paths(&local);
+            let remote = Remote::new(loc, loaded.file.region.get_ref(), &opts.env).await;
+            remote.preflight().await?;
+            Store::S3 {
+                remote: Arc::new(remote),
+                write_cache,
+                read_cache,
+            }
+        }
+    })
+}
+
+/// The state as read-only commands see it: the local file, or the remote
+/// state downloaded by ETag (a conditional GET against the read cache).
+/// Never takes a lock or the lease. Returns the remote object's tag.
+pub async fn read_state(
+    opts: &EnvOptions,
+    loaded: &LoadedPlan,
+) -> Result<(StateStore, Option<crate::state::s3::CacheTag>, bool), Error> {
+    match store(opts, loaded).await? {
+        Store::Local(path) => Ok((StateStore::open_existing(&path)?, None, path.exists())),
+        Store::S3 {
+            remote, read_cache, ..
+        } => match remote.fetch(&read_cache).await?.tag {
+            Some(tag) => Ok((StateStore::open(&read_cache)?, Some(tag), true)),
+            None => Ok((StateStore::open_in_memory()?, None, false)),
+        },
+    }
+}
+
+/// Runs `f` to its end from a command that is not async (the runtime has
+/// several threads, so this one may block).
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
+/// The plan file, when the env's state is on S3 (`--state s3://...`, or
+/// `[state] backend = "s3"`); `None` for a local state file.
+fn remote_plan(opts: &EnvOptions) -> Result<Option<LoadedPlan>, Error> {
+    match opts.state_url() {
+        Some(_) => Ok(Some(config::load(&opts.plans_dir, &opts.env)?)),
+        None => Ok(config::load(&opts.plans_dir, &opts.env)
+            .ok()
+            .filter(|l| l.file.state.as_ref().is_some_and(|s| s.get_ref().is_s3()))),
+    }
+}
+
+/// The remote state of a plan whose state is on S3.
+fn remote_of(opts: &EnvOptions, loaded: &LoadedPlan) -> Result<Arc<Remote>, Error> {
+    match block_on(store(opts, loaded))? {
+        Store::S3 { remote, .. } => Ok(remote),
+        Store::Local(path) => Err(Error::Transfer(format!(
+            "env `{}` keeps its state in {}, not on S3",
+            opts.env,
+            path.display()
+        ))),
+    }
+}
+
+/// [`read_state`] for the commands that are not async.
+fn read_state_blocking(
+    opts: &EnvOptions,
+    loaded: &LoadedPlan,
+) -> Result<(StateStore, bool), Error> {
+    if s3_location(opts, loaded)?.is_none() {
+        let path = opts.state_path();
+        return Ok((StateStore::open_existing(&path)?, path.exists()));
+    }
+    let (state, _, existed) = block_on(read_state(opts, loaded))?;
+    Ok((state, existed))
+}
+
+/// The env's state for a command that only reads it: the local file, or the
+/// S3 state downloaded by ETag. Never takes the lock or the lease.
+pub fn read_only_state(opts: &EnvOptions) -> Result<StateStore, Error> {
+    match remote_plan(opts)? {
+        Some(loaded) => Ok(read_state_blocking(opts, &loaded)?.0),
+        None => Ok(StateStore::open_existing(&opts.state_path())?),
     }
 }
 
@@ -255,6 +403,11 @@ pub struct SavedPlan {
     /// Whether a state file existed when the plan was made.
     pub state_existed: bool,
     pub plan_digest: String,
+    /// With the S3 backend: the state object's ETag and version when planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_version: Option<String>,
     pub plan: Plan,
 }
 
@@ -343,9 +496,7 @@ pub async fn plan_selected(
     prune_orphans: bool,
     selection: &crate::takeover::Selection,
 ) -> Result<PlanOutcome, Error> {
-    let path = opts.state_path();
-    let existed = path.exists();
-    let state = StateStore::open_existing(&path)?;
+    let (state, remote_tag, existed) = read_state(opts, &prepared.loaded).await?;
     let mut rows = state_map(&state)?;
     let (mut observed, adopted) = observe(cx, prepared, &state, &rows, do_refresh).await?;
     for a in &adopted {
@@ -368,6 +519,8 @@ pub async fn plan_selected(
         state_serial: state.serial()?,
         state_existed: existed,
         plan_digest: prepared.loaded.digest(),
+        state_etag: remote_tag.as_ref().map(|t| t.etag.clone()),
+        state_version: remote_tag.and_then(|t| t.version_id),
         plan: plan.clone(),
     };
     Ok(PlanOutcome {
@@ -401,18 +554,129 @@ pub struct RunOutcome {
     pub orphans: Vec<crate::adopt::Orphan>,
 }
 
-/// Takes the lock (waiting up to `lock_timeout` for another run's), backs
-/// state up, resolves interrupted actions.
+/// A write run's state: the store, and with the S3 backend the session
+/// (lease, heartbeat, uploads).
+pub struct Writer {
+    pub state: StateStore,
+    pub session: Option<Session>,
+    /// With S3: the ETag of the state as read, before this run fenced it.
+    pub read_etag: Option<String>,
+    /// A state existed before this run.
+    pub existed: bool,
+}
+
+impl Writer {
+    fn lease(&self) -> Option<Arc<crate::state::s3::Lease>> {
+        self.session.as_ref().map(|s| s.guard())
+    }
+
+    /// Uploads what is left and releases the lease (S3); `result` is the
+    /// run's own outcome, and a lost lease wins over it.
+    pub(crate) async fn finish<T>(self, result: Result<T, Error>) -> Result<T, Error> {
+        let Writer { state, session, .. } = self;
+        let finished = match session {
+            Some(s) => {
+                crate::aws::fence::clear();
+                s.finish().await
+            }
+            None => Ok(()),
+        };
+        drop(state);
+        match (result, finished) {
+            (_, Err(e @ RemoteError::LeaseLost(_))) => Err(e.into()),
+            (Ok(_), Err(e)) => Err(e.into()),
+            (result, _) => result,
+        }
+    }
+}
+
+/// After a run cancelled before any change (its future dropped): the S3
+/// lease it held is given back and what it recorded (recovered actions) is
+/// uploaded. A local state's OS lock went with the dropped store.
+pub async fn finish_abandoned(reporter: &dyn Reporter) {
+    crate::aws::fence::clear();
+    for e in crate::state::s3::finish_abandoned().await {
+        reporter.report(Event::Warning {
+            message: format!("after the cancel: {e}"),
+        });
+    }
+}
+
+/// Takes the lock (the OS lock, or the S3 lease; waiting up to
+/// `lock_timeout` for another run's), backs a local state up.
 pub(crate) async fn open_for_write(
     opts: &EnvOptions,
+    loaded: &LoadedPlan,
     command: &str,
     reporter: &dyn Reporter,
     lock_timeout: std::time::Duration,
-) -> Result<StateStore, Error> {
-    let mut state = StateStore::open(&opts.state_path())?;
+) -> Result<Writer, Error> {
+    match store(opts, loaded).await? {
+        Store::Local(path) => {
+            let existed = path.exists();
+            let mut state = StateStore::open(&path)?;
+            if let Some(stale) = lock_local(&mut state, command, reporter, lock_timeout).await? {
+                reporter.report(Event::Warning {
+                    message: format!(
+                        "cleared a stale lock: {stale}; its process no longer holds the state"
+                    ),
+                });
+            }
+            state.backup()?;
+            Ok(Writer {
+                state,
+                session: None,
+                read_etag: None,
+                existed,
+            })
+        }
+        Store::S3 {
+            remote,
+            write_cache,
+            ..
+        } => {
+            let local = opts.state_path();
+            if local.exists() {
+                let count = StateStore::open_existing(&local)?.resources()?.len();
+                if count > 0 && remote.fetch(&write_cache).await?.tag.is_none() {
+                    return Err(Error::NotMigrated {
+                        local,
+                        count,
+                        url: remote.loc.url(&remote.loc.state_key()),
+                        env: opts.env.clone(),
+                    });
+                }
+            }
+            let opened =
+                open_session(remote, &write_cache, command, reporter, lock_timeout).await?;
+            crate::aws::fence::install(opened.session.guard());
+            if let Some(previous) = &opened.took_over {
+                reporter.report(Event::Warning {
+                    message: format!("took over the expired state lease of {previous}"),
+                });
+            }
+            let mut state = StateStore::open(&write_cache)?;
+            state.lock(command)?;
+            Ok(Writer {
+                state,
+                existed: opened.read_etag.is_some(),
+                read_etag: opened.read_etag,
+                session: Some(opened.session),
+            })
+        }
+    }
+}
+
+/// The local OS lock, waiting up to `lock_timeout` for another run's.
+async fn lock_local(
+    state: &mut StateStore,
+    command: &str,
+    reporter: &dyn Reporter,
+    lock_timeout: std::time::Duration,
+) -> Result<Option<crate::state::LockHolder>, Error> {
     let started = std::time::Instant::now();
     let mut said = false;
-    let taken = loop {
+    loop {
         match state.lock(command) {
             Err(StateError::Locked { holder }) if !lock_timeout.is_zero() => {
                 if started.elapsed() >= lock_timeout {
@@ -435,18 +699,39 @@ pub(crate) async fn open_for_write(
             Err(StateError::LockedUndescribed { .. }) if started.elapsed() < lock_timeout => {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
-            other => break other?,
+            other => return Ok(other?),
         }
-    };
-    if let Some(stale) = taken {
-        reporter.report(Event::Warning {
-            message: format!(
-                "cleared a stale lock: {stale}; its process no longer holds the state"
-            ),
-        });
     }
-    state.backup()?;
-    Ok(state)
+}
+
+/// The S3 lease, waiting up to `lock_timeout` for a live one to be released
+/// or to run out.
+async fn open_session(
+    remote: Arc<Remote>,
+    cache: &std::path::Path,
+    command: &str,
+    reporter: &dyn Reporter,
+    lock_timeout: std::time::Duration,
+) -> Result<crate::state::s3::Opened, Error> {
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        match Session::open(remote.clone(), cache, command).await {
+            Err(RemoteError::Locked { holder, .. }) if started.elapsed() < lock_timeout => {
+                if !said {
+                    reporter.report(Event::Warning {
+                        message: format!(
+                            "state is locked by {holder}; waiting up to {} for it",
+                            humantime::format_duration(lock_timeout)
+                        ),
+                    });
+                    said = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 /// Records adoptions and closes the journal rows an interrupted run left open.
@@ -522,6 +807,7 @@ fn check_saved(
     prepared: &Prepared,
     state: &StateStore,
     existed: bool,
+    read_etag: Option<&str>,
 ) -> Result<Plan, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::BadSavedPlan {
         path: path.clone(),
@@ -549,6 +835,14 @@ fn check_saved(
     if !saved.state_existed && existed {
         return stale("it was made with no state, and state has been created since".into());
     }
+    if let (Some(then), Some(now)) = (saved.state_etag.as_deref(), read_etag)
+        && then != now
+    {
+        return stale(format!(
+            "the remote state moved since (version {} then, ETag {then} then, {now} now)",
+            saved.state_version.as_deref().unwrap_or("-")
+        ));
+    }
     let serial = state.serial()?;
     if saved.state_serial != serial {
         return stale(format!(
@@ -567,12 +861,30 @@ pub async fn up(
     run: RunOptions,
     confirm: &mut dyn FnMut(&Plan) -> bool,
 ) -> Result<RunOutcome, Error> {
-    let existed = opts.state_path().exists();
-    let mut state =
-        open_for_write(opts, &run.command, cx.reporter.as_ref(), run.lock_timeout).await?;
+    let mut writer = open_for_write(
+        opts,
+        &prepared.loaded,
+        &run.command,
+        cx.reporter.as_ref(),
+        run.lock_timeout,
+    )
+    .await?;
+    let existed = writer.existed;
+    let read_etag = writer.read_etag.clone();
+    let lease = writer.lease();
+    let state = &mut writer.state;
     let run_id = state.begin_run(&run.command)?;
     let result = up_locked(
-        opts, prepared, cx, run, confirm, &mut state, &run_id, existed,
+        opts,
+        prepared,
+        cx,
+        run,
+        confirm,
+        state,
+        &run_id,
+        existed,
+        read_etag.as_deref(),
+        lease,
     )
     .await;
     let (status, summary) = match &result {
@@ -600,7 +912,7 @@ pub async fn up(
         Err(e) => ("error", e.to_string()),
     };
     state.finish_run(&run_id, status, &summary)?;
-    result
+    writer.finish(result).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -613,9 +925,13 @@ async fn up_locked(
     state: &mut StateStore,
     run_id: &str,
     existed: bool,
+    read_etag: Option<&str>,
+    lease: Option<Arc<crate::state::s3::Lease>>,
 ) -> Result<RunOutcome, Error> {
     let saved = match &run.saved_plan {
-        Some(path) => Some(check_saved(path, opts, prepared, state, existed)?),
+        Some(path) => Some(check_saved(
+            path, opts, prepared, state, existed, read_etag,
+        )?),
         None => None,
     };
     let rows = state_map(state)?;
@@ -707,6 +1023,7 @@ async fn up_locked(
             parallelism: run.parallelism,
             run_id: run_id.to_string(),
             interrupt: run.interrupt,
+            lease,
         },
     )
     .await;
@@ -764,9 +1081,29 @@ pub async fn destroy(
     run: RunOptions,
     confirm: &mut dyn FnMut(&Plan) -> bool,
 ) -> Result<RunOutcome, Error> {
-    let mut state =
-        open_for_write(opts, &run.command, cx.reporter.as_ref(), run.lock_timeout).await?;
-    let rows = state_map(&state)?;
+    let mut writer = open_for_write(
+        opts,
+        &prepared.loaded,
+        &run.command,
+        cx.reporter.as_ref(),
+        run.lock_timeout,
+    )
+    .await?;
+    let result = destroy_locked(opts, prepared, cx, run, confirm, &mut writer).await;
+    writer.finish(result).await
+}
+
+async fn destroy_locked(
+    opts: &EnvOptions,
+    prepared: &Prepared,
+    cx: &Cx,
+    run: RunOptions,
+    confirm: &mut dyn FnMut(&Plan) -> bool,
+    writer: &mut Writer,
+) -> Result<RunOutcome, Error> {
+    let lease = writer.lease();
+    let state = &mut writer.state;
+    let rows = state_map(state)?;
     let scope = run.selection.destroy_scope(&rows);
     let protected: Vec<String> = rows
         .values()
@@ -784,15 +1121,9 @@ pub async fn destroy(
         return Err(Error::Protected(p));
     }
     let run_id = state.begin_run(&run.command)?;
-    let (observed, adopted) = observe(cx, prepared, &state, &rows, run.do_refresh).await?;
-    let recovered = recover(
-        &mut state,
-        &run_id,
-        &observed,
-        &adopted,
-        cx.reporter.as_ref(),
-    )?;
-    let rows = state_map(&state)?;
+    let (observed, adopted) = observe(cx, prepared, state, &rows, run.do_refresh).await?;
+    let recovered = recover(state, &run_id, &observed, &adopted, cx.reporter.as_ref())?;
+    let rows = state_map(state)?;
     let current = Current {
         state: &rows,
         live: &observed.live,
@@ -867,12 +1198,13 @@ pub async fn destroy(
         &plan,
         prepared.registry.clone(),
         cx.clone(),
-        &mut state,
+        state,
         HashMap::new(),
         ApplyOptions {
             parallelism: run.parallelism,
             run_id: run_id.clone(),
             interrupt: run.interrupt,
+            lease,
         },
     )
     .await;
@@ -888,7 +1220,7 @@ pub async fn destroy(
         status,
         &format!("{} deleted, {} failed", report.done, report.failed.len()),
     )?;
-    record_outputs(&mut state, prepared, &observed, &plan)?;
+    record_outputs(state, prepared, &observed, &plan)?;
     Ok(RunOutcome {
         plan,
         report: Some(report),
@@ -903,7 +1235,7 @@ pub async fn drift(
     prepared: &Prepared,
     cx: &Cx,
 ) -> Result<Vec<crate::drift::Finding>, Error> {
-    let state = StateStore::open_existing(&opts.state_path())?;
+    let (state, _, _) = read_state(opts, &prepared.loaded).await?;
     let mut rows = state_map(&state)?;
     let mut kinds: BTreeSet<String> = rows.values().map(|r| r.kind.clone()).collect();
     kinds.extend(prepared.graph.resources().iter().map(|r| r.kind.clone()));
@@ -1026,9 +1358,26 @@ pub async fn refresh_state(
     command: &str,
     lock_timeout: std::time::Duration,
 ) -> Result<(usize, usize), Error> {
-    let mut state = open_for_write(opts, command, cx.reporter.as_ref(), lock_timeout).await?;
+    let mut writer = open_for_write(
+        opts,
+        &prepared.loaded,
+        command,
+        cx.reporter.as_ref(),
+        lock_timeout,
+    )
+    .await?;
+    let result = refresh_locked(prepared, cx, command, &mut writer.state).await;
+    writer.finish(result).await
+}
+
+async fn refresh_locked(
+    prepared: &Prepared,
+    cx: &Cx,
+    command: &str,
+    state: &mut StateStore,
+) -> Result<(usize, usize), Error> {
     let run_id = state.begin_run(command)?;
-    let rows = state_map(&state)?;
+    let rows = state_map(state)?;
     let kinds: BTreeSet<String> = rows.values().map(|r| r.kind.clone()).collect();
     let observed = refresh(cx, &prepared.registry, kinds, &rows).await?;
     let mut updated = Vec::new();
@@ -1066,24 +1415,48 @@ pub async fn refresh_state(
         "ok",
         &format!("refreshed {}, {missing} missing", updated.len()),
     )?;
-    record_outputs(&mut state, prepared, &observed, &Plan::default())?;
+    record_outputs(state, prepared, &observed, &Plan::default())?;
     Ok((updated.len(), missing))
 }
 
 /// `infra output`: the named outputs recorded in state when a run ended.
-/// State alone: no plan file, no cloud. A state written by an older infra
-/// (no outputs recorded) is read through the plan file when it is there.
+/// State alone: no plan file, no cloud (with the S3 backend, the plan file
+/// says where state lives and the state object is read). A state written by
+/// an older infra (no outputs recorded) is read through the plan file when
+/// it is there.
 pub fn outputs(opts: &EnvOptions) -> Result<crate::outputs::NamedOutputs, Error> {
-    let path = opts.state_path();
+    let (state, path) = match remote_plan(opts)? {
+        Some(loaded) => {
+            let url = s3_location(opts, &loaded)?
+                .map(|l| l.url(&l.state_key()))
+                .unwrap_or_default();
+            let (state, existed) = read_state_blocking(opts, &loaded)?;
+            if !existed {
+                return Err(Error::NeverApplied {
+                    env: opts.env.clone(),
+                    path: url.into(),
+                    why: "no such object".into(),
+                });
+            }
+            (state, PathBuf::from(url))
+        }
+        None => {
+            let path = opts.state_path();
+            if !path.exists() {
+                return Err(Error::NeverApplied {
+                    env: opts.env.clone(),
+                    path,
+                    why: "no such file".into(),
+                });
+            }
+            (StateStore::open_existing(&path)?, path)
+        }
+    };
     let never = |why: &str| Error::NeverApplied {
         env: opts.env.clone(),
         path: path.clone(),
         why: why.into(),
     };
-    if !path.exists() {
-        return Err(never("no such file"));
-    }
-    let state = StateStore::open_existing(&path)?;
     let rows = state_map(&state)?;
     if rows.is_empty() {
         return Err(never("it holds no resources"));
@@ -1111,6 +1484,10 @@ pub fn lock_status(
     opts: &EnvOptions,
     lock_id: &str,
 ) -> Result<(crate::state::LockHolder, bool), Error> {
+    if let Some(loaded) = remote_plan(opts)? {
+        let remote = remote_of(opts, &loaded)?;
+        return Ok(block_on(remote.lease_status(lock_id))?);
+    }
     let state = StateStore::open_existing(&opts.state_path())?;
     let Some(holder) = state.holder()? else {
         return Err(StateError::NotLocked.into());
@@ -1132,9 +1509,9 @@ pub fn cost(
     prepared: &Prepared,
     on: crate::cost::Date,
 ) -> Result<crate::cost::CostChange, Error> {
-    let rows = match opts.state_path().exists() {
-        true => state_map(&StateStore::open_existing(&opts.state_path())?)?,
-        false => HashMap::new(),
+    let rows = match read_state_blocking(opts, &prepared.loaded)? {
+        (state, true) => state_map(&state)?,
+        (_, false) => HashMap::new(),
     };
     Ok(crate::review::cost_change(
         &prepared.loaded,
@@ -1146,6 +1523,11 @@ pub fn cost(
 
 /// `infra force-unlock`.
 pub fn force_unlock(opts: &EnvOptions, lock_id: &str) -> Result<String, Error> {
+    if let Some(loaded) = remote_plan(opts)? {
+        // With the S3 backend the lease is the lock: break it by its id.
+        let remote = remote_of(opts, &loaded)?;
+        return Ok(block_on(remote.force_unlock(lock_id))?);
+    }
     let mut state = StateStore::open_existing(&opts.state_path())?;
     Ok(state.force_unlock(lock_id)?.to_string())
 }

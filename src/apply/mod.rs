@@ -82,6 +82,9 @@ pub struct ApplyOptions {
     pub run_id: String,
     /// Becomes `true` on Ctrl-C.
     pub interrupt: watch::Receiver<bool>,
+    /// The remote state's lease (S3 backend): checked before every step;
+    /// once it is lost or ran out, no new step starts.
+    pub lease: Option<Arc<crate::state::s3::Lease>>,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +96,8 @@ pub struct ApplyReport {
     pub skipped: Vec<(String, String)>,
     pub not_started: Vec<String>,
     pub interrupted: bool,
+    /// Why the run stopped early: its state lease was lost.
+    pub lease_lost: Option<String>,
 }
 
 impl ApplyReport {
@@ -207,6 +212,15 @@ pub async fn apply(
     loop {
         while !stopping {
             let Some(&s) = ready.front() else { break };
+            if let Some(why) = opts.lease.as_ref().and_then(|l| l.check().err()) {
+                stopping = true;
+                report.interrupted = true;
+                cx.reporter.report(Event::Warning {
+                    message: format!("lost the state lease ({why}): no new action starts"),
+                });
+                report.lease_lost = Some(why);
+                break;
+            }
             let Ok(permit) = semaphore.clone().try_acquire_owned() else {
                 break;
             };

@@ -2,6 +2,7 @@
 //! one error type for every service, bounded retries, and the waiters.
 
 pub mod calls;
+pub mod fence;
 pub mod identity;
 pub mod kinds;
 pub mod preflight;
@@ -55,12 +56,14 @@ impl Clients {
             .timeout_config(timeouts)
             .load()
             .await;
-        // Every client logs its calls (`-v`, `INFRA_LOG`).
+        // Every client logs its calls (`-v`, `INFRA_LOG`) and is fenced by
+        // the state lease (S3 backend).
         macro_rules! client {
             ($sdk:ident) => {
                 $sdk::Client::from_conf(
                     $sdk::config::Builder::from(&conf)
                         .interceptor(calls::CallLog)
+                        .interceptor(fence::Fence)
                         .build(),
                 )
             };
@@ -213,6 +216,15 @@ where
     fn aws(self, operation: &str) -> Result<T, AwsError> {
         self.map_err(|err| {
             let status = err.raw_response().map(|r| r.status().as_u16());
+            // Refused by the state lease's fence: never sent, never retried.
+            if let Some(fenced) = fence::refusal(&err) {
+                return AwsError {
+                    operation: operation.into(),
+                    code: "LeaseLost".into(),
+                    message: fenced.to_string(),
+                    class: ErrorClass::Client,
+                };
+            }
             match &err {
                 SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
                     AwsError::new(operation, "Transport", causes(&err), ErrorClass::Transport)

@@ -42,9 +42,35 @@ pub fn endpoint(region: &str) -> String {
         .unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"))
 }
 
+/// The caller once a check passed: one check a process (the S3 state
+/// backend checks too, before its first read, for the commands that build
+/// no other client).
+static PASSED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// Checks credentials and the endpoint; returns the caller's ARN.
 pub async fn check(
     clients: &Clients,
+    region: &str,
+    limit: Duration,
+) -> Result<String, PreflightError> {
+    check_sts(&clients.sts, region, limit).await
+}
+
+/// [`check`] with one STS client.
+pub async fn check_sts(
+    sts: &aws_sdk_sts::Client,
+    region: &str,
+    limit: Duration,
+) -> Result<String, PreflightError> {
+    if let Some(caller) = PASSED.get() {
+        return Ok(caller.clone());
+    }
+    let caller = check_once(sts, region, limit).await?;
+    Ok(PASSED.get_or_init(|| caller).clone())
+}
+
+async fn check_once(
+    sts: &aws_sdk_sts::Client,
     region: &str,
     limit: Duration,
 ) -> Result<String, PreflightError> {
@@ -54,7 +80,7 @@ pub async fn check(
     let call = async {
         let mut attempt = 0;
         loop {
-            match clients.sts.get_caller_identity().send().await {
+            match sts.get_caller_identity().send().await {
                 Err(e) if attempt < 3 && transient(&e) => {
                     attempt += 1;
                     tokio::time::sleep(super::backoff(attempt)).await;

@@ -32,8 +32,7 @@ pub async fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<u8> {
         ))
         .into());
     };
-    let existing =
-        crate::state::StateStore::open_existing(&opts.state_path()).map_err(Error::from)?;
+    let existing = crate::ops::read_only_state(&opts).map_err(Error::from)?;
     if let Some(row) = existing.resource(&args.address).map_err(Error::from)? {
         return Err(UsageError(format!(
             "{} is already in state (id {}); `infra state rm` it first to import another",

@@ -20,7 +20,10 @@ mod reporter;
 mod show;
 mod state;
 mod state_list;
+mod state_migrate;
 mod state_mv;
+mod state_pull;
+mod state_push;
 mod state_rm;
 mod state_show;
 mod style;
@@ -85,7 +88,7 @@ pub enum Command {
     Adopt(adopt::AdoptArgs),
     /// Bring one existing resource under an address of the plan.
     Import(import::ImportArgs),
-    /// Read and change what state holds (list, show, mv, rm).
+    /// Read and change what state holds (list, show, mv, rm, pull, push, migrate).
     State(state::StateArgs),
     /// Render a plan saved with `infra plan --out FILE`.
     Show(show::ShowArgs),
@@ -126,7 +129,7 @@ fn check_selection(
     if sel.header().is_empty() {
         return Ok(());
     }
-    let state = crate::state::StateStore::open_existing(&opts.state_path()).map_err(Error::from)?;
+    let state = crate::ops::read_only_state(&opts).map_err(Error::from)?;
     let rows = crate::ops::state_map(&state).map_err(Error::from)?;
     sel.check(&prepared.graph, &rows, destroy)
         .map_err(|e| UsageError(e.0))?;

@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand};
 
-use super::Cli;
+use super::{Cli, state_migrate, state_pull, state_push};
 
 #[derive(Debug, Args)]
 pub struct StateArgs {
@@ -21,6 +21,12 @@ pub enum StateCommand {
     Mv(super::state_mv::MvArgs),
     /// Forget a resource without deleting it; its identity tags are removed.
     Rm(super::state_rm::RmArgs),
+    /// Write the env's current state (local or S3) to a file.
+    Pull(state_pull::PullArgs),
+    /// Replace the env's state with a file; refuses another lineage or an older serial without --force.
+    Push(state_push::PushArgs),
+    /// Move the local state file to the S3 backend in one step.
+    Migrate(state_migrate::MigrateArgs),
 }
 
 pub async fn run(cli: &Cli, args: &StateArgs) -> anyhow::Result<u8> {
@@ -29,5 +35,8 @@ pub async fn run(cli: &Cli, args: &StateArgs) -> anyhow::Result<u8> {
         StateCommand::Show(a) => super::state_show::run(cli, a),
         StateCommand::Mv(a) => super::state_mv::run(cli, a).await,
         StateCommand::Rm(a) => super::state_rm::run(cli, a).await,
+        StateCommand::Pull(a) => state_pull::run(cli, a).await,
+        StateCommand::Push(a) => state_push::run(cli, a).await,
+        StateCommand::Migrate(a) => state_migrate::run(cli, a).await,
     }
 }

@@ -4,7 +4,6 @@ use clap::Args;
 
 use super::{Cli, EnvArg};
 use crate::ops::Error;
-use crate::state::StateStore;
 use crate::takeover::Listed;
 
 #[derive(Debug, Args)]
@@ -20,7 +19,7 @@ pub struct ListArgs {
 
 pub fn run(cli: &Cli, args: &ListArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
-    let state = StateStore::open_existing(&opts.state_path()).map_err(Error::from)?;
+    let state = crate::ops::read_only_state(&opts).map_err(Error::from)?;
     let rows: Vec<Listed> = state
         .resources()
         .map_err(Error::from)?

@@ -5,7 +5,6 @@ use serde_json::json;
 
 use super::{Cli, EnvArg, UsageError};
 use crate::ops::Error;
-use crate::state::StateStore;
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
@@ -18,7 +17,7 @@ pub struct ShowArgs {
 
 pub fn run(cli: &Cli, args: &ShowArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
-    let state = StateStore::open_existing(&opts.state_path()).map_err(Error::from)?;
+    let state = crate::ops::read_only_state(&opts).map_err(Error::from)?;
     let Some(row) = state.resource(&args.address).map_err(Error::from)? else {
         return Err(UsageError(format!(
             "{} is not in state for env {}; `infra state list --env {}` lists what is",

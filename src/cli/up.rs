@@ -110,6 +110,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     };
     terminal.clear();
     if interrupts.was_cancelled() {
+        ops::finish_abandoned(terminal.as_ref()).await;
         eprintln!(
             "{}: cancelled before any change; nothing was done.",
             interrupts.signal_name()

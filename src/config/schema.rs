@@ -28,6 +28,8 @@ pub struct PlanFile {
     pub cost: Option<Spanned<crate::cost::CostSettings>>,
     /// Guardrails: which checks deny, which warn, and reasoned waivers.
     pub policy: Option<Spanned<crate::policy::PolicySettings>>,
+    /// Where state lives: the local file (default) or S3 with a lease.
+    pub state: Option<Spanned<crate::state::backend::StateSettings>>,
     /// Human access to the cluster through EKS access entries, one per group role.
     #[serde(default)]
     pub access: Vec<Spanned<Access>>,

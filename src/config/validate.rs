@@ -206,6 +206,14 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
                 .map(|m| plan.error(m, Some(c.span()))),
         );
     }
+    if let Some(st) = &f.state {
+        errors.extend(
+            st.get_ref()
+                .problems()
+                .into_iter()
+                .map(|m| plan.error(m, Some(st.span()))),
+        );
+    }
     if let Some(p) = &f.policy {
         errors.extend(
             crate::policy::validate(p.get_ref())

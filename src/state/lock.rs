@@ -92,7 +92,7 @@ fn user_of(passwd: &str, uid: u32) -> Option<String> {
 }
 
 /// Whether a process with this pid runs on this host.
-fn pid_alive(pid: i64) -> bool {
+pub fn pid_alive(pid: i64) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
     };

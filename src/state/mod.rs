@@ -6,16 +6,18 @@
 //! lock. Every action's result is committed as soon as the action finishes,
 //! in the same transaction that closes its journal row.
 
+pub mod backend;
 mod lock;
 mod migrations;
 mod outputs;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-pub use lock::{LockHolder, host, user};
+pub use lock::{LockHolder, host, pid_alive, user};
 pub use outputs::NamedOutputs;
 
 /// The schema this build writes (`infra version`).

@@ -764,123 +764,138 @@ pub async fn adopt(
             dry_run: true,
         });
     }
-    let mut store =
-        crate::ops::open_for_write(opts, command, cx.reporter.as_ref(), lock_timeout).await?;
-    let run_id = store.begin_run(command)?;
-    let mut tagged = Vec::new();
-    for m in &mapped {
-        if crate::aws::identity::untagged(&m.kind) {
-            continue;
+    let mut writer = crate::ops::open_for_write(
+        opts,
+        &prepared.loaded,
+        command,
+        cx.reporter.as_ref(),
+        lock_timeout,
+    )
+    .await?;
+    // Everything below runs under the lock (or the S3 lease), which is given
+    // back (and the state uploaded) whatever the outcome.
+    let result: anyhow::Result<Outcome> = async {
+        let store = &mut writer.state;
+        let run_id = store.begin_run(command)?;
+        let mut tagged = Vec::new();
+        for m in &mapped {
+            if crate::aws::identity::untagged(&m.kind) {
+                continue;
+            }
+            let token = uuid::Uuid::new_v4().to_string();
+            let j = store.journal_begin(
+                &run_id,
+                &m.address,
+                &m.kind,
+                "adopt",
+                &token,
+                &Default::default(),
+                &[],
+            )?;
+            let result =
+                crate::aws::identity::tag(cx, &m.kind, &m.id, &m.outputs, &m.address).await;
+            store.journal_finish(
+                j,
+                if result.is_ok() { "tagged" } else { "failed" },
+                &crate::state::RowChange::Keep,
+            )?;
+            result.map_err(crate::ops::Error::from)?;
+            tagged.push(m.address.clone());
         }
-        let token = uuid::Uuid::new_v4().to_string();
-        let j = store.journal_begin(
-            &run_id,
-            &m.address,
-            &m.kind,
-            "adopt",
-            &token,
-            &Default::default(),
-            &[],
-        )?;
-        let result = crate::aws::identity::tag(cx, &m.kind, &m.id, &m.outputs, &m.address).await;
-        store.journal_finish(
-            j,
-            if result.is_ok() { "tagged" } else { "failed" },
-            &crate::state::RowChange::Keep,
-        )?;
-        result.map_err(crate::ops::Error::from)?;
-        tagged.push(m.address.clone());
-    }
-    // Provisional rows first: kinds read only when state knows them (a
-    // parameter group) are then read like the rest; every row is then
-    // rewritten from what the cloud holds.
-    let outputs: HashMap<String, Outputs> = mapped
-        .iter()
-        .map(|m| (m.address.clone(), m.outputs.clone()))
-        .collect();
-    let lookup = |r: &Ref| {
-        outputs
-            .get(&r.address)
-            .and_then(|o| o.get(&r.output).cloned())
-    };
-    let mut provisional = Vec::new();
-    let mut resolved_props = HashMap::new();
-    for m in &mapped {
-        let Some(d) = prepared.graph.get(&m.address) else {
-            continue;
+        // Provisional rows first: kinds read only when state knows them (a
+        // parameter group) are then read like the rest; every row is then
+        // rewritten from what the cloud holds.
+        let outputs: HashMap<String, Outputs> = mapped
+            .iter()
+            .map(|m| (m.address.clone(), m.outputs.clone()))
+            .collect();
+        let lookup = |r: &Ref| {
+            outputs
+                .get(&r.address)
+                .and_then(|o| o.get(&r.output).cloned())
         };
-        let resolved = resolve(&d.props, &lookup, true).unwrap_or_default();
-        resolved_props.insert(m.address.clone(), resolved.clone());
-        provisional.push(crate::state::StateResource {
-            address: m.address.clone(),
-            kind: m.kind.clone(),
-            id: m.id.clone(),
-            props: resolved,
-            outputs: m.outputs.clone(),
-            deps: prepared.graph.dependencies(&m.address),
-            protect: d.protect,
-        });
-    }
-    store.put_resources(&provisional)?;
-    let current = crate::ops::state_map(&store)?;
-    let (observed, _) = crate::ops::observe(cx, prepared, &store, &current, true).await?;
-    let mut keep = Vec::new();
-    for mut row in provisional {
-        match observed.live.get(&row.address) {
-            Some(live) => {
-                row.props =
-                    crate::diff::comparable(&live.props, &resolved_props[&row.address], None);
-                row.outputs = live.outputs.clone();
-                row.id = live.id.clone();
-                keep.push(row);
-            }
-            None => store.remove_resource(&row.address)?,
+        let mut provisional = Vec::new();
+        let mut resolved_props = HashMap::new();
+        for m in &mapped {
+            let Some(d) = prepared.graph.get(&m.address) else {
+                continue;
+            };
+            let resolved = resolve(&d.props, &lookup, true).unwrap_or_default();
+            resolved_props.insert(m.address.clone(), resolved.clone());
+            provisional.push(crate::state::StateResource {
+                address: m.address.clone(),
+                kind: m.kind.clone(),
+                id: m.id.clone(),
+                props: resolved,
+                outputs: m.outputs.clone(),
+                deps: prepared.graph.dependencies(&m.address),
+                protect: d.protect,
+            });
         }
-    }
-    store.put_resources(&keep)?;
-    // What the plan file says differently, per adopted resource.
-    let all = crate::ops::state_map(&store)?;
-    let view = crate::diff::Current {
-        state: &all,
-        live: &observed.live,
-        refreshed_kinds: &observed.kinds,
-    };
-    let plan = crate::diff::diff(&prepared.graph, &view, &prepared.registry);
-    let found: BTreeSet<&str> = keep.iter().map(|k| k.address.as_str()).collect();
-    for row in rows.iter_mut().filter(|r| r.verdict == Verdict::Adopted) {
-        let address = row.infra.clone().unwrap_or_default();
-        if !found.contains(address.as_str()) {
-            row.verdict = Verdict::NotMapped;
-            row.detail = "mapped, but not found as that address when read back".into();
-            continue;
-        }
-        if let Some(a) = plan.actions.iter().find(|a| a.address == address) {
-            let fields: Vec<String> = a
-                .changes
-                .iter()
-                .filter(|c| c.field != "_after")
-                .map(|c| {
-                    if c.forces_replacement {
-                        format!("{} (forces replacement)", c.field)
-                    } else {
-                        c.field.clone()
-                    }
-                })
-                .collect();
-            if !fields.is_empty() || a.op != crate::diff::Op::Update {
-                row.verdict = Verdict::AdoptedWithDifferences;
-                row.detail = fields.join(", ");
+        store.put_resources(&provisional)?;
+        let current = crate::ops::state_map(&store)?;
+        let (observed, _) = crate::ops::observe(cx, prepared, &store, &current, true).await?;
+        let mut keep = Vec::new();
+        for mut row in provisional {
+            match observed.live.get(&row.address) {
+                Some(live) => {
+                    row.props =
+                        crate::diff::comparable(&live.props, &resolved_props[&row.address], None);
+                    row.outputs = live.outputs.clone();
+                    row.id = live.id.clone();
+                    keep.push(row);
+                }
+                None => store.remove_resource(&row.address)?,
             }
         }
+        store.put_resources(&keep)?;
+        // What the plan file says differently, per adopted resource.
+        let all = crate::ops::state_map(&store)?;
+        let view = crate::diff::Current {
+            state: &all,
+            live: &observed.live,
+            refreshed_kinds: &observed.kinds,
+        };
+        let plan = crate::diff::diff(&prepared.graph, &view, &prepared.registry);
+        let found: BTreeSet<&str> = keep.iter().map(|k| k.address.as_str()).collect();
+        for row in rows.iter_mut().filter(|r| r.verdict == Verdict::Adopted) {
+            let address = row.infra.clone().unwrap_or_default();
+            if !found.contains(address.as_str()) {
+                row.verdict = Verdict::NotMapped;
+                row.detail = "mapped, but not found as that address when read back".into();
+                continue;
+            }
+            if let Some(a) = plan.actions.iter().find(|a| a.address == address) {
+                let fields: Vec<String> = a
+                    .changes
+                    .iter()
+                    .filter(|c| c.field != "_after")
+                    .map(|c| {
+                        if c.forces_replacement {
+                            format!("{} (forces replacement)", c.field)
+                        } else {
+                            c.field.clone()
+                        }
+                    })
+                    .collect();
+                if !fields.is_empty() || a.op != crate::diff::Op::Update {
+                    row.verdict = Verdict::AdoptedWithDifferences;
+                    row.detail = fields.join(", ");
+                }
+            }
+        }
+        store.finish_run(
+            &run_id,
+            "ok",
+            &format!("adopted {} from {shown}", keep.len()),
+        )?;
+        Ok(Outcome {
+            rows,
+            tagged,
+            dry_run: false,
+        })
     }
-    store.finish_run(
-        &run_id,
-        "ok",
-        &format!("adopted {} from {shown}", keep.len()),
-    )?;
-    Ok(Outcome {
-        rows,
-        tagged,
-        dry_run: false,
-    })
+    .await;
+    writer.finish(Ok(())).await?;
+    result
 }

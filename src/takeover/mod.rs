@@ -360,8 +360,32 @@ pub async fn import(
         .get(address)
         .ok_or_else(|| Error::Incomplete(format!("unreachable: {address} checked")))?;
     let kind = d.kind.clone();
-    let mut state =
-        crate::ops::open_for_write(opts, command, cx.reporter.as_ref(), lock_timeout).await?;
+    let mut writer = crate::ops::open_for_write(
+        opts,
+        &prepared.loaded,
+        command,
+        cx.reporter.as_ref(),
+        lock_timeout,
+    )
+    .await?;
+    let result = import_locked(prepared, cx, &mut writer.state, address, id, &kind, command).await;
+    writer.finish(result).await
+}
+
+async fn import_locked(
+    prepared: &Prepared,
+    cx: &Cx,
+    state: &mut crate::state::StateStore,
+    address: &str,
+    id: &str,
+    kind: &str,
+    command: &str,
+) -> Result<StateResource, Error> {
+    let d = prepared
+        .graph
+        .get(address)
+        .ok_or_else(|| Error::Incomplete(format!("unreachable: {address} checked")))?;
+    let kind = kind.to_string();
     let run_id = state.begin_run(command)?;
     let token = uuid::Uuid::new_v4().to_string();
     let j = state.journal_begin(
