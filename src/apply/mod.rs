@@ -2,17 +2,9 @@
 //!
 //! # Design
 //!
-//! A plan's actions become *steps*: a create, update or delete each make one
-//! step; a replace makes a delete step followed by a create step. Steps form
-//! a DAG: a create or update waits for the creates and updates of what it
-//! refers to; a delete waits for the deletes of everything that referred to
-//! it when it was applied (reverse order), and for updates that move a
-//! referrer away from it.
-//!
-//! The scheduler keeps, per step, the number of unfinished dependencies.
-//! A step whose count reaches zero starts at once — not when its "level" is
-//! done — so a slow NAT gateway never holds back a route table that does not
-//! need it. A semaphore bounds how many calls are in flight (`--parallelism`).
+//! The order lives in [`schedule`] (pure, unit-tested): steps, their
+//! edges, what a finish releases and a failure skips. A semaphore bounds how
+//! many calls are in flight (`--parallelism`).
 //!
 //! One task, the loop below, owns the state store. Before it starts a
 //! mutating step it commits a journal row (the write-ahead intent); when the
@@ -28,8 +20,9 @@
 //! starts, running ones finish and are saved.
 
 mod create;
+pub mod schedule;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,44 +31,12 @@ use tokio::task::JoinSet;
 
 use crate::aws::kinds::{Live, Registry, Target};
 use crate::aws::{AwsError, Cx};
-use crate::diff::{Action, Op, Plan};
+use crate::diff::Plan;
 use crate::model::{Outputs, Props, resolve};
 use crate::report::Event;
 use crate::state::{RowChange, StateResource, StateStore};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Delete,
-    Create,
-    Update,
-}
-
-impl Phase {
-    fn verb(self) -> &'static str {
-        match self {
-            Phase::Delete => "delete",
-            Phase::Create => "create",
-            Phase::Update => "update",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Waiting,
-    Running,
-    Done,
-    Failed,
-    Skipped,
-}
-
-struct Step {
-    action: usize,
-    phase: Phase,
-    dependents: Vec<usize>,
-    waiting_on: usize,
-    status: Status,
-}
+use schedule::{Phase, Schedule};
 
 pub struct ApplyOptions {
     pub parallelism: usize,
@@ -108,74 +69,6 @@ impl ApplyReport {
     }
 }
 
-fn build_steps(plan: &Plan) -> Vec<Step> {
-    let mut steps = Vec::new();
-    let mut delete_of: HashMap<&str, usize> = HashMap::new();
-    let mut build_of: HashMap<&str, usize> = HashMap::new();
-    for (i, a) in plan.actions.iter().enumerate() {
-        let phases: &[Phase] = match a.op {
-            Op::Create => &[Phase::Create],
-            Op::Update => &[Phase::Update],
-            Op::Delete => &[Phase::Delete],
-            Op::Replace => &[Phase::Delete, Phase::Create],
-        };
-        for &phase in phases {
-            let index = steps.len();
-            steps.push(Step {
-                action: i,
-                phase,
-                dependents: Vec::new(),
-                waiting_on: 0,
-                status: Status::Waiting,
-            });
-            match phase {
-                Phase::Delete => delete_of.insert(&a.address, index),
-                _ => build_of.insert(&a.address, index),
-            };
-        }
-    }
-    let mut edges: Vec<(usize, usize)> = Vec::new();
-    for (i, a) in plan.actions.iter().enumerate() {
-        if let (Some(&d), Some(&c)) = (
-            delete_of.get(a.address.as_str()),
-            build_of.get(a.address.as_str()),
-        ) {
-            edges.push((d, c));
-        }
-        if let Some(&build) = build_of.get(a.address.as_str()) {
-            for dep in &a.deps {
-                if let Some(&before) = build_of.get(dep.as_str()) {
-                    edges.push((before, build));
-                }
-            }
-        }
-        for dep in &a.state_deps {
-            let Some(&dep_delete) = delete_of.get(dep.as_str()) else {
-                continue;
-            };
-            if let Some(&own_delete) = delete_of.get(a.address.as_str()) {
-                edges.push((own_delete, dep_delete));
-            } else if a.op == Op::Update
-                && plan
-                    .actions
-                    .iter()
-                    .any(|x| &x.address == dep && x.op == Op::Delete)
-            {
-                // Move the referrer away before its old target goes.
-                edges.push((build_of[a.address.as_str()], dep_delete));
-            }
-        }
-        let _ = i;
-    }
-    edges.sort_unstable();
-    edges.dedup();
-    for (from, to) in edges {
-        steps[from].dependents.push(to);
-        steps[to].waiting_on += 1;
-    }
-    steps
-}
-
 enum StepResult {
     Built(Live),
     Deleted,
@@ -198,22 +91,21 @@ pub async fn apply(
     known_outputs: HashMap<String, Outputs>,
     mut opts: ApplyOptions,
 ) -> ApplyReport {
-    let mut steps = build_steps(plan);
+    let mut schedule = Schedule::new(plan);
     let mut outputs = known_outputs;
     let mut report = ApplyReport::default();
     let semaphore = Arc::new(Semaphore::new(opts.parallelism.max(1)));
-    let mut ready: VecDeque<usize> = (0..steps.len())
-        .filter(|&s| steps[s].waiting_on == 0)
-        .collect();
     let mut running: JoinSet<Finished> = JoinSet::new();
-    let mut stopping = *opts.interrupt.borrow();
+    if *opts.interrupt.borrow() {
+        schedule.stop();
+    }
     let mut interrupt_open = true;
 
     loop {
-        while !stopping {
-            let Some(&s) = ready.front() else { break };
+        loop {
+            let Some(s) = schedule.peek() else { break };
             if let Some(why) = opts.lease.as_ref().and_then(|l| l.check().err()) {
-                stopping = true;
+                schedule.stop();
                 report.interrupted = true;
                 cx.reporter.report(Event::Warning {
                     message: format!("lost the state lease ({why}): no new action starts"),
@@ -224,13 +116,12 @@ pub async fn apply(
             let Ok(permit) = semaphore.clone().try_acquire_owned() else {
                 break;
             };
-            ready.pop_front();
-            let action = &plan.actions[steps[s].action];
-            let phase = steps[s].phase;
+            let action = &plan.actions[schedule.action(s)];
+            let phase = schedule.phase(s);
             let kind = registry.get(&action.kind).map(|_| action.kind.clone());
             let Some(kind_name) = kind else {
                 fail(
-                    &mut steps,
+                    &mut schedule,
                     s,
                     plan,
                     &mut report,
@@ -259,7 +150,7 @@ pub async fn apply(
             let resolved = match resolved {
                 Ok(p) => p,
                 Err(message) => {
-                    fail(&mut steps, s, plan, &mut report, &cx, message);
+                    fail(&mut schedule, s, plan, &mut report, &cx, message);
                     continue;
                 }
             };
@@ -288,19 +179,19 @@ pub async fn apply(
                     Ok(id) => Some(id),
                     Err(e) => {
                         fail(
-                            &mut steps,
+                            &mut schedule,
                             s,
                             plan,
                             &mut report,
                             &cx,
                             format!("could not write the journal: {e}"),
                         );
-                        stopping = true;
+                        schedule.stop();
                         continue;
                     }
                 }
             };
-            steps[s].status = Status::Running;
+            schedule.start(s);
             cx.reporter.report(Event::Started {
                 address: action.address.clone(),
                 action: phase.verb().into(),
@@ -356,8 +247,8 @@ pub async fn apply(
                     }
                 };
                 let s = finished.step;
-                let action = &plan.actions[steps[s].action];
-                let phase = steps[s].phase;
+                let action = &plan.actions[schedule.action(s)];
+                let phase = schedule.phase(s);
                 match finished.result {
                     Ok(result) => {
                         let change = match result {
@@ -384,7 +275,6 @@ pub async fn apply(
                         };
                         match saved {
                             Ok(()) => {
-                                steps[s].status = Status::Done;
                                 report.done += 1;
                                 report.finished.push((action.address.clone(), phase.verb().to_string()));
                                 cx.reporter.report(Event::Finished {
@@ -392,16 +282,11 @@ pub async fn apply(
                                     action: phase.verb().into(),
                                     elapsed: finished.elapsed,
                                 });
-                                for d in steps[s].dependents.clone() {
-                                    steps[d].waiting_on -= 1;
-                                    if steps[d].waiting_on == 0 && steps[d].status == Status::Waiting {
-                                        ready.push_back(d);
-                                    }
-                                }
+                                schedule.finish(s);
                             }
                             Err(e) => {
-                                fail(&mut steps, s, plan, &mut report, &cx, format!("done in the cloud but not saved to state: {e}"));
-                                stopping = true;
+                                fail(&mut schedule, s, plan, &mut report, &cx, format!("done in the cloud but not saved to state: {e}"));
+                                schedule.stop();
                             }
                         }
                     }
@@ -409,29 +294,27 @@ pub async fn apply(
                         if let Some(j) = finished.journal {
                             let _ = state.journal_finish(j, &format!("failed: {error}"), &RowChange::Keep);
                         }
-                        fail(&mut steps, s, plan, &mut report, &cx, error.to_string());
+                        fail(&mut schedule, s, plan, &mut report, &cx, error.to_string());
                     }
                 }
             }
-            changed = opts.interrupt.changed(), if interrupt_open && !stopping => {
+            changed = opts.interrupt.changed(), if interrupt_open && !schedule.stopped() => {
                 if changed.is_err() {
                     interrupt_open = false;
                 } else if *opts.interrupt.borrow() {
-                    stopping = true;
+                    schedule.stop();
                     report.interrupted = true;
                     cx.reporter.report(Event::Interrupted);
                 }
             }
         }
     }
-    for step in &steps {
-        if step.status == Status::Waiting {
-            let address = &plan.actions[step.action].address;
-            if !report.not_started.contains(address)
-                && !report.skipped.iter().any(|(a, _)| a == address)
-            {
-                report.not_started.push(address.clone());
-            }
+    for step in schedule.not_started() {
+        let address = &plan.actions[schedule.action(step)].address;
+        if !report.not_started.contains(address)
+            && !report.skipped.iter().any(|(a, _)| a == address)
+        {
+            report.not_started.push(address.clone());
         }
     }
     report
@@ -439,96 +322,27 @@ pub async fn apply(
 
 /// Marks a step failed and every step that depends on it, transitively, skipped.
 fn fail(
-    steps: &mut [Step],
+    schedule: &mut Schedule,
     s: usize,
     plan: &Plan,
     report: &mut ApplyReport,
     cx: &Cx,
     error: String,
 ) {
-    let action: &Action = &plan.actions[steps[s].action];
-    steps[s].status = Status::Failed;
+    let action = &plan.actions[schedule.action(s)];
     cx.reporter.report(Event::Failed {
         address: action.address.clone(),
-        action: steps[s].phase.verb().into(),
+        action: schedule.phase(s).verb().into(),
         error: error.clone(),
     });
     report.failed.push((action.address.clone(), error));
-    let mut stack = steps[s].dependents.clone();
-    while let Some(d) = stack.pop() {
-        if steps[d].status != Status::Waiting {
-            continue;
-        }
-        steps[d].status = Status::Skipped;
-        let skipped = &plan.actions[steps[d].action].address;
-        let because = format!("{} failed", action.address);
+    let because = format!("{} failed", action.address);
+    for d in schedule.fail(s) {
+        let skipped = &plan.actions[schedule.action(d)].address;
         cx.reporter.report(Event::Skipped {
             address: skipped.clone(),
             because: because.clone(),
         });
-        report.skipped.push((skipped.clone(), because));
-        stack.extend(steps[d].dependents.iter().copied());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn action(address: &str, op: Op, deps: &[&str], state_deps: &[&str]) -> Action {
-        Action {
-            address: address.into(),
-            kind: "Thing".into(),
-            op,
-            changes: vec![],
-            reason: None,
-            props: Some(Props::new()),
-            current: None,
-            deps: deps.iter().map(|s| s.to_string()).collect(),
-            state_deps: state_deps.iter().map(|s| s.to_string()).collect(),
-            protect: false,
-        }
-    }
-
-    #[test]
-    fn creates_wait_for_their_dependencies_and_deletes_run_in_reverse() {
-        let plan = Plan {
-            actions: vec![
-                action("vpc.a", Op::Create, &[], &[]),
-                action("subnet.a", Op::Create, &["vpc.a"], &[]),
-                action("vpc.old", Op::Delete, &[], &[]),
-                action("subnet.old", Op::Delete, &[], &["vpc.old"]),
-            ],
-            ..Plan::default()
-        };
-        let steps = build_steps(&plan);
-        assert_eq!(steps[0].dependents, vec![1]);
-        assert_eq!(steps[1].waiting_on, 1);
-        // subnet.old's delete comes before vpc.old's.
-        assert_eq!(steps[3].dependents, vec![2]);
-        assert_eq!(steps[2].waiting_on, 1);
-    }
-
-    #[test]
-    fn a_replace_deletes_dependents_first_and_recreates_after() {
-        let plan = Plan {
-            actions: vec![
-                action("subnet.a", Op::Replace, &[], &[]),
-                action("assoc.a", Op::Replace, &["subnet.a"], &["subnet.a"]),
-            ],
-            ..Plan::default()
-        };
-        let steps = build_steps(&plan);
-        // steps: 0 subnet delete, 1 subnet create, 2 assoc delete, 3 assoc create
-        assert!(steps[0].dependents.contains(&1));
-        assert!(
-            steps[2].dependents.contains(&0),
-            "assoc delete before subnet delete"
-        );
-        assert!(
-            steps[1].dependents.contains(&3),
-            "subnet create before assoc create"
-        );
-        assert!(steps[2].dependents.contains(&3));
+        report.skipped.push((skipped.clone(), because.clone()));
     }
 }
