@@ -342,7 +342,28 @@ pub fn diff_replacing(
                 .iter()
                 .map(|c| {
                     if c.new.as_ref().is_some_and(has_unknown) {
-                        format!("`{}` depends on a resource that is being replaced", c.field)
+                        // Name what is replaced, so a cascade can be traced to its cause.
+                        let field: Props = d
+                            .props
+                            .get(&c.field)
+                            .map(|v| [(c.field.clone(), v.clone())].into_iter().collect())
+                            .unwrap_or_default();
+                        let mut by: Vec<String> = crate::model::refs_of(&field)
+                            .into_iter()
+                            .map(|r| r.address)
+                            .filter(|a| renewed.contains(a.as_str()))
+                            .collect();
+                        by.sort();
+                        by.dedup();
+                        if by.is_empty() {
+                            format!("`{}` depends on a resource that is being replaced", c.field)
+                        } else {
+                            format!(
+                                "`{}` depends on {}, which is being replaced",
+                                c.field,
+                                by.join(", ")
+                            )
+                        }
                     } else {
                         format!("`{}` cannot change in place", c.field)
                     }
@@ -401,6 +422,42 @@ pub fn diff_replacing(
     }
     plan.actions.sort_by(|a, b| a.address.cmp(&b.address));
     plan
+}
+
+/// The actions of `up` that would delete a resource with `protect = true`
+/// (a replace, a removal from the plan): each with what forces it.
+pub fn protected_deletes(plan: &Plan) -> Vec<String> {
+    plan.actions
+        .iter()
+        .filter(|a| a.protect && matches!(a.op, Op::Replace | Op::Delete))
+        .map(|a| match (a.op, &a.reason) {
+            (Op::Replace, Some(reason)) => {
+                // A cascade: say what forces the replaced resource it depends on.
+                let causes: Vec<String> = plan
+                    .actions
+                    .iter()
+                    .filter(|b| {
+                        b.op == Op::Replace
+                            && b.address != a.address
+                            && (reason.contains(&format!("{},", b.address))
+                                || reason.contains(&format!("{} ", b.address)))
+                    })
+                    .filter_map(|b| b.reason.as_ref().map(|r| format!("{}: {r}", b.address)))
+                    .collect();
+                let causes = if causes.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", causes.join("; "))
+                };
+                format!("{} must be replaced ({reason}{causes})", a.address)
+            }
+            (Op::Replace, None) => format!("{} must be replaced", a.address),
+            _ => format!(
+                "{} would be destroyed (it is no longer in the plan)",
+                a.address
+            ),
+        })
+        .collect()
 }
 
 /// Every resource in state, deleted: the plan of `destroy`.

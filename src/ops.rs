@@ -33,6 +33,8 @@ pub enum Error {
     BadSavedPlan { path: PathBuf, why: String },
     #[error("refusing to destroy protected resources: {}; to lift it, set `protect = false` (and `deletion_protection = false`) on them in the plan, run `infra up` so AWS drops deletion protection, then destroy again", .0.join(", "))]
     Protected(Vec<String>),
+    #[error("refusing to delete protected resources: {}; nothing was changed. To go ahead, set `protect = false` on them in the plan and run `infra up` again", .0.join("; "))]
+    ProtectedChange(Vec<String>),
     #[error("the run did not finish cleanly: {0}")]
     Incomplete(String),
     #[error("no output named `{0}`; `infra output --env ENV` lists them")]
@@ -203,6 +205,7 @@ pub async fn unchecked_context(
     Cx {
         clients,
         env: prepared.loaded.env.clone(),
+        project: prepared.loaded.file.project.clone(),
         timeouts,
         reporter,
         cache: None,
@@ -254,6 +257,10 @@ pub struct SavedPlan {
     pub state_serial: i64,
     /// Whether a state file existed when the plan was made.
     pub state_existed: bool,
+    /// The state's lineage: a plan is never applied to another state that
+    /// happens to have the same serial.
+    #[serde(default)]
+    pub lineage: Option<String>,
     pub plan_digest: String,
     pub plan: Plan,
 }
@@ -346,6 +353,7 @@ pub async fn plan_selected(
     let path = opts.state_path();
     let existed = path.exists();
     let state = StateStore::open_existing(&path)?;
+    let owner = check_owner(&state, prepared)?;
     let mut rows = state_map(&state)?;
     let (mut observed, adopted) = observe(cx, prepared, &state, &rows, do_refresh).await?;
     for a in &adopted {
@@ -367,6 +375,7 @@ pub async fn plan_selected(
         env: opts.env.clone(),
         state_serial: state.serial()?,
         state_existed: existed,
+        lineage: owner.map(|o| o.lineage),
         plan_digest: prepared.loaded.digest(),
         plan: plan.clone(),
     };
@@ -405,11 +414,13 @@ pub struct RunOutcome {
 /// state up, resolves interrupted actions.
 pub(crate) async fn open_for_write(
     opts: &EnvOptions,
+    prepared: &Prepared,
     command: &str,
     reporter: &dyn Reporter,
     lock_timeout: std::time::Duration,
 ) -> Result<StateStore, Error> {
     let mut state = StateStore::open(&opts.state_path())?;
+    check_owner(&state, prepared)?;
     let started = std::time::Instant::now();
     let mut said = false;
     let taken = loop {
@@ -446,7 +457,27 @@ pub(crate) async fn open_for_write(
         });
     }
     state.backup()?;
+    let (project, env, region) = owner_of(prepared);
+    state.claim_owner(project, env, region)?;
     Ok(state)
+}
+
+/// The project, env and region a command is for.
+fn owner_of(prepared: &Prepared) -> (&str, &str, &str) {
+    (
+        &prepared.loaded.file.project,
+        &prepared.loaded.env,
+        prepared.loaded.file.region.get_ref(),
+    )
+}
+
+/// Refuses a state recorded for another project, env or region.
+fn check_owner(
+    state: &StateStore,
+    prepared: &Prepared,
+) -> Result<Option<crate::state::StateOwner>, Error> {
+    let (project, env, region) = owner_of(prepared);
+    Ok(state.check_owner(project, env, region)?)
 }
 
 /// Records adoptions and closes the journal rows an interrupted run left open.
@@ -549,6 +580,14 @@ fn check_saved(
     if !saved.state_existed && existed {
         return stale("it was made with no state, and state has been created since".into());
     }
+    let lineage = state.owner()?.map(|o| o.lineage);
+    if saved.lineage.is_some() && saved.lineage != lineage {
+        return stale(format!(
+            "it was made on another state (lineage {}, this state's is {})",
+            saved.lineage.as_deref().unwrap_or("none"),
+            lineage.as_deref().unwrap_or("none")
+        ));
+    }
     let serial = state.serial()?;
     if saved.state_serial != serial {
         return stale(format!(
@@ -568,8 +607,14 @@ pub async fn up(
     confirm: &mut dyn FnMut(&Plan) -> bool,
 ) -> Result<RunOutcome, Error> {
     let existed = opts.state_path().exists();
-    let mut state =
-        open_for_write(opts, &run.command, cx.reporter.as_ref(), run.lock_timeout).await?;
+    let mut state = open_for_write(
+        opts,
+        prepared,
+        &run.command,
+        cx.reporter.as_ref(),
+        run.lock_timeout,
+    )
+    .await?;
     let run_id = state.begin_run(&run.command)?;
     let result = up_locked(
         opts, prepared, cx, run, confirm, &mut state, &run_id, existed,
@@ -670,6 +715,10 @@ async fn up_locked(
     } else {
         plan.orphans.clone()
     };
+    let protected = crate::diff::protected_deletes(&plan);
+    if !protected.is_empty() {
+        return Err(Error::ProtectedChange(protected));
+    }
     if plan.is_empty() {
         record_outputs(state, prepared, &observed, &plan)?;
     }
@@ -764,8 +813,14 @@ pub async fn destroy(
     run: RunOptions,
     confirm: &mut dyn FnMut(&Plan) -> bool,
 ) -> Result<RunOutcome, Error> {
-    let mut state =
-        open_for_write(opts, &run.command, cx.reporter.as_ref(), run.lock_timeout).await?;
+    let mut state = open_for_write(
+        opts,
+        prepared,
+        &run.command,
+        cx.reporter.as_ref(),
+        run.lock_timeout,
+    )
+    .await?;
     let rows = state_map(&state)?;
     let scope = run.selection.destroy_scope(&rows);
     let protected: Vec<String> = rows
@@ -904,6 +959,7 @@ pub async fn drift(
     cx: &Cx,
 ) -> Result<Vec<crate::drift::Finding>, Error> {
     let state = StateStore::open_existing(&opts.state_path())?;
+    check_owner(&state, prepared)?;
     let mut rows = state_map(&state)?;
     let mut kinds: BTreeSet<String> = rows.values().map(|r| r.kind.clone()).collect();
     kinds.extend(prepared.graph.resources().iter().map(|r| r.kind.clone()));
@@ -971,7 +1027,7 @@ async fn unnamed_cluster_admins(
     if cluster.authentication_mode == "CONFIG_MAP" {
         return Ok(Vec::new());
     }
-    let admins = cluster_admins(cx, &cx.env).await?;
+    let admins = cluster_admins(cx, cx.owner()).await?;
     if admins.is_empty() {
         return Ok(Vec::new());
     }
@@ -1026,7 +1082,8 @@ pub async fn refresh_state(
     command: &str,
     lock_timeout: std::time::Duration,
 ) -> Result<(usize, usize), Error> {
-    let mut state = open_for_write(opts, command, cx.reporter.as_ref(), lock_timeout).await?;
+    let mut state =
+        open_for_write(opts, prepared, command, cx.reporter.as_ref(), lock_timeout).await?;
     let run_id = state.begin_run(command)?;
     let rows = state_map(&state)?;
     let kinds: BTreeSet<String> = rows.values().map(|r| r.kind.clone()).collect();
@@ -1084,6 +1141,18 @@ pub fn outputs(opts: &EnvOptions) -> Result<crate::outputs::NamedOutputs, Error>
         return Err(never("no such file"));
     }
     let state = StateStore::open_existing(&path)?;
+    // No plan file here, so the env (from the command) is what can be checked.
+    if let Some(owner) = state.owner()?
+        && owner.env != opts.env
+    {
+        return Err(StateError::WrongOwner {
+            path,
+            field: "env",
+            recorded: owner.env,
+            given: opts.env.clone(),
+        }
+        .into());
+    }
     let rows = state_map(&state)?;
     if rows.is_empty() {
         return Err(never("it holds no resources"));

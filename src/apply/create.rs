@@ -87,14 +87,18 @@ pub async fn create(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Liv
 /// Looks for the resource a create may have made.
 pub async fn find(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Option<Live>, AwsError> {
     let scope = ReadScope {
-        env: &cx.env,
+        owner: cx.owner(),
         known: Vec::new(),
     };
     let found = cx.retry(|| kind.read(cx, &scope)).await?;
     let key = kind.natural_key(target.props);
     Ok(found.into_iter().find(|l| match &key {
         Some(k) => kind.natural_key(&l.props).as_ref() == Some(k),
-        None => l.address.as_deref() == Some(target.address),
+        // A tagged kind: its address and this project (a create always tags it).
+        None => {
+            l.address.as_deref() == Some(target.address)
+                && crate::model::project_of(&l.props) == Some(cx.project.as_str())
+        }
     }))
 }
 

@@ -322,6 +322,8 @@ impl Default for Timeouts {
 pub struct Cx {
     pub clients: Clients,
     pub env: String,
+    /// The plan's project: with the env, whose resources these are.
+    pub project: String,
     pub timeouts: Timeouts,
     pub reporter: Arc<dyn Reporter>,
     /// Shared reads for one refresh (`None` outside a refresh).
@@ -343,6 +345,13 @@ pub struct ReadCache {
 }
 
 impl Cx {
+    pub fn owner(&self) -> crate::model::Owner<'_> {
+        crate::model::Owner {
+            project: &self.project,
+            env: &self.env,
+        }
+    }
+
     /// A context whose shared reads are made once, for one refresh.
     pub fn with_read_cache(&self) -> Cx {
         Cx {

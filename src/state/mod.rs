@@ -53,6 +53,15 @@ pub enum StateError {
     WrongLockId { given: String, held: String },
     #[error("state is not locked; nothing to unlock")]
     NotLocked,
+    #[error(
+        "state {path} belongs to {field} `{recorded}`, not `{given}`: refusing to use it (a wrong `--state` would plan against another env's resources). Nothing was changed"
+    )]
+    WrongOwner {
+        path: PathBuf,
+        field: &'static str,
+        recorded: String,
+        given: String,
+    },
     #[error("state database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("state file i/o on {path}: {source}")]
@@ -79,6 +88,15 @@ pub struct StateResource {
     pub outputs: Outputs,
     pub deps: Vec<String>,
     pub protect: bool,
+}
+
+/// Whose a state is: recorded by the first write run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateOwner {
+    pub project: String,
+    pub env: String,
+    pub region: String,
+    pub lineage: String,
 }
 
 /// An intent recorded before a mutating call.
@@ -208,6 +226,92 @@ impl StateStore {
 
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// The project, env and region this state was made for, and its lineage
+    /// (an id drawn when they were first recorded), if recorded.
+    pub fn owner(&self) -> Result<Option<StateOwner>, StateError> {
+        let get = |k: &str| -> Result<Option<String>, StateError> {
+            Ok(self
+                .conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()?)
+        };
+        let (Some(project), Some(env), Some(region), Some(lineage)) = (
+            get("project")?,
+            get("env")?,
+            get("region")?,
+            get("lineage")?,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(StateOwner {
+            project,
+            env,
+            region,
+            lineage,
+        }))
+    }
+
+    /// Refuses a state recorded for another project, env or region.
+    pub fn check_owner(
+        &self,
+        project: &str,
+        env: &str,
+        region: &str,
+    ) -> Result<Option<StateOwner>, StateError> {
+        let Some(owner) = self.owner()? else {
+            return Ok(None);
+        };
+        let path = self.path.clone().unwrap_or_default();
+        for (field, recorded, given) in [
+            ("project", &owner.project, project),
+            ("env", &owner.env, env),
+            ("region", &owner.region, region),
+        ] {
+            if recorded != given {
+                return Err(StateError::WrongOwner {
+                    path,
+                    field,
+                    recorded: recorded.clone(),
+                    given: given.to_string(),
+                });
+            }
+        }
+        Ok(Some(owner))
+    }
+
+    /// [`Self::check_owner`], then records the owner with a new lineage when
+    /// none is recorded (a new state, or one made before owners were).
+    /// Called by write runs only, under the lock.
+    pub fn claim_owner(
+        &mut self,
+        project: &str,
+        env: &str,
+        region: &str,
+    ) -> Result<StateOwner, StateError> {
+        if let Some(owner) = self.check_owner(project, env, region)? {
+            return Ok(owner);
+        }
+        let owner = StateOwner {
+            project: project.into(),
+            env: env.into(),
+            region: region.into(),
+            lineage: uuid::Uuid::new_v4().to_string(),
+        };
+        let tx = self.conn.transaction()?;
+        for (k, v) in [
+            ("project", &owner.project),
+            ("env", &owner.env),
+            ("region", &owner.region),
+            ("lineage", &owner.lineage),
+        ] {
+            tx.execute("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![k, v])?;
+        }
+        tx.commit()?;
+        Ok(owner)
     }
 
     /// Bumped by every write; a saved plan records it.

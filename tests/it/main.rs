@@ -22,6 +22,7 @@ mod plan_view;
 mod preflight;
 mod reference;
 mod review;
+mod safety;
 mod support;
 mod takeover;
 #[path = "../fixtures/terraform/generator.rs"]

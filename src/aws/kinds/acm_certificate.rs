@@ -11,7 +11,7 @@ use serde_json::json;
 use super::tagged::{create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag};
+use crate::model::{Outputs, Props, TAG_ADDRESS, is_foreign_tag};
 
 pub struct AcmCertificate;
 
@@ -216,7 +216,10 @@ impl Kind for AcmCertificate {
                 Err(e) if e.class == ErrorClass::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            if !tags.iter().any(|(k, v)| k == TAG_ENV && v == scope.env) {
+            if !crate::model::readable(
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                scope.owner,
+            ) {
                 continue;
             }
             let Some(detail) = describe(cx, arn).await? else {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::iam_details::{address_of, comparable_tags, create_tags, env_of, env_roles};
+use super::iam_details::{address_of, comparable_tags, create_tags, env_roles, ours};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
@@ -70,8 +70,7 @@ impl Kind for IamInstanceProfile {
                     })
                     .await?;
                 let p = got.instance_profile().ok_or(e.clone())?;
-                if env_of(p.tags()) != Some(cx.env.as_str())
-                    || address_of(p.tags()).as_deref() != Some(t.address)
+                if !ours(p.tags(), cx.owner()) || address_of(p.tags()).as_deref() != Some(t.address)
                 {
                     return Err(e);
                 }
@@ -108,9 +107,9 @@ impl Kind for IamInstanceProfile {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out: Vec<Live> = Vec::new();
-        for role in env_roles(cx, scope.env).await?.iter() {
+        for role in env_roles(cx, scope.owner).await?.iter() {
             for p in role.instance_profile_list() {
-                if env_of(p.tags()) != Some(scope.env)
+                if !ours(p.tags(), scope.owner)
                     || out.iter().any(|l| l.id == p.instance_profile_name())
                 {
                     continue;

@@ -67,7 +67,7 @@ impl Kind for IamRole {
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        Ok(env_roles(cx, scope.env)
+        Ok(env_roles(cx, scope.owner)
             .await?
             .iter()
             .filter_map(|r| {

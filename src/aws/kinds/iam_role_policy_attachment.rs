@@ -54,7 +54,7 @@ impl Kind for IamRolePolicyAttachment {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for role in env_roles(cx, scope.env).await?.iter() {
+        for role in env_roles(cx, scope.owner).await?.iter() {
             let Some(name) = role.role_name() else {
                 continue;
             };

@@ -67,7 +67,7 @@ impl Kind for InternetGateway {
                 cx.clients
                     .ec2
                     .describe_internet_gateways()
-                    .filters(env_filter(scope.env))
+                    .filters(env_filter(scope.owner))
                     .max_results(1000)
                     .into_paginator()
                     .items()
@@ -81,7 +81,7 @@ impl Kind for InternetGateway {
             .into_iter()
             .filter_map(|g| {
                 let id = g.internet_gateway_id()?.to_string();
-                let (address, tags) = read_tags(g.tags(), scope.env)?;
+                let (address, tags) = read_tags(g.tags(), scope.owner)?;
                 let vpc = g
                     .attachments()
                     .iter()

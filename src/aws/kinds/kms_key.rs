@@ -134,7 +134,7 @@ impl Kind for KmsKey {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for k in tagged(cx, scope.env, "kms:key").await?.iter() {
+        for k in tagged(cx, scope.owner, "kms:key").await?.iter() {
             let id = k.arn.rsplit('/').next().unwrap_or_default().to_string();
             // KMS has no batch read: DescribeKey and GetKeyRotationStatus per key.
             let meta = match cx

@@ -75,7 +75,7 @@ pub struct Target<'a> {
 /// What a batched read is about: the env, and the resources of this kind in
 /// state (kinds without tags use them to find their parents).
 pub struct ReadScope<'a> {
-    pub env: &'a str,
+    pub owner: crate::model::Owner<'a>,
     pub known: Vec<&'a StateResource>,
 }
 

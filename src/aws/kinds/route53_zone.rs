@@ -77,19 +77,22 @@ async fn name_servers(cx: &Cx, id: &str) -> Result<String, AwsError> {
         .unwrap_or_default())
 }
 
-/// `infra/<env>/<address>/<token>` (Route53 allows 128 characters).
-fn caller_reference(env: &str, address: &str, token: &str) -> String {
-    format!("infra/{env}/{address}/{token}")
+/// `infra/<project>/<env>/<address>/<token>` (Route53 allows 128 characters).
+fn caller_reference(owner: crate::model::Owner<'_>, address: &str, token: &str) -> String {
+    format!("infra/{}/{}/{address}/{token}", owner.project, owner.env)
         .chars()
         .take(128)
         .collect()
 }
 
-/// The address a zone's caller reference names, when it names this env.
-fn referenced_address(reference: &str, env: &str) -> Option<String> {
+/// The address a zone's caller reference names, when it names this
+/// project and env.
+fn referenced_address(reference: &str, owner: crate::model::Owner<'_>) -> Option<String> {
     let rest = reference
         .strip_prefix("infra/")?
-        .strip_prefix(env)?
+        .strip_prefix(owner.project)?
+        .strip_prefix('/')?
+        .strip_prefix(owner.env)?
         .strip_prefix('/')?;
     rest.split('/')
         .next()
@@ -170,7 +173,7 @@ impl Kind for Route53Zone {
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
-        let reference = caller_reference(&cx.env, t.address, t.token);
+        let reference = caller_reference(cx.owner(), t.address, t.token);
         let created = cx
             .clients
             .route53
@@ -243,10 +246,15 @@ impl Kind for Route53Zone {
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
         for (zone, tags) in zones_with_tags(cx).await? {
-            let tagged = tags.iter().any(|(k, v)| k == TAG_ENV && v == scope.env);
+            let ownership = crate::model::ownership(
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                scope.owner,
+            );
             // Created, then killed before the tags were set: the reference still says whose it is.
-            let referenced = referenced_address(zone.caller_reference(), scope.env);
-            if !tagged && referenced.is_none() {
+            let referenced = referenced_address(zone.caller_reference(), scope.owner);
+            let untagged = !tags.iter().any(|(k, _)| k == TAG_ENV);
+            if ownership == crate::model::Ownership::Foreign && !(untagged && referenced.is_some())
+            {
                 continue;
             }
             let id = short_id(zone.id()).to_string();

@@ -95,9 +95,9 @@ impl Kind for SqsQueue {
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let queues = tagged(cx, scope.env, "sqs").await?;
+        let queues = tagged(cx, scope.owner, "sqs").await?;
         let mut out = Vec::new();
-        for (url, arn, a) in queue_attributes(cx, scope.env).await?.iter() {
+        for (url, arn, a) in queue_attributes(cx, scope.owner).await?.iter() {
             let Some(q) = queues
                 .iter()
                 .find(|q| q.url.as_deref() == Some(url.as_str()))

@@ -69,7 +69,7 @@ impl Kind for SqsQueuePolicy {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for (url, _, attrs) in queue_attributes(cx, scope.env).await?.iter() {
+        for (url, _, attrs) in queue_attributes(cx, scope.owner).await?.iter() {
             let Some(policy) = attrs
                 .get(&QueueAttributeName::Policy)
                 .filter(|p| !p.is_empty())
