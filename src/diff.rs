@@ -662,7 +662,7 @@ mod tests {
             s.reason
                 .as_deref()
                 .unwrap()
-                .contains("depends on a resource that is being replaced")
+                .contains("`vpc_id` depends on vpc.main, which is being replaced")
         );
     }
 

@@ -419,7 +419,7 @@ pub(crate) async fn open_for_write(
     reporter: &dyn Reporter,
     lock_timeout: std::time::Duration,
 ) -> Result<StateStore, Error> {
-    let mut state = StateStore::open(&opts.state_path())?;
+    let mut state = StateStore::open_unmigrated(&opts.state_path())?;
     check_owner(&state, prepared)?;
     let started = std::time::Instant::now();
     let mut said = false;
@@ -456,7 +456,13 @@ pub(crate) async fn open_for_write(
             ),
         });
     }
+    // Every cell is read before the backup, so a corrupt state is never
+    // backed up over the good copies; migrations run only under the lock,
+    // after the backup.
+    state.resources()?;
+    state.unfinished_journal()?;
     state.backup()?;
+    state.migrate()?;
     let (project, env, region) = owner_of(prepared);
     state.claim_owner(project, env, region)?;
     Ok(state)

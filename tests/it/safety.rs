@@ -527,3 +527,92 @@ async fn state_knows_its_env_and_a_saved_plan_its_lineage() {
     dev.expect(&["destroy", "--yes"], 0);
     assert!(vpcs_of(&dev.name).await.is_empty());
 }
+
+/// A corrupt JSON cell fails the run naming the address and the latest
+/// backup; a foreign SQLite file and an empty file are never written.
+#[tokio::test(flavor = "multi_thread")]
+async fn state_integrity_corrupt_cells_foreign_and_empty_files() {
+    let env = one_vpc_env("it-integrity", "todo", 97);
+    env.expect(&["up", "--yes"], 0);
+    let vpcs = vpcs_of(&env.name).await;
+    {
+        let c = rusqlite::Connection::open(env.state_path()).unwrap();
+        c.execute(
+            "UPDATE resources SET props = '{\"cidr\": ' WHERE address = 'vpc.main'",
+            [],
+        )
+        .unwrap();
+    }
+    for args in [&["plan"][..], &["up", "--yes"], &["destroy", "--yes"]] {
+        let out = env.expect(args, 1);
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("vpc.main") && err.contains("props"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("latest backup is") && err.contains("backups"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        vpcs_of(&env.name).await,
+        vpcs,
+        "nothing replaced, nothing deleted"
+    );
+
+    // A SQLite file that is not infra's.
+    let foreign = env.dir.path().join("notes.db");
+    rusqlite::Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('mine');")
+        .unwrap();
+    let before = std::fs::read(&foreign).unwrap();
+    for args in [&["plan"][..], &["up", "--yes"], &["drift"]] {
+        let mut cmd = infra_command(&env.endpoint);
+        cmd.arg("--plans")
+            .arg(env.dir.path().join("plans"))
+            .arg("--state")
+            .arg(&foreign)
+            .args(args)
+            .args(["--env", &env.name]);
+        let out = cmd.output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("not an infra state"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read(&foreign).unwrap(),
+            before,
+            "{args:?} left the file as it was"
+        );
+        assert!(!env.dir.path().join("notes.db-wal").exists());
+    }
+    // An empty file: `plan` reads it as empty and writes nothing.
+    let empty = env.dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let mut cmd = infra_command(&env.endpoint);
+    cmd.arg("--plans")
+        .arg(env.dir.path().join("plans"))
+        .arg("--state")
+        .arg(&empty)
+        .args(["plan", "--env", &env.name]);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
+
+    // Clean up: the state repaired from its backup by hand, then destroy.
+    {
+        let c = rusqlite::Connection::open(env.state_path()).unwrap();
+        c.execute("UPDATE resources SET props = '{\"cidr\": \"10.97.0.0/16\"}' WHERE address = 'vpc.main'", []).unwrap();
+    }
+    env.expect(&["destroy", "--yes"], 0);
+    assert!(vpcs_of(&env.name).await.is_empty());
+}

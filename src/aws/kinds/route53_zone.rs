@@ -361,14 +361,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn caller_reference_names_env_and_address() {
-        let r = caller_reference("dev", "route53_zone.main", "0b9f");
+    fn caller_reference_names_project_env_and_address() {
+        use crate::model::Owner;
+        let me = Owner {
+            project: "todo",
+            env: "dev",
+        };
+        let r = caller_reference(me, "route53_zone.main", "0b9f");
         assert_eq!(
-            referenced_address(&r, "dev").as_deref(),
+            referenced_address(&r, me).as_deref(),
             Some("route53_zone.main")
         );
-        assert_eq!(referenced_address(&r, "de"), None);
-        assert_eq!(referenced_address("someone-elses-zone", "dev"), None);
-        assert!(caller_reference(&"e".repeat(200), "a", "t").len() <= 128);
+        assert_eq!(
+            referenced_address(
+                &r,
+                Owner {
+                    project: "todo",
+                    env: "de"
+                }
+            ),
+            None
+        );
+        assert_eq!(
+            referenced_address(
+                &r,
+                Owner {
+                    project: "other",
+                    env: "dev"
+                }
+            ),
+            None
+        );
+        assert_eq!(referenced_address("someone-elses-zone", me), None);
+        let long = "e".repeat(200);
+        assert!(
+            caller_reference(
+                Owner {
+                    project: "todo",
+                    env: &long
+                },
+                "a",
+                "t"
+            )
+            .len()
+                <= 128
+        );
     }
 }
