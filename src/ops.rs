@@ -191,7 +191,7 @@ pub async fn unchecked_context(
         .as_ref()
         .and_then(|c| c.wait_timeout_minutes)
     {
-        timeouts.cluster = std::time::Duration::from_secs(minutes * 60);
+        timeouts.cluster = std::time::Duration::from_secs(minutes.saturating_mul(60));
     }
     if let Some(minutes) = prepared
         .loaded
@@ -200,7 +200,7 @@ pub async fn unchecked_context(
         .as_ref()
         .and_then(|d| d.wait_timeout_minutes)
     {
-        timeouts.database = std::time::Duration::from_secs(minutes * 60);
+        timeouts.database = std::time::Duration::from_secs(minutes.saturating_mul(60));
     }
     Cx {
         clients,
