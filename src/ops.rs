@@ -1186,7 +1186,7 @@ pub fn lock_status(
     opts: &EnvOptions,
     lock_id: &str,
 ) -> Result<(crate::state::LockHolder, bool), Error> {
-    let state = StateStore::open_existing(&opts.state_path())?;
+    let mut state = StateStore::open_existing(&opts.state_path())?;
     let Some(holder) = state.holder()? else {
         return Err(StateError::NotLocked.into());
     };

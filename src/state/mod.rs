@@ -47,8 +47,12 @@ pub enum StateError {
         "state is locked by {holder}; wait for that run to finish (its lock is released the moment its process exits), or pass `--lock-timeout 5m` to wait for it"
     )]
     Locked { holder: LockHolder },
-    #[error("state is locked by a running process that holds {} but left no description (its lock row was cleared by force-unlock); wait for it to finish, or find it with `fuser {}`", .lock_file.display(), .lock_file.display())]
+    #[error("state is locked by a running process that holds the OS lock on {} but left no description (its lock row was cleared by force-unlock); wait for it to finish, or find it with `fuser {}`", .lock_file.display(), .lock_file.display())]
     LockedUndescribed { lock_file: PathBuf },
+    #[error(
+        "state {path} was replaced while it was being opened (another file now has its name); nothing was changed: run the command again"
+    )]
+    Replaced { path: PathBuf },
     #[error("lock id {given} does not match the lock held ({held}); nothing was unlocked")]
     WrongLockId { given: String, held: String },
     #[error("state is not locked; nothing to unlock")]
@@ -124,6 +128,9 @@ pub struct StateStore {
     conn: Connection,
     path: Option<PathBuf>,
     lock: Option<lock::HeldLock>,
+    /// The state file opened for its OS lock, once a lock is taken or
+    /// checked (see [`lock`]: never closed while the process runs).
+    os_lock: Option<&'static std::fs::File>,
 }
 
 pub fn now() -> i64 {
@@ -151,7 +158,10 @@ impl StateStore {
                 source,
             })?;
         }
-        let conn = Connection::open(path).map_err(|source| StateError::Open {
+        // Through a symlink, the file it names: SQLite keeps its WAL next to
+        // the name it opens, and one file must have one WAL.
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let conn = Connection::open(&real).map_err(|source| StateError::Open {
             path: path.to_path_buf(),
             source,
         })?;
@@ -159,6 +169,7 @@ impl StateStore {
             conn,
             path: Some(path.to_path_buf()),
             lock: None,
+            os_lock: None,
         };
         let version = store.check()?;
         store
@@ -180,6 +191,7 @@ impl StateStore {
             conn: Connection::open_in_memory()?,
             path: None,
             lock: None,
+            os_lock: None,
         };
         store.migrate()?;
         Ok(store)
@@ -195,14 +207,17 @@ impl StateStore {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
             | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
             | rusqlite::OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(path, flags).map_err(|source| StateError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let conn =
+            Connection::open_with_flags(&real, flags).map_err(|source| StateError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let store = StateStore {
             conn,
             path: Some(path.to_path_buf()),
             lock: None,
+            os_lock: None,
         };
         let version = store.check()?;
         store.conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -220,6 +235,7 @@ impl StateStore {
                 conn: mem,
                 path: Some(path.to_path_buf()),
                 lock: None,
+                os_lock: None,
             };
             copy.migrate()?;
             return Ok(copy);

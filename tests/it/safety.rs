@@ -616,3 +616,394 @@ async fn state_integrity_corrupt_cells_foreign_and_empty_files() {
     env.expect(&["destroy", "--yes"], 0);
     assert!(vpcs_of(&env.name).await.is_empty());
 }
+
+/// One lock per state file, however it is spelled: a run through a
+/// symlink, a hard link or a path with `..` meets the running one's lock and
+/// is refused naming it, also after every `*.lock` file is deleted by hand.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_lock_per_state_file_however_it_is_spelled() {
+    let env = one_vpc_env("it-spell", "todo", 97);
+    // The first run holds the lock, stopped inside its one create.
+    let proxy = Proxy::start(&["--hold-op", "CreateVpc"]);
+    let mut first = env
+        .command(&["up", "--yes"])
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        proxy
+            .wait_hold(&mut || first.try_wait().unwrap().is_some())
+            .is_some(),
+        "the first up never called CreateVpc"
+    );
+
+    let state = env.state_path();
+    let symlink = env.dir.path().join("via-symlink.db");
+    std::os::unix::fs::symlink(&state, &symlink).unwrap();
+    let hard_link = env.dir.path().join("via-hard-link.db");
+    std::fs::hard_link(&state, &hard_link).unwrap();
+    let dotted = env
+        .dir
+        .path()
+        .join("plans")
+        .join("..")
+        .join("state")
+        .join(state.file_name().unwrap());
+    let up_via = |path: &std::path::Path| {
+        let mut cmd = infra_command(&env.endpoint);
+        cmd.arg("--plans")
+            .arg(env.dir.path().join("plans"))
+            .arg("--state")
+            .arg(path)
+            .args(["up", "--yes", "--env", &env.name]);
+        cmd.output().unwrap()
+    };
+    let refused = |path: &std::path::Path, how: &str| {
+        let out = up_via(path);
+        let err = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{how}: {err}\n{}",
+            text(&out.stdout)
+        );
+        assert!(
+            err.contains("state is locked by") && err.contains(&format!("(pid {})", first.id())),
+            "{how}: {err}"
+        );
+        assert!(!text(&out.stdout).contains("create started"), "{how}");
+    };
+    refused(&symlink, "through a symlink");
+    refused(&hard_link, "through a hard link");
+    refused(&dotted, "through a path with ..");
+    // Lock files deleted by hand change nothing: the lock is the state file's own.
+    for dir in [state.parent().unwrap(), env.dir.path()] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "lock") {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+    }
+    refused(&state, "after lock files were deleted");
+    refused(&symlink, "through a symlink, after lock files were deleted");
+    assert!(
+        vpcs_of(&env.name).await.len() <= 1,
+        "only the first run created"
+    );
+
+    // Killed, then rerun through the symlink: one VPC, converged.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    drop(proxy);
+    let out = up_via(&symlink);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(vpcs_of(&env.name).await.len(), 1, "nothing duplicated");
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    env.expect(&["destroy", "--yes"], 0);
+    assert!(vpcs_of(&env.name).await.is_empty());
+}
+
+/// A lock row whose process is alive on this host is never called stale,
+/// even with no OS lock held; once that process is gone (or its pid was
+/// reused by a process started after the lock), the row is cleared.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_holder_is_never_stale() {
+    let env = one_vpc_env("it-alive", "todo", 98);
+    env.expect(&["up", "--yes"], 0);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut holder = std::process::Command::new("sleep")
+        .arg("120")
+        .spawn()
+        .unwrap();
+    let write_row = |pid: u32, started_at: i64| {
+        let c = rusqlite::Connection::open(env.state_path()).unwrap();
+        c.execute("DELETE FROM lock", []).unwrap();
+        c.execute(
+            "INSERT INTO lock(id, lock_id, user, host, pid, command, started_at) VALUES (1, 'held-elsewhere', 'ada', ?1, ?2, 'infra up (a build that locked another file)', ?3)",
+            rusqlite::params![host, pid, started_at],
+        )
+        .unwrap();
+    };
+
+    write_row(holder.id(), now);
+    let out = env.expect(&["up", "--yes"], 1);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("state is locked by") && err.contains(&format!("(pid {})", holder.id())),
+        "{err}"
+    );
+    assert!(!err.contains("stale"), "{err}");
+
+    // The same pid, but its process started after the lock was taken: reused.
+    write_row(holder.id(), now - 3600);
+    let out = env.expect(&["up", "--yes"], 0);
+    assert!(
+        text(&out.stderr).contains("cleared a stale lock"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The holder's process is gone.
+    write_row(holder.id(), now);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let out = env.expect(&["up", "--yes"], 0);
+    assert!(
+        text(&out.stderr).contains("cleared a stale lock"),
+        "{}",
+        text(&out.stderr)
+    );
+    env.expect(&["destroy", "--yes"], 0);
+    assert!(vpcs_of(&env.name).await.is_empty());
+}
+
+/// An IAM policy document as the emulator returns it (URL-encoded JSON).
+fn policy_json(doc: &str) -> serde_json::Value {
+    serde_json::from_str(&percent_encoding::percent_decode_str(doc).decode_utf8_lossy()).unwrap()
+}
+
+/// A statement's actions, as a list.
+fn actions(statement: &serde_json::Value) -> Vec<String> {
+    match &statement["Action"] {
+        serde_json::Value::String(a) => vec![a.clone()],
+        serde_json::Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The policies infra writes are tight, read back from the emulator: the
+/// interruption queue takes messages only from this cluster's rules in this
+/// account and never without TLS; a Pod Identity role trusts this account's
+/// EKS for one service account of this cluster; the load balancer
+/// controller's conditions name this cluster's tag value; Karpenter may
+/// create instance profiles on the tags of the request.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_policies_infra_writes_are_tight() {
+    let env = TestEnv::from_dev("it-policy", 99);
+    env.edit_plan(
+        "service_account = \"todo-api\"\n",
+        "service_account = \"todo-api\"\npod_identity = true\n",
+    );
+    env.expect(&["up", "--yes"], 0);
+    let sdk = clients().await;
+    let cluster = format!("todo-{}", env.name);
+    let account = sdk
+        .eks
+        .describe_cluster()
+        .name(&cluster)
+        .send()
+        .await
+        .unwrap()
+        .cluster()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .split(':')
+        .nth(4)
+        .unwrap()
+        .to_string();
+    assert!(!account.is_empty());
+
+    // The interruption queue.
+    let url = sdk
+        .sqs
+        .get_queue_url()
+        .queue_name(format!("{cluster}-karpenter"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let attrs = sdk
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let queue_arn =
+        attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    let policy: serde_json::Value = serde_json::from_str(
+        &attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::Policy],
+    )
+    .unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    let mut rule_arns: Vec<String> = Vec::new();
+    for key in [
+        "spot-interruption",
+        "rebalance",
+        "instance-state-change",
+        "scheduled-change",
+    ] {
+        let rule = sdk
+            .events
+            .describe_rule()
+            .name(format!("{cluster}-karpenter-{key}"))
+            .send()
+            .await
+            .unwrap();
+        rule_arns.push(rule.arn().unwrap().to_string());
+    }
+    rule_arns.sort();
+    let allows: Vec<&serde_json::Value> = statements
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .collect();
+    assert!(!allows.is_empty(), "{policy:#}");
+    for s in &allows {
+        assert_eq!(
+            s["Principal"]["Service"], "events.amazonaws.com",
+            "only EventBridge sends: {s:#}"
+        );
+        assert_eq!(
+            s["Condition"]["StringEquals"]["aws:SourceAccount"],
+            account.as_str(),
+            "{s:#}"
+        );
+        let mut sources: Vec<String> = match &s["Condition"]["ArnEquals"]["aws:SourceArn"] {
+            serde_json::Value::String(a) => vec![a.clone()],
+            serde_json::Value::Array(a) => {
+                a.iter().map(|x| x.as_str().unwrap().to_string()).collect()
+            }
+            other => panic!("no aws:SourceArn: {other}"),
+        };
+        sources.sort();
+        assert_eq!(
+            sources, rule_arns,
+            "this cluster's four rules, no other source"
+        );
+    }
+    let deny_plain = statements.iter().any(|s| {
+        s["Effect"] == "Deny"
+            && s["Principal"] == "*"
+            && actions(s).iter().any(|a| a == "sqs:*")
+            && s["Resource"] == queue_arn.as_str()
+            && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+    });
+    assert!(deny_plain, "non-TLS access is denied: {policy:#}");
+
+    // The Pod Identity role's trust.
+    let role = sdk
+        .iam
+        .get_role()
+        .role_name(format!("{cluster}-todo-api"))
+        .send()
+        .await
+        .unwrap();
+    let trust = policy_json(role.role().unwrap().assume_role_policy_document().unwrap());
+    for s in trust["Statement"].as_array().unwrap() {
+        assert_eq!(
+            s["Principal"]["Service"], "pods.eks.amazonaws.com",
+            "{trust:#}"
+        );
+        let cond = &s["Condition"]["StringEquals"];
+        assert_eq!(cond["aws:SourceAccount"], account.as_str(), "{trust:#}");
+        assert_eq!(
+            cond["aws:RequestTag/eks-cluster-name"],
+            cluster.as_str(),
+            "{trust:#}"
+        );
+        assert_eq!(
+            cond["aws:RequestTag/kubernetes-namespace"], "todo-backend",
+            "{trust:#}"
+        );
+        assert_eq!(
+            cond["aws:RequestTag/kubernetes-service-account"], "todo-api",
+            "{trust:#}"
+        );
+    }
+
+    // The load balancer controller: every condition on its tag names this cluster.
+    let lbc = sdk
+        .iam
+        .get_role_policy()
+        .role_name(format!("{cluster}-aws-load-balancer-controller"))
+        .policy_name("workload")
+        .send()
+        .await
+        .unwrap();
+    let lbc = policy_json(lbc.policy_document());
+    let mut named = 0;
+    for s in lbc["Statement"].as_array().unwrap() {
+        for (operator, keys) in s["Condition"].as_object().into_iter().flatten() {
+            for (key, value) in keys.as_object().unwrap() {
+                if key.ends_with("/elbv2.k8s.aws/cluster") {
+                    assert_eq!(
+                        operator, "StringEquals",
+                        "a condition that only tests the key exists: {s:#}"
+                    );
+                    assert_eq!(value, cluster.as_str(), "{s:#}");
+                    named += 1;
+                }
+            }
+        }
+        // Creating load balancers, target groups and their groups is allowed only tagged for this cluster.
+        let creates = actions(s).iter().any(|a| {
+            a == "elasticloadbalancing:CreateLoadBalancer"
+                || a == "elasticloadbalancing:CreateTargetGroup"
+        });
+        if creates {
+            assert_eq!(
+                s["Condition"]["StringEquals"]["aws:RequestTag/elbv2.k8s.aws/cluster"],
+                cluster.as_str(),
+                "{s:#}"
+            );
+        }
+    }
+    assert!(
+        named >= 5,
+        "the controller's statements are conditioned on this cluster: {lbc:#}"
+    );
+
+    // Karpenter: creating an instance profile is conditioned on the request's tags.
+    let karpenter = sdk
+        .iam
+        .get_role_policy()
+        .role_name(format!("{cluster}-karpenter-controller"))
+        .policy_name("karpenter-controller")
+        .send()
+        .await
+        .unwrap();
+    let karpenter = policy_json(karpenter.policy_document());
+    let create: Vec<&serde_json::Value> = karpenter["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| actions(s).iter().any(|a| a == "iam:CreateInstanceProfile"))
+        .collect();
+    assert_eq!(create.len(), 1, "{karpenter:#}");
+    let cond = create[0]["Condition"].as_object().unwrap();
+    let keys: Vec<&String> = cond
+        .values()
+        .flat_map(|k| k.as_object().unwrap().keys())
+        .collect();
+    assert!(
+        keys.iter().all(|k| k.starts_with("aws:RequestTag/")),
+        "a create has no resource tags yet: {keys:?}"
+    );
+    assert_eq!(
+        cond["StringEquals"][format!("aws:RequestTag/kubernetes.io/cluster/{cluster}")],
+        "owned"
+    );
+    assert_eq!(
+        actions(create[0]),
+        ["iam:CreateInstanceProfile"],
+        "other profile actions go on the profile's own tags"
+    );
+
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    env.expect(&["destroy", "--yes"], 0);
+    assert!(ec2_inventory(&sdk.ec2, &env.name).await.is_empty());
+}

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::tagged::{create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag};
+use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag};
 
 pub struct Route53Zone;
 
@@ -270,11 +270,18 @@ impl Kind for Route53Zone {
                 Some(ns) => ns,
                 None => name_servers(cx, &id).await?,
             };
-            let comparable: serde_json::Map<String, serde_json::Value> = tags
+            let mut comparable: serde_json::Map<String, serde_json::Value> = tags
                 .iter()
                 .filter(|(k, _)| !is_foreign_tag(k))
                 .map(|(k, v)| (k.clone(), json!(v)))
                 .collect();
+            if untagged && referenced.is_some() {
+                // The reference names the project: it stands for the tag, so
+                // the zone is not taken for one made before projects were
+                // tagged. The plan's other tags still differ, and the update
+                // writes every tag, identity included.
+                comparable.insert(TAG_PROJECT.into(), json!(scope.owner.project));
+            }
             let props = json!({ "name": name, "comment": zone.config().and_then(|c| c.comment()).unwrap_or_default(), "tags": comparable });
             let address = tags
                 .iter()
