@@ -244,6 +244,12 @@ pub fn readable<'t>(tags: impl IntoIterator<Item = (&'t str, &'t str)>, owner: O
     ownership(tags, owner) != Ownership::Foreign
 }
 
+/// The account an ARN names (`arn:partition:service:region:account:...`),
+/// empty when it names none.
+pub fn account_of_arn(arn: &str) -> String {
+    arn.split(':').nth(4).unwrap_or_default().to_string()
+}
+
 /// The `infra:project` a live resource's comparable tags carry, if any.
 pub fn project_of(props: &Props) -> Option<&str> {
     props

@@ -105,6 +105,11 @@ fn to_live(c: &aws_sdk_eks::types::Cluster, owner: crate::model::Owner<'_>) -> O
         ("id".to_string(), name.clone()),
         ("name".into(), name.clone()),
         ("arn".into(), c.arn().unwrap_or_default().to_string()),
+        // For trust policies that name the account (`aws:SourceAccount`).
+        (
+            "account".into(),
+            crate::model::account_of_arn(c.arn().unwrap_or_default()),
+        ),
         (
             "endpoint".into(),
             c.endpoint().unwrap_or_default().to_string(),
@@ -195,6 +200,7 @@ impl Kind for EksCluster {
             "id",
             "name",
             "arn",
+            "account",
             "endpoint",
             "ca_data",
             "oidc_issuer",

@@ -28,12 +28,14 @@ fn attributes(props: &Props) -> HashMap<QueueAttributeName, String> {
     a
 }
 
+/// `account`: for policies that name it (`aws:SourceAccount`).
 fn outputs(url: &str, arn: &str, name: &str) -> Outputs {
     [
         ("id".into(), url.to_string()),
         ("url".into(), url.to_string()),
         ("arn".into(), arn.to_string()),
         ("name".into(), name.to_string()),
+        ("account".into(), crate::model::account_of_arn(arn)),
     ]
     .into()
 }
@@ -45,7 +47,7 @@ impl Kind for SqsQueue {
     }
 
     fn outputs(&self) -> &'static [&'static str] {
-        &["id", "url", "arn", "name"]
+        &["id", "url", "arn", "name", "account"]
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {
