@@ -225,7 +225,9 @@ fn action_text(a: &Action) -> String {
         let _ = writeln!(
             out,
             "      {}",
-            style::red("# PROTECTED (protect = true): `up` refuses this until protection is lifted")
+            style::red(
+                "# PROTECTED (protect = true): `up` refuses this until protection is lifted"
+            )
         );
     }
     if let Some(reason) = &a.reason {
