@@ -24,8 +24,14 @@ pub async fn run(cli: &Cli, args: &RmArgs) -> anyhow::Result<u8> {
     let reporter = Arc::new(TerminalReporter::new(false));
     let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await?;
     let command = command_line();
-    let mut state =
-        ops::open_for_write(&opts, &command, reporter.as_ref(), args.lock.lock_timeout).await?;
+    let mut state = ops::open_for_write(
+        &opts,
+        &prepared,
+        &command,
+        reporter.as_ref(),
+        args.lock.lock_timeout,
+    )
+    .await?;
     if state
         .resource(&args.address)
         .map_err(Error::from)?

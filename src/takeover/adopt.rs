@@ -765,7 +765,8 @@ pub async fn adopt(
         });
     }
     let mut store =
-        crate::ops::open_for_write(opts, command, cx.reporter.as_ref(), lock_timeout).await?;
+        crate::ops::open_for_write(opts, prepared, command, cx.reporter.as_ref(), lock_timeout)
+            .await?;
     let run_id = store.begin_run(command)?;
     let mut tagged = Vec::new();
     for m in &mapped {

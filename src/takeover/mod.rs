@@ -361,7 +361,8 @@ pub async fn import(
         .ok_or_else(|| Error::Incomplete(format!("unreachable: {address} checked")))?;
     let kind = d.kind.clone();
     let mut state =
-        crate::ops::open_for_write(opts, command, cx.reporter.as_ref(), lock_timeout).await?;
+        crate::ops::open_for_write(opts, prepared, command, cx.reporter.as_ref(), lock_timeout)
+            .await?;
     let run_id = state.begin_run(command)?;
     let token = uuid::Uuid::new_v4().to_string();
     let j = state.journal_begin(
