@@ -114,6 +114,16 @@ impl Kind for AcmCertificateValidation {
         let Ok(arn) = str_prop(resolved, "certificate_arn") else {
             return Ok(None);
         };
+        // The record it was validated by is not known yet (its record
+        // resource was not found): adopting it would record that unknown,
+        // and the next plan would replace it. Left to create, which only
+        // waits for the issued certificate again.
+        if resolved
+            .get("validation_record")
+            .is_some_and(crate::model::has_unknown)
+        {
+            return Ok(None);
+        }
         let Some(c) = describe(cx, arn).await? else {
             return Ok(None);
         };
