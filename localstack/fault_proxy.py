@@ -5,7 +5,7 @@ Python 3.11 standard library only:
 
     python3 localstack/fault_proxy.py --upstream http://127.0.0.1:4566 --port 0 --seed 7 \
         [--throttle 0.2] [--error5xx 0.05] [--drop 0.02] [--latency FILE.json] \
-        [--hold-at K] [--log FILE] [--host 127.0.0.1] [--rewrite-host] \
+        [--hold-at K] [--hold-op OP [--hold-unsent]] [--log FILE] [--host 127.0.0.1] [--rewrite-host] \
         [--upstream-timeout 300] [--verbose]
 
 Prints exactly one line ``listening on <port>`` (flushed) and serves until killed; point
@@ -26,7 +26,10 @@ Then latency (``--latency``: {"Operation": s, "service:Operation": s, "*": s}) i
 before forwarding, and the K-th forwarded mutating call (``--hold-at K``; dropped calls
 count, the hold wins over the drop) — or the first call of one operation (``--hold-op OP``) —
 is forwarded, its response read, ``HOLD <K|OP> <op>``
-printed on stdout (flushed) and the request is never answered.
+printed on stdout (flushed) and the request is never answered. With ``--hold-unsent``
+every call of ``--hold-op OP`` is held *before* it is forwarded (the emulator never sees
+it; ``HOLD OP <op>`` is printed for each): a client killed then stopped between the
+calls of a multi-call create (the group made, its default egress not yet revoked).
 
 Control endpoints (not forwarded, no faults): ``GET /__proxy/stats``,
 ``POST /__proxy/reset`` (zeroes the counters; not the random sequence nor the hold
@@ -428,6 +431,9 @@ class State:
                 s["faults"]["5xx"] += 1
             elif call.drop_eligible and r2 < a.drop:
                 fault = "drop"
+            if fault is None and a.hold_unsent and call.operation == a.hold_op:
+                fault = "unsent"
+                s["faults"]["hold"] += 1
             if fault in (None, "drop"):
                 s["forwarded"] += 1
                 if call.mutating:
@@ -518,6 +524,10 @@ class Handler(BaseHTTPRequestHandler):
             self.state.log(seq, call, fault, status, 0.0)
             return self._respond(status, http.client.responses.get(status, ""), headers, payload)
 
+        if fault == "unsent":
+            self.state.log(seq, call, fault, 0, 0.0)
+            self.state.out(f"HOLD {self.state.args.hold_op} {call.operation}")
+            threading.Event().wait()  # never forwarded, never answered
         if delay > 0:
             time.sleep(delay)
         try:
@@ -618,6 +628,8 @@ def main(argv=None):
     p.add_argument("--latency", metavar="FILE.json", help='{"Operation": seconds, "*": seconds}')
     p.add_argument("--hold-at", type=int, default=0, metavar="K", help="hold the K-th forwarded mutating call")
     p.add_argument("--hold-op", default="", metavar="OPERATION", help="hold the first forwarded call of OPERATION (e.g. CreateAccessEntry)")
+    p.add_argument("--hold-unsent", action="store_true",
+                   help="with --hold-op: hold every call of OPERATION before forwarding it")
     p.add_argument("--log", metavar="FILE", help="append one line per request")
     p.add_argument("--rewrite-host", action="store_true", help="send Host: <upstream> instead of the client's")
     p.add_argument("--upstream-timeout", type=float, default=300.0)
@@ -625,6 +637,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.throttle + args.error5xx > 1.0:
         p.error("--throttle + --error5xx must be <= 1")
+    if args.hold_unsent and not args.hold_op:
+        p.error("--hold-unsent needs --hold-op")
 
     Handler.state = State(args)
     ThreadingHTTPServer.daemon_threads = True

@@ -12,6 +12,7 @@ mod data;
 mod destroy;
 mod drift;
 mod faults;
+mod finish;
 mod formats;
 mod locks;
 mod lost_state;

@@ -1,0 +1,218 @@
+//! Multi-call creates finish: a create made of several calls (a security
+//! group, then revoking AWS's default allow-all egress; a VPC, then its DNS
+//! attributes; a subnet, then its public-IP attribute; a KMS key, then its
+//! policy and rotation; an EventBridge rule, then its target) killed between
+//! the calls is finished by the next run. The fault proxy holds the later
+//! call before it reaches the emulator (`--hold-unsent`), the binary is
+//! killed -9 there, and after the rerun the live configuration, read with SDK
+//! calls, is what a clean run makes.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// Runs `up` through a fault proxy that holds every `operation` call before
+/// forwarding it; waits for the first hold (and up to `holds` of them, as
+/// long as they keep coming), then kills the binary (-9).
+fn killed_before(env: &TestEnv, operation: &str, holds: usize) {
+    let proxy = Proxy::start(&["--hold-op", operation, "--hold-unsent"]);
+    let mut cmd = env.command(&["up", "--yes"]);
+    cmd.env("AWS_ENDPOINT_URL", &proxy.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let held = proxy.wait_hold(&mut || child.try_wait().unwrap().is_some());
+    assert!(held.is_some(), "{operation} was never called");
+    // Creates running side by side reach the same call: let them get there.
+    for _ in 1..holds {
+        let deadline = Instant::now() + Duration::from_secs(45);
+        let more = proxy
+            .wait_hold(&mut || child.try_wait().unwrap().is_some() || Instant::now() > deadline);
+        if more.is_none() {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+/// The dev plan up to `[section]` (network only, or network and cluster).
+fn plan_until(env: &TestEnv, section: &str) -> String {
+    let all = env.plan_text();
+    all[..all.find(&format!("\n[{section}]")).unwrap()].to_string()
+}
+
+fn tag<'a>(tags: &'a [aws_sdk_ec2::types::Tag], key: &str) -> Option<&'a str> {
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+}
+
+/// The env's security groups: id → address.
+async fn groups(ec2: &aws_sdk_ec2::Client, env: &str) -> BTreeMap<String, String> {
+    ec2.describe_security_groups()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+        .iter()
+        .map(|g| {
+            (
+                g.group_id().unwrap().to_string(),
+                tag(g.tags(), "infra:address")
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Every egress rule of the env's groups, by group address: protocol,
+/// CIDR, description and the rule's own `infra:address` ("" when untagged).
+async fn egress(ec2: &aws_sdk_ec2::Client, env: &str) -> BTreeMap<String, Vec<String>> {
+    let groups = groups(ec2, env).await;
+    let mut out: BTreeMap<String, Vec<String>> =
+        groups.values().map(|a| (a.clone(), Vec::new())).collect();
+    let rules = ec2
+        .describe_security_group_rules()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .set_values(Some(groups.keys().cloned().collect()))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for r in rules.security_group_rules() {
+        if r.is_egress() != Some(true) {
+            continue;
+        }
+        let group = &groups[r.group_id().unwrap()];
+        out.entry(group.clone()).or_default().push(format!(
+            "{} {} {:?} {}",
+            r.ip_protocol().unwrap_or_default(),
+            r.cidr_ipv4().unwrap_or_default(),
+            r.description().unwrap_or_default(),
+            tag(r.tags(), "infra:address").unwrap_or_default()
+        ));
+    }
+    for rules in out.values_mut() {
+        rules.sort();
+    }
+    out
+}
+
+/// What a clean run leaves: the database group lets nothing out; the nodes
+/// group has exactly the plan's egress rule, tagged as infra's.
+fn clean_egress() -> BTreeMap<String, Vec<String>> {
+    [
+        ("security_group.database".to_string(), Vec::new()),
+        (
+            "security_group.nodes".to_string(),
+            vec![
+                "-1 0.0.0.0/0 \"nodes reach the internet through NAT\" security_group_rule.nodes_egress_all"
+                    .to_string(),
+            ],
+        ),
+    ]
+    .into()
+}
+
+fn findings(out: &std::process::Output) -> Vec<(String, String, String)> {
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut got: Vec<(String, String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+            (s("finding"), s("parent"), s("what"))
+        })
+        .filter(|(finding, _, _)| finding == "default_egress")
+        .collect();
+    got.sort();
+    got
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn security_groups_cut_short_before_their_default_egress_is_revoked_finish() {
+    let env = TestEnv::from_dev("it-sgcut", 100);
+    env.write_plan(&plan_until(&env, "cluster"));
+    let ec2 = ec2().await;
+
+    // Both groups made, neither's default egress revoked.
+    killed_before(&env, "RevokeSecurityGroupEgress", 2);
+    let left = egress(&ec2, &env.name).await;
+    assert_eq!(
+        left.get("security_group.database"),
+        Some(&vec!["-1 0.0.0.0/0 \"\" ".to_string()]),
+        "the cut leaves AWS's default egress: {left:#?}"
+    );
+
+    // Drift names it (exit 2), the plan revokes it.
+    let drift = env.expect(&["drift", "--json"], 2);
+    assert_eq!(
+        findings(&drift),
+        vec![(
+            "default_egress".into(),
+            "security_group.database".into(),
+            "egress all to 0.0.0.0/0".into()
+        )],
+        "{}",
+        text(&drift.stdout)
+    );
+    let plan = text(&env.expect(&["plan"], 0).stdout);
+    assert!(
+        plan.contains(
+            "AWS's default egress all to 0.0.0.0/0 on security_group.database, never revoked"
+        ),
+        "{plan}"
+    );
+
+    env.expect(&["up", "--yes"], 0);
+    assert_eq!(egress(&ec2, &env.name).await, clean_egress());
+    assert_eq!(groups(&ec2, &env.name).await.len(), 2, "nothing made twice");
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    env.expect(&["drift"], 0);
+
+    // The same rule put back by hand is drift too, and `up` revokes it again.
+    let database = groups(&ec2, &env.name)
+        .await
+        .into_iter()
+        .find(|(_, a)| a == "security_group.database")
+        .unwrap()
+        .0;
+    ec2.authorize_security_group_egress()
+        .group_id(&database)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("-1")
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let drift = env.expect(&["drift", "--json"], 2);
+    assert_eq!(findings(&drift).len(), 1, "{}", text(&drift.stdout));
+    let human = text(&env.expect(&["drift"], 2).stdout);
+    assert!(
+        human.contains("security_group.database: AWS's default egress all to 0.0.0.0/0"),
+        "{human}"
+    );
+    env.expect(&["up", "--yes"], 0);
+    assert_eq!(egress(&ec2, &env.name).await, clean_egress());
+    env.expect(&["drift"], 0);
+
+    env.expect(&["destroy", "--yes"], 0);
+    assert!(ec2_inventory(&ec2, &env.name).await.is_empty());
+}
