@@ -216,3 +216,95 @@ async fn security_groups_cut_short_before_their_default_egress_is_revoked_finish
     env.expect(&["destroy", "--yes"], 0);
     assert!(ec2_inventory(&ec2, &env.name).await.is_empty());
 }
+
+async fn vpc_dns(ec2: &aws_sdk_ec2::Client, env: &str) -> (String, bool, bool) {
+    use aws_sdk_ec2::types::VpcAttributeName as A;
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vpcs.vpcs().len(), 1, "one VPC: {vpcs:?}");
+    let id = vpcs.vpcs()[0].vpc_id().unwrap().to_string();
+    let attr = |name: A| {
+        let id = id.clone();
+        async move {
+            let out = ec2
+                .describe_vpc_attribute()
+                .vpc_id(&id)
+                .attribute(name)
+                .send()
+                .await
+                .unwrap();
+            out.enable_dns_support()
+                .or(out.enable_dns_hostnames())
+                .and_then(|a| a.value())
+                .unwrap_or(false)
+        }
+    };
+    let support = attr(A::EnableDnsSupport).await;
+    let hostnames = attr(A::EnableDnsHostnames).await;
+    (id, support, hostnames)
+}
+
+/// Subnet address → MapPublicIpOnLaunch.
+async fn public_ip(ec2: &aws_sdk_ec2::Client, env: &str) -> BTreeMap<String, bool> {
+    ec2.describe_subnets()
+        .filters(env_filter(env))
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+        .iter()
+        .map(|s| {
+            (
+                tag(s.tags(), "infra:address")
+                    .unwrap_or_default()
+                    .to_string(),
+                s.map_public_ip_on_launch().unwrap_or(false),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vpc_and_subnets_cut_short_before_their_attributes_finish() {
+    let env = TestEnv::from_dev("it-vpccut", 101);
+    env.write_plan(&plan_until(&env, "cluster"));
+    let ec2 = ec2().await;
+
+    // The VPC made, its DNS attributes never set (AWS's default: no hostnames).
+    killed_before(&env, "ModifyVpcAttribute", 1);
+    let (_, _, hostnames) = vpc_dns(&ec2, &env.name).await;
+    assert!(!hostnames, "the cut leaves DNS hostnames off");
+
+    // The rerun finishes the VPC, then is cut after the public subnets'
+    // creates, before their public-IP attribute.
+    killed_before(&env, "ModifySubnetAttribute", 3);
+    let cut = public_ip(&ec2, &env.name).await;
+    let public: Vec<&String> = cut.keys().filter(|a| a.contains(".public_")).collect();
+    assert!(!public.is_empty(), "a public subnet was made: {cut:?}");
+    assert!(
+        public.iter().all(|a| !cut[*a]),
+        "the cut leaves them without public IPs: {cut:?}"
+    );
+
+    env.expect(&["up", "--yes"], 0);
+    let (_, support, hostnames) = vpc_dns(&ec2, &env.name).await;
+    assert!(support && hostnames, "DNS support and hostnames on");
+    let subnets = public_ip(&ec2, &env.name).await;
+    assert_eq!(
+        subnets.len(),
+        9,
+        "three tiers in three AZs, none twice: {subnets:?}"
+    );
+    for (address, on) in &subnets {
+        assert_eq!(*on, address.contains(".public_"), "{address}: {subnets:?}");
+    }
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    env.expect(&["drift"], 0);
+
+    env.expect(&["destroy", "--yes"], 0);
+    assert!(ec2_inventory(&ec2, &env.name).await.is_empty());
+}
