@@ -308,3 +308,129 @@ async fn a_vpc_and_subnets_cut_short_before_their_attributes_finish() {
     env.expect(&["destroy", "--yes"], 0);
     assert!(ec2_inventory(&ec2, &env.name).await.is_empty());
 }
+
+/// Every KMS key tagged with the env: its `infra:address` → key id.
+async fn env_keys(kms: &aws_sdk_kms::Client, env: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let keys: Vec<String> = kms
+        .list_keys()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|k| k.key_id().map(String::from))
+        .collect();
+    for id in keys {
+        let Ok(tags) = kms.list_resource_tags().key_id(&id).send().await else {
+            continue;
+        };
+        let get = |k: &str| {
+            tags.tags()
+                .iter()
+                .find(|t| t.tag_key() == k)
+                .map(|t| t.tag_value().to_string())
+        };
+        if get("infra:env").as_deref() != Some(env) {
+            continue;
+        }
+        let state = kms
+            .describe_key()
+            .key_id(&id)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata()
+            .and_then(|m| m.key_state().cloned());
+        if state == Some(aws_sdk_kms::types::KeyState::PendingDeletion) {
+            continue;
+        }
+        out.push((get("infra:address").unwrap_or_default(), id));
+    }
+    out.sort();
+    out
+}
+
+/// A key's rotation, and the services its policy lets use it (the
+/// `ServicesEncrypt` statement, with its account condition).
+async fn key_config(kms: &aws_sdk_kms::Client, id: &str) -> (bool, Vec<String>) {
+    let rotation = kms
+        .get_key_rotation_status()
+        .key_id(id)
+        .send()
+        .await
+        .unwrap()
+        .key_rotation_enabled();
+    let policy = kms
+        .get_key_policy()
+        .key_id(id)
+        .policy_name("default")
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let mut services = Vec::new();
+    for s in doc["Statement"].as_array().unwrap() {
+        if s["Sid"] != "ServicesEncrypt" {
+            continue;
+        }
+        assert!(
+            s["Condition"]["StringEquals"]["aws:SourceAccount"].is_string(),
+            "{s}"
+        );
+        match &s["Principal"]["Service"] {
+            Value::String(one) => services.push(one.clone()),
+            Value::Array(many) => {
+                services.extend(many.iter().map(|v| v.as_str().unwrap().to_string()))
+            }
+            other => panic!("{other}"),
+        }
+    }
+    (rotation, services)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_keys_cut_short_before_their_policy_and_rotation_finish() {
+    let env = TestEnv::from_dev("it-kmscut", 102);
+    let kms_only = "\n[kms]\neks = false\nrds = false\nlogs = true\ndeletion_window_days = 7\n";
+    env.write_plan(&format!("{}{kms_only}", plan_until(&env, "cluster")));
+    let kms = clients().await.kms;
+
+    // The logs key made, with neither its grant to CloudWatch Logs nor rotation.
+    killed_before(&env, "PutKeyPolicy", 1);
+    let keys = env_keys(&kms, &env.name).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(
+        key_config(&kms, &keys[0].1).await,
+        (false, Vec::new()),
+        "the cut leaves AWS's defaults"
+    );
+    env.expect(&["up", "--yes"], 0);
+    let keys = env_keys(&kms, &env.name).await;
+    assert_eq!(keys.len(), 1, "nothing made twice: {keys:?}");
+    assert_eq!(keys[0].0, "kms_key.logs");
+    assert_eq!(
+        key_config(&kms, &keys[0].1).await,
+        (true, vec!["logs.us-east-1.amazonaws.com".to_string()])
+    );
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    env.expect(&["drift"], 0);
+
+    // The database key (no grant) cut short before its rotation.
+    env.edit_plan("rds = false", "rds = true");
+    killed_before(&env, "EnableKeyRotation", 1);
+    env.expect(&["up", "--yes"], 0);
+    let keys = env_keys(&kms, &env.name).await;
+    assert_eq!(
+        keys.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+        vec!["kms_key.logs", "kms_key.rds"]
+    );
+    assert_eq!(key_config(&kms, &keys[1].1).await, (true, Vec::new()));
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    env.expect(&["drift"], 0);
+
+    env.expect(&["destroy", "--yes"], 0);
+    assert!(env_keys(&kms, &env.name).await.is_empty());
+}
