@@ -434,3 +434,74 @@ async fn kms_keys_cut_short_before_their_policy_and_rotation_finish() {
     env.expect(&["destroy", "--yes"], 0);
     assert!(env_keys(&kms, &env.name).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn event_rules_cut_short_before_their_target_finish() {
+    let env = TestEnv::from_dev("it-rulecut", 103);
+    env.write_plan(&plan_until(&env, "database"));
+    let sdk = clients().await;
+    let prefix = format!("todo-{}-", env.name);
+    let rules = || async {
+        let mut out = BTreeMap::new();
+        let listed = sdk
+            .events
+            .list_rules()
+            .name_prefix(&prefix)
+            .send()
+            .await
+            .unwrap();
+        for r in listed.rules() {
+            let name = r.name().unwrap().to_string();
+            let targets: Vec<String> = sdk
+                .events
+                .list_targets_by_rule()
+                .rule(&name)
+                .send()
+                .await
+                .unwrap()
+                .targets()
+                .iter()
+                .map(|t| t.arn().to_string())
+                .collect();
+            out.insert(name, targets);
+        }
+        out
+    };
+
+    killed_before(&env, "PutTargets", 4);
+    let cut = rules().await;
+    assert!(
+        !cut.is_empty() && cut.values().all(|t| t.is_empty()),
+        "the cut leaves rules without targets: {cut:?}"
+    );
+
+    env.expect(&["up", "--yes"], 0);
+    let queue = sdk
+        .sqs
+        .get_queue_url()
+        .queue_name(format!("todo-{}-karpenter", env.name))
+        .send()
+        .await
+        .unwrap();
+    let arn = sdk
+        .sqs
+        .get_queue_attributes()
+        .queue_url(queue.queue_url().unwrap())
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    let finished = rules().await;
+    assert_eq!(finished.len(), 4, "Karpenter's four rules: {finished:?}");
+    for (name, targets) in &finished {
+        assert_eq!(targets, &vec![arn.clone()], "{name}");
+    }
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    env.expect(&["drift"], 0);
+
+    env.expect(&["destroy", "--yes"], 0);
+    assert!(rules().await.is_empty());
+}
