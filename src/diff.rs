@@ -232,6 +232,20 @@ pub fn field_changes(
     changes
 }
 
+/// A replace field a create sets with a later call, still empty: the create
+/// was cut short, and the kind's update finishes it in place.
+fn finish_in_place(changes: &mut [FieldChange], set_after_create: &[&str]) {
+    for c in changes.iter_mut() {
+        let unset = c
+            .old
+            .as_ref()
+            .is_none_or(|v| v.is_null() || v.as_str() == Some(""));
+        if unset && set_after_create.contains(&c.field.as_str()) {
+            c.forces_replacement = false;
+        }
+    }
+}
+
 pub fn diff(graph: &ResourceGraph, current: &Current<'_>, registry: &Registry) -> Plan {
     diff_replacing(graph, current, registry, &BTreeSet::new())
 }
@@ -309,7 +323,8 @@ pub fn diff_replacing(
             continue;
         };
         let seen = comparable(&live.props, &resolved, state_row.map(|s| &s.props));
-        let changes = field_changes(&seen, &resolved, kind.replace_fields());
+        let mut changes = field_changes(&seen, &resolved, kind.replace_fields());
+        finish_in_place(&mut changes, kind.set_after_create());
         if replace.contains(&d.address) {
             let live = Live {
                 props: seen,
@@ -591,6 +606,26 @@ mod tests {
             ],
         );
         assert!(plan.is_empty(), "{plan:?}");
+    }
+
+    #[test]
+    fn a_gateway_cut_short_before_its_attach_is_attached_in_place() {
+        let gateway = |vpc: &str| {
+            let igw = desired(
+                "internet_gateway.main",
+                "InternetGateway",
+                json!({"vpc_id": "vpc-1"}),
+            );
+            let state = row(
+                "internet_gateway.main",
+                "InternetGateway",
+                "igw-1",
+                json!({ "vpc_id": vpc }),
+            );
+            run(vec![igw], vec![state]).actions[0].op
+        };
+        assert_eq!(gateway(""), Op::Update, "never attached: attach it");
+        assert_eq!(gateway("vpc-0"), Op::Replace, "another VPC's: replace");
     }
 
     #[test]

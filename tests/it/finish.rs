@@ -505,3 +505,52 @@ async fn event_rules_cut_short_before_their_target_finish() {
     env.expect(&["destroy", "--yes"], 0);
     assert!(rules().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_internet_gateway_cut_short_before_its_attach_is_attached_not_replaced() {
+    let env = TestEnv::from_dev("it-igwcut", 104);
+    env.write_plan(&plan_until(&env, "cluster"));
+    let ec2 = ec2().await;
+    let gateways = || async {
+        ec2.describe_internet_gateways()
+            .filters(env_filter(&env.name))
+            .send()
+            .await
+            .unwrap()
+            .internet_gateways()
+            .iter()
+            .map(|g| {
+                (
+                    g.internet_gateway_id().unwrap().to_string(),
+                    g.attachments()
+                        .iter()
+                        .filter_map(|a| a.vpc_id().map(String::from))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+
+    killed_before(&env, "AttachInternetGateway", 1);
+    let cut = gateways().await;
+    assert_eq!(cut.len(), 1, "{cut:?}");
+    assert!(cut[0].1.is_empty(), "the cut leaves it unattached: {cut:?}");
+
+    let plan = text(&env.expect(&["plan"], 0).stdout);
+    assert!(
+        !plan.contains("internet_gateway.main (InternetGateway) must be replaced"),
+        "{plan}"
+    );
+    env.expect(&["up", "--yes"], 0);
+    let (vpc, _, _) = vpc_dns(&ec2, &env.name).await;
+    assert_eq!(
+        gateways().await,
+        vec![(cut[0].0.clone(), vec![vpc])],
+        "the same gateway, attached"
+    );
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    env.expect(&["drift"], 0);
+
+    env.expect(&["destroy", "--yes"], 0);
+    assert!(ec2_inventory(&ec2, &env.name).await.is_empty());
+}

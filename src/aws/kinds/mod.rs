@@ -87,6 +87,13 @@ pub trait Kind: Send + Sync {
     fn outputs(&self) -> &'static [&'static str];
     /// Properties whose change needs a new resource.
     fn replace_fields(&self) -> &'static [&'static str];
+    /// Replace fields a create sets with a later call (an internet gateway's
+    /// VPC, set by attaching it). Still empty on the live resource, they mean
+    /// the create was cut short between its calls: `update` sets them in
+    /// place and nothing is replaced.
+    fn set_after_create(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// For kinds without tags: the key that identifies a resource among those
     /// read (a route: table + destination). `None` for tagged kinds, which are
     /// found by their `infra:address` tag.
