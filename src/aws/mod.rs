@@ -298,6 +298,19 @@ pub struct Timeouts {
     pub iam_propagation: Duration,
     /// First poll interval of a waiter; doubles to 15 s.
     pub poll: Duration,
+    /// How long a create whose answer was lost is looked up, with backoff,
+    /// before it is sent again, for kinds with no idempotency token or
+    /// unique name (EC2 and KMS list a new resource only after a while).
+    pub lost_create_lookup: Duration,
+}
+
+/// [`Timeouts::lost_create_lookup`]: 60 s, or `INFRA_LOST_CREATE_LOOKUP`
+/// (`10s`; the test suite shortens it).
+pub fn lost_create_lookup() -> Duration {
+    std::env::var("INFRA_LOST_CREATE_LOOKUP")
+        .ok()
+        .and_then(|v| humantime::parse_duration(v.trim()).ok())
+        .unwrap_or(Duration::from_secs(60))
 }
 
 impl Default for Timeouts {
@@ -313,6 +326,7 @@ impl Default for Timeouts {
             transport_retries: 3,
             iam_propagation: Duration::from_secs(90),
             poll: Duration::from_millis(500),
+            lost_create_lookup: lost_create_lookup(),
         }
     }
 }

@@ -21,6 +21,7 @@ mod operator;
 mod plan_output;
 mod plan_view;
 mod preflight;
+mod recovery;
 mod reference;
 mod review;
 mod safety;

@@ -73,6 +73,35 @@ fn outputs(c: &CertificateDetail) -> Option<Outputs> {
     )
 }
 
+/// The certificate and its outputs; a certificate still waiting for ACM to
+/// publish its validation record (the seconds after a request: a run killed
+/// right after `RequestCertificate` left it) is waited for, so it is seen and
+/// adopted rather than requested a second time. `None`: gone, or a
+/// certificate that will never have a record (failed).
+async fn published(cx: &Cx, arn: &str) -> Result<Option<(CertificateDetail, Outputs)>, AwsError> {
+    let Some(detail) = describe(cx, arn).await? else {
+        return Ok(None);
+    };
+    if let Some(out) = outputs(&detail) {
+        return Ok(Some((detail, out)));
+    }
+    if detail.status() != Some(&CertificateStatus::PendingValidation) {
+        return Ok(None);
+    }
+    cx.wait_for(
+        arn,
+        "ACM to publish the DNS validation record",
+        cx.timeouts.dependency,
+        || async {
+            Ok(describe(cx, arn)
+                .await?
+                .and_then(|d| outputs(&d).map(|o| (d, o))))
+        },
+    )
+    .await
+    .map(Some)
+}
+
 fn sans(c: &CertificateDetail) -> Vec<String> {
     // ACM lists the primary domain among the alternative names.
     let mut v: Vec<String> = c
@@ -119,6 +148,11 @@ fn acm_tags(map: std::collections::HashMap<String, String>) -> Vec<Tag> {
 impl Kind for AcmCertificate {
     fn name(&self) -> &'static str {
         "AcmCertificate"
+    }
+
+    /// Resent safely: IdempotencyToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
     }
 
     fn outputs(&self) -> &'static [&'static str] {
@@ -222,10 +256,7 @@ impl Kind for AcmCertificate {
             ) {
                 continue;
             }
-            let Some(detail) = describe(cx, arn).await? else {
-                continue;
-            };
-            let Some(outputs) = outputs(&detail) else {
+            let Some((detail, outputs)) = published(cx, arn).await? else {
                 continue;
             };
             let comparable: serde_json::Map<String, serde_json::Value> = tags

@@ -28,6 +28,11 @@ impl Kind for AcmCertificateValidation {
         "AcmCertificateValidation"
     }
 
+    /// Resent safely: nothing is created.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "certificate_arn"]
     }

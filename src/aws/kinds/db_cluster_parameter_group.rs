@@ -107,6 +107,11 @@ impl Kind for DbClusterParameterGroup {
         "DbClusterParameterGroup"
     }
 
+    /// Resent safely: the group name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "name", "arn"]
     }

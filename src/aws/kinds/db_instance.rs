@@ -136,6 +136,11 @@ impl Kind for DbInstance {
         "DbInstance"
     }
 
+    /// Resent safely: the instance identifier.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &[
             "id",

@@ -136,6 +136,11 @@ impl Kind for DbParameterGroup {
         "DbParameterGroup"
     }
 
+    /// Resent safely: the group name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "name"]
     }

@@ -41,6 +41,11 @@ impl Kind for DbSubnetGroup {
         "DbSubnetGroup"
     }
 
+    /// Resent safely: the group name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "name"]
     }

@@ -122,6 +122,11 @@ impl Kind for EksAccessEntry {
         "EksAccessEntry"
     }
 
+    /// Resent safely: clientRequestToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "arn", "principal_arn"]
     }

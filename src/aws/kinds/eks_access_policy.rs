@@ -119,6 +119,11 @@ impl Kind for EksAccessPolicyAssociation {
         "EksAccessPolicyAssociation"
     }
 
+    /// Resent safely: AssociateAccessPolicy is idempotent.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }

@@ -168,6 +168,11 @@ impl Kind for EksAddon {
         "EksAddon"
     }
 
+    /// Resent safely: clientRequestToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "arn", "version"]
     }

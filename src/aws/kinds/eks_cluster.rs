@@ -195,6 +195,11 @@ impl Kind for EksCluster {
         "EksCluster"
     }
 
+    /// Resent safely: clientRequestToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &[
             "id",

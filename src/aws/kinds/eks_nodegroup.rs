@@ -162,6 +162,11 @@ impl Kind for EksNodegroup {
         "EksNodegroup"
     }
 
+    /// Resent safely: clientRequestToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "name", "arn"]
     }

@@ -98,6 +98,11 @@ impl Kind for EksPodIdentityAssociation {
         "EksPodIdentityAssociation"
     }
 
+    /// Resent safely: clientRequestToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "arn"]
     }

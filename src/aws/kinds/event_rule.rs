@@ -62,6 +62,11 @@ impl Kind for EventRule {
         "EventRule"
     }
 
+    /// Resent safely: PutRule is an upsert by name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "arn"]
     }

@@ -37,6 +37,11 @@ impl Kind for IamOidcProvider {
         "IamOidcProvider"
     }
 
+    /// Resent safely: the issuer URL.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "arn"]
     }

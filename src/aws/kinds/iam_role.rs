@@ -31,6 +31,11 @@ impl Kind for IamRole {
         "IamRole"
     }
 
+    /// Resent safely: the role name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "name", "arn"]
     }

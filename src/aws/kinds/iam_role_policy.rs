@@ -20,6 +20,11 @@ impl Kind for IamRolePolicy {
         "IamRolePolicy"
     }
 
+    /// Resent safely: PutRolePolicy is an upsert.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }

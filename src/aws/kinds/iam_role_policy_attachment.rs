@@ -21,6 +21,11 @@ impl Kind for IamRolePolicyAttachment {
         "IamRolePolicyAttachment"
     }
 
+    /// Resent safely: AttachRolePolicy is idempotent.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }

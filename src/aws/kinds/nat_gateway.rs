@@ -33,6 +33,11 @@ impl Kind for NatGateway {
         "NatGateway"
     }
 
+    /// Resent safely: ClientToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }

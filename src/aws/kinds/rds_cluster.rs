@@ -161,6 +161,11 @@ impl Kind for RdsCluster {
         "RdsCluster"
     }
 
+    /// Resent safely: the cluster identifier.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &[
             "id",

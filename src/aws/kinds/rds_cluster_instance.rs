@@ -55,6 +55,11 @@ impl Kind for RdsClusterInstance {
         "RdsClusterInstance"
     }
 
+    /// Resent safely: the instance identifier.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "arn", "endpoint"]
     }

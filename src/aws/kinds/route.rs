@@ -22,6 +22,11 @@ impl Kind for Route {
         "Route"
     }
 
+    /// Resent safely: one route per table and destination.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }

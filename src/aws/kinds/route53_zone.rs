@@ -159,6 +159,11 @@ impl Kind for Route53Zone {
         "Route53Zone"
     }
 
+    /// Resent safely: CallerReference (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "name", "name_servers"]
     }

@@ -44,6 +44,11 @@ impl Kind for RouteTable {
         "RouteTable"
     }
 
+    /// Resent safely: ClientToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }
@@ -62,6 +67,8 @@ impl Kind for RouteTable {
             .ec2
             .create_route_table()
             .vpc_id(str_prop(t.props, "vpc_id")?)
+            // A resend after a lost answer returns the same table.
+            .client_token(t.token)
             .tag_specifications(tag_spec(ResourceType::RouteTable, cx, t))
             .send()
             .await

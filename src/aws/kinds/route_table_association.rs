@@ -18,6 +18,11 @@ impl Kind for RouteTableAssociation {
         "RouteTableAssociation"
     }
 
+    /// Resent safely: a subnet has one association.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }

@@ -20,6 +20,11 @@ impl Kind for SecurityGroup {
         "SecurityGroup"
     }
 
+    /// Resent safely: the group name in its VPC.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }

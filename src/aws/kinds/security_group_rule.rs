@@ -84,6 +84,11 @@ impl Kind for SecurityGroupRule {
         "SecurityGroupRule"
     }
 
+    /// Resent safely: a duplicate rule is refused.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }

@@ -46,6 +46,11 @@ impl Kind for SqsQueue {
         "SqsQueue"
     }
 
+    /// Resent safely: the queue name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "url", "arn", "name", "account"]
     }

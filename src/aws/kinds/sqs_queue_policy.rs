@@ -36,6 +36,11 @@ impl Kind for SqsQueuePolicy {
         "SqsQueuePolicy"
     }
 
+    /// Resent safely: SetQueueAttributes is an upsert.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }
