@@ -5,8 +5,8 @@ Python 3.11 standard library only:
 
     python3 localstack/fault_proxy.py --upstream http://127.0.0.1:4566 --port 0 --seed 7 \
         [--throttle 0.2] [--error5xx 0.05] [--drop 0.02] [--latency FILE.json] \
-        [--hold-at K] [--log FILE] [--host 127.0.0.1] [--rewrite-host] \
-        [--upstream-timeout 300] [--verbose]
+        [--hold-at K] [--hold-op OP [--hold-unsent]] [--drop-op OP] [--empty OP=N ...] \
+        [--log FILE] [--host 127.0.0.1] [--rewrite-host] [--upstream-timeout 300] [--verbose]
 
 Prints exactly one line ``listening on <port>`` (flushed) and serves until killed; point
 the client at it with ``AWS_ENDPOINT_URL=http://127.0.0.1:<port>``. Requests are
@@ -26,7 +26,18 @@ Then latency (``--latency``: {"Operation": s, "service:Operation": s, "*": s}) i
 before forwarding, and the K-th forwarded mutating call (``--hold-at K``; dropped calls
 count, the hold wins over the drop) — or the first call of one operation (``--hold-op OP``) —
 is forwarded, its response read, ``HOLD <K|OP> <op>``
-printed on stdout (flushed) and the request is never answered.
+printed on stdout (flushed) and the request is never answered. With ``--hold-unsent``
+every call of ``--hold-op OP`` is held *before* it is forwarded (the emulator never sees
+it; ``HOLD OP <op>`` is printed for each): a client killed then stopped between the
+calls of a multi-call create (the group made, its default egress not yet revoked).
+``--drop-op OP`` drops the response of the first call of OP (a lost response, as ``--drop``).
+
+After the hold or the dropped call, ``--empty OP=N`` (repeatable) answers the next N calls
+of OP "not there yet", as an eventually consistent AWS read does in the seconds after a
+create: the call is forwarded and its answer rewritten in the protocol's shape (EC2: the
+response's first ``...Set`` emptied; JSON: every top-level list emptied, no next page;
+ACM ``DescribeCertificate``: the certificate without the validation records ACM has not
+published yet). The stats count them as ``faults.empty``.
 
 Control endpoints (not forwarded, no faults): ``GET /__proxy/stats``,
 ``POST /__proxy/reset`` (zeroes the counters; not the random sequence nor the hold
@@ -385,6 +396,44 @@ def error_response(call, kind):
     return status, headers, body.encode("utf-8")
 
 
+EC2_FIRST_SET = re.compile(r"<(\w+Set)>.*?</\1>", re.S)
+EC2_NEXT_TOKEN = re.compile(r"<nextToken>.*?</nextToken>", re.S)
+JSON_NEXT_PAGE = ("NextToken", "NextMarker", "nextToken", "Marker")
+
+
+def not_yet(call, payload):
+    """`payload` (a successful read's answer) as AWS answers before a new resource shows.
+
+    EC2: the response's first ``<...Set>`` (``vpcSet``, ``keySet``...) is emptied; JSON:
+    every top-level list is emptied and there is no next page (KMS ``ListKeys``:
+    ``Truncated`` false); ACM ``DescribeCertificate``: the certificate is there but its
+    ``DomainValidationOptions`` carry no ``ResourceRecord`` (ACM publishes it seconds
+    after ``RequestCertificate``). Anything else is returned unchanged.
+    """
+    if call.protocol == "ec2":
+        text = payload.decode("utf-8")
+        text = EC2_FIRST_SET.sub(lambda m: f"<{m.group(1)}/>", text, count=1)
+        return EC2_NEXT_TOKEN.sub("", text).encode("utf-8")
+    if call.protocol in ("json", "rest-json"):
+        try:
+            doc = json.loads(payload or b"{}")
+        except ValueError:
+            return payload
+        if call.operation == "DescribeCertificate":
+            for option in (doc.get("Certificate") or {}).get("DomainValidationOptions") or []:
+                option.pop("ResourceRecord", None)
+            return json.dumps(doc).encode("utf-8")
+        for key, value in list(doc.items()):
+            if isinstance(value, list):
+                doc[key] = []
+            elif key in JSON_NEXT_PAGE:
+                del doc[key]
+            elif key == "Truncated":
+                doc[key] = False
+        return json.dumps(doc).encode("utf-8")
+    return payload
+
+
 class State:
     """Seeded fault schedule and counters; everything under one lock."""
 
@@ -395,6 +444,9 @@ class State:
         self.seq = 0  # AWS requests decided (drives the schedule)
         self.forwarded_mutating = 0  # for --hold-at; not reset by /__proxy/reset
         self.held_op = False  # for --hold-op: only the first call of the operation
+        self.dropped_op = False  # for --drop-op: only the first call of the operation
+        self.armed = False  # a hold or --drop-op happened: --empty applies from then on
+        self.empty_left = dict(args.empty)  # operation -> "not there yet" answers left
         self.fives = 0  # alternates 500 / 503
         self.latency = {}
         if args.latency:
@@ -411,7 +463,7 @@ class State:
             "forwarded": 0,
             "by_operation": {},
             "by_service": {},
-            "faults": {"throttle": 0, "5xx": 0, "drop": 0, "hold": 0, "latency": 0},
+            "faults": {"throttle": 0, "5xx": 0, "drop": 0, "hold": 0, "latency": 0, "empty": 0},
         }
 
     def decide(self, call):
@@ -438,9 +490,19 @@ class State:
                 self.fives += 1
                 fault = "500" if self.fives % 2 else "503"
                 s["faults"]["5xx"] += 1
+            elif a.drop_op and call.operation == a.drop_op and not self.dropped_op:
+                self.dropped_op = True
+                self.armed = True
+                fault = "drop"
             elif call.drop_eligible and r2 < a.drop:
                 fault = "drop"
-            if fault in (None, "drop"):
+            elif self.armed and self.empty_left.get(call.operation, 0) > 0:
+                self.empty_left[call.operation] -= 1
+                fault = "empty"
+            if fault is None and a.hold_unsent and call.operation == a.hold_op:
+                fault = "unsent"
+                s["faults"]["hold"] += 1
+            if fault in (None, "drop", "empty"):
                 s["forwarded"] += 1
                 if call.mutating:
                     self.forwarded_mutating += 1
@@ -449,10 +511,12 @@ class State:
                     elif a.hold_op and call.operation == a.hold_op and not self.held_op:
                         self.held_op = True
                         fault = "hold"
+                    if fault == "hold":
+                        self.armed = True
                 if fault:
                     s["faults"][fault] += 1
             delay = 0.0
-            if fault in (None, "drop", "hold"):
+            if fault in (None, "drop", "hold", "empty"):
                 delay = self.latency.get(
                     f"{call.service}:{call.operation}",
                     self.latency.get(call.operation, self.latency.get("*", 0.0)),
@@ -530,6 +594,10 @@ class Handler(BaseHTTPRequestHandler):
             self.state.log(seq, call, fault, status, 0.0)
             return self._respond(status, http.client.responses.get(status, ""), headers, payload)
 
+        if fault == "unsent":
+            self.state.log(seq, call, fault, 0, 0.0)
+            self.state.out(f"HOLD {self.state.args.hold_op} {call.operation}")
+            threading.Event().wait()  # never forwarded, never answered
         if delay > 0:
             time.sleep(delay)
         try:
@@ -548,6 +616,11 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
+        if fault == "empty":
+            if any(n.lower() == "content-encoding" for n, _ in headers):
+                fault = "empty+encoded-unchanged"
+            else:
+                payload = not_yet(call, payload)
         if fault == "hold":
             self.state.log(seq, call, fault, status, delay)
             self.state.out(f"HOLD {self.state.args.hold_at or self.state.args.hold_op} {call.operation}")
@@ -618,6 +691,13 @@ class Handler(BaseHTTPRequestHandler):
         return self._respond(404, "Not Found", hdr, b'{"error": "unknown control endpoint"}')
 
 
+def _op_count(text):
+    op, sep, n = text.partition("=")
+    if not sep or not op or not n.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected OPERATION=N, like DescribeVpcs=3")
+    return op, int(n)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     p.add_argument("--upstream", default="http://127.0.0.1:4566")
@@ -630,6 +710,11 @@ def main(argv=None):
     p.add_argument("--latency", metavar="FILE.json", help='{"Operation": seconds, "*": seconds}')
     p.add_argument("--hold-at", type=int, default=0, metavar="K", help="hold the K-th forwarded mutating call")
     p.add_argument("--hold-op", default="", metavar="OPERATION", help="hold the first forwarded call of OPERATION (e.g. CreateAccessEntry)")
+    p.add_argument("--hold-unsent", action="store_true",
+                   help="with --hold-op: hold every call of OPERATION before forwarding it")
+    p.add_argument("--drop-op", default="", metavar="OPERATION", help="drop the response of the first call of OPERATION (e.g. CreateVpc)")
+    p.add_argument("--empty", action="append", default=[], type=_op_count, metavar="OPERATION=N",
+                   help="after the hold or --drop-op, answer the next N calls of OPERATION 'not there yet'")
     p.add_argument("--log", metavar="FILE", help="append one line per request")
     p.add_argument("--rewrite-host", action="store_true", help="send Host: <upstream> instead of the client's")
     p.add_argument("--upstream-timeout", type=float, default=300.0)
@@ -637,6 +722,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.throttle + args.error5xx > 1.0:
         p.error("--throttle + --error5xx must be <= 1")
+    if args.hold_unsent and not args.hold_op:
+        p.error("--hold-unsent needs --hold-op")
 
     Handler.state = State(args)
     ThreadingHTTPServer.daemon_threads = True

@@ -145,6 +145,9 @@ pub async fn adopt(
                 .filter(|j| j.address == d.address && j.action == "create")
                 .find_map(|j| observed.find_unrecorded(registry, &d.kind, &d.address, &j.props));
         }
+        if found.is_none() {
+            found = interrupted_create(cx, kind, &d.address, journal).await?;
+        }
         let Some(live) = found else { continue };
         outputs.insert(d.address.clone(), live.outputs.clone());
         observed
@@ -167,7 +170,79 @@ pub async fn adopt(
             protect: d.protect,
         });
     }
+    // An interrupted create of an address the plan no longer declares: state
+    // takes it, so the plan deletes it (never left behind as "never created").
+    for j in journal.iter().filter(|j| j.action == "create") {
+        if graph.get(&j.address).is_some()
+            || rows.contains_key(&j.address)
+            || observed.live.contains_key(&j.address)
+            || adopted.iter().any(|a| a.address == j.address)
+        {
+            continue;
+        }
+        let Some(kind) = registry.get(&j.kind) else {
+            continue;
+        };
+        let mut found = observed
+            .untracked
+            .iter()
+            .find(|(k, l)| *k == j.kind && l.address.as_deref() == Some(j.address.as_str()))
+            .map(|(_, l)| l.clone());
+        if found.is_none() {
+            found = observed.find_unrecorded(registry, &j.kind, &j.address, &j.props);
+        }
+        if found.is_none() {
+            found = interrupted_create(cx, kind, &j.address, journal).await?;
+        }
+        let Some(live) = found else { continue };
+        observed
+            .untracked
+            .retain(|(k, l)| !(*k == j.kind && l.id == live.id));
+        if let Some(key) = kind.natural_key(&live.props) {
+            observed.by_key.remove(&(j.kind.clone(), key));
+        }
+        observed.live.insert(
+            j.address.clone(),
+            Live {
+                address: Some(j.address.clone()),
+                ..live.clone()
+            },
+        );
+        adopted.push(StateResource {
+            address: j.address.clone(),
+            kind: j.kind.clone(),
+            id: live.id.clone(),
+            props: seen(&live.props, &j.props),
+            outputs: live.outputs.clone(),
+            deps: j.deps.clone(),
+            protect: false,
+        });
+    }
     Ok(adopted)
+}
+
+/// What an interrupted create of `address` made, found by the kind's own
+/// lookup from the properties it was sent with (recorded in the journal):
+/// for kinds whose batched read covers only what state knows (a DB
+/// parameter group, a Route53 record) or cannot see a half-made resource
+/// (an instance profile before its role is added).
+async fn interrupted_create(
+    cx: &Cx,
+    kind: &dyn crate::aws::kinds::Kind,
+    address: &str,
+    journal: &[JournalEntry],
+) -> Result<Option<Live>, AwsError> {
+    for j in journal
+        .iter()
+        .filter(|j| j.address == address && j.action == "create" && j.kind == kind.name())
+    {
+        if let Some(live) = cx.retry(|| kind.lookup(cx, &j.props)).await? {
+            if crate::aws::kinds::made_for(kind, &cx.project, address, &j.props, &live) {
+                return Ok(Some(live));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The live values as if infra had applied them (tags narrowed to the plan's keys).

@@ -29,9 +29,10 @@ pub struct ByHand {
     pub live: Live,
     /// What it is, for people: `ingress tcp/22 from 0.0.0.0/0`.
     pub what: String,
-    /// AWS's own allow-all egress, on a group whose create was cut short
-    /// before infra revoked it: `up` removes it, but nobody added it by hand,
-    /// so it is not drift.
+    /// AWS's own allow-all egress (no description), on a group whose create
+    /// was cut short before infra revoked it, or put back by hand: `up`
+    /// revokes it and `drift` reports it (the group lets out more than the
+    /// plan allows), named for what it is.
     pub default_egress: bool,
 }
 
@@ -206,7 +207,7 @@ pub fn removals(found: &[ByHand]) -> Vec<Action> {
             op: Op::Delete,
             changes: Vec::new(),
             reason: Some(if b.default_egress {
-                format!("AWS's default {} on {}: its create was cut short before infra revoked it; the plan declares no such rule", b.what, b.parent)
+                format!("AWS's default {} on {}, never revoked (its create was cut short, or it was put back by hand); the plan declares no such rule", b.what, b.parent)
             } else {
                 format!("{} added outside infra to {}; the plan does not declare it", b.what, b.parent)
             }),

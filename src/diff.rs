@@ -232,6 +232,20 @@ pub fn field_changes(
     changes
 }
 
+/// A replace field a create sets with a later call, still empty: the create
+/// was cut short, and the kind's update finishes it in place.
+fn finish_in_place(changes: &mut [FieldChange], set_after_create: &[&str]) {
+    for c in changes.iter_mut() {
+        let unset = c
+            .old
+            .as_ref()
+            .is_none_or(|v| v.is_null() || v.as_str() == Some(""));
+        if unset && set_after_create.contains(&c.field.as_str()) {
+            c.forces_replacement = false;
+        }
+    }
+}
+
 pub fn diff(graph: &ResourceGraph, current: &Current<'_>, registry: &Registry) -> Plan {
     diff_replacing(graph, current, registry, &BTreeSet::new())
 }
@@ -309,7 +323,8 @@ pub fn diff_replacing(
             continue;
         };
         let seen = comparable(&live.props, &resolved, state_row.map(|s| &s.props));
-        let changes = field_changes(&seen, &resolved, kind.replace_fields());
+        let mut changes = field_changes(&seen, &resolved, kind.replace_fields());
+        finish_in_place(&mut changes, kind.set_after_create());
         if replace.contains(&d.address) {
             let live = Live {
                 props: seen,
@@ -342,7 +357,28 @@ pub fn diff_replacing(
                 .iter()
                 .map(|c| {
                     if c.new.as_ref().is_some_and(has_unknown) {
-                        format!("`{}` depends on a resource that is being replaced", c.field)
+                        // Name what is replaced, so a cascade can be traced to its cause.
+                        let field: Props = d
+                            .props
+                            .get(&c.field)
+                            .map(|v| [(c.field.clone(), v.clone())].into_iter().collect())
+                            .unwrap_or_default();
+                        let mut by: Vec<String> = crate::model::refs_of(&field)
+                            .into_iter()
+                            .map(|r| r.address)
+                            .filter(|a| renewed.contains(a.as_str()))
+                            .collect();
+                        by.sort();
+                        by.dedup();
+                        if by.is_empty() {
+                            format!("`{}` depends on a resource that is being replaced", c.field)
+                        } else {
+                            format!(
+                                "`{}` depends on {}, which is being replaced",
+                                c.field,
+                                by.join(", ")
+                            )
+                        }
                     } else {
                         format!("`{}` cannot change in place", c.field)
                     }
@@ -401,6 +437,42 @@ pub fn diff_replacing(
     }
     plan.actions.sort_by(|a, b| a.address.cmp(&b.address));
     plan
+}
+
+/// The actions of `up` that would delete a resource with `protect = true`
+/// (a replace, a removal from the plan): each with what forces it.
+pub fn protected_deletes(plan: &Plan) -> Vec<String> {
+    plan.actions
+        .iter()
+        .filter(|a| a.protect && matches!(a.op, Op::Replace | Op::Delete))
+        .map(|a| match (a.op, &a.reason) {
+            (Op::Replace, Some(reason)) => {
+                // A cascade: say what forces the replaced resource it depends on.
+                let causes: Vec<String> = plan
+                    .actions
+                    .iter()
+                    .filter(|b| {
+                        b.op == Op::Replace
+                            && b.address != a.address
+                            && (reason.contains(&format!("{},", b.address))
+                                || reason.contains(&format!("{} ", b.address)))
+                    })
+                    .filter_map(|b| b.reason.as_ref().map(|r| format!("{}: {r}", b.address)))
+                    .collect();
+                let causes = if causes.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", causes.join("; "))
+                };
+                format!("{} must be replaced ({reason}{causes})", a.address)
+            }
+            (Op::Replace, None) => format!("{} must be replaced", a.address),
+            _ => format!(
+                "{} would be destroyed (it is no longer in the plan)",
+                a.address
+            ),
+        })
+        .collect()
 }
 
 /// Every resource in state, deleted: the plan of `destroy`.
@@ -537,6 +609,26 @@ mod tests {
     }
 
     #[test]
+    fn a_gateway_cut_short_before_its_attach_is_attached_in_place() {
+        let gateway = |vpc: &str| {
+            let igw = desired(
+                "internet_gateway.main",
+                "InternetGateway",
+                json!({"vpc_id": "vpc-1"}),
+            );
+            let state = row(
+                "internet_gateway.main",
+                "InternetGateway",
+                "igw-1",
+                json!({ "vpc_id": vpc }),
+            );
+            run(vec![igw], vec![state]).actions[0].op
+        };
+        assert_eq!(gateway(""), Op::Update, "never attached: attach it");
+        assert_eq!(gateway("vpc-0"), Op::Replace, "another VPC's: replace");
+    }
+
+    #[test]
     fn updates_in_place_fields_and_replaces_forcing_ones() {
         let plan = run(
             vec![
@@ -605,7 +697,7 @@ mod tests {
             s.reason
                 .as_deref()
                 .unwrap()
-                .contains("depends on a resource that is being replaced")
+                .contains("`vpc_id` depends on vpc.main, which is being replaced")
         );
     }
 

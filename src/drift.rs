@@ -69,6 +69,16 @@ pub enum Finding {
         parent: String,
         what: String,
     },
+    /// AWS's own allow-all egress still on one of infra's security groups:
+    /// its create was cut short before infra revoked it (or it was put back
+    /// by hand, which looks the same). The plan's rules are the whole truth,
+    /// so the group allows more than the plan says; `up` revokes it.
+    DefaultEgress {
+        kind: String,
+        id: String,
+        parent: String,
+        what: String,
+    },
     /// Cluster access the plan does not grant: a break-glass entry past its
     /// time, or a cluster admin the plan does not name.
     Access {
@@ -88,6 +98,7 @@ impl Finding {
             | Finding::Orphan { kind, .. }
             | Finding::Unrecorded { kind, .. }
             | Finding::AddedByHand { kind, .. }
+            | Finding::DefaultEgress { kind, .. }
             | Finding::Access { kind, .. } => kind,
         }
     }
@@ -263,17 +274,34 @@ fn per_key(d: FieldDrift) -> Vec<FieldDrift> {
     }
 }
 
-/// What was added by hand, as findings; AWS's own default egress left by a
-/// cut-short create is not drift (nobody changed anything behind infra's back).
+/// What was added by hand, as findings. AWS's own default egress left by a
+/// cut-short create is drift too: nobody changed anything behind infra's
+/// back, but the group lets out more than the plan allows.
 pub fn added_by_hand(found: &[crate::by_hand::ByHand]) -> Vec<Finding> {
     found
         .iter()
-        .filter(|b| !b.default_egress)
-        .map(|b| Finding::AddedByHand {
-            kind: b.kind.clone(),
-            id: b.live.id.clone(),
-            parent: b.parent.clone(),
-            what: b.what.clone(),
+        .map(|b| {
+            let (kind, id, parent, what) = (
+                b.kind.clone(),
+                b.live.id.clone(),
+                b.parent.clone(),
+                b.what.clone(),
+            );
+            if b.default_egress {
+                Finding::DefaultEgress {
+                    kind,
+                    id,
+                    parent,
+                    what,
+                }
+            } else {
+                Finding::AddedByHand {
+                    kind,
+                    id,
+                    parent,
+                    what,
+                }
+            }
         })
         .collect()
 }

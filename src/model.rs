@@ -187,16 +187,104 @@ pub fn has_unknown(v: &Value) -> bool {
 /// Tags that identify a resource as infra's: set at create, never diffed.
 pub const TAG_ENV: &str = "infra:env";
 pub const TAG_ADDRESS: &str = "infra:address";
+/// The project is part of the identity too: two projects with an env of the
+/// same name in one account never see each other's resources. Unlike the
+/// other identity tags it is compared (the plan's tags carry it), so a
+/// resource made before projects were tagged gains it in place on `up`.
+pub const TAG_PROJECT: &str = "infra:project";
 
 /// Tags the cloud or controllers add on their own; never compared.
 pub fn is_foreign_tag(key: &str) -> bool {
-    key.starts_with("aws:") || key.starts_with("infra:")
+    key.starts_with("aws:") || (key.starts_with("infra:") && key != TAG_PROJECT)
+}
+
+/// Whose resources a run reads: the plan's project and env.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner<'a> {
+    pub project: &'a str,
+    pub env: &'a str,
+}
+
+/// How a resource's identity tags stand against an [`Owner`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// `infra:env` and `infra:project` are ours.
+    Ours,
+    /// `infra:env` is ours and there is no `infra:project`: made before
+    /// projects were tagged. Refresh accepts it only when state already
+    /// holds it by id (then `up` adds the tag); it is never adopted,
+    /// recovered or pruned by address alone.
+    Untagged,
+    /// Another env's or project's, or no `infra:env` at all.
+    Foreign,
+}
+
+/// The one rule every kind's tag read applies.
+pub fn ownership<'t>(
+    tags: impl IntoIterator<Item = (&'t str, &'t str)>,
+    owner: Owner<'_>,
+) -> Ownership {
+    let (mut env, mut project) = (None, None);
+    for (k, v) in tags {
+        if k == TAG_ENV {
+            env = Some(v);
+        } else if k == TAG_PROJECT {
+            project = Some(v);
+        }
+    }
+    match (env, project) {
+        (Some(e), Some(p)) if e == owner.env && p == owner.project => Ownership::Ours,
+        (Some(e), None) if e == owner.env => Ownership::Untagged,
+        _ => Ownership::Foreign,
+    }
+}
+
+/// True unless [`ownership`] is `Foreign`.
+pub fn readable<'t>(tags: impl IntoIterator<Item = (&'t str, &'t str)>, owner: Owner<'_>) -> bool {
+    ownership(tags, owner) != Ownership::Foreign
+}
+
+/// The account an ARN names (`arn:partition:service:region:account:...`),
+/// empty when it names none.
+pub fn account_of_arn(arn: &str) -> String {
+    arn.split(':').nth(4).unwrap_or_default().to_string()
+}
+
+/// The `infra:project` a live resource's comparable tags carry, if any.
+pub fn project_of(props: &Props) -> Option<&str> {
+    props
+        .get("tags")
+        .and_then(|t| t.get(TAG_PROJECT))
+        .and_then(|v| v.as_str())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn one_ownership_rule() {
+        let me = Owner {
+            project: "a",
+            env: "dev",
+        };
+        assert_eq!(
+            ownership([(TAG_ENV, "dev"), (TAG_PROJECT, "a")], me),
+            Ownership::Ours
+        );
+        assert_eq!(
+            ownership([(TAG_ENV, "dev"), (TAG_PROJECT, "b")], me),
+            Ownership::Foreign
+        );
+        assert_eq!(ownership([(TAG_ENV, "dev")], me), Ownership::Untagged);
+        assert_eq!(
+            ownership([(TAG_ENV, "qa"), (TAG_PROJECT, "a")], me),
+            Ownership::Foreign
+        );
+        assert_eq!(ownership([(TAG_PROJECT, "a")], me), Ownership::Foreign);
+        assert_eq!(ownership([("Name", "x")], me), Ownership::Foreign);
+    }
 
     #[test]
     fn parses_refs() {

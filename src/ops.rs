@@ -35,6 +35,8 @@ pub enum Error {
     BadSavedPlan { path: PathBuf, why: String },
     #[error("refusing to destroy protected resources: {}; to lift it, set `protect = false` (and `deletion_protection = false`) on them in the plan, run `infra up` so AWS drops deletion protection, then destroy again", .0.join(", "))]
     Protected(Vec<String>),
+    #[error("refusing to delete protected resources: {}; nothing was changed. To go ahead, set `protect = false` on them in the plan and run `infra up` again", .0.join("; "))]
+    ProtectedChange(Vec<String>),
     #[error("the run did not finish cleanly: {0}")]
     Incomplete(String),
     #[error("no output named `{0}`; `infra output --env ENV` lists them")]
@@ -337,7 +339,7 @@ pub async fn unchecked_context(
         .as_ref()
         .and_then(|c| c.wait_timeout_minutes)
     {
-        timeouts.cluster = std::time::Duration::from_secs(minutes * 60);
+        timeouts.cluster = std::time::Duration::from_secs(minutes.saturating_mul(60));
     }
     if let Some(minutes) = prepared
         .loaded
@@ -346,11 +348,12 @@ pub async fn unchecked_context(
         .as_ref()
         .and_then(|d| d.wait_timeout_minutes)
     {
-        timeouts.database = std::time::Duration::from_secs(minutes * 60);
+        timeouts.database = std::time::Duration::from_secs(minutes.saturating_mul(60));
     }
     Cx {
         clients,
         env: prepared.loaded.env.clone(),
+        project: prepared.loaded.file.project.clone(),
         timeouts,
         reporter,
         cache: None,
@@ -402,6 +405,10 @@ pub struct SavedPlan {
     pub state_serial: i64,
     /// Whether a state file existed when the plan was made.
     pub state_existed: bool,
+    /// The state's lineage: a plan is never applied to another state that
+    /// happens to have the same serial.
+    #[serde(default)]
+    pub lineage: Option<String>,
     pub plan_digest: String,
     /// With the S3 backend: the state object's ETag and version when planned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -497,6 +504,7 @@ pub async fn plan_selected(
     selection: &crate::takeover::Selection,
 ) -> Result<PlanOutcome, Error> {
     let (state, remote_tag, existed) = read_state(opts, &prepared.loaded).await?;
+    let owner = check_owner(&state, &prepared.loaded)?;
     let mut rows = state_map(&state)?;
     let (mut observed, adopted) = observe(cx, prepared, &state, &rows, do_refresh).await?;
     for a in &adopted {
@@ -518,6 +526,7 @@ pub async fn plan_selected(
         env: opts.env.clone(),
         state_serial: state.serial()?,
         state_existed: existed,
+        lineage: owner.map(|o| o.lineage),
         plan_digest: prepared.loaded.digest(),
         state_etag: remote_tag.as_ref().map(|t| t.etag.clone()),
         state_version: remote_tag.and_then(|t| t.version_id),
@@ -614,7 +623,8 @@ pub(crate) async fn open_for_write(
     match store(opts, loaded).await? {
         Store::Local(path) => {
             let existed = path.exists();
-            let mut state = StateStore::open(&path)?;
+            let mut state = StateStore::open_unmigrated(&path)?;
+            check_owner(&state, loaded)?;
             if let Some(stale) = lock_local(&mut state, command, reporter, lock_timeout).await? {
                 reporter.report(Event::Warning {
                     message: format!(
@@ -622,7 +632,7 @@ pub(crate) async fn open_for_write(
                     ),
                 });
             }
-            state.backup()?;
+            ready_to_write(&mut state, loaded, true)?;
             Ok(Writer {
                 state,
                 session: None,
@@ -655,8 +665,12 @@ pub(crate) async fn open_for_write(
                     message: format!("took over the expired state lease of {previous}"),
                 });
             }
-            let mut state = StateStore::open(&write_cache)?;
+            let mut state = StateStore::open_unmigrated(&write_cache)?;
+            check_owner(&state, loaded)?;
             state.lock(command)?;
+            // The cache is a copy of the remote state: its backups are the
+            // bucket's versions.
+            ready_to_write(&mut state, loaded, false)?;
             Ok(Writer {
                 state,
                 existed: opened.read_etag.is_some(),
@@ -665,6 +679,21 @@ pub(crate) async fn open_for_write(
             })
         }
     }
+}
+
+/// Under the lock: every cell read before the backup (a corrupt state is
+/// never backed up over the good copies), then the backup, then pending
+/// migrations, then the owner recorded with a lineage if none was.
+fn ready_to_write(state: &mut StateStore, loaded: &LoadedPlan, backup: bool) -> Result<(), Error> {
+    state.resources()?;
+    state.unfinished_journal()?;
+    if backup {
+        state.backup()?;
+    }
+    state.migrate()?;
+    let (project, env, region) = owner_of(loaded);
+    state.claim_owner(project, env, region)?;
+    Ok(())
 }
 
 /// The local OS lock, waiting up to `lock_timeout` for another run's.
@@ -732,6 +761,24 @@ async fn open_session(
             other => return Ok(other?),
         }
     }
+}
+
+/// The project, env and region a command is for.
+fn owner_of(loaded: &LoadedPlan) -> (&str, &str, &str) {
+    (
+        &loaded.file.project,
+        &loaded.env,
+        loaded.file.region.get_ref(),
+    )
+}
+
+/// Refuses a state recorded for another project, env or region.
+fn check_owner(
+    state: &StateStore,
+    loaded: &LoadedPlan,
+) -> Result<Option<crate::state::StateOwner>, Error> {
+    let (project, env, region) = owner_of(loaded);
+    Ok(state.check_owner(project, env, region)?)
 }
 
 /// Records adoptions and closes the journal rows an interrupted run left open.
@@ -841,6 +888,14 @@ fn check_saved(
         return stale(format!(
             "the remote state moved since (version {} then, ETag {then} then, {now} now)",
             saved.state_version.as_deref().unwrap_or("-")
+        ));
+    }
+    let lineage = state.owner()?.map(|o| o.lineage);
+    if saved.lineage.is_some() && saved.lineage != lineage {
+        return stale(format!(
+            "it was made on another state (lineage {}, this state's is {})",
+            saved.lineage.as_deref().unwrap_or("none"),
+            lineage.as_deref().unwrap_or("none")
         ));
     }
     let serial = state.serial()?;
@@ -986,6 +1041,10 @@ async fn up_locked(
     } else {
         plan.orphans.clone()
     };
+    let protected = crate::diff::protected_deletes(&plan);
+    if !protected.is_empty() {
+        return Err(Error::ProtectedChange(protected));
+    }
     if plan.is_empty() {
         record_outputs(state, prepared, &observed, &plan)?;
     }
@@ -1236,6 +1295,7 @@ pub async fn drift(
     cx: &Cx,
 ) -> Result<Vec<crate::drift::Finding>, Error> {
     let (state, _, _) = read_state(opts, &prepared.loaded).await?;
+    check_owner(&state, &prepared.loaded)?;
     let mut rows = state_map(&state)?;
     let mut kinds: BTreeSet<String> = rows.values().map(|r| r.kind.clone()).collect();
     kinds.extend(prepared.graph.resources().iter().map(|r| r.kind.clone()));
@@ -1303,7 +1363,7 @@ async fn unnamed_cluster_admins(
     if cluster.authentication_mode == "CONFIG_MAP" {
         return Ok(Vec::new());
     }
-    let admins = cluster_admins(cx, &cx.env).await?;
+    let admins = cluster_admins(cx, cx.owner()).await?;
     if admins.is_empty() {
         return Ok(Vec::new());
     }
@@ -1457,6 +1517,18 @@ pub fn outputs(opts: &EnvOptions) -> Result<crate::outputs::NamedOutputs, Error>
         path: path.clone(),
         why: why.into(),
     };
+    // No plan file here, so the env (from the command) is what can be checked.
+    if let Some(owner) = state.owner()?
+        && owner.env != opts.env
+    {
+        return Err(StateError::WrongOwner {
+            path: path.clone(),
+            field: "env",
+            recorded: owner.env,
+            given: opts.env.clone(),
+        }
+        .into());
+    }
     let rows = state_map(&state)?;
     if rows.is_empty() {
         return Err(never("it holds no resources"));
@@ -1488,7 +1560,7 @@ pub fn lock_status(
         let remote = remote_of(opts, &loaded)?;
         return Ok(block_on(remote.lease_status(lock_id))?);
     }
-    let state = StateStore::open_existing(&opts.state_path())?;
+    let mut state = StateStore::open_existing(&opts.state_path())?;
     let Some(holder) = state.holder()? else {
         return Err(StateError::NotLocked.into());
     };

@@ -64,7 +64,7 @@ pub async fn refresh(
                 state.values().filter(|s| s.kind == kind.name()).collect();
             let started = Instant::now();
             let scope = ReadScope {
-                env: &cx.env,
+                owner: cx.owner(),
                 known,
             };
             let (found, untagged) =
@@ -98,6 +98,20 @@ pub async fn refresh(
         }
         for live in found {
             let key = kind.natural_key(&live.props);
+            if key.is_none() && crate::model::project_of(&live.props).is_none() {
+                // Made before projects were tagged: ours only if state holds
+                // this very resource (then the diff adds the tag). Never
+                // adopted or pruned by its address alone: another project's
+                // env of the same name may have made it.
+                if let Some(address) = live.address.clone().filter(|a| {
+                    state
+                        .get(a)
+                        .is_some_and(|s| s.kind == kind.name() && s.id == live.id)
+                }) {
+                    observed.live.entry(address).or_insert(live);
+                }
+                continue;
+            }
             if key.is_none() {
                 // A tagged kind: matched by its address tag. Carrying the env
                 // tag without an address, or an address state does not know,

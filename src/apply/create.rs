@@ -1,8 +1,13 @@
 //! A create that cannot duplicate. Throttled calls are sent again; a call
 //! whose outcome is unknown (5xx, lost response) is first looked up by its
-//! tags or natural key, and adopted when it turns out to have happened.
+//! tags or natural key, and adopted when it turns out to have happened. A
+//! kind with no idempotency token and no unique name (a VPC, a KMS key) is
+//! looked up with backoff for a bounded time before it is sent again: EC2
+//! and KMS list a new resource only after a while (see [`Resend`]).
 
-use crate::aws::kinds::{Kind, Live, ReadScope, Target};
+use std::time::{Duration, Instant};
+
+use crate::aws::kinds::{Kind, Live, ReadScope, Resend, Target, made_for};
 use crate::aws::{AwsError, Budget, Cx, ErrorClass, backoff};
 use crate::diff::field_changes;
 use crate::report::Event;
@@ -27,7 +32,13 @@ pub async fn create(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Liv
         }
         attempt += 1;
         if error.maybe_applied() {
-            if let Some(found) = find(kind, cx, target).await? {
+            let found = match kind.resend() {
+                Resend::LookUp => {
+                    find_until(kind, cx, target, cx.timeouts.lost_create_lookup).await?
+                }
+                Resend::Token | Resend::Unique => find(kind, cx, target).await?,
+            };
+            if let Some(found) = found {
                 cx.reporter.report(Event::Progress {
                     address: target.address.to_string(),
                     message: format!("{} left the outcome unknown; found the resource by its identity and adopted it", error.code),
@@ -84,18 +95,57 @@ pub async fn create(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Liv
     }
 }
 
-/// Looks for the resource a create may have made.
+/// Looks for the resource a create may have made: the kind's own lookup
+/// from the create's properties (kinds whose read covers only what state
+/// knows, or misses a half-made resource), then its batched read.
 pub async fn find(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Option<Live>, AwsError> {
+    if let Some(live) = cx.retry(|| kind.lookup(cx, target.props)).await? {
+        if made_for(kind, &cx.project, target.address, target.props, &live) {
+            return Ok(Some(live));
+        }
+    }
     let scope = ReadScope {
-        env: &cx.env,
+        owner: cx.owner(),
         known: Vec::new(),
     };
     let found = cx.retry(|| kind.read(cx, &scope)).await?;
-    let key = kind.natural_key(target.props);
-    Ok(found.into_iter().find(|l| match &key {
-        Some(k) => kind.natural_key(&l.props).as_ref() == Some(k),
-        None => l.address.as_deref() == Some(target.address),
-    }))
+    Ok(found
+        .into_iter()
+        .find(|l| made_for(kind, &cx.project, target.address, target.props, l)))
+}
+
+/// [`find`] again and again, with backoff, until it finds the resource or
+/// `limit` has passed: a just-made VPC or KMS key may not be listed yet, and
+/// sending the create again would make a second one.
+async fn find_until(
+    kind: &dyn Kind,
+    cx: &Cx,
+    target: &Target<'_>,
+    limit: Duration,
+) -> Result<Option<Live>, AwsError> {
+    let started = Instant::now();
+    let mut wait = Duration::from_millis(500);
+    loop {
+        if let Some(found) = find(kind, cx, target).await? {
+            return Ok(Some(found));
+        }
+        let left = limit.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        let wait_now = wait.min(left);
+        cx.reporter.report(Event::Progress {
+            address: target.address.to_string(),
+            message: format!(
+                "not listed yet after a lost answer; looking again in {} (up to {} before sending the create again)",
+                format!("{:.1}s", wait_now.as_secs_f64()),
+                crate::aws::human(limit)
+            ),
+            elapsed: started.elapsed(),
+        });
+        tokio::time::sleep(wait_now).await;
+        wait = (wait * 2).min(Duration::from_secs(8));
+    }
 }
 
 /// Brings an adopted resource to the target with an in-place update when

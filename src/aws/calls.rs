@@ -96,7 +96,11 @@ pub fn filter(verbose: bool, infra_log: Option<&str>) -> String {
     }
     // Without -v or INFRA_LOG the SDK stays quiet (its credential-chain
     // warnings would bury infra's own one-line reason); never past info.
-    let sdk_level = if verbose || !user.is_empty() { "info" } else { "error" };
+    let sdk_level = if verbose || !user.is_empty() {
+        "info"
+    } else {
+        "error"
+    };
     for target in ["aws", "hyper", "h2", "rustls", "tower", "reqwest"] {
         if !names(target) {
             directives.push(format!("{target}={sdk_level}"));

@@ -310,6 +310,19 @@ pub struct Timeouts {
     pub iam_propagation: Duration,
     /// First poll interval of a waiter; doubles to 15 s.
     pub poll: Duration,
+    /// How long a create whose answer was lost is looked up, with backoff,
+    /// before it is sent again, for kinds with no idempotency token or
+    /// unique name (EC2 and KMS list a new resource only after a while).
+    pub lost_create_lookup: Duration,
+}
+
+/// [`Timeouts::lost_create_lookup`]: 60 s, or `INFRA_LOST_CREATE_LOOKUP`
+/// (`10s`; the test suite shortens it).
+pub fn lost_create_lookup() -> Duration {
+    std::env::var("INFRA_LOST_CREATE_LOOKUP")
+        .ok()
+        .and_then(|v| humantime::parse_duration(v.trim()).ok())
+        .unwrap_or(Duration::from_secs(60))
 }
 
 impl Default for Timeouts {
@@ -325,6 +338,7 @@ impl Default for Timeouts {
             transport_retries: 3,
             iam_propagation: Duration::from_secs(90),
             poll: Duration::from_millis(500),
+            lost_create_lookup: lost_create_lookup(),
         }
     }
 }
@@ -334,6 +348,8 @@ impl Default for Timeouts {
 pub struct Cx {
     pub clients: Clients,
     pub env: String,
+    /// The plan's project: with the env, whose resources these are.
+    pub project: String,
     pub timeouts: Timeouts,
     pub reporter: Arc<dyn Reporter>,
     /// Shared reads for one refresh (`None` outside a refresh).
@@ -355,6 +371,13 @@ pub struct ReadCache {
 }
 
 impl Cx {
+    pub fn owner(&self) -> crate::model::Owner<'_> {
+        crate::model::Owner {
+            project: &self.project,
+            env: &self.env,
+        }
+    }
+
     /// A context whose shared reads are made once, for one refresh.
     pub fn with_read_cache(&self) -> Cx {
         Cx {

@@ -105,6 +105,13 @@ pub async fn run(cli: &Cli, args: &DriftArgs) -> anyhow::Result<u8> {
                             "  + {parent}: {what} ({id}) added outside infra, not in the plan; `infra up` removes it"
                         )
                     }
+                    Finding::DefaultEgress {
+                        parent, what, id, ..
+                    } => {
+                        println!(
+                            "  + {parent}: AWS's default {what} ({id}) was never revoked (its create was cut short, or it was put back by hand); the plan declares no such rule, `infra up` revokes it"
+                        )
+                    }
                     Finding::Orphan { kind, id, address } => println!(
                         "  ? {kind} {id}{} is tagged with env {} but not in state (orphan)",
                         address

@@ -221,6 +221,15 @@ fn action_text(a: &Action) -> String {
         Op::Delete => "will be destroyed",
     };
     let _ = writeln!(out, "  {} {} ({}) {verb}", symbol(a.op), a.address, a.kind);
+    if a.protect && matches!(a.op, Op::Replace | Op::Delete) {
+        let _ = writeln!(
+            out,
+            "      {}",
+            style::red(
+                "# PROTECTED (protect = true): `up` refuses this until protection is lifted"
+            )
+        );
+    }
     if let Some(reason) = &a.reason {
         let _ = writeln!(out, "      # {reason}");
     }

@@ -22,7 +22,35 @@ impl PlanError {
         span: Option<Range<usize>>,
     ) -> Self {
         let name = path.display().to_string();
-        let message = format!("{name}: {}", message.into());
+        let mut message = format!("{name}: {}", message.into());
+        // A snippet of a very long line (a minified file) is no help, and the
+        // renderer cannot draw past column 65,535: name the line instead.
+        if let Some(r) = span.as_ref().filter(|r| r.start <= source.len()) {
+            let line_start = source[..r.start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+            // The snippet shows a line of context either side.
+            let before = source[..line_start.saturating_sub(1)]
+                .rfind('\n')
+                .map(|i| i + 1)
+                .unwrap_or(0);
+            let end = r.end.clamp(r.start, source.len());
+            let after = source[end..]
+                .match_indices('\n')
+                .nth(1)
+                .map(|(i, _)| end + i)
+                .unwrap_or(source.len());
+            if source[before..after].split('\n').any(|l| l.len() > 4096) {
+                let line = source[..r.start].matches('\n').count() + 1;
+                message.push_str(&format!(
+                    " (line {line}, column {})",
+                    r.start - line_start + 1
+                ));
+                return PlanError {
+                    message,
+                    source_code: None,
+                    span: None,
+                };
+            }
+        }
         PlanError {
             message,
             source_code: span
@@ -30,6 +58,14 @@ impl PlanError {
                 .map(|_| NamedSource::new(name, source.to_string())),
             span: span.map(|r| SourceSpan::from(r.start..r.end.max(r.start))),
         }
+    }
+
+    /// What makes two errors the same one (said once).
+    pub fn key(&self) -> (String, Option<(usize, usize)>) {
+        (
+            self.message.clone(),
+            self.span.map(|s| (s.offset(), s.len())),
+        )
     }
 
     pub fn plain(message: impl Into<String>) -> Self {

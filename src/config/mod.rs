@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 pub use errors::{InvalidPlan, PlanError};
 pub use schema::*;
 
+/// The most problems one report shows.
+pub const MAX_SHOWN: usize = 50;
+
 /// A plan file read from disk and parsed, with its text kept for error reports.
 #[derive(Debug, Clone)]
 pub struct LoadedPlan {
@@ -31,10 +34,26 @@ impl LoadedPlan {
         PlanError::new(&self.path, &self.source, message, span)
     }
 
+    /// Every problem at once, each said once, at most [`MAX_SHOWN`] of them
+    /// (then "and N more"): a plan with thousands of the same mistake must
+    /// not print megabytes.
     pub fn invalid(&self, errors: Vec<PlanError>) -> InvalidPlan {
+        let mut seen = std::collections::HashSet::new();
+        let mut unique: Vec<PlanError> = errors
+            .into_iter()
+            .filter(|e| seen.insert(e.key()))
+            .collect();
+        if unique.len() > MAX_SHOWN {
+            let more = unique.len() - MAX_SHOWN;
+            unique.truncate(MAX_SHOWN);
+            unique.push(PlanError::plain(format!(
+                "{}: and {more} more problem(s) not shown; fix these and run again",
+                self.path.display()
+            )));
+        }
         InvalidPlan {
             file: self.path.display().to_string(),
-            errors,
+            errors: unique,
         }
     }
 

@@ -12,9 +12,81 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
         || !f
             .project
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || f.project.starts_with('-')
     {
-        errors.push(plan.error("project: use letters, digits and '-' only", None));
+        // AWS lower-cases RDS identifiers and DNS names: upper case would read
+        // back as a change on every run.
+        errors.push(plan.error("project: use lowercase letters, digits and '-' only (AWS lower-cases RDS identifiers and DNS names)", None));
+    }
+    if plan.env.chars().any(|c| c.is_ascii_uppercase())
+        || (f.database.is_some() && plan.env.contains('_'))
+    {
+        errors.push(plan.error(format!("env `{}`: use lowercase letters, digits and '-' only (it is part of every name: RDS identifiers allow no '_' or upper case)", plan.env), None));
+    }
+    // The cluster's name prefixes every generated name; the longest suffix
+    // infra adds (`-karpenter-controller`, `-ebs-csi-driver`, ...) must leave
+    // IAM's 64 characters (a role), RDS's 63 (an identifier).
+    let cluster = f.cluster_name(&plan.env);
+    if cluster.len() > 38 {
+        errors.push(plan.error(
+            format!("project and env: the cluster name `{cluster}` is {} characters; at most 38, so every name made from it fits AWS's limits (IAM roles 64, RDS identifiers 63, SQS queues 80)", cluster.len()),
+            None,
+        ));
+    }
+    let region = f.region.get_ref();
+    let region_ok = {
+        let parts: Vec<&str> = region.split('-').collect();
+        parts.len() >= 3
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            })
+            && parts.last().is_some_and(|n| n.parse::<u8>().is_ok())
+    };
+    if !region_ok && !region.is_empty() {
+        errors.push(plan.error(
+            format!("region: `{region}` is not an AWS region like \"us-east-1\""),
+            Some(f.region.span()),
+        ));
+    }
+    // Tags: AWS allows 50 per resource, and keys starting with `aws:` are
+    // AWS's own; `infra:` keys are infra's identity.
+    const INFRA_TAGS: usize = 8;
+    if f.tags.len() + INFRA_TAGS > 50 {
+        errors.push(plan.error(format!("tags: {} tags, with infra's own (up to {INFRA_TAGS}), exceed AWS's 50 per resource; at most {}", f.tags.len(), 50 - INFRA_TAGS), None));
+    }
+    for (k, v) in &f.tags {
+        let lower = k.to_ascii_lowercase();
+        if lower.starts_with("aws:") || lower.starts_with("infra:") || k == "Name" {
+            errors.push(plan.error(format!("tags.\"{k}\": `aws:` keys are reserved by AWS, and `infra:` keys and `Name` are set by infra"), None));
+        }
+        if k.is_empty() || k.len() > 128 || v.len() > 256 {
+            errors.push(plan.error(
+                format!(
+                    "tags.\"{k}\": AWS allows keys of 1 to 128 characters and values up to 256"
+                ),
+                None,
+            ));
+        }
+    }
+    for (what, minutes) in [
+        (
+            "cluster.wait_timeout_minutes",
+            f.cluster.as_ref().and_then(|c| c.wait_timeout_minutes),
+        ),
+        (
+            "database.wait_timeout_minutes",
+            f.database.as_ref().and_then(|d| d.wait_timeout_minutes),
+        ),
+    ] {
+        if let Some(m) = minutes.filter(|m| !(1..=1440).contains(m)) {
+            errors.push(plan.error(
+                format!("{what}: {m} is out of range; 1 to 1440 minutes (a day)"),
+                None,
+            ));
+        }
     }
     if f.region.get_ref().is_empty() {
         errors.push(plan.error("region: must not be empty", Some(f.region.span())));
@@ -66,6 +138,14 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
                 Some(net.azs.span()),
             ));
         }
+        for az in azs {
+            let ok = az
+                .strip_prefix(region.as_str())
+                .is_some_and(|l| l.len() == 1 && l.chars().all(|c| c.is_ascii_lowercase()));
+            if !ok {
+                errors.push(plan.error(format!("network.azs: `{az}` is not an availability zone of {region} (like \"{region}a\")"), Some(net.azs.span())));
+            }
+        }
         let nats = *net.nat_gateways.get_ref() as usize;
         if nats != 1 && nats != azs.len() {
             errors.push(plan.error(
@@ -108,14 +188,17 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
                     }
                 }
             }
-            for (i, (ka, a, _)) in parsed.iter().enumerate() {
-                for (kb, b, span) in &parsed[i + 1..] {
-                    if a.contains(b) || b.contains(a) {
-                        errors.push(plan.error(
-                            format!("{kb}: `{b}` overlaps {ka} (`{a}`)"),
-                            Some(span.clone()),
-                        ));
-                    }
+            // Each subnet is reported once, against the first one it overlaps:
+            // n copies of one CIDR make n - 1 errors, not n².
+            for (j, (kb, b, span)) in parsed.iter().enumerate() {
+                if let Some((ka, a, _)) = parsed[..j]
+                    .iter()
+                    .find(|(_, a, _)| a.contains(b) || b.contains(a))
+                {
+                    errors.push(plan.error(
+                        format!("{kb}: `{b}` overlaps {ka} (`{a}`)"),
+                        Some(span.clone()),
+                    ));
                 }
             }
         }

@@ -20,6 +20,26 @@ fn trust_service(service: &str) -> Value {
 
 /// Trusts the cluster's OIDC provider for exactly one service account, with
 /// both the `sub` and the `aud` conditions.
+/// Karpenter's interruption rules: address key, event source, detail type.
+const INTERRUPTION_RULES: [(&str, &str, &str); 4] = [
+    (
+        "spot_interruption",
+        "aws.ec2",
+        "EC2 Spot Instance Interruption Warning",
+    ),
+    (
+        "rebalance",
+        "aws.ec2",
+        "EC2 Instance Rebalance Recommendation",
+    ),
+    (
+        "instance_state_change",
+        "aws.ec2",
+        "EC2 Instance State-change Notification",
+    ),
+    ("scheduled_change", "aws.health", "AWS Health Event"),
+];
+
 pub fn trust_irsa(namespace: &str, service_account: &str) -> Value {
     let issuer = Ref::expr("eks_cluster.main", "oidc_issuer_host");
     json!({
@@ -269,6 +289,7 @@ fn karpenter(
     span: Option<std::ops::Range<usize>>,
 ) {
     let origin = "cluster.karpenter";
+    let region = plan.file.region.get_ref().as_str();
     let queue = format!("{name}-karpenter");
     out.add(
         "sqs_queue.karpenter_interruption".into(),
@@ -282,38 +303,35 @@ fn karpenter(
         "SqsQueuePolicy",
         json!({
             "queue_url": Ref::expr("sqs_queue.karpenter_interruption", "url"),
+            // Only this cluster's four rules, in this account, may send:
+            // another account's rule could otherwise feed Karpenter fake
+            // interruptions. Nothing reaches the queue without TLS.
             "policy": {
                 "Version": "2012-10-17",
                 "Statement": [{
-                    "Sid": "EventBridgeAndSqsSend",
+                    "Sid": "ThisClustersRulesSend",
                     "Effect": "Allow",
-                    "Principal": { "Service": ["events.amazonaws.com", "sqs.amazonaws.com"] },
+                    "Principal": { "Service": "events.amazonaws.com" },
                     "Action": "sqs:SendMessage",
                     "Resource": Ref::expr("sqs_queue.karpenter_interruption", "arn"),
+                    "Condition": {
+                        "StringEquals": { "aws:SourceAccount": Ref::expr("sqs_queue.karpenter_interruption", "account") },
+                        "ArnEquals": { "aws:SourceArn": INTERRUPTION_RULES.iter().map(|(key, _, _)| Ref::expr(&format!("event_rule.karpenter_{key}"), "arn")).collect::<Vec<_>>() },
+                    },
+                }, {
+                    "Sid": "DenyWithoutTls",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "sqs:*",
+                    "Resource": Ref::expr("sqs_queue.karpenter_interruption", "arn"),
+                    "Condition": { "Bool": { "aws:SecureTransport": "false" } },
                 }]
             }
         }),
         origin,
         span.clone(),
     );
-    for (key, source, detail) in [
-        (
-            "spot_interruption",
-            "aws.ec2",
-            "EC2 Spot Instance Interruption Warning",
-        ),
-        (
-            "rebalance",
-            "aws.ec2",
-            "EC2 Instance Rebalance Recommendation",
-        ),
-        (
-            "instance_state_change",
-            "aws.ec2",
-            "EC2 Instance State-change Notification",
-        ),
-        ("scheduled_change", "aws.health", "AWS Health Event"),
-    ] {
+    for (key, source, detail) in INTERRUPTION_RULES {
         let rule = format!("{name}-karpenter-{}", key.replace('_', "-"));
         out.add(
             format!("event_rule.karpenter_{key}"),
@@ -397,10 +415,25 @@ fn karpenter(
                     { "Sid": "PassOnlyTheNodeRole", "Effect": "Allow", "Action": "iam:PassRole",
                       "Resource": Ref::expr("iam_role.karpenter_node", "arn"),
                       "Condition": { "StringEquals": { "iam:PassedToService": "ec2.amazonaws.com" } } },
-                    { "Sid": "OwnInstanceProfiles", "Effect": "Allow",
-                      "Action": ["iam:GetInstanceProfile", "iam:CreateInstanceProfile", "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
+                    // A profile being created has no tags yet: create is
+                    // allowed on the tags the request puts on it, the rest on
+                    // the tags the profile carries (Karpenter's own policy).
+                    { "Sid": "CreateInstanceProfilesTaggedForThisCluster", "Effect": "Allow", "Action": "iam:CreateInstanceProfile",
                       "Resource": "arn:aws:iam::*:instance-profile/*",
-                      "Condition": { "StringEquals": { format!("aws:ResourceTag/kubernetes.io/cluster/{name}"): "owned" } } },
+                      "Condition": { "StringEquals": { format!("aws:RequestTag/kubernetes.io/cluster/{name}"): "owned", "aws:RequestTag/topology.kubernetes.io/region": region },
+                                     "StringLike": { "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*" } } },
+                    { "Sid": "TagOwnInstanceProfiles", "Effect": "Allow", "Action": "iam:TagInstanceProfile",
+                      "Resource": "arn:aws:iam::*:instance-profile/*",
+                      "Condition": { "StringEquals": { format!("aws:ResourceTag/kubernetes.io/cluster/{name}"): "owned", "aws:ResourceTag/topology.kubernetes.io/region": region,
+                                                       format!("aws:RequestTag/kubernetes.io/cluster/{name}"): "owned", "aws:RequestTag/topology.kubernetes.io/region": region },
+                                     "StringLike": { "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*", "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*" } } },
+                    { "Sid": "OwnInstanceProfiles", "Effect": "Allow",
+                      "Action": ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
+                      "Resource": "arn:aws:iam::*:instance-profile/*",
+                      "Condition": { "StringEquals": { format!("aws:ResourceTag/kubernetes.io/cluster/{name}"): "owned", "aws:ResourceTag/topology.kubernetes.io/region": region },
+                                     "StringLike": { "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*" } } },
+                    { "Sid": "ReadInstanceProfiles", "Effect": "Allow", "Action": "iam:GetInstanceProfile",
+                      "Resource": "arn:aws:iam::*:instance-profile/*" },
                     { "Sid": "InterruptionQueue", "Effect": "Allow",
                       "Action": ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
                       "Resource": Ref::expr("sqs_queue.karpenter_interruption", "arn") },

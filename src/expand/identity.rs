@@ -28,22 +28,35 @@ fn key(name: &str) -> String {
     name.replace('-', "_")
 }
 
-fn trust_pod_identity() -> Value {
+/// EKS Pod Identity may assume the role for this account's calls only, and
+/// only for this cluster's service account (the session tags it sets).
+fn trust_pod_identity(cluster: &str, namespace: &str, service_account: &str) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
             "Principal": { "Service": "pods.eks.amazonaws.com" },
-            "Action": ["sts:AssumeRole", "sts:TagSession"]
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": { "StringEquals": {
+                "aws:SourceAccount": Ref::expr("eks_cluster.main", "account"),
+                "aws:RequestTag/eks-cluster-name": cluster,
+                "aws:RequestTag/kubernetes-namespace": namespace,
+                "aws:RequestTag/kubernetes-service-account": service_account,
+            } }
         }]
     })
 }
 
 fn load_balancer_controller(region: &str, cluster: &str) -> Vec<Value> {
     let elb = |what: &str| format!("arn:aws:elasticloadbalancing:{region}:*:{what}");
-    let request_tagged = json!({ "Null": { "aws:RequestTag/elbv2.k8s.aws/cluster": "false" } });
+    // Every condition names this cluster's tag value: a key that merely
+    // exists would let the controller touch another cluster's resources.
+    let request_tagged =
+        json!({ "StringEquals": { "aws:RequestTag/elbv2.k8s.aws/cluster": cluster } });
     let cluster_owned =
         json!({ "StringEquals": { "aws:ResourceTag/elbv2.k8s.aws/cluster": cluster } });
+    let elb_create_tagged = json!({ "StringEquals": { "aws:RequestTag/elbv2.k8s.aws/cluster": cluster,
+                                                      "elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateLoadBalancer"] } });
     vec![
         json!({ "Sid": "ServiceLinkedRole", "Effect": "Allow", "Action": "iam:CreateServiceLinkedRole", "Resource": "*",
                 "Condition": { "StringEquals": { "iam:AWSServiceName": "elasticloadbalancing.amazonaws.com" } } }),
@@ -53,14 +66,18 @@ fn load_balancer_controller(region: &str, cluster: &str) -> Vec<Value> {
                            "ec2:DescribeTags", "elasticloadbalancing:Describe*", "acm:ListCertificates", "acm:DescribeCertificate",
                            "wafv2:GetWebACLForResource", "shield:GetSubscriptionState"] }),
         json!({ "Sid": "SecurityGroupsInThisVpc", "Effect": "Allow", "Action": "ec2:CreateSecurityGroup",
-                "Resource": [format!("arn:aws:ec2:{region}:*:vpc/{}", Ref::expr("vpc.main", "id")), format!("arn:aws:ec2:{region}:*:security-group/*")] }),
+                "Resource": format!("arn:aws:ec2:{region}:*:vpc/{}", Ref::expr("vpc.main", "id")) }),
+        json!({ "Sid": "SecurityGroupsTaggedForThisCluster", "Effect": "Allow", "Action": "ec2:CreateSecurityGroup",
+                "Resource": format!("arn:aws:ec2:{region}:*:security-group/*"), "Condition": request_tagged.clone() }),
         json!({ "Sid": "TagOnCreate", "Effect": "Allow", "Action": "ec2:CreateTags", "Resource": format!("arn:aws:ec2:{region}:*:security-group/*"),
-                "Condition": { "StringEquals": { "ec2:CreateAction": "CreateSecurityGroup" } } }),
+                "Condition": { "StringEquals": { "ec2:CreateAction": "CreateSecurityGroup", "aws:RequestTag/elbv2.k8s.aws/cluster": cluster } } }),
         json!({ "Sid": "OwnSecurityGroups", "Effect": "Allow", "Resource": format!("arn:aws:ec2:{region}:*:security-group/*"),
                 "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup", "ec2:CreateTags", "ec2:DeleteTags"],
-                "Condition": { "Null": { "aws:ResourceTag/elbv2.k8s.aws/cluster": "false" } } }),
+                "Condition": cluster_owned.clone() }),
         json!({ "Sid": "CreateTaggedForThisCluster", "Effect": "Allow", "Resource": "*",
                 "Action": ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"], "Condition": request_tagged }),
+        json!({ "Sid": "TagOnCreateLoadBalancers", "Effect": "Allow", "Action": "elasticloadbalancing:AddTags",
+                "Resource": [elb("loadbalancer/*"), elb("targetgroup/*")], "Condition": elb_create_tagged }),
         json!({ "Sid": "ListenersAndRules", "Effect": "Allow",
                 "Action": ["elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener", "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule",
                            "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule", "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates"],
@@ -150,7 +167,7 @@ pub fn expand(plan: &LoadedPlan, out: &mut Expanded) {
         }));
         let role_name = format!("{cluster}-{}", w.name);
         let trust = if w.pod_identity {
-            trust_pod_identity()
+            trust_pod_identity(&cluster, &w.namespace, &w.service_account)
         } else {
             super::cluster::trust_irsa(&w.namespace, &w.service_account)
         };

@@ -47,8 +47,10 @@ pub fn expand(plan: &LoadedPlan, k: &Kms, out: &mut Expanded) {
             "tags": tags(plan, &format!("{name}-{service}"), &[]),
         });
         if service == "logs" {
-            // CloudWatch Logs encrypts with a customer key only when the key policy lets it.
-            key["_grant_services"] =
+            // CloudWatch Logs encrypts with a customer key only when the key
+            // policy lets it. Read back from the policy, so a key whose create
+            // was cut short before its policy is finished by the next `up`.
+            key["grant_services"] =
                 json!([format!("logs.{}.amazonaws.com", plan.file.region.get_ref())]);
         }
         out.add(

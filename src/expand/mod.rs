@@ -88,5 +88,11 @@ fn tags(plan: &LoadedPlan, name: &str, extra: &[(&str, &str)]) -> Value {
         t.insert(k.to_string(), Value::String(v.to_string()));
     }
     t.insert("Name".into(), Value::String(name.to_string()));
+    // Part of the identity, and compared: a resource made before projects
+    // were tagged gains it in place.
+    t.insert(
+        crate::model::TAG_PROJECT.into(),
+        Value::String(plan.file.project.clone()),
+    );
     Value::Object(t)
 }

@@ -1,11 +1,15 @@
-//! The writer lock. The real lock is an OS file lock (`flock`) on
-//! `<state>.lock`: the kernel drops it when the process dies, so a killed run
-//! can never leave a stuck lock. The lock row in the database only describes
-//! the holder for the refusal message; a row whose holder no longer holds the
-//! OS lock is stale by definition and is cleared.
+//! The writer lock. The real lock is an OS file lock (`flock`) on the state
+//! file itself, so it follows the file's identity (device and inode), not
+//! its name: a symlink, a hard link or a relative path to one state all meet
+//! the same lock, and there is no separate lock file to delete by hand. The
+//! kernel drops it when the process dies, so a killed run never leaves a
+//! stuck lock. The lock row in the database describes the holder for the
+//! refusal message; a row is stale only when its OS lock is free *and* its
+//! process is not alive on this host.
 
 use std::fs::{File, OpenOptions};
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use rusqlite::{OptionalExtension, params};
 
@@ -35,16 +39,41 @@ impl std::fmt::Display for LockHolder {
 }
 
 pub(super) struct HeldLock {
-    _file: Option<File>,
     lock_id: String,
 }
 
-fn lock_path(store: &StateStore) -> Option<PathBuf> {
-    store.path.as_ref().map(|p| {
-        let mut s = p.clone().into_os_string();
-        s.push(".lock");
-        PathBuf::from(s)
-    })
+/// Device and inode: what a file is, whatever it is called.
+fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    (meta.dev(), meta.ino())
+}
+
+/// Opens `path` for its OS lock. The descriptor is never closed while the
+/// process runs: closing any descriptor of a file drops every POSIX lock the
+/// process holds on it, SQLite's own included (they are per process and
+/// inode), so it is leaked on purpose: one per store that locks, freed at
+/// exit.
+fn open_for_lock(path: &Path) -> Result<&'static File, StateError> {
+    let io = |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = OpenOptions::new().read(true).open(path).map_err(io)?;
+    Ok(Box::leak(Box::new(file)))
+}
+
+/// Whether `path` still names the file behind `file` (not deleted, not
+/// replaced by another file since it was opened).
+fn still_named(path: &Path, file: &File) -> Result<bool, StateError> {
+    let io = |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let held = identity(&file.metadata().map_err(io)?);
+    match std::fs::metadata(path) {
+        Ok(now) => Ok(identity(&now) == held),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io(e)),
+    }
 }
 
 /// This machine's name: the kernel's, else `gethostname(2)`.
@@ -104,6 +133,39 @@ pub fn pid_alive(pid: i64) -> bool {
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// When the process `pid` started (Unix seconds), from `/proc`; `None` where
+/// there is no `/proc`.
+fn process_started(pid: i64) -> Option<i64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22 (`starttime`, clock ticks after boot); the command name
+    // (field 2) is in parentheses and may hold spaces.
+    let ticks: i64 = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()?;
+    let boot: i64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| boot + ticks / hz as i64)
+}
+
+/// The holder's process still runs on this host: its pid is alive and was
+/// started before it took the lock (a pid reused since is someone else).
+fn holder_process_alive(holder: &LockHolder) -> bool {
+    holder.host == host()
+        && pid_alive(holder.pid)
+        && process_started(holder.pid).is_none_or(|started| started <= holder.started_at + 2)
+}
+
 impl StateStore {
     fn lock_row(&self) -> Result<Option<LockHolder>, StateError> {
         Ok(self
@@ -125,22 +187,25 @@ impl StateStore {
             .optional()?)
     }
 
+    /// The state file's lock descriptor, opened on first use.
+    fn os_lock_file(&mut self) -> Result<Option<&'static File>, StateError> {
+        if self.os_lock.is_none()
+            && let Some(path) = self.path.as_deref()
+            && path.exists()
+        {
+            self.os_lock = Some(open_for_lock(path)?);
+        }
+        Ok(self.os_lock)
+    }
+
     /// Takes the writer lock for `command`. Returns the stale holder it
     /// cleared, if a killed run had left its row behind.
     pub fn lock(&mut self, command: &str) -> Result<Option<LockHolder>, StateError> {
-        let file = match lock_path(self) {
-            Some(path) => {
-                let file = OpenOptions::new()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(&path)
-                    .map_err(|source| StateError::Io {
-                        path: path.clone(),
-                        source,
-                    })?;
+        let locked = match self.os_lock_file()? {
+            Some(file) => {
+                let path = self.path.clone().unwrap_or_default();
                 match file.try_lock() {
-                    Ok(()) => Some(file),
+                    Ok(()) => {}
                     Err(std::fs::TryLockError::WouldBlock) => {
                         return Err(match self.lock_row()? {
                             Some(holder) => StateError::Locked { holder },
@@ -151,19 +216,29 @@ impl StateStore {
                         return Err(StateError::Io { path, source });
                     }
                 }
-            }
-            None => {
-                if let Some(holder) = self.lock_row()? {
-                    return Err(StateError::Locked { holder });
+                // Re-checked under the lock: the name still names the file
+                // this store opened, so the lock and the writes are on one file.
+                if !still_named(&path, file)? {
+                    let _ = file.unlock();
+                    return Err(StateError::Replaced { path });
                 }
-                None
+                true
             }
+            None => false,
         };
-        let stale = if file.is_some() {
-            self.lock_row()?
-        } else {
-            None
-        };
+        let row = self.lock_row()?;
+        // A row whose process still runs on this host is never stale, even
+        // with its OS lock free (a build that locked another file, a lock
+        // taken through a filesystem that ignores flock).
+        if let Some(holder) = row.as_ref().filter(|h| !locked || holder_process_alive(h)) {
+            if let Some(file) = self.os_lock.filter(|_| locked) {
+                let _ = file.unlock();
+            }
+            return Err(StateError::Locked {
+                holder: holder.clone(),
+            });
+        }
+        let stale = row;
         let holder = LockHolder {
             lock_id: uuid::Uuid::new_v4().to_string(),
             user: user(),
@@ -179,8 +254,12 @@ impl StateStore {
             params![holder.lock_id, holder.user, holder.host, holder.pid, holder.command, holder.started_at],
         )?;
         tx.commit()?;
+        // Into the file itself, not only this name's WAL: a run through a
+        // hard link (its own WAL, by its own name) then reads who holds it.
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         self.lock = Some(HeldLock {
-            _file: file,
             lock_id: holder.lock_id,
         });
         Ok(stale)
@@ -192,6 +271,9 @@ impl StateStore {
             let _ = self
                 .conn
                 .execute("DELETE FROM lock WHERE lock_id = ?1", [&held.lock_id]);
+            if let Some(file) = self.os_lock {
+                let _ = file.unlock();
+            }
         }
     }
 
@@ -200,32 +282,32 @@ impl StateStore {
         self.lock_row()
     }
 
-    /// Whether a process still holds the OS lock on `<state>.lock`: the
+    /// Whether a process still holds the OS lock on the state file: the
     /// holder is alive on this host (the kernel drops the lock on exit).
-    pub fn lock_file_held(&self) -> Result<bool, StateError> {
-        let Some(path) = lock_path(self) else {
+    pub fn lock_file_held(&mut self) -> Result<bool, StateError> {
+        if self.lock.is_some() {
+            return Ok(true);
+        }
+        let Some(file) = self.os_lock_file()? else {
             return Ok(false);
         };
-        if !path.exists() {
-            return Ok(false);
-        }
-        let file = OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(|source| StateError::Io {
-                path: path.clone(),
-                source,
-            })?;
         match file.try_lock() {
-            Ok(()) => Ok(false),
+            Ok(()) => {
+                let _ = file.unlock();
+                Ok(false)
+            }
             Err(std::fs::TryLockError::WouldBlock) => Ok(true),
-            Err(std::fs::TryLockError::Error(source)) => Err(StateError::Io { path, source }),
+            Err(std::fs::TryLockError::Error(source)) => Err(StateError::Io {
+                path: self.path.clone().unwrap_or_default(),
+                source,
+            }),
         }
     }
 
-    /// The holder still runs: its OS lock is held, or its pid is alive on this host.
-    pub fn holder_alive(&self, holder: &LockHolder) -> Result<bool, StateError> {
-        Ok(self.lock_file_held()? || (holder.host == host() && pid_alive(holder.pid)))
+    /// The holder still runs: its OS lock is held, or its process is alive
+    /// on this host.
+    pub fn holder_alive(&mut self, holder: &LockHolder) -> Result<bool, StateError> {
+        Ok(self.lock_file_held()? || holder_process_alive(holder))
     }
 
     /// Clears a lock row by id, for backends where OS locks do not reach.
@@ -279,8 +361,13 @@ mod tests {
         let path = dir.path().join("dev.db");
         let mut s = StateStore::open(&path).unwrap();
         s.lock("infra up").unwrap();
-        // Simulate a killed process: the OS lock goes, the row stays.
+        // Simulate a killed process: the OS lock goes, the row stays, and
+        // its pid is no longer alive.
         s.lock.take();
+        s.os_lock.unwrap().unlock().unwrap();
+        s.conn
+            .execute("UPDATE lock SET pid = ?1", [i64::from(i32::MAX)])
+            .unwrap();
         drop(s);
         let mut s = StateStore::open(&path).unwrap();
         let stale = s.lock("infra up").unwrap();
@@ -304,7 +391,7 @@ mod tests {
         s.lock("infra up").unwrap();
         let holder = s.holder().unwrap().unwrap();
         assert_ne!(holder.user, "unknown");
-        let other = StateStore::open(&path).unwrap();
+        let mut other = StateStore::open(&path).unwrap();
         assert!(other.lock_file_held().unwrap());
         assert!(other.holder_alive(&holder).unwrap());
         drop(s);

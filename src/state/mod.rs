@@ -49,12 +49,25 @@ pub enum StateError {
         "state is locked by {holder}; wait for that run to finish (its lock is released the moment its process exits), or pass `--lock-timeout 5m` to wait for it"
     )]
     Locked { holder: LockHolder },
-    #[error("state is locked by a running process that holds {} but left no description (its lock row was cleared by force-unlock); wait for it to finish, or find it with `fuser {}`", .lock_file.display(), .lock_file.display())]
+    #[error("state is locked by a running process that holds the OS lock on {} but left no description (its lock row was cleared by force-unlock); wait for it to finish, or find it with `fuser {}`", .lock_file.display(), .lock_file.display())]
     LockedUndescribed { lock_file: PathBuf },
+    #[error(
+        "state {path} was replaced while it was being opened (another file now has its name); nothing was changed: run the command again"
+    )]
+    Replaced { path: PathBuf },
     #[error("lock id {given} does not match the lock held ({held}); nothing was unlocked")]
     WrongLockId { given: String, held: String },
     #[error("state is not locked; nothing to unlock")]
     NotLocked,
+    #[error(
+        "state {path} belongs to {field} `{recorded}`, not `{given}`: refusing to use it (a wrong `--state` would plan against another env's resources). Nothing was changed"
+    )]
+    WrongOwner {
+        path: PathBuf,
+        field: &'static str,
+        recorded: String,
+        given: String,
+    },
     #[error("state database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("state file i/o on {path}: {source}")]
@@ -83,6 +96,15 @@ pub struct StateResource {
     pub protect: bool,
 }
 
+/// Whose a state is: recorded by the first write run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateOwner {
+    pub project: String,
+    pub env: String,
+    pub region: String,
+    pub lineage: String,
+}
+
 /// An intent recorded before a mutating call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JournalEntry {
@@ -108,6 +130,9 @@ pub struct StateStore {
     conn: Connection,
     path: Option<PathBuf>,
     lock: Option<lock::HeldLock>,
+    /// The state file opened for its OS lock, once a lock is taken or
+    /// checked (see [`lock`]: never closed while the process runs).
+    os_lock: Option<&'static std::fs::File>,
 }
 
 pub fn now() -> i64 {
@@ -120,13 +145,25 @@ pub fn now() -> i64 {
 impl StateStore {
     /// Opens (creating if needed) the state at `path`, in WAL mode, migrated.
     pub fn open(path: &Path) -> Result<Self, StateError> {
+        let mut store = Self::open_unmigrated(path)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens (creating if needed) the state at `path`, checked to be an
+    /// infra state, without running pending migrations: a write run runs
+    /// them with [`Self::migrate`] once it holds the lock and has a backup.
+    pub fn open_unmigrated(path: &Path) -> Result<Self, StateError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
-        let conn = Connection::open(path).map_err(|source| StateError::Open {
+        // Through a symlink, the file it names: SQLite keeps its WAL next to
+        // the name it opens, and one file must have one WAL.
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let conn = Connection::open(&real).map_err(|source| StateError::Open {
             path: path.to_path_buf(),
             source,
         })?;
@@ -134,8 +171,20 @@ impl StateStore {
             conn,
             path: Some(path.to_path_buf()),
             lock: None,
+            os_lock: None,
         };
-        store.prepare()?;
+        let version = store.check()?;
+        store
+            .conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| store.corrupt(e.to_string()))?;
+        store.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        store.conn.pragma_update(None, "foreign_keys", "ON")?;
+        store.conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        if version == 0 {
+            // A new (or empty) file: its schema, nothing to back up.
+            store.migrate()?;
+        }
         Ok(store)
     }
 
@@ -144,72 +193,204 @@ impl StateStore {
             conn: Connection::open_in_memory()?,
             path: None,
             lock: None,
+            os_lock: None,
         };
-        store.prepare()?;
+        store.migrate()?;
         Ok(store)
     }
 
-    /// Opens the state only if it exists; read-only commands never create one.
+    /// Opens the state only if it exists, for reading: nothing is written to
+    /// the file (no schema, no WAL switch, no migration). An empty file reads
+    /// as an empty state; an older schema is migrated in a copy in memory.
     pub fn open_existing(path: &Path) -> Result<Self, StateError> {
-        if path.exists() {
-            Self::open(path)
-        } else {
-            Self::open_in_memory()
+        if !path.exists() {
+            return Self::open_in_memory();
+        }
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let conn =
+            Connection::open_with_flags(&real, flags).map_err(|source| StateError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let store = StateStore {
+            conn,
+            path: Some(path.to_path_buf()),
+            lock: None,
+            os_lock: None,
+        };
+        let version = store.check()?;
+        store.conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        if version == 0 {
+            return Self::open_in_memory();
+        }
+        if version < migrations::LATEST {
+            let mut mem = Connection::open_in_memory()?;
+            rusqlite::backup::Backup::new(&store.conn, &mut mem)?.run_to_completion(
+                256,
+                std::time::Duration::ZERO,
+                None,
+            )?;
+            let mut copy = StateStore {
+                conn: mem,
+                path: Some(path.to_path_buf()),
+                lock: None,
+                os_lock: None,
+            };
+            copy.migrate()?;
+            return Ok(copy);
+        }
+        Ok(store)
+    }
+
+    fn corrupt(&self, detail: String) -> StateError {
+        StateError::Corrupt {
+            path: self
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(":memory:")),
+            detail,
+            backup: self.latest_backup(),
         }
     }
 
-    fn prepare(&mut self) -> Result<(), StateError> {
-        let path = self
-            .path
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(":memory:"));
-        let corrupt = |e: rusqlite::Error, backup: Option<PathBuf>| StateError::Corrupt {
-            path: path.clone(),
-            detail: e.to_string(),
-            backup,
-        };
-        let backup = self.latest_backup();
-        // Read before writing anything, so a foreign or damaged file is left as it is.
+    /// Reads (never writes) what the file is: its schema version. Refuses a
+    /// damaged file, a newer schema, and a SQLite file that is not infra's.
+    fn check(&self) -> Result<i64, StateError> {
         let version: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .and_then(|v| {
-                self.conn
-                    .query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(v))
-            })
-            .map_err(|e| corrupt(e, backup.clone()))?;
+            .map_err(|e| self.corrupt(e.to_string()))?;
+        let tables: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| self.corrupt(e.to_string()))?;
         // A truncated file can still have an intact first page: check it all.
         let check: String = self
             .conn
             .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
-            .map_err(|e| corrupt(e, backup.clone()))?;
+            .map_err(|e| self.corrupt(e.to_string()))?;
         if check != "ok" {
-            return Err(StateError::Corrupt {
-                path,
-                detail: check,
-                backup,
-            });
+            return Err(self.corrupt(check));
         }
         if version > migrations::LATEST {
+            let path = self.path.clone().unwrap_or_default();
             return Err(StateError::NewerSchema {
                 path,
                 found: version,
                 known: migrations::LATEST,
-                backup,
+                backup: self.latest_backup(),
             });
         }
-        self.conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| corrupt(e, backup.clone()))?;
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        self.conn.pragma_update(None, "foreign_keys", "ON")?;
-        self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrations::run(&mut self.conn, version).map_err(|e| corrupt(e, backup))?;
-        Ok(())
+        let ours = version > 0 && self.conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'resources', 'journal')", [], |r| r.get::<_, i64>(0))? == 3;
+        if (version == 0 && tables > 0) || (version > 0 && !ours) {
+            return Err(StateError::Corrupt {
+                path: self.path.clone().unwrap_or_default(),
+                detail: "a SQLite database that is not an infra state (its tables are not infra's); it was left as it is".into(),
+                backup: self.latest_backup(),
+            });
+        }
+        Ok(version)
+    }
+
+    /// Runs pending schema migrations.
+    pub fn migrate(&mut self) -> Result<(), StateError> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        migrations::run(&mut self.conn, version).map_err(|e| self.corrupt(e.to_string()))
     }
 
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// The project, env and region this state was made for, and its lineage
+    /// (an id drawn when they were first recorded), if recorded.
+    pub fn owner(&self) -> Result<Option<StateOwner>, StateError> {
+        let get = |k: &str| -> Result<Option<String>, StateError> {
+            Ok(self
+                .conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()?)
+        };
+        let (Some(project), Some(env), Some(region), Some(lineage)) = (
+            get("project")?,
+            get("env")?,
+            get("region")?,
+            get("lineage")?,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(StateOwner {
+            project,
+            env,
+            region,
+            lineage,
+        }))
+    }
+
+    /// Refuses a state recorded for another project, env or region.
+    pub fn check_owner(
+        &self,
+        project: &str,
+        env: &str,
+        region: &str,
+    ) -> Result<Option<StateOwner>, StateError> {
+        let Some(owner) = self.owner()? else {
+            return Ok(None);
+        };
+        let path = self.path.clone().unwrap_or_default();
+        for (field, recorded, given) in [
+            ("project", &owner.project, project),
+            ("env", &owner.env, env),
+            ("region", &owner.region, region),
+        ] {
+            if recorded != given {
+                return Err(StateError::WrongOwner {
+                    path,
+                    field,
+                    recorded: recorded.clone(),
+                    given: given.to_string(),
+                });
+            }
+        }
+        Ok(Some(owner))
+    }
+
+    /// [`Self::check_owner`], then records the owner with a new lineage when
+    /// none is recorded (a new state, or one made before owners were).
+    /// Called by write runs only, under the lock.
+    pub fn claim_owner(
+        &mut self,
+        project: &str,
+        env: &str,
+        region: &str,
+    ) -> Result<StateOwner, StateError> {
+        if let Some(owner) = self.check_owner(project, env, region)? {
+            return Ok(owner);
+        }
+        let owner = StateOwner {
+            project: project.into(),
+            env: env.into(),
+            region: region.into(),
+            lineage: uuid::Uuid::new_v4().to_string(),
+        };
+        let tx = self.conn.transaction()?;
+        for (k, v) in [
+            ("project", &owner.project),
+            ("env", &owner.env),
+            ("region", &owner.region),
+            ("lineage", &owner.lineage),
+        ] {
+            tx.execute("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![k, v])?;
+        }
+        tx.commit()?;
+        Ok(owner)
     }
 
     /// Bumped by every write; a saved plan records it.
@@ -237,15 +418,46 @@ impl StateStore {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT address, kind, cloud_id, props, outputs, deps, protect FROM resources ORDER BY address")?;
-        let rows = stmt.query_map([], row_to_resource)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let rows = stmt
+            .query_map([], raw_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(|r| self.parse_row(r)).collect()
     }
 
     pub fn resource(&self, address: &str) -> Result<Option<StateResource>, StateError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT address, kind, cloud_id, props, outputs, deps, protect FROM resources WHERE address = ?1",
         )?;
-        Ok(stmt.query_row([address], row_to_resource).optional()?)
+        stmt.query_row([address], raw_row)
+            .optional()?
+            .map(|r| self.parse_row(r))
+            .transpose()
+    }
+
+    /// A row's JSON cells, parsed: a cell that is not what infra wrote is a
+    /// corrupt state (never an empty value, which would plan a replacement).
+    fn parse_row(&self, r: RawRow) -> Result<StateResource, StateError> {
+        fn cell<T: serde::de::DeserializeOwned>(
+            store: &StateStore,
+            address: &str,
+            column: &str,
+            text: &str,
+        ) -> Result<T, StateError> {
+            serde_json::from_str(text).map_err(|e| {
+                store.corrupt(format!(
+                    "resource `{address}`: its `{column}` is not valid ({e})"
+                ))
+            })
+        }
+        Ok(StateResource {
+            props: cell(self, &r.address, "props", &r.props)?,
+            outputs: cell(self, &r.address, "outputs", &r.outputs)?,
+            deps: cell(self, &r.address, "deps", &r.deps)?,
+            address: r.address,
+            kind: r.kind,
+            id: r.id,
+            protect: r.protect,
+        })
     }
 
     /// Writes many rows in one transaction (refresh, recovery adoption).
@@ -412,21 +624,36 @@ impl StateStore {
         let mut stmt = self.conn.prepare(
             "SELECT id, run_id, address, kind, action, token, props, deps FROM journal WHERE finished_at IS NULL ORDER BY id",
         )?;
-        let rows = stmt.query_map([], |r| {
-            let props: String = r.get(6)?;
-            let deps: String = r.get(7)?;
-            Ok(JournalEntry {
-                id: r.get(0)?,
-                run_id: r.get(1)?,
-                address: r.get(2)?,
-                kind: r.get(3)?,
-                action: r.get(4)?,
-                token: r.get(5)?,
-                props: serde_json::from_str(&props).unwrap_or_default(),
-                deps: serde_json::from_str(&deps).unwrap_or_default(),
+        let rows = stmt
+            .query_map([], |r| {
+                let props: String = r.get(6)?;
+                let deps: String = r.get(7)?;
+                let entry = JournalEntry {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    address: r.get(2)?,
+                    kind: r.get(3)?,
+                    action: r.get(4)?,
+                    token: r.get(5)?,
+                    props: Props::new(),
+                    deps: Vec::new(),
+                };
+                Ok((entry, props, deps))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(mut entry, props, deps)| {
+                let bad = |e: serde_json::Error| {
+                    self.corrupt(format!(
+                        "journal row {} of `{}`: not valid ({e})",
+                        entry.id, entry.address
+                    ))
+                };
+                entry.props = serde_json::from_str(&props).map_err(bad)?;
+                entry.deps = serde_json::from_str(&deps).map_err(bad)?;
+                Ok(entry)
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect()
     }
 
     /// Writes a consistent copy of the state beside it (`backups/`), keeping the last 10.
@@ -439,7 +666,7 @@ impl StateStore {
             path: dir.clone(),
             source,
         })?;
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("state");
+        let stem = backup_stem(path);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -464,13 +691,27 @@ fn backup_dir(path: &Path) -> PathBuf {
     path.parent().unwrap_or(Path::new(".")).join("backups")
 }
 
+/// Backups are named after the state's file name and a hash of its full
+/// path: `dev.db` and `dev.sqlite` (or two `dev.db` in different folders
+/// sharing one `backups/`) never rotate each other's away.
+fn backup_stem(path: &Path) -> String {
+    let full = std::fs::canonicalize(path)
+        .unwrap_or_else(|_| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
+    // FNV-1a: stable across builds and platforms.
+    let hash = full
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ *b as u64).wrapping_mul(0x100000001b3)
+        });
+    let name = path.file_name().and_then(|s| s.to_str()).unwrap_or("state");
+    format!("{name}-{:08x}", hash as u32)
+}
+
 /// Backups of this state file, oldest first.
 fn list_backups(path: &Path) -> Vec<PathBuf> {
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("state")
-        .to_string();
+    let stem = backup_stem(path);
     let mut found: Vec<(u128, PathBuf)> = std::fs::read_dir(backup_dir(path))
         .into_iter()
         .flatten()
@@ -487,15 +728,24 @@ fn list_backups(path: &Path) -> Vec<PathBuf> {
     found.into_iter().map(|(_, p)| p).collect()
 }
 
-fn row_to_resource(r: &rusqlite::Row) -> rusqlite::Result<StateResource> {
-    let json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
-    Ok(StateResource {
+struct RawRow {
+    address: String,
+    kind: String,
+    id: String,
+    props: String,
+    outputs: String,
+    deps: String,
+    protect: bool,
+}
+
+fn raw_row(r: &rusqlite::Row) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
         address: r.get(0)?,
         kind: r.get(1)?,
         id: r.get(2)?,
-        props: serde_json::from_str(&json(3)?).unwrap_or_default(),
-        outputs: serde_json::from_str(&json(4)?).unwrap_or_default(),
-        deps: serde_json::from_str(&json(5)?).unwrap_or_default(),
+        props: r.get(3)?,
+        outputs: r.get(4)?,
+        deps: r.get(5)?,
         protect: r.get(6)?,
     })
 }
@@ -600,6 +850,75 @@ mod tests {
             Err(StateError::Corrupt { .. })
         ));
         assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn backups_are_keyed_by_the_full_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("dev.db"), dir.path().join("dev.sqlite"));
+        let (sa, sb) = (StateStore::open(&a).unwrap(), StateStore::open(&b).unwrap());
+        let first = sa.backup().unwrap().unwrap();
+        for _ in 0..12 {
+            sb.backup().unwrap();
+        }
+        assert_eq!(
+            list_backups(&a),
+            vec![first],
+            "dev.sqlite's backups never rotate dev.db's away"
+        );
+        assert_eq!(list_backups(&b).len(), 10);
+    }
+
+    #[test]
+    fn a_foreign_sqlite_file_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('mine');")
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        assert!(matches!(
+            StateStore::open(&path),
+            Err(StateError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            StateStore::open_existing(&path),
+            Err(StateError::Corrupt { .. })
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // An empty file reads as an empty state and is not written.
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(
+            StateStore::open_existing(&empty)
+                .unwrap()
+                .resources()
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_corrupt_json_cell_names_its_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.db");
+        let mut s = StateStore::open(&path).unwrap();
+        s.put_resources(&[res("vpc.main")]).unwrap();
+        s.conn
+            .execute(
+                "UPDATE resources SET outputs = '{not json' WHERE address = 'vpc.main'",
+                [],
+            )
+            .unwrap();
+        match s.resources() {
+            Err(StateError::Corrupt { detail, .. }) => assert!(
+                detail.contains("vpc.main") && detail.contains("outputs"),
+                "{detail}"
+            ),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
     }
 
     #[test]

@@ -77,6 +77,41 @@ fn each_bad_plan_names_file_and_key_exits_3_and_writes_nothing() {
             "aurora_without_capacity",
             "database.serverless_v2: Aurora here is Serverless v2",
         ),
+        // Issue 13, item 9: bounded numbers, names AWS would refuse or change, reserved tags.
+        (
+            "wait_timeout_overflow",
+            "cluster.wait_timeout_minutes: 9223372036854775807 is out of range; 1 to 1440 minutes",
+        ),
+        (
+            "reserved_tag",
+            "tags.\"infra:env\": `aws:` keys are reserved by AWS",
+        ),
+        (
+            "too_many_tags",
+            "tags: 45 tags, with infra's own (up to 8), exceed AWS's 50 per resource",
+        ),
+        (
+            "uppercase_project",
+            "project: use lowercase letters, digits and '-' only",
+        ),
+        (
+            "long_names",
+            "the cluster name `todo-platform-for-the-whole-company-x-long_names` is 48 characters; at most 38",
+        ),
+        (
+            "az_of_another_region",
+            "network.azs: `us-west-2b` is not an availability zone of us-east-1",
+        ),
+        ("bad_region", "region: `us-east-one` is not an AWS region"),
+        (
+            "port_out_of_range",
+            "port range 70000-70000 is not within 0-65535",
+        ),
+        (
+            "error_past_column_65535",
+            "network.cidr: `10.10.0.0/33` is not a valid IPv4 CIDR",
+        ),
+        ("many_identical_subnets", "more problem(s) not shown"),
     ];
     for (case, message) in cases {
         for command in [
@@ -143,4 +178,36 @@ fn usage_errors_and_a_missing_tty_confirmation_exit_3() {
     );
     assert!(!state.exists());
     assert_eq!(run(&["--help"]).status.code(), Some(0));
+}
+
+/// Thousands of problems are said once each, capped, fast: not megabytes.
+#[test]
+fn many_errors_are_capped_and_quick() {
+    let started = std::time::Instant::now();
+    let (code, stderr, wrote) = run_case("many_identical_subnets", &["plan"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(!wrote);
+    assert!(stderr.len() < 200_000, "{} bytes of errors", stderr.len());
+    let flat: String = stderr
+        .split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(flat.contains("more problem(s) not shown"), "{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // The reserved-tag fixture names both keys, and the past-column-65535 one names its line.
+    let (_, stderr, _) = run_case("reserved_tag", &["plan"]);
+    assert!(stderr.contains("aws:cloudformation:stack-name"), "{stderr}");
+    let (code, stderr, _) = run_case("error_past_column_65535", &["plan"]);
+    assert_eq!(code, 3, "{stderr}");
+    let flat: String = stderr
+        .split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(flat.contains("(line 4, column"), "{stderr}");
 }

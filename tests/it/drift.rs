@@ -328,7 +328,7 @@ async fn drift_is_silent_after_up_exact_after_changes_and_reconciled_by_up() {
         "backups back to the plan's 7 days"
     );
 
-    // An orphan: tagged with the env, unknown to state.
+    // An orphan: tagged with the project and env, unknown to state.
     let vpc_id = sdk
         .ec2
         .describe_vpcs()
@@ -353,6 +353,12 @@ async fn drift_is_silent_after_up_exact_after_changes_and_reconciled_by_up() {
                     aws_sdk_ec2::types::Tag::builder()
                         .key("infra:env")
                         .value(&env.name)
+                        .build(),
+                )
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("infra:project")
+                        .value("todo")
                         .build(),
                 )
                 .build(),

@@ -231,6 +231,7 @@ async fn plan_drift_and_output_json_match_their_documentation() {
             aws_sdk_ec2::types::TagSpecification::builder()
                 .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
                 .tags(tag("infra:env", &env.name))
+                .tags(tag("infra:project", "todo"))
                 .build(),
         )
         .send()

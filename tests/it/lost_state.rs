@@ -51,7 +51,7 @@ async fn a_lost_state_is_adopted_whole_database_included_and_up_creates_nothing(
         .vpc_id()
         .unwrap()
         .to_string();
-    // One real orphan: tagged with the env, unknown to state and plan.
+    // One real orphan: tagged with the project and env, unknown to state and plan.
     let tag_spec = |rt: aws_sdk_ec2::types::ResourceType, tags: &[(&str, &str)]| {
         let mut b = aws_sdk_ec2::types::TagSpecification::builder().resource_type(rt);
         for (k, v) in tags {
@@ -67,7 +67,7 @@ async fn a_lost_state_is_adopted_whole_database_included_and_up_creates_nothing(
         .vpc_id(&vpc_id)
         .tag_specifications(tag_spec(
             aws_sdk_ec2::types::ResourceType::SecurityGroup,
-            &[("infra:env", &env.name)],
+            &[("infra:env", &env.name), ("infra:project", "todo")],
         ))
         .send()
         .await
@@ -202,6 +202,12 @@ async fn an_address_two_resources_carry_adopts_nothing_and_names_both() {
             aws_sdk_ec2::types::Tag::builder()
                 .key("infra:env")
                 .value(&env.name)
+                .build(),
+        )
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("infra:project")
+                .value("todo")
                 .build(),
         )
         .tags(

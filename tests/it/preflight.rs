@@ -49,7 +49,7 @@ fn an_unreachable_endpoint_fails_in_seconds_naming_it() {
         let (out, took) = timed(
             env.command(args)
                 .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-            .env_remove("INFRA_PREFLIGHT_TIMEOUT"),
+                .env_remove("INFRA_PREFLIGHT_TIMEOUT"),
         );
         assert_eq!(
             out.status.code(),
@@ -105,7 +105,8 @@ fn missing_credentials_fail_in_seconds_naming_them() {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env_remove("INFRA_PREFLIGHT_TIMEOUT").env("AWS_CONFIG_FILE", &empty)
+    cmd.env_remove("INFRA_PREFLIGHT_TIMEOUT")
+        .env("AWS_CONFIG_FILE", &empty)
         .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
         .env("AWS_EC2_METADATA_DISABLED", "true");
     let (out, took) = timed(&mut cmd);

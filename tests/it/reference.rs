@@ -7,7 +7,14 @@ use std::collections::BTreeSet;
 
 use crate::support::*;
 
-const GLOBAL: &[&str] = &["--plans", "--state", "--verbose", "--no-color", "--help", "--version"];
+const GLOBAL: &[&str] = &[
+    "--plans",
+    "--state",
+    "--verbose",
+    "--no-color",
+    "--help",
+    "--version",
+];
 
 fn help(args: &[&str]) -> String {
     let out = std::process::Command::new(infra_bin())

@@ -165,7 +165,11 @@ pub fn infra_command(endpoint: &str) -> Command {
         .env("NO_COLOR", "1")
         // The shared emulator answers slowly while many tests run; the
         // 10 s default is tested in preflight.rs.
-        .env("INFRA_PREFLIGHT_TIMEOUT", "120s");
+        .env("INFRA_PREFLIGHT_TIMEOUT", "120s")
+        // A create that failed with a 5xx is looked up this long before it
+        // is sent again (60 s on AWS); the emulator lists at once, and the
+        // tests of the lookup (recovery.rs) set their own.
+        .env("INFRA_LOST_CREATE_LOOKUP", "5s");
     cmd
 }
 

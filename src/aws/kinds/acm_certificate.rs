@@ -11,7 +11,7 @@ use serde_json::json;
 use super::tagged::{create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag};
+use crate::model::{Outputs, Props, TAG_ADDRESS, is_foreign_tag};
 
 pub struct AcmCertificate;
 
@@ -73,6 +73,35 @@ fn outputs(c: &CertificateDetail) -> Option<Outputs> {
     )
 }
 
+/// The certificate and its outputs; a certificate still waiting for ACM to
+/// publish its validation record (the seconds after a request: a run killed
+/// right after `RequestCertificate` left it) is waited for, so it is seen and
+/// adopted rather than requested a second time. `None`: gone, or a
+/// certificate that will never have a record (failed).
+async fn published(cx: &Cx, arn: &str) -> Result<Option<(CertificateDetail, Outputs)>, AwsError> {
+    let Some(detail) = describe(cx, arn).await? else {
+        return Ok(None);
+    };
+    if let Some(out) = outputs(&detail) {
+        return Ok(Some((detail, out)));
+    }
+    if detail.status() != Some(&CertificateStatus::PendingValidation) {
+        return Ok(None);
+    }
+    cx.wait_for(
+        arn,
+        "ACM to publish the DNS validation record",
+        cx.timeouts.dependency,
+        || async {
+            Ok(describe(cx, arn)
+                .await?
+                .and_then(|d| outputs(&d).map(|o| (d, o))))
+        },
+    )
+    .await
+    .map(Some)
+}
+
 fn sans(c: &CertificateDetail) -> Vec<String> {
     // ACM lists the primary domain among the alternative names.
     let mut v: Vec<String> = c
@@ -119,6 +148,11 @@ fn acm_tags(map: std::collections::HashMap<String, String>) -> Vec<Tag> {
 impl Kind for AcmCertificate {
     fn name(&self) -> &'static str {
         "AcmCertificate"
+    }
+
+    /// Resent safely: IdempotencyToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
     }
 
     fn outputs(&self) -> &'static [&'static str] {
@@ -216,13 +250,13 @@ impl Kind for AcmCertificate {
                 Err(e) if e.class == ErrorClass::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            if !tags.iter().any(|(k, v)| k == TAG_ENV && v == scope.env) {
+            if !crate::model::readable(
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                scope.owner,
+            ) {
                 continue;
             }
-            let Some(detail) = describe(cx, arn).await? else {
-                continue;
-            };
-            let Some(outputs) = outputs(&detail) else {
+            let Some((detail, outputs)) = published(cx, arn).await? else {
                 continue;
             };
             let comparable: serde_json::Map<String, serde_json::Value> = tags

@@ -28,6 +28,11 @@ impl Kind for AcmCertificateValidation {
         "AcmCertificateValidation"
     }
 
+    /// Resent safely: nothing is created.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "certificate_arn"]
     }
@@ -120,7 +125,7 @@ impl Kind for AcmCertificateValidation {
         // waits for the issued certificate again.
         if resolved
             .get("validation_record")
-            .is_some_and(|v| v.to_string().contains(crate::model::UNKNOWN))
+            .is_some_and(crate::model::has_unknown)
         {
             return Ok(None);
         }

@@ -61,7 +61,12 @@ async fn describe(
 }
 
 /// One group by name, with the parameters `props` sets; `None` when it is not there.
-async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Option<Live>, AwsError> {
+async fn read_one(
+    cx: &Cx,
+    name: &str,
+    props: &Props,
+    owner: crate::model::Owner<'_>,
+) -> Result<Option<Live>, AwsError> {
     let Some(g) = describe(cx, name).await? else {
         return Ok(None);
     };
@@ -85,7 +90,7 @@ async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Optio
         "description": g.description(),
         "parameters": values,
     });
-    if let Some((_, tags)) = read_tags(&tags_of(cx, arn).await?, env) {
+    if let Some((_, tags)) = read_tags(&tags_of(cx, arn).await?, owner) {
         props["tags"] = tags;
     }
     Ok(Some(Live {
@@ -100,6 +105,11 @@ async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Optio
 impl Kind for DbClusterParameterGroup {
     fn name(&self) -> &'static str {
         "DbClusterParameterGroup"
+    }
+
+    /// Resent safely: the group name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
     }
 
     fn outputs(&self) -> &'static [&'static str] {
@@ -152,7 +162,7 @@ impl Kind for DbClusterParameterGroup {
         let mut out = Vec::new();
         // Only the groups state knows: parameters need one call per group.
         for known in &scope.known {
-            out.extend(read_one(cx, &known.id, &known.props, scope.env).await?);
+            out.extend(read_one(cx, &known.id, &known.props, scope.owner).await?);
         }
         Ok(out)
     }
@@ -161,7 +171,7 @@ impl Kind for DbClusterParameterGroup {
         let Some(name) = opt_str(resolved, "name") else {
             return Ok(None);
         };
-        read_one(cx, name, resolved, &cx.env).await
+        read_one(cx, name, resolved, cx.owner()).await
     }
 
     async fn update(

@@ -30,12 +30,12 @@ fn major(version: &str) -> String {
     version.split('.').next().unwrap_or_default().to_string()
 }
 
-fn to_live(db: &RdsInstance, env: &str) -> Option<Live> {
+fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
     // An Aurora cluster's instances are `RdsClusterInstance`s.
     if db.db_cluster_identifier().is_some() {
         return None;
     }
-    let (address, tags) = read_tags(db.tag_list(), env)?;
+    let (address, tags) = read_tags(db.tag_list(), owner)?;
     let id = db.db_instance_identifier()?.to_string();
     let version = db.engine_version().unwrap_or_default();
     let mut sgs: Vec<String> = db
@@ -136,6 +136,11 @@ impl Kind for DbInstance {
         "DbInstance"
     }
 
+    /// Resent safely: the instance identifier.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &[
             "id",
@@ -215,7 +220,10 @@ impl Kind for DbInstance {
                     .aws("DescribeDBInstances")
             })
             .await?;
-        Ok(all.iter().filter_map(|db| to_live(db, scope.env)).collect())
+        Ok(all
+            .iter()
+            .filter_map(|db| to_live(db, scope.owner))
+            .collect())
     }
 
     async fn update(
@@ -288,7 +296,7 @@ impl Kind for DbInstance {
         }
         let live = describe_instance(cx, &live.id)
             .await?
-            .and_then(|db| to_live(&db, &cx.env))
+            .and_then(|db| to_live(&db, cx.owner()))
             .unwrap_or_else(|| live.clone());
         Ok(Live {
             props: t.props.clone(),

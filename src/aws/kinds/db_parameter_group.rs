@@ -70,7 +70,12 @@ async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
 }
 
 /// One group by name, with the parameters `props` sets; `None` when it is not there.
-async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Option<Live>, AwsError> {
+async fn read_one(
+    cx: &Cx,
+    name: &str,
+    props: &Props,
+    owner: crate::model::Owner<'_>,
+) -> Result<Option<Live>, AwsError> {
     let group = cx
         .retry(|| async {
             cx.clients
@@ -111,7 +116,7 @@ async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Optio
     });
     if let Some((_, tags)) = read_tags(
         &tags_of(cx, g.db_parameter_group_arn().unwrap_or_default()).await?,
-        env,
+        owner,
     ) {
         props["tags"] = tags;
     }
@@ -129,6 +134,11 @@ async fn read_one(cx: &Cx, name: &str, props: &Props, env: &str) -> Result<Optio
 impl Kind for DbParameterGroup {
     fn name(&self) -> &'static str {
         "DbParameterGroup"
+    }
+
+    /// Resent safely: the group name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
     }
 
     fn outputs(&self) -> &'static [&'static str] {
@@ -177,7 +187,7 @@ impl Kind for DbParameterGroup {
         let mut out = Vec::new();
         // Only the groups state knows: parameters need one call per group.
         for known in &scope.known {
-            out.extend(read_one(cx, &known.id, &known.props, scope.env).await?);
+            out.extend(read_one(cx, &known.id, &known.props, scope.owner).await?);
         }
         Ok(out)
     }
@@ -186,7 +196,7 @@ impl Kind for DbParameterGroup {
         let Some(name) = opt_str(resolved, "name") else {
             return Ok(None);
         };
-        read_one(cx, name, resolved, &cx.env).await
+        read_one(cx, name, resolved, cx.owner()).await
     }
 
     async fn update(

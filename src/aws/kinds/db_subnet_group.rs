@@ -41,6 +41,11 @@ impl Kind for DbSubnetGroup {
         "DbSubnetGroup"
     }
 
+    /// Resent safely: the group name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "name"]
     }
@@ -97,7 +102,7 @@ impl Kind for DbSubnetGroup {
             if scope.known.iter().any(|k| k.id == live.id)
                 && let Some((_, tags)) = read_tags(
                     &tags_of(cx, g.db_subnet_group_arn().unwrap_or_default()).await?,
-                    scope.env,
+                    scope.owner,
                 )
             {
                 live.props.insert("tags".into(), tags);
@@ -134,7 +139,7 @@ impl Kind for DbSubnetGroup {
         let mut live = to_live(g);
         if let Some((_, tags)) = read_tags(
             &tags_of(cx, g.db_subnet_group_arn().unwrap_or_default()).await?,
-            &cx.env,
+            cx.owner(),
         ) {
             live.props.insert("tags".into(), tags);
         }

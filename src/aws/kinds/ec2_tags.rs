@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::Target;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag};
+use crate::model::{Owner, Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag, readable};
 
 /// The plan's tags plus the identity tags, for a create call.
 pub fn create_tags(cx: &Cx, target: &Target<'_>) -> Vec<Tag> {
@@ -23,11 +23,13 @@ pub fn tag_spec(kind: ResourceType, cx: &Cx, target: &Target<'_>) -> TagSpecific
         .build()
 }
 
-/// `tag:infra:env = <env>`: every batched read uses it.
-pub fn env_filter(env: &str) -> Filter {
+/// `tag:infra:env = <env>`: every batched read uses it. The project is
+/// checked on our side ([`read_tags`]): resources made before projects were
+/// tagged have none, and must still be found to gain it.
+pub fn env_filter(owner: Owner<'_>) -> Filter {
     Filter::builder()
         .name(format!("tag:{TAG_ENV}"))
-        .values(env)
+        .values(owner.env)
         .build()
 }
 
@@ -35,16 +37,19 @@ pub fn env_filter(env: &str) -> Filter {
 /// `None` when the resource belongs to another env: the server-side tag
 /// filter is trusted, but checked, so a filter an API ignores can never make
 /// one env adopt another's resources.
-pub fn read_tags(tags: &[Tag], env: &str) -> Option<(Option<String>, Value)> {
+pub fn read_tags(tags: &[Tag], owner: Owner<'_>) -> Option<(Option<String>, Value)> {
+    if !readable(
+        tags.iter().filter_map(|t| Some((t.key()?, t.value()?))),
+        owner,
+    ) {
+        return None;
+    }
     let mut address = None;
     let mut out = serde_json::Map::new();
     for t in tags {
         let (Some(k), Some(v)) = (t.key(), t.value()) else {
             continue;
         };
-        if k == TAG_ENV && v != env {
-            return None;
-        }
         if k == TAG_ADDRESS {
             address = Some(v.to_string());
         }

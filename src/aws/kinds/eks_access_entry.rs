@@ -19,8 +19,8 @@ use crate::model::{Outputs, Props};
 
 pub struct EksAccessEntry;
 
-fn to_live(e: &AccessEntry, env: &str) -> Option<Live> {
-    let (address, tags) = read_tags(e.tags(), env)?;
+fn to_live(e: &AccessEntry, owner: crate::model::Owner<'_>) -> Option<Live> {
+    let (address, tags) = read_tags(e.tags(), owner)?;
     let principal = e.principal_arn()?.to_string();
     let cluster = e.cluster_name()?.to_string();
     let props = json!({
@@ -73,10 +73,13 @@ async fn describe(
 
 /// Every access entry of the env's clusters, described, whoever made it
 /// (drift looks for cluster admins the plan does not name). Read once per run.
-pub async fn all_entries(cx: &Cx, env: &str) -> Result<Arc<Vec<AccessEntry>>, AwsError> {
+pub async fn all_entries(
+    cx: &Cx,
+    owner: crate::model::Owner<'_>,
+) -> Result<Arc<Vec<AccessEntry>>, AwsError> {
     cx.shared("eks:access_entries", || async {
         let mut out = Vec::new();
-        for cluster in env_clusters(cx, env).await?.iter() {
+        for cluster in env_clusters(cx, owner).await?.iter() {
             let Some(name) = cluster.name() else { continue };
             // A cluster in CONFIG_MAP mode has no access entries to list.
             if cluster
@@ -119,6 +122,11 @@ impl Kind for EksAccessEntry {
         "EksAccessEntry"
     }
 
+    /// Resent safely: clientRequestToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "arn", "principal_arn"]
     }
@@ -158,7 +166,7 @@ impl Kind for EksAccessEntry {
             }
             Err(e) => return Err(e),
         };
-        let live = entry.as_ref().and_then(|e| to_live(e, &cx.env)).ok_or_else(|| {
+        let live = entry.as_ref().and_then(|e| to_live(e, cx.owner())).ok_or_else(|| {
             AwsError::local("CreateAccessEntry", format!("the access entry of {principal} on {cluster} exists and is not infra's for env {}", cx.env))
         })?;
         Ok(Live {
@@ -169,10 +177,10 @@ impl Kind for EksAccessEntry {
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        Ok(all_entries(cx, scope.env)
+        Ok(all_entries(cx, scope.owner)
             .await?
             .iter()
-            .filter_map(|e| to_live(e, scope.env))
+            .filter_map(|e| to_live(e, scope.owner))
             .collect())
     }
 

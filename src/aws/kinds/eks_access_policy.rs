@@ -119,6 +119,11 @@ impl Kind for EksAccessPolicyAssociation {
         "EksAccessPolicyAssociation"
     }
 
+    /// Resent safely: AssociateAccessPolicy is idempotent.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }
@@ -151,10 +156,10 @@ impl Kind for EksAccessPolicyAssociation {
         let mut out = Vec::new();
         // The policies of infra's own entries (tagged for the env): a hand-made
         // entry's policies are not infra's to compare or delete.
-        for entry in all_entries(cx, scope.env)
+        for entry in all_entries(cx, scope.owner)
             .await?
             .iter()
-            .filter(|e| read_tags(e.tags(), scope.env).is_some())
+            .filter(|e| read_tags(e.tags(), scope.owner).is_some())
         {
             let (Some(cluster), Some(principal)) = (entry.cluster_name(), entry.principal_arn())
             else {
@@ -211,9 +216,12 @@ impl Kind for EksAccessPolicyAssociation {
 
 /// Every principal holding the cluster-admin policy on the env's clusters,
 /// whoever made its entry: (cluster, principal ARN).
-pub async fn cluster_admins(cx: &Cx, env: &str) -> Result<Vec<(String, String)>, AwsError> {
+pub async fn cluster_admins(
+    cx: &Cx,
+    owner: crate::model::Owner<'_>,
+) -> Result<Vec<(String, String)>, AwsError> {
     let mut out = Vec::new();
-    for entry in all_entries(cx, env).await?.iter() {
+    for entry in all_entries(cx, owner).await?.iter() {
         let (Some(cluster), Some(principal)) = (entry.cluster_name(), entry.principal_arn()) else {
             continue;
         };

@@ -13,8 +13,12 @@ use crate::model::{Outputs, Props};
 
 pub struct EksAddon;
 
-fn to_live(a: &aws_sdk_eks::types::Addon, env: &str, pinned: bool) -> Option<Live> {
-    let (address, tags) = read_tags(a.tags(), env)?;
+fn to_live(
+    a: &aws_sdk_eks::types::Addon,
+    owner: crate::model::Owner<'_>,
+    pinned: bool,
+) -> Option<Live> {
+    let (address, tags) = read_tags(a.tags(), owner)?;
     let cluster = a.cluster_name()?.to_string();
     let name = a.addon_name()?.to_string();
     let version = a.addon_version().unwrap_or_default().to_string();
@@ -137,7 +141,7 @@ impl EksAddon {
                     return Ok(None);
                 };
                 match a.status() {
-                    Some(AddonStatus::Active) => Ok(to_live(&a, &cx.env, pinned)),
+                    Some(AddonStatus::Active) => Ok(to_live(&a, cx.owner(), pinned)),
                     Some(AddonStatus::CreateFailed) => Err(AwsError::local(
                         "CreateAddon",
                         format!("add-on {name} CREATE_FAILED"),
@@ -162,6 +166,11 @@ fn version_key(v: &str) -> Vec<u64> {
 impl Kind for EksAddon {
     fn name(&self) -> &'static str {
         "EksAddon"
+    }
+
+    /// Resent safely: clientRequestToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
     }
 
     fn outputs(&self) -> &'static [&'static str] {
@@ -219,7 +228,7 @@ impl Kind for EksAddon {
             .map(|s| s.id.as_str())
             .collect();
         let mut out = Vec::new();
-        for cluster in env_clusters(cx, scope.env)
+        for cluster in env_clusters(cx, scope.owner)
             .await?
             .iter()
             .filter_map(|c| c.name())
@@ -246,7 +255,7 @@ impl Kind for EksAddon {
             for name in names {
                 if let Some(a) = self.describe(cx, &cluster, &name).await? {
                     let id = format!("{cluster}:{name}");
-                    out.extend(to_live(&a, scope.env, pinned.contains(id.as_str())));
+                    out.extend(to_live(&a, scope.owner, pinned.contains(id.as_str())));
                 }
             }
         }

@@ -54,8 +54,8 @@ fn logging(props: &Props) -> Logging {
     Logging::builder().set_cluster_logging(Some(setups)).build()
 }
 
-fn to_live(c: &aws_sdk_eks::types::Cluster, env: &str) -> Option<Live> {
-    let (address, tags) = read_tags(c.tags(), env)?;
+fn to_live(c: &aws_sdk_eks::types::Cluster, owner: crate::model::Owner<'_>) -> Option<Live> {
+    let (address, tags) = read_tags(c.tags(), owner)?;
     let name = c.name()?.to_string();
     let vpc = c.resources_vpc_config();
     let log_types: Vec<String> = c
@@ -105,6 +105,11 @@ fn to_live(c: &aws_sdk_eks::types::Cluster, env: &str) -> Option<Live> {
         ("id".to_string(), name.clone()),
         ("name".into(), name.clone()),
         ("arn".into(), c.arn().unwrap_or_default().to_string()),
+        // For trust policies that name the account (`aws:SourceAccount`).
+        (
+            "account".into(),
+            crate::model::account_of_arn(c.arn().unwrap_or_default()),
+        ),
         (
             "endpoint".into(),
             c.endpoint().unwrap_or_default().to_string(),
@@ -171,7 +176,7 @@ impl EksCluster {
                     return Ok(None);
                 };
                 match c.status() {
-                    Some(ClusterStatus::Active) => Ok(to_live(&c, &cx.env)),
+                    Some(ClusterStatus::Active) => Ok(to_live(&c, cx.owner())),
                     Some(ClusterStatus::Failed) => Err(AwsError::local(
                         "CreateCluster",
                         format!("cluster {name} FAILED"),
@@ -190,11 +195,17 @@ impl Kind for EksCluster {
         "EksCluster"
     }
 
+    /// Resent safely: clientRequestToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &[
             "id",
             "name",
             "arn",
+            "account",
             "endpoint",
             "ca_data",
             "oidc_issuer",
@@ -267,10 +278,10 @@ impl Kind for EksCluster {
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        Ok(env_clusters(cx, scope.env)
+        Ok(env_clusters(cx, scope.owner)
             .await?
             .iter()
-            .filter_map(|c| to_live(c, scope.env))
+            .filter_map(|c| to_live(c, scope.owner))
             .collect())
     }
 
@@ -362,7 +373,7 @@ impl Kind for EksCluster {
         let refreshed = self
             .describe(cx, name)
             .await?
-            .and_then(|c| to_live(&c, &cx.env));
+            .and_then(|c| to_live(&c, cx.owner()));
         let outputs = refreshed
             .map(|l| l.outputs)
             .unwrap_or_else(|| live.outputs.clone());

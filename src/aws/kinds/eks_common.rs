@@ -6,15 +6,15 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::model::{Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag};
+use crate::model::{Owner, Props, TAG_ADDRESS, is_foreign_tag, readable};
 
 /// `(address, comparable tags)` when the tags say this env; `None` otherwise.
 pub fn read_tags(
     tags: Option<&HashMap<String, String>>,
-    env: &str,
+    owner: Owner<'_>,
 ) -> Option<(Option<String>, Value)> {
     let tags = tags?;
-    if tags.get(TAG_ENV).map(String::as_str) != Some(env) {
+    if !readable(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), owner) {
         return None;
     }
     let comparable = tags
@@ -111,7 +111,7 @@ pub fn sorted(mut v: Vec<String>) -> Vec<String> {
 /// node group and add-on kinds).
 pub async fn env_clusters(
     cx: &Cx,
-    env: &str,
+    owner: crate::model::Owner<'_>,
 ) -> Result<std::sync::Arc<Vec<aws_sdk_eks::types::Cluster>>, AwsError> {
     cx.shared("eks:env_clusters", || async {
         let mut out = Vec::new();
@@ -132,9 +132,7 @@ pub async fn env_clusters(
                 Err(e) if e.class == ErrorClass::NotFound => None,
                 Err(e) => return Err(e),
             };
-            if let Some(c) = cluster
-                .filter(|c| c.tags().and_then(|t| t.get(TAG_ENV)).map(String::as_str) == Some(env))
-            {
+            if let Some(c) = cluster.filter(|c| read_tags(c.tags(), owner).is_some()) {
                 out.push(c);
             }
         }

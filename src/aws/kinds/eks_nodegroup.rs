@@ -55,8 +55,8 @@ fn taint_json(t: &Taint) -> Value {
     json!({ "key": t.key().unwrap_or_default(), "value": t.value().unwrap_or_default(), "effect": t.effect().map(|e| e.as_str()).unwrap_or_default() })
 }
 
-fn to_live(n: &aws_sdk_eks::types::Nodegroup, env: &str) -> Option<Live> {
-    let (address, tags) = read_tags(n.tags(), env)?;
+fn to_live(n: &aws_sdk_eks::types::Nodegroup, owner: crate::model::Owner<'_>) -> Option<Live> {
+    let (address, tags) = read_tags(n.tags(), owner)?;
     let cluster = n.cluster_name()?.to_string();
     let name = n.nodegroup_name()?.to_string();
     let scaling = n.scaling_config();
@@ -141,7 +141,7 @@ impl EksNodegroup {
                     return Ok(None);
                 };
                 match n.status() {
-                    Some(NodegroupStatus::Active) => Ok(to_live(&n, &cx.env)),
+                    Some(NodegroupStatus::Active) => Ok(to_live(&n, cx.owner())),
                     Some(NodegroupStatus::CreateFailed) | Some(NodegroupStatus::Degraded) => {
                         Err(AwsError::local(
                             "CreateNodegroup",
@@ -160,6 +160,11 @@ impl EksNodegroup {
 impl Kind for EksNodegroup {
     fn name(&self) -> &'static str {
         "EksNodegroup"
+    }
+
+    /// Resent safely: clientRequestToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
     }
 
     fn outputs(&self) -> &'static [&'static str] {
@@ -225,7 +230,7 @@ impl Kind for EksNodegroup {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for cluster in env_clusters(cx, scope.env)
+        for cluster in env_clusters(cx, scope.owner)
             .await?
             .iter()
             .filter_map(|c| c.name())
@@ -251,7 +256,7 @@ impl Kind for EksNodegroup {
             };
             for name in names {
                 if let Some(n) = self.describe(cx, &cluster, &name).await? {
-                    out.extend(to_live(&n, scope.env));
+                    out.extend(to_live(&n, scope.owner));
                 }
             }
         }

@@ -15,8 +15,8 @@ use crate::model::{Outputs, Props};
 
 pub struct EksPodIdentityAssociation;
 
-fn to_live(a: &PodIdentityAssociation, env: &str) -> Option<Live> {
-    let (address, tags) = read_tags(a.tags(), env)?;
+fn to_live(a: &PodIdentityAssociation, owner: crate::model::Owner<'_>) -> Option<Live> {
+    let (address, tags) = read_tags(a.tags(), owner)?;
     let id = a.association_id()?.to_string();
     let props = json!({
         "cluster_name": a.cluster_name(),
@@ -98,6 +98,11 @@ impl Kind for EksPodIdentityAssociation {
         "EksPodIdentityAssociation"
     }
 
+    /// Resent safely: clientRequestToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "arn"]
     }
@@ -143,7 +148,7 @@ impl Kind for EksPodIdentityAssociation {
         };
         let live = association
             .as_ref()
-            .and_then(|a| to_live(a, &cx.env))
+            .and_then(|a| to_live(a, cx.owner()))
             .ok_or_else(|| {
                 AwsError::local(
                     "CreatePodIdentityAssociation",
@@ -162,7 +167,7 @@ impl Kind for EksPodIdentityAssociation {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for cluster in env_clusters(cx, scope.env).await?.iter() {
+        for cluster in env_clusters(cx, scope.owner).await?.iter() {
             let Some(name) = cluster.name() else { continue };
             let listed = cx
                 .retry(|| async {
@@ -186,7 +191,7 @@ impl Kind for EksPodIdentityAssociation {
                 if let Some(live) = describe(cx, name, id)
                     .await?
                     .as_ref()
-                    .and_then(|a| to_live(a, scope.env))
+                    .and_then(|a| to_live(a, scope.owner))
                 {
                     out.push(live);
                 }

@@ -63,7 +63,7 @@ impl Kind for ElasticIp {
                 cx.clients
                     .ec2
                     .describe_addresses()
-                    .filters(env_filter(scope.env))
+                    .filters(env_filter(scope.owner))
                     .send()
                     .await
                     .aws("DescribeAddresses")
@@ -74,7 +74,7 @@ impl Kind for ElasticIp {
             .iter()
             .filter_map(|a| {
                 let id = a.allocation_id()?;
-                let (address, tags) = read_tags(a.tags(), scope.env)?;
+                let (address, tags) = read_tags(a.tags(), scope.owner)?;
                 let props = json!({ "tags": tags });
                 Some(Live {
                     id: id.to_string(),

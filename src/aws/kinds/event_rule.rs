@@ -62,6 +62,11 @@ impl Kind for EventRule {
         "EventRule"
     }
 
+    /// Resent safely: PutRule is an upsert by name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "arn"]
     }
@@ -91,7 +96,7 @@ impl Kind for EventRule {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for r in tagged(cx, scope.env, "events:rule").await?.iter() {
+        for r in tagged(cx, scope.owner, "events:rule").await?.iter() {
             let name = r.arn.rsplit('/').next().unwrap_or_default().to_string();
             // The listing carries pattern and description; targets need one call per rule.
             let targets = match cx

@@ -7,14 +7,17 @@ use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
 use serde_json::Value;
 
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{TAG_ADDRESS, TAG_ENV, is_foreign_tag};
+use crate::model::{Owner, TAG_ADDRESS, is_foreign_tag, readable};
 
 /// Every role tagged with this env.
-pub async fn env_roles(cx: &Cx, env: &str) -> Result<std::sync::Arc<Vec<RoleDetail>>, AwsError> {
-    cx.shared("iam:roles", || all_env_roles(cx, env)).await
+pub async fn env_roles(
+    cx: &Cx,
+    owner: Owner<'_>,
+) -> Result<std::sync::Arc<Vec<RoleDetail>>, AwsError> {
+    cx.shared("iam:roles", || all_env_roles(cx, owner)).await
 }
 
-async fn all_env_roles(cx: &Cx, env: &str) -> Result<Vec<RoleDetail>, AwsError> {
+async fn all_env_roles(cx: &Cx, owner: Owner<'_>) -> Result<Vec<RoleDetail>, AwsError> {
     let mut roles = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -34,7 +37,7 @@ async fn all_env_roles(cx: &Cx, env: &str) -> Result<Vec<RoleDetail>, AwsError> 
         roles.extend(
             page.role_detail_list()
                 .iter()
-                .filter(|r| env_of(r.tags()) == Some(env))
+                .filter(|r| ours(r.tags(), owner))
                 .cloned(),
         );
         match page.marker().filter(|_| page.is_truncated()) {
@@ -45,8 +48,9 @@ async fn all_env_roles(cx: &Cx, env: &str) -> Result<Vec<RoleDetail>, AwsError> 
     Ok(roles)
 }
 
-pub fn env_of(tags: &[Tag]) -> Option<&str> {
-    tags.iter().find(|t| t.key() == TAG_ENV).map(|t| t.value())
+/// The one ownership rule ([`crate::model::ownership`]) on IAM's tags.
+pub fn ours(tags: &[Tag], owner: Owner<'_>) -> bool {
+    readable(tags.iter().map(|t| (t.key(), t.value())), owner)
 }
 
 pub fn address_of(tags: &[Tag]) -> Option<String> {

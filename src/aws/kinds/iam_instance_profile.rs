@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::iam_details::{address_of, comparable_tags, create_tags, env_of, env_roles};
+use super::iam_details::{address_of, comparable_tags, create_tags, env_roles, ours};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
@@ -25,12 +25,19 @@ impl Kind for IamInstanceProfile {
         "IamInstanceProfile"
     }
 
+    /// Resent safely: the profile name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "name", "arn"]
     }
 
+    /// The role is changed in place (remove, add): a profile an interrupted
+    /// create left without its role gets it, rather than a replacement.
     fn replace_fields(&self) -> &'static [&'static str] {
-        &["name", "role"]
+        &["name"]
     }
 
     fn natural_key(&self, _props: &Props) -> Option<String> {
@@ -70,8 +77,7 @@ impl Kind for IamInstanceProfile {
                     })
                     .await?;
                 let p = got.instance_profile().ok_or(e.clone())?;
-                if env_of(p.tags()) != Some(cx.env.as_str())
-                    || address_of(p.tags()).as_deref() != Some(t.address)
+                if !ours(p.tags(), cx.owner()) || address_of(p.tags()).as_deref() != Some(t.address)
                 {
                     return Err(e);
                 }
@@ -108,9 +114,9 @@ impl Kind for IamInstanceProfile {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out: Vec<Live> = Vec::new();
-        for role in env_roles(cx, scope.env).await?.iter() {
+        for role in env_roles(cx, scope.owner).await?.iter() {
             for p in role.instance_profile_list() {
-                if env_of(p.tags()) != Some(scope.env)
+                if !ours(p.tags(), scope.owner)
                     || out.iter().any(|l| l.id == p.instance_profile_name())
                 {
                     continue;
@@ -127,13 +133,85 @@ impl Kind for IamInstanceProfile {
         Ok(out)
     }
 
+    /// A profile with no role yet (a run killed between its two calls) is
+    /// invisible to the role-based read: found by its name, ours if its tags
+    /// say so.
+    async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
+        let Ok(name) = str_prop(resolved, "name") else {
+            return Ok(None);
+        };
+        let got = cx
+            .retry(|| async {
+                cx.clients
+                    .iam
+                    .get_instance_profile()
+                    .instance_profile_name(name)
+                    .send()
+                    .await
+                    .aws("GetInstanceProfile")
+            })
+            .await;
+        let got = match got {
+            Ok(g) => g,
+            Err(e) if e.class == ErrorClass::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(p) = got.instance_profile() else {
+            return Ok(None);
+        };
+        if !ours(p.tags(), cx.owner()) {
+            return Ok(None);
+        }
+        let role = p.roles().first().map(|r| r.role_name());
+        let props = json!({ "name": p.instance_profile_name(), "role": role, "tags": comparable_tags(p.tags()) });
+        Ok(Some(Live {
+            id: p.instance_profile_name().to_string(),
+            address: address_of(p.tags()),
+            props: props.as_object().cloned().unwrap_or_default(),
+            outputs: outputs(p.instance_profile_name(), p.arn()),
+        }))
+    }
+
     async fn update(
         &self,
         cx: &Cx,
         live: &Live,
         t: &Target<'_>,
-        _changed: &[String],
+        changed: &[String],
     ) -> Result<Live, AwsError> {
+        if changed.iter().any(|c| c == "role") {
+            let role = str_prop(t.props, "role")?;
+            if let Some(old) = live.props.get("role").and_then(|r| r.as_str()) {
+                let removed = cx
+                    .retry(|| async {
+                        cx.clients
+                            .iam
+                            .remove_role_from_instance_profile()
+                            .instance_profile_name(&live.id)
+                            .role_name(old)
+                            .send()
+                            .await
+                            .aws("RemoveRoleFromInstanceProfile")
+                    })
+                    .await;
+                if let Err(e) = removed {
+                    if e.class != ErrorClass::NotFound {
+                        return Err(e);
+                    }
+                }
+            }
+            cx.retry(|| async {
+                cx.clients
+                    .iam
+                    .add_role_to_instance_profile()
+                    .instance_profile_name(&live.id)
+                    .role_name(role)
+                    .send()
+                    .await
+                    .aws("AddRoleToInstanceProfile")
+            })
+            .await?;
+        }
         let (set, remove) = super::iam_role::tag_delta(&live.props, t.props);
         if !set.is_empty() {
             cx.retry(|| async {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
-use super::iam_details::{address_of, comparable_tags, env_of};
+use super::iam_details::{address_of, comparable_tags, ours};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV};
@@ -35,6 +35,11 @@ fn client_ids(props: &Props) -> Vec<String> {
 impl Kind for IamOidcProvider {
     fn name(&self) -> &'static str {
         "IamOidcProvider"
+    }
+
+    /// Resent safely: the issuer URL.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
     }
 
     fn outputs(&self) -> &'static [&'static str] {
@@ -102,7 +107,7 @@ impl Kind for IamOidcProvider {
                 Err(e) if e.class == ErrorClass::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            if env_of(got.tags()) != Some(scope.env) {
+            if !ours(got.tags(), scope.owner) {
                 continue;
             }
             let url = got.url().unwrap_or_default();

@@ -31,6 +31,11 @@ impl Kind for IamRole {
         "IamRole"
     }
 
+    /// Resent safely: the role name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "name", "arn"]
     }
@@ -67,7 +72,7 @@ impl Kind for IamRole {
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        Ok(env_roles(cx, scope.env)
+        Ok(env_roles(cx, scope.owner)
             .await?
             .iter()
             .filter_map(|r| {

@@ -20,6 +20,11 @@ impl Kind for IamRolePolicy {
         "IamRolePolicy"
     }
 
+    /// Resent safely: PutRolePolicy is an upsert.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }
@@ -59,7 +64,7 @@ impl Kind for IamRolePolicy {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for role in env_roles(cx, scope.env).await?.iter() {
+        for role in env_roles(cx, scope.owner).await?.iter() {
             let Some(role_name) = role.role_name() else {
                 continue;
             };

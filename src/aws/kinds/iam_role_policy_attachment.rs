@@ -21,6 +21,11 @@ impl Kind for IamRolePolicyAttachment {
         "IamRolePolicyAttachment"
     }
 
+    /// Resent safely: AttachRolePolicy is idempotent.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }
@@ -54,7 +59,7 @@ impl Kind for IamRolePolicyAttachment {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for role in env_roles(cx, scope.env).await?.iter() {
+        for role in env_roles(cx, scope.owner).await?.iter() {
             let Some(name) = role.role_name() else {
                 continue;
             };

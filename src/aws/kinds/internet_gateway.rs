@@ -23,6 +23,12 @@ impl Kind for InternetGateway {
         &["vpc_id"]
     }
 
+    fn set_after_create(&self) -> &'static [&'static str] {
+        // Create, then attach: a gateway cut short between them is attached
+        // by the next run, not replaced.
+        &["vpc_id"]
+    }
+
     fn natural_key(&self, _props: &Props) -> Option<String> {
         None
     }
@@ -41,18 +47,7 @@ impl Kind for InternetGateway {
             .and_then(|g| g.internet_gateway_id())
             .ok_or_else(|| AwsError::local("CreateInternetGateway", "no id returned"))?
             .to_string();
-        let vpc = str_prop(t.props, "vpc_id")?;
-        cx.retry(|| async {
-            cx.clients
-                .ec2
-                .attach_internet_gateway()
-                .internet_gateway_id(&id)
-                .vpc_id(vpc)
-                .send()
-                .await
-                .aws("AttachInternetGateway")
-        })
-        .await?;
+        attach(cx, &id, str_prop(t.props, "vpc_id")?).await?;
         Ok(Live {
             outputs: id_outputs(&id),
             id,
@@ -67,7 +62,7 @@ impl Kind for InternetGateway {
                 cx.clients
                     .ec2
                     .describe_internet_gateways()
-                    .filters(env_filter(scope.env))
+                    .filters(env_filter(scope.owner))
                     .max_results(1000)
                     .into_paginator()
                     .items()
@@ -81,7 +76,7 @@ impl Kind for InternetGateway {
             .into_iter()
             .filter_map(|g| {
                 let id = g.internet_gateway_id()?.to_string();
-                let (address, tags) = read_tags(g.tags(), scope.env)?;
+                let (address, tags) = read_tags(g.tags(), scope.owner)?;
                 let vpc = g
                     .attachments()
                     .iter()
@@ -103,8 +98,12 @@ impl Kind for InternetGateway {
         cx: &Cx,
         live: &Live,
         t: &Target<'_>,
-        _changed: &[String],
+        changed: &[String],
     ) -> Result<Live, AwsError> {
+        // Only an unattached gateway's VPC changes in place (see `set_after_create`).
+        if changed.iter().any(|c| c == "vpc_id") {
+            attach(cx, &live.id, str_prop(t.props, "vpc_id")?).await?;
+        }
         sync(cx, &live.id, &live.props, t.props).await?;
         Ok(Live {
             props: t.props.clone(),
@@ -150,4 +149,19 @@ impl Kind for InternetGateway {
         })
         .await
     }
+}
+
+async fn attach(cx: &Cx, id: &str, vpc: &str) -> Result<(), AwsError> {
+    cx.retry(|| async {
+        cx.clients
+            .ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .aws("AttachInternetGateway")
+    })
+    .await?;
+    Ok(())
 }

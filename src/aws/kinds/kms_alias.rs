@@ -15,6 +15,11 @@ impl Kind for KmsAlias {
         "KmsAlias"
     }
 
+    /// Resent safely: the alias name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }

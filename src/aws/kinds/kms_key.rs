@@ -1,6 +1,8 @@
 //! A customer managed KMS key, one per service, with rotation. Destroy only
 //! schedules deletion, with the plan's pending window; a key pending deletion
-//! counts as gone.
+//! counts as gone. Its create is three calls (key, policy, rotation); the
+//! policy's grant and the rotation are read back, so a create cut short
+//! between them shows as an in-place update that finishes it.
 
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyState, Tag};
@@ -55,19 +57,70 @@ async fn set_rotation(cx: &Cx, id: &str, on: bool) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// The statement that lets services use the key.
+const GRANT_SID: &str = "ServicesEncrypt";
+
 /// The default key policy (the account administers the key) plus use of the
 /// key by the given service principals, scoped to this account.
 fn grant_policy(account: &str, services: &[String]) -> String {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            { "Sid": "AccountAdministers", "Effect": "Allow", "Principal": { "AWS": format!("arn:aws:iam::{account}:root") }, "Action": "kms:*", "Resource": "*" },
-            { "Sid": "ServicesEncrypt", "Effect": "Allow", "Principal": { "Service": services },
-              "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"], "Resource": "*",
-              "Condition": { "StringEquals": { "aws:SourceAccount": account } } }
-        ]
+    let mut statements = vec![
+        json!({ "Sid": "AccountAdministers", "Effect": "Allow", "Principal": { "AWS": format!("arn:aws:iam::{account}:root") }, "Action": "kms:*", "Resource": "*" }),
+    ];
+    if !services.is_empty() {
+        statements.push(json!({ "Sid": GRANT_SID, "Effect": "Allow", "Principal": { "Service": services },
+          "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"], "Resource": "*",
+          "Condition": { "StringEquals": { "aws:SourceAccount": account } } }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements }).to_string()
+}
+
+/// The services infra's grant statement names in a key policy (sorted; none
+/// for AWS's default policy, or when the statement was taken out).
+fn granted_services(policy: &str) -> Vec<String> {
+    let doc: serde_json::Value = serde_json::from_str(policy).unwrap_or_default();
+    let statements = match &doc["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        one @ serde_json::Value::Object(_) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    let mut out: Vec<String> = statements
+        .iter()
+        .filter(|s| s["Sid"] == GRANT_SID && s["Effect"] == "Allow")
+        .flat_map(|s| match &s["Principal"]["Service"] {
+            serde_json::Value::String(one) => vec![one.clone()],
+            serde_json::Value::Array(many) => many
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Writes the key policy with the plan's grant.
+async fn put_policy(cx: &Cx, id: &str, account: &str, services: &[String]) -> Result<(), AwsError> {
+    let policy = grant_policy(account, services);
+    cx.retry(|| async {
+        cx.clients
+            .kms
+            .put_key_policy()
+            .key_id(id)
+            .policy_name("default")
+            .policy(&policy)
+            .send()
+            .await
+            .aws("PutKeyPolicy")
     })
-    .to_string()
+    .await?;
+    Ok(())
+}
+
+/// The account of a key, from its ARN (`arn:aws:kms:region:account:key/id`).
+fn account_of(arn: &str) -> &str {
+    arn.split(':').nth(4).unwrap_or_default()
 }
 
 #[async_trait]
@@ -106,21 +159,15 @@ impl Kind for KmsKey {
             .key_metadata()
             .ok_or_else(|| AwsError::local("CreateKey", "no key metadata"))?;
         let id = meta.key_id().to_string();
-        let services = super::eks_common::strings(t.props, "_grant_services");
+        let services = super::eks_common::strings(t.props, "grant_services");
         if !services.is_empty() {
             // The account is known only now, from the key itself.
-            let policy = grant_policy(meta.aws_account_id().unwrap_or_default(), &services);
-            cx.retry(|| async {
-                cx.clients
-                    .kms
-                    .put_key_policy()
-                    .key_id(&id)
-                    .policy_name("default")
-                    .policy(&policy)
-                    .send()
-                    .await
-                    .aws("PutKeyPolicy")
-            })
+            put_policy(
+                cx,
+                &id,
+                meta.aws_account_id().unwrap_or_default(),
+                &services,
+            )
             .await?;
         }
         set_rotation(cx, &id, rotation(t.props)).await?;
@@ -134,9 +181,10 @@ impl Kind for KmsKey {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for k in tagged(cx, scope.env, "kms:key").await?.iter() {
+        for k in tagged(cx, scope.owner, "kms:key").await?.iter() {
             let id = k.arn.rsplit('/').next().unwrap_or_default().to_string();
-            // KMS has no batch read: DescribeKey and GetKeyRotationStatus per key.
+            // KMS has no batch read: DescribeKey, GetKeyRotationStatus and
+            // GetKeyPolicy per key.
             let meta = match cx
                 .retry(|| async {
                     cx.clients
@@ -174,7 +222,25 @@ impl Kind for KmsKey {
                 })
                 .await?
                 .key_rotation_enabled();
-            let props = json!({ "description": meta.description().unwrap_or_default(), "enable_rotation": rotation, "tags": k.comparable_tags() });
+            let policy = cx
+                .retry(|| async {
+                    cx.clients
+                        .kms
+                        .get_key_policy()
+                        .key_id(&id)
+                        .policy_name("default")
+                        .send()
+                        .await
+                        .aws("GetKeyPolicy")
+                })
+                .await?;
+            let granted = granted_services(policy.policy().unwrap_or_default());
+            let props = json!({
+                "description": meta.description().unwrap_or_default(),
+                "enable_rotation": rotation,
+                "grant_services": granted,
+                "tags": k.comparable_tags(),
+            });
             out.push(Live {
                 outputs: outputs(&id, &k.arn),
                 id,
@@ -192,6 +258,15 @@ impl Kind for KmsKey {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
+        if changed.iter().any(|c| c == "grant_services") {
+            let arn = live
+                .outputs
+                .get("arn")
+                .map(String::as_str)
+                .unwrap_or_default();
+            let services = super::eks_common::strings(t.props, "grant_services");
+            put_policy(cx, &live.id, account_of(arn), &services).await?;
+        }
         if changed.iter().any(|c| c == "enable_rotation") {
             set_rotation(cx, &live.id, rotation(t.props)).await?;
         }
@@ -270,5 +345,26 @@ impl Kind for KmsKey {
             }
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grant_is_read_back_from_the_policy_infra_writes() {
+        let services = vec!["logs.us-east-1.amazonaws.com".to_string()];
+        let written = grant_policy("123456789012", &services);
+        assert_eq!(granted_services(&written), services);
+        // AWS's default policy, or one without infra's statement: no grant.
+        assert!(granted_services(&grant_policy("123456789012", &[])).is_empty());
+        let one = r#"{"Statement":{"Sid":"ServicesEncrypt","Effect":"Allow","Principal":{"Service":"logs.amazonaws.com"}}}"#;
+        assert_eq!(granted_services(one), vec!["logs.amazonaws.com"]);
+        assert!(granted_services("not json").is_empty());
+        assert_eq!(
+            account_of("arn:aws:kms:us-east-1:123456789012:key/abc"),
+            "123456789012"
+        );
     }
 }

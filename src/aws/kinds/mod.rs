@@ -72,10 +72,26 @@ pub struct Target<'a> {
     pub token: &'a str,
 }
 
+/// How a create sent again after its answer was lost (a 5xx, a dropped
+/// connection) is kept from making a second resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resend {
+    /// The API takes an idempotency token (the journal's token for the
+    /// action): the resend answers the resource the first call made.
+    Token,
+    /// The name is unique (or the call is an upsert): a resend fails with
+    /// `AlreadyExists` or changes nothing.
+    Unique,
+    /// Neither: the first call's resource is looked up, with backoff for up
+    /// to `Timeouts::lost_create_lookup`, before the call is sent again
+    /// (EC2 and KMS list a new resource only after a while).
+    LookUp,
+}
+
 /// What a batched read is about: the env, and the resources of this kind in
 /// state (kinds without tags use them to find their parents).
 pub struct ReadScope<'a> {
-    pub env: &'a str,
+    pub owner: crate::model::Owner<'a>,
     pub known: Vec<&'a StateResource>,
 }
 
@@ -87,17 +103,31 @@ pub trait Kind: Send + Sync {
     fn outputs(&self) -> &'static [&'static str];
     /// Properties whose change needs a new resource.
     fn replace_fields(&self) -> &'static [&'static str];
+    /// Replace fields a create sets with a later call (an internet gateway's
+    /// VPC, set by attaching it). Still empty on the live resource, they mean
+    /// the create was cut short between its calls: `update` sets them in
+    /// place and nothing is replaced.
+    fn set_after_create(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// For kinds without tags: the key that identifies a resource among those
     /// read (a route: table + destination). `None` for tagged kinds, which are
     /// found by their `infra:address` tag.
     fn natural_key(&self, props: &Props) -> Option<String>;
+    /// How a create is sent again safely after a lost answer; see [`Resend`].
+    fn resend(&self) -> Resend {
+        Resend::LookUp
+    }
     async fn create(&self, cx: &Cx, target: &Target<'_>) -> Result<Live, AwsError>;
     /// Every resource of this kind in the env, in as few calls as the API allows.
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError>;
     /// Finds one resource the plan declares and state does not know, from its
     /// resolved properties: for kinds whose batched read covers only what
-    /// state knows (one call per resource). `None` when it is not there; the
-    /// default says the batched read already saw everything.
+    /// state knows (one call per resource), or that cannot see a resource an
+    /// interrupted create left incomplete (an instance profile before its
+    /// role is added). Recovery calls it with the properties the interrupted
+    /// create was sent with. `None` when it is not there; the default says
+    /// the batched read already saw everything.
     async fn lookup(&self, _cx: &Cx, _resolved: &Props) -> Result<Option<Live>, AwsError> {
         Ok(None)
     }
@@ -122,6 +152,19 @@ pub trait Kind: Send + Sync {
     ) -> Result<Live, AwsError>;
     /// Deletes and waits until the cloud confirms; a missing resource is success.
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError>;
+}
+
+/// Whether `live` is what a create of `address` with `props` made: the same
+/// natural key, or (a tagged kind) its address and this project, which a
+/// create always tags.
+pub fn made_for(kind: &dyn Kind, project: &str, address: &str, props: &Props, live: &Live) -> bool {
+    match kind.natural_key(props) {
+        Some(k) => kind.natural_key(&live.props).as_ref() == Some(&k),
+        None => {
+            live.address.as_deref() == Some(address)
+                && crate::model::project_of(&live.props) == Some(project)
+        }
+    }
 }
 
 /// Every kind infra knows, by name.

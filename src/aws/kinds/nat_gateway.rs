@@ -33,6 +33,11 @@ impl Kind for NatGateway {
         "NatGateway"
     }
 
+    /// Resent safely: ClientToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }
@@ -97,7 +102,7 @@ impl Kind for NatGateway {
                 cx.clients
                     .ec2
                     .describe_nat_gateways()
-                    .filter(env_filter(scope.env))
+                    .filter(env_filter(scope.owner))
                     .filter(live_states.clone())
                     .max_results(1000)
                     .into_paginator()
@@ -112,7 +117,7 @@ impl Kind for NatGateway {
             .into_iter()
             .filter_map(|g| {
                 let id = g.nat_gateway_id()?.to_string();
-                let (address, tags) = read_tags(g.tags(), scope.env)?;
+                let (address, tags) = read_tags(g.tags(), scope.owner)?;
                 let allocation = g
                     .nat_gateway_addresses()
                     .iter()

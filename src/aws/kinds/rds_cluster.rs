@@ -38,8 +38,8 @@ fn scaling(p: &Props) -> Option<ServerlessV2ScalingConfiguration> {
     })
 }
 
-fn to_live(c: &DbCluster, env: &str) -> Option<Live> {
-    let (address, tags) = read_tags(c.tag_list(), env)?;
+fn to_live(c: &DbCluster, owner: crate::model::Owner<'_>) -> Option<Live> {
+    let (address, tags) = read_tags(c.tag_list(), owner)?;
     let id = c.db_cluster_identifier()?.to_string();
     let version = c.engine_version().unwrap_or_default();
     let mut sgs: Vec<String> = c
@@ -138,7 +138,7 @@ impl RdsCluster {
                     return Ok(None);
                 };
                 match c.status() {
-                    Some("available") => Ok(to_live(&c, &cx.env)),
+                    Some("available") => Ok(to_live(&c, cx.owner())),
                     Some(
                         s @ ("failed"
                         | "inaccessible-encryption-credentials"
@@ -159,6 +159,11 @@ impl RdsCluster {
 impl Kind for RdsCluster {
     fn name(&self) -> &'static str {
         "RdsCluster"
+    }
+
+    /// Resent safely: the cluster identifier.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
     }
 
     fn outputs(&self) -> &'static [&'static str] {
@@ -229,7 +234,7 @@ impl Kind for RdsCluster {
                 || self
                     .describe(cx, id)
                     .await?
-                    .and_then(|c| to_live(&c, &cx.env))
+                    .and_then(|c| to_live(&c, cx.owner()))
                     .is_none()
             {
                 return Err(e);
@@ -257,7 +262,7 @@ impl Kind for RdsCluster {
                     .aws("DescribeDBClusters")
             })
             .await?;
-        Ok(all.iter().filter_map(|c| to_live(c, scope.env)).collect())
+        Ok(all.iter().filter_map(|c| to_live(c, scope.owner)).collect())
     }
 
     async fn update(
@@ -324,7 +329,7 @@ impl Kind for RdsCluster {
         let live = self
             .describe(cx, &live.id)
             .await?
-            .and_then(|c| to_live(&c, &cx.env))
+            .and_then(|c| to_live(&c, cx.owner()))
             .unwrap_or_else(|| live.clone());
         Ok(Live {
             props: t.props.clone(),

@@ -15,9 +15,9 @@ use crate::model::{Outputs, Props};
 
 pub struct RdsClusterInstance;
 
-fn to_live(db: &RdsInstance, env: &str) -> Option<Live> {
+fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
     let cluster = db.db_cluster_identifier()?;
-    let (address, tags) = read_tags(db.tag_list(), env)?;
+    let (address, tags) = read_tags(db.tag_list(), owner)?;
     let id = db.db_instance_identifier()?.to_string();
     let props = json!({
         "identifier": id,
@@ -55,6 +55,11 @@ impl Kind for RdsClusterInstance {
         "RdsClusterInstance"
     }
 
+    /// Resent safely: the instance identifier.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "arn", "endpoint"]
     }
@@ -85,7 +90,7 @@ impl Kind for RdsClusterInstance {
             if e.code != "DBInstanceAlreadyExists"
                 || describe_instance(cx, id)
                     .await?
-                    .and_then(|d| to_live(&d, &cx.env))
+                    .and_then(|d| to_live(&d, cx.owner()))
                     .is_none()
             {
                 return Err(e);
@@ -113,7 +118,10 @@ impl Kind for RdsClusterInstance {
                     .aws("DescribeDBInstances")
             })
             .await?;
-        Ok(all.iter().filter_map(|db| to_live(db, scope.env)).collect())
+        Ok(all
+            .iter()
+            .filter_map(|db| to_live(db, scope.owner))
+            .collect())
     }
 
     async fn update(

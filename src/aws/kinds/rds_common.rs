@@ -4,7 +4,7 @@ use aws_sdk_rds::types::Tag;
 use serde_json::Value;
 
 use crate::aws::Cx;
-use crate::model::{Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag};
+use crate::model::{Owner, Props, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag, readable};
 
 pub fn create_tags(cx: &Cx, address: &str, props: &Props) -> Vec<Tag> {
     let mut tags: Vec<Tag> = props
@@ -19,23 +19,25 @@ pub fn create_tags(cx: &Cx, address: &str, props: &Props) -> Vec<Tag> {
                 .build()
         })
         .collect();
+    tags.retain(|t| t.key() != Some(TAG_PROJECT));
     tags.push(Tag::builder().key(TAG_ENV).value(&cx.env).build());
+    tags.push(Tag::builder().key(TAG_PROJECT).value(&cx.project).build());
     tags.push(Tag::builder().key(TAG_ADDRESS).value(address).build());
     tags
 }
 
 /// `(address, comparable tags)` when the tags say this env.
-pub fn read_tags(tags: &[Tag], env: &str) -> Option<(Option<String>, Value)> {
+pub fn read_tags(tags: &[Tag], owner: Owner<'_>) -> Option<(Option<String>, Value)> {
+    let ours = readable(
+        tags.iter().filter_map(|t| Some((t.key()?, t.value()?))),
+        owner,
+    );
     let mut address = None;
-    let mut ours = false;
     let mut out = serde_json::Map::new();
     for t in tags {
         let (Some(k), Some(v)) = (t.key(), t.value()) else {
             continue;
         };
-        if k == TAG_ENV {
-            ours = v == env;
-        }
         if k == TAG_ADDRESS {
             address = Some(v.to_string());
         }
@@ -132,7 +134,7 @@ pub async fn wait_instance_available(
     cx: &Cx,
     address: &str,
     id: &str,
-    to_live: fn(&aws_sdk_rds::types::DbInstance, &str) -> Option<super::Live>,
+    to_live: fn(&aws_sdk_rds::types::DbInstance, crate::model::Owner<'_>) -> Option<super::Live>,
 ) -> Result<super::Live, crate::aws::AwsError> {
     cx.wait_for(
         address,
@@ -143,7 +145,7 @@ pub async fn wait_instance_available(
                 return Ok(None);
             };
             match db.db_instance_status() {
-                Some("available") => Ok(to_live(&db, &cx.env)),
+                Some("available") => Ok(to_live(&db, cx.owner())),
                 Some(s @ ("failed" | "incompatible-parameters" | "incompatible-network")) => {
                     Err(crate::aws::AwsError::local(
                         "CreateDBInstance",

@@ -22,6 +22,11 @@ impl Kind for Route {
         "Route"
     }
 
+    /// Resent safely: one route per table and destination.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }
@@ -61,7 +66,7 @@ impl Kind for Route {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for rt in describe_tables(cx, scope.env).await?.iter() {
+        for rt in describe_tables(cx, scope.owner).await?.iter() {
             let Some(table) = rt.route_table_id() else {
                 continue;
             };

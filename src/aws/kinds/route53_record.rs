@@ -149,6 +149,11 @@ impl Kind for Route53Record {
         "Route53Record"
     }
 
+    /// Resent safely: an UPSERT.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "fqdn"]
     }

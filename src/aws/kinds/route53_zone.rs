@@ -12,7 +12,7 @@ use serde_json::json;
 use super::tagged::{create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag};
+use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag};
 
 pub struct Route53Zone;
 
@@ -77,19 +77,22 @@ async fn name_servers(cx: &Cx, id: &str) -> Result<String, AwsError> {
         .unwrap_or_default())
 }
 
-/// `infra/<env>/<address>/<token>` (Route53 allows 128 characters).
-fn caller_reference(env: &str, address: &str, token: &str) -> String {
-    format!("infra/{env}/{address}/{token}")
+/// `infra/<project>/<env>/<address>/<token>` (Route53 allows 128 characters).
+fn caller_reference(owner: crate::model::Owner<'_>, address: &str, token: &str) -> String {
+    format!("infra/{}/{}/{address}/{token}", owner.project, owner.env)
         .chars()
         .take(128)
         .collect()
 }
 
-/// The address a zone's caller reference names, when it names this env.
-fn referenced_address(reference: &str, env: &str) -> Option<String> {
+/// The address a zone's caller reference names, when it names this
+/// project and env.
+fn referenced_address(reference: &str, owner: crate::model::Owner<'_>) -> Option<String> {
     let rest = reference
         .strip_prefix("infra/")?
-        .strip_prefix(env)?
+        .strip_prefix(owner.project)?
+        .strip_prefix('/')?
+        .strip_prefix(owner.env)?
         .strip_prefix('/')?;
     rest.split('/')
         .next()
@@ -156,6 +159,11 @@ impl Kind for Route53Zone {
         "Route53Zone"
     }
 
+    /// Resent safely: CallerReference (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id", "name", "name_servers"]
     }
@@ -170,7 +178,7 @@ impl Kind for Route53Zone {
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
-        let reference = caller_reference(&cx.env, t.address, t.token);
+        let reference = caller_reference(cx.owner(), t.address, t.token);
         let created = cx
             .clients
             .route53
@@ -243,10 +251,15 @@ impl Kind for Route53Zone {
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
         for (zone, tags) in zones_with_tags(cx).await? {
-            let tagged = tags.iter().any(|(k, v)| k == TAG_ENV && v == scope.env);
+            let ownership = crate::model::ownership(
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                scope.owner,
+            );
             // Created, then killed before the tags were set: the reference still says whose it is.
-            let referenced = referenced_address(zone.caller_reference(), scope.env);
-            if !tagged && referenced.is_none() {
+            let referenced = referenced_address(zone.caller_reference(), scope.owner);
+            let untagged = !tags.iter().any(|(k, _)| k == TAG_ENV);
+            if ownership == crate::model::Ownership::Foreign && !(untagged && referenced.is_some())
+            {
                 continue;
             }
             let id = short_id(zone.id()).to_string();
@@ -262,11 +275,18 @@ impl Kind for Route53Zone {
                 Some(ns) => ns,
                 None => name_servers(cx, &id).await?,
             };
-            let comparable: serde_json::Map<String, serde_json::Value> = tags
+            let mut comparable: serde_json::Map<String, serde_json::Value> = tags
                 .iter()
                 .filter(|(k, _)| !is_foreign_tag(k))
                 .map(|(k, v)| (k.clone(), json!(v)))
                 .collect();
+            if untagged && referenced.is_some() {
+                // The reference names the project: it stands for the tag, so
+                // the zone is not taken for one made before projects were
+                // tagged. The plan's other tags still differ, and the update
+                // writes every tag, identity included.
+                comparable.insert(TAG_PROJECT.into(), json!(scope.owner.project));
+            }
             let props = json!({ "name": name, "comment": zone.config().and_then(|c| c.comment()).unwrap_or_default(), "tags": comparable });
             let address = tags
                 .iter()
@@ -353,14 +373,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn caller_reference_names_env_and_address() {
-        let r = caller_reference("dev", "route53_zone.main", "0b9f");
+    fn caller_reference_names_project_env_and_address() {
+        use crate::model::Owner;
+        let me = Owner {
+            project: "todo",
+            env: "dev",
+        };
+        let r = caller_reference(me, "route53_zone.main", "0b9f");
         assert_eq!(
-            referenced_address(&r, "dev").as_deref(),
+            referenced_address(&r, me).as_deref(),
             Some("route53_zone.main")
         );
-        assert_eq!(referenced_address(&r, "de"), None);
-        assert_eq!(referenced_address("someone-elses-zone", "dev"), None);
-        assert!(caller_reference(&"e".repeat(200), "a", "t").len() <= 128);
+        assert_eq!(
+            referenced_address(
+                &r,
+                Owner {
+                    project: "todo",
+                    env: "de"
+                }
+            ),
+            None
+        );
+        assert_eq!(
+            referenced_address(
+                &r,
+                Owner {
+                    project: "other",
+                    env: "dev"
+                }
+            ),
+            None
+        );
+        assert_eq!(referenced_address("someone-elses-zone", me), None);
+        let long = "e".repeat(200);
+        assert!(
+            caller_reference(
+                Owner {
+                    project: "todo",
+                    env: &long
+                },
+                "a",
+                "t"
+            )
+            .len()
+                <= 128
+        );
     }
 }

@@ -12,7 +12,7 @@ pub struct RouteTable;
 /// Every route table of the env: routes and associations read from it too.
 pub async fn describe_tables(
     cx: &Cx,
-    env: &str,
+    owner: crate::model::Owner<'_>,
 ) -> Result<std::sync::Arc<Vec<aws_sdk_ec2::types::RouteTable>>, AwsError> {
     cx.shared("ec2:route_tables", || async {
         let tables = cx
@@ -20,7 +20,7 @@ pub async fn describe_tables(
                 cx.clients
                     .ec2
                     .describe_route_tables()
-                    .filters(env_filter(env))
+                    .filters(env_filter(owner))
                     .max_results(100)
                     .into_paginator()
                     .items()
@@ -32,7 +32,7 @@ pub async fn describe_tables(
             .await?;
         Ok(tables
             .into_iter()
-            .filter(|t| read_tags(t.tags(), env).is_some())
+            .filter(|t| read_tags(t.tags(), owner).is_some())
             .collect::<Vec<_>>())
     })
     .await
@@ -42,6 +42,11 @@ pub async fn describe_tables(
 impl Kind for RouteTable {
     fn name(&self) -> &'static str {
         "RouteTable"
+    }
+
+    /// Resent safely: ClientToken (the journal's token).
+    fn resend(&self) -> super::Resend {
+        super::Resend::Token
     }
 
     fn outputs(&self) -> &'static [&'static str] {
@@ -62,6 +67,8 @@ impl Kind for RouteTable {
             .ec2
             .create_route_table()
             .vpc_id(str_prop(t.props, "vpc_id")?)
+            // A resend after a lost answer returns the same table.
+            .client_token(t.token)
             .tag_specifications(tag_spec(ResourceType::RouteTable, cx, t))
             .send()
             .await
@@ -80,12 +87,12 @@ impl Kind for RouteTable {
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        Ok(describe_tables(cx, scope.env)
+        Ok(describe_tables(cx, scope.owner)
             .await?
             .iter()
             .filter_map(|rt| {
                 let id = rt.route_table_id()?.to_string();
-                let (address, tags) = read_tags(rt.tags(), scope.env)?;
+                let (address, tags) = read_tags(rt.tags(), scope.owner)?;
                 let props = json!({ "vpc_id": rt.vpc_id().unwrap_or_default(), "tags": tags });
                 Some(Live {
                     outputs: id_outputs(&id),

@@ -18,6 +18,11 @@ impl Kind for RouteTableAssociation {
         "RouteTableAssociation"
     }
 
+    /// Resent safely: a subnet has one association.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }
@@ -54,7 +59,7 @@ impl Kind for RouteTableAssociation {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for rt in describe_tables(cx, scope.env).await?.iter() {
+        for rt in describe_tables(cx, scope.owner).await?.iter() {
             for a in rt.associations() {
                 let (Some(id), Some(subnet)) = (a.route_table_association_id(), a.subnet_id())
                 else {

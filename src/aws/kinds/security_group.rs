@@ -20,6 +20,11 @@ impl Kind for SecurityGroup {
         "SecurityGroup"
     }
 
+    /// Resent safely: the group name in its VPC.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }
@@ -58,12 +63,12 @@ impl Kind for SecurityGroup {
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        Ok(env_groups(cx, scope.env)
+        Ok(env_groups(cx, scope.owner)
             .await?
             .iter()
             .filter_map(|g| {
                 let id = g.group_id()?.to_string();
-                let (address, tags) = read_tags(g.tags(), scope.env)?;
+                let (address, tags) = read_tags(g.tags(), scope.owner)?;
                 let props = json!({
                     "vpc_id": g.vpc_id().unwrap_or_default(),
                     "name": g.group_name().unwrap_or_default(),
@@ -117,14 +122,14 @@ impl Kind for SecurityGroup {
 /// groups themselves, and the rules added to them by hand).
 pub async fn env_groups(
     cx: &Cx,
-    env: &str,
+    owner: crate::model::Owner<'_>,
 ) -> Result<Arc<Vec<aws_sdk_ec2::types::SecurityGroup>>, AwsError> {
     cx.shared("ec2:security_groups", || async {
         cx.retry(|| async {
             cx.clients
                 .ec2
                 .describe_security_groups()
-                .filters(env_filter(env))
+                .filters(env_filter(owner))
                 .max_results(1000)
                 .into_paginator()
                 .items()

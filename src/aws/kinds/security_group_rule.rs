@@ -84,6 +84,11 @@ impl Kind for SecurityGroupRule {
         "SecurityGroupRule"
     }
 
+    /// Resent safely: a duplicate rule is refused.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }
@@ -137,10 +142,10 @@ impl Kind for SecurityGroupRule {
     }
 
     async fn read_untagged(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let groups = super::security_group::env_groups(cx, scope.env).await?;
+        let groups = super::security_group::env_groups(cx, scope.owner).await?;
         let ids: Vec<String> = groups
             .iter()
-            .filter(|g| read_tags(g.tags(), scope.env).is_some())
+            .filter(|g| read_tags(g.tags(), scope.owner).is_some())
             .filter_map(|g| g.group_id().map(String::from))
             .collect();
         let mut out = Vec::new();
@@ -278,7 +283,7 @@ impl SecurityGroupRule {
                 cx.clients
                     .ec2
                     .describe_security_group_rules()
-                    .filters(env_filter(scope.env))
+                    .filters(env_filter(scope.owner))
                     .max_results(1000)
                     .into_paginator()
                     .items()
@@ -291,7 +296,7 @@ impl SecurityGroupRule {
         Ok(rules
             .iter()
             .filter_map(|r| {
-                let (address, tags) = read_tags(r.tags(), scope.env)?;
+                let (address, tags) = read_tags(r.tags(), scope.owner)?;
                 live_rule(r, address, tags)
             })
             .collect())

@@ -28,12 +28,14 @@ fn attributes(props: &Props) -> HashMap<QueueAttributeName, String> {
     a
 }
 
+/// `account`: for policies that name it (`aws:SourceAccount`).
 fn outputs(url: &str, arn: &str, name: &str) -> Outputs {
     [
         ("id".into(), url.to_string()),
         ("url".into(), url.to_string()),
         ("arn".into(), arn.to_string()),
         ("name".into(), name.to_string()),
+        ("account".into(), crate::model::account_of_arn(arn)),
     ]
     .into()
 }
@@ -44,8 +46,13 @@ impl Kind for SqsQueue {
         "SqsQueue"
     }
 
+    /// Resent safely: the queue name.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
-        &["id", "url", "arn", "name"]
+        &["id", "url", "arn", "name", "account"]
     }
 
     fn replace_fields(&self) -> &'static [&'static str] {
@@ -95,9 +102,9 @@ impl Kind for SqsQueue {
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let queues = tagged(cx, scope.env, "sqs").await?;
+        let queues = tagged(cx, scope.owner, "sqs").await?;
         let mut out = Vec::new();
-        for (url, arn, a) in queue_attributes(cx, scope.env).await?.iter() {
+        for (url, arn, a) in queue_attributes(cx, scope.owner).await?.iter() {
             let Some(q) = queues
                 .iter()
                 .find(|q| q.url.as_deref() == Some(url.as_str()))

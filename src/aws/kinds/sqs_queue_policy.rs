@@ -36,6 +36,11 @@ impl Kind for SqsQueuePolicy {
         "SqsQueuePolicy"
     }
 
+    /// Resent safely: SetQueueAttributes is an upsert.
+    fn resend(&self) -> super::Resend {
+        super::Resend::Unique
+    }
+
     fn outputs(&self) -> &'static [&'static str] {
         &["id"]
     }
@@ -69,7 +74,7 @@ impl Kind for SqsQueuePolicy {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for (url, _, attrs) in queue_attributes(cx, scope.env).await?.iter() {
+        for (url, _, attrs) in queue_attributes(cx, scope.owner).await?.iter() {
             let Some(policy) = attrs
                 .get(&QueueAttributeName::Policy)
                 .filter(|p| !p.is_empty())

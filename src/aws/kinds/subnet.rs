@@ -89,7 +89,7 @@ impl Kind for Subnet {
                 cx.clients
                     .ec2
                     .describe_subnets()
-                    .filters(env_filter(scope.env))
+                    .filters(env_filter(scope.owner))
                     .max_results(1000)
                     .into_paginator()
                     .items()
@@ -103,7 +103,7 @@ impl Kind for Subnet {
             .into_iter()
             .filter_map(|s| {
                 let id = s.subnet_id()?.to_string();
-                let (address, tags) = read_tags(s.tags(), scope.env)?;
+                let (address, tags) = read_tags(s.tags(), scope.owner)?;
                 let props = json!({
                     "vpc_id": s.vpc_id().unwrap_or_default(),
                     "cidr": s.cidr_block().unwrap_or_default(),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{TAG_ADDRESS, TAG_ENV, is_foreign_tag};
+use crate::model::{Owner, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag, readable};
 
 pub struct Tagged {
     pub arn: String,
@@ -40,7 +40,7 @@ impl Tagged {
 /// but the emulator serves it for EC2 only, so infra does not depend on it).
 pub async fn tagged(
     cx: &Cx,
-    env: &str,
+    owner: Owner<'_>,
     resource_type: &str,
 ) -> Result<std::sync::Arc<Vec<Tagged>>, AwsError> {
     let key = match resource_type {
@@ -48,10 +48,10 @@ pub async fn tagged(
         "events:rule" => "tagged:events:rule",
         _ => "tagged:kms:key",
     };
-    cx.shared(key, || discover(cx, env, resource_type)).await
+    cx.shared(key, || discover(cx, owner, resource_type)).await
 }
 
-async fn discover(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagged>, AwsError> {
+async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<Tagged>, AwsError> {
     let mut out = Vec::new();
     match resource_type {
         "sqs" => {
@@ -217,7 +217,7 @@ async fn discover(cx: &Cx, env: &str, resource_type: &str) -> Result<Vec<Tagged>
             ));
         }
     }
-    out.retain(|t: &Tagged| t.tags.get(TAG_ENV).map(String::as_str) == Some(env));
+    out.retain(|t: &Tagged| readable(t.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), owner));
     Ok(out)
 }
 
@@ -231,6 +231,7 @@ pub fn create_tags(cx: &Cx, address: &str, props: &crate::model::Props) -> HashM
         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
         .collect();
     tags.insert(TAG_ENV.into(), cx.env.clone());
+    tags.insert(TAG_PROJECT.into(), cx.project.clone());
     tags.insert(TAG_ADDRESS.into(), address.to_string());
     tags
 }
@@ -264,7 +265,7 @@ pub fn tag_delta(
 /// its policy: (queue, attributes).
 pub async fn queue_attributes(
     cx: &Cx,
-    env: &str,
+    owner: Owner<'_>,
 ) -> Result<
     std::sync::Arc<
         Vec<(
@@ -277,7 +278,7 @@ pub async fn queue_attributes(
 > {
     cx.shared("sqs:attributes", || async {
         let mut out = Vec::new();
-        for q in tagged(cx, env, "sqs").await?.iter() {
+        for q in tagged(cx, owner, "sqs").await?.iter() {
             let Some(url) = &q.url else { continue };
             // SQS has no batch read of attributes: one call per queue.
             let attrs = match cx

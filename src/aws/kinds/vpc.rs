@@ -125,7 +125,7 @@ impl Kind for Vpc {
                 cx.clients
                     .ec2
                     .describe_vpcs()
-                    .filters(env_filter(scope.env))
+                    .filters(env_filter(scope.owner))
                     .max_results(1000)
                     .into_paginator()
                     .items()
@@ -138,7 +138,7 @@ impl Kind for Vpc {
         let mut out = Vec::new();
         for v in vpcs {
             let Some(id) = v.vpc_id() else { continue };
-            let Some((address, tags)) = read_tags(v.tags(), scope.env) else {
+            let Some((address, tags)) = read_tags(v.tags(), scope.owner) else {
                 continue;
             };
             // DescribeVpcs does not return the DNS attributes: one call each.
