@@ -21,6 +21,7 @@ use crate::state::backend::{S3Location, cache_paths};
 use crate::state::s3::{Remote, RemoteError, Session};
 use crate::state::{StateError, StateResource, StateStore};
 
+/// Every failure a command can end with; each knows its exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -81,6 +82,18 @@ pub enum Error {
         url: String,
         env: String,
     },
+}
+
+impl Error {
+    /// The process exit code this failure ends a command with
+    /// ([`crate::exit`]): invalid input is 3, never 2, so a broken plan
+    /// never reads as drift.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::InvalidPlan(_) => crate::exit::INVALID_INPUT,
+            _ => crate::exit::FAILURE,
+        }
+    }
 }
 
 impl From<crate::adopt::AdoptError> for Error {
@@ -307,12 +320,8 @@ pub fn enforce_policy(prepared: &Prepared) -> Result<(), Error> {
 
 /// The clients and limits for the env, once credentials resolve and the
 /// endpoint answers (see [`crate::aws::preflight`]): before the first read.
-pub async fn context(
-    prepared: &Prepared,
-    reporter: Arc<dyn Reporter>,
-    timeouts: Timeouts,
-) -> Result<Cx, Error> {
-    let cx = unchecked_context(prepared, reporter, timeouts).await;
+pub async fn context(prepared: &Prepared, reporter: Arc<dyn Reporter>) -> Result<Cx, Error> {
+    let cx = unchecked_context(prepared, reporter).await;
     let caller = crate::aws::preflight::check(
         &cx.clients,
         prepared.loaded.file.region.get_ref(),
@@ -325,13 +334,9 @@ pub async fn context(
 
 /// [`context`] without the check, for a command that may read nothing
 /// (`plan --refresh=false` reads only what an interrupted run left open).
-pub async fn unchecked_context(
-    prepared: &Prepared,
-    reporter: Arc<dyn Reporter>,
-    timeouts: Timeouts,
-) -> Cx {
+pub async fn unchecked_context(prepared: &Prepared, reporter: Arc<dyn Reporter>) -> Cx {
     let clients = Clients::load(prepared.loaded.file.region.get_ref()).await;
-    let mut timeouts = timeouts;
+    let mut timeouts = Timeouts::default();
     if let Some(minutes) = prepared
         .loaded
         .file

@@ -371,6 +371,12 @@ pub struct ReadCache {
 }
 
 impl Cx {
+    /// How long NAT gateways may take to become available or go away.
+    pub fn with_nat_timeout(mut self, nat: Duration) -> Cx {
+        self.timeouts.nat = nat;
+        self
+    }
+
     pub fn owner(&self) -> crate::model::Owner<'_> {
         crate::model::Owner {
             project: &self.project,

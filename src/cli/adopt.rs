@@ -7,7 +7,6 @@ use clap::Args;
 
 use super::reporter::TerminalReporter;
 use super::{Cli, EnvArg, LockTimeoutArg, ask, command_line, confirm_or_require_yes};
-use crate::aws::Timeouts;
 use crate::ops::{self, Error};
 use crate::takeover::adopt::{self, Mapped, Verdict};
 
@@ -37,7 +36,7 @@ pub async fn run(cli: &Cli, args: &AdoptArgs) -> anyhow::Result<u8> {
         confirm_or_require_yes(args.yes, "to tag and record")?;
     }
     let reporter = Arc::new(TerminalReporter::new(args.json));
-    let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await?;
+    let cx = ops::context(&prepared, reporter.clone()).await?;
     let yes = args.yes;
     let json = args.json;
     let printer = reporter.clone();
@@ -45,7 +44,7 @@ pub async fn run(cli: &Cli, args: &AdoptArgs) -> anyhow::Result<u8> {
         printer.clear();
         let tags: Vec<&Mapped> = mapped
             .iter()
-            .filter(|m| !crate::aws::identity::untagged(&m.kind))
+            .filter(|m| !crate::takeover::found_by_natural_key(&m.kind))
             .collect();
         if !json {
             println!(

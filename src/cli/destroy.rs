@@ -7,7 +7,6 @@ use super::reporter::TerminalReporter;
 use super::{
     Cli, EnvArg, LockTimeoutArg, RefreshArg, command_line, confirm_or_require_yes, render,
 };
-use crate::aws::Timeouts;
 use crate::exit;
 use crate::ops::{self, Error, RunOptions};
 
@@ -39,12 +38,7 @@ pub async fn run(cli: &Cli, args: &DestroyArgs) -> anyhow::Result<u8> {
     confirm_or_require_yes(args.yes, "to destroy")?;
     let interrupts = Interrupts::install();
     let terminal = Arc::new(TerminalReporter::new(false));
-    let cx = ops::context(
-        &prepared,
-        interrupts.tracking(terminal.clone()),
-        Timeouts::default(),
-    )
-    .await?;
+    let cx = ops::context(&prepared, interrupts.tracking(terminal.clone())).await?;
     let run = RunOptions {
         parallelism: args.parallelism as usize,
         prune_orphans: false,

@@ -5,7 +5,6 @@ use clap::Args;
 
 use super::reporter::TerminalReporter;
 use super::{Cli, EnvArg};
-use crate::aws::Timeouts;
 use crate::drift::{Finding, tier};
 use crate::exit;
 use crate::ops::{self, Error};
@@ -29,7 +28,7 @@ pub async fn run(cli: &Cli, args: &DriftArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
     let prepared = ops::prepare(&opts).map_err(Error::from)?;
     let reporter = Arc::new(TerminalReporter::new(true));
-    let cx = ops::context(&prepared, reporter, Timeouts::default()).await?;
+    let cx = ops::context(&prepared, reporter).await?;
     let findings = ops::drift(&opts, &prepared, &cx).await?;
     let drifted = findings.iter().any(Finding::is_drift);
     if args.json {

@@ -9,7 +9,6 @@ use clap::{Args, ValueEnum};
 
 use super::reporter::TerminalReporter;
 use super::{Cli, EnvArg, RefreshArg};
-use crate::aws::Timeouts;
 use crate::diff::Op;
 use crate::drift::tier;
 use crate::ops::{self, Error};
@@ -64,7 +63,7 @@ pub async fn run(cli: &Cli, args: &GraphArgs) -> anyhow::Result<u8> {
         .collect();
     if args.plan {
         let reporter = Arc::new(TerminalReporter::new(true));
-        let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await?;
+        let cx = ops::context(&prepared, reporter.clone()).await?;
         let outcome = ops::plan(&opts, &prepared, &cx, args.refresh.refresh, false).await?;
         reporter.clear();
         for n in &mut nodes {

@@ -7,7 +7,6 @@ use clap::Args;
 
 use super::reporter::TerminalReporter;
 use super::{Cli, EnvArg, LockTimeoutArg, UsageError, command_line};
-use crate::aws::Timeouts;
 use crate::ops::{self, Error};
 
 #[derive(Debug, Args)]
@@ -43,7 +42,7 @@ pub async fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<u8> {
     drop(existing);
     let kind = d.kind.clone();
     let reporter = Arc::new(TerminalReporter::new(false));
-    let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await?;
+    let cx = ops::context(&prepared, reporter.clone()).await?;
     let row = crate::takeover::import(
         &opts,
         &prepared,

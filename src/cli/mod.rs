@@ -232,7 +232,7 @@ fn report_error(e: anyhow::Error) -> u8 {
         }
         Ok(other) => {
             eprintln!("error: {other}");
-            exit::FAILURE
+            other.exit_code()
         }
         Err(e) => match e.downcast::<UsageError>() {
             Ok(u) => {

@@ -5,7 +5,6 @@ use clap::Args;
 
 use super::reporter::TerminalReporter;
 use super::{Cli, EnvArg, RefreshArg, adoption, render};
-use crate::aws::Timeouts;
 use crate::exit;
 use crate::ops::{self, Error};
 
@@ -40,9 +39,9 @@ pub async fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
     ops::enforce_policy(&prepared)?;
     let reporter = Arc::new(TerminalReporter::new(args.json));
     let cx = if args.refresh.refresh {
-        ops::context(&prepared, reporter.clone(), Timeouts::default()).await?
+        ops::context(&prepared, reporter.clone()).await?
     } else {
-        ops::unchecked_context(&prepared, reporter.clone(), Timeouts::default()).await
+        ops::unchecked_context(&prepared, reporter.clone()).await
     };
     let selection = args.select.selection(&args.replace);
     super::check_selection(&opts, &prepared, &selection, false)?;

@@ -4,7 +4,6 @@ use clap::Args;
 
 use super::reporter::TerminalReporter;
 use super::{Cli, EnvArg, LockTimeoutArg, command_line};
-use crate::aws::Timeouts;
 use crate::ops::{self, Error};
 
 #[derive(Debug, Args)]
@@ -18,12 +17,7 @@ pub struct RefreshArgs {
 pub async fn run(cli: &Cli, args: &RefreshArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
     let prepared = ops::prepare(&opts).map_err(Error::from)?;
-    let cx = ops::context(
-        &prepared,
-        Arc::new(TerminalReporter::new(false)),
-        Timeouts::default(),
-    )
-    .await?;
+    let cx = ops::context(&prepared, Arc::new(TerminalReporter::new(false))).await?;
     let (found, missing) = ops::refresh_state(
         &opts,
         &prepared,

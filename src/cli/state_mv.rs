@@ -7,7 +7,6 @@ use clap::Args;
 
 use super::reporter::TerminalReporter;
 use super::{Cli, EnvArg, LockTimeoutArg, UsageError, command_line};
-use crate::aws::Timeouts;
 use crate::diff::Move;
 use crate::ops::{self, Error};
 
@@ -36,7 +35,7 @@ pub async fn run(cli: &Cli, args: &MvArgs) -> anyhow::Result<u8> {
         .into());
     }
     let reporter = Arc::new(TerminalReporter::new(false));
-    let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await?;
+    let cx = ops::context(&prepared, reporter.clone()).await?;
     let command = command_line();
     let mut writer = ops::open_for_write(
         &opts,
@@ -85,7 +84,7 @@ pub async fn run(cli: &Cli, args: &MvArgs) -> anyhow::Result<u8> {
     writer.finish(Ok(())).await?;
     let (row, m) = moved?;
     reporter.clear();
-    let tag = if crate::aws::identity::untagged(&row.kind) {
+    let tag = if crate::takeover::found_by_natural_key(&row.kind) {
         "(a kind without tags: found by its natural key)"
     } else {
         "and its infra:address tag"

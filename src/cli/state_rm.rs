@@ -6,7 +6,6 @@ use clap::Args;
 
 use super::reporter::TerminalReporter;
 use super::{Cli, EnvArg, LockTimeoutArg, UsageError, command_line};
-use crate::aws::Timeouts;
 use crate::ops::{self, Error};
 
 #[derive(Debug, Args)]
@@ -22,7 +21,7 @@ pub async fn run(cli: &Cli, args: &RmArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
     let prepared = ops::prepare(&opts).map_err(Error::from)?;
     let reporter = Arc::new(TerminalReporter::new(false));
-    let cx = ops::context(&prepared, reporter.clone(), Timeouts::default()).await?;
+    let cx = ops::context(&prepared, reporter.clone()).await?;
     let command = command_line();
     let mut writer = ops::open_for_write(
         &opts,

@@ -8,7 +8,6 @@ use super::reporter::TerminalReporter;
 use super::{
     Cli, EnvArg, LockTimeoutArg, RefreshArg, adoption, command_line, confirm_or_require_yes, render,
 };
-use crate::aws::Timeouts;
 use crate::exit;
 use crate::ops::{self, Error, RunOptions};
 
@@ -54,11 +53,9 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> anyhow::Result<u8> {
     confirm_or_require_yes(args.yes, "to apply")?;
     let interrupts = Interrupts::install();
     let terminal = Arc::new(TerminalReporter::new(false));
-    let timeouts = Timeouts {
-        nat: std::time::Duration::from_secs(args.nat_timeout),
-        ..Timeouts::default()
-    };
-    let cx = ops::context(&prepared, interrupts.tracking(terminal.clone()), timeouts).await?;
+    let cx = ops::context(&prepared, interrupts.tracking(terminal.clone()))
+        .await?
+        .with_nat_timeout(std::time::Duration::from_secs(args.nat_timeout));
     let run = RunOptions {
         parallelism: args.parallelism as usize,
         prune_orphans: args.prune_orphans,

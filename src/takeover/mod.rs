@@ -17,6 +17,12 @@ use crate::ops::{Error, Prepared};
 use crate::refresh::Observed;
 use crate::state::{StateResource, StateStore};
 
+/// Kinds AWS cannot tag: infra finds them by their natural key, so taking
+/// one over or letting it go touches no tags.
+pub fn found_by_natural_key(kind: &str) -> bool {
+    identity::untagged(kind)
+}
+
 /// Bad input to a takeover command (exit 3): an unknown address, a bad file.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
