@@ -18,6 +18,26 @@ pub type Props = serde_json::Map<String, Value>;
 /// What a created resource exposes to others (`id`, `arn`, ...).
 pub type Outputs = BTreeMap<String, String>;
 
+/// One managed resource as infra last applied or observed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateResource {
+    pub address: String,
+    pub kind: String,
+    pub id: String,
+    pub props: Props,
+    pub outputs: Outputs,
+    pub deps: Vec<String>,
+    pub protect: bool,
+}
+
+/// Seconds since the Unix epoch: the one clock (locks, backups, snapshot names).
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// One resource the plan asks for.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Desired {

@@ -12,12 +12,17 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-use crate::state::s3::Lease;
+/// What the fence asks before each mutating call: the state lease (held
+/// by the state store, which the cloud layer does not know).
+pub trait Guard: Send + Sync {
+    /// `Err(why)` once no mutating call may be sent.
+    fn check(&self) -> Result<(), String>;
+}
 
-static LEASE: RwLock<Option<Arc<Lease>>> = RwLock::new(None);
+static LEASE: RwLock<Option<Arc<dyn Guard>>> = RwLock::new(None);
 
 /// Fences this process's cloud calls with `lease` (until [`clear`]).
-pub fn install(lease: Arc<Lease>) {
+pub fn install(lease: Arc<dyn Guard>) {
     *LEASE.write().expect("fence") = Some(lease);
 }
 

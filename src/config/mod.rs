@@ -12,6 +12,15 @@ use std::path::{Path, PathBuf};
 pub use errors::{InvalidPlan, PlanError};
 pub use schema::*;
 
+/// The permission sets infra knows by name (`builtin = "..."` of an
+/// identity): validated here, expanded into policies by `expand`.
+pub const BUILTIN_IDENTITIES: [&str; 4] = [
+    "aws-load-balancer-controller",
+    "external-dns",
+    "external-secrets",
+    "ebs-csi-driver",
+];
+
 /// The most problems one report shows.
 pub const MAX_SHOWN: usize = 50;
 

@@ -563,8 +563,8 @@ fn check_identities(plan: &LoadedPlan, errors: &mut Vec<PlanError>) {
         }
         match w.builtin.as_deref() {
             None => {}
-            Some(b) if !crate::expand::BUILTIN_IDENTITIES.contains(&b) => errors.push(plan.error(
-                format!("{key}.builtin: `{b}` is not one of {}", crate::expand::BUILTIN_IDENTITIES.join(", ")),
+            Some(b) if !super::BUILTIN_IDENTITIES.contains(&b) => errors.push(plan.error(
+                format!("{key}.builtin: `{b}` is not one of {}", super::BUILTIN_IDENTITIES.join(", ")),
                 span.clone(),
             )),
             Some("external-dns") if f.dns.is_none() => {

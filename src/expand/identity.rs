@@ -13,14 +13,6 @@ use super::{Expanded, tags};
 use crate::config::{LoadedPlan, WorkloadIdentity};
 use crate::model::Ref;
 
-/// The permission sets infra knows by name.
-pub const BUILTINS: [&str; 4] = [
-    "aws-load-balancer-controller",
-    "external-dns",
-    "external-secrets",
-    "ebs-csi-driver",
-];
-
 const MANAGED: &str = "arn:aws:iam::aws:policy/";
 
 /// `todo-api` → `todo_api`: the name part of an address.

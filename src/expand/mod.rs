@@ -12,8 +12,6 @@ mod network;
 
 use std::collections::BTreeMap;
 
-pub use identity::BUILTINS as BUILTIN_IDENTITIES;
-
 use serde_json::Value;
 
 use crate::config::LoadedPlan;

@@ -15,15 +15,17 @@ pub mod s3;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
 
 pub use lock::{LockHolder, host, pid_alive, user};
 pub use outputs::NamedOutputs;
 
+// The row kinds read and the clock live with the shared vocabulary.
+pub use crate::model::{StateResource, now};
+
 /// The schema this build writes (`infra version`).
 pub const SCHEMA_VERSION: i64 = migrations::LATEST;
 
-use crate::model::{Outputs, Props};
+use crate::model::Props;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -84,18 +86,6 @@ fn backup_hint(backup: &Option<PathBuf>) -> String {
     }
 }
 
-/// One managed resource as infra last applied or observed it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StateResource {
-    pub address: String,
-    pub kind: String,
-    pub id: String,
-    pub props: Props,
-    pub outputs: Outputs,
-    pub deps: Vec<String>,
-    pub protect: bool,
-}
-
 /// Whose a state is: recorded by the first write run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateOwner {
@@ -133,13 +123,6 @@ pub struct StateStore {
     /// The state file opened for its OS lock, once a lock is taken or
     /// checked (see [`lock`]: never closed while the process runs).
     os_lock: Option<&'static std::fs::File>,
-}
-
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 impl StateStore {

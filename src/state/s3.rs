@@ -860,6 +860,12 @@ pub struct Lease {
     lost: Mutex<Option<String>>,
 }
 
+impl crate::aws::fence::Guard for Lease {
+    fn check(&self) -> std::result::Result<(), String> {
+        Lease::check(self)
+    }
+}
+
 impl Lease {
     pub fn generation(&self) -> u64 {
         self.body.lock().expect("lease").generation

@@ -49,8 +49,8 @@ use async_trait::async_trait;
 
 use super::{AwsError, Cx};
 use crate::graph::KindCatalog;
+use crate::model::StateResource;
 use crate::model::{Outputs, Props};
-use crate::state::StateResource;
 
 /// A resource as the cloud has it: its id, the properties infra compares (in
 /// the same shape as the desired ones) and its outputs.

@@ -167,7 +167,7 @@ pub fn final_snapshot_id(live: &super::Live) -> Option<String> {
         .get("_final_snapshot")
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
-    wanted.then(|| format!("{}-final-{}", live.id, crate::state::now()))
+    wanted.then(|| format!("{}-final-{}", live.id, crate::model::now()))
 }
 
 /// After a delete call: a resource already gone is done; then waits until
