@@ -236,10 +236,10 @@ async fn interrupted_create(
         .iter()
         .filter(|j| j.address == address && j.action == "create" && j.kind == kind.name())
     {
-        if let Some(live) = cx.retry(|| kind.lookup(cx, &j.props)).await? {
-            if crate::aws::kinds::made_for(kind, &cx.project, address, &j.props, &live) {
-                return Ok(Some(live));
-            }
+        if let Some(live) = cx.retry(|| kind.lookup(cx, &j.props)).await?
+            && crate::aws::kinds::made_for(kind, &cx.project, address, &j.props, &live)
+        {
+            return Ok(Some(live));
         }
     }
     Ok(None)

@@ -99,10 +99,10 @@ pub async fn create(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Liv
 /// from the create's properties (kinds whose read covers only what state
 /// knows, or misses a half-made resource), then its batched read.
 pub async fn find(kind: &dyn Kind, cx: &Cx, target: &Target<'_>) -> Result<Option<Live>, AwsError> {
-    if let Some(live) = cx.retry(|| kind.lookup(cx, target.props)).await? {
-        if made_for(kind, &cx.project, target.address, target.props, &live) {
-            return Ok(Some(live));
-        }
+    if let Some(live) = cx.retry(|| kind.lookup(cx, target.props)).await?
+        && made_for(kind, &cx.project, target.address, target.props, &live)
+    {
+        return Ok(Some(live));
     }
     let scope = ReadScope {
         owner: cx.owner(),
@@ -137,8 +137,8 @@ async fn find_until(
         cx.reporter.report(Event::Progress {
             address: target.address.to_string(),
             message: format!(
-                "not listed yet after a lost answer; looking again in {} (up to {} before sending the create again)",
-                format!("{:.1}s", wait_now.as_secs_f64()),
+                "not listed yet after a lost answer; looking again in {:.1}s (up to {} before sending the create again)",
+                wait_now.as_secs_f64(),
                 crate::aws::human(limit)
             ),
             elapsed: started.elapsed(),

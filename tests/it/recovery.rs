@@ -199,12 +199,42 @@ async fn assert_all_gone(env: &TestEnv, sdk: &Sdk, made: Made, when: &str) {
     );
 }
 
-/// Kill -9 right after `op` reached the emulator, then (1) rerun `up`: one
-/// of what `op` made, and the plan converged; `destroy` leaves nothing.
-/// (2) Kill again, then `destroy` at once: it too finds what the
-/// interrupted create made and deletes it. `proxy_args` add faults to
-/// the runs after the kill.
-async fn killed_after(op: &str, made: Made, octet: u8, proxy_args: &[&str]) {
+/// How the plan changes after the kill in the third round, and how many of
+/// what the held create makes the changed plan keeps.
+struct Change {
+    edit: fn(&TestEnv),
+    keeps: usize,
+}
+
+/// The plan without `[dns]` (and external-dns, whose policy names the zone).
+fn without_dns(env: &TestEnv) {
+    let mut s = env.plan_text();
+    let cut = |s: &mut String, from: &str, to: &str| {
+        let a = s.find(from).unwrap();
+        let b = a + s[a..].find(to).unwrap();
+        s.replace_range(a..b, "");
+    };
+    cut(&mut s, "[dns]", "[[workload_identity]]");
+    cut(
+        &mut s,
+        "[[workload_identity]]\nname = \"external-dns\"",
+        "[[workload_identity]]\nname = \"external-secrets\"",
+    );
+    env.write_plan(&s);
+}
+
+/// Kill -9 right after `op` reached the emulator, then:
+/// 1. rerun `up`: exactly one of what `op` made, the plan converged, and
+///    `destroy` leaves nothing;
+/// 2. kill again, then `destroy` at once: it too finds what the interrupted
+///    create made and deletes it;
+/// 3. kill again, change the plan so that it no longer declares what `op`
+///    made (or names it otherwise), then `up`: the interrupted create is
+///    found from the journal and deleted, nothing blocks (a leftover record
+///    kept its zone from being deleted), and `destroy` leaves nothing.
+///
+/// `proxy_args` add faults to the runs after the kill.
+async fn killed_after(op: &str, made: Made, octet: u8, proxy_args: &[&str], change: Change) {
     let env = TestEnv::from_dev(&format!("it-rec{octet}"), octet);
     let sdk = clients().await;
     let mut args = vec!["--hold-op", op];
@@ -229,32 +259,86 @@ async fn killed_after(op: &str, made: Made, octet: u8, proxy_args: &[&str]) {
     assert_eq!(count(&sdk, &env, made).await, 1, "{op} made one {made:?}");
     expect_via(&env, &proxy, &["destroy", "--yes"], "10s");
     assert_all_gone(&env, &sdk, made, "killed, then destroyed").await;
+    drop(proxy);
+
+    let proxy = Proxy::start(&args);
+    kill_up_after(&env, &proxy, op);
+    assert_eq!(count(&sdk, &env, made).await, 1, "{op} made one {made:?}");
+    (change.edit)(&env);
+    expect_via(&env, &proxy, &["up", "--yes"], "10s");
+    assert_eq!(
+        count(&sdk, &env, made).await,
+        change.keeps,
+        "killed, plan changed, rerun: what the interrupted create made is gone"
+    );
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    env.expect(&["destroy", "--yes"], 0);
+    assert_all_gone(&env, &sdk, made, "killed, plan changed, rerun, destroyed").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_after_create_instance_profile_nothing_orphaned_or_twice() {
-    killed_after("CreateInstanceProfile", Made::InstanceProfile, 90, &[]).await;
+    let change = Change {
+        edit: |env| env.edit_plan("karpenter = true", "karpenter = false"),
+        keeps: 0,
+    };
+    killed_after(
+        "CreateInstanceProfile",
+        Made::InstanceProfile,
+        90,
+        &[],
+        change,
+    )
+    .await;
 }
 
+/// The third round renames the group (PostgreSQL 15): the old one goes.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_after_create_db_parameter_group_nothing_orphaned_or_twice() {
-    killed_after("CreateDBParameterGroup", Made::DbParameterGroup, 91, &[]).await;
+    let change = Change {
+        edit: |env| env.edit_plan("engine_version = \"16.4\"", "engine_version = \"15.8\""),
+        keeps: 1,
+    };
+    killed_after(
+        "CreateDBParameterGroup",
+        Made::DbParameterGroup,
+        91,
+        &[],
+        change,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_after_change_resource_record_sets_nothing_orphaned_or_twice() {
-    killed_after("ChangeResourceRecordSets", Made::ValidationRecord, 92, &[]).await;
+    let change = Change {
+        edit: without_dns,
+        keeps: 0,
+    };
+    killed_after(
+        "ChangeResourceRecordSets",
+        Made::ValidationRecord,
+        92,
+        &[],
+        change,
+    )
+    .await;
 }
 
 /// ACM publishes the validation record seconds after the request: the
 /// first describes after the kill show the certificate without it.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_after_request_certificate_nothing_orphaned_or_twice() {
+    let change = Change {
+        edit: without_dns,
+        keeps: 0,
+    };
     killed_after(
         "RequestCertificate",
         Made::Certificate,
         93,
         &["--empty", "DescribeCertificate=3"],
+        change,
     )
     .await;
 }
@@ -270,6 +354,11 @@ async fn lost_answer(op: &str, reads: &str, made: Made, octet: u8, edit: Option<
     let sdk = clients().await;
     let proxy = Proxy::start(&["--drop-op", op, "--empty", reads]);
     expect_via(&env, &proxy, &["up", "--yes"], "30s");
+    assert_eq!(
+        count(&sdk, &env, made).await,
+        1,
+        "exactly one {made:?} after a lost {op} answer"
+    );
     let stats = proxy.stats();
     assert_eq!(
         stats["faults"]["drop"].as_u64(),
@@ -283,11 +372,6 @@ async fn lost_answer(op: &str, reads: &str, made: Made, octet: u8, edit: Option<
         "the reads after it answered empty: {stats}"
     );
     drop(proxy);
-    assert_eq!(
-        count(&sdk, &env, made).await,
-        1,
-        "exactly one {made:?} after a lost {op} answer"
-    );
     env.expect(&["plan", "--detailed-exitcode"], 0);
     env.expect(&["destroy", "--yes"], 0);
     assert_all_gone(&env, &sdk, made, "destroyed").await;

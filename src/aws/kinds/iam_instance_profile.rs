@@ -194,10 +194,10 @@ impl Kind for IamInstanceProfile {
                             .aws("RemoveRoleFromInstanceProfile")
                     })
                     .await;
-                if let Err(e) = removed {
-                    if e.class != ErrorClass::NotFound {
-                        return Err(e);
-                    }
+                if let Err(e) = removed
+                    && e.class != ErrorClass::NotFound
+                {
+                    return Err(e);
                 }
             }
             cx.retry(|| async {
