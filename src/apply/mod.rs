@@ -102,8 +102,7 @@ pub async fn apply(
     let mut interrupt_open = true;
 
     loop {
-        loop {
-            let Some(s) = schedule.peek() else { break };
+        while let Some(s) = schedule.peek() {
             if let Some(why) = opts.lease.as_ref().and_then(|l| l.check().err()) {
                 schedule.stop();
                 report.interrupted = true;
