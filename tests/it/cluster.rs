@@ -231,9 +231,15 @@ async fn cluster_tier_up_scale_replace_destroy() {
             .unwrap(),
     )
     .unwrap();
+    // Only EventBridge may send, and only for this account's rules
+    // (`safety::the_policies_infra_writes_are_tight` checks the conditions).
     assert_eq!(
         policy["Statement"][0]["Principal"]["Service"],
-        serde_json::json!(["events.amazonaws.com", "sqs.amazonaws.com"])
+        serde_json::json!("events.amazonaws.com")
+    );
+    assert!(
+        policy["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"].is_string(),
+        "{policy}"
     );
     assert_eq!(policy["Statement"][0]["Resource"], queue_arn);
     let rules = sdk
