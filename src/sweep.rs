@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::report::Event;
 
@@ -295,10 +296,7 @@ pub async fn remove(cx: &Cx, items: &[OutOfBand]) -> Vec<(String, AwsError)> {
 
 async fn remove_one(cx: &Cx, item: &OutOfBand) -> Result<(), AwsError> {
     let id = item.id.as_str();
-    let gone = |r: Result<(), AwsError>| match r {
-        Err(e) if e.class == ErrorClass::NotFound => Ok(()),
-        other => other,
-    };
+    let gone = |r: Result<(), AwsError>| r.gone_is_done();
     match item.kind.as_str() {
         "Ec2Instance" => {
             gone(

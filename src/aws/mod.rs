@@ -181,6 +181,8 @@ pub fn classify(code: &str, status: Option<u16>) -> ErrorClass {
         || code == "NoSuchEntity"
         || code == "NoSuchHostedZone"
         || code.starts_with("InvalidAllocationID")
+        || code.contains("NonExistentQueue")
+        || code == "QueueDoesNotExist"
     {
         ErrorClass::NotFound
     } else {
@@ -202,6 +204,20 @@ pub fn causes(err: &(dyn std::error::Error + 'static)) -> String {
         next = e.source();
     }
     parts.join(": ")
+}
+
+/// On delete, "not found" means done: `delete(…).await.gone_is_done()`.
+pub trait GoneIsDone {
+    fn gone_is_done(self) -> Result<(), AwsError>;
+}
+
+impl<T> GoneIsDone for Result<T, AwsError> {
+    fn gone_is_done(self) -> Result<(), AwsError> {
+        match self {
+            Err(e) if e.class != ErrorClass::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// `.aws("CreateVpc")?` turns any SDK error into an [`AwsError`].
@@ -573,6 +589,10 @@ mod tests {
         }
         assert_eq!(
             classify("DBSubnetGroupNotFoundFault", Some(404)),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            classify("AWS.SimpleQueueService.NonExistentQueue", Some(400)),
             ErrorClass::NotFound
         );
         assert_eq!(

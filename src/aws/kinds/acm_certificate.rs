@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::tagged::{create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props, TAG_ADDRESS, is_foreign_tag};
 
@@ -323,10 +324,7 @@ impl Kind for AcmCertificate {
             })
             .await?;
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -349,9 +347,6 @@ impl Kind for AcmCertificate {
                 },
             )
             .await;
-        match deleted {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        deleted.gone_is_done()
     }
 }

@@ -151,10 +151,7 @@ impl Kind for AcmCertificateValidation {
         t: &Target<'_>,
         _changed: &[String],
     ) -> Result<Live, AwsError> {
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, _cx: &Cx, _live: &Live) -> Result<(), AwsError> {

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::db_parameter_group::{parameters, planned_values};
 use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -188,33 +189,26 @@ impl Kind for DbClusterParameterGroup {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
             update_tags(cx, &arn, t.address, &live.props, t.props).await?;
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        match cx
-            .retry_while(
-                &live.id,
-                "still used by an Aurora cluster",
-                cx.timeouts.dependency,
-                ErrorClass::Dependency,
-                || async {
-                    cx.clients
-                        .rds
-                        .delete_db_cluster_parameter_group()
-                        .db_cluster_parameter_group_name(&live.id)
-                        .send()
-                        .await
-                        .aws("DeleteDBClusterParameterGroup")
-                },
-            )
-            .await
-        {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        cx.retry_while(
+            &live.id,
+            "still used by an Aurora cluster",
+            cx.timeouts.dependency,
+            ErrorClass::Dependency,
+            || async {
+                cx.clients
+                    .rds
+                    .delete_db_cluster_parameter_group()
+                    .db_cluster_parameter_group_name(&live.id)
+                    .send()
+                    .await
+                    .aws("DeleteDBClusterParameterGroup")
+            },
+        )
+        .await
+        .gone_is_done()
     }
 }

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
 
@@ -189,33 +190,26 @@ impl Kind for DbSubnetGroup {
                 .to_string();
             update_tags(cx, &arn, t.address, &live.props, t.props).await?;
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        match cx
-            .retry_while(
-                &live.id,
-                "still used by a DB instance",
-                cx.timeouts.dependency,
-                ErrorClass::Dependency,
-                || async {
-                    cx.clients
-                        .rds
-                        .delete_db_subnet_group()
-                        .db_subnet_group_name(&live.id)
-                        .send()
-                        .await
-                        .aws("DeleteDBSubnetGroup")
-                },
-            )
-            .await
-        {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        cx.retry_while(
+            &live.id,
+            "still used by a DB instance",
+            cx.timeouts.dependency,
+            ErrorClass::Dependency,
+            || async {
+                cx.clients
+                    .rds
+                    .delete_db_subnet_group()
+                    .db_subnet_group_name(&live.id)
+                    .send()
+                    .await
+                    .aws("DeleteDBSubnetGroup")
+            },
+        )
+        .await
+        .gone_is_done()
     }
 }

@@ -108,20 +108,16 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, AwsError>>,
 {
-    match cx
-        .retry_while(
-            address,
-            "still in use",
-            cx.timeouts.dependency,
-            crate::aws::ErrorClass::Dependency,
-            call,
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.class == crate::aws::ErrorClass::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
+    use crate::aws::GoneIsDone;
+    cx.retry_while(
+        address,
+        "still in use",
+        cx.timeouts.dependency,
+        crate::aws::ErrorClass::Dependency,
+        call,
+    )
+    .await
+    .gone_is_done()
 }
 
 /// Like [`delete_call`], and when `DependencyViolation` outlasts the wait,

@@ -14,6 +14,7 @@ use serde_json::json;
 use super::eks_common::{env_clusters, read_tags, set_tags, sorted, strings};
 use super::tagged::create_tags;
 use super::{Kind, Live, ReadScope, Target, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -220,10 +221,7 @@ impl Kind for EksAccessEntry {
             )
             .await?;
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -241,9 +239,6 @@ impl Kind for EksAccessEntry {
                     .aws("DeleteAccessEntry")
             })
             .await;
-        match deleted {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        deleted.gone_is_done()
     }
 }

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::eks_access_entry::all_entries;
 use super::eks_common::{read_tags, sorted};
 use super::{Kind, Live, ReadScope, Target, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
 
@@ -182,10 +183,7 @@ impl Kind for EksAccessPolicyAssociation {
         if changed.iter().any(|c| c == "access_scope") {
             associate(cx, t.props).await?;
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -207,10 +205,7 @@ impl Kind for EksAccessPolicyAssociation {
                     .aws("DisassociateAccessPolicy")
             })
             .await;
-        match deleted {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        deleted.gone_is_done()
     }
 }
 

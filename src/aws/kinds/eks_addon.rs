@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -313,22 +314,18 @@ impl Kind for EksAddon {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let (cluster, name) = split(&live.id);
         let address = live.address.as_deref().unwrap_or(&live.id);
-        match cx
-            .retry(|| async {
-                cx.clients
-                    .eks
-                    .delete_addon()
-                    .cluster_name(cluster)
-                    .addon_name(name)
-                    .send()
-                    .await
-                    .aws("DeleteAddon")
-            })
-            .await
-        {
-            Err(e) if e.class != ErrorClass::NotFound => return Err(e),
-            _ => {}
-        }
+        cx.retry(|| async {
+            cx.clients
+                .eks
+                .delete_addon()
+                .cluster_name(cluster)
+                .addon_name(name)
+                .send()
+                .await
+                .aws("DeleteAddon")
+        })
+        .await
+        .gone_is_done()?;
         cx.wait_for(
             address,
             "add-on to be deleted",

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -386,27 +387,23 @@ impl Kind for EksCluster {
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
-        match cx
-            .retry_while(
-                address,
-                "node groups or add-ons still deleting",
-                cx.timeouts.dependency,
-                ErrorClass::Dependency,
-                || async {
-                    cx.clients
-                        .eks
-                        .delete_cluster()
-                        .name(&live.id)
-                        .send()
-                        .await
-                        .aws("DeleteCluster")
-                },
-            )
-            .await
-        {
-            Err(e) if e.class != ErrorClass::NotFound => return Err(e),
-            _ => {}
-        }
+        cx.retry_while(
+            address,
+            "node groups or add-ons still deleting",
+            cx.timeouts.dependency,
+            ErrorClass::Dependency,
+            || async {
+                cx.clients
+                    .eks
+                    .delete_cluster()
+                    .name(&live.id)
+                    .send()
+                    .await
+                    .aws("DeleteCluster")
+            },
+        )
+        .await
+        .gone_is_done()?;
         cx.wait_for(
             address,
             "cluster to be deleted",

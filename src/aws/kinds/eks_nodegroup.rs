@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
 use super::{Kind, Live, ReadScope, Target, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -335,31 +336,24 @@ impl Kind for EksNodegroup {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
             set_tags(cx, &arn, &live.props, t.props).await?;
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let (cluster, name) = split(&live.id);
         let address = live.address.as_deref().unwrap_or(&live.id);
-        match cx
-            .retry(|| async {
-                cx.clients
-                    .eks
-                    .delete_nodegroup()
-                    .cluster_name(cluster)
-                    .nodegroup_name(name)
-                    .send()
-                    .await
-                    .aws("DeleteNodegroup")
-            })
-            .await
-        {
-            Err(e) if e.class != ErrorClass::NotFound => return Err(e),
-            _ => {}
-        }
+        cx.retry(|| async {
+            cx.clients
+                .eks
+                .delete_nodegroup()
+                .cluster_name(cluster)
+                .nodegroup_name(name)
+                .send()
+                .await
+                .aws("DeleteNodegroup")
+        })
+        .await
+        .gone_is_done()?;
         cx.wait_for(
             address,
             "node group to be deleted",

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::eks_common::{env_clusters, read_tags, set_tags};
 use super::tagged::create_tags;
 use super::{Kind, Live, ReadScope, Target, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -235,10 +236,7 @@ impl Kind for EksPodIdentityAssociation {
             )
             .await?;
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -255,9 +253,6 @@ impl Kind for EksPodIdentityAssociation {
                     .aws("DeletePodIdentityAssociation")
             })
             .await;
-        match deleted {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        deleted.gone_is_done()
     }
 }

@@ -94,10 +94,7 @@ impl Kind for ElasticIp {
         _changed: &[String],
     ) -> Result<Live, AwsError> {
         sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

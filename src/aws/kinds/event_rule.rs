@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::tagged::{create_tags, tag_delta, tagged};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -183,10 +184,7 @@ impl Kind for EventRule {
             })
             .await?;
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -205,25 +203,17 @@ impl Kind for EventRule {
                     .aws("RemoveTargets")
             })
             .await;
-        if let Err(e) = removed {
-            if e.class != ErrorClass::NotFound {
-                return Err(e);
-            }
-        }
-        match cx
-            .retry(|| async {
-                cx.clients
-                    .events
-                    .delete_rule()
-                    .name(&live.id)
-                    .send()
-                    .await
-                    .aws("DeleteRule")
-            })
-            .await
-        {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        removed.gone_is_done()?;
+        cx.retry(|| async {
+            cx.clients
+                .events
+                .delete_rule()
+                .name(&live.id)
+                .send()
+                .await
+                .aws("DeleteRule")
+        })
+        .await
+        .gone_is_done()
     }
 }

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::iam_details::{address_of, comparable_tags, create_tags, env_roles, ours};
 use super::{Kind, Live, ReadScope, Target, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -239,10 +240,7 @@ impl Kind for IamInstanceProfile {
             })
             .await?;
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -259,26 +257,18 @@ impl Kind for IamInstanceProfile {
                         .aws("RemoveRoleFromInstanceProfile")
                 })
                 .await;
-            if let Err(e) = removed {
-                if e.class != ErrorClass::NotFound {
-                    return Err(e);
-                }
-            }
+            removed.gone_is_done()?;
         }
-        match cx
-            .retry(|| async {
-                cx.clients
-                    .iam
-                    .delete_instance_profile()
-                    .instance_profile_name(&live.id)
-                    .send()
-                    .await
-                    .aws("DeleteInstanceProfile")
-            })
-            .await
-        {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        cx.retry(|| async {
+            cx.clients
+                .iam
+                .delete_instance_profile()
+                .instance_profile_name(&live.id)
+                .send()
+                .await
+                .aws("DeleteInstanceProfile")
+        })
+        .await
+        .gone_is_done()
     }
 }

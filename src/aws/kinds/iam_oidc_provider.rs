@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::iam_details::{address_of, comparable_tags, ours};
 use super::{Kind, Live, ReadScope, Target, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV};
 
@@ -197,27 +198,20 @@ impl Kind for IamOidcProvider {
                 .await?;
             }
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        match cx
-            .retry(|| async {
-                cx.clients
-                    .iam
-                    .delete_open_id_connect_provider()
-                    .open_id_connect_provider_arn(&live.id)
-                    .send()
-                    .await
-                    .aws("DeleteOpenIDConnectProvider")
-            })
-            .await
-        {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        cx.retry(|| async {
+            cx.clients
+                .iam
+                .delete_open_id_connect_provider()
+                .open_id_connect_provider_arn(&live.id)
+                .send()
+                .await
+                .aws("DeleteOpenIDConnectProvider")
+        })
+        .await
+        .gone_is_done()
     }
 }

@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::iam_details::{address_of, comparable_tags, create_tags, document, env_roles};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
 
@@ -152,35 +153,28 @@ impl Kind for IamRole {
                 .await?;
             }
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
-        match cx
-            .retry_while(
-                address,
-                "policies still attached",
-                cx.timeouts.dependency,
-                ErrorClass::Dependency,
-                || async {
-                    cx.clients
-                        .iam
-                        .delete_role()
-                        .role_name(&live.id)
-                        .send()
-                        .await
-                        .aws("DeleteRole")
-                },
-            )
-            .await
-        {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        cx.retry_while(
+            address,
+            "policies still attached",
+            cx.timeouts.dependency,
+            ErrorClass::Dependency,
+            || async {
+                cx.clients
+                    .iam
+                    .delete_role()
+                    .role_name(&live.id)
+                    .send()
+                    .await
+                    .aws("DeleteRole")
+            },
+        )
+        .await
+        .gone_is_done()
     }
 }
 

@@ -5,7 +5,8 @@ use serde_json::json;
 
 use super::iam_details::env_roles;
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::GoneIsDone;
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
 pub struct IamRolePolicy;
@@ -114,10 +115,7 @@ impl Kind for IamRolePolicy {
                 .aws("PutRolePolicy")
         })
         .await?;
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -125,21 +123,17 @@ impl Kind for IamRolePolicy {
             str_prop(&live.props, "role")?,
             str_prop(&live.props, "name")?,
         );
-        match cx
-            .retry(|| async {
-                cx.clients
-                    .iam
-                    .delete_role_policy()
-                    .role_name(role)
-                    .policy_name(name)
-                    .send()
-                    .await
-                    .aws("DeleteRolePolicy")
-            })
-            .await
-        {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        cx.retry(|| async {
+            cx.clients
+                .iam
+                .delete_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .send()
+                .await
+                .aws("DeleteRolePolicy")
+        })
+        .await
+        .gone_is_done()
     }
 }

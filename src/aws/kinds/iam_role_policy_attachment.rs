@@ -6,7 +6,8 @@ use serde_json::json;
 
 use super::iam_details::env_roles;
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::GoneIsDone;
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
 pub struct IamRolePolicyAttachment;
@@ -86,10 +87,7 @@ impl Kind for IamRolePolicyAttachment {
         _changed: &[String],
     ) -> Result<Live, AwsError> {
         // Every field forces replacement; nothing changes in place.
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -97,21 +95,17 @@ impl Kind for IamRolePolicyAttachment {
             str_prop(&live.props, "role")?,
             str_prop(&live.props, "policy_arn")?,
         );
-        match cx
-            .retry(|| async {
-                cx.clients
-                    .iam
-                    .detach_role_policy()
-                    .role_name(role)
-                    .policy_arn(policy)
-                    .send()
-                    .await
-                    .aws("DetachRolePolicy")
-            })
-            .await
-        {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        cx.retry(|| async {
+            cx.clients
+                .iam
+                .detach_role_policy()
+                .role_name(role)
+                .policy_arn(policy)
+                .send()
+                .await
+                .aws("DetachRolePolicy")
+        })
+        .await
+        .gone_is_done()
     }
 }

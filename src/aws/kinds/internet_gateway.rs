@@ -105,10 +105,7 @@ impl Kind for InternetGateway {
             attach(cx, &live.id, str_prop(t.props, "vpc_id")?).await?;
         }
         sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

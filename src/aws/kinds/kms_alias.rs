@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::GoneIsDone;
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
 pub struct KmsAlias;
@@ -100,27 +101,20 @@ impl Kind for KmsAlias {
                 .aws("UpdateAlias")
         })
         .await?;
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        match cx
-            .retry(|| async {
-                cx.clients
-                    .kms
-                    .delete_alias()
-                    .alias_name(&live.id)
-                    .send()
-                    .await
-                    .aws("DeleteAlias")
-            })
-            .await
-        {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        cx.retry(|| async {
+            cx.clients
+                .kms
+                .delete_alias()
+                .alias_name(&live.id)
+                .send()
+                .await
+                .aws("DeleteAlias")
+        })
+        .await
+        .gone_is_done()
     }
 }

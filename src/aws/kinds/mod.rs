@@ -63,6 +63,16 @@ pub struct Live {
     pub outputs: Outputs,
 }
 
+impl Live {
+    /// The same resource with the properties an update left it with.
+    pub fn with_props(&self, props: Props) -> Live {
+        Live {
+            props,
+            ..self.clone()
+        }
+    }
+}
+
 /// What a create or update is asked to make, references already resolved.
 #[derive(Debug, Clone)]
 pub struct Target<'a> {

@@ -151,10 +151,7 @@ impl Kind for RdsClusterInstance {
             let arn = live.outputs.get("arn").cloned().unwrap_or_default();
             super::rds_common::update_tags(cx, &arn, t.address, &live.props, t.props).await?;
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

@@ -4,6 +4,7 @@ use aws_sdk_rds::types::Tag;
 use serde_json::Value;
 
 use crate::aws::Cx;
+use crate::aws::GoneIsDone;
 use crate::model::{Owner, Props, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag, readable};
 
 pub fn create_tags(cx: &Cx, address: &str, props: &Props) -> Vec<Tag> {
@@ -183,10 +184,7 @@ where
     G: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Option<()>, crate::aws::AwsError>>,
 {
-    match sent {
-        Err(e) if e.class != crate::aws::ErrorClass::NotFound => return Err(e),
-        _ => {}
-    }
+    sent.gone_is_done()?;
     let address = live.address.as_deref().unwrap_or(&live.id);
     cx.wait_for(address, what, cx.timeouts.database, gone).await
 }

@@ -116,10 +116,7 @@ impl Kind for Route {
                 .aws("ReplaceRoute")
         })
         .await?;
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

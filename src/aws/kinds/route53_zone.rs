@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::tagged::{create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag};
 
@@ -335,10 +336,7 @@ impl Kind for Route53Zone {
             )
             .await?;
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -361,10 +359,7 @@ impl Kind for Route53Zone {
                 },
             )
             .await;
-        match deleted {
-            Err(e) if e.class != ErrorClass::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        deleted.gone_is_done()
     }
 }
 

@@ -335,10 +335,7 @@ impl SecurityGroupRule {
             .await?;
         }
         sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn revoke(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

@@ -10,7 +10,8 @@ use serde_json::json;
 
 use super::tagged::{create_tags, queue_attributes, tag_delta, tagged};
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::GoneIsDone;
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{Outputs, Props};
 
 pub struct SqsQueue;
@@ -180,29 +181,20 @@ impl Kind for SqsQueue {
             })
             .await?;
         }
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        match cx
-            .retry(|| async {
-                cx.clients
-                    .sqs
-                    .delete_queue()
-                    .queue_url(&live.id)
-                    .send()
-                    .await
-                    .aws("DeleteQueue")
-            })
-            .await
-        {
-            Err(e) if e.class != ErrorClass::NotFound && !e.code.contains("NonExistentQueue") => {
-                Err(e)
-            }
-            _ => Ok(()),
-        }
+        cx.retry(|| async {
+            cx.clients
+                .sqs
+                .delete_queue()
+                .queue_url(&live.id)
+                .send()
+                .await
+                .aws("DeleteQueue")
+        })
+        .await
+        .gone_is_done()
     }
 }

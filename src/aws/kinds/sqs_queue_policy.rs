@@ -8,7 +8,8 @@ use serde_json::json;
 
 use super::tagged::queue_attributes;
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::GoneIsDone;
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
 pub struct SqsQueuePolicy;
@@ -109,18 +110,10 @@ impl Kind for SqsQueuePolicy {
                 .unwrap_or_default(),
         )
         .await?;
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        match set(cx, &live.id, "").await {
-            Err(e) if e.class != ErrorClass::NotFound && !e.code.contains("NonExistentQueue") => {
-                Err(e)
-            }
-            _ => Ok(()),
-        }
+        set(cx, &live.id, "").await.gone_is_done()
     }
 }

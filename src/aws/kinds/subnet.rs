@@ -134,10 +134,7 @@ impl Kind for Subnet {
             self.set_public_ip(cx, &live.id, public_ip(t.props)).await?;
         }
         sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(Live {
-            props: t.props.clone(),
-            ..live.clone()
-        })
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

@@ -83,12 +83,7 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
                     .await
                 {
                     Ok(t) => t.tags().cloned().unwrap_or_default(),
-                    Err(e)
-                        if e.class == crate::aws::ErrorClass::NotFound
-                            || e.code.contains("NonExistentQueue") =>
-                    {
-                        continue;
-                    }
+                    Err(e) if e.class == crate::aws::ErrorClass::NotFound => continue,
                     Err(e) => return Err(e),
                 };
                 let name = url.rsplit('/').next().unwrap_or_default();
@@ -295,12 +290,7 @@ pub async fn queue_attributes(
                 .await
             {
                 Ok(a) => a.attributes().cloned().unwrap_or_default(),
-                Err(e)
-                    if e.class == crate::aws::ErrorClass::NotFound
-                        || e.code.contains("NonExistentQueue") =>
-                {
-                    continue;
-                }
+                Err(e) if e.class == crate::aws::ErrorClass::NotFound => continue,
                 Err(e) => return Err(e),
             };
             out.push((url.clone(), q.arn.clone(), attrs));
