@@ -112,40 +112,7 @@ impl Finding {
 
 /// The tier a kind belongs to, for grouping the report.
 pub fn tier(kind: &str) -> &'static str {
-    match kind {
-        "Vpc"
-        | "Subnet"
-        | "InternetGateway"
-        | "ElasticIp"
-        | "NatGateway"
-        | "RouteTable"
-        | "Route"
-        | "RouteTableAssociation"
-        | "SecurityGroup"
-        | "SecurityGroupRule" => "network",
-        "EksCluster"
-        | "EksNodegroup"
-        | "EksAddon"
-        | "EksAccessEntry"
-        | "EksAccessPolicyAssociation"
-        | "IamOidcProvider"
-        | "SqsQueue"
-        | "SqsQueuePolicy"
-        | "EventRule"
-        | "IamInstanceProfile" => "cluster",
-        "IamRole" | "IamRolePolicy" | "IamRolePolicyAttachment" | "EksPodIdentityAssociation" => {
-            "identity"
-        }
-        "Route53Zone" | "Route53Record" | "AcmCertificate" | "AcmCertificateValidation" => "dns",
-        "KmsKey" | "KmsAlias" => "kms",
-        "DbSubnetGroup"
-        | "DbParameterGroup"
-        | "DbInstance"
-        | "DbClusterParameterGroup"
-        | "RdsCluster"
-        | "RdsClusterInstance" => "database",
-        _ => "other",
-    }
+    crate::aws::kinds::info(kind).map_or("other", |i| i.tier.as_str())
 }
 
 pub fn detect(

@@ -62,12 +62,7 @@ impl GraphError {
     }
 }
 
-/// What the graph needs to know about kinds, without depending on the cloud layer.
-pub trait KindCatalog {
-    /// The outputs a kind exposes, or `None` when the kind is unknown.
-    fn outputs(&self, kind: &str) -> Option<&'static [&'static str]>;
-    fn names(&self) -> Vec<&'static str>;
-}
+pub use crate::model::KindCatalog;
 
 #[derive(Debug)]
 pub struct ResourceGraph<S = Sealed> {
@@ -241,9 +236,13 @@ mod tests {
     use serde_json::json;
 
     struct Kinds;
+    const THING: crate::model::KindInfo = crate::model::KindInfo {
+        name: "Thing",
+        ..crate::model::KindInfo::BASE
+    };
     impl KindCatalog for Kinds {
-        fn outputs(&self, kind: &str) -> Option<&'static [&'static str]> {
-            (kind == "Thing").then_some(&["id"][..])
+        fn info(&self, kind: &str) -> Option<&'static crate::model::KindInfo> {
+            (kind == "Thing").then_some(&THING)
         }
         fn names(&self) -> Vec<&'static str> {
             vec!["Thing"]

@@ -6,18 +6,12 @@
 //! env's zone, the records external-dns made, found by its TXT ownership
 //! records (a zone with records left in it cannot be deleted).
 
-use serde::{Deserialize, Serialize};
 
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::report::Event;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutOfBand {
-    pub kind: String,
-    pub id: String,
-    pub why: String,
-}
+pub use crate::model::OutOfBand;
 
 /// What the sweep looks in: the cluster's name and the env's network.
 pub struct Scope<'a> {

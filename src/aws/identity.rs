@@ -11,18 +11,7 @@ use crate::model::Props;
 
 /// Kinds AWS cannot tag: infra finds them by their natural key.
 pub fn untagged(kind: &str) -> bool {
-    matches!(
-        kind,
-        "Route"
-            | "RouteTableAssociation"
-            | "IamRolePolicyAttachment"
-            | "IamRolePolicy"
-            | "SqsQueuePolicy"
-            | "KmsAlias"
-            | "EksAccessPolicyAssociation"
-            | "Route53Record"
-            | "AcmCertificateValidation"
-    )
+    super::kinds::info(kind).is_some_and(|i| !i.tags)
 }
 
 /// The identity tags for `address` in this env.

@@ -220,6 +220,22 @@ impl<T> GoneIsDone for Result<T, AwsError> {
     }
 }
 
+/// On a read of one resource, "not found" means it is not there:
+/// `describe(…).await.or_missing()?` is `None` then.
+pub trait OrMissing<T> {
+    fn or_missing(self) -> Result<Option<T>, AwsError>;
+}
+
+impl<T> OrMissing<T> for Result<T, AwsError> {
+    fn or_missing(self) -> Result<Option<T>, AwsError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// `.aws("CreateVpc")?` turns any SDK error into an [`AwsError`].
 pub trait SdkResultExt<T> {
     fn aws(self, operation: &str) -> Result<T, AwsError>;

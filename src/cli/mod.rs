@@ -12,6 +12,7 @@ mod graph;
 mod import;
 mod interrupt;
 mod json_view;
+mod log_filter;
 mod output;
 mod plan;
 mod refresh;
@@ -182,7 +183,7 @@ impl Cli {
 /// Runs a parsed command and returns its exit code.
 pub fn run(cli: Cli) -> u8 {
     style::init(cli.no_color);
-    let filter = crate::aws::calls::filter(cli.verbose, std::env::var("INFRA_LOG").ok().as_deref());
+    let filter = log_filter::filter(cli.verbose, std::env::var("INFRA_LOG").ok().as_deref());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::builder().parse_lossy(filter))
         .with_writer(std::io::stderr)

@@ -17,10 +17,13 @@ fn show(v: &Option<Value>) -> String {
     }
 }
 
-/// Tiers in the order a platform is built.
-const TIERS: [&str; 7] = [
-    "network", "kms", "identity", "cluster", "database", "dns", "other",
-];
+/// Tiers in the order a platform is built, then kinds no tier claims.
+fn tiers() -> impl Iterator<Item = &'static str> {
+    crate::model::Tier::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .chain(["other"])
+}
 
 fn symbol(op: Op) -> String {
     let s = op.symbol();
@@ -67,7 +70,7 @@ fn summary_text(plan: &Plan) -> String {
         counts.push_str(&format!("{sep}{} to move", plan.moves.len()));
     }
     let _ = writeln!(out, "{} {counts}", style::bold("Summary:"));
-    for tier in TIERS {
+    for tier in tiers() {
         let in_tier = plan
             .actions
             .iter()
@@ -141,7 +144,7 @@ pub fn plan_text(env: &str, plan: &Plan) -> String {
             m.id
         );
     }
-    for tier in TIERS {
+    for tier in tiers() {
         let in_tier: Vec<&Action> = plan
             .actions
             .iter()

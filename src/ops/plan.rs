@@ -48,7 +48,7 @@ pub(crate) fn make_plan(
     let mut plan = crate::diff::diff_replacing(
         &prepared.graph,
         &current,
-        &prepared.registry,
+        prepared.registry.as_ref(),
         &selection.replace_set(),
     );
     plan.actions

@@ -856,7 +856,7 @@ pub async fn adopt(
             live: &observed.live,
             refreshed_kinds: &observed.kinds,
         };
-        let plan = crate::diff::diff(&prepared.graph, &view, &prepared.registry);
+        let plan = crate::diff::diff(&prepared.graph, &view, prepared.registry.as_ref());
         let found: BTreeSet<&str> = keep.iter().map(|k| k.address.as_str()).collect();
         for row in rows.iter_mut().filter(|r| r.verdict == Verdict::Adopted) {
             let address = row.infra.clone().unwrap_or_default();

@@ -1,132 +1,149 @@
-//! Saved plans and state safety, through the binary against the emulator.
+//! Crash safety through the fault proxy: kill -9 at many points of `up` and
+//! `destroy` (including right after a create reached the emulator and before
+//! its answer came back), then rerun; and a run under throttling, 5xx and
+//! lost responses. Checked by asking the emulator.
+
+use std::process::Stdio;
 
 use crate::support::*;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn saved_plans_apply_exactly_or_are_refused_when_stale() {
-    let env = TestEnv::from_dev("it-saved", 34);
-    let saved = env.dir.path().join("fresh.json");
-    let saved_s = saved.to_str().unwrap();
+fn run_via(env: &TestEnv, proxy: &str, args: &[&str]) -> std::process::Child {
+    let mut cmd = env.command(args);
+    cmd.env("AWS_ENDPOINT_URL", proxy)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd.spawn().unwrap()
+}
 
-    // Made with no state; someone else then creates the state: refused.
-    env.expect(&["plan", "--out", saved_s], 0);
-    env.expect(&["up", "--yes"], 0);
-    let out = env.expect(&["up", "--yes", saved_s], 1);
-    assert!(
-        text(&out.stderr).contains("it was made with no state, and state has been created since"),
-        "{}",
-        text(&out.stderr)
-    );
+/// Kills `command` at its k-th mutating call; returns whether it was held.
+fn kill_at(env: &TestEnv, args: &[&str], k: u64, seed: u64) -> bool {
+    let proxy = Proxy::start(&["--seed", &seed.to_string(), "--hold-at", &k.to_string()]);
+    let mut child = run_via(env, &proxy.url, args);
+    let held = proxy
+        .wait_hold(&mut || child.try_wait().unwrap().is_some())
+        .is_some();
+    let _ = child.kill();
+    let _ = child.wait();
+    held
+}
 
-    // A fresh saved plan applies exactly.
-    env.edit_plan("port = 443", "port = 9443");
-    let next = env.dir.path().join("next.json");
-    let next_s = next.to_str().unwrap();
-    let planned = text(&env.expect(&["plan", "--out", next_s], 0).stdout);
+async fn assert_converged(env: &TestEnv, sdk: &Sdk, point: &str) {
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    let cloud = tagged_addresses(&env.name).await;
     assert!(
-        planned.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
-        "{planned}"
+        duplicates(&cloud).is_empty(),
+        "{point}: duplicates {:?}",
+        duplicates(&cloud)
     );
-    env.expect(&["up", "--yes", next_s], 0);
-    let ec2 = ec2().await;
-    let rules = ec2
-        .describe_security_group_rules()
-        .filters(env_filter(&env.name))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        rules
-            .security_group_rules()
-            .iter()
-            .any(|r| r.from_port() == Some(9443))
-    );
-
-    // Another run changes state after the plan was saved: refused.
-    env.edit_plan("port = 9443", "port = 7443");
-    let stale = env.dir.path().join("stale.json");
-    env.expect(&["plan", "--out", stale.to_str().unwrap()], 0);
-    env.expect(&["up", "--yes"], 0);
-    let out = env.expect(&["up", "--yes", stale.to_str().unwrap()], 1);
-    assert!(
-        text(&out.stderr).contains("state changed since"),
-        "{}",
-        text(&out.stderr)
-    );
-    // The plan file changed after the plan was saved: refused.
-    let again = env.dir.path().join("again.json");
-    env.expect(&["plan", "--out", again.to_str().unwrap()], 0);
-    env.edit_plan("port = 7443", "port = 6443");
-    let out = env.expect(&["up", "--yes", again.to_str().unwrap()], 1);
-    assert!(
-        text(&out.stderr).contains("the plan file changed since"),
-        "{}",
-        text(&out.stderr)
-    );
-
-    env.expect(&["destroy", "--yes"], 0);
-    assert!(ec2_inventory(&ec2, &env.name).await.is_empty());
+    let state = state_addresses(&env.state_path());
+    let orphans: Vec<&String> = cloud.iter().filter(|a| !state.contains(a)).collect();
+    assert!(orphans.is_empty(), "{point}: orphans {orphans:?}");
+    let _ = sdk;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_corrupt_or_newer_state_exits_1_naming_the_backup_and_touches_nothing() {
-    let env = TestEnv::from_dev("it-state", 35);
-    env.expect(&["up", "--yes"], 0);
-    let ec2 = ec2().await;
-    let before_cloud = ec2_inventory(&ec2, &env.name).await;
-    let path = env.state_path();
-    let good = std::fs::read(&path).unwrap();
+async fn killed_at_every_step_converges_without_duplicates_or_orphans() {
+    let env = TestEnv::from_dev("it-kill9", 42);
+    let sdk = clients().await;
 
-    // Truncated.
-    std::fs::write(&path, &good[..good.len() / 2]).unwrap();
-    let damaged = std::fs::read(&path).unwrap();
-    env.edit_plan("port = 443", "port = 8443");
-    let out = env.expect(&["up", "--yes"], 1);
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains("is corrupt"), "{stderr}");
-    assert!(
-        stderr.contains("The latest backup is") && stderr.contains("backups"),
-        "{stderr}"
-    );
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        damaged,
-        "the state file was changed"
-    );
-    assert_eq!(ec2_inventory(&ec2, &env.name).await, before_cloud);
-    let rules = ec2
-        .describe_security_group_rules()
-        .filters(env_filter(&env.name))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        rules
-            .security_group_rules()
-            .iter()
-            .all(|r| r.from_port() != Some(8443)),
-        "the cloud was changed"
-    );
-
-    // Written by a newer schema.
-    std::fs::write(&path, &good).unwrap();
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .pragma_update(None, "user_version", 99)
-        .unwrap();
-    let newer = std::fs::read(&path).unwrap();
-    let out = env.expect(&["up", "--yes"], 1);
-    let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("written by a newer infra (schema 99"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("The latest backup is"), "{stderr}");
-    assert_eq!(std::fs::read(&path).unwrap(), newer);
-
-    // Restored from the good copy, the env destroys cleanly.
-    std::fs::write(&path, &good).unwrap();
-    env.edit_plan("port = 8443", "port = 443");
+    // Count the mutating calls of a clean run, through the proxy.
+    let proxy = Proxy::start(&["--seed", "1"]);
+    let status = run_via(&env, &proxy.url, &["up", "--yes"]).wait().unwrap();
+    assert!(status.success());
+    let total = proxy.stats()["mutating"].as_u64().unwrap();
+    drop(proxy);
     env.expect(&["destroy", "--yes"], 0);
-    assert!(ec2_inventory(&ec2, &env.name).await.is_empty());
+    assert!(total >= 30, "a dev up makes {total} mutating calls");
+
+    // 15 kill points spread over the run, first and last included.
+    let points: Vec<u64> = (0..15).map(|i| 1 + i * (total - 1) / 14).collect();
+    let mut converged = 0;
+    for (i, &k) in points.iter().enumerate() {
+        let held = kill_at(&env, &["up", "--yes"], k, 100 + i as u64);
+        assert!(held, "the run ended before mutating call {k} of {total}");
+        let out = env.expect(&["up", "--yes"], 0);
+        let stderr = text(&out.stderr);
+        assert!(
+            !stderr.contains("locked by"),
+            "a killed run left a lock: {stderr}"
+        );
+        assert_converged(&env, &sdk, &format!("up killed at call {k}/{total}")).await;
+        converged += 1;
+        env.expect(&["destroy", "--yes"], 0);
+        assert!(ec2_inventory(&sdk.ec2, &env.name).await.is_empty());
+    }
+    eprintln!(
+        "kill points: {}, converged: {converged}, calls per run: {total}",
+        points.len()
+    );
+
+    // Destroy killed at 5 points, then rerun.
+    env.expect(&["up", "--yes"], 0);
+    let proxy = Proxy::start(&["--seed", "2"]);
+    let status = run_via(&env, &proxy.url, &["destroy", "--yes"])
+        .wait()
+        .unwrap();
+    assert!(status.success());
+    let deletes = proxy.stats()["mutating"].as_u64().unwrap();
+    drop(proxy);
+    for i in 0..5u64 {
+        env.expect(&["up", "--yes"], 0);
+        let k = 1 + i * (deletes - 1) / 4;
+        assert!(
+            kill_at(&env, &["destroy", "--yes"], k, 200 + i),
+            "destroy ended before call {k}"
+        );
+        env.expect(&["destroy", "--yes"], 0);
+        assert!(
+            ec2_inventory(&sdk.ec2, &env.name).await.is_empty(),
+            "destroy killed at {k}: leftovers"
+        );
+        assert_eq!(sdk.other_inventory(&env.name).await, Vec::<String>::new());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_5xx_and_lost_responses_converge_to_a_clean_inventory() {
+    let clean = TestEnv::from_dev("it-clean", 43);
+    clean.expect(&["up", "--yes"], 0);
+    let want = tagged_addresses(&clean.name).await;
+    clean.expect(&["destroy", "--yes"], 0);
+
+    let env = TestEnv::from_dev("it-faulty", 44);
+    let proxy = Proxy::start(&[
+        "--seed",
+        "7",
+        "--throttle",
+        "0.2",
+        "--error5xx",
+        "0.05",
+        "--drop",
+        "0.02",
+    ]);
+    let out = env
+        .command(&["up", "--yes"])
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stats = proxy.stats();
+    eprintln!("faults survived: {}", stats["faults"]);
+    assert!(stats["faults"]["throttle"].as_u64().unwrap() > 0);
+    drop(proxy);
+    let got = tagged_addresses(&env.name).await;
+    assert!(
+        duplicates(&got).is_empty(),
+        "duplicates: {:?}",
+        duplicates(&got)
+    );
+    assert_eq!(got, want, "same inventory as a clean run");
+    env.expect(&["plan", "--detailed-exitcode"], 0);
+    env.expect(&["destroy", "--yes"], 0);
+    assert!(ec2_inventory(&ec2().await, &env.name).await.is_empty());
 }

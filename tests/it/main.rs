@@ -11,7 +11,6 @@ mod crash;
 mod data;
 mod destroy;
 mod drift;
-mod faults;
 mod finish;
 mod formats;
 mod locks;
@@ -26,6 +25,7 @@ mod reference;
 mod review;
 mod s3state;
 mod safety;
+mod saved_plans;
 mod support;
 mod takeover;
 #[path = "../fixtures/terraform/generator.rs"]

@@ -10,9 +10,10 @@ use serde_json::json;
 
 use super::tagged::{create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::GoneIsDone;
+use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::model::{Outputs, Props, TAG_ADDRESS, is_foreign_tag};
+use crate::model::{Outputs, TAG_ADDRESS, is_foreign_tag};
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct AcmCertificate;
 
@@ -145,38 +146,20 @@ fn acm_tags(map: std::collections::HashMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "AcmCertificate",
+    tier: Tier::Dns,
+    outputs: &["id", "arn", "status", "validation_name", "validation_type", "validation_value"],
+    replace_fields: &["domain_name", "subject_alternative_names", "validation_method"],
+    // Resent safely: IdempotencyToken (the journal's token).
+    resend: Resend::Token,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for AcmCertificate {
-    fn name(&self) -> &'static str {
-        "AcmCertificate"
-    }
-
-    /// Resent safely: IdempotencyToken (the journal's token).
-    fn resend(&self) -> super::Resend {
-        super::Resend::Token
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &[
-            "id",
-            "arn",
-            "status",
-            "validation_name",
-            "validation_type",
-            "validation_value",
-        ]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &[
-            "domain_name",
-            "subject_alternative_names",
-            "validation_method",
-        ]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -216,12 +199,7 @@ impl Kind for AcmCertificate {
                 || async { Ok(describe(cx, &arn).await?.as_ref().and_then(outputs)) },
             )
             .await?;
-        Ok(Live {
-            id: arn,
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs,
-        })
+        Ok(t.made_with(arn, outputs))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -246,10 +224,8 @@ impl Kind for AcmCertificate {
             let Some(arn) = summary.certificate_arn() else {
                 continue;
             };
-            let tags = match tags_of(cx, arn).await {
-                Ok(t) => t,
-                Err(e) if e.class == ErrorClass::NotFound => continue,
-                Err(e) => return Err(e),
+            let Some(tags) = tags_of(cx, arn).await.or_missing()? else {
+                continue;
             };
             if !crate::model::readable(
                 tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
@@ -275,12 +251,7 @@ impl Kind for AcmCertificate {
                 .iter()
                 .find(|(k, _)| k == TAG_ADDRESS)
                 .map(|(_, v)| v.clone());
-            out.push(Live {
-                id: arn.to_string(),
-                address,
-                props: props.as_object().cloned().unwrap_or_default(),
-                outputs,
-            });
+            out.push(Live::found(arn.to_string(), address, props, outputs));
         }
         Ok(out)
     }

@@ -11,6 +11,7 @@ use super::acm_certificate::describe;
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx};
 use crate::model::{Outputs, Props};
+use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct AcmCertificateValidation;
 
@@ -22,27 +23,22 @@ fn outputs(arn: &str) -> Outputs {
     .into()
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "AcmCertificateValidation",
+    tier: Tier::Dns,
+    outputs: &["id", "certificate_arn"],
+    replace_fields: &["certificate_arn", "validation_record"],
+    natural_key: NaturalKey::Fields(&["certificate_arn"]),
+    tags: false,
+    // Resent safely: nothing is created.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for AcmCertificateValidation {
-    fn name(&self) -> &'static str {
-        "AcmCertificateValidation"
-    }
-
-    /// Resent safely: nothing is created.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "certificate_arn"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["certificate_arn", "validation_record"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        props.get("certificate_arn")?.as_str().map(String::from)
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -84,12 +80,7 @@ impl Kind for AcmCertificateValidation {
             },
         )
         .await?;
-        Ok(Live {
-            id: arn.to_string(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs: outputs(arn),
-        })
+        Ok(t.made_with(arn.to_string(), outputs(arn)))
     }
 
     /// Valid while the certificate is ISSUED; the record it was validated by
@@ -104,12 +95,7 @@ impl Kind for AcmCertificateValidation {
                 continue;
             }
             let props = json!({ "certificate_arn": known.id, "validation_record": known.props.get("validation_record") });
-            out.push(Live {
-                id: known.id.clone(),
-                address: None,
-                props: props.as_object().cloned().unwrap_or_default(),
-                outputs: outputs(&known.id),
-            });
+            out.push(Live::found(known.id.clone(), None, props, outputs(&known.id)));
         }
         Ok(out)
     }
@@ -136,12 +122,7 @@ impl Kind for AcmCertificateValidation {
             return Ok(None);
         }
         let props = json!({ "certificate_arn": arn, "validation_record": resolved.get("validation_record") });
-        Ok(Some(Live {
-            id: arn.to_string(),
-            address: None,
-            props: props.as_object().cloned().unwrap_or_default(),
-            outputs: outputs(arn),
-        }))
+        Ok(Some(Live::found(arn.to_string(), None, props, outputs(arn))))
     }
 
     async fn update(

@@ -7,9 +7,10 @@ use serde_json::json;
 use super::db_parameter_group::{parameters, planned_values};
 use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
-use crate::aws::GoneIsDone;
+use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
+use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct DbClusterParameterGroup;
 
@@ -54,11 +55,7 @@ async fn describe(
                 .aws("DescribeDBClusterParameterGroups")
         })
         .await;
-    match got {
-        Ok(o) => Ok(o.db_cluster_parameter_groups().first().cloned()),
-        Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(got.or_missing()?.and_then(|o| o.db_cluster_parameter_groups().first().cloned()))
 }
 
 /// One group by name, with the parameters `props` sets; `None` when it is not there.
@@ -94,35 +91,24 @@ async fn read_one(
     if let Some((_, tags)) = read_tags(&tags_of(cx, arn).await?, owner) {
         props["tags"] = tags;
     }
-    Ok(Some(Live {
-        id: name.to_string(),
-        address: None,
-        props: props.as_object().cloned().unwrap_or_default(),
-        outputs: outputs(name, arn),
-    }))
+    Ok(Some(Live::found(name.to_string(), None, props, outputs(name, arn))))
 }
+
+const INFO: KindInfo = KindInfo {
+    name: "DbClusterParameterGroup",
+    tier: Tier::Database,
+    outputs: &["id", "name", "arn"],
+    replace_fields: &["name", "family"],
+    natural_key: NaturalKey::Fields(&["name"]),
+    // Resent safely: the group name.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
 
 #[async_trait]
 impl Kind for DbClusterParameterGroup {
-    fn name(&self) -> &'static str {
-        "DbClusterParameterGroup"
-    }
-
-    /// Resent safely: the group name.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "name", "arn"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["name", "family"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        opt_str(props, "name").map(String::from)
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -151,12 +137,7 @@ impl Kind for DbClusterParameterGroup {
             Err(e) => return Err(e),
         };
         set(cx, name, t.props).await?;
-        Ok(Live {
-            id: name.to_string(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs: outputs(name, &arn),
-        })
+        Ok(t.made_with(name.to_string(), outputs(name, &arn)))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {

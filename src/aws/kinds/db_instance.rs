@@ -15,6 +15,7 @@ use super::rds_common::{
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{Outputs, Props};
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct DbInstance;
 
@@ -130,41 +131,20 @@ fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
     })
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "DbInstance",
+    tier: Tier::Database,
+    outputs: &["id", "arn", "endpoint", "port", "resource_id", "master_secret_arn"],
+    replace_fields: &["identifier", "engine", "engine_major", "storage_encrypted", "kms_key_id", "db_subnet_group_name"],
+    // Resent safely: the instance identifier.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for DbInstance {
-    fn name(&self) -> &'static str {
-        "DbInstance"
-    }
-
-    /// Resent safely: the instance identifier.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &[
-            "id",
-            "arn",
-            "endpoint",
-            "port",
-            "resource_id",
-            "master_secret_arn",
-        ]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &[
-            "identifier",
-            "engine",
-            "engine_major",
-            "storage_encrypted",
-            "kms_key_id",
-            "db_subnet_group_name",
-        ]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {

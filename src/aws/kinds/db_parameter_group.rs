@@ -6,9 +6,10 @@ use serde_json::{Value, json};
 
 use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
-use crate::aws::GoneIsDone;
+use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
+use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct DbParameterGroup;
 
@@ -88,10 +89,8 @@ async fn read_one(
                 .aws("DescribeDBParameterGroups")
         })
         .await;
-    let group = match group {
-        Ok(g) => g,
-        Err(e) if e.class == ErrorClass::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(group) = group.or_missing()? else {
+        return Ok(None);
     };
     let Some(g) = group.db_parameter_groups().first() else {
         return Ok(None);
@@ -123,35 +122,24 @@ async fn read_one(
     }
     let mut outputs = id_outputs(name);
     outputs.insert("name".into(), name.into());
-    Ok(Some(Live {
-        id: name.to_string(),
-        address: None,
-        props: props.as_object().cloned().unwrap_or_default(),
-        outputs,
-    }))
+    Ok(Some(Live::found(name.to_string(), None, props, outputs)))
 }
+
+const INFO: KindInfo = KindInfo {
+    name: "DbParameterGroup",
+    tier: Tier::Database,
+    outputs: &["id", "name"],
+    replace_fields: &["name", "family"],
+    natural_key: NaturalKey::Fields(&["name"]),
+    // Resent safely: the group name.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
 
 #[async_trait]
 impl Kind for DbParameterGroup {
-    fn name(&self) -> &'static str {
-        "DbParameterGroup"
-    }
-
-    /// Resent safely: the group name.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "name"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["name", "family"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        opt_str(props, "name").map(String::from)
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -176,12 +164,7 @@ impl Kind for DbParameterGroup {
         set(cx, name, t.props).await?;
         let mut outputs = id_outputs(name);
         outputs.insert("name".into(), name.into());
-        Ok(Live {
-            id: name.to_string(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs,
-        })
+        Ok(t.made_with(name.to_string(), outputs))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {

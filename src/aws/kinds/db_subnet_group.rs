@@ -5,9 +5,10 @@ use serde_json::json;
 
 use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
-use crate::aws::GoneIsDone;
+use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
+use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct DbSubnetGroup;
 
@@ -36,27 +37,21 @@ fn to_live(g: &aws_sdk_rds::types::DbSubnetGroup) -> Live {
     }
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "DbSubnetGroup",
+    tier: Tier::Database,
+    outputs: &["id", "name"],
+    replace_fields: &["name"],
+    natural_key: NaturalKey::Fields(&["name"]),
+    // Resent safely: the group name.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for DbSubnetGroup {
-    fn name(&self) -> &'static str {
-        "DbSubnetGroup"
-    }
-
-    /// Resent safely: the group name.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "name"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        opt_str(props, "name").map(String::from)
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -73,12 +68,7 @@ impl Kind for DbSubnetGroup {
             .aws("CreateDBSubnetGroup")?;
         let mut outputs = id_outputs(name);
         outputs.insert("name".into(), name.into());
-        Ok(Live {
-            id: name.to_string(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs,
-        })
+        Ok(t.made_with(name.to_string(), outputs))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -129,10 +119,8 @@ impl Kind for DbSubnetGroup {
                     .aws("DescribeDBSubnetGroups")
             })
             .await;
-        let found = match found {
-            Ok(f) => f,
-            Err(e) if e.class == ErrorClass::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(found) = found.or_missing()? else {
+            return Ok(None);
         };
         let Some(g) = found.db_subnet_groups().first() else {
             return Ok(None);

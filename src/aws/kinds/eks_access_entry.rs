@@ -14,9 +14,10 @@ use serde_json::json;
 use super::eks_common::{env_clusters, read_tags, set_tags, sorted, strings};
 use super::tagged::create_tags;
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::model::{Outputs, Props};
+use crate::aws::{GoneIsDone, OrMissing};
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::Outputs;
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct EksAccessEntry;
 
@@ -65,11 +66,7 @@ async fn describe(
                 .aws("DescribeAccessEntry")
         })
         .await;
-    match got {
-        Ok(o) => Ok(o.access_entry().cloned()),
-        Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(got.or_missing()?.and_then(|o| o.access_entry().cloned()))
 }
 
 /// Every access entry of the env's clusters, described, whoever made it
@@ -117,27 +114,20 @@ pub async fn all_entries(
     .await
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "EksAccessEntry",
+    tier: Tier::Cluster,
+    outputs: &["id", "arn", "principal_arn"],
+    replace_fields: &["cluster_name", "principal_arn", "type"],
+    // Resent safely: clientRequestToken (the journal's token).
+    resend: Resend::Token,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for EksAccessEntry {
-    fn name(&self) -> &'static str {
-        "EksAccessEntry"
-    }
-
-    /// Resent safely: clientRequestToken (the journal's token).
-    fn resend(&self) -> super::Resend {
-        super::Resend::Token
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "arn", "principal_arn"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["cluster_name", "principal_arn", "type"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {

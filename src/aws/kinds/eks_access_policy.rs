@@ -13,6 +13,7 @@ use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
+use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct EksAccessPolicyAssociation;
 
@@ -114,43 +115,32 @@ async fn associate(cx: &Cx, props: &Props) -> Result<(), AwsError> {
     Ok(())
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "EksAccessPolicyAssociation",
+    tier: Tier::Cluster,
+    replace_fields: &["cluster_name", "principal_arn", "policy_arn"],
+    natural_key: NaturalKey::Fields(&["cluster_name", "principal_arn", "policy_arn"]),
+    tags: false,
+    // Resent safely: AssociateAccessPolicy is idempotent.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for EksAccessPolicyAssociation {
-    fn name(&self) -> &'static str {
-        "EksAccessPolicyAssociation"
-    }
-
-    /// Resent safely: AssociateAccessPolicy is idempotent.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["cluster_name", "principal_arn", "policy_arn"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        Some(key(
-            str_prop(props, "cluster_name").ok()?,
-            str_prop(props, "principal_arn").ok()?,
-            str_prop(props, "policy_arn").ok()?,
-        ))
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         // Idempotent by nature: associating again answers the same association.
         associate(cx, t.props).await?;
-        let id = self.natural_key(t.props).unwrap_or_default();
-        Ok(Live {
-            id: id.clone(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs: super::id_outputs(&id),
-        })
+        let id = key(
+            str_prop(t.props, "cluster_name")?,
+            str_prop(t.props, "principal_arn")?,
+            str_prop(t.props, "policy_arn")?,
+        );
+        Ok(t.made_with(id.clone(), super::id_outputs(&id)))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {

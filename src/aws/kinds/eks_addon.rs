@@ -11,6 +11,7 @@ use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct EksAddon;
 
@@ -163,27 +164,20 @@ fn version_key(v: &str) -> Vec<u64> {
         .collect()
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "EksAddon",
+    tier: Tier::Cluster,
+    outputs: &["id", "arn", "version"],
+    replace_fields: &["cluster_name", "name"],
+    // Resent safely: clientRequestToken (the journal's token).
+    resend: Resend::Token,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for EksAddon {
-    fn name(&self) -> &'static str {
-        "EksAddon"
-    }
-
-    /// Resent safely: clientRequestToken (the journal's token).
-    fn resend(&self) -> super::Resend {
-        super::Resend::Token
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "arn", "version"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["cluster_name", "name"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {

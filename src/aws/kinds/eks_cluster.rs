@@ -14,6 +14,7 @@ use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct EksCluster;
 
@@ -190,44 +191,20 @@ impl EksCluster {
     }
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "EksCluster",
+    tier: Tier::Cluster,
+    outputs: &["id", "name", "arn", "account", "endpoint", "ca_data", "oidc_issuer", "oidc_issuer_host", "cluster_security_group_id"],
+    replace_fields: &["name", "role_arn", "subnet_ids", "security_group_ids", "encryption_key_arn", "bootstrap_cluster_creator_admin"],
+    // Resent safely: clientRequestToken (the journal's token).
+    resend: Resend::Token,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for EksCluster {
-    fn name(&self) -> &'static str {
-        "EksCluster"
-    }
-
-    /// Resent safely: clientRequestToken (the journal's token).
-    fn resend(&self) -> super::Resend {
-        super::Resend::Token
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &[
-            "id",
-            "name",
-            "arn",
-            "account",
-            "endpoint",
-            "ca_data",
-            "oidc_issuer",
-            "oidc_issuer_host",
-            "cluster_security_group_id",
-        ]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &[
-            "name",
-            "role_arn",
-            "subnet_ids",
-            "security_group_ids",
-            "encryption_key_arn",
-            "bootstrap_cluster_creator_admin",
-        ]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {

@@ -14,9 +14,10 @@ use serde_json::{Value, json};
 
 use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{GoneIsDone, OrMissing};
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{Outputs, Props};
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct EksNodegroup;
 
@@ -119,11 +120,7 @@ impl EksNodegroup {
                     .aws("DescribeNodegroup")
             })
             .await;
-        match got {
-            Ok(o) => Ok(o.nodegroup().cloned()),
-            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(got.or_missing()?.and_then(|o| o.nodegroup().cloned()))
     }
 
     async fn wait_active(
@@ -157,35 +154,20 @@ impl EksNodegroup {
     }
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "EksNodegroup",
+    tier: Tier::Cluster,
+    outputs: &["id", "name", "arn"],
+    replace_fields: &["cluster_name", "name", "node_role_arn", "subnet_ids", "instance_types", "ami_type", "capacity_type"],
+    // Resent safely: clientRequestToken (the journal's token).
+    resend: Resend::Token,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for EksNodegroup {
-    fn name(&self) -> &'static str {
-        "EksNodegroup"
-    }
-
-    /// Resent safely: clientRequestToken (the journal's token).
-    fn resend(&self) -> super::Resend {
-        super::Resend::Token
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "name", "arn"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &[
-            "cluster_name",
-            "name",
-            "node_role_arn",
-            "subnet_ids",
-            "instance_types",
-            "ami_type",
-            "capacity_type",
-        ]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -250,10 +232,8 @@ impl Kind for EksNodegroup {
                         .aws("ListNodegroups")
                 })
                 .await;
-            let names = match names {
-                Ok(n) => n,
-                Err(e) if e.class == ErrorClass::NotFound => continue,
-                Err(e) => return Err(e),
+            let Some(names) = names.or_missing()? else {
+                continue;
             };
             for name in names {
                 if let Some(n) = self.describe(cx, &cluster, &name).await? {

@@ -10,9 +10,10 @@ use serde_json::json;
 use super::eks_common::{env_clusters, read_tags, set_tags};
 use super::tagged::create_tags;
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::model::{Outputs, Props};
+use crate::aws::{GoneIsDone, OrMissing};
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::Outputs;
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct EksPodIdentityAssociation;
 
@@ -59,11 +60,7 @@ async fn describe(
                 .aws("DescribePodIdentityAssociation")
         })
         .await;
-    match got {
-        Ok(o) => Ok(o.association().cloned()),
-        Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(got.or_missing()?.and_then(|o| o.association().cloned()))
 }
 
 /// The association for one service account, if any.
@@ -93,27 +90,20 @@ async fn find(
         .map(String::from))
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "EksPodIdentityAssociation",
+    tier: Tier::Identity,
+    outputs: &["id", "arn"],
+    replace_fields: &["cluster_name", "namespace", "service_account"],
+    // Resent safely: clientRequestToken (the journal's token).
+    resend: Resend::Token,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for EksPodIdentityAssociation {
-    fn name(&self) -> &'static str {
-        "EksPodIdentityAssociation"
-    }
-
-    /// Resent safely: clientRequestToken (the journal's token).
-    fn resend(&self) -> super::Resend {
-        super::Resend::Token
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "arn"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["cluster_name", "namespace", "service_account"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {

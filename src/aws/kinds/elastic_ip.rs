@@ -5,7 +5,8 @@ use serde_json::json;
 use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
 use super::{Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{Outputs, Props};
+use crate::model::Outputs;
+use crate::model::{KindInfo, Tier};
 
 pub struct ElasticIp;
 
@@ -17,22 +18,17 @@ fn outputs(id: &str, ip: &str) -> Outputs {
     .into()
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "ElasticIp",
+    tier: Tier::Network,
+    outputs: &["id", "public_ip"],
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for ElasticIp {
-    fn name(&self) -> &'static str {
-        "ElasticIp"
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "public_ip"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &[]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -48,12 +44,7 @@ impl Kind for ElasticIp {
         let id = out
             .allocation_id()
             .ok_or_else(|| AwsError::local("AllocateAddress", "no allocation id"))?;
-        Ok(Live {
-            id: id.to_string(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs: outputs(id, out.public_ip().unwrap_or_default()),
-        })
+        Ok(t.made_with(id.to_string(), outputs(id, out.public_ip().unwrap_or_default())))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -76,12 +67,7 @@ impl Kind for ElasticIp {
                 let id = a.allocation_id()?;
                 let (address, tags) = read_tags(a.tags(), scope.owner)?;
                 let props = json!({ "tags": tags });
-                Some(Live {
-                    id: id.to_string(),
-                    address,
-                    props: props.as_object().cloned().unwrap_or_default(),
-                    outputs: outputs(id, a.public_ip().unwrap_or_default()),
-                })
+                Some(Live::found(id.to_string(), address, props, outputs(id, a.public_ip().unwrap_or_default())))
             })
             .collect())
     }

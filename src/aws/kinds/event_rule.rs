@@ -10,6 +10,7 @@ use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct EventRule;
 
@@ -57,27 +58,20 @@ async fn put(cx: &Cx, props: &Props, tags: Option<Vec<Tag>>) -> Result<String, A
     Ok(out.rule_arn().unwrap_or_default().to_string())
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "EventRule",
+    tier: Tier::Cluster,
+    outputs: &["id", "arn"],
+    replace_fields: &["name"],
+    // Resent safely: PutRule is an upsert by name.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for EventRule {
-    fn name(&self) -> &'static str {
-        "EventRule"
-    }
-
-    /// Resent safely: PutRule is an upsert by name.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "arn"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -87,12 +81,7 @@ impl Kind for EventRule {
             .collect();
         let arn = put(cx, t.props, Some(tags)).await?;
         let name = str_prop(t.props, "name")?;
-        Ok(Live {
-            id: name.to_string(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs: outputs(name, &arn),
-        })
+        Ok(t.made_with(name.to_string(), outputs(name, &arn)))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -132,12 +121,7 @@ impl Kind for EventRule {
             if let Some(d) = &r.description {
                 props["description"] = json!(d);
             }
-            out.push(Live {
-                id: name.clone(),
-                address: r.address(),
-                props: props.as_object().cloned().unwrap_or_default(),
-                outputs: outputs(&name, &r.arn),
-            });
+            out.push(Live::found(name.clone(), r.address(), props, outputs(&name, &r.arn)));
         }
         Ok(out)
     }

@@ -5,9 +5,10 @@ use serde_json::json;
 
 use super::iam_details::{address_of, comparable_tags, create_tags, env_roles, ours};
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::GoneIsDone;
+use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct IamInstanceProfile;
 
@@ -20,29 +21,22 @@ fn outputs(name: &str, arn: &str) -> Outputs {
     .into()
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "IamInstanceProfile",
+    tier: Tier::Cluster,
+    outputs: &["id", "name", "arn"],
+    // The role is changed in place (remove, add): a profile an interrupted
+    // create left without its role gets it, rather than a replacement.
+    replace_fields: &["name"],
+    // Resent safely: the profile name.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for IamInstanceProfile {
-    fn name(&self) -> &'static str {
-        "IamInstanceProfile"
-    }
-
-    /// Resent safely: the profile name.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "name", "arn"]
-    }
-
-    /// The role is changed in place (remove, add): a profile an interrupted
-    /// create left without its role gets it, rather than a replacement.
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -105,12 +99,7 @@ impl Kind for IamInstanceProfile {
             })
             .await?;
         }
-        Ok(Live {
-            id: name.to_string(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs: outputs(name, &arn),
-        })
+        Ok(t.made_with(name.to_string(), outputs(name, &arn)))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -123,12 +112,7 @@ impl Kind for IamInstanceProfile {
                     continue;
                 }
                 let props = json!({ "name": p.instance_profile_name(), "role": role.role_name(), "tags": comparable_tags(p.tags()) });
-                out.push(Live {
-                    id: p.instance_profile_name().to_string(),
-                    address: address_of(p.tags()),
-                    props: props.as_object().cloned().unwrap_or_default(),
-                    outputs: outputs(p.instance_profile_name(), p.arn()),
-                });
+                out.push(Live::found(p.instance_profile_name().to_string(), address_of(p.tags()), props, outputs(p.instance_profile_name(), p.arn())));
             }
         }
         Ok(out)
@@ -152,10 +136,8 @@ impl Kind for IamInstanceProfile {
                     .aws("GetInstanceProfile")
             })
             .await;
-        let got = match got {
-            Ok(g) => g,
-            Err(e) if e.class == ErrorClass::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(got) = got.or_missing()? else {
+            return Ok(None);
         };
         let Some(p) = got.instance_profile() else {
             return Ok(None);
@@ -165,12 +147,7 @@ impl Kind for IamInstanceProfile {
         }
         let role = p.roles().first().map(|r| r.role_name());
         let props = json!({ "name": p.instance_profile_name(), "role": role, "tags": comparable_tags(p.tags()) });
-        Ok(Some(Live {
-            id: p.instance_profile_name().to_string(),
-            address: address_of(p.tags()),
-            props: props.as_object().cloned().unwrap_or_default(),
-            outputs: outputs(p.instance_profile_name(), p.arn()),
-        }))
+        Ok(Some(Live::found(p.instance_profile_name().to_string(), address_of(p.tags()), props, outputs(p.instance_profile_name(), p.arn()))))
     }
 
     async fn update(

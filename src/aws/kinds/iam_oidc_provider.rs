@@ -8,9 +8,10 @@ use serde_json::json;
 
 use super::iam_details::{address_of, comparable_tags, ours};
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{GoneIsDone, OrMissing};
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV};
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct IamOidcProvider;
 
@@ -32,27 +33,20 @@ fn client_ids(props: &Props) -> Vec<String> {
         .collect()
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "IamOidcProvider",
+    tier: Tier::Cluster,
+    outputs: &["id", "arn"],
+    replace_fields: &["url"],
+    // Resent safely: the issuer URL.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for IamOidcProvider {
-    fn name(&self) -> &'static str {
-        "IamOidcProvider"
-    }
-
-    /// Resent safely: the issuer URL.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "arn"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["url"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -69,12 +63,7 @@ impl Kind for IamOidcProvider {
             .await
             .aws("CreateOpenIDConnectProvider")?;
         let arn = out.open_id_connect_provider_arn().unwrap_or_default();
-        Ok(Live {
-            id: arn.to_string(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs: outputs(arn),
-        })
+        Ok(t.made_with(arn.to_string(), outputs(arn)))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -103,10 +92,8 @@ impl Kind for IamOidcProvider {
                         .aws("GetOpenIDConnectProvider")
                 })
                 .await;
-            let got = match got {
-                Ok(g) => g,
-                Err(e) if e.class == ErrorClass::NotFound => continue,
-                Err(e) => return Err(e),
+            let Some(got) = got.or_missing()? else {
+                continue;
             };
             if !ours(got.tags(), scope.owner) {
                 continue;
@@ -118,12 +105,7 @@ impl Kind for IamOidcProvider {
                 format!("https://{url}")
             };
             let props = json!({ "url": url, "client_ids": got.client_id_list(), "tags": comparable_tags(got.tags()) });
-            out.push(Live {
-                id: arn.to_string(),
-                address: address_of(got.tags()),
-                props: props.as_object().cloned().unwrap_or_default(),
-                outputs: outputs(arn),
-            });
+            out.push(Live::found(arn.to_string(), address_of(got.tags()), props, outputs(arn)));
         }
         Ok(out)
     }

@@ -7,6 +7,7 @@ use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct IamRole;
 
@@ -26,27 +27,20 @@ fn policy_text(props: &Props) -> Result<String, AwsError> {
         .ok_or_else(|| AwsError::local("validate", "missing `assume_role_policy`"))
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "IamRole",
+    tier: Tier::Identity,
+    outputs: &["id", "name", "arn"],
+    replace_fields: &["name", "path"],
+    // Resent safely: the role name.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for IamRole {
-    fn name(&self) -> &'static str {
-        "IamRole"
-    }
-
-    /// Resent safely: the role name.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "name", "arn"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["name", "path"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -64,12 +58,7 @@ impl Kind for IamRole {
             .await
             .aws("CreateRole")?;
         let arn = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
-        Ok(Live {
-            id: name.to_string(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs: outputs(name, &arn),
-        })
+        Ok(t.made_with(name.to_string(), outputs(name, &arn)))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {

@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::iam_details::env_roles;
-use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
+use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::Props;
+use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct IamRolePolicy;
 
@@ -15,27 +15,21 @@ fn key(role: &str, name: &str) -> String {
     format!("{role}|{name}")
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "IamRolePolicy",
+    tier: Tier::Identity,
+    replace_fields: &["role", "name"],
+    natural_key: NaturalKey::Fields(&["role", "name"]),
+    tags: false,
+    // Resent safely: PutRolePolicy is an upsert.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for IamRolePolicy {
-    fn name(&self) -> &'static str {
-        "IamRolePolicy"
-    }
-
-    /// Resent safely: PutRolePolicy is an upsert.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["role", "name"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        Some(key(opt_str(props, "role")?, opt_str(props, "name")?))
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -55,12 +49,7 @@ impl Kind for IamRolePolicy {
             .await
             .aws("PutRolePolicy")?;
         let id = key(role, name);
-        Ok(Live {
-            outputs: id_outputs(&id),
-            id,
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-        })
+        Ok(t.made(id))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -79,12 +68,7 @@ impl Kind for IamRolePolicy {
                     .map(super::iam_details::document)
                     .unwrap_or_default();
                 let props = json!({ "role": role_name, "name": name, "document": document });
-                out.push(Live {
-                    outputs: id_outputs(&id),
-                    id,
-                    address: None,
-                    props: props.as_object().cloned().unwrap_or_default(),
-                });
+                out.push(Live::found(id.clone(), None, props, id_outputs(&id)));
             }
         }
         Ok(out)

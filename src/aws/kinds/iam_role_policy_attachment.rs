@@ -5,10 +5,10 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::iam_details::env_roles;
-use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
+use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::Props;
+use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct IamRolePolicyAttachment;
 
@@ -16,27 +16,21 @@ fn key(role: &str, policy: &str) -> String {
     format!("{role}|{policy}")
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "IamRolePolicyAttachment",
+    tier: Tier::Identity,
+    replace_fields: &["role", "policy_arn"],
+    natural_key: NaturalKey::Fields(&["role", "policy_arn"]),
+    tags: false,
+    // Resent safely: AttachRolePolicy is idempotent.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for IamRolePolicyAttachment {
-    fn name(&self) -> &'static str {
-        "IamRolePolicyAttachment"
-    }
-
-    /// Resent safely: AttachRolePolicy is idempotent.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["role", "policy_arn"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        Some(key(opt_str(props, "role")?, opt_str(props, "policy_arn")?))
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -50,12 +44,7 @@ impl Kind for IamRolePolicyAttachment {
             .await
             .aws("AttachRolePolicy")?;
         let id = key(role, policy);
-        Ok(Live {
-            outputs: id_outputs(&id),
-            id,
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-        })
+        Ok(t.made(id))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -68,12 +57,7 @@ impl Kind for IamRolePolicyAttachment {
                 let Some(arn) = p.policy_arn() else { continue };
                 let id = key(name, arn);
                 let props = json!({ "role": name, "policy_arn": arn });
-                out.push(Live {
-                    outputs: id_outputs(&id),
-                    id,
-                    address: None,
-                    props: props.as_object().cloned().unwrap_or_default(),
-                });
+                out.push(Live::found(id.clone(), None, props, id_outputs(&id)));
             }
         }
         Ok(out)

@@ -5,32 +5,24 @@ use serde_json::json;
 use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::Props;
+use crate::model::{KindInfo, Tier};
 
 pub struct InternetGateway;
 
+const INFO: KindInfo = KindInfo {
+    name: "InternetGateway",
+    tier: Tier::Network,
+    replace_fields: &["vpc_id"],
+    // Create, then attach: a gateway cut short between them is attached by
+    // the next run, not replaced.
+    set_after_create: &["vpc_id"],
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for InternetGateway {
-    fn name(&self) -> &'static str {
-        "InternetGateway"
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["vpc_id"]
-    }
-
-    fn set_after_create(&self) -> &'static [&'static str] {
-        // Create, then attach: a gateway cut short between them is attached
-        // by the next run, not replaced.
-        &["vpc_id"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -48,12 +40,7 @@ impl Kind for InternetGateway {
             .ok_or_else(|| AwsError::local("CreateInternetGateway", "no id returned"))?
             .to_string();
         attach(cx, &id, str_prop(t.props, "vpc_id")?).await?;
-        Ok(Live {
-            outputs: id_outputs(&id),
-            id,
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-        })
+        Ok(t.made(id))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -83,12 +70,7 @@ impl Kind for InternetGateway {
                     .find_map(|a| a.vpc_id())
                     .unwrap_or_default();
                 let props = json!({ "vpc_id": vpc, "tags": tags });
-                Some(Live {
-                    outputs: id_outputs(&id),
-                    id,
-                    address,
-                    props: props.as_object().cloned().unwrap_or_default(),
-                })
+                Some(Live::found(id.clone(), address, props, id_outputs(&id)))
             })
             .collect())
     }

@@ -3,34 +3,28 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
+use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::Props;
+use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct KmsAlias;
 
+const INFO: KindInfo = KindInfo {
+    name: "KmsAlias",
+    tier: Tier::Kms,
+    replace_fields: &["name"],
+    natural_key: NaturalKey::Fields(&["name"]),
+    tags: false,
+    // Resent safely: the alias name.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for KmsAlias {
-    fn name(&self) -> &'static str {
-        "KmsAlias"
-    }
-
-    /// Resent safely: the alias name.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        opt_str(props, "name").map(String::from)
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -43,12 +37,7 @@ impl Kind for KmsAlias {
             .send()
             .await
             .aws("CreateAlias")?;
-        Ok(Live {
-            id: name.to_string(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs: id_outputs(name),
-        })
+        Ok(t.made_with(name.to_string(), id_outputs(name)))
     }
 
     async fn read(&self, cx: &Cx, _scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {

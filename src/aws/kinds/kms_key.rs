@@ -12,6 +12,7 @@ use super::tagged::{create_tags, tag_delta, tagged};
 use super::{Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
+use crate::model::{KindInfo, Tier};
 
 pub struct KmsKey;
 
@@ -123,22 +124,17 @@ fn account_of(arn: &str) -> &str {
     arn.split(':').nth(4).unwrap_or_default()
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "KmsKey",
+    tier: Tier::Kms,
+    outputs: &["id", "arn"],
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for KmsKey {
-    fn name(&self) -> &'static str {
-        "KmsKey"
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "arn"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &[]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -171,12 +167,7 @@ impl Kind for KmsKey {
             .await?;
         }
         set_rotation(cx, &id, rotation(t.props)).await?;
-        Ok(Live {
-            outputs: outputs(&id, meta.arn().unwrap_or_default()),
-            id,
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-        })
+        Ok(t.made_with(id.clone(), outputs(&id, meta.arn().unwrap_or_default())))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -241,12 +232,7 @@ impl Kind for KmsKey {
                 "grant_services": granted,
                 "tags": k.comparable_tags(),
             });
-            out.push(Live {
-                outputs: outputs(&id, &k.arn),
-                id,
-                address: k.address(),
-                props: props.as_object().cloned().unwrap_or_default(),
-            });
+            out.push(Live::found(id.clone(), k.address(), props, outputs(&id, &k.arn)));
         }
         Ok(out)
     }

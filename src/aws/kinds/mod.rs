@@ -1,77 +1,25 @@
 //! Resource kinds: one file per kind, each behind the [`Kind`] trait, and the
 //! registry that lists them.
 
-mod acm_certificate;
-mod acm_certificate_validation;
-mod db_cluster_parameter_group;
-mod db_instance;
-mod db_parameter_group;
-mod db_subnet_group;
+// Helpers several kinds share; the kinds themselves are listed once, in
+// `kinds!` below.
 mod ec2_tags;
-pub mod eks_access_entry;
-pub mod eks_access_policy;
-mod eks_addon;
-mod eks_cluster;
 mod eks_common;
-mod eks_nodegroup;
-mod eks_pod_identity_association;
-mod elastic_ip;
-mod event_rule;
 mod iam_details;
-mod iam_instance_profile;
-mod iam_oidc_provider;
-mod iam_role;
-mod iam_role_policy;
-mod iam_role_policy_attachment;
-mod internet_gateway;
-mod kms_alias;
-mod kms_key;
-mod nat_gateway;
-mod rds_cluster;
-mod rds_cluster_instance;
 mod rds_common;
-mod route;
-pub mod route53_record;
-mod route53_zone;
-mod route_table;
-mod route_table_association;
-pub mod security_group;
-mod security_group_rule;
-mod sqs_queue;
-mod sqs_queue_policy;
-mod subnet;
 pub(crate) mod tagged;
-mod vpc;
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 
 use super::{AwsError, Cx};
-use crate::graph::KindCatalog;
+pub use crate::model::Live;
+pub use crate::model::Resend;
 use crate::model::StateResource;
+use crate::model::{KindCatalog, KindInfo};
 use crate::model::{Outputs, Props};
-
-/// A resource as the cloud has it: its id, the properties infra compares (in
-/// the same shape as the desired ones) and its outputs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Live {
-    pub id: String,
-    /// The `infra:address` tag, for kinds that carry tags.
-    pub address: Option<String>,
-    pub props: Props,
-    pub outputs: Outputs,
-}
-
-impl Live {
-    /// The same resource with the properties an update left it with.
-    pub fn with_props(&self, props: Props) -> Live {
-        Live {
-            props,
-            ..self.clone()
-        }
-    }
-}
 
 /// What a create or update is asked to make, references already resolved.
 #[derive(Debug, Clone)]
@@ -82,20 +30,23 @@ pub struct Target<'a> {
     pub token: &'a str,
 }
 
-/// How a create sent again after its answer was lost (a 5xx, a dropped
-/// connection) is kept from making a second resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resend {
-    /// The API takes an idempotency token (the journal's token for the
-    /// action): the resend answers the resource the first call made.
-    Token,
-    /// The name is unique (or the call is an upsert): a resend fails with
-    /// `AlreadyExists` or changes nothing.
-    Unique,
-    /// Neither: the first call's resource is looked up, with backoff for up
-    /// to `Timeouts::lost_create_lookup`, before the call is sent again
-    /// (EC2 and KMS list a new resource only after a while).
-    LookUp,
+impl Target<'_> {
+    /// What a create of this target made: the resource `id`, tagged with its
+    /// address, with the properties it was sent and only an `id` output.
+    pub fn made(&self, id: impl Into<String>) -> Live {
+        let id = id.into();
+        self.made_with(id.clone(), id_outputs(&id))
+    }
+
+    /// [`Target::made`] with the kind's own outputs.
+    pub fn made_with(&self, id: impl Into<String>, outputs: crate::model::Outputs) -> Live {
+        Live {
+            id: id.into(),
+            address: Some(self.address.to_string()),
+            props: self.props.clone(),
+            outputs,
+        }
+    }
 }
 
 /// What a batched read is about: the env, and the resources of this kind in
@@ -107,26 +58,27 @@ pub struct ReadScope<'a> {
 
 #[async_trait]
 pub trait Kind: Send + Sync {
-    /// The kind as AWS names it (`Subnet`).
-    fn name(&self) -> &'static str;
-    /// The outputs other resources may refer to; `id` always.
-    fn outputs(&self) -> &'static [&'static str];
-    /// Properties whose change needs a new resource.
-    fn replace_fields(&self) -> &'static [&'static str];
-    /// Replace fields a create sets with a later call (an internet gateway's
-    /// VPC, set by attaching it). Still empty on the live resource, they mean
-    /// the create was cut short between its calls: `update` sets them in
-    /// place and nothing is replaced.
-    fn set_after_create(&self) -> &'static [&'static str] {
-        &[]
+    /// What the kind is, as data: see [`KindInfo`].
+    fn info(&self) -> &'static KindInfo;
+    fn name(&self) -> &'static str {
+        self.info().name
     }
-    /// For kinds without tags: the key that identifies a resource among those
-    /// read (a route: table + destination). `None` for tagged kinds, which are
-    /// found by their `infra:address` tag.
-    fn natural_key(&self, props: &Props) -> Option<String>;
-    /// How a create is sent again safely after a lost answer; see [`Resend`].
+    fn outputs(&self) -> &'static [&'static str] {
+        self.info().outputs
+    }
+    fn replace_fields(&self) -> &'static [&'static str] {
+        self.info().replace_fields
+    }
+    fn set_after_create(&self) -> &'static [&'static str] {
+        self.info().set_after_create
+    }
+    /// For kinds without tags, the key that identifies a resource among those
+    /// read; `None` for tagged kinds, found by their `infra:address` tag.
+    fn natural_key(&self, props: &Props) -> Option<String> {
+        self.info().natural_key.of(props)
+    }
     fn resend(&self) -> Resend {
-        Resend::LookUp
+        self.info().resend
     }
     async fn create(&self, cx: &Cx, target: &Target<'_>) -> Result<Live, AwsError>;
     /// Every resource of this kind in the env, in as few calls as the API allows.
@@ -177,6 +129,57 @@ pub fn made_for(kind: &dyn Kind, project: &str, address: &str, props: &Props, li
     }
 }
 
+/// Every kind, once: its module, and the type that implements [`Kind`].
+/// The registry and the kind table come from this list.
+macro_rules! kinds {
+    ($($module:ident :: $kind:ident),* $(,)?) => {
+        $(pub(crate) mod $module;)*
+
+        fn all() -> Vec<Box<dyn Kind>> {
+            vec![$(Box::new($module::$kind)),*]
+        }
+    };
+}
+
+kinds! {
+    vpc::Vpc,
+    subnet::Subnet,
+    internet_gateway::InternetGateway,
+    elastic_ip::ElasticIp,
+    nat_gateway::NatGateway,
+    route_table::RouteTable,
+    route::Route,
+    route_table_association::RouteTableAssociation,
+    security_group::SecurityGroup,
+    security_group_rule::SecurityGroupRule,
+    iam_role::IamRole,
+    iam_role_policy_attachment::IamRolePolicyAttachment,
+    iam_role_policy::IamRolePolicy,
+    iam_instance_profile::IamInstanceProfile,
+    iam_oidc_provider::IamOidcProvider,
+    eks_cluster::EksCluster,
+    eks_nodegroup::EksNodegroup,
+    eks_addon::EksAddon,
+    sqs_queue::SqsQueue,
+    sqs_queue_policy::SqsQueuePolicy,
+    event_rule::EventRule,
+    kms_key::KmsKey,
+    kms_alias::KmsAlias,
+    db_subnet_group::DbSubnetGroup,
+    db_parameter_group::DbParameterGroup,
+    db_instance::DbInstance,
+    db_cluster_parameter_group::DbClusterParameterGroup,
+    rds_cluster::RdsCluster,
+    rds_cluster_instance::RdsClusterInstance,
+    eks_access_entry::EksAccessEntry,
+    eks_access_policy::EksAccessPolicyAssociation,
+    eks_pod_identity_association::EksPodIdentityAssociation,
+    route53_zone::Route53Zone,
+    route53_record::Route53Record,
+    acm_certificate::AcmCertificate,
+    acm_certificate_validation::AcmCertificateValidation,
+}
+
 /// Every kind infra knows, by name.
 pub struct Registry {
     kinds: BTreeMap<&'static str, Box<dyn Kind>>,
@@ -184,46 +187,8 @@ pub struct Registry {
 
 impl Registry {
     pub fn new() -> Self {
-        let all: Vec<Box<dyn Kind>> = vec![
-            Box::new(vpc::Vpc),
-            Box::new(subnet::Subnet),
-            Box::new(internet_gateway::InternetGateway),
-            Box::new(elastic_ip::ElasticIp),
-            Box::new(nat_gateway::NatGateway),
-            Box::new(route_table::RouteTable),
-            Box::new(route::Route),
-            Box::new(route_table_association::RouteTableAssociation),
-            Box::new(security_group::SecurityGroup),
-            Box::new(security_group_rule::SecurityGroupRule),
-            Box::new(iam_role::IamRole),
-            Box::new(iam_role_policy_attachment::IamRolePolicyAttachment),
-            Box::new(iam_role_policy::IamRolePolicy),
-            Box::new(iam_instance_profile::IamInstanceProfile),
-            Box::new(iam_oidc_provider::IamOidcProvider),
-            Box::new(eks_cluster::EksCluster),
-            Box::new(eks_nodegroup::EksNodegroup),
-            Box::new(eks_addon::EksAddon),
-            Box::new(sqs_queue::SqsQueue),
-            Box::new(sqs_queue_policy::SqsQueuePolicy),
-            Box::new(event_rule::EventRule),
-            Box::new(kms_key::KmsKey),
-            Box::new(kms_alias::KmsAlias),
-            Box::new(db_subnet_group::DbSubnetGroup),
-            Box::new(db_parameter_group::DbParameterGroup),
-            Box::new(db_instance::DbInstance),
-            Box::new(db_cluster_parameter_group::DbClusterParameterGroup),
-            Box::new(rds_cluster::RdsCluster),
-            Box::new(rds_cluster_instance::RdsClusterInstance),
-            Box::new(eks_access_entry::EksAccessEntry),
-            Box::new(eks_access_policy::EksAccessPolicyAssociation),
-            Box::new(eks_pod_identity_association::EksPodIdentityAssociation),
-            Box::new(route53_zone::Route53Zone),
-            Box::new(route53_record::Route53Record),
-            Box::new(acm_certificate::AcmCertificate),
-            Box::new(acm_certificate_validation::AcmCertificateValidation),
-        ];
         Registry {
-            kinds: all.into_iter().map(|k| (k.name(), k)).collect(),
+            kinds: all().into_iter().map(|k| (k.name(), k)).collect(),
         }
     }
 
@@ -236,6 +201,12 @@ impl Registry {
     }
 }
 
+/// The description of a kind by its name; `None` for a name no kind has.
+pub fn info(name: &str) -> Option<&'static KindInfo> {
+    static ALL: LazyLock<Registry> = LazyLock::new(Registry::new);
+    ALL.get(name).map(|k| k.info())
+}
+
 impl Default for Registry {
     fn default() -> Self {
         Self::new()
@@ -243,8 +214,8 @@ impl Default for Registry {
 }
 
 impl KindCatalog for Registry {
-    fn outputs(&self, kind: &str) -> Option<&'static [&'static str]> {
-        self.get(kind).map(|k| k.outputs())
+    fn info(&self, kind: &str) -> Option<&'static KindInfo> {
+        self.get(kind).map(|k| k.info())
     }
 
     fn names(&self) -> Vec<&'static str> {

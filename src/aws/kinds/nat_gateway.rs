@@ -4,8 +4,8 @@ use serde_json::json;
 
 use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
-use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::Props;
+use crate::aws::{OrMissing, AwsError, Cx, SdkResultExt};
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct NatGateway;
 
@@ -19,35 +19,23 @@ impl NatGateway {
             .send()
             .await
             .aws("DescribeNatGateways");
-        match out {
-            Ok(o) => Ok(o.nat_gateways().first().and_then(|g| g.state().cloned())),
-            Err(e) if e.class == crate::aws::ErrorClass::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(out.or_missing()?.and_then(|o| o.nat_gateways().first().and_then(|g| g.state().cloned())))
     }
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "NatGateway",
+    tier: Tier::Network,
+    replace_fields: &["subnet_id", "allocation_id"],
+    // Resent safely: ClientToken (the journal's token).
+    resend: Resend::Token,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for NatGateway {
-    fn name(&self) -> &'static str {
-        "NatGateway"
-    }
-
-    /// Resent safely: ClientToken (the journal's token).
-    fn resend(&self) -> super::Resend {
-        super::Resend::Token
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["subnet_id", "allocation_id"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -83,12 +71,7 @@ impl Kind for NatGateway {
             },
         )
         .await?;
-        Ok(Live {
-            outputs: id_outputs(&id),
-            id,
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-        })
+        Ok(t.made(id))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -128,12 +111,7 @@ impl Kind for NatGateway {
                     "allocation_id": allocation,
                     "tags": tags,
                 });
-                Some(Live {
-                    outputs: id_outputs(&id),
-                    id,
-                    address,
-                    props: props.as_object().cloned().unwrap_or_default(),
-                })
+                Some(Live::found(id.clone(), address, props, id_outputs(&id)))
             })
             .collect())
     }

@@ -12,6 +12,7 @@ use super::rds_common::{create_tags, final_snapshot_id, finish_delete, read_tags
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct RdsCluster;
 
@@ -155,42 +156,20 @@ impl RdsCluster {
     }
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "RdsCluster",
+    tier: Tier::Database,
+    outputs: &["id", "arn", "endpoint", "reader_endpoint", "port", "resource_id", "master_secret_arn"],
+    replace_fields: &["identifier", "engine", "engine_major", "storage_encrypted", "kms_key_id", "db_subnet_group_name"],
+    // Resent safely: the cluster identifier.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for RdsCluster {
-    fn name(&self) -> &'static str {
-        "RdsCluster"
-    }
-
-    /// Resent safely: the cluster identifier.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &[
-            "id",
-            "arn",
-            "endpoint",
-            "reader_endpoint",
-            "port",
-            "resource_id",
-            "master_secret_arn",
-        ]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &[
-            "identifier",
-            "engine",
-            "engine_major",
-            "storage_encrypted",
-            "kms_key_id",
-            "db_subnet_group_name",
-        ]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {

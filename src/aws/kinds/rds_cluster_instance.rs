@@ -11,7 +11,8 @@ use super::rds_common::{
 };
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{Outputs, Props};
+use crate::model::Outputs;
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct RdsClusterInstance;
 
@@ -49,27 +50,20 @@ fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
     })
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "RdsClusterInstance",
+    tier: Tier::Database,
+    outputs: &["id", "arn", "endpoint"],
+    replace_fields: &["identifier", "cluster_identifier", "engine"],
+    // Resent safely: the instance identifier.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for RdsClusterInstance {
-    fn name(&self) -> &'static str {
-        "RdsClusterInstance"
-    }
-
-    /// Resent safely: the instance identifier.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "arn", "endpoint"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["identifier", "cluster_identifier", "engine"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {

@@ -8,7 +8,7 @@ use super::ec2_tags::delete_call;
 use super::route_table::describe_tables;
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::Props;
+use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct Route;
 
@@ -16,30 +16,21 @@ fn key(table: &str, destination: &str) -> String {
     format!("{table}_{destination}")
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "Route",
+    tier: Tier::Network,
+    replace_fields: &["route_table_id", "destination_cidr"],
+    natural_key: NaturalKey::Fields(&["route_table_id", "destination_cidr"]),
+    tags: false,
+    // Resent safely: one route per table and destination.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for Route {
-    fn name(&self) -> &'static str {
-        "Route"
-    }
-
-    /// Resent safely: one route per table and destination.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["route_table_id", "destination_cidr"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        Some(key(
-            opt_str(props, "route_table_id")?,
-            opt_str(props, "destination_cidr")?,
-        ))
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -56,12 +47,7 @@ impl Kind for Route {
             .await
             .aws("CreateRoute")?;
         let id = key(table, destination);
-        Ok(Live {
-            outputs: id_outputs(&id),
-            id,
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-        })
+        Ok(t.made(id))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -85,12 +71,7 @@ impl Kind for Route {
                     props["nat_gateway_id"] = Value::String(n.to_string());
                 }
                 let id = key(table, destination);
-                out.push(Live {
-                    outputs: id_outputs(&id),
-                    id,
-                    address: None,
-                    props: props.as_object().cloned().unwrap_or_default(),
-                });
+                out.push(Live::found(id.clone(), None, props, id_outputs(&id)));
             }
         }
         Ok(out)

@@ -10,8 +10,9 @@ use aws_sdk_route53::types::{
 use serde_json::json;
 
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{OrMissing, AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{Outputs, Props};
+use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct Route53Record;
 
@@ -143,31 +144,31 @@ fn to_live(zone: &str, r: &ResourceRecordSet) -> Live {
     }
 }
 
-#[async_trait]
-impl Kind for Route53Record {
-    fn name(&self) -> &'static str {
-        "Route53Record"
-    }
+const INFO: KindInfo = KindInfo {
+    name: "Route53Record",
+    tier: Tier::Dns,
+    outputs: &["id", "fqdn"],
+    replace_fields: &["zone_id", "name", "type"],
+    natural_key: NaturalKey::Computed(record_key),
+    tags: false,
+    // Resent safely: an UPSERT.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
 
-    /// Resent safely: an UPSERT.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "fqdn"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["zone_id", "name", "type"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        Some(key_of(
+/// A record is told apart by its zone, fully qualified name and type.
+fn record_key(props: &Props) -> Option<String> {
+    Some(key_of(
             props.get("zone_id")?.as_str()?,
             props.get("name")?.as_str()?,
             props.get("type")?.as_str()?,
         ))
+}
+
+#[async_trait]
+impl Kind for Route53Record {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -207,10 +208,8 @@ impl Kind for Route53Record {
         let wanted: Vec<String> = scope.known.iter().map(|k| k.id.clone()).collect();
         let mut out = Vec::new();
         for zone in zones {
-            let sets = match list(cx, zone).await {
-                Ok(s) => s,
-                Err(e) if e.class == ErrorClass::NotFound => continue,
-                Err(e) => return Err(e),
+            let Some(sets) = list(cx, zone).await.or_missing()? else {
+                continue;
             };
             out.extend(
                 sets.iter()

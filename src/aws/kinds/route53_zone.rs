@@ -13,7 +13,8 @@ use super::tagged::{create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag};
+use crate::model::{Outputs, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag};
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct Route53Zone;
 
@@ -154,27 +155,20 @@ async fn zones_with_tags(cx: &Cx) -> Result<Vec<(HostedZone, Vec<(String, String
     Ok(out)
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "Route53Zone",
+    tier: Tier::Dns,
+    outputs: &["id", "name", "name_servers"],
+    replace_fields: &["name"],
+    // Resent safely: CallerReference (the journal's token).
+    resend: Resend::Token,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for Route53Zone {
-    fn name(&self) -> &'static str {
-        "Route53Zone"
-    }
-
-    /// Resent safely: CallerReference (the journal's token).
-    fn resend(&self) -> super::Resend {
-        super::Resend::Token
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "name", "name_servers"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -241,12 +235,7 @@ impl Kind for Route53Zone {
             Vec::new(),
         )
         .await?;
-        Ok(Live {
-            outputs: outputs(&id, name, &ns),
-            id,
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-        })
+        Ok(t.made_with(id.clone(), outputs(&id, name, &ns)))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -294,12 +283,7 @@ impl Kind for Route53Zone {
                 .find(|(k, _)| k == TAG_ADDRESS)
                 .map(|(_, v)| v.clone())
                 .or(referenced);
-            out.push(Live {
-                outputs: outputs(&id, &name, &ns),
-                id,
-                address,
-                props: props.as_object().cloned().unwrap_or_default(),
-            });
+            out.push(Live::found(id.clone(), address, props, outputs(&id, &name, &ns)));
         }
         Ok(out)
     }

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::Props;
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct RouteTable;
 
@@ -38,27 +38,19 @@ pub async fn describe_tables(
     .await
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "RouteTable",
+    tier: Tier::Network,
+    replace_fields: &["vpc_id"],
+    // Resent safely: ClientToken (the journal's token).
+    resend: Resend::Token,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for RouteTable {
-    fn name(&self) -> &'static str {
-        "RouteTable"
-    }
-
-    /// Resent safely: ClientToken (the journal's token).
-    fn resend(&self) -> super::Resend {
-        super::Resend::Token
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["vpc_id"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -78,12 +70,7 @@ impl Kind for RouteTable {
             .and_then(|r| r.route_table_id())
             .ok_or_else(|| AwsError::local("CreateRouteTable", "no id returned"))?
             .to_string();
-        Ok(Live {
-            outputs: id_outputs(&id),
-            id,
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-        })
+        Ok(t.made(id))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -94,12 +81,7 @@ impl Kind for RouteTable {
                 let id = rt.route_table_id()?.to_string();
                 let (address, tags) = read_tags(rt.tags(), scope.owner)?;
                 let props = json!({ "vpc_id": rt.vpc_id().unwrap_or_default(), "tags": tags });
-                Some(Live {
-                    outputs: id_outputs(&id),
-                    id,
-                    address,
-                    props: props.as_object().cloned().unwrap_or_default(),
-                })
+                Some(Live::found(id.clone(), address, props, id_outputs(&id)))
             })
             .collect())
     }

@@ -6,33 +6,27 @@ use serde_json::json;
 
 use super::ec2_tags::delete_call;
 use super::route_table::describe_tables;
-use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
+use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::Props;
+use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct RouteTableAssociation;
 
+const INFO: KindInfo = KindInfo {
+    name: "RouteTableAssociation",
+    tier: Tier::Network,
+    replace_fields: &["subnet_id"],
+    natural_key: NaturalKey::Fields(&["subnet_id"]),
+    tags: false,
+    // Resent safely: a subnet has one association.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for RouteTableAssociation {
-    fn name(&self) -> &'static str {
-        "RouteTableAssociation"
-    }
-
-    /// Resent safely: a subnet has one association.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["subnet_id"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        opt_str(props, "subnet_id").map(String::from)
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -49,12 +43,7 @@ impl Kind for RouteTableAssociation {
             .association_id()
             .ok_or_else(|| AwsError::local("AssociateRouteTable", "no id returned"))?
             .to_string();
-        Ok(Live {
-            outputs: id_outputs(&id),
-            id,
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-        })
+        Ok(t.made(id))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -69,12 +58,7 @@ impl Kind for RouteTableAssociation {
                     continue;
                 }
                 let props = json!({ "route_table_id": a.route_table_id().unwrap_or_default(), "subnet_id": subnet });
-                out.push(Live {
-                    id: id.to_string(),
-                    address: None,
-                    props: props.as_object().cloned().unwrap_or_default(),
-                    outputs: id_outputs(id),
-                });
+                out.push(Live::found(id.to_string(), None, props, id_outputs(id)));
             }
         }
         Ok(out)

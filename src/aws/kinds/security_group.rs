@@ -10,31 +10,23 @@ use serde_json::json;
 use super::ec2_tags::{delete_naming_blockers, env_filter, read_tags, sync, tag_spec};
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::Props;
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct SecurityGroup;
 
+const INFO: KindInfo = KindInfo {
+    name: "SecurityGroup",
+    tier: Tier::Network,
+    replace_fields: &["vpc_id", "name", "description"],
+    // Resent safely: the group name in its VPC.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for SecurityGroup {
-    fn name(&self) -> &'static str {
-        "SecurityGroup"
-    }
-
-    /// Resent safely: the group name in its VPC.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["vpc_id", "name", "description"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -54,12 +46,7 @@ impl Kind for SecurityGroup {
             .ok_or_else(|| AwsError::local("CreateSecurityGroup", "no id returned"))?
             .to_string();
         revoke_default_egress(cx, &id).await?;
-        Ok(Live {
-            outputs: id_outputs(&id),
-            id,
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-        })
+        Ok(t.made(id))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -75,12 +62,7 @@ impl Kind for SecurityGroup {
                     "description": g.description().unwrap_or_default(),
                     "tags": tags,
                 });
-                Some(Live {
-                    outputs: id_outputs(&id),
-                    id,
-                    address,
-                    props: props.as_object().cloned().unwrap_or_default(),
-                })
+                Some(Live::found(id.clone(), address, props, id_outputs(&id)))
             })
             .collect())
     }

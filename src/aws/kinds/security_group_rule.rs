@@ -13,6 +13,7 @@ use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct SecurityGroupRule;
 
@@ -66,39 +67,26 @@ fn live_rule(
     if let Some(g) = r.referenced_group_info().and_then(|g| g.group_id()) {
         props["source_group_id"] = Value::String(g.to_string());
     }
-    Some(Live {
-        outputs: id_outputs(&id),
-        id,
-        address,
-        props: props.as_object().cloned().unwrap_or_default(),
-    })
+    Some(Live::found(id.clone(), address, props, id_outputs(&id)))
 }
 
 fn is_egress(props: &Props) -> bool {
     opt_str(props, "direction") == Some("egress")
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "SecurityGroupRule",
+    tier: Tier::Network,
+    replace_fields: &["group_id", "direction"],
+    // Resent safely: a duplicate rule is refused.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for SecurityGroupRule {
-    fn name(&self) -> &'static str {
-        "SecurityGroupRule"
-    }
-
-    /// Resent safely: a duplicate rule is refused.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["group_id", "direction"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -121,12 +109,7 @@ impl Kind for SecurityGroupRule {
                         })
                         .await?;
                         // Its description (empty on a default rule) is set to the plan's.
-                        let live = Live {
-                            outputs: id_outputs(&id),
-                            id,
-                            address: Some(t.address.to_string()),
-                            props: t.props.clone(),
-                        };
+                        let live = t.made(id);
                         self.modify(cx, &live, t, &["description".to_string()])
                             .await
                     }
@@ -269,12 +252,7 @@ impl SecurityGroupRule {
             .first()
             .and_then(|r| r.security_group_rule_id().map(String::from))
             .ok_or_else(|| AwsError::local("AuthorizeSecurityGroup", "no rule id returned"))?;
-        Ok(Live {
-            outputs: id_outputs(&id),
-            id,
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-        })
+        Ok(t.made(id))
     }
 
     async fn read_env(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {

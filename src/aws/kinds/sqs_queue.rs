@@ -13,6 +13,7 @@ use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{Outputs, Props};
+use crate::model::{KindInfo, Tier, Resend};
 
 pub struct SqsQueue;
 
@@ -41,27 +42,20 @@ fn outputs(url: &str, arn: &str, name: &str) -> Outputs {
     .into()
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "SqsQueue",
+    tier: Tier::Cluster,
+    outputs: &["id", "url", "arn", "name", "account"],
+    replace_fields: &["name"],
+    // Resent safely: the queue name.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for SqsQueue {
-    fn name(&self) -> &'static str {
-        "SqsQueue"
-    }
-
-    /// Resent safely: the queue name.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "url", "arn", "name", "account"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -94,12 +88,7 @@ impl Kind for SqsQueue {
             .and_then(|a| a.get(&QueueAttributeName::QueueArn))
             .cloned()
             .unwrap_or_default();
-        Ok(Live {
-            id: url.clone(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs: outputs(&url, &arn, name),
-        })
+        Ok(t.made_with(url.clone(), outputs(&url, &arn, name)))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -124,12 +113,7 @@ impl Kind for SqsQueue {
             {
                 props["message_retention_seconds"] = json!(r);
             }
-            out.push(Live {
-                id: url.clone(),
-                address: q.address(),
-                props: props.as_object().cloned().unwrap_or_default(),
-                outputs: outputs(url, arn, &name),
-            });
+            out.push(Live::found(url.clone(), q.address(), props, outputs(url, arn, &name)));
         }
         Ok(out)
     }

@@ -7,10 +7,10 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
 
 use super::tagged::queue_attributes;
-use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
+use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::Props;
+use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct SqsQueuePolicy;
 
@@ -31,27 +31,21 @@ async fn set(cx: &Cx, url: &str, policy: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "SqsQueuePolicy",
+    tier: Tier::Cluster,
+    replace_fields: &["queue_url"],
+    natural_key: NaturalKey::Fields(&["queue_url"]),
+    tags: false,
+    // Resent safely: SetQueueAttributes is an upsert.
+    resend: Resend::Unique,
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for SqsQueuePolicy {
-    fn name(&self) -> &'static str {
-        "SqsQueuePolicy"
-    }
-
-    /// Resent safely: SetQueueAttributes is an upsert.
-    fn resend(&self) -> super::Resend {
-        super::Resend::Unique
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["queue_url"]
-    }
-
-    fn natural_key(&self, props: &Props) -> Option<String> {
-        opt_str(props, "queue_url").map(String::from)
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -65,12 +59,7 @@ impl Kind for SqsQueuePolicy {
                 .unwrap_or_default(),
         )
         .await?;
-        Ok(Live {
-            id: url.to_string(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs: id_outputs(url),
-        })
+        Ok(t.made_with(url.to_string(), id_outputs(url)))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -84,12 +73,7 @@ impl Kind for SqsQueuePolicy {
             };
             let policy: serde_json::Value = serde_json::from_str(policy).unwrap_or(json!(policy));
             let props = json!({ "queue_url": url, "policy": policy });
-            out.push(Live {
-                id: url.clone(),
-                address: None,
-                props: props.as_object().cloned().unwrap_or_default(),
-                outputs: id_outputs(url),
-            });
+            out.push(Live::found(url.clone(), None, props, id_outputs(url)));
         }
         Ok(out)
     }

@@ -6,6 +6,7 @@ use super::ec2_tags::{delete_naming_blockers, env_filter, read_tags, sync, tag_s
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
+use crate::model::{KindInfo, Tier};
 
 pub struct Subnet;
 
@@ -33,22 +34,18 @@ impl Subnet {
     }
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "Subnet",
+    tier: Tier::Network,
+    outputs: &["id", "arn"],
+    replace_fields: &["vpc_id", "cidr", "az"],
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for Subnet {
-    fn name(&self) -> &'static str {
-        "Subnet"
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id", "arn"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["vpc_id", "cidr", "az"]
-    }
-
-    fn natural_key(&self, _props: &Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -75,12 +72,7 @@ impl Kind for Subnet {
             "arn".into(),
             subnet.subnet_arn().unwrap_or_default().to_string(),
         );
-        Ok(Live {
-            id,
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs,
-        })
+        Ok(t.made_with(id, outputs))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -113,12 +105,7 @@ impl Kind for Subnet {
                 });
                 let mut outputs = id_outputs(&id);
                 outputs.insert("arn".into(), s.subnet_arn().unwrap_or_default().to_string());
-                Some(Live {
-                    id,
-                    address,
-                    props: props.as_object().cloned().unwrap_or_default(),
-                    outputs,
-                })
+                Some(Live::found(id, address, props, outputs))
             })
             .collect())
     }

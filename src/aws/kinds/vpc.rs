@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use serde_json::json;
 
+use crate::model::{KindInfo, Tier};
 use super::ec2_tags::{delete_naming_blockers, env_filter, read_tags, sync, tag_spec};
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
@@ -72,22 +73,17 @@ fn flag(props: &crate::model::Props, key: &str) -> bool {
     props.get(key).and_then(|v| v.as_bool()).unwrap_or(false)
 }
 
+const INFO: KindInfo = KindInfo {
+    name: "Vpc",
+    tier: Tier::Network,
+    replace_fields: &["cidr"],
+    ..KindInfo::BASE
+};
+
 #[async_trait]
 impl Kind for Vpc {
-    fn name(&self) -> &'static str {
-        "Vpc"
-    }
-
-    fn outputs(&self) -> &'static [&'static str] {
-        &["id"]
-    }
-
-    fn replace_fields(&self) -> &'static [&'static str] {
-        &["cidr"]
-    }
-
-    fn natural_key(&self, _props: &crate::model::Props) -> Option<String> {
-        None
+    fn info(&self) -> &'static KindInfo {
+        &INFO
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
@@ -111,12 +107,7 @@ impl Kind for Vpc {
             flag(t.props, "enable_dns_hostnames"),
         )
         .await?;
-        Ok(Live {
-            id: id.to_string(),
-            address: Some(t.address.to_string()),
-            props: t.props.clone(),
-            outputs: id_outputs(id),
-        })
+        Ok(t.made_with(id.to_string(), id_outputs(id)))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -154,12 +145,7 @@ impl Kind for Vpc {
                 "enable_dns_hostnames": hostnames,
                 "tags": tags,
             });
-            out.push(Live {
-                id: id.into(),
-                address,
-                props: props.as_object().cloned().unwrap_or_default(),
-                outputs: id_outputs(id),
-            });
+            out.push(Live::found(id, address, props, id_outputs(id)));
         }
         Ok(out)
     }

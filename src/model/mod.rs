@@ -6,6 +6,13 @@
 //! it may stand anywhere inside a property. References are what create graph
 //! edges, and they are resolved only when the referencing action runs.
 
+pub mod compare;
+mod kind;
+mod live;
+
+pub use kind::{KindCatalog, KindInfo, NaturalKey, Resend, Tier};
+pub use live::{Live, OutOfBand};
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
