@@ -30,6 +30,8 @@ mod nat_gateway;
 mod rds_cluster;
 mod rds_cluster_instance;
 mod rds_common;
+#[cfg(test)]
+mod read_mapping_tests;
 mod route;
 pub mod route53_record;
 mod route53_zone;
