@@ -7,6 +7,7 @@
 //!
 //! A request no recorded answer matches fails the test, naming it.
 
+mod iam;
 mod network;
 
 use std::sync::{Arc, Mutex};
