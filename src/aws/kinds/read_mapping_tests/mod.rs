@@ -7,6 +7,7 @@
 //!
 //! A request no recorded answer matches fails the test, naming it.
 
+mod eks;
 mod iam;
 mod network;
 
@@ -206,6 +207,19 @@ pub fn recorded(answers: Vec<Answer>) -> Recorded {
     Recorded { cx, calls }
 }
 
+/// A resource state holds, for kinds whose read starts from state.
+pub fn known(kind: &str, address: &str, id: &str, props: Value) -> StateResource {
+    StateResource {
+        address: address.into(),
+        kind: kind.into(),
+        id: id.into(),
+        props: props.as_object().cloned().unwrap_or_default(),
+        outputs: Outputs::new(),
+        deps: Vec::new(),
+        protect: false,
+    }
+}
+
 /// `kind`'s read of the test env, with `state` as what state knows.
 pub async fn read(r: &Recorded, kind: &str, state: &[StateResource]) -> Vec<Live> {
     let registry = Registry::new();
@@ -283,4 +297,13 @@ pub fn xml_tags(
         .map(|(k, v)| format!("<{item}><{key}>{k}</{key}><{value}>{v}</{value}></{item}>"))
         .collect();
     format!("<{wrap}>{members}</{wrap}>")
+}
+
+/// `tags` as a JSON map.
+pub fn json_map(tags: &[(String, String)]) -> Value {
+    Value::Object(
+        tags.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
 }
