@@ -10,6 +10,7 @@
 mod eks;
 mod iam;
 mod network;
+mod rds;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,6 +65,12 @@ impl Answer {
     /// Only for requests containing `text` (decoded).
     pub fn when(mut self, text: &str) -> Answer {
         self.when = Some(text.to_string());
+        self
+    }
+
+    /// An error answer (`body` in the service's error format).
+    pub fn status(mut self, status: u16) -> Answer {
+        self.status = status;
         self
     }
 }
