@@ -10,6 +10,7 @@
 mod eks;
 mod iam;
 mod network;
+mod other;
 mod rds;
 
 use std::sync::{Arc, Mutex};
@@ -313,4 +314,74 @@ pub fn json_map(tags: &[(String, String)]) -> Value {
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect(),
     )
+}
+
+/// `tags` as a JSON list of `{key_name: k, value_name: v}`.
+pub fn json_list(key: &str, value: &str, tags: &[(String, String)]) -> Value {
+    Value::Array(
+        tags.iter()
+            .map(|(k, v)| serde_json::json!({ key: k, value: v }))
+            .collect(),
+    )
+}
+
+/// The kinds each test module reads; checked against the registry so a new
+/// kind without a read-mapping test fails here.
+const COVERED: &[&str] = &[
+    // network.rs
+    "Vpc",
+    "Subnet",
+    "InternetGateway",
+    "ElasticIp",
+    "NatGateway",
+    "RouteTable",
+    "Route",
+    "RouteTableAssociation",
+    "SecurityGroup",
+    "SecurityGroupRule",
+    // iam.rs
+    "IamRole",
+    "IamRolePolicyAttachment",
+    "IamRolePolicy",
+    "IamInstanceProfile",
+    "IamOidcProvider",
+    // eks.rs
+    "EksCluster",
+    "EksNodegroup",
+    "EksAddon",
+    "EksAccessEntry",
+    "EksAccessPolicyAssociation",
+    "EksPodIdentityAssociation",
+    // rds.rs
+    "DbSubnetGroup",
+    "DbParameterGroup",
+    "DbClusterParameterGroup",
+    "DbInstance",
+    "RdsCluster",
+    "RdsClusterInstance",
+    // other.rs
+    "SqsQueue",
+    "SqsQueuePolicy",
+    "EventRule",
+    "KmsKey",
+    "KmsAlias",
+    "Route53Zone",
+    "Route53Record",
+    "AcmCertificate",
+    "AcmCertificateValidation",
+];
+
+#[test]
+fn every_registered_kind_has_a_read_mapping_test() {
+    let registry = Registry::new();
+    let mut missing: Vec<&str> = registry
+        .all()
+        .map(|k| k.name())
+        .filter(|n| !COVERED.contains(n))
+        .collect();
+    missing.sort();
+    assert!(missing.is_empty(), "no read-mapping test for {missing:?}");
+    for name in COVERED {
+        assert!(registry.get(name).is_some(), "{name} is not registered");
+    }
 }
