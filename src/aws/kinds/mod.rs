@@ -7,6 +7,8 @@ mod ec2_tags;
 mod eks_common;
 mod iam_details;
 mod rds_common;
+#[cfg(test)]
+mod read_mapping_tests;
 pub(crate) mod tagged;
 
 use std::collections::BTreeMap;
