@@ -6,7 +6,6 @@
 //! env's zone, the records external-dns made, found by its TXT ownership
 //! records (a zone with records left in it cannot be deleted).
 
-
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::report::Event;

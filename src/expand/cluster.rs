@@ -171,12 +171,13 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
     let mut nodegroups = Vec::new();
     for (ng_name, ng) in &c.node_groups {
         let g = ng.get_ref();
-        let taints: Vec<Value> = g
+        let mut taints: Vec<Value> = g
             .taints
             .iter()
             .filter_map(|t| parse_taint(t))
             .map(|(key, value, effect)| json!({ "key": key, "value": value, "effect": effect }))
             .collect();
+        crate::model::compare::sort_taints(&mut taints);
         let mut props = json!({
             "cluster_name": Ref::expr("eks_cluster.main", "name"),
             "name": ng_name,

@@ -91,6 +91,14 @@ pub fn field_changes(
     changes
 }
 
+/// Node group taints are a set to EKS: the plan's and the read-back ones are
+/// put in this one order (key, effect, value) so that order never shows as
+/// a change.
+pub fn sort_taints(taints: &mut [Value]) {
+    let field = |t: &Value, k: &str| t.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    taints.sort_by_key(|t| (field(t, "key"), field(t, "effect"), field(t, "value")));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +118,20 @@ mod tests {
             managed_tags(&live, &desired_tags, Some(&applied)),
             json!({"Name": "x", "team": "a"})
         );
+    }
+
+    #[test]
+    fn taints_in_any_order_compare_equal() {
+        let a = json!({"key": "a", "value": "1", "effect": "NO_EXECUTE"});
+        let b = json!({"key": "b", "value": "", "effect": "NO_SCHEDULE"});
+        let (mut plan, mut read) = (vec![b.clone(), a.clone()], vec![a, b]);
+        sort_taints(&mut plan);
+        sort_taints(&mut read);
+        let want = |v: Vec<Value>| {
+            [("taints".to_string(), Value::Array(v))]
+                .into_iter()
+                .collect::<Props>()
+        };
+        assert!(field_changes(&want(read), &want(plan), &[]).is_empty());
     }
 }

@@ -75,12 +75,15 @@ async fn read_one(
                 .describe_db_cluster_parameters()
                 .db_cluster_parameter_group_name(name)
                 .source("user")
+                .into_paginator()
+                .items()
                 .send()
+                .collect::<Result<Vec<_>, _>>()
                 .await
                 .aws("DescribeDBClusterParameters")
         })
         .await?;
-    let values = planned_values(props, params.parameters());
+    let values = planned_values(props, &params);
     let arn = g.db_cluster_parameter_group_arn().unwrap_or_default();
     let mut props = json!({
         "name": name,

@@ -102,12 +102,15 @@ async fn read_one(
                 .describe_db_parameters()
                 .db_parameter_group_name(name)
                 .source("user")
+                .into_paginator()
+                .items()
                 .send()
+                .collect::<Result<Vec<_>, _>>()
                 .await
                 .aws("DescribeDBParameters")
         })
         .await?;
-    let values = planned_values(props, params.parameters());
+    let values = planned_values(props, &params);
     let mut props = json!({
         "name": name,
         "family": g.db_parameter_group_family(),

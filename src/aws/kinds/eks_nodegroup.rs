@@ -63,7 +63,7 @@ fn to_live(n: &aws_sdk_eks::types::Nodegroup, owner: crate::model::Owner<'_>) ->
     let name = n.nodegroup_name()?.to_string();
     let scaling = n.scaling_config();
     let mut taints: Vec<Value> = n.taints().iter().map(taint_json).collect();
-    taints.sort_by_key(|t| t.to_string());
+    crate::model::compare::sort_taints(&mut taints);
     let props = json!({
         "cluster_name": cluster,
         "name": name,
