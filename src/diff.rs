@@ -8,7 +8,6 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::graph::ResourceGraph;
 use crate::model::KindCatalog;
@@ -430,7 +429,7 @@ mod tests {
     use crate::aws::kinds::Registry;
     use crate::graph::ResourceGraph;
     use crate::model::Desired;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn desired(address: &str, kind: &str, props: Value) -> Desired {
         Desired {

@@ -193,6 +193,15 @@ pub async fn untag(
     set(cx, kind, id, outputs, HashMap::new(), keys).await
 }
 
+/// One change of tags on one resource.
+struct Change<'a> {
+    kind: &'a str,
+    id: &'a str,
+    outputs: &'a crate::model::Outputs,
+    pairs: Vec<(String, String)>,
+    remove: Vec<String>,
+}
+
 async fn set(
     cx: &Cx,
     kind: &str,
@@ -204,367 +213,455 @@ async fn set(
     if untagged(kind) {
         return Ok(false);
     }
-    let pairs: Vec<(String, String)> = add.into_iter().collect();
+    let change = Change {
+        kind,
+        id,
+        outputs,
+        pairs: add.into_iter().collect(),
+        remove,
+    };
     if ec2(kind) {
-        use aws_sdk_ec2::types::Tag;
-        if !pairs.is_empty() {
-            let tags: Vec<Tag> = pairs
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect();
-            cx.retry(|| async {
-                cx.clients
-                    .ec2
-                    .create_tags()
-                    .resources(id)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-                    .await
-                    .aws("CreateTags")
-            })
-            .await?;
-        }
-        if !remove.is_empty() {
-            let tags: Vec<Tag> = remove
-                .iter()
-                .map(|k| Tag::builder().key(k).build())
-                .collect();
-            cx.retry(|| async {
-                cx.clients
-                    .ec2
-                    .delete_tags()
-                    .resources(id)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-                    .await
-                    .aws("DeleteTags")
-            })
-            .await?;
-        }
+        ec2_tags(cx, change).await?;
         return Ok(true);
     }
     match kind {
-        "IamRole" | "IamInstanceProfile" | "IamOidcProvider" => {
-            use aws_sdk_iam::types::Tag;
-            let tags: Vec<Tag> = pairs
-                .iter()
-                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                .collect();
-            let iam = &cx.clients.iam;
-            if !tags.is_empty() {
-                match kind {
-                    "IamRole" => {
-                        cx.retry(|| async {
-                            iam.tag_role()
-                                .role_name(id)
-                                .set_tags(Some(tags.clone()))
-                                .send()
-                                .await
-                                .aws("TagRole")
-                                .map(|_| ())
-                        })
-                        .await?
-                    }
-                    "IamInstanceProfile" => {
-                        cx.retry(|| async {
-                            iam.tag_instance_profile()
-                                .instance_profile_name(id)
-                                .set_tags(Some(tags.clone()))
-                                .send()
-                                .await
-                                .aws("TagInstanceProfile")
-                                .map(|_| ())
-                        })
-                        .await?
-                    }
-                    _ => {
-                        cx.retry(|| async {
-                            iam.tag_open_id_connect_provider()
-                                .open_id_connect_provider_arn(id)
-                                .set_tags(Some(tags.clone()))
-                                .send()
-                                .await
-                                .aws("TagOpenIDConnectProvider")
-                                .map(|_| ())
-                        })
-                        .await?
-                    }
-                }
-            }
-            if !remove.is_empty() {
-                match kind {
-                    "IamRole" => {
-                        cx.retry(|| async {
-                            iam.untag_role()
-                                .role_name(id)
-                                .set_tag_keys(Some(remove.clone()))
-                                .send()
-                                .await
-                                .aws("UntagRole")
-                                .map(|_| ())
-                        })
-                        .await?
-                    }
-                    "IamInstanceProfile" => {
-                        cx.retry(|| async {
-                            iam.untag_instance_profile()
-                                .instance_profile_name(id)
-                                .set_tag_keys(Some(remove.clone()))
-                                .send()
-                                .await
-                                .aws("UntagInstanceProfile")
-                                .map(|_| ())
-                        })
-                        .await?
-                    }
-                    _ => {
-                        cx.retry(|| async {
-                            iam.untag_open_id_connect_provider()
-                                .open_id_connect_provider_arn(id)
-                                .set_tag_keys(Some(remove.clone()))
-                                .send()
-                                .await
-                                .aws("UntagOpenIDConnectProvider")
-                                .map(|_| ())
-                        })
-                        .await?
-                    }
-                }
-            }
-        }
+        "IamRole" | "IamInstanceProfile" | "IamOidcProvider" => iam(cx, change).await,
         "EksCluster"
         | "EksNodegroup"
         | "EksAddon"
         | "EksAccessEntry"
-        | "EksPodIdentityAssociation" => {
-            let arn = arn_of(cx, kind, id, outputs).await?;
-            let tags: HashMap<String, String> = pairs.into_iter().collect();
-            if !tags.is_empty() {
-                cx.retry(|| async {
-                    cx.clients
-                        .eks
-                        .tag_resource()
-                        .resource_arn(&arn)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                        .await
-                        .aws("TagResource")
-                })
-                .await?;
-            }
-            if !remove.is_empty() {
-                cx.retry(|| async {
-                    cx.clients
-                        .eks
-                        .untag_resource()
-                        .resource_arn(&arn)
-                        .set_tag_keys(Some(remove.clone()))
-                        .send()
-                        .await
-                        .aws("UntagResource")
-                })
-                .await?;
-            }
-        }
+        | "EksPodIdentityAssociation" => eks(cx, change).await,
         "DbInstance"
         | "RdsCluster"
         | "RdsClusterInstance"
         | "DbSubnetGroup"
         | "DbParameterGroup"
-        | "DbClusterParameterGroup" => {
-            use aws_sdk_rds::types::Tag;
-            let arn = arn_of(cx, kind, id, outputs).await?;
-            let tags: Vec<Tag> = pairs
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect();
-            if !tags.is_empty() {
+        | "DbClusterParameterGroup" => rds(cx, change).await,
+        "SqsQueue" => sqs(cx, change).await,
+        "EventRule" => eventbridge(cx, change).await,
+        "KmsKey" => kms(cx, change).await,
+        "Route53Zone" => route53(cx, change).await,
+        "AcmCertificate" => acm(cx, change).await,
+        other => Err(AwsError::local(
+            "identity",
+            format!("infra cannot tag a {other}"),
+        )),
+    }?;
+    Ok(true)
+}
+
+/// Tags EC2 kinds, by id.
+async fn ec2_tags(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
+    let Change {
+        id, pairs, remove, ..
+    } = change;
+    use aws_sdk_ec2::types::Tag;
+    if !pairs.is_empty() {
+        let tags: Vec<Tag> = pairs
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        cx.retry(|| async {
+            cx.clients
+                .ec2
+                .create_tags()
+                .resources(id)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .aws("CreateTags")
+        })
+        .await?;
+    }
+    if !remove.is_empty() {
+        let tags: Vec<Tag> = remove
+            .iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect();
+        cx.retry(|| async {
+            cx.clients
+                .ec2
+                .delete_tags()
+                .resources(id)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .aws("DeleteTags")
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Tags IamRole, IamInstanceProfile, IamOidcProvider.
+async fn iam(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
+    let Change {
+        kind,
+        id,
+        pairs,
+        remove,
+        ..
+    } = change;
+    use aws_sdk_iam::types::Tag;
+    let tags: Vec<Tag> = pairs
+        .iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect();
+    let iam = &cx.clients.iam;
+    if !tags.is_empty() {
+        match kind {
+            "IamRole" => {
                 cx.retry(|| async {
-                    cx.clients
-                        .rds
-                        .add_tags_to_resource()
-                        .resource_name(&arn)
+                    iam.tag_role()
+                        .role_name(id)
                         .set_tags(Some(tags.clone()))
                         .send()
                         .await
-                        .aws("AddTagsToResource")
+                        .aws("TagRole")
+                        .map(|_| ())
                 })
-                .await?;
+                .await?
             }
-            if !remove.is_empty() {
+            "IamInstanceProfile" => {
                 cx.retry(|| async {
-                    cx.clients
-                        .rds
-                        .remove_tags_from_resource()
-                        .resource_name(&arn)
-                        .set_tag_keys(Some(remove.clone()))
-                        .send()
-                        .await
-                        .aws("RemoveTagsFromResource")
-                })
-                .await?;
-            }
-        }
-        "SqsQueue" => {
-            let tags: HashMap<String, String> = pairs.into_iter().collect();
-            if !tags.is_empty() {
-                cx.retry(|| async {
-                    cx.clients
-                        .sqs
-                        .tag_queue()
-                        .queue_url(id)
+                    iam.tag_instance_profile()
+                        .instance_profile_name(id)
                         .set_tags(Some(tags.clone()))
                         .send()
                         .await
-                        .aws("TagQueue")
+                        .aws("TagInstanceProfile")
+                        .map(|_| ())
                 })
-                .await?;
+                .await?
             }
-            if !remove.is_empty() {
+            _ => {
                 cx.retry(|| async {
-                    cx.clients
-                        .sqs
-                        .untag_queue()
-                        .queue_url(id)
-                        .set_tag_keys(Some(remove.clone()))
-                        .send()
-                        .await
-                        .aws("UntagQueue")
-                })
-                .await?;
-            }
-        }
-        "EventRule" => {
-            use aws_sdk_eventbridge::types::Tag;
-            let arn = arn_of(cx, kind, id, outputs).await?;
-            let tags: Vec<Tag> = pairs
-                .iter()
-                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                .collect();
-            if !tags.is_empty() {
-                cx.retry(|| async {
-                    cx.clients
-                        .events
-                        .tag_resource()
-                        .resource_arn(&arn)
+                    iam.tag_open_id_connect_provider()
+                        .open_id_connect_provider_arn(id)
                         .set_tags(Some(tags.clone()))
                         .send()
                         .await
-                        .aws("TagResource")
+                        .aws("TagOpenIDConnectProvider")
+                        .map(|_| ())
                 })
-                .await?;
+                .await?
             }
-            if !remove.is_empty() {
-                cx.retry(|| async {
-                    cx.clients
-                        .events
-                        .untag_resource()
-                        .resource_arn(&arn)
-                        .set_tag_keys(Some(remove.clone()))
-                        .send()
-                        .await
-                        .aws("UntagResource")
-                })
-                .await?;
-            }
-        }
-        "KmsKey" => {
-            use aws_sdk_kms::types::Tag;
-            let tags: Vec<Tag> = pairs
-                .iter()
-                .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
-                .collect();
-            if !tags.is_empty() {
-                cx.retry(|| async {
-                    cx.clients
-                        .kms
-                        .tag_resource()
-                        .key_id(id)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                        .await
-                        .aws("TagResource")
-                })
-                .await?;
-            }
-            if !remove.is_empty() {
-                cx.retry(|| async {
-                    cx.clients
-                        .kms
-                        .untag_resource()
-                        .key_id(id)
-                        .set_tag_keys(Some(remove.clone()))
-                        .send()
-                        .await
-                        .aws("UntagResource")
-                })
-                .await?;
-            }
-        }
-        "Route53Zone" => {
-            use aws_sdk_route53::types::{Tag, TagResourceType};
-            let zone = id.trim_start_matches("/hostedzone/");
-            let tags: Vec<Tag> = pairs
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect();
-            cx.retry(|| async {
-                cx.clients
-                    .route53
-                    .change_tags_for_resource()
-                    .resource_type(TagResourceType::Hostedzone)
-                    .resource_id(zone)
-                    .set_add_tags(Some(tags.clone()).filter(|t| !t.is_empty()))
-                    .set_remove_tag_keys(Some(remove.clone()).filter(|r| !r.is_empty()))
-                    .send()
-                    .await
-                    .aws("ChangeTagsForResource")
-            })
-            .await?;
-        }
-        "AcmCertificate" => {
-            use aws_sdk_acm::types::Tag;
-            let tags: Vec<Tag> = pairs
-                .iter()
-                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                .collect();
-            if !tags.is_empty() {
-                cx.retry(|| async {
-                    cx.clients
-                        .acm
-                        .add_tags_to_certificate()
-                        .certificate_arn(id)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                        .await
-                        .aws("AddTagsToCertificate")
-                })
-                .await?;
-            }
-            if !remove.is_empty() {
-                let tags: Vec<Tag> = remove
-                    .iter()
-                    .filter_map(|k| Tag::builder().key(k).build().ok())
-                    .collect();
-                cx.retry(|| async {
-                    cx.clients
-                        .acm
-                        .remove_tags_from_certificate()
-                        .certificate_arn(id)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                        .await
-                        .aws("RemoveTagsFromCertificate")
-                })
-                .await?;
-            }
-        }
-        other => {
-            return Err(AwsError::local(
-                "identity",
-                format!("infra cannot tag a {other}"),
-            ));
         }
     }
-    Ok(true)
+    if !remove.is_empty() {
+        match kind {
+            "IamRole" => {
+                cx.retry(|| async {
+                    iam.untag_role()
+                        .role_name(id)
+                        .set_tag_keys(Some(remove.clone()))
+                        .send()
+                        .await
+                        .aws("UntagRole")
+                        .map(|_| ())
+                })
+                .await?
+            }
+            "IamInstanceProfile" => {
+                cx.retry(|| async {
+                    iam.untag_instance_profile()
+                        .instance_profile_name(id)
+                        .set_tag_keys(Some(remove.clone()))
+                        .send()
+                        .await
+                        .aws("UntagInstanceProfile")
+                        .map(|_| ())
+                })
+                .await?
+            }
+            _ => {
+                cx.retry(|| async {
+                    iam.untag_open_id_connect_provider()
+                        .open_id_connect_provider_arn(id)
+                        .set_tag_keys(Some(remove.clone()))
+                        .send()
+                        .await
+                        .aws("UntagOpenIDConnectProvider")
+                        .map(|_| ())
+                })
+                .await?
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Tags EksCluster, EksNodegroup, EksAddon, EksAccessEntry, EksPodIdentityAssociation.
+async fn eks(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
+    let Change {
+        kind,
+        id,
+        outputs,
+        pairs,
+        remove,
+        ..
+    } = change;
+    let arn = arn_of(cx, kind, id, outputs).await?;
+    let tags: HashMap<String, String> = pairs.into_iter().collect();
+    if !tags.is_empty() {
+        cx.retry(|| async {
+            cx.clients
+                .eks
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .aws("TagResource")
+        })
+        .await?;
+    }
+    if !remove.is_empty() {
+        cx.retry(|| async {
+            cx.clients
+                .eks
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+                .await
+                .aws("UntagResource")
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Tags DbInstance, RdsCluster, RdsClusterInstance, DbSubnetGroup, DbParameterGroup, DbClusterParameterGroup.
+async fn rds(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
+    let Change {
+        kind,
+        id,
+        outputs,
+        pairs,
+        remove,
+        ..
+    } = change;
+    use aws_sdk_rds::types::Tag;
+    let arn = arn_of(cx, kind, id, outputs).await?;
+    let tags: Vec<Tag> = pairs
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    if !tags.is_empty() {
+        cx.retry(|| async {
+            cx.clients
+                .rds
+                .add_tags_to_resource()
+                .resource_name(&arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .aws("AddTagsToResource")
+        })
+        .await?;
+    }
+    if !remove.is_empty() {
+        cx.retry(|| async {
+            cx.clients
+                .rds
+                .remove_tags_from_resource()
+                .resource_name(&arn)
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+                .await
+                .aws("RemoveTagsFromResource")
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Tags SqsQueue.
+async fn sqs(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
+    let Change {
+        id, pairs, remove, ..
+    } = change;
+    let tags: HashMap<String, String> = pairs.into_iter().collect();
+    if !tags.is_empty() {
+        cx.retry(|| async {
+            cx.clients
+                .sqs
+                .tag_queue()
+                .queue_url(id)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .aws("TagQueue")
+        })
+        .await?;
+    }
+    if !remove.is_empty() {
+        cx.retry(|| async {
+            cx.clients
+                .sqs
+                .untag_queue()
+                .queue_url(id)
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+                .await
+                .aws("UntagQueue")
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Tags EventRule.
+async fn eventbridge(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
+    let Change {
+        kind,
+        id,
+        outputs,
+        pairs,
+        remove,
+        ..
+    } = change;
+    use aws_sdk_eventbridge::types::Tag;
+    let arn = arn_of(cx, kind, id, outputs).await?;
+    let tags: Vec<Tag> = pairs
+        .iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect();
+    if !tags.is_empty() {
+        cx.retry(|| async {
+            cx.clients
+                .events
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .aws("TagResource")
+        })
+        .await?;
+    }
+    if !remove.is_empty() {
+        cx.retry(|| async {
+            cx.clients
+                .events
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+                .await
+                .aws("UntagResource")
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Tags KmsKey.
+async fn kms(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
+    let Change {
+        id, pairs, remove, ..
+    } = change;
+    use aws_sdk_kms::types::Tag;
+    let tags: Vec<Tag> = pairs
+        .iter()
+        .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
+        .collect();
+    if !tags.is_empty() {
+        cx.retry(|| async {
+            cx.clients
+                .kms
+                .tag_resource()
+                .key_id(id)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .aws("TagResource")
+        })
+        .await?;
+    }
+    if !remove.is_empty() {
+        cx.retry(|| async {
+            cx.clients
+                .kms
+                .untag_resource()
+                .key_id(id)
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+                .await
+                .aws("UntagResource")
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Tags Route53Zone.
+async fn route53(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
+    let Change {
+        id, pairs, remove, ..
+    } = change;
+    use aws_sdk_route53::types::{Tag, TagResourceType};
+    let zone = id.trim_start_matches("/hostedzone/");
+    let tags: Vec<Tag> = pairs
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    cx.retry(|| async {
+        cx.clients
+            .route53
+            .change_tags_for_resource()
+            .resource_type(TagResourceType::Hostedzone)
+            .resource_id(zone)
+            .set_add_tags(Some(tags.clone()).filter(|t| !t.is_empty()))
+            .set_remove_tag_keys(Some(remove.clone()).filter(|r| !r.is_empty()))
+            .send()
+            .await
+            .aws("ChangeTagsForResource")
+    })
+    .await?;
+    Ok(())
+}
+
+/// Tags AcmCertificate.
+async fn acm(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
+    let Change {
+        id, pairs, remove, ..
+    } = change;
+    use aws_sdk_acm::types::Tag;
+    let tags: Vec<Tag> = pairs
+        .iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect();
+    if !tags.is_empty() {
+        cx.retry(|| async {
+            cx.clients
+                .acm
+                .add_tags_to_certificate()
+                .certificate_arn(id)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .aws("AddTagsToCertificate")
+        })
+        .await?;
+    }
+    if !remove.is_empty() {
+        let tags: Vec<Tag> = remove
+            .iter()
+            .filter_map(|k| Tag::builder().key(k).build().ok())
+            .collect();
+        cx.retry(|| async {
+            cx.clients
+                .acm
+                .remove_tags_from_certificate()
+                .certificate_arn(id)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .aws("RemoveTagsFromCertificate")
+        })
+        .await?;
+    }
+    Ok(())
 }
