@@ -3,10 +3,72 @@
 
 use ipnet::Ipv4Net;
 
+use super::schema::{Database, Dns, Kms, Network};
 use super::{LoadedPlan, PlanError};
 
 pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
     let mut errors = Vec::new();
+    let f = &plan.file;
+    check_names_region_tags(plan, &mut errors);
+    if let Some(net) = &f.network {
+        check_network(plan, net, &mut errors);
+    }
+    if let Some(c) = &f.cluster {
+        check_cluster(plan, c, &mut errors);
+    }
+    if let Some(d) = &f.database {
+        check_database(plan, d, &mut errors);
+    }
+    if let Some(k) = &f.kms {
+        check_kms(plan, k, &mut errors);
+    }
+    if let Some(d) = &f.dns {
+        check_dns(plan, d, &mut errors);
+    }
+    check_identities(plan, &mut errors);
+    check_access(plan, &mut errors);
+    if let Some(c) = &f.cost {
+        errors.extend(
+            c.get_ref()
+                .problems()
+                .into_iter()
+                .map(|m| plan.error(m, Some(c.span()))),
+        );
+    }
+    if let Some(st) = &f.state {
+        errors.extend(
+            st.get_ref()
+                .problems()
+                .into_iter()
+                .map(|m| plan.error(m, Some(st.span()))),
+        );
+    }
+    if let Some(p) = &f.policy {
+        errors.extend(
+            crate::policy::validate(p.get_ref())
+                .into_iter()
+                .map(|m| plan.error(m, Some(p.span()))),
+        );
+    }
+    for (address, res) in &f.resources {
+        if address
+            .split_once('.')
+            .is_none_or(|(k, n)| !is_name(k) || n.is_empty())
+        {
+            errors.push(plan.error(
+                format!(
+                    "resources.\"{address}\": an address is `<type>.<name>`, like `route.extra`"
+                ),
+                Some(res.span()),
+            ));
+        }
+    }
+    errors
+}
+
+/// The project, env and cluster names, the region, the plan-wide tags and
+/// the waits.
+fn check_names_region_tags(plan: &LoadedPlan, errors: &mut Vec<PlanError>) {
     let f = &plan.file;
     if f.project.is_empty()
         || !f
@@ -91,233 +153,206 @@ pub fn validate(plan: &LoadedPlan) -> Vec<PlanError> {
     if f.region.get_ref().is_empty() {
         errors.push(plan.error("region: must not be empty", Some(f.region.span())));
     }
-    if let Some(net) = &f.network {
-        let vpc = match net.cidr.get_ref().parse::<Ipv4Net>() {
-            Ok(n) if (16..=24).contains(&n.prefix_len()) && n.network() == n.addr() => Some(n),
-            Ok(n) if n.network() != n.addr() => {
-                errors.push(plan.error(
-                    format!(
-                        "network.cidr: `{n}` has host bits set; did you mean `{}`?",
-                        n.trunc()
-                    ),
-                    Some(net.cidr.span()),
-                ));
-                None
-            }
-            Ok(n) => {
-                errors.push(plan.error(
-                    format!("network.cidr: `{n}`: a VPC's prefix must be between /16 and /24"),
-                    Some(net.cidr.span()),
-                ));
-                None
-            }
-            Err(_) => {
-                errors.push(plan.error(
-                    format!(
-                        "network.cidr: `{}` is not a valid IPv4 CIDR (like 10.10.0.0/16)",
-                        net.cidr.get_ref()
-                    ),
-                    Some(net.cidr.span()),
-                ));
-                None
-            }
-        };
-        if let (Some(v), None) = (vpc, &net.subnets) {
-            if v.prefix_len() > 21 {
-                errors.push(plan.error(
-                    format!("network.cidr: subnets are derived only from a /21 or larger VPC; `{v}` needs explicit network.subnets"),
-                    Some(net.cidr.span()),
-                ));
-            }
-        }
-        let azs = net.azs.get_ref();
-        let mut seen = std::collections::BTreeSet::new();
-        if azs.is_empty() || azs.len() > 6 || !azs.iter().all(|a| seen.insert(a)) {
-            errors.push(plan.error(
-                "network.azs: list 1 to 6 distinct availability zones",
-                Some(net.azs.span()),
-            ));
-        }
-        for az in azs {
-            let ok = az
-                .strip_prefix(region.as_str())
-                .is_some_and(|l| l.len() == 1 && l.chars().all(|c| c.is_ascii_lowercase()));
-            if !ok {
-                errors.push(plan.error(format!("network.azs: `{az}` is not an availability zone of {region} (like \"{region}a\")"), Some(net.azs.span())));
-            }
-        }
-        let nats = *net.nat_gateways.get_ref() as usize;
-        if nats != 1 && nats != azs.len() {
+}
+
+/// The VPC's CIDR, its tiers, and the security groups and their rules.
+fn check_network(plan: &LoadedPlan, net: &Network, errors: &mut Vec<PlanError>) {
+    let region = plan.file.region.get_ref();
+    let vpc = match net.cidr.get_ref().parse::<Ipv4Net>() {
+        Ok(n) if (16..=24).contains(&n.prefix_len()) && n.network() == n.addr() => Some(n),
+        Ok(n) if n.network() != n.addr() => {
             errors.push(plan.error(
                 format!(
-                    "network.nat_gateways: must be 1 (shared) or {} (one per AZ), not {nats}",
-                    azs.len()
+                    "network.cidr: `{n}` has host bits set; did you mean `{}`?",
+                    n.trunc()
                 ),
-                Some(net.nat_gateways.span()),
+                Some(net.cidr.span()),
+            ));
+            None
+        }
+        Ok(n) => {
+            errors.push(plan.error(
+                format!("network.cidr: `{n}`: a VPC's prefix must be between /16 and /24"),
+                Some(net.cidr.span()),
+            ));
+            None
+        }
+        Err(_) => {
+            errors.push(plan.error(
+                format!(
+                    "network.cidr: `{}` is not a valid IPv4 CIDR (like 10.10.0.0/16)",
+                    net.cidr.get_ref()
+                ),
+                Some(net.cidr.span()),
+            ));
+            None
+        }
+    };
+    if let (Some(v), None) = (vpc, &net.subnets) {
+        if v.prefix_len() > 21 {
+            errors.push(plan.error(
+                format!("network.cidr: subnets are derived only from a /21 or larger VPC; `{v}` needs explicit network.subnets"),
+                Some(net.cidr.span()),
             ));
         }
-        if let Some(subnets) = &net.subnets {
-            let s = subnets.get_ref();
-            let mut parsed: Vec<(String, Ipv4Net, std::ops::Range<usize>)> = Vec::new();
-            for (tier, list) in [("public", &s.public), ("app", &s.app), ("data", &s.data)] {
-                if list.len() != azs.len() {
-                    errors.push(plan.error(
-                        format!(
-                            "network.subnets.{tier}: give one CIDR per AZ ({}), not {}",
-                            azs.len(),
-                            list.len()
-                        ),
-                        Some(subnets.span()),
-                    ));
-                }
-                for (i, c) in list.iter().enumerate() {
-                    let key = format!("network.subnets.{tier}[{i}]");
-                    match c.get_ref().parse::<Ipv4Net>() {
-                        Ok(n) if n.network() == n.addr() && n.prefix_len() <= 28 => {
-                            if let Some(v) = vpc {
-                                if !v.contains(&n) {
-                                    errors.push(plan.error(format!("{key}: `{n}` is outside the VPC's {v}"), Some(c.span())));
-                                }
+    }
+    let azs = net.azs.get_ref();
+    let mut seen = std::collections::BTreeSet::new();
+    if azs.is_empty() || azs.len() > 6 || !azs.iter().all(|a| seen.insert(a)) {
+        errors.push(plan.error(
+            "network.azs: list 1 to 6 distinct availability zones",
+            Some(net.azs.span()),
+        ));
+    }
+    for az in azs {
+        let ok = az
+            .strip_prefix(region.as_str())
+            .is_some_and(|l| l.len() == 1 && l.chars().all(|c| c.is_ascii_lowercase()));
+        if !ok {
+            errors.push(plan.error(format!("network.azs: `{az}` is not an availability zone of {region} (like \"{region}a\")"), Some(net.azs.span())));
+        }
+    }
+    let nats = *net.nat_gateways.get_ref() as usize;
+    if nats != 1 && nats != azs.len() {
+        errors.push(plan.error(
+            format!(
+                "network.nat_gateways: must be 1 (shared) or {} (one per AZ), not {nats}",
+                azs.len()
+            ),
+            Some(net.nat_gateways.span()),
+        ));
+    }
+    if let Some(subnets) = &net.subnets {
+        let s = subnets.get_ref();
+        let mut parsed: Vec<(String, Ipv4Net, std::ops::Range<usize>)> = Vec::new();
+        for (tier, list) in [("public", &s.public), ("app", &s.app), ("data", &s.data)] {
+            if list.len() != azs.len() {
+                errors.push(plan.error(
+                    format!(
+                        "network.subnets.{tier}: give one CIDR per AZ ({}), not {}",
+                        azs.len(),
+                        list.len()
+                    ),
+                    Some(subnets.span()),
+                ));
+            }
+            for (i, c) in list.iter().enumerate() {
+                let key = format!("network.subnets.{tier}[{i}]");
+                match c.get_ref().parse::<Ipv4Net>() {
+                    Ok(n) if n.network() == n.addr() && n.prefix_len() <= 28 => {
+                        if let Some(v) = vpc {
+                            if !v.contains(&n) {
+                                errors.push(plan.error(format!("{key}: `{n}` is outside the VPC's {v}"), Some(c.span())));
                             }
-                            parsed.push((key, n, c.span()));
                         }
-                        _ => errors.push(plan.error(
-                            format!("{key}: `{}` is not a valid subnet CIDR (an IPv4 network of /28 or larger)", c.get_ref()),
-                            Some(c.span()),
-                        )),
+                        parsed.push((key, n, c.span()));
                     }
-                }
-            }
-            // Each subnet is reported once, against the first one it overlaps:
-            // n copies of one CIDR make n - 1 errors, not n².
-            for (j, (kb, b, span)) in parsed.iter().enumerate() {
-                if let Some((ka, a, _)) = parsed[..j]
-                    .iter()
-                    .find(|(_, a, _)| a.contains(b) || b.contains(a))
-                {
-                    errors.push(plan.error(
-                        format!("{kb}: `{b}` overlaps {ka} (`{a}`)"),
-                        Some(span.clone()),
-                    ));
+                    _ => errors.push(plan.error(
+                        format!("{key}: `{}` is not a valid subnet CIDR (an IPv4 network of /28 or larger)", c.get_ref()),
+                        Some(c.span()),
+                    )),
                 }
             }
         }
-        for (name, sg) in &net.security_groups {
-            if !is_name(name) {
+        // Each subnet is reported once, against the first one it overlaps:
+        // n copies of one CIDR make n - 1 errors, not n².
+        for (j, (kb, b, span)) in parsed.iter().enumerate() {
+            if let Some((ka, a, _)) = parsed[..j]
+                .iter()
+                .find(|(_, a, _)| a.contains(b) || b.contains(a))
+            {
                 errors.push(plan.error(
-                    format!("network.security_groups.{name}: use lowercase letters, digits and '_' in names"),
-                    Some(sg.span()),
+                    format!("{kb}: `{b}` overlaps {ka} (`{a}`)"),
+                    Some(span.clone()),
                 ));
             }
-            for rule in &sg.get_ref().rules {
-                let key = format!(
-                    "network.security_groups.{name}.rules[{}]",
-                    rule.get_ref().name
-                );
-                check_rule(plan, &key, rule, net, &mut errors);
-            }
         }
     }
-    if let Some(c) = &f.cluster {
-        check_cluster(plan, c, &mut errors);
-    }
-    if let Some(d) = &f.database {
-        if f.network
-            .as_ref()
-            .is_none_or(|n| !n.security_groups.contains_key("database"))
-        {
-            errors.push(plan.error("database: needs [network] with a `database` security group (5432 from the nodes only)", None));
-        }
-        let v = d.engine_version.get_ref();
-        if !v
-            .split('.')
-            .next()
-            .is_some_and(|m| m.parse::<u32>().is_ok())
-        {
-            errors.push(plan.error(
-                format!("database.engine_version: `{v}` is not a PostgreSQL version like \"16.4\""),
-                Some(d.engine_version.span()),
-            ));
-        }
-        if let Some(id) = &d.identifier
-            && !valid_db_identifier(id.get_ref())
-        {
-            errors.push(plan.error(
-                "database.identifier: RDS takes 1 to 63 letters, digits and hyphens, starting with a letter, with no two hyphens in a row and none at the end",
-                Some(id.span()),
-            ));
-        }
-        if !(1..=35).contains(d.backup_retention_days.get_ref()) {
-            errors.push(plan.error(
-                "database.backup_retention_days: RDS keeps backups 1 to 35 days",
-                Some(d.backup_retention_days.span()),
-            ));
-        }
-        check_database_engine(plan, d, &mut errors);
-    }
-    if let Some(k) = &f.kms {
-        if !(7..=30).contains(&k.deletion_window()) {
-            errors.push(plan.error(
-                "kms.deletion_window_days: AWS allows 7 to 30 days",
-                k.deletion_window_days.as_ref().map(|d| d.span()),
-            ));
-        }
-    }
-    if let Some(d) = &f.dns {
-        let domain = d.domain.get_ref();
-        let labels_ok = domain.split('.').count() >= 2
-            && domain.split('.').all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    && !l.starts_with('-')
-            });
-        if !labels_ok || domain.len() > 253 {
-            errors.push(plan.error(
-                format!("dns.domain: `{domain}` is not a domain name like \"todo.example.com\""),
-                Some(d.domain.span()),
-            ));
-        }
-    }
-    check_identities(plan, &mut errors);
-    check_access(plan, &mut errors);
-    if let Some(c) = &f.cost {
-        errors.extend(
-            c.get_ref()
-                .problems()
-                .into_iter()
-                .map(|m| plan.error(m, Some(c.span()))),
-        );
-    }
-    if let Some(st) = &f.state {
-        errors.extend(
-            st.get_ref()
-                .problems()
-                .into_iter()
-                .map(|m| plan.error(m, Some(st.span()))),
-        );
-    }
-    if let Some(p) = &f.policy {
-        errors.extend(
-            crate::policy::validate(p.get_ref())
-                .into_iter()
-                .map(|m| plan.error(m, Some(p.span()))),
-        );
-    }
-    for (address, res) in &f.resources {
-        if address
-            .split_once('.')
-            .is_none_or(|(k, n)| !is_name(k) || n.is_empty())
-        {
+    for (name, sg) in &net.security_groups {
+        if !is_name(name) {
             errors.push(plan.error(
                 format!(
-                    "resources.\"{address}\": an address is `<type>.<name>`, like `route.extra`"
+                    "network.security_groups.{name}: use lowercase letters, digits and '_' in names"
                 ),
-                Some(res.span()),
+                Some(sg.span()),
             ));
         }
+        for rule in &sg.get_ref().rules {
+            let key = format!(
+                "network.security_groups.{name}.rules[{}]",
+                rule.get_ref().name
+            );
+            check_rule(plan, &key, rule, net, errors);
+        }
     }
-    errors
+}
+
+/// The database: its network, version, identifier and backups.
+fn check_database(plan: &LoadedPlan, d: &Database, errors: &mut Vec<PlanError>) {
+    let f = &plan.file;
+    if f.network
+        .as_ref()
+        .is_none_or(|n| !n.security_groups.contains_key("database"))
+    {
+        errors.push(plan.error(
+            "database: needs [network] with a `database` security group (5432 from the nodes only)",
+            None,
+        ));
+    }
+    let v = d.engine_version.get_ref();
+    if !v
+        .split('.')
+        .next()
+        .is_some_and(|m| m.parse::<u32>().is_ok())
+    {
+        errors.push(plan.error(
+            format!("database.engine_version: `{v}` is not a PostgreSQL version like \"16.4\""),
+            Some(d.engine_version.span()),
+        ));
+    }
+    if let Some(id) = &d.identifier
+        && !valid_db_identifier(id.get_ref())
+    {
+        errors.push(plan.error(
+            "database.identifier: RDS takes 1 to 63 letters, digits and hyphens, starting with a letter, with no two hyphens in a row and none at the end",
+            Some(id.span()),
+        ));
+    }
+    if !(1..=35).contains(d.backup_retention_days.get_ref()) {
+        errors.push(plan.error(
+            "database.backup_retention_days: RDS keeps backups 1 to 35 days",
+            Some(d.backup_retention_days.span()),
+        ));
+    }
+    check_database_engine(plan, d, errors);
+}
+
+/// The KMS keys' deletion window.
+fn check_kms(plan: &LoadedPlan, k: &Kms, errors: &mut Vec<PlanError>) {
+    if !(7..=30).contains(&k.deletion_window()) {
+        errors.push(plan.error(
+            "kms.deletion_window_days: AWS allows 7 to 30 days",
+            k.deletion_window_days.as_ref().map(|d| d.span()),
+        ));
+    }
+}
+
+/// The zone's domain name.
+fn check_dns(plan: &LoadedPlan, d: &Dns, errors: &mut Vec<PlanError>) {
+    let domain = d.domain.get_ref();
+    let labels_ok = domain.split('.').count() >= 2
+        && domain.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !l.starts_with('-')
+        });
+    if !labels_ok || domain.len() > 253 {
+        errors.push(plan.error(
+            format!("dns.domain: `{domain}` is not a domain name like \"todo.example.com\""),
+            Some(d.domain.span()),
+        ));
+    }
 }
 
 fn is_name(s: &str) -> bool {
