@@ -67,8 +67,9 @@ async fn a_killed_run_leaves_no_lock_behind() {
     let stderr = text(&out.stderr);
     // The killed run's lock row is still there; its process is gone, so the
     // rerun clears it and says whose it was.
+    let killed = format!(" up --yes --env {}", env.name);
     assert!(
-        stderr.contains("cleared a stale lock") && stderr.contains("infra up"),
+        stderr.contains("cleared a stale lock") && stderr.contains(&killed),
         "{stderr}"
     );
     env.expect(&["plan", "--detailed-exitcode"], 0);
