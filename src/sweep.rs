@@ -62,29 +62,23 @@ pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError
     }
     // The load balancer controller's load balancers and target groups.
     let lbs = cx
-        .retry(|| async {
+        .all("DescribeLoadBalancers", || {
             cx.clients
                 .elbv2
                 .describe_load_balancers()
                 .into_paginator()
                 .items()
                 .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .aws("DescribeLoadBalancers")
         })
         .await?;
     let tgs = cx
-        .retry(|| async {
+        .all("DescribeTargetGroups", || {
             cx.clients
                 .elbv2
                 .describe_target_groups()
                 .into_paginator()
                 .items()
                 .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .aws("DescribeTargetGroups")
         })
         .await?;
     let arns: Vec<String> = lbs
@@ -100,14 +94,12 @@ pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError
     // DescribeTags takes 20 ARNs a call.
     for chunk in arns.chunks(20) {
         let tags = cx
-            .retry(|| async {
+            .call("DescribeTags", || {
                 cx.clients
                     .elbv2
                     .describe_tags()
                     .set_resource_arns(Some(chunk.to_vec()))
                     .send()
-                    .await
-                    .aws("DescribeTags")
             })
             .await?;
         for d in tags.tag_descriptions() {
@@ -133,14 +125,12 @@ pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError
     // Security groups the controllers made in our VPC (not infra's own).
     if let Some(vpc) = scope.vpc_id {
         let groups = cx
-            .retry(|| async {
+            .call("DescribeSecurityGroups", || {
                 cx.clients
                     .ec2
                     .describe_security_groups()
                     .filters(filter("vpc-id", &[vpc]))
                     .send()
-                    .await
-                    .aws("DescribeSecurityGroups")
             })
             .await?;
         for g in groups.security_groups() {
@@ -166,15 +156,13 @@ pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError
     if !scope.subnet_ids.is_empty() {
         let subnets: Vec<&str> = scope.subnet_ids.iter().map(String::as_str).collect();
         let enis = cx
-            .retry(|| async {
+            .call("DescribeNetworkInterfaces", || {
                 cx.clients
                     .ec2
                     .describe_network_interfaces()
                     .filters(filter("subnet-id", &subnets))
                     .filters(filter("status", &["available"]))
                     .send()
-                    .await
-                    .aws("DescribeNetworkInterfaces")
             })
             .await?;
         for e in enis.network_interfaces() {

@@ -47,58 +47,46 @@ async fn arn_of(
     let (first, second) = id.split_once(':').unwrap_or((id, ""));
     let arn = match kind {
         "EksCluster" => cx
-            .retry(|| async {
-                cx.clients
-                    .eks
-                    .describe_cluster()
-                    .name(id)
-                    .send()
-                    .await
-                    .aws("DescribeCluster")
+            .call("DescribeCluster", || {
+                cx.clients.eks.describe_cluster().name(id).send()
             })
             .await?
             .cluster()
             .and_then(|c| c.arn())
             .map(String::from),
         "EksNodegroup" => cx
-            .retry(|| async {
+            .call("DescribeNodegroup", || {
                 cx.clients
                     .eks
                     .describe_nodegroup()
                     .cluster_name(first)
                     .nodegroup_name(second)
                     .send()
-                    .await
-                    .aws("DescribeNodegroup")
             })
             .await?
             .nodegroup()
             .and_then(|n| n.nodegroup_arn())
             .map(String::from),
         "EksAddon" => cx
-            .retry(|| async {
+            .call("DescribeAddon", || {
                 cx.clients
                     .eks
                     .describe_addon()
                     .cluster_name(first)
                     .addon_name(second)
                     .send()
-                    .await
-                    .aws("DescribeAddon")
             })
             .await?
             .addon()
             .and_then(|a| a.addon_arn())
             .map(String::from),
         "DbInstance" | "RdsClusterInstance" => cx
-            .retry(|| async {
+            .call("DescribeDBInstances", || {
                 cx.clients
                     .rds
                     .describe_db_instances()
                     .db_instance_identifier(id)
                     .send()
-                    .await
-                    .aws("DescribeDBInstances")
             })
             .await?
             .db_instances()
@@ -106,14 +94,12 @@ async fn arn_of(
             .and_then(|d| d.db_instance_arn())
             .map(String::from),
         "RdsCluster" => cx
-            .retry(|| async {
+            .call("DescribeDBClusters", || {
                 cx.clients
                     .rds
                     .describe_db_clusters()
                     .db_cluster_identifier(id)
                     .send()
-                    .await
-                    .aws("DescribeDBClusters")
             })
             .await?
             .db_clusters()
@@ -121,14 +107,12 @@ async fn arn_of(
             .and_then(|d| d.db_cluster_arn())
             .map(String::from),
         "DbSubnetGroup" => cx
-            .retry(|| async {
+            .call("DescribeDBSubnetGroups", || {
                 cx.clients
                     .rds
                     .describe_db_subnet_groups()
                     .db_subnet_group_name(id)
                     .send()
-                    .await
-                    .aws("DescribeDBSubnetGroups")
             })
             .await?
             .db_subnet_groups()
@@ -136,14 +120,12 @@ async fn arn_of(
             .and_then(|g| g.db_subnet_group_arn())
             .map(String::from),
         "DbParameterGroup" => cx
-            .retry(|| async {
+            .call("DescribeDBParameterGroups", || {
                 cx.clients
                     .rds
                     .describe_db_parameter_groups()
                     .db_parameter_group_name(id)
                     .send()
-                    .await
-                    .aws("DescribeDBParameterGroups")
             })
             .await?
             .db_parameter_groups()
@@ -151,14 +133,12 @@ async fn arn_of(
             .and_then(|g| g.db_parameter_group_arn())
             .map(String::from),
         "DbClusterParameterGroup" => cx
-            .retry(|| async {
+            .call("DescribeDBClusterParameterGroups", || {
                 cx.clients
                     .rds
                     .describe_db_cluster_parameter_groups()
                     .db_cluster_parameter_group_name(id)
                     .send()
-                    .await
-                    .aws("DescribeDBClusterParameterGroups")
             })
             .await?
             .db_cluster_parameter_groups()
@@ -261,15 +241,13 @@ async fn ec2_tags(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
-        cx.retry(|| async {
+        cx.call("CreateTags", || {
             cx.clients
                 .ec2
                 .create_tags()
                 .resources(id)
                 .set_tags(Some(tags.clone()))
                 .send()
-                .await
-                .aws("CreateTags")
         })
         .await?;
     }
@@ -278,15 +256,13 @@ async fn ec2_tags(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
             .iter()
             .map(|k| Tag::builder().key(k).build())
             .collect();
-        cx.retry(|| async {
+        cx.call("DeleteTags", || {
             cx.clients
                 .ec2
                 .delete_tags()
                 .resources(id)
                 .set_tags(Some(tags.clone()))
                 .send()
-                .await
-                .aws("DeleteTags")
         })
         .await?;
     }
@@ -404,28 +380,24 @@ async fn eks(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
     let arn = arn_of(cx, kind, id, outputs).await?;
     let tags: HashMap<String, String> = pairs.into_iter().collect();
     if !tags.is_empty() {
-        cx.retry(|| async {
+        cx.call("TagResource", || {
             cx.clients
                 .eks
                 .tag_resource()
                 .resource_arn(&arn)
                 .set_tags(Some(tags.clone()))
                 .send()
-                .await
-                .aws("TagResource")
         })
         .await?;
     }
     if !remove.is_empty() {
-        cx.retry(|| async {
+        cx.call("UntagResource", || {
             cx.clients
                 .eks
                 .untag_resource()
                 .resource_arn(&arn)
                 .set_tag_keys(Some(remove.clone()))
                 .send()
-                .await
-                .aws("UntagResource")
         })
         .await?;
     }
@@ -449,28 +421,24 @@ async fn rds(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
     if !tags.is_empty() {
-        cx.retry(|| async {
+        cx.call("AddTagsToResource", || {
             cx.clients
                 .rds
                 .add_tags_to_resource()
                 .resource_name(&arn)
                 .set_tags(Some(tags.clone()))
                 .send()
-                .await
-                .aws("AddTagsToResource")
         })
         .await?;
     }
     if !remove.is_empty() {
-        cx.retry(|| async {
+        cx.call("RemoveTagsFromResource", || {
             cx.clients
                 .rds
                 .remove_tags_from_resource()
                 .resource_name(&arn)
                 .set_tag_keys(Some(remove.clone()))
                 .send()
-                .await
-                .aws("RemoveTagsFromResource")
         })
         .await?;
     }
@@ -484,28 +452,24 @@ async fn sqs(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
     } = change;
     let tags: HashMap<String, String> = pairs.into_iter().collect();
     if !tags.is_empty() {
-        cx.retry(|| async {
+        cx.call("TagQueue", || {
             cx.clients
                 .sqs
                 .tag_queue()
                 .queue_url(id)
                 .set_tags(Some(tags.clone()))
                 .send()
-                .await
-                .aws("TagQueue")
         })
         .await?;
     }
     if !remove.is_empty() {
-        cx.retry(|| async {
+        cx.call("UntagQueue", || {
             cx.clients
                 .sqs
                 .untag_queue()
                 .queue_url(id)
                 .set_tag_keys(Some(remove.clone()))
                 .send()
-                .await
-                .aws("UntagQueue")
         })
         .await?;
     }
@@ -529,28 +493,24 @@ async fn eventbridge(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect();
     if !tags.is_empty() {
-        cx.retry(|| async {
+        cx.call("TagResource", || {
             cx.clients
                 .events
                 .tag_resource()
                 .resource_arn(&arn)
                 .set_tags(Some(tags.clone()))
                 .send()
-                .await
-                .aws("TagResource")
         })
         .await?;
     }
     if !remove.is_empty() {
-        cx.retry(|| async {
+        cx.call("UntagResource", || {
             cx.clients
                 .events
                 .untag_resource()
                 .resource_arn(&arn)
                 .set_tag_keys(Some(remove.clone()))
                 .send()
-                .await
-                .aws("UntagResource")
         })
         .await?;
     }
@@ -568,28 +528,24 @@ async fn kms(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
         .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
         .collect();
     if !tags.is_empty() {
-        cx.retry(|| async {
+        cx.call("TagResource", || {
             cx.clients
                 .kms
                 .tag_resource()
                 .key_id(id)
                 .set_tags(Some(tags.clone()))
                 .send()
-                .await
-                .aws("TagResource")
         })
         .await?;
     }
     if !remove.is_empty() {
-        cx.retry(|| async {
+        cx.call("UntagResource", || {
             cx.clients
                 .kms
                 .untag_resource()
                 .key_id(id)
                 .set_tag_keys(Some(remove.clone()))
                 .send()
-                .await
-                .aws("UntagResource")
         })
         .await?;
     }
@@ -607,7 +563,7 @@ async fn route53(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
-    cx.retry(|| async {
+    cx.call("ChangeTagsForResource", || {
         cx.clients
             .route53
             .change_tags_for_resource()
@@ -616,8 +572,6 @@ async fn route53(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
             .set_add_tags(Some(tags.clone()).filter(|t| !t.is_empty()))
             .set_remove_tag_keys(Some(remove.clone()).filter(|r| !r.is_empty()))
             .send()
-            .await
-            .aws("ChangeTagsForResource")
     })
     .await?;
     Ok(())
@@ -634,15 +588,13 @@ async fn acm(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect();
     if !tags.is_empty() {
-        cx.retry(|| async {
+        cx.call("AddTagsToCertificate", || {
             cx.clients
                 .acm
                 .add_tags_to_certificate()
                 .certificate_arn(id)
                 .set_tags(Some(tags.clone()))
                 .send()
-                .await
-                .aws("AddTagsToCertificate")
         })
         .await?;
     }
@@ -651,15 +603,13 @@ async fn acm(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
             .iter()
             .filter_map(|k| Tag::builder().key(k).build().ok())
             .collect();
-        cx.retry(|| async {
+        cx.call("RemoveTagsFromCertificate", || {
             cx.clients
                 .acm
                 .remove_tags_from_certificate()
                 .certificate_arn(id)
                 .set_tags(Some(tags.clone()))
                 .send()
-                .await
-                .aws("RemoveTagsFromCertificate")
         })
         .await?;
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -502,6 +503,35 @@ impl Cx {
                 other => return other,
             }
         }
+    }
+
+    /// One SDK call, retried like [`Cx::retry`], its error as an
+    /// [`AwsError`]: `cx.call("DeleteVpc", || ec2.delete_vpc().vpc_id(id).send())`.
+    pub async fn call<T, E, F, Fut>(&self, operation: &str, mut send: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        self.retry(|| {
+            let sent = send();
+            async move { sent.await.aws(operation) }
+        })
+        .await
+    }
+
+    /// Every item of a paginated list (`….into_paginator().items().send()`),
+    /// the whole walk retried like [`Cx::retry`].
+    pub async fn all<T, E, F>(&self, operation: &str, mut items: F) -> Result<Vec<T>, AwsError>
+    where
+        F: FnMut() -> PaginationStream<Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        self.retry(|| {
+            let stream = items();
+            async move { stream.collect::<Result<Vec<_>, _>>().await.aws(operation) }
+        })
+        .await
     }
 
     /// Retries errors of `class` (as well as transient ones) until `limit`,

@@ -717,20 +717,14 @@ pub async fn adopt(
     lock_timeout: std::time::Duration,
     confirm: &mut dyn FnMut(&[Mapped]) -> bool,
 ) -> anyhow::Result<Outcome> {
-    use crate::aws::SdkResultExt;
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| super::BadInput(format!("{shown}: cannot read: {e}")))?;
     let state = super::tfstate::parse(&shown, &text).map_err(|e| super::BadInput(e.to_string()))?;
     let region = prepared.loaded.file.region.get_ref().clone();
     let account = cx
-        .retry(|| async {
-            cx.clients
-                .sts
-                .get_caller_identity()
-                .send()
-                .await
-                .aws("GetCallerIdentity")
+        .call("GetCallerIdentity", || {
+            cx.clients.sts.get_caller_identity().send()
         })
         .await
         .map_err(crate::ops::Error::from)?

@@ -30,15 +30,10 @@ pub const ALL_STATUSES: [CertificateStatus; 7] = [
 
 pub async fn describe(cx: &Cx, arn: &str) -> Result<Option<CertificateDetail>, AwsError> {
     match cx
-        .retry(|| async {
-            cx.clients
+        .call("DescribeCertificate", || cx.clients
                 .acm
                 .describe_certificate()
-                .certificate_arn(arn)
-                .send()
-                .await
-                .aws("DescribeCertificate")
-        })
+                .certificate_arn(arn).send())
         .await
     {
         Ok(o) => Ok(o.certificate().cloned()),
@@ -118,15 +113,10 @@ fn sans(c: &CertificateDetail) -> Vec<String> {
 
 async fn tags_of(cx: &Cx, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
     let got = cx
-        .retry(|| async {
-            cx.clients
+        .call("ListTagsForCertificate", || cx.clients
                 .acm
                 .list_tags_for_certificate()
-                .certificate_arn(arn)
-                .send()
-                .await
-                .aws("ListTagsForCertificate")
-        })
+                .certificate_arn(arn).send())
         .await?;
     Ok(got
         .tags()
@@ -174,7 +164,7 @@ impl Kind for AcmCertificate {
             .acm
             .request_certificate()
             .domain_name(str_prop(t.props, "domain_name")?)
-            .set_subject_alternative_names(Some(super::eks_common::strings(
+            .set_subject_alternative_names(Some(super::strings(
                 t.props,
                 "subject_alternative_names",
             )))
@@ -204,19 +194,13 @@ impl Kind for AcmCertificate {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let listed = cx
-            .retry(|| async {
-                cx.clients
+            .all("ListCertificates", || cx.clients
                     .acm
                     .list_certificates()
                     .set_certificate_statuses(Some(ALL_STATUSES.to_vec()))
                     .max_items(1000)
                     .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .aws("ListCertificates")
-            })
+                    .items().send())
             .await?;
         let mut out = Vec::new();
         // ACM has no batch tag read: one call per certificate, then a describe for the env's own.
@@ -266,16 +250,11 @@ impl Kind for AcmCertificate {
         let (set, remove) = tag_delta(&live.props, t.props);
         if !set.is_empty() {
             let tags = acm_tags(set);
-            cx.retry(|| async {
-                cx.clients
+            cx.call("AddTagsToCertificate", || cx.clients
                     .acm
                     .add_tags_to_certificate()
                     .certificate_arn(&live.id)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-                    .await
-                    .aws("AddTagsToCertificate")
-            })
+                    .set_tags(Some(tags.clone())).send())
             .await?;
         }
         if !remove.is_empty() {
@@ -283,16 +262,11 @@ impl Kind for AcmCertificate {
                 .iter()
                 .filter_map(|k| Tag::builder().key(k).build().ok())
                 .collect();
-            cx.retry(|| async {
-                cx.clients
+            cx.call("RemoveTagsFromCertificate", || cx.clients
                     .acm
                     .remove_tags_from_certificate()
                     .certificate_arn(&live.id)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-                    .await
-                    .aws("RemoveTagsFromCertificate")
-            })
+                    .set_tags(Some(tags.clone())).send())
             .await?;
         }
         Ok(live.with_props(t.props.clone()))

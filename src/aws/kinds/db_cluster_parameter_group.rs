@@ -26,16 +26,11 @@ async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
     if params.is_empty() {
         return Ok(());
     }
-    cx.retry(|| async {
-        cx.clients
+    cx.call("ModifyDBClusterParameterGroup", || cx.clients
             .rds
             .modify_db_cluster_parameter_group()
             .db_cluster_parameter_group_name(name)
-            .set_parameters(Some(params.clone()))
-            .send()
-            .await
-            .aws("ModifyDBClusterParameterGroup")
-    })
+            .set_parameters(Some(params.clone())).send())
     .await?;
     Ok(())
 }
@@ -45,15 +40,10 @@ async fn describe(
     name: &str,
 ) -> Result<Option<aws_sdk_rds::types::DbClusterParameterGroup>, AwsError> {
     let got = cx
-        .retry(|| async {
-            cx.clients
+        .call("DescribeDBClusterParameterGroups", || cx.clients
                 .rds
                 .describe_db_cluster_parameter_groups()
-                .db_cluster_parameter_group_name(name)
-                .send()
-                .await
-                .aws("DescribeDBClusterParameterGroups")
-        })
+                .db_cluster_parameter_group_name(name).send())
         .await;
     Ok(got.or_missing()?.and_then(|o| o.db_cluster_parameter_groups().first().cloned()))
 }
@@ -69,19 +59,13 @@ async fn read_one(
         return Ok(None);
     };
     let params = cx
-        .retry(|| async {
-            cx.clients
+        .all("DescribeDBClusterParameters", || cx.clients
                 .rds
                 .describe_db_cluster_parameters()
                 .db_cluster_parameter_group_name(name)
                 .source("user")
                 .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .aws("DescribeDBClusterParameters")
-        })
+                .items().send())
         .await?;
     let values = planned_values(props, &params);
     let arn = g.db_cluster_parameter_group_arn().unwrap_or_default();

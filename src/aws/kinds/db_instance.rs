@@ -8,28 +8,20 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde_json::json;
 
+use super::{flag, int, major};
 use super::rds_common::{
     create_tags, describe_instance, final_snapshot_id, finish_delete, read_tags,
     wait_instance_available,
 };
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{Outputs, Props};
+use crate::model::Outputs;
 use crate::model::{KindInfo, Tier, Resend};
 
 pub struct DbInstance;
 
-fn int(p: &Props, k: &str) -> Option<i32> {
-    p.get(k).and_then(|v| v.as_i64()).map(|v| v as i32)
-}
 
-fn flag(p: &Props, k: &str) -> bool {
-    p.get(k).and_then(|v| v.as_bool()).unwrap_or(false)
-}
 
-fn major(version: &str) -> String {
-    version.split('.').next().unwrap_or_default().to_string()
-}
 
 fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
     // An Aurora cluster's instances are `RdsClusterInstance`s.
@@ -158,7 +150,7 @@ impl Kind for DbInstance {
             .db_instance_class(str_prop(t.props, "instance_class")?)
             .allocated_storage(int(t.props, "allocated_storage").unwrap_or(20))
             .db_subnet_group_name(str_prop(t.props, "db_subnet_group_name")?)
-            .set_vpc_security_group_ids(Some(super::eks_common::strings(
+            .set_vpc_security_group_ids(Some(super::strings(
                 t.props,
                 "vpc_security_group_ids",
             )))
@@ -187,18 +179,12 @@ impl Kind for DbInstance {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let all = cx
-            .retry(|| async {
-                cx.clients
+            .all("DescribeDBInstances", || cx.clients
                     .rds
                     .describe_db_instances()
                     .max_records(100)
                     .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .aws("DescribeDBInstances")
-            })
+                    .items().send())
             .await?;
         Ok(all
             .iter()
@@ -254,7 +240,7 @@ impl Kind for DbInstance {
                 .enable_iam_database_authentication(flag(t.props, "iam_database_authentication"));
         }
         if has("vpc_security_group_ids") {
-            call = call.set_vpc_security_group_ids(Some(super::eks_common::strings(
+            call = call.set_vpc_security_group_ids(Some(super::strings(
                 t.props,
                 "vpc_security_group_ids",
             )));
@@ -266,7 +252,7 @@ impl Kind for DbInstance {
         }
         if changed.iter().any(|c| c != "tags") {
             let call = call;
-            cx.retry(|| async { call.clone().send().await.aws("ModifyDBInstance") })
+            cx.call("ModifyDBInstance", || call.clone().send())
                 .await?;
             wait_instance_available(cx, t.address, &live.id, to_live).await?;
         }
@@ -299,7 +285,7 @@ impl Kind for DbInstance {
             None => call.skip_final_snapshot(true),
         };
         let sent = cx
-            .retry(|| async { call.clone().send().await.aws("DeleteDBInstance") })
+            .call("DeleteDBInstance", || call.clone().send())
             .await
             .map(|_| ());
         finish_delete(cx, live, "DB instance to be deleted", sent, || async {

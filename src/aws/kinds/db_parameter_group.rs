@@ -57,16 +57,11 @@ async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
     if params.is_empty() {
         return Ok(());
     }
-    cx.retry(|| async {
-        cx.clients
+    cx.call("ModifyDBParameterGroup", || cx.clients
             .rds
             .modify_db_parameter_group()
             .db_parameter_group_name(name)
-            .set_parameters(Some(params.clone()))
-            .send()
-            .await
-            .aws("ModifyDBParameterGroup")
-    })
+            .set_parameters(Some(params.clone())).send())
     .await?;
     Ok(())
 }
@@ -79,15 +74,10 @@ async fn read_one(
     owner: crate::model::Owner<'_>,
 ) -> Result<Option<Live>, AwsError> {
     let group = cx
-        .retry(|| async {
-            cx.clients
+        .call("DescribeDBParameterGroups", || cx.clients
                 .rds
                 .describe_db_parameter_groups()
-                .db_parameter_group_name(name)
-                .send()
-                .await
-                .aws("DescribeDBParameterGroups")
-        })
+                .db_parameter_group_name(name).send())
         .await;
     let Some(group) = group.or_missing()? else {
         return Ok(None);
@@ -96,19 +86,13 @@ async fn read_one(
         return Ok(None);
     };
     let params = cx
-        .retry(|| async {
-            cx.clients
+        .all("DescribeDBParameters", || cx.clients
                 .rds
                 .describe_db_parameters()
                 .db_parameter_group_name(name)
                 .source("user")
                 .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .aws("DescribeDBParameters")
-        })
+                .items().send())
         .await?;
     let values = planned_values(props, &params);
     let mut props = json!({
@@ -198,15 +182,10 @@ impl Kind for DbParameterGroup {
         }
         if changed.iter().any(|c| c == "tags") {
             let described = cx
-                .retry(|| async {
-                    cx.clients
+                .call("DescribeDBParameterGroups", || cx.clients
                         .rds
                         .describe_db_parameter_groups()
-                        .db_parameter_group_name(&live.id)
-                        .send()
-                        .await
-                        .aws("DescribeDBParameterGroups")
-                })
+                        .db_parameter_group_name(&live.id).send())
                 .await?;
             let arn = described
                 .db_parameter_groups()

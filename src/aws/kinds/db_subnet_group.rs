@@ -13,7 +13,7 @@ use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 pub struct DbSubnetGroup;
 
 fn subnets(props: &Props) -> Vec<String> {
-    super::eks_common::strings(props, "subnet_ids")
+    super::strings(props, "subnet_ids")
 }
 
 /// A group as read, without its tags (one more call).
@@ -73,18 +73,12 @@ impl Kind for DbSubnetGroup {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let groups = cx
-            .retry(|| async {
-                cx.clients
+            .all("DescribeDBSubnetGroups", || cx.clients
                     .rds
                     .describe_db_subnet_groups()
                     .max_records(100)
                     .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .aws("DescribeDBSubnetGroups")
-            })
+                    .items().send())
             .await?;
         let mut out = Vec::new();
         for g in groups.iter().filter(|g| g.db_subnet_group_name().is_some()) {
@@ -109,15 +103,10 @@ impl Kind for DbSubnetGroup {
             return Ok(None);
         };
         let found = cx
-            .retry(|| async {
-                cx.clients
+            .call("DescribeDBSubnetGroups", || cx.clients
                     .rds
                     .describe_db_subnet_groups()
-                    .db_subnet_group_name(name)
-                    .send()
-                    .await
-                    .aws("DescribeDBSubnetGroups")
-            })
+                    .db_subnet_group_name(name).send())
             .await;
         let Some(found) = found.or_missing()? else {
             return Ok(None);
@@ -143,32 +132,22 @@ impl Kind for DbSubnetGroup {
         changed: &[String],
     ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c != "tags") {
-            cx.retry(|| async {
-                cx.clients
+            cx.call("ModifyDBSubnetGroup", || cx.clients
                     .rds
                     .modify_db_subnet_group()
                     .db_subnet_group_name(&live.id)
                     .set_db_subnet_group_description(
                         opt_str(t.props, "description").map(String::from),
                     )
-                    .set_subnet_ids(Some(subnets(t.props)))
-                    .send()
-                    .await
-                    .aws("ModifyDBSubnetGroup")
-            })
+                    .set_subnet_ids(Some(subnets(t.props))).send())
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
             let described = cx
-                .retry(|| async {
-                    cx.clients
+                .call("DescribeDBSubnetGroups", || cx.clients
                         .rds
                         .describe_db_subnet_groups()
-                        .db_subnet_group_name(&live.id)
-                        .send()
-                        .await
-                        .aws("DescribeDBSubnetGroups")
-                })
+                        .db_subnet_group_name(&live.id).send())
                 .await?;
             let arn = described
                 .db_subnet_groups()

@@ -73,28 +73,24 @@ pub async fn sync(cx: &Cx, id: &str, old: &Props, new: &Props) -> Result<(), Aws
         .map(|k| Tag::builder().key(k).build())
         .collect();
     if !set.is_empty() {
-        cx.retry(|| async {
+        cx.call("CreateTags", || {
             cx.clients
                 .ec2
                 .create_tags()
                 .resources(id)
                 .set_tags(Some(set.clone()))
                 .send()
-                .await
-                .aws("CreateTags")
         })
         .await?;
     }
     if !remove.is_empty() {
-        cx.retry(|| async {
+        cx.call("DeleteTags", || {
             cx.clients
                 .ec2
                 .delete_tags()
                 .resources(id)
                 .set_tags(Some(remove.clone()))
                 .send()
-                .await
-                .aws("DeleteTags")
         })
         .await?;
     }

@@ -55,16 +55,11 @@ async fn describe(
     principal: &str,
 ) -> Result<Option<AccessEntry>, AwsError> {
     let got = cx
-        .retry(|| async {
-            cx.clients
+        .call("DescribeAccessEntry", || cx.clients
                 .eks
                 .describe_access_entry()
                 .cluster_name(cluster)
-                .principal_arn(principal)
-                .send()
-                .await
-                .aws("DescribeAccessEntry")
-        })
+                .principal_arn(principal).send())
         .await;
     Ok(got.or_missing()?.and_then(|o| o.access_entry().cloned()))
 }
@@ -89,19 +84,13 @@ pub async fn all_entries(
                 continue;
             }
             let principals = cx
-                .retry(|| async {
-                    cx.clients
+                .all("ListAccessEntries", || cx.clients
                         .eks
                         .list_access_entries()
                         .cluster_name(name)
                         .max_results(100)
                         .into_paginator()
-                        .items()
-                        .send()
-                        .collect::<Result<Vec<_>, _>>()
-                        .await
-                        .aws("ListAccessEntries")
-                })
+                        .items().send())
                 .await?;
             for principal in principals {
                 if let Some(e) = describe(cx, name, &principal).await? {
@@ -186,17 +175,12 @@ impl Kind for EksAccessEntry {
         let principal = str_prop(t.props, "principal_arn")?;
         if changed.iter().any(|c| c == "kubernetes_groups") {
             let groups = strings(t.props, "kubernetes_groups");
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UpdateAccessEntry", || cx.clients
                     .eks
                     .update_access_entry()
                     .cluster_name(cluster)
                     .principal_arn(principal)
-                    .set_kubernetes_groups(Some(groups.clone()))
-                    .send()
-                    .await
-                    .aws("UpdateAccessEntry")
-            })
+                    .set_kubernetes_groups(Some(groups.clone())).send())
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
@@ -218,16 +202,11 @@ impl Kind for EksAccessEntry {
         let cluster = str_prop(&live.props, "cluster_name")?;
         let principal = str_prop(&live.props, "principal_arn")?;
         let deleted = cx
-            .retry(|| async {
-                cx.clients
+            .call("DeleteAccessEntry", || cx.clients
                     .eks
                     .delete_access_entry()
                     .cluster_name(cluster)
-                    .principal_arn(principal)
-                    .send()
-                    .await
-                    .aws("DeleteAccessEntry")
-            })
+                    .principal_arn(principal).send())
             .await;
         deleted.gone_is_done()
     }

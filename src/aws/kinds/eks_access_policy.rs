@@ -11,7 +11,7 @@ use super::eks_access_entry::all_entries;
 use super::eks_common::{read_tags, sorted};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{AwsError, Cx, ErrorClass};
 use crate::model::Props;
 use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
@@ -28,7 +28,7 @@ fn key(cluster: &str, principal: &str, policy: &str) -> String {
 fn scope_of(props: &Props) -> AccessScope {
     let scope = props.get("access_scope").and_then(|s| s.as_object());
     let namespaces = scope
-        .map(|s| super::eks_common::strings(s, "namespaces"))
+        .map(|s| super::strings(s, "namespaces"))
         .unwrap_or_default();
     let kind = scope
         .and_then(|s| s.get("type"))
@@ -68,19 +68,13 @@ pub async fn associated(
     principal: &str,
 ) -> Result<Vec<AssociatedAccessPolicy>, AwsError> {
     let got = cx
-        .retry(|| async {
-            cx.clients
+        .all("ListAssociatedAccessPolicies", || cx.clients
                 .eks
                 .list_associated_access_policies()
                 .cluster_name(cluster)
                 .principal_arn(principal)
                 .max_results(100)
-                .into_paginator()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .aws("ListAssociatedAccessPolicies")
-        })
+                .into_paginator().send())
         .await;
     match got {
         Ok(pages) => Ok(pages
@@ -99,18 +93,13 @@ async fn associate(cx: &Cx, props: &Props) -> Result<(), AwsError> {
         str_prop(props, "policy_arn")?,
     );
     let scope = scope_of(props);
-    cx.retry(|| async {
-        cx.clients
+    cx.call("AssociateAccessPolicy", || cx.clients
             .eks
             .associate_access_policy()
             .cluster_name(cluster)
             .principal_arn(principal)
             .policy_arn(policy)
-            .access_scope(scope.clone())
-            .send()
-            .await
-            .aws("AssociateAccessPolicy")
-    })
+            .access_scope(scope.clone()).send())
     .await?;
     Ok(())
 }
@@ -183,17 +172,12 @@ impl Kind for EksAccessPolicyAssociation {
             str_prop(&live.props, "policy_arn")?,
         );
         let deleted = cx
-            .retry(|| async {
-                cx.clients
+            .call("DisassociateAccessPolicy", || cx.clients
                     .eks
                     .disassociate_access_policy()
                     .cluster_name(cluster)
                     .principal_arn(principal)
-                    .policy_arn(policy)
-                    .send()
-                    .await
-                    .aws("DisassociateAccessPolicy")
-            })
+                    .policy_arn(policy).send())
             .await;
         deleted.gone_is_done()
     }
@@ -225,14 +209,9 @@ pub async fn cluster_admins(
 /// (an assumed role's session becomes its role).
 pub async fn caller_principal(cx: &Cx) -> Result<String, AwsError> {
     let me = cx
-        .retry(|| async {
-            cx.clients
+        .call("GetCallerIdentity", || cx.clients
                 .sts
-                .get_caller_identity()
-                .send()
-                .await
-                .aws("GetCallerIdentity")
-        })
+                .get_caller_identity().send())
         .await?;
     let arn = me.arn().unwrap_or_default();
     Ok(

@@ -62,16 +62,11 @@ impl EksAddon {
         name: &str,
     ) -> Result<Option<aws_sdk_eks::types::Addon>, AwsError> {
         match cx
-            .retry(|| async {
-                cx.clients
+            .call("DescribeAddon", || cx.clients
                     .eks
                     .describe_addon()
                     .cluster_name(cluster)
-                    .addon_name(name)
-                    .send()
-                    .await
-                    .aws("DescribeAddon")
-            })
+                    .addon_name(name).send())
             .await
         {
             Ok(o) => Ok(o.addon().cloned()),
@@ -83,30 +78,20 @@ impl EksAddon {
     /// The newest version compatible with the cluster's Kubernetes version.
     async fn newest(&self, cx: &Cx, cluster: &str, name: &str) -> Result<String, AwsError> {
         let k8s = cx
-            .retry(|| async {
-                cx.clients
+            .call("DescribeCluster", || cx.clients
                     .eks
                     .describe_cluster()
-                    .name(cluster)
-                    .send()
-                    .await
-                    .aws("DescribeCluster")
-            })
+                    .name(cluster).send())
             .await?
             .cluster()
             .and_then(|c| c.version().map(String::from))
             .unwrap_or_default();
         let out = cx
-            .retry(|| async {
-                cx.clients
+            .call("DescribeAddonVersions", || cx.clients
                     .eks
                     .describe_addon_versions()
                     .addon_name(name)
-                    .kubernetes_version(&k8s)
-                    .send()
-                    .await
-                    .aws("DescribeAddonVersions")
-            })
+                    .kubernetes_version(&k8s).send())
             .await?;
         let mut versions: Vec<String> = out
             .addons()
@@ -229,18 +214,12 @@ impl Kind for EksAddon {
             .filter_map(|c| c.name())
         {
             let names = match cx
-                .retry(|| async {
-                    cx.clients
+                .all("ListAddons", || cx.clients
                         .eks
                         .list_addons()
                         .cluster_name(cluster)
                         .into_paginator()
-                        .items()
-                        .send()
-                        .collect::<Result<Vec<_>, _>>()
-                        .await
-                        .aws("ListAddons")
-                })
+                        .items().send())
                 .await
             {
                 Ok(n) => n,
@@ -269,8 +248,7 @@ impl Kind for EksAddon {
             .iter()
             .any(|c| c == "version" || c == "service_account_role_arn")
         {
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UpdateAddon", || cx.clients
                     .eks
                     .update_addon()
                     .cluster_name(cluster)
@@ -279,11 +257,7 @@ impl Kind for EksAddon {
                     .set_service_account_role_arn(
                         opt_str(t.props, "service_account_role_arn").map(String::from),
                     )
-                    .resolve_conflicts(conflicts(t.props))
-                    .send()
-                    .await
-                    .aws("UpdateAddon")
-            })
+                    .resolve_conflicts(conflicts(t.props)).send())
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
@@ -308,16 +282,11 @@ impl Kind for EksAddon {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let (cluster, name) = split(&live.id);
         let address = live.address.as_deref().unwrap_or(&live.id);
-        cx.retry(|| async {
-            cx.clients
+        cx.call("DeleteAddon", || cx.clients
                 .eks
                 .delete_addon()
                 .cluster_name(cluster)
-                .addon_name(name)
-                .send()
-                .await
-                .aws("DeleteAddon")
-        })
+                .addon_name(name).send())
         .await
         .gone_is_done()?;
         cx.wait_for(

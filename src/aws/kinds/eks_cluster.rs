@@ -9,6 +9,7 @@ use aws_sdk_eks::types::{
 };
 use serde_json::json;
 
+use super::flag;
 use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
@@ -18,9 +19,6 @@ use crate::model::{KindInfo, Tier, Resend};
 
 pub struct EksCluster;
 
-fn flag(props: &Props, key: &str) -> bool {
-    props.get(key).and_then(|v| v.as_bool()).unwrap_or(false)
-}
 
 fn logging(props: &Props) -> Logging {
     let enabled: Vec<LogType> = strings(props, "log_types")
@@ -151,15 +149,10 @@ impl EksCluster {
         name: &str,
     ) -> Result<Option<aws_sdk_eks::types::Cluster>, AwsError> {
         match cx
-            .retry(|| async {
-                cx.clients
+            .call("DescribeCluster", || cx.clients
                     .eks
                     .describe_cluster()
-                    .name(name)
-                    .send()
-                    .await
-                    .aws("DescribeCluster")
-            })
+                    .name(name).send())
             .await
         {
             Ok(out) => Ok(out.cluster().cloned()),
@@ -298,37 +291,26 @@ impl Kind for EksCluster {
                     Some(strings(t.props, "public_access_cidrs")).filter(|c| !c.is_empty()),
                 )
                 .build();
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UpdateClusterConfig", || cx.clients
                     .eks
                     .update_cluster_config()
                     .name(name)
-                    .resources_vpc_config(vpc.clone())
-                    .send()
-                    .await
-                    .aws("UpdateClusterConfig")
-            })
+                    .resources_vpc_config(vpc.clone()).send())
             .await?;
             self.wait_active(cx, t.address, name).await?;
         }
         if has("log_types") {
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UpdateClusterConfig", || cx.clients
                     .eks
                     .update_cluster_config()
                     .name(name)
-                    .logging(logging(t.props))
-                    .send()
-                    .await
-                    .aws("UpdateClusterConfig")
-            })
+                    .logging(logging(t.props)).send())
             .await?;
             self.wait_active(cx, t.address, name).await?;
         }
         if has("authentication_mode") {
             let mode = AuthenticationMode::from(str_prop(t.props, "authentication_mode")?);
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UpdateClusterConfig", || cx.clients
                     .eks
                     .update_cluster_config()
                     .name(name)
@@ -336,11 +318,7 @@ impl Kind for EksCluster {
                         UpdateAccessConfigRequest::builder()
                             .authentication_mode(mode.clone())
                             .build(),
-                    )
-                    .send()
-                    .await
-                    .aws("UpdateClusterConfig")
-            })
+                    ).send())
             .await?;
             self.wait_active(cx, t.address, name).await?;
         }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{AwsError, Cx, ErrorClass};
 use crate::model::{Owner, Props, TAG_ADDRESS, is_foreign_tag, readable};
 
 /// `(address, comparable tags)` when the tags say this env; `None` otherwise.
@@ -44,7 +44,7 @@ pub fn iam_propagation(e: AwsError) -> AwsError {
 
 pub async fn list_clusters(cx: &Cx) -> Result<std::sync::Arc<Vec<String>>, AwsError> {
     cx.shared("eks:clusters", || {
-        cx.retry(|| async {
+        cx.all("ListClusters", || {
             cx.clients
                 .eks
                 .list_clusters()
@@ -52,9 +52,6 @@ pub async fn list_clusters(cx: &Cx) -> Result<std::sync::Arc<Vec<String>>, AwsEr
                 .into_paginator()
                 .items()
                 .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .aws("ListClusters")
         })
     })
     .await
@@ -63,43 +60,31 @@ pub async fn list_clusters(cx: &Cx) -> Result<std::sync::Arc<Vec<String>>, AwsEr
 pub async fn set_tags(cx: &Cx, arn: &str, old: &Props, new: &Props) -> Result<(), AwsError> {
     let (set, remove) = super::tagged::tag_delta(old, new);
     if !set.is_empty() {
-        cx.retry(|| async {
+        cx.call("TagResource", || {
             cx.clients
                 .eks
                 .tag_resource()
                 .resource_arn(arn)
                 .set_tags(Some(set.clone()))
                 .send()
-                .await
-                .aws("TagResource")
         })
         .await?;
     }
     if !remove.is_empty() {
-        cx.retry(|| async {
+        cx.call("UntagResource", || {
             cx.clients
                 .eks
                 .untag_resource()
                 .resource_arn(arn)
                 .set_tag_keys(Some(remove.clone()))
                 .send()
-                .await
-                .aws("UntagResource")
         })
         .await?;
     }
     Ok(())
 }
 
-pub fn strings(props: &Props, key: &str) -> Vec<String> {
-    props
-        .get(key)
-        .and_then(|v| v.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(String::from))
-        .collect()
-}
+pub(crate) use super::strings;
 
 pub fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
@@ -117,14 +102,8 @@ pub async fn env_clusters(
         let mut out = Vec::new();
         for name in list_clusters(cx).await?.iter() {
             let got = cx
-                .retry(|| async {
-                    cx.clients
-                        .eks
-                        .describe_cluster()
-                        .name(name)
-                        .send()
-                        .await
-                        .aws("DescribeCluster")
+                .call("DescribeCluster", || {
+                    cx.clients.eks.describe_cluster().name(name).send()
                 })
                 .await;
             let cluster = match got {

@@ -12,6 +12,7 @@ use aws_sdk_eks::types::{
 };
 use serde_json::{Value, json};
 
+use super::int;
 use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{GoneIsDone, OrMissing};
@@ -21,9 +22,6 @@ use crate::model::{KindInfo, Tier, Resend};
 
 pub struct EksNodegroup;
 
-fn int(props: &Props, key: &str) -> Option<i32> {
-    props.get(key).and_then(|v| v.as_i64()).map(|v| v as i32)
-}
 
 fn labels(props: &Props) -> HashMap<String, String> {
     props
@@ -109,16 +107,11 @@ impl EksNodegroup {
         name: &str,
     ) -> Result<Option<aws_sdk_eks::types::Nodegroup>, AwsError> {
         let got = cx
-            .retry(|| async {
-                cx.clients
+            .call("DescribeNodegroup", || cx.clients
                     .eks
                     .describe_nodegroup()
                     .cluster_name(cluster)
-                    .nodegroup_name(name)
-                    .send()
-                    .await
-                    .aws("DescribeNodegroup")
-            })
+                    .nodegroup_name(name).send())
             .await;
         Ok(got.or_missing()?.and_then(|o| o.nodegroup().cloned()))
     }
@@ -219,18 +212,12 @@ impl Kind for EksNodegroup {
             .filter_map(|c| c.name())
         {
             let names = cx
-                .retry(|| async {
-                    cx.clients
+                .all("ListNodegroups", || cx.clients
                         .eks
                         .list_nodegroups()
                         .cluster_name(cluster)
                         .into_paginator()
-                        .items()
-                        .send()
-                        .collect::<Result<Vec<_>, _>>()
-                        .await
-                        .aws("ListNodegroups")
-                })
+                        .items().send())
                 .await;
             let Some(names) = names.or_missing()? else {
                 continue;
@@ -308,7 +295,7 @@ impl Kind for EksNodegroup {
         }
         if any {
             let call = call;
-            cx.retry(|| async { call.clone().send().await.aws("UpdateNodegroupConfig") })
+            cx.call("UpdateNodegroupConfig", || call.clone().send())
                 .await?;
             self.wait_active(cx, t.address, cluster, name).await?;
         }
@@ -322,16 +309,11 @@ impl Kind for EksNodegroup {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let (cluster, name) = split(&live.id);
         let address = live.address.as_deref().unwrap_or(&live.id);
-        cx.retry(|| async {
-            cx.clients
+        cx.call("DeleteNodegroup", || cx.clients
                 .eks
                 .delete_nodegroup()
                 .cluster_name(cluster)
-                .nodegroup_name(name)
-                .send()
-                .await
-                .aws("DeleteNodegroup")
-        })
+                .nodegroup_name(name).send())
         .await
         .gone_is_done()?;
         cx.wait_for(

@@ -49,16 +49,11 @@ async fn describe(
     id: &str,
 ) -> Result<Option<PodIdentityAssociation>, AwsError> {
     let got = cx
-        .retry(|| async {
-            cx.clients
+        .call("DescribePodIdentityAssociation", || cx.clients
                 .eks
                 .describe_pod_identity_association()
                 .cluster_name(cluster)
-                .association_id(id)
-                .send()
-                .await
-                .aws("DescribePodIdentityAssociation")
-        })
+                .association_id(id).send())
         .await;
     Ok(got.or_missing()?.and_then(|o| o.association().cloned()))
 }
@@ -71,17 +66,12 @@ async fn find(
     service_account: &str,
 ) -> Result<Option<String>, AwsError> {
     let listed = cx
-        .retry(|| async {
-            cx.clients
+        .call("ListPodIdentityAssociations", || cx.clients
                 .eks
                 .list_pod_identity_associations()
                 .cluster_name(cluster)
                 .namespace(namespace)
-                .service_account(service_account)
-                .send()
-                .await
-                .aws("ListPodIdentityAssociations")
-        })
+                .service_account(service_account).send())
         .await?;
     Ok(listed
         .associations()
@@ -161,19 +151,13 @@ impl Kind for EksPodIdentityAssociation {
         for cluster in env_clusters(cx, scope.owner).await?.iter() {
             let Some(name) = cluster.name() else { continue };
             let listed = cx
-                .retry(|| async {
-                    cx.clients
+                .all("ListPodIdentityAssociations", || cx.clients
                         .eks
                         .list_pod_identity_associations()
                         .cluster_name(name)
                         .max_results(100)
                         .into_paginator()
-                        .items()
-                        .send()
-                        .collect::<Result<Vec<_>, _>>()
-                        .await
-                        .aws("ListPodIdentityAssociations")
-                })
+                        .items().send())
                 .await?;
             for summary in listed {
                 let Some(id) = summary.association_id() else {
@@ -201,17 +185,12 @@ impl Kind for EksPodIdentityAssociation {
         let cluster = str_prop(t.props, "cluster_name")?;
         if changed.iter().any(|c| c == "role_arn") {
             let role = str_prop(t.props, "role_arn")?;
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UpdatePodIdentityAssociation", || cx.clients
                     .eks
                     .update_pod_identity_association()
                     .cluster_name(cluster)
                     .association_id(&live.id)
-                    .role_arn(role)
-                    .send()
-                    .await
-                    .aws("UpdatePodIdentityAssociation")
-            })
+                    .role_arn(role).send())
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
@@ -232,16 +211,11 @@ impl Kind for EksPodIdentityAssociation {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let cluster = str_prop(&live.props, "cluster_name")?;
         let deleted = cx
-            .retry(|| async {
-                cx.clients
+            .call("DeletePodIdentityAssociation", || cx.clients
                     .eks
                     .delete_pod_identity_association()
                     .cluster_name(cluster)
-                    .association_id(&live.id)
-                    .send()
-                    .await
-                    .aws("DeletePodIdentityAssociation")
-            })
+                    .association_id(&live.id).send())
             .await;
         deleted.gone_is_done()
     }

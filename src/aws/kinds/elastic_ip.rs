@@ -50,15 +50,10 @@ impl Kind for ElasticIp {
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         // DescribeAddresses is not paginated: one call returns every address.
         let out = cx
-            .retry(|| async {
-                cx.clients
+            .call("DescribeAddresses", || cx.clients
                     .ec2
                     .describe_addresses()
-                    .filters(env_filter(scope.owner))
-                    .send()
-                    .await
-                    .aws("DescribeAddresses")
-            })
+                    .filters(env_filter(scope.owner)).send())
             .await?;
         Ok(out
             .addresses()

@@ -44,16 +44,11 @@ async fn put(cx: &Cx, props: &Props, tags: Option<Vec<Tag>>) -> Result<String, A
         .arn(str_prop(props, "target_arn")?)
         .build()
         .map_err(|e| AwsError::local("PutTargets", e.to_string()))?;
-    cx.retry(|| async {
-        cx.clients
+    cx.call("PutTargets", || cx.clients
             .events
             .put_targets()
             .rule(name)
-            .targets(target.clone())
-            .send()
-            .await
-            .aws("PutTargets")
-    })
+            .targets(target.clone()).send())
     .await?;
     Ok(out.rule_arn().unwrap_or_default().to_string())
 }
@@ -90,15 +85,10 @@ impl Kind for EventRule {
             let name = r.arn.rsplit('/').next().unwrap_or_default().to_string();
             // The listing carries pattern and description; targets need one call per rule.
             let targets = match cx
-                .retry(|| async {
-                    cx.clients
+                .call("ListTargetsByRule", || cx.clients
                         .events
                         .list_targets_by_rule()
-                        .rule(&name)
-                        .send()
-                        .await
-                        .aws("ListTargetsByRule")
-                })
+                        .rule(&name).send())
                 .await
             {
                 Ok(t) => t,
@@ -143,29 +133,19 @@ impl Kind for EventRule {
                 .into_iter()
                 .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
                 .collect();
-            cx.retry(|| async {
-                cx.clients
+            cx.call("TagResource", || cx.clients
                     .events
                     .tag_resource()
                     .resource_arn(&arn)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-                    .await
-                    .aws("TagResource")
-            })
+                    .set_tags(Some(tags.clone())).send())
             .await?;
         }
         if !remove.is_empty() {
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UntagResource", || cx.clients
                     .events
                     .untag_resource()
                     .resource_arn(&arn)
-                    .set_tag_keys(Some(remove.clone()))
-                    .send()
-                    .await
-                    .aws("UntagResource")
-            })
+                    .set_tag_keys(Some(remove.clone())).send())
             .await?;
         }
         Ok(live.with_props(t.props.clone()))
@@ -176,27 +156,17 @@ impl Kind for EventRule {
             .unwrap_or("target")
             .to_string();
         let removed = cx
-            .retry(|| async {
-                cx.clients
+            .call("RemoveTargets", || cx.clients
                     .events
                     .remove_targets()
                     .rule(&live.id)
-                    .ids(&id)
-                    .send()
-                    .await
-                    .aws("RemoveTargets")
-            })
+                    .ids(&id).send())
             .await;
         removed.gone_is_done()?;
-        cx.retry(|| async {
-            cx.clients
+        cx.call("DeleteRule", || cx.clients
                 .events
                 .delete_rule()
-                .name(&live.id)
-                .send()
-                .await
-                .aws("DeleteRule")
-        })
+                .name(&live.id).send())
         .await
         .gone_is_done()
     }

@@ -6,7 +6,7 @@
 use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
 use serde_json::Value;
 
-use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::aws::{AwsError, Cx};
 use crate::model::{Owner, TAG_ADDRESS, is_foreign_tag, readable};
 
 /// Every role tagged with this env.
@@ -22,7 +22,7 @@ async fn all_env_roles(cx: &Cx, owner: Owner<'_>) -> Result<Vec<RoleDetail>, Aws
     let mut marker: Option<String> = None;
     loop {
         let page = cx
-            .retry(|| async {
+            .call("GetAccountAuthorizationDetails", || {
                 cx.clients
                     .iam
                     .get_account_authorization_details()
@@ -30,8 +30,6 @@ async fn all_env_roles(cx: &Cx, owner: Owner<'_>) -> Result<Vec<RoleDetail>, Aws
                     .max_items(1000)
                     .set_marker(marker.clone())
                     .send()
-                    .await
-                    .aws("GetAccountAuthorizationDetails")
             })
             .await?;
         roles.extend(

@@ -61,15 +61,10 @@ impl Kind for IamInstanceProfile {
             // run killed between the two calls left it. Ours if its tags say so.
             Err(e) if e.code == "EntityAlreadyExists" => {
                 let got = cx
-                    .retry(|| async {
-                        cx.clients
+                    .call("GetInstanceProfile", || cx.clients
                             .iam
                             .get_instance_profile()
-                            .instance_profile_name(name)
-                            .send()
-                            .await
-                            .aws("GetInstanceProfile")
-                    })
+                            .instance_profile_name(name).send())
                     .await?;
                 let p = got.instance_profile().ok_or(e.clone())?;
                 if !ours(p.tags(), cx.owner()) || address_of(p.tags()).as_deref() != Some(t.address)
@@ -87,16 +82,11 @@ impl Kind for IamInstanceProfile {
             Err(e) => return Err(e),
         };
         if !roles.iter().any(|r| r == role) {
-            cx.retry(|| async {
-                cx.clients
+            cx.call("AddRoleToInstanceProfile", || cx.clients
                     .iam
                     .add_role_to_instance_profile()
                     .instance_profile_name(name)
-                    .role_name(role)
-                    .send()
-                    .await
-                    .aws("AddRoleToInstanceProfile")
-            })
+                    .role_name(role).send())
             .await?;
         }
         Ok(t.made_with(name.to_string(), outputs(name, &arn)))
@@ -126,15 +116,10 @@ impl Kind for IamInstanceProfile {
             return Ok(None);
         };
         let got = cx
-            .retry(|| async {
-                cx.clients
+            .call("GetInstanceProfile", || cx.clients
                     .iam
                     .get_instance_profile()
-                    .instance_profile_name(name)
-                    .send()
-                    .await
-                    .aws("GetInstanceProfile")
-            })
+                    .instance_profile_name(name).send())
             .await;
         let Some(got) = got.or_missing()? else {
             return Ok(None);
@@ -161,16 +146,11 @@ impl Kind for IamInstanceProfile {
             let role = str_prop(t.props, "role")?;
             if let Some(old) = live.props.get("role").and_then(|r| r.as_str()) {
                 let removed = cx
-                    .retry(|| async {
-                        cx.clients
+                    .call("RemoveRoleFromInstanceProfile", || cx.clients
                             .iam
                             .remove_role_from_instance_profile()
                             .instance_profile_name(&live.id)
-                            .role_name(old)
-                            .send()
-                            .await
-                            .aws("RemoveRoleFromInstanceProfile")
-                    })
+                            .role_name(old).send())
                     .await;
                 if let Err(e) = removed
                     && e.class != ErrorClass::NotFound
@@ -178,43 +158,28 @@ impl Kind for IamInstanceProfile {
                     return Err(e);
                 }
             }
-            cx.retry(|| async {
-                cx.clients
+            cx.call("AddRoleToInstanceProfile", || cx.clients
                     .iam
                     .add_role_to_instance_profile()
                     .instance_profile_name(&live.id)
-                    .role_name(role)
-                    .send()
-                    .await
-                    .aws("AddRoleToInstanceProfile")
-            })
+                    .role_name(role).send())
             .await?;
         }
         let (set, remove) = super::iam_role::tag_delta(&live.props, t.props);
         if !set.is_empty() {
-            cx.retry(|| async {
-                cx.clients
+            cx.call("TagInstanceProfile", || cx.clients
                     .iam
                     .tag_instance_profile()
                     .instance_profile_name(&live.id)
-                    .set_tags(Some(set.clone()))
-                    .send()
-                    .await
-                    .aws("TagInstanceProfile")
-            })
+                    .set_tags(Some(set.clone())).send())
             .await?;
         }
         if !remove.is_empty() {
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UntagInstanceProfile", || cx.clients
                     .iam
                     .untag_instance_profile()
                     .instance_profile_name(&live.id)
-                    .set_tag_keys(Some(remove.clone()))
-                    .send()
-                    .await
-                    .aws("UntagInstanceProfile")
-            })
+                    .set_tag_keys(Some(remove.clone())).send())
             .await?;
         }
         Ok(live.with_props(t.props.clone()))
@@ -223,28 +188,18 @@ impl Kind for IamInstanceProfile {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         if let Some(role) = live.props.get("role").and_then(|r| r.as_str()) {
             let removed = cx
-                .retry(|| async {
-                    cx.clients
+                .call("RemoveRoleFromInstanceProfile", || cx.clients
                         .iam
                         .remove_role_from_instance_profile()
                         .instance_profile_name(&live.id)
-                        .role_name(role)
-                        .send()
-                        .await
-                        .aws("RemoveRoleFromInstanceProfile")
-                })
+                        .role_name(role).send())
                 .await;
             removed.gone_is_done()?;
         }
-        cx.retry(|| async {
-            cx.clients
+        cx.call("DeleteInstanceProfile", || cx.clients
                 .iam
                 .delete_instance_profile()
-                .instance_profile_name(&live.id)
-                .send()
-                .await
-                .aws("DeleteInstanceProfile")
-        })
+                .instance_profile_name(&live.id).send())
         .await
         .gone_is_done()
     }

@@ -68,29 +68,19 @@ impl Kind for IamOidcProvider {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let list = cx
-            .retry(|| async {
-                cx.clients
+            .call("ListOpenIDConnectProviders", || cx.clients
                     .iam
-                    .list_open_id_connect_providers()
-                    .send()
-                    .await
-                    .aws("ListOpenIDConnectProviders")
-            })
+                    .list_open_id_connect_providers().send())
             .await?;
         let mut out = Vec::new();
         // IAM has no batch read of providers: one call each (there is one per cluster).
         for p in list.open_id_connect_provider_list() {
             let Some(arn) = p.arn() else { continue };
             let got = cx
-                .retry(|| async {
-                    cx.clients
+                .call("GetOpenIDConnectProvider", || cx.clients
                         .iam
                         .get_open_id_connect_provider()
-                        .open_id_connect_provider_arn(arn)
-                        .send()
-                        .await
-                        .aws("GetOpenIDConnectProvider")
-                })
+                        .open_id_connect_provider_arn(arn).send())
                 .await;
             let Some(got) = got.or_missing()? else {
                 continue;
@@ -121,29 +111,19 @@ impl Kind for IamOidcProvider {
             let old = client_ids(&live.props);
             let new = client_ids(t.props);
             for id in new.iter().filter(|i| !old.contains(i)) {
-                cx.retry(|| async {
-                    cx.clients
+                cx.call("AddClientIDToOpenIDConnectProvider", || cx.clients
                         .iam
                         .add_client_id_to_open_id_connect_provider()
                         .open_id_connect_provider_arn(&live.id)
-                        .client_id(id)
-                        .send()
-                        .await
-                        .aws("AddClientIDToOpenIDConnectProvider")
-                })
+                        .client_id(id).send())
                 .await?;
             }
             for id in old.iter().filter(|i| !new.contains(i)) {
-                cx.retry(|| async {
-                    cx.clients
+                cx.call("RemoveClientIDFromOpenIDConnectProvider", || cx.clients
                         .iam
                         .remove_client_id_from_open_id_connect_provider()
                         .open_id_connect_provider_arn(&live.id)
-                        .client_id(id)
-                        .send()
-                        .await
-                        .aws("RemoveClientIDFromOpenIDConnectProvider")
-                })
+                        .client_id(id).send())
                 .await?;
             }
         }
@@ -154,29 +134,19 @@ impl Kind for IamOidcProvider {
                 .filter(|t| t.key() != TAG_ENV && t.key() != TAG_ADDRESS)
                 .collect();
             if !set.is_empty() {
-                cx.retry(|| async {
-                    cx.clients
+                cx.call("TagOpenIDConnectProvider", || cx.clients
                         .iam
                         .tag_open_id_connect_provider()
                         .open_id_connect_provider_arn(&live.id)
-                        .set_tags(Some(set.clone()))
-                        .send()
-                        .await
-                        .aws("TagOpenIDConnectProvider")
-                })
+                        .set_tags(Some(set.clone())).send())
                 .await?;
             }
             if !remove.is_empty() {
-                cx.retry(|| async {
-                    cx.clients
+                cx.call("UntagOpenIDConnectProvider", || cx.clients
                         .iam
                         .untag_open_id_connect_provider()
                         .open_id_connect_provider_arn(&live.id)
-                        .set_tag_keys(Some(remove.clone()))
-                        .send()
-                        .await
-                        .aws("UntagOpenIDConnectProvider")
-                })
+                        .set_tag_keys(Some(remove.clone())).send())
                 .await?;
             }
         }
@@ -184,15 +154,10 @@ impl Kind for IamOidcProvider {
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        cx.retry(|| async {
-            cx.clients
+        cx.call("DeleteOpenIDConnectProvider", || cx.clients
                 .iam
                 .delete_open_id_connect_provider()
-                .open_id_connect_provider_arn(&live.id)
-                .send()
-                .await
-                .aws("DeleteOpenIDConnectProvider")
-        })
+                .open_id_connect_provider_arn(&live.id).send())
         .await
         .gone_is_done()
     }

@@ -88,57 +88,37 @@ impl Kind for IamRole {
     ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "assume_role_policy") {
             let doc = policy_text(t.props)?;
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UpdateAssumeRolePolicy", || cx.clients
                     .iam
                     .update_assume_role_policy()
                     .role_name(&live.id)
-                    .policy_document(&doc)
-                    .send()
-                    .await
-                    .aws("UpdateAssumeRolePolicy")
-            })
+                    .policy_document(&doc).send())
             .await?;
         }
         if changed.iter().any(|c| c == "_description") {
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UpdateRole", || cx.clients
                     .iam
                     .update_role()
                     .role_name(&live.id)
-                    .description(opt_str(t.props, "_description").unwrap_or_default())
-                    .send()
-                    .await
-                    .aws("UpdateRole")
-            })
+                    .description(opt_str(t.props, "_description").unwrap_or_default()).send())
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
             let (set, remove) = tag_delta(&live.props, t.props);
             if !set.is_empty() {
-                cx.retry(|| async {
-                    cx.clients
+                cx.call("TagRole", || cx.clients
                         .iam
                         .tag_role()
                         .role_name(&live.id)
-                        .set_tags(Some(set.clone()))
-                        .send()
-                        .await
-                        .aws("TagRole")
-                })
+                        .set_tags(Some(set.clone())).send())
                 .await?;
             }
             if !remove.is_empty() {
-                cx.retry(|| async {
-                    cx.clients
+                cx.call("UntagRole", || cx.clients
                         .iam
                         .untag_role()
                         .role_name(&live.id)
-                        .set_tag_keys(Some(remove.clone()))
-                        .send()
-                        .await
-                        .aws("UntagRole")
-                })
+                        .set_tag_keys(Some(remove.clone())).send())
                 .await?;
             }
         }

@@ -87,17 +87,12 @@ impl Kind for IamRolePolicy {
             .get("document")
             .map(|d| d.to_string())
             .unwrap_or_default();
-        cx.retry(|| async {
-            cx.clients
+        cx.call("PutRolePolicy", || cx.clients
                 .iam
                 .put_role_policy()
                 .role_name(role)
                 .policy_name(name)
-                .policy_document(&doc)
-                .send()
-                .await
-                .aws("PutRolePolicy")
-        })
+                .policy_document(&doc).send())
         .await?;
         Ok(live.with_props(t.props.clone()))
     }
@@ -107,16 +102,11 @@ impl Kind for IamRolePolicy {
             str_prop(&live.props, "role")?,
             str_prop(&live.props, "name")?,
         );
-        cx.retry(|| async {
-            cx.clients
+        cx.call("DeleteRolePolicy", || cx.clients
                 .iam
                 .delete_role_policy()
                 .role_name(role)
-                .policy_name(name)
-                .send()
-                .await
-                .aws("DeleteRolePolicy")
-        })
+                .policy_name(name).send())
         .await
         .gone_is_done()
     }

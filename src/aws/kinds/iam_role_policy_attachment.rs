@@ -79,16 +79,11 @@ impl Kind for IamRolePolicyAttachment {
             str_prop(&live.props, "role")?,
             str_prop(&live.props, "policy_arn")?,
         );
-        cx.retry(|| async {
-            cx.clients
+        cx.call("DetachRolePolicy", || cx.clients
                 .iam
                 .detach_role_policy()
                 .role_name(role)
-                .policy_arn(policy)
-                .send()
-                .await
-                .aws("DetachRolePolicy")
-        })
+                .policy_arn(policy).send())
         .await
         .gone_is_done()
     }

@@ -45,19 +45,13 @@ impl Kind for InternetGateway {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let gateways = cx
-            .retry(|| async {
-                cx.clients
+            .all("DescribeInternetGateways", || cx.clients
                     .ec2
                     .describe_internet_gateways()
                     .filters(env_filter(scope.owner))
                     .max_results(1000)
                     .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .aws("DescribeInternetGateways")
-            })
+                    .items().send())
             .await?;
         Ok(gateways
             .into_iter()
@@ -131,16 +125,11 @@ impl Kind for InternetGateway {
 }
 
 async fn attach(cx: &Cx, id: &str, vpc: &str) -> Result<(), AwsError> {
-    cx.retry(|| async {
-        cx.clients
+    cx.call("AttachInternetGateway", || cx.clients
             .ec2
             .attach_internet_gateway()
             .internet_gateway_id(id)
-            .vpc_id(vpc)
-            .send()
-            .await
-            .aws("AttachInternetGateway")
-    })
+            .vpc_id(vpc).send())
     .await?;
     Ok(())
 }

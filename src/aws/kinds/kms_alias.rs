@@ -42,18 +42,12 @@ impl Kind for KmsAlias {
 
     async fn read(&self, cx: &Cx, _scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let aliases = cx
-            .retry(|| async {
-                cx.clients
+            .all("ListAliases", || cx.clients
                     .kms
                     .list_aliases()
                     .limit(100)
                     .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .aws("ListAliases")
-            })
+                    .items().send())
             .await?;
         Ok(aliases
             .into_iter()
@@ -79,30 +73,20 @@ impl Kind for KmsAlias {
         _changed: &[String],
     ) -> Result<Live, AwsError> {
         let key = str_prop(t.props, "target_key_id")?;
-        cx.retry(|| async {
-            cx.clients
+        cx.call("UpdateAlias", || cx.clients
                 .kms
                 .update_alias()
                 .alias_name(&live.id)
-                .target_key_id(key)
-                .send()
-                .await
-                .aws("UpdateAlias")
-        })
+                .target_key_id(key).send())
         .await?;
         Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        cx.retry(|| async {
-            cx.clients
+        cx.call("DeleteAlias", || cx.clients
                 .kms
                 .delete_alias()
-                .alias_name(&live.id)
-                .send()
-                .await
-                .aws("DeleteAlias")
-        })
+                .alias_name(&live.id).send())
         .await
         .gone_is_done()
     }

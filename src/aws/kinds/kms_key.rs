@@ -33,26 +33,16 @@ fn rotation(props: &Props) -> bool {
 
 async fn set_rotation(cx: &Cx, id: &str, on: bool) -> Result<(), AwsError> {
     if on {
-        cx.retry(|| async {
-            cx.clients
+        cx.call("EnableKeyRotation", || cx.clients
                 .kms
                 .enable_key_rotation()
-                .key_id(id)
-                .send()
-                .await
-                .aws("EnableKeyRotation")
-        })
+                .key_id(id).send())
         .await?;
     } else {
-        cx.retry(|| async {
-            cx.clients
+        cx.call("DisableKeyRotation", || cx.clients
                 .kms
                 .disable_key_rotation()
-                .key_id(id)
-                .send()
-                .await
-                .aws("DisableKeyRotation")
-        })
+                .key_id(id).send())
         .await?;
     }
     Ok(())
@@ -104,17 +94,12 @@ fn granted_services(policy: &str) -> Vec<String> {
 /// Writes the key policy with the plan's grant.
 async fn put_policy(cx: &Cx, id: &str, account: &str, services: &[String]) -> Result<(), AwsError> {
     let policy = grant_policy(account, services);
-    cx.retry(|| async {
-        cx.clients
+    cx.call("PutKeyPolicy", || cx.clients
             .kms
             .put_key_policy()
             .key_id(id)
             .policy_name("default")
-            .policy(&policy)
-            .send()
-            .await
-            .aws("PutKeyPolicy")
-    })
+            .policy(&policy).send())
     .await?;
     Ok(())
 }
@@ -155,7 +140,7 @@ impl Kind for KmsKey {
             .key_metadata()
             .ok_or_else(|| AwsError::local("CreateKey", "no key metadata"))?;
         let id = meta.key_id().to_string();
-        let services = super::eks_common::strings(t.props, "grant_services");
+        let services = super::strings(t.props, "grant_services");
         if !services.is_empty() {
             // The account is known only now, from the key itself.
             put_policy(
@@ -177,15 +162,10 @@ impl Kind for KmsKey {
             // KMS has no batch read: DescribeKey, GetKeyRotationStatus and
             // GetKeyPolicy per key.
             let meta = match cx
-                .retry(|| async {
-                    cx.clients
+                .call("DescribeKey", || cx.clients
                         .kms
                         .describe_key()
-                        .key_id(&id)
-                        .send()
-                        .await
-                        .aws("DescribeKey")
-                })
+                        .key_id(&id).send())
                 .await
             {
                 Ok(m) => m,
@@ -202,28 +182,18 @@ impl Kind for KmsKey {
                 continue;
             }
             let rotation = cx
-                .retry(|| async {
-                    cx.clients
+                .call("GetKeyRotationStatus", || cx.clients
                         .kms
                         .get_key_rotation_status()
-                        .key_id(&id)
-                        .send()
-                        .await
-                        .aws("GetKeyRotationStatus")
-                })
+                        .key_id(&id).send())
                 .await?
                 .key_rotation_enabled();
             let policy = cx
-                .retry(|| async {
-                    cx.clients
+                .call("GetKeyPolicy", || cx.clients
                         .kms
                         .get_key_policy()
                         .key_id(&id)
-                        .policy_name("default")
-                        .send()
-                        .await
-                        .aws("GetKeyPolicy")
-                })
+                        .policy_name("default").send())
                 .await?;
             let granted = granted_services(policy.policy().unwrap_or_default());
             let props = json!({
@@ -250,7 +220,7 @@ impl Kind for KmsKey {
                 .get("arn")
                 .map(String::as_str)
                 .unwrap_or_default();
-            let services = super::eks_common::strings(t.props, "grant_services");
+            let services = super::strings(t.props, "grant_services");
             put_policy(cx, &live.id, account_of(arn), &services).await?;
         }
         if changed.iter().any(|c| c == "enable_rotation") {
@@ -258,16 +228,11 @@ impl Kind for KmsKey {
         }
         if changed.iter().any(|c| c == "description") {
             let d = super::opt_str(t.props, "description").unwrap_or_default();
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UpdateKeyDescription", || cx.clients
                     .kms
                     .update_key_description()
                     .key_id(&live.id)
-                    .description(d)
-                    .send()
-                    .await
-                    .aws("UpdateKeyDescription")
-            })
+                    .description(d).send())
             .await?;
         }
         let (set, remove) = tag_delta(&live.props, t.props);
@@ -276,29 +241,19 @@ impl Kind for KmsKey {
                 .into_iter()
                 .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
                 .collect();
-            cx.retry(|| async {
-                cx.clients
+            cx.call("TagResource", || cx.clients
                     .kms
                     .tag_resource()
                     .key_id(&live.id)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-                    .await
-                    .aws("TagResource")
-            })
+                    .set_tags(Some(tags.clone())).send())
             .await?;
         }
         if !remove.is_empty() {
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UntagResource", || cx.clients
                     .kms
                     .untag_resource()
                     .key_id(&live.id)
-                    .set_tag_keys(Some(remove.clone()))
-                    .send()
-                    .await
-                    .aws("UntagResource")
-            })
+                    .set_tag_keys(Some(remove.clone())).send())
             .await?;
         }
         Ok(live.with_props(t.props.clone()))
@@ -311,16 +266,11 @@ impl Kind for KmsKey {
             .and_then(|v| v.as_i64())
             .unwrap_or(30) as i32;
         match cx
-            .retry(|| async {
-                cx.clients
+            .call("ScheduleKeyDeletion", || cx.clients
                     .kms
                     .schedule_key_deletion()
                     .key_id(&live.id)
-                    .pending_window_in_days(days)
-                    .send()
-                    .await
-                    .aws("ScheduleKeyDeletion")
-            })
+                    .pending_window_in_days(days).send())
             .await
         {
             Err(e) if e.class != ErrorClass::NotFound && e.code != "KMSInvalidStateException" => {

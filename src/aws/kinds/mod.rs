@@ -241,5 +241,40 @@ pub(crate) fn opt_str<'a>(props: &'a Props, key: &str) -> Option<&'a str> {
 }
 
 pub(crate) fn id_outputs(id: &str) -> Outputs {
-    [("id".to_string(), id.to_string())].into()
+    outputs([("id", id)])
+}
+
+/// A boolean property; absent reads as `false`.
+pub(crate) fn flag(props: &Props, key: &str) -> bool {
+    props.get(key).and_then(|v| v.as_bool()).unwrap_or(false)
+}
+
+/// A whole-number property as the SDKs take it.
+pub(crate) fn int(props: &Props, key: &str) -> Option<i32> {
+    props.get(key).and_then(|v| v.as_i64()).map(|v| v as i32)
+}
+
+/// A list-of-strings property; absent reads as empty.
+pub(crate) fn strings(props: &Props, key: &str) -> Vec<String> {
+    props
+        .get(key)
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect()
+}
+
+/// The major version of an engine version: `16` of `16.4`.
+pub(crate) fn major(version: &str) -> String {
+    version.split('.').next().unwrap_or_default().to_string()
+}
+
+/// Outputs from `(name, value)` pairs; a missing value reads as empty, as
+/// every output does before the resource has it.
+pub(crate) fn outputs<const N: usize>(pairs: [(&str, &str); N]) -> Outputs {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }

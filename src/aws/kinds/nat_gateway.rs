@@ -81,20 +81,14 @@ impl Kind for NatGateway {
             .values("available")
             .build();
         let gateways = cx
-            .retry(|| async {
-                cx.clients
+            .all("DescribeNatGateways", || cx.clients
                     .ec2
                     .describe_nat_gateways()
                     .filter(env_filter(scope.owner))
                     .filter(live_states.clone())
                     .max_results(1000)
                     .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .aws("DescribeNatGateways")
-            })
+                    .items().send())
             .await?;
         Ok(gateways
             .into_iter()

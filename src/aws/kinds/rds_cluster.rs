@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbCluster, ServerlessV2ScalingConfiguration};
 use serde_json::json;
 
+use super::{flag, major};
 use super::rds_common::{create_tags, final_snapshot_id, finish_delete, read_tags};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
@@ -16,13 +17,7 @@ use crate::model::{KindInfo, Tier, Resend};
 
 pub struct RdsCluster;
 
-fn flag(p: &Props, k: &str) -> bool {
-    p.get(k).and_then(|v| v.as_bool()).unwrap_or(false)
-}
 
-fn major(version: &str) -> String {
-    version.split('.').next().unwrap_or_default().to_string()
-}
 
 /// `(min, max)` ACUs from `serverless_v2 = { min_acu, max_acu }`.
 fn acu(p: &Props) -> Option<(f64, f64)> {
@@ -112,15 +107,10 @@ fn to_live(c: &DbCluster, owner: crate::model::Owner<'_>) -> Option<Live> {
 impl RdsCluster {
     async fn describe(&self, cx: &Cx, id: &str) -> Result<Option<DbCluster>, AwsError> {
         match cx
-            .retry(|| async {
-                cx.clients
+            .call("DescribeDBClusters", || cx.clients
                     .rds
                     .describe_db_clusters()
-                    .db_cluster_identifier(id)
-                    .send()
-                    .await
-                    .aws("DescribeDBClusters")
-            })
+                    .db_cluster_identifier(id).send())
             .await
         {
             Ok(o) => Ok(o.db_clusters().first().cloned()),
@@ -182,7 +172,7 @@ impl Kind for RdsCluster {
             .engine(str_prop(t.props, "engine")?)
             .engine_version(str_prop(t.props, "engine_version")?)
             .db_subnet_group_name(str_prop(t.props, "db_subnet_group_name")?)
-            .set_vpc_security_group_ids(Some(super::eks_common::strings(
+            .set_vpc_security_group_ids(Some(super::strings(
                 t.props,
                 "vpc_security_group_ids",
             )))
@@ -228,18 +218,12 @@ impl Kind for RdsCluster {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let all = cx
-            .retry(|| async {
-                cx.clients
+            .all("DescribeDBClusters", || cx.clients
                     .rds
                     .describe_db_clusters()
                     .max_records(100)
                     .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .aws("DescribeDBClusters")
-            })
+                    .items().send())
             .await?;
         Ok(all.iter().filter_map(|c| to_live(c, scope.owner)).collect())
     }
@@ -285,7 +269,7 @@ impl Kind for RdsCluster {
                 .enable_iam_database_authentication(flag(t.props, "iam_database_authentication"));
         }
         if has("vpc_security_group_ids") {
-            call = call.set_vpc_security_group_ids(Some(super::eks_common::strings(
+            call = call.set_vpc_security_group_ids(Some(super::strings(
                 t.props,
                 "vpc_security_group_ids",
             )));
@@ -297,7 +281,7 @@ impl Kind for RdsCluster {
         }
         if changed.iter().any(|c| c != "tags") {
             let call = call;
-            cx.retry(|| async { call.clone().send().await.aws("ModifyDBCluster") })
+            cx.call("ModifyDBCluster", || call.clone().send())
                 .await?;
             self.wait_available(cx, t.address, &live.id).await?;
         }
@@ -329,7 +313,7 @@ impl Kind for RdsCluster {
             None => call.skip_final_snapshot(true),
         };
         let sent = cx
-            .retry(|| async { call.clone().send().await.aws("DeleteDBCluster") })
+            .call("DeleteDBCluster", || call.clone().send())
             .await
             .map(|_| ());
         finish_delete(cx, live, "Aurora cluster to be deleted", sent, || async {

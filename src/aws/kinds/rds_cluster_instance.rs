@@ -99,18 +99,12 @@ impl Kind for RdsClusterInstance {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let all = cx
-            .retry(|| async {
-                cx.clients
+            .all("DescribeDBInstances", || cx.clients
                     .rds
                     .describe_db_instances()
                     .max_records(100)
                     .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .aws("DescribeDBInstances")
-            })
+                    .items().send())
             .await?;
         Ok(all
             .iter()
@@ -127,17 +121,12 @@ impl Kind for RdsClusterInstance {
     ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "instance_class") {
             let class = str_prop(t.props, "instance_class")?;
-            cx.retry(|| async {
-                cx.clients
+            cx.call("ModifyDBInstance", || cx.clients
                     .rds
                     .modify_db_instance()
                     .db_instance_identifier(&live.id)
                     .db_instance_class(class)
-                    .apply_immediately(true)
-                    .send()
-                    .await
-                    .aws("ModifyDBInstance")
-            })
+                    .apply_immediately(true).send())
             .await?;
             wait_instance_available(cx, t.address, &live.id, to_live).await?;
         }
@@ -157,7 +146,7 @@ impl Kind for RdsClusterInstance {
             .db_instance_identifier(&live.id)
             .skip_final_snapshot(true);
         let sent = cx
-            .retry(|| async { call.clone().send().await.aws("DeleteDBInstance") })
+            .call("DeleteDBInstance", || call.clone().send())
             .await
             .map(|_| ());
         finish_delete(cx, live, "Aurora instance to be deleted", sent, || async {

@@ -51,16 +51,13 @@ pub fn read_tags(tags: &[Tag], owner: Owner<'_>) -> Option<(Option<String>, Valu
 
 /// Tags of one RDS resource by ARN (group describes carry none).
 pub async fn tags_of(cx: &Cx, arn: &str) -> Result<Vec<Tag>, crate::aws::AwsError> {
-    use crate::aws::SdkResultExt;
     let out = cx
-        .retry(|| async {
+        .call("ListTagsForResource", || {
             cx.clients
                 .rds
                 .list_tags_for_resource()
                 .resource_name(arn)
                 .send()
-                .await
-                .aws("ListTagsForResource")
         })
         .await?;
     Ok(out.tag_list().to_vec())
@@ -75,30 +72,25 @@ pub async fn update_tags(
     old: &Props,
     new: &Props,
 ) -> Result<(), crate::aws::AwsError> {
-    use crate::aws::SdkResultExt;
     let tags = create_tags(cx, address, new);
-    cx.retry(|| async {
+    cx.call("AddTagsToResource", || {
         cx.clients
             .rds
             .add_tags_to_resource()
             .resource_name(arn)
             .set_tags(Some(tags.clone()))
             .send()
-            .await
-            .aws("AddTagsToResource")
     })
     .await?;
     let (_, removed) = super::tagged::tag_delta(old, new);
     if !removed.is_empty() {
-        cx.retry(|| async {
+        cx.call("RemoveTagsFromResource", || {
             cx.clients
                 .rds
                 .remove_tags_from_resource()
                 .resource_name(arn)
                 .set_tag_keys(Some(removed.clone()))
                 .send()
-                .await
-                .aws("RemoveTagsFromResource")
         })
         .await?;
     }
@@ -110,16 +102,14 @@ pub async fn describe_instance(
     cx: &Cx,
     id: &str,
 ) -> Result<Option<aws_sdk_rds::types::DbInstance>, crate::aws::AwsError> {
-    use crate::aws::{ErrorClass, SdkResultExt};
+    use crate::aws::ErrorClass;
     match cx
-        .retry(|| async {
+        .call("DescribeDBInstances", || {
             cx.clients
                 .rds
                 .describe_db_instances()
                 .db_instance_identifier(id)
                 .send()
-                .await
-                .aws("DescribeDBInstances")
         })
         .await
     {

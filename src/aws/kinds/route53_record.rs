@@ -27,7 +27,7 @@ fn key_of(zone: &str, name: &str, kind: &str) -> String {
 }
 
 fn record_set(props: &Props) -> Result<ResourceRecordSet, AwsError> {
-    let records: Vec<ResourceRecord> = super::eks_common::strings(props, "records")
+    let records: Vec<ResourceRecord> = super::strings(props, "records")
         .into_iter()
         .filter_map(|v| ResourceRecord::builder().value(v).build().ok())
         .collect();
@@ -58,16 +58,11 @@ pub async fn change(
         .build()
         .map_err(|e| AwsError::local("ChangeBatch", e.to_string()))?;
     let sent = cx
-        .retry(|| async {
-            cx.clients
+        .call("ChangeResourceRecordSets", || cx.clients
                 .route53
                 .change_resource_record_sets()
                 .hosted_zone_id(zone)
-                .change_batch(batch.clone())
-                .send()
-                .await
-                .aws("ChangeResourceRecordSets")
-        })
+                .change_batch(batch.clone()).send())
         .await?;
     let Some(id) = sent.change_info().map(|c| c.id().to_string()) else {
         return Ok(());

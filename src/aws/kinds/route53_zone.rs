@@ -45,33 +45,23 @@ async fn change_tags(
     add: Vec<Tag>,
     remove: Vec<String>,
 ) -> Result<(), AwsError> {
-    cx.retry(|| async {
-        cx.clients
+    cx.call("ChangeTagsForResource", || cx.clients
             .route53
             .change_tags_for_resource()
             .resource_type(TagResourceType::Hostedzone)
             .resource_id(id)
             .set_add_tags((!add.is_empty()).then(|| add.clone()))
-            .set_remove_tag_keys((!remove.is_empty()).then(|| remove.clone()))
-            .send()
-            .await
-            .aws("ChangeTagsForResource")
-    })
+            .set_remove_tag_keys((!remove.is_empty()).then(|| remove.clone())).send())
     .await?;
     Ok(())
 }
 
 async fn name_servers(cx: &Cx, id: &str) -> Result<String, AwsError> {
     let got = cx
-        .retry(|| async {
-            cx.clients
+        .call("GetHostedZone", || cx.clients
                 .route53
                 .get_hosted_zone()
-                .id(id)
-                .send()
-                .await
-                .aws("GetHostedZone")
-        })
+                .id(id).send())
         .await?;
     Ok(got
         .delegation_set()
@@ -105,18 +95,12 @@ fn referenced_address(reference: &str, owner: crate::model::Owner<'_>) -> Option
 /// Every public zone in the account with its tags (ten zones per tag call).
 async fn zones_with_tags(cx: &Cx) -> Result<Vec<(HostedZone, Vec<(String, String)>)>, AwsError> {
     let zones = cx
-        .retry(|| async {
-            cx.clients
+        .all("ListHostedZones", || cx.clients
                 .route53
                 .list_hosted_zones()
                 .max_items(100)
                 .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .aws("ListHostedZones")
-        })
+                .items().send())
         .await?;
     let zones: Vec<HostedZone> = zones
         .into_iter()
@@ -126,16 +110,11 @@ async fn zones_with_tags(cx: &Cx) -> Result<Vec<(HostedZone, Vec<(String, String
     for chunk in zones.chunks(10) {
         let ids: Vec<String> = chunk.iter().map(|z| short_id(z.id()).to_string()).collect();
         let sets = cx
-            .retry(|| async {
-                cx.clients
+            .call("ListTagsForResources", || cx.clients
                     .route53
                     .list_tags_for_resources()
                     .resource_type(TagResourceType::Hostedzone)
-                    .set_resource_ids(Some(ids.clone()))
-                    .send()
-                    .await
-                    .aws("ListTagsForResources")
-            })
+                    .set_resource_ids(Some(ids.clone())).send())
             .await?;
         for z in chunk {
             let tags = sets
@@ -204,16 +183,11 @@ impl Kind for Route53Zone {
             // This very request went through before (a resent call): the zone carrying its reference is ours.
             Err(e) if e.code == "HostedZoneAlreadyExists" => {
                 let listed = cx
-                    .retry(|| async {
-                        cx.clients
+                    .call("ListHostedZonesByName", || cx.clients
                             .route53
                             .list_hosted_zones_by_name()
                             .dns_name(name)
-                            .max_items(100)
-                            .send()
-                            .await
-                            .aws("ListHostedZonesByName")
-                    })
+                            .max_items(100).send())
                     .await?;
                 let Some(zone) = listed
                     .hosted_zones()
@@ -297,16 +271,11 @@ impl Kind for Route53Zone {
     ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "comment") {
             let comment = opt_str(t.props, "comment").unwrap_or_default();
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UpdateHostedZoneComment", || cx.clients
                     .route53
                     .update_hosted_zone_comment()
                     .id(&live.id)
-                    .comment(comment)
-                    .send()
-                    .await
-                    .aws("UpdateHostedZoneComment")
-            })
+                    .comment(comment).send())
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {

@@ -16,19 +16,13 @@ pub async fn describe_tables(
 ) -> Result<std::sync::Arc<Vec<aws_sdk_ec2::types::RouteTable>>, AwsError> {
     cx.shared("ec2:route_tables", || async {
         let tables = cx
-            .retry(|| async {
-                cx.clients
+            .all("DescribeRouteTables", || cx.clients
                     .ec2
                     .describe_route_tables()
                     .filters(env_filter(owner))
                     .max_results(100)
                     .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .aws("DescribeRouteTables")
-            })
+                    .items().send())
             .await?;
         Ok(tables
             .into_iter()

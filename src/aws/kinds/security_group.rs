@@ -104,19 +104,13 @@ pub async fn env_groups(
     owner: crate::model::Owner<'_>,
 ) -> Result<Arc<Vec<aws_sdk_ec2::types::SecurityGroup>>, AwsError> {
     cx.shared("ec2:security_groups", || async {
-        cx.retry(|| async {
-            cx.clients
+        cx.all("DescribeSecurityGroups", || cx.clients
                 .ec2
                 .describe_security_groups()
                 .filters(env_filter(owner))
                 .max_results(1000)
                 .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .aws("DescribeSecurityGroups")
-        })
+                .items().send())
         .await
     })
     .await
@@ -131,16 +125,11 @@ async fn revoke_default_egress(cx: &Cx, id: &str) -> Result<(), AwsError> {
         .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
         .build();
     let revoked = cx
-        .retry(|| async {
-            cx.clients
+        .call("RevokeSecurityGroupEgress", || cx.clients
                 .ec2
                 .revoke_security_group_egress()
                 .group_id(id)
-                .ip_permissions(all.clone())
-                .send()
-                .await
-                .aws("RevokeSecurityGroupEgress")
-        })
+                .ip_permissions(all.clone()).send())
         .await;
     match revoked {
         Err(e)

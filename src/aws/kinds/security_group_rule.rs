@@ -97,16 +97,11 @@ impl Kind for SecurityGroupRule {
             Err(e) if e.code == "InvalidPermission.Duplicate" => {
                 match self.find_untagged(cx, t).await? {
                     Some(id) => {
-                        cx.retry(|| async {
-                            cx.clients
+                        cx.call("CreateTags", || cx.clients
                                 .ec2
                                 .create_tags()
                                 .resources(&id)
-                                .set_tags(Some(super::ec2_tags::create_tags(cx, t)))
-                                .send()
-                                .await
-                                .aws("CreateTags")
-                        })
+                                .set_tags(Some(super::ec2_tags::create_tags(cx, t))).send())
                         .await?;
                         // Its description (empty on a default rule) is set to the plan's.
                         let live = t.made(id);
@@ -139,19 +134,13 @@ impl Kind for SecurityGroupRule {
                 .set_values(Some(chunk.to_vec()))
                 .build();
             let rules = cx
-                .retry(|| async {
-                    cx.clients
+                .all("DescribeSecurityGroupRules", || cx.clients
                         .ec2
                         .describe_security_group_rules()
                         .filters(filter.clone())
                         .max_results(1000)
                         .into_paginator()
-                        .items()
-                        .send()
-                        .collect::<Result<Vec<_>, _>>()
-                        .await
-                        .aws("DescribeSecurityGroupRules")
-                })
+                        .items().send())
                 .await?;
             out.extend(
                 rules
@@ -191,15 +180,10 @@ impl SecurityGroupRule {
             .values(group)
             .build();
         let rules = cx
-            .retry(|| async {
-                cx.clients
+            .call("DescribeSecurityGroupRules", || cx.clients
                     .ec2
                     .describe_security_group_rules()
-                    .filters(filter.clone())
-                    .send()
-                    .await
-                    .aws("DescribeSecurityGroupRules")
-            })
+                    .filters(filter.clone()).send())
             .await?;
         Ok(rules
             .security_group_rules()
@@ -257,19 +241,13 @@ impl SecurityGroupRule {
 
     async fn read_env(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let rules = cx
-            .retry(|| async {
-                cx.clients
+            .all("DescribeSecurityGroupRules", || cx.clients
                     .ec2
                     .describe_security_group_rules()
                     .filters(env_filter(scope.owner))
                     .max_results(1000)
                     .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .aws("DescribeSecurityGroupRules")
-            })
+                    .items().send())
             .await?;
         Ok(rules
             .iter()

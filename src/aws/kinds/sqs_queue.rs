@@ -72,16 +72,11 @@ impl Kind for SqsQueue {
             .aws("CreateQueue")?;
         let url = out.queue_url().unwrap_or_default().to_string();
         let attrs = cx
-            .retry(|| async {
-                cx.clients
+            .call("GetQueueAttributes", || cx.clients
                     .sqs
                     .get_queue_attributes()
                     .queue_url(&url)
-                    .attribute_names(QueueAttributeName::QueueArn)
-                    .send()
-                    .await
-                    .aws("GetQueueAttributes")
-            })
+                    .attribute_names(QueueAttributeName::QueueArn).send())
             .await?;
         let arn = attrs
             .attributes()
@@ -126,58 +121,38 @@ impl Kind for SqsQueue {
         changed: &[String],
     ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c != "tags") {
-            cx.retry(|| async {
-                cx.clients
+            cx.call("SetQueueAttributes", || cx.clients
                     .sqs
                     .set_queue_attributes()
                     .queue_url(&live.id)
-                    .set_attributes(Some(attributes(t.props)))
-                    .send()
-                    .await
-                    .aws("SetQueueAttributes")
-            })
+                    .set_attributes(Some(attributes(t.props))).send())
             .await?;
         }
         let (set, remove) = tag_delta(&live.props, t.props);
         if !set.is_empty() {
-            cx.retry(|| async {
-                cx.clients
+            cx.call("TagQueue", || cx.clients
                     .sqs
                     .tag_queue()
                     .queue_url(&live.id)
-                    .set_tags(Some(set.clone()))
-                    .send()
-                    .await
-                    .aws("TagQueue")
-            })
+                    .set_tags(Some(set.clone())).send())
             .await?;
         }
         if !remove.is_empty() {
-            cx.retry(|| async {
-                cx.clients
+            cx.call("UntagQueue", || cx.clients
                     .sqs
                     .untag_queue()
                     .queue_url(&live.id)
-                    .set_tag_keys(Some(remove.clone()))
-                    .send()
-                    .await
-                    .aws("UntagQueue")
-            })
+                    .set_tag_keys(Some(remove.clone())).send())
             .await?;
         }
         Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        cx.retry(|| async {
-            cx.clients
+        cx.call("DeleteQueue", || cx.clients
                 .sqs
                 .delete_queue()
-                .queue_url(&live.id)
-                .send()
-                .await
-                .aws("DeleteQueue")
-        })
+                .queue_url(&live.id).send())
         .await
         .gone_is_done()
     }

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::tagged::queue_attributes;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::aws::{AwsError, Cx};
 use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct SqsQueuePolicy;
@@ -17,16 +17,11 @@ pub struct SqsQueuePolicy;
 async fn set(cx: &Cx, url: &str, policy: &str) -> Result<(), AwsError> {
     let attrs: HashMap<QueueAttributeName, String> =
         [(QueueAttributeName::Policy, policy.to_string())].into();
-    cx.retry(|| async {
-        cx.clients
+    cx.call("SetQueueAttributes", || cx.clients
             .sqs
             .set_queue_attributes()
             .queue_url(url)
-            .set_attributes(Some(attrs.clone()))
-            .send()
-            .await
-            .aws("SetQueueAttributes")
-    })
+            .set_attributes(Some(attrs.clone())).send())
     .await?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::aws::{AwsError, Cx};
 use crate::model::{Owner, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag, readable};
 
 pub struct Tagged {
@@ -56,7 +56,7 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
     match resource_type {
         "sqs" => {
             let urls = cx
-                .retry(|| async {
+                .all("ListQueues", || {
                     cx.clients
                         .sqs
                         .list_queues()
@@ -64,21 +64,12 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
                         .into_paginator()
                         .items()
                         .send()
-                        .collect::<Result<Vec<_>, _>>()
-                        .await
-                        .aws("ListQueues")
                 })
                 .await?;
             for url in urls {
                 let tags = match cx
-                    .retry(|| async {
-                        cx.clients
-                            .sqs
-                            .list_queue_tags()
-                            .queue_url(&url)
-                            .send()
-                            .await
-                            .aws("ListQueueTags")
+                    .call("ListQueueTags", || {
+                        cx.clients.sqs.list_queue_tags().queue_url(&url).send()
                     })
                     .await
                 {
@@ -108,29 +99,25 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
             let mut token: Option<String> = None;
             loop {
                 let page = cx
-                    .retry(|| async {
+                    .call("ListRules", || {
                         cx.clients
                             .events
                             .list_rules()
                             .limit(100)
                             .set_next_token(token.clone())
                             .send()
-                            .await
-                            .aws("ListRules")
                     })
                     .await?;
                 for rule in page.rules() {
                     let Some(arn) = rule.arn() else { continue };
                     // Listed, then gone before its tags were read (another run deleting it).
                     let tags = match cx
-                        .retry(|| async {
+                        .call("ListTagsForResource", || {
                             cx.clients
                                 .events
                                 .list_tags_for_resource()
                                 .resource_arn(arn)
                                 .send()
-                                .await
-                                .aws("ListTagsForResource")
                         })
                         .await
                     {
@@ -159,7 +146,7 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
         }
         "kms:key" => {
             let keys = cx
-                .retry(|| async {
+                .all("ListKeys", || {
                     cx.clients
                         .kms
                         .list_keys()
@@ -167,9 +154,6 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
                         .into_paginator()
                         .items()
                         .send()
-                        .collect::<Result<Vec<_>, _>>()
-                        .await
-                        .aws("ListKeys")
                 })
                 .await?;
             for key in keys {
@@ -178,14 +162,8 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
                 };
                 // AWS managed keys refuse tag reads: they are not ours anyway.
                 let Ok(tags) = cx
-                    .retry(|| async {
-                        cx.clients
-                            .kms
-                            .list_resource_tags()
-                            .key_id(id)
-                            .send()
-                            .await
-                            .aws("ListResourceTags")
+                    .call("ListResourceTags", || {
+                        cx.clients.kms.list_resource_tags().key_id(id).send()
                     })
                     .await
                 else {
@@ -277,15 +255,13 @@ pub async fn queue_attributes(
             let Some(url) = &q.url else { continue };
             // SQS has no batch read of attributes: one call per queue.
             let attrs = match cx
-                .retry(|| async {
+                .call("GetQueueAttributes", || {
                     cx.clients
                         .sqs
                         .get_queue_attributes()
                         .queue_url(url)
                         .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
                         .send()
-                        .await
-                        .aws("GetQueueAttributes")
                 })
                 .await
             {

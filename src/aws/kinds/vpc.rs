@@ -3,6 +3,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use serde_json::json;
 
 use crate::model::{KindInfo, Tier};
+use super::flag;
 use super::ec2_tags::{delete_naming_blockers, env_filter, read_tags, sync, tag_spec};
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
@@ -18,27 +19,17 @@ impl Vpc {
         hostnames: bool,
     ) -> Result<(), AwsError> {
         let on = |b: bool| AttributeBooleanValue::builder().value(b).build();
-        cx.retry(|| async {
-            cx.clients
+        cx.call("ModifyVpcAttribute", || cx.clients
                 .ec2
                 .modify_vpc_attribute()
                 .vpc_id(id)
-                .enable_dns_support(on(support))
-                .send()
-                .await
-                .aws("ModifyVpcAttribute")
-        })
+                .enable_dns_support(on(support)).send())
         .await?;
-        cx.retry(|| async {
-            cx.clients
+        cx.call("ModifyVpcAttribute", || cx.clients
                 .ec2
                 .modify_vpc_attribute()
                 .vpc_id(id)
-                .enable_dns_hostnames(on(hostnames))
-                .send()
-                .await
-                .aws("ModifyVpcAttribute")
-        })
+                .enable_dns_hostnames(on(hostnames)).send())
         .await?;
         Ok(())
     }
@@ -50,16 +41,11 @@ impl Vpc {
         name: VpcAttributeName,
     ) -> Result<bool, AwsError> {
         let out = cx
-            .retry(|| async {
-                cx.clients
+            .call("DescribeVpcAttribute", || cx.clients
                     .ec2
                     .describe_vpc_attribute()
                     .vpc_id(id)
-                    .attribute(name.clone())
-                    .send()
-                    .await
-                    .aws("DescribeVpcAttribute")
-            })
+                    .attribute(name.clone()).send())
             .await?;
         let value = match name {
             VpcAttributeName::EnableDnsSupport => out.enable_dns_support().and_then(|a| a.value()),
@@ -69,9 +55,6 @@ impl Vpc {
     }
 }
 
-fn flag(props: &crate::model::Props, key: &str) -> bool {
-    props.get(key).and_then(|v| v.as_bool()).unwrap_or(false)
-}
 
 const INFO: KindInfo = KindInfo {
     name: "Vpc",
@@ -112,19 +95,13 @@ impl Kind for Vpc {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let vpcs = cx
-            .retry(|| async {
-                cx.clients
+            .all("DescribeVpcs", || cx.clients
                     .ec2
                     .describe_vpcs()
                     .filters(env_filter(scope.owner))
                     .max_results(1000)
                     .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .aws("DescribeVpcs")
-            })
+                    .items().send())
             .await?;
         let mut out = Vec::new();
         for v in vpcs {
