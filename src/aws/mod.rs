@@ -506,7 +506,7 @@ impl Cx {
     }
 
     /// One SDK call, retried like [`Cx::retry`], its error as an
-    /// [`AwsError`]: `cx.call("DeleteVpc", || ec2.delete_vpc().vpc_id(id).send())`.
+    /// [`AwsError`]: `cx.call("DeleteVpc", || { ec2.delete_vpc().vpc_id(id).send() })`.
     pub async fn call<T, E, F, Fut>(&self, operation: &str, mut send: F) -> Result<T, AwsError>
     where
         F: FnMut() -> Fut,

@@ -10,10 +10,10 @@ use serde_json::json;
 
 use super::tagged::{create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{GoneIsDone, OrMissing};
+use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, TAG_ADDRESS, is_foreign_tag};
-use crate::model::{KindInfo, Tier, Resend};
 
 pub struct AcmCertificate;
 
@@ -30,10 +30,13 @@ pub const ALL_STATUSES: [CertificateStatus; 7] = [
 
 pub async fn describe(cx: &Cx, arn: &str) -> Result<Option<CertificateDetail>, AwsError> {
     match cx
-        .call("DescribeCertificate", || cx.clients
+        .call("DescribeCertificate", || {
+            cx.clients
                 .acm
                 .describe_certificate()
-                .certificate_arn(arn).send())
+                .certificate_arn(arn)
+                .send()
+        })
         .await
     {
         Ok(o) => Ok(o.certificate().cloned()),
@@ -113,10 +116,13 @@ fn sans(c: &CertificateDetail) -> Vec<String> {
 
 async fn tags_of(cx: &Cx, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
     let got = cx
-        .call("ListTagsForCertificate", || cx.clients
+        .call("ListTagsForCertificate", || {
+            cx.clients
                 .acm
                 .list_tags_for_certificate()
-                .certificate_arn(arn).send())
+                .certificate_arn(arn)
+                .send()
+        })
         .await?;
     Ok(got
         .tags()
@@ -139,8 +145,19 @@ fn acm_tags(map: std::collections::HashMap<String, String>) -> Vec<Tag> {
 const INFO: KindInfo = KindInfo {
     name: "AcmCertificate",
     tier: Tier::Dns,
-    outputs: &["id", "arn", "status", "validation_name", "validation_type", "validation_value"],
-    replace_fields: &["domain_name", "subject_alternative_names", "validation_method"],
+    outputs: &[
+        "id",
+        "arn",
+        "status",
+        "validation_name",
+        "validation_type",
+        "validation_value",
+    ],
+    replace_fields: &[
+        "domain_name",
+        "subject_alternative_names",
+        "validation_method",
+    ],
     // Resent safely: IdempotencyToken (the journal's token).
     resend: Resend::Token,
     ..KindInfo::BASE
@@ -194,13 +211,16 @@ impl Kind for AcmCertificate {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let listed = cx
-            .all("ListCertificates", || cx.clients
+            .all("ListCertificates", || {
+                cx.clients
                     .acm
                     .list_certificates()
                     .set_certificate_statuses(Some(ALL_STATUSES.to_vec()))
                     .max_items(1000)
                     .into_paginator()
-                    .items().send())
+                    .items()
+                    .send()
+            })
             .await?;
         let mut out = Vec::new();
         // ACM has no batch tag read: one call per certificate, then a describe for the env's own.
@@ -250,11 +270,14 @@ impl Kind for AcmCertificate {
         let (set, remove) = tag_delta(&live.props, t.props);
         if !set.is_empty() {
             let tags = acm_tags(set);
-            cx.call("AddTagsToCertificate", || cx.clients
+            cx.call("AddTagsToCertificate", || {
+                cx.clients
                     .acm
                     .add_tags_to_certificate()
                     .certificate_arn(&live.id)
-                    .set_tags(Some(tags.clone())).send())
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
             .await?;
         }
         if !remove.is_empty() {
@@ -262,11 +285,14 @@ impl Kind for AcmCertificate {
                 .iter()
                 .filter_map(|k| Tag::builder().key(k).build().ok())
                 .collect();
-            cx.call("RemoveTagsFromCertificate", || cx.clients
+            cx.call("RemoveTagsFromCertificate", || {
+                cx.clients
                     .acm
                     .remove_tags_from_certificate()
                     .certificate_arn(&live.id)
-                    .set_tags(Some(tags.clone())).send())
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
             .await?;
         }
         Ok(live.with_props(t.props.clone()))

@@ -10,8 +10,8 @@ use serde_json::json;
 use super::acm_certificate::describe;
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx};
+use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 use crate::model::{Outputs, Props};
-use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct AcmCertificateValidation;
 
@@ -95,7 +95,12 @@ impl Kind for AcmCertificateValidation {
                 continue;
             }
             let props = json!({ "certificate_arn": known.id, "validation_record": known.props.get("validation_record") });
-            out.push(Live::found(known.id.clone(), None, props, outputs(&known.id)));
+            out.push(Live::found(
+                known.id.clone(),
+                None,
+                props,
+                outputs(&known.id),
+            ));
         }
         Ok(out)
     }
@@ -122,7 +127,12 @@ impl Kind for AcmCertificateValidation {
             return Ok(None);
         }
         let props = json!({ "certificate_arn": arn, "validation_record": resolved.get("validation_record") });
-        Ok(Some(Live::found(arn.to_string(), None, props, outputs(arn))))
+        Ok(Some(Live::found(
+            arn.to_string(),
+            None,
+            props,
+            outputs(arn),
+        )))
     }
 
     async fn update(

@@ -7,10 +7,10 @@ use serde_json::json;
 use super::db_parameter_group::{parameters, planned_values};
 use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
-use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{GoneIsDone, OrMissing};
+use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 use crate::model::{Outputs, Props};
-use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct DbClusterParameterGroup;
 
@@ -26,11 +26,14 @@ async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
     if params.is_empty() {
         return Ok(());
     }
-    cx.call("ModifyDBClusterParameterGroup", || cx.clients
+    cx.call("ModifyDBClusterParameterGroup", || {
+        cx.clients
             .rds
             .modify_db_cluster_parameter_group()
             .db_cluster_parameter_group_name(name)
-            .set_parameters(Some(params.clone())).send())
+            .set_parameters(Some(params.clone()))
+            .send()
+    })
     .await?;
     Ok(())
 }
@@ -40,12 +43,17 @@ async fn describe(
     name: &str,
 ) -> Result<Option<aws_sdk_rds::types::DbClusterParameterGroup>, AwsError> {
     let got = cx
-        .call("DescribeDBClusterParameterGroups", || cx.clients
+        .call("DescribeDBClusterParameterGroups", || {
+            cx.clients
                 .rds
                 .describe_db_cluster_parameter_groups()
-                .db_cluster_parameter_group_name(name).send())
+                .db_cluster_parameter_group_name(name)
+                .send()
+        })
         .await;
-    Ok(got.or_missing()?.and_then(|o| o.db_cluster_parameter_groups().first().cloned()))
+    Ok(got
+        .or_missing()?
+        .and_then(|o| o.db_cluster_parameter_groups().first().cloned()))
 }
 
 /// One group by name, with the parameters `props` sets; `None` when it is not there.
@@ -59,13 +67,16 @@ async fn read_one(
         return Ok(None);
     };
     let params = cx
-        .all("DescribeDBClusterParameters", || cx.clients
+        .all("DescribeDBClusterParameters", || {
+            cx.clients
                 .rds
                 .describe_db_cluster_parameters()
                 .db_cluster_parameter_group_name(name)
                 .source("user")
                 .into_paginator()
-                .items().send())
+                .items()
+                .send()
+        })
         .await?;
     let values = planned_values(props, &params);
     let arn = g.db_cluster_parameter_group_arn().unwrap_or_default();
@@ -78,7 +89,12 @@ async fn read_one(
     if let Some((_, tags)) = read_tags(&tags_of(cx, arn).await?, owner) {
         props["tags"] = tags;
     }
-    Ok(Some(Live::found(name.to_string(), None, props, outputs(name, arn))))
+    Ok(Some(Live::found(
+        name.to_string(),
+        None,
+        props,
+        outputs(name, arn),
+    )))
 }
 
 const INFO: KindInfo = KindInfo {

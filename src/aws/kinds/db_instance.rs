@@ -8,20 +8,17 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde_json::json;
 
-use super::{flag, int, major};
 use super::rds_common::{
     create_tags, describe_instance, final_snapshot_id, finish_delete, read_tags,
     wait_instance_available,
 };
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
+use super::{flag, int, major};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Outputs;
-use crate::model::{KindInfo, Tier, Resend};
+use crate::model::{KindInfo, Resend, Tier};
 
 pub struct DbInstance;
-
-
-
 
 fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
     // An Aurora cluster's instances are `RdsClusterInstance`s.
@@ -126,8 +123,22 @@ fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
 const INFO: KindInfo = KindInfo {
     name: "DbInstance",
     tier: Tier::Database,
-    outputs: &["id", "arn", "endpoint", "port", "resource_id", "master_secret_arn"],
-    replace_fields: &["identifier", "engine", "engine_major", "storage_encrypted", "kms_key_id", "db_subnet_group_name"],
+    outputs: &[
+        "id",
+        "arn",
+        "endpoint",
+        "port",
+        "resource_id",
+        "master_secret_arn",
+    ],
+    replace_fields: &[
+        "identifier",
+        "engine",
+        "engine_major",
+        "storage_encrypted",
+        "kms_key_id",
+        "db_subnet_group_name",
+    ],
     // Resent safely: the instance identifier.
     resend: Resend::Unique,
     ..KindInfo::BASE
@@ -150,10 +161,7 @@ impl Kind for DbInstance {
             .db_instance_class(str_prop(t.props, "instance_class")?)
             .allocated_storage(int(t.props, "allocated_storage").unwrap_or(20))
             .db_subnet_group_name(str_prop(t.props, "db_subnet_group_name")?)
-            .set_vpc_security_group_ids(Some(super::strings(
-                t.props,
-                "vpc_security_group_ids",
-            )))
+            .set_vpc_security_group_ids(Some(super::strings(t.props, "vpc_security_group_ids")))
             .set_db_parameter_group_name(opt_str(t.props, "parameter_group_name").map(String::from))
             .multi_az(flag(t.props, "multi_az"))
             .backup_retention_period(int(t.props, "backup_retention_days").unwrap_or(7))
@@ -179,12 +187,15 @@ impl Kind for DbInstance {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let all = cx
-            .all("DescribeDBInstances", || cx.clients
+            .all("DescribeDBInstances", || {
+                cx.clients
                     .rds
                     .describe_db_instances()
                     .max_records(100)
                     .into_paginator()
-                    .items().send())
+                    .items()
+                    .send()
+            })
             .await?;
         Ok(all
             .iter()
@@ -252,8 +263,7 @@ impl Kind for DbInstance {
         }
         if changed.iter().any(|c| c != "tags") {
             let call = call;
-            cx.call("ModifyDBInstance", || call.clone().send())
-                .await?;
+            cx.call("ModifyDBInstance", || call.clone().send()).await?;
             wait_instance_available(cx, t.address, &live.id, to_live).await?;
         }
         if has("tags") {

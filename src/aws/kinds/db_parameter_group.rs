@@ -6,10 +6,10 @@ use serde_json::{Value, json};
 
 use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
-use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{GoneIsDone, OrMissing};
 use crate::model::Props;
-use crate::model::{KindInfo, Tier, NaturalKey, Resend};
+use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct DbParameterGroup;
 
@@ -57,11 +57,14 @@ async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
     if params.is_empty() {
         return Ok(());
     }
-    cx.call("ModifyDBParameterGroup", || cx.clients
+    cx.call("ModifyDBParameterGroup", || {
+        cx.clients
             .rds
             .modify_db_parameter_group()
             .db_parameter_group_name(name)
-            .set_parameters(Some(params.clone())).send())
+            .set_parameters(Some(params.clone()))
+            .send()
+    })
     .await?;
     Ok(())
 }
@@ -74,10 +77,13 @@ async fn read_one(
     owner: crate::model::Owner<'_>,
 ) -> Result<Option<Live>, AwsError> {
     let group = cx
-        .call("DescribeDBParameterGroups", || cx.clients
+        .call("DescribeDBParameterGroups", || {
+            cx.clients
                 .rds
                 .describe_db_parameter_groups()
-                .db_parameter_group_name(name).send())
+                .db_parameter_group_name(name)
+                .send()
+        })
         .await;
     let Some(group) = group.or_missing()? else {
         return Ok(None);
@@ -86,13 +92,16 @@ async fn read_one(
         return Ok(None);
     };
     let params = cx
-        .all("DescribeDBParameters", || cx.clients
+        .all("DescribeDBParameters", || {
+            cx.clients
                 .rds
                 .describe_db_parameters()
                 .db_parameter_group_name(name)
                 .source("user")
                 .into_paginator()
-                .items().send())
+                .items()
+                .send()
+        })
         .await?;
     let values = planned_values(props, &params);
     let mut props = json!({
@@ -182,10 +191,13 @@ impl Kind for DbParameterGroup {
         }
         if changed.iter().any(|c| c == "tags") {
             let described = cx
-                .call("DescribeDBParameterGroups", || cx.clients
+                .call("DescribeDBParameterGroups", || {
+                    cx.clients
                         .rds
                         .describe_db_parameter_groups()
-                        .db_parameter_group_name(&live.id).send())
+                        .db_parameter_group_name(&live.id)
+                        .send()
+                })
                 .await?;
             let arn = described
                 .db_parameter_groups()

@@ -5,10 +5,10 @@ use serde_json::json;
 
 use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
-use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{GoneIsDone, OrMissing};
 use crate::model::Props;
-use crate::model::{KindInfo, Tier, NaturalKey, Resend};
+use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct DbSubnetGroup;
 
@@ -73,12 +73,15 @@ impl Kind for DbSubnetGroup {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let groups = cx
-            .all("DescribeDBSubnetGroups", || cx.clients
+            .all("DescribeDBSubnetGroups", || {
+                cx.clients
                     .rds
                     .describe_db_subnet_groups()
                     .max_records(100)
                     .into_paginator()
-                    .items().send())
+                    .items()
+                    .send()
+            })
             .await?;
         let mut out = Vec::new();
         for g in groups.iter().filter(|g| g.db_subnet_group_name().is_some()) {
@@ -103,10 +106,13 @@ impl Kind for DbSubnetGroup {
             return Ok(None);
         };
         let found = cx
-            .call("DescribeDBSubnetGroups", || cx.clients
+            .call("DescribeDBSubnetGroups", || {
+                cx.clients
                     .rds
                     .describe_db_subnet_groups()
-                    .db_subnet_group_name(name).send())
+                    .db_subnet_group_name(name)
+                    .send()
+            })
             .await;
         let Some(found) = found.or_missing()? else {
             return Ok(None);
@@ -132,22 +138,28 @@ impl Kind for DbSubnetGroup {
         changed: &[String],
     ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c != "tags") {
-            cx.call("ModifyDBSubnetGroup", || cx.clients
+            cx.call("ModifyDBSubnetGroup", || {
+                cx.clients
                     .rds
                     .modify_db_subnet_group()
                     .db_subnet_group_name(&live.id)
                     .set_db_subnet_group_description(
                         opt_str(t.props, "description").map(String::from),
                     )
-                    .set_subnet_ids(Some(subnets(t.props))).send())
+                    .set_subnet_ids(Some(subnets(t.props)))
+                    .send()
+            })
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
             let described = cx
-                .call("DescribeDBSubnetGroups", || cx.clients
+                .call("DescribeDBSubnetGroups", || {
+                    cx.clients
                         .rds
                         .describe_db_subnet_groups()
-                        .db_subnet_group_name(&live.id).send())
+                        .db_subnet_group_name(&live.id)
+                        .send()
+                })
                 .await?;
             let arn = described
                 .db_subnet_groups()

@@ -14,10 +14,10 @@ use serde_json::json;
 use super::eks_common::{env_clusters, read_tags, set_tags, sorted, strings};
 use super::tagged::create_tags;
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::aws::{GoneIsDone, OrMissing};
 use crate::model::Outputs;
-use crate::model::{KindInfo, Tier, Resend};
+use crate::model::{KindInfo, Resend, Tier};
 
 pub struct EksAccessEntry;
 
@@ -55,11 +55,14 @@ async fn describe(
     principal: &str,
 ) -> Result<Option<AccessEntry>, AwsError> {
     let got = cx
-        .call("DescribeAccessEntry", || cx.clients
+        .call("DescribeAccessEntry", || {
+            cx.clients
                 .eks
                 .describe_access_entry()
                 .cluster_name(cluster)
-                .principal_arn(principal).send())
+                .principal_arn(principal)
+                .send()
+        })
         .await;
     Ok(got.or_missing()?.and_then(|o| o.access_entry().cloned()))
 }
@@ -84,13 +87,16 @@ pub async fn all_entries(
                 continue;
             }
             let principals = cx
-                .all("ListAccessEntries", || cx.clients
+                .all("ListAccessEntries", || {
+                    cx.clients
                         .eks
                         .list_access_entries()
                         .cluster_name(name)
                         .max_results(100)
                         .into_paginator()
-                        .items().send())
+                        .items()
+                        .send()
+                })
                 .await?;
             for principal in principals {
                 if let Some(e) = describe(cx, name, &principal).await? {
@@ -175,12 +181,15 @@ impl Kind for EksAccessEntry {
         let principal = str_prop(t.props, "principal_arn")?;
         if changed.iter().any(|c| c == "kubernetes_groups") {
             let groups = strings(t.props, "kubernetes_groups");
-            cx.call("UpdateAccessEntry", || cx.clients
+            cx.call("UpdateAccessEntry", || {
+                cx.clients
                     .eks
                     .update_access_entry()
                     .cluster_name(cluster)
                     .principal_arn(principal)
-                    .set_kubernetes_groups(Some(groups.clone())).send())
+                    .set_kubernetes_groups(Some(groups.clone()))
+                    .send()
+            })
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
@@ -202,11 +211,14 @@ impl Kind for EksAccessEntry {
         let cluster = str_prop(&live.props, "cluster_name")?;
         let principal = str_prop(&live.props, "principal_arn")?;
         let deleted = cx
-            .call("DeleteAccessEntry", || cx.clients
+            .call("DeleteAccessEntry", || {
+                cx.clients
                     .eks
                     .delete_access_entry()
                     .cluster_name(cluster)
-                    .principal_arn(principal).send())
+                    .principal_arn(principal)
+                    .send()
+            })
             .await;
         deleted.gone_is_done()
     }

@@ -13,7 +13,7 @@ use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass};
 use crate::model::Props;
-use crate::model::{KindInfo, Tier, NaturalKey, Resend};
+use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct EksAccessPolicyAssociation;
 
@@ -68,13 +68,16 @@ pub async fn associated(
     principal: &str,
 ) -> Result<Vec<AssociatedAccessPolicy>, AwsError> {
     let got = cx
-        .all("ListAssociatedAccessPolicies", || cx.clients
+        .all("ListAssociatedAccessPolicies", || {
+            cx.clients
                 .eks
                 .list_associated_access_policies()
                 .cluster_name(cluster)
                 .principal_arn(principal)
                 .max_results(100)
-                .into_paginator().send())
+                .into_paginator()
+                .send()
+        })
         .await;
     match got {
         Ok(pages) => Ok(pages
@@ -93,13 +96,16 @@ async fn associate(cx: &Cx, props: &Props) -> Result<(), AwsError> {
         str_prop(props, "policy_arn")?,
     );
     let scope = scope_of(props);
-    cx.call("AssociateAccessPolicy", || cx.clients
+    cx.call("AssociateAccessPolicy", || {
+        cx.clients
             .eks
             .associate_access_policy()
             .cluster_name(cluster)
             .principal_arn(principal)
             .policy_arn(policy)
-            .access_scope(scope.clone()).send())
+            .access_scope(scope.clone())
+            .send()
+    })
     .await?;
     Ok(())
 }
@@ -172,12 +178,15 @@ impl Kind for EksAccessPolicyAssociation {
             str_prop(&live.props, "policy_arn")?,
         );
         let deleted = cx
-            .call("DisassociateAccessPolicy", || cx.clients
+            .call("DisassociateAccessPolicy", || {
+                cx.clients
                     .eks
                     .disassociate_access_policy()
                     .cluster_name(cluster)
                     .principal_arn(principal)
-                    .policy_arn(policy).send())
+                    .policy_arn(policy)
+                    .send()
+            })
             .await;
         deleted.gone_is_done()
     }
@@ -209,9 +218,9 @@ pub async fn cluster_admins(
 /// (an assumed role's session becomes its role).
 pub async fn caller_principal(cx: &Cx) -> Result<String, AwsError> {
     let me = cx
-        .call("GetCallerIdentity", || cx.clients
-                .sts
-                .get_caller_identity().send())
+        .call("GetCallerIdentity", || {
+            cx.clients.sts.get_caller_identity().send()
+        })
         .await?;
     let arn = me.arn().unwrap_or_default();
     Ok(

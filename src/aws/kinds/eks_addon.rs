@@ -10,8 +10,8 @@ use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, Props};
-use crate::model::{KindInfo, Tier, Resend};
 
 pub struct EksAddon;
 
@@ -62,11 +62,14 @@ impl EksAddon {
         name: &str,
     ) -> Result<Option<aws_sdk_eks::types::Addon>, AwsError> {
         match cx
-            .call("DescribeAddon", || cx.clients
+            .call("DescribeAddon", || {
+                cx.clients
                     .eks
                     .describe_addon()
                     .cluster_name(cluster)
-                    .addon_name(name).send())
+                    .addon_name(name)
+                    .send()
+            })
             .await
         {
             Ok(o) => Ok(o.addon().cloned()),
@@ -78,20 +81,22 @@ impl EksAddon {
     /// The newest version compatible with the cluster's Kubernetes version.
     async fn newest(&self, cx: &Cx, cluster: &str, name: &str) -> Result<String, AwsError> {
         let k8s = cx
-            .call("DescribeCluster", || cx.clients
-                    .eks
-                    .describe_cluster()
-                    .name(cluster).send())
+            .call("DescribeCluster", || {
+                cx.clients.eks.describe_cluster().name(cluster).send()
+            })
             .await?
             .cluster()
             .and_then(|c| c.version().map(String::from))
             .unwrap_or_default();
         let out = cx
-            .call("DescribeAddonVersions", || cx.clients
+            .call("DescribeAddonVersions", || {
+                cx.clients
                     .eks
                     .describe_addon_versions()
                     .addon_name(name)
-                    .kubernetes_version(&k8s).send())
+                    .kubernetes_version(&k8s)
+                    .send()
+            })
             .await?;
         let mut versions: Vec<String> = out
             .addons()
@@ -214,12 +219,15 @@ impl Kind for EksAddon {
             .filter_map(|c| c.name())
         {
             let names = match cx
-                .all("ListAddons", || cx.clients
+                .all("ListAddons", || {
+                    cx.clients
                         .eks
                         .list_addons()
                         .cluster_name(cluster)
                         .into_paginator()
-                        .items().send())
+                        .items()
+                        .send()
+                })
                 .await
             {
                 Ok(n) => n,
@@ -248,7 +256,8 @@ impl Kind for EksAddon {
             .iter()
             .any(|c| c == "version" || c == "service_account_role_arn")
         {
-            cx.call("UpdateAddon", || cx.clients
+            cx.call("UpdateAddon", || {
+                cx.clients
                     .eks
                     .update_addon()
                     .cluster_name(cluster)
@@ -257,7 +266,9 @@ impl Kind for EksAddon {
                     .set_service_account_role_arn(
                         opt_str(t.props, "service_account_role_arn").map(String::from),
                     )
-                    .resolve_conflicts(conflicts(t.props)).send())
+                    .resolve_conflicts(conflicts(t.props))
+                    .send()
+            })
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
@@ -282,11 +293,14 @@ impl Kind for EksAddon {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let (cluster, name) = split(&live.id);
         let address = live.address.as_deref().unwrap_or(&live.id);
-        cx.call("DeleteAddon", || cx.clients
+        cx.call("DeleteAddon", || {
+            cx.clients
                 .eks
                 .delete_addon()
                 .cluster_name(cluster)
-                .addon_name(name).send())
+                .addon_name(name)
+                .send()
+        })
         .await
         .gone_is_done()?;
         cx.wait_for(

@@ -9,16 +9,15 @@ use aws_sdk_eks::types::{
 };
 use serde_json::json;
 
-use super::flag;
 use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
+use super::flag;
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, Props};
-use crate::model::{KindInfo, Tier, Resend};
 
 pub struct EksCluster;
-
 
 fn logging(props: &Props) -> Logging {
     let enabled: Vec<LogType> = strings(props, "log_types")
@@ -149,10 +148,9 @@ impl EksCluster {
         name: &str,
     ) -> Result<Option<aws_sdk_eks::types::Cluster>, AwsError> {
         match cx
-            .call("DescribeCluster", || cx.clients
-                    .eks
-                    .describe_cluster()
-                    .name(name).send())
+            .call("DescribeCluster", || {
+                cx.clients.eks.describe_cluster().name(name).send()
+            })
             .await
         {
             Ok(out) => Ok(out.cluster().cloned()),
@@ -187,8 +185,25 @@ impl EksCluster {
 const INFO: KindInfo = KindInfo {
     name: "EksCluster",
     tier: Tier::Cluster,
-    outputs: &["id", "name", "arn", "account", "endpoint", "ca_data", "oidc_issuer", "oidc_issuer_host", "cluster_security_group_id"],
-    replace_fields: &["name", "role_arn", "subnet_ids", "security_group_ids", "encryption_key_arn", "bootstrap_cluster_creator_admin"],
+    outputs: &[
+        "id",
+        "name",
+        "arn",
+        "account",
+        "endpoint",
+        "ca_data",
+        "oidc_issuer",
+        "oidc_issuer_host",
+        "cluster_security_group_id",
+    ],
+    replace_fields: &[
+        "name",
+        "role_arn",
+        "subnet_ids",
+        "security_group_ids",
+        "encryption_key_arn",
+        "bootstrap_cluster_creator_admin",
+    ],
     // Resent safely: clientRequestToken (the journal's token).
     resend: Resend::Token,
     ..KindInfo::BASE
@@ -291,26 +306,33 @@ impl Kind for EksCluster {
                     Some(strings(t.props, "public_access_cidrs")).filter(|c| !c.is_empty()),
                 )
                 .build();
-            cx.call("UpdateClusterConfig", || cx.clients
+            cx.call("UpdateClusterConfig", || {
+                cx.clients
                     .eks
                     .update_cluster_config()
                     .name(name)
-                    .resources_vpc_config(vpc.clone()).send())
+                    .resources_vpc_config(vpc.clone())
+                    .send()
+            })
             .await?;
             self.wait_active(cx, t.address, name).await?;
         }
         if has("log_types") {
-            cx.call("UpdateClusterConfig", || cx.clients
+            cx.call("UpdateClusterConfig", || {
+                cx.clients
                     .eks
                     .update_cluster_config()
                     .name(name)
-                    .logging(logging(t.props)).send())
+                    .logging(logging(t.props))
+                    .send()
+            })
             .await?;
             self.wait_active(cx, t.address, name).await?;
         }
         if has("authentication_mode") {
             let mode = AuthenticationMode::from(str_prop(t.props, "authentication_mode")?);
-            cx.call("UpdateClusterConfig", || cx.clients
+            cx.call("UpdateClusterConfig", || {
+                cx.clients
                     .eks
                     .update_cluster_config()
                     .name(name)
@@ -318,7 +340,9 @@ impl Kind for EksCluster {
                         UpdateAccessConfigRequest::builder()
                             .authentication_mode(mode.clone())
                             .build(),
-                    ).send())
+                    )
+                    .send()
+            })
             .await?;
             self.wait_active(cx, t.address, name).await?;
         }

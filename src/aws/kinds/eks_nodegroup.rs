@@ -12,16 +12,15 @@ use aws_sdk_eks::types::{
 };
 use serde_json::{Value, json};
 
-use super::int;
 use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
+use super::int;
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::aws::{GoneIsDone, OrMissing};
+use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, Props};
-use crate::model::{KindInfo, Tier, Resend};
 
 pub struct EksNodegroup;
-
 
 fn labels(props: &Props) -> HashMap<String, String> {
     props
@@ -107,11 +106,14 @@ impl EksNodegroup {
         name: &str,
     ) -> Result<Option<aws_sdk_eks::types::Nodegroup>, AwsError> {
         let got = cx
-            .call("DescribeNodegroup", || cx.clients
+            .call("DescribeNodegroup", || {
+                cx.clients
                     .eks
                     .describe_nodegroup()
                     .cluster_name(cluster)
-                    .nodegroup_name(name).send())
+                    .nodegroup_name(name)
+                    .send()
+            })
             .await;
         Ok(got.or_missing()?.and_then(|o| o.nodegroup().cloned()))
     }
@@ -151,7 +153,15 @@ const INFO: KindInfo = KindInfo {
     name: "EksNodegroup",
     tier: Tier::Cluster,
     outputs: &["id", "name", "arn"],
-    replace_fields: &["cluster_name", "name", "node_role_arn", "subnet_ids", "instance_types", "ami_type", "capacity_type"],
+    replace_fields: &[
+        "cluster_name",
+        "name",
+        "node_role_arn",
+        "subnet_ids",
+        "instance_types",
+        "ami_type",
+        "capacity_type",
+    ],
     // Resent safely: clientRequestToken (the journal's token).
     resend: Resend::Token,
     ..KindInfo::BASE
@@ -212,12 +222,15 @@ impl Kind for EksNodegroup {
             .filter_map(|c| c.name())
         {
             let names = cx
-                .all("ListNodegroups", || cx.clients
+                .all("ListNodegroups", || {
+                    cx.clients
                         .eks
                         .list_nodegroups()
                         .cluster_name(cluster)
                         .into_paginator()
-                        .items().send())
+                        .items()
+                        .send()
+                })
                 .await;
             let Some(names) = names.or_missing()? else {
                 continue;
@@ -309,11 +322,14 @@ impl Kind for EksNodegroup {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let (cluster, name) = split(&live.id);
         let address = live.address.as_deref().unwrap_or(&live.id);
-        cx.call("DeleteNodegroup", || cx.clients
+        cx.call("DeleteNodegroup", || {
+            cx.clients
                 .eks
                 .delete_nodegroup()
                 .cluster_name(cluster)
-                .nodegroup_name(name).send())
+                .nodegroup_name(name)
+                .send()
+        })
         .await
         .gone_is_done()?;
         cx.wait_for(

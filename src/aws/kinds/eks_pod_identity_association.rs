@@ -10,10 +10,10 @@ use serde_json::json;
 use super::eks_common::{env_clusters, read_tags, set_tags};
 use super::tagged::create_tags;
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::aws::{GoneIsDone, OrMissing};
 use crate::model::Outputs;
-use crate::model::{KindInfo, Tier, Resend};
+use crate::model::{KindInfo, Resend, Tier};
 
 pub struct EksPodIdentityAssociation;
 
@@ -49,11 +49,14 @@ async fn describe(
     id: &str,
 ) -> Result<Option<PodIdentityAssociation>, AwsError> {
     let got = cx
-        .call("DescribePodIdentityAssociation", || cx.clients
+        .call("DescribePodIdentityAssociation", || {
+            cx.clients
                 .eks
                 .describe_pod_identity_association()
                 .cluster_name(cluster)
-                .association_id(id).send())
+                .association_id(id)
+                .send()
+        })
         .await;
     Ok(got.or_missing()?.and_then(|o| o.association().cloned()))
 }
@@ -66,12 +69,15 @@ async fn find(
     service_account: &str,
 ) -> Result<Option<String>, AwsError> {
     let listed = cx
-        .call("ListPodIdentityAssociations", || cx.clients
+        .call("ListPodIdentityAssociations", || {
+            cx.clients
                 .eks
                 .list_pod_identity_associations()
                 .cluster_name(cluster)
                 .namespace(namespace)
-                .service_account(service_account).send())
+                .service_account(service_account)
+                .send()
+        })
         .await?;
     Ok(listed
         .associations()
@@ -151,13 +157,16 @@ impl Kind for EksPodIdentityAssociation {
         for cluster in env_clusters(cx, scope.owner).await?.iter() {
             let Some(name) = cluster.name() else { continue };
             let listed = cx
-                .all("ListPodIdentityAssociations", || cx.clients
+                .all("ListPodIdentityAssociations", || {
+                    cx.clients
                         .eks
                         .list_pod_identity_associations()
                         .cluster_name(name)
                         .max_results(100)
                         .into_paginator()
-                        .items().send())
+                        .items()
+                        .send()
+                })
                 .await?;
             for summary in listed {
                 let Some(id) = summary.association_id() else {
@@ -185,12 +194,15 @@ impl Kind for EksPodIdentityAssociation {
         let cluster = str_prop(t.props, "cluster_name")?;
         if changed.iter().any(|c| c == "role_arn") {
             let role = str_prop(t.props, "role_arn")?;
-            cx.call("UpdatePodIdentityAssociation", || cx.clients
+            cx.call("UpdatePodIdentityAssociation", || {
+                cx.clients
                     .eks
                     .update_pod_identity_association()
                     .cluster_name(cluster)
                     .association_id(&live.id)
-                    .role_arn(role).send())
+                    .role_arn(role)
+                    .send()
+            })
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
@@ -211,11 +223,14 @@ impl Kind for EksPodIdentityAssociation {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let cluster = str_prop(&live.props, "cluster_name")?;
         let deleted = cx
-            .call("DeletePodIdentityAssociation", || cx.clients
+            .call("DeletePodIdentityAssociation", || {
+                cx.clients
                     .eks
                     .delete_pod_identity_association()
                     .cluster_name(cluster)
-                    .association_id(&live.id).send())
+                    .association_id(&live.id)
+                    .send()
+            })
             .await;
         deleted.gone_is_done()
     }

@@ -44,16 +44,22 @@ impl Kind for ElasticIp {
         let id = out
             .allocation_id()
             .ok_or_else(|| AwsError::local("AllocateAddress", "no allocation id"))?;
-        Ok(t.made_with(id.to_string(), outputs(id, out.public_ip().unwrap_or_default())))
+        Ok(t.made_with(
+            id.to_string(),
+            outputs(id, out.public_ip().unwrap_or_default()),
+        ))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         // DescribeAddresses is not paginated: one call returns every address.
         let out = cx
-            .call("DescribeAddresses", || cx.clients
+            .call("DescribeAddresses", || {
+                cx.clients
                     .ec2
                     .describe_addresses()
-                    .filters(env_filter(scope.owner)).send())
+                    .filters(env_filter(scope.owner))
+                    .send()
+            })
             .await?;
         Ok(out
             .addresses()
@@ -62,7 +68,12 @@ impl Kind for ElasticIp {
                 let id = a.allocation_id()?;
                 let (address, tags) = read_tags(a.tags(), scope.owner)?;
                 let props = json!({ "tags": tags });
-                Some(Live::found(id.to_string(), address, props, outputs(id, a.public_ip().unwrap_or_default())))
+                Some(Live::found(
+                    id.to_string(),
+                    address,
+                    props,
+                    outputs(id, a.public_ip().unwrap_or_default()),
+                ))
             })
             .collect())
     }

@@ -9,8 +9,8 @@ use super::tagged::{create_tags, tag_delta, tagged};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, Props};
-use crate::model::{KindInfo, Tier, Resend};
 
 pub struct EventRule;
 
@@ -44,11 +44,14 @@ async fn put(cx: &Cx, props: &Props, tags: Option<Vec<Tag>>) -> Result<String, A
         .arn(str_prop(props, "target_arn")?)
         .build()
         .map_err(|e| AwsError::local("PutTargets", e.to_string()))?;
-    cx.call("PutTargets", || cx.clients
+    cx.call("PutTargets", || {
+        cx.clients
             .events
             .put_targets()
             .rule(name)
-            .targets(target.clone()).send())
+            .targets(target.clone())
+            .send()
+    })
     .await?;
     Ok(out.rule_arn().unwrap_or_default().to_string())
 }
@@ -85,10 +88,9 @@ impl Kind for EventRule {
             let name = r.arn.rsplit('/').next().unwrap_or_default().to_string();
             // The listing carries pattern and description; targets need one call per rule.
             let targets = match cx
-                .call("ListTargetsByRule", || cx.clients
-                        .events
-                        .list_targets_by_rule()
-                        .rule(&name).send())
+                .call("ListTargetsByRule", || {
+                    cx.clients.events.list_targets_by_rule().rule(&name).send()
+                })
                 .await
             {
                 Ok(t) => t,
@@ -111,7 +113,12 @@ impl Kind for EventRule {
             if let Some(d) = &r.description {
                 props["description"] = json!(d);
             }
-            out.push(Live::found(name.clone(), r.address(), props, outputs(&name, &r.arn)));
+            out.push(Live::found(
+                name.clone(),
+                r.address(),
+                props,
+                outputs(&name, &r.arn),
+            ));
         }
         Ok(out)
     }
@@ -133,19 +140,25 @@ impl Kind for EventRule {
                 .into_iter()
                 .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
                 .collect();
-            cx.call("TagResource", || cx.clients
+            cx.call("TagResource", || {
+                cx.clients
                     .events
                     .tag_resource()
                     .resource_arn(&arn)
-                    .set_tags(Some(tags.clone())).send())
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
             .await?;
         }
         if !remove.is_empty() {
-            cx.call("UntagResource", || cx.clients
+            cx.call("UntagResource", || {
+                cx.clients
                     .events
                     .untag_resource()
                     .resource_arn(&arn)
-                    .set_tag_keys(Some(remove.clone())).send())
+                    .set_tag_keys(Some(remove.clone()))
+                    .send()
+            })
             .await?;
         }
         Ok(live.with_props(t.props.clone()))
@@ -156,17 +169,19 @@ impl Kind for EventRule {
             .unwrap_or("target")
             .to_string();
         let removed = cx
-            .call("RemoveTargets", || cx.clients
+            .call("RemoveTargets", || {
+                cx.clients
                     .events
                     .remove_targets()
                     .rule(&live.id)
-                    .ids(&id).send())
+                    .ids(&id)
+                    .send()
+            })
             .await;
         removed.gone_is_done()?;
-        cx.call("DeleteRule", || cx.clients
-                .events
-                .delete_rule()
-                .name(&live.id).send())
+        cx.call("DeleteRule", || {
+            cx.clients.events.delete_rule().name(&live.id).send()
+        })
         .await
         .gone_is_done()
     }

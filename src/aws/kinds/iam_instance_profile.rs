@@ -5,10 +5,10 @@ use serde_json::json;
 
 use super::iam_details::{address_of, comparable_tags, create_tags, env_roles, ours};
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{GoneIsDone, OrMissing};
+use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, Props};
-use crate::model::{KindInfo, Tier, Resend};
 
 pub struct IamInstanceProfile;
 
@@ -61,10 +61,13 @@ impl Kind for IamInstanceProfile {
             // run killed between the two calls left it. Ours if its tags say so.
             Err(e) if e.code == "EntityAlreadyExists" => {
                 let got = cx
-                    .call("GetInstanceProfile", || cx.clients
+                    .call("GetInstanceProfile", || {
+                        cx.clients
                             .iam
                             .get_instance_profile()
-                            .instance_profile_name(name).send())
+                            .instance_profile_name(name)
+                            .send()
+                    })
                     .await?;
                 let p = got.instance_profile().ok_or(e.clone())?;
                 if !ours(p.tags(), cx.owner()) || address_of(p.tags()).as_deref() != Some(t.address)
@@ -82,11 +85,14 @@ impl Kind for IamInstanceProfile {
             Err(e) => return Err(e),
         };
         if !roles.iter().any(|r| r == role) {
-            cx.call("AddRoleToInstanceProfile", || cx.clients
+            cx.call("AddRoleToInstanceProfile", || {
+                cx.clients
                     .iam
                     .add_role_to_instance_profile()
                     .instance_profile_name(name)
-                    .role_name(role).send())
+                    .role_name(role)
+                    .send()
+            })
             .await?;
         }
         Ok(t.made_with(name.to_string(), outputs(name, &arn)))
@@ -102,7 +108,12 @@ impl Kind for IamInstanceProfile {
                     continue;
                 }
                 let props = json!({ "name": p.instance_profile_name(), "role": role.role_name(), "tags": comparable_tags(p.tags()) });
-                out.push(Live::found(p.instance_profile_name().to_string(), address_of(p.tags()), props, outputs(p.instance_profile_name(), p.arn())));
+                out.push(Live::found(
+                    p.instance_profile_name().to_string(),
+                    address_of(p.tags()),
+                    props,
+                    outputs(p.instance_profile_name(), p.arn()),
+                ));
             }
         }
         Ok(out)
@@ -116,10 +127,13 @@ impl Kind for IamInstanceProfile {
             return Ok(None);
         };
         let got = cx
-            .call("GetInstanceProfile", || cx.clients
+            .call("GetInstanceProfile", || {
+                cx.clients
                     .iam
                     .get_instance_profile()
-                    .instance_profile_name(name).send())
+                    .instance_profile_name(name)
+                    .send()
+            })
             .await;
         let Some(got) = got.or_missing()? else {
             return Ok(None);
@@ -132,7 +146,12 @@ impl Kind for IamInstanceProfile {
         }
         let role = p.roles().first().map(|r| r.role_name());
         let props = json!({ "name": p.instance_profile_name(), "role": role, "tags": comparable_tags(p.tags()) });
-        Ok(Some(Live::found(p.instance_profile_name().to_string(), address_of(p.tags()), props, outputs(p.instance_profile_name(), p.arn()))))
+        Ok(Some(Live::found(
+            p.instance_profile_name().to_string(),
+            address_of(p.tags()),
+            props,
+            outputs(p.instance_profile_name(), p.arn()),
+        )))
     }
 
     async fn update(
@@ -146,11 +165,14 @@ impl Kind for IamInstanceProfile {
             let role = str_prop(t.props, "role")?;
             if let Some(old) = live.props.get("role").and_then(|r| r.as_str()) {
                 let removed = cx
-                    .call("RemoveRoleFromInstanceProfile", || cx.clients
+                    .call("RemoveRoleFromInstanceProfile", || {
+                        cx.clients
                             .iam
                             .remove_role_from_instance_profile()
                             .instance_profile_name(&live.id)
-                            .role_name(old).send())
+                            .role_name(old)
+                            .send()
+                    })
                     .await;
                 if let Err(e) = removed
                     && e.class != ErrorClass::NotFound
@@ -158,28 +180,37 @@ impl Kind for IamInstanceProfile {
                     return Err(e);
                 }
             }
-            cx.call("AddRoleToInstanceProfile", || cx.clients
+            cx.call("AddRoleToInstanceProfile", || {
+                cx.clients
                     .iam
                     .add_role_to_instance_profile()
                     .instance_profile_name(&live.id)
-                    .role_name(role).send())
+                    .role_name(role)
+                    .send()
+            })
             .await?;
         }
         let (set, remove) = super::iam_role::tag_delta(&live.props, t.props);
         if !set.is_empty() {
-            cx.call("TagInstanceProfile", || cx.clients
+            cx.call("TagInstanceProfile", || {
+                cx.clients
                     .iam
                     .tag_instance_profile()
                     .instance_profile_name(&live.id)
-                    .set_tags(Some(set.clone())).send())
+                    .set_tags(Some(set.clone()))
+                    .send()
+            })
             .await?;
         }
         if !remove.is_empty() {
-            cx.call("UntagInstanceProfile", || cx.clients
+            cx.call("UntagInstanceProfile", || {
+                cx.clients
                     .iam
                     .untag_instance_profile()
                     .instance_profile_name(&live.id)
-                    .set_tag_keys(Some(remove.clone())).send())
+                    .set_tag_keys(Some(remove.clone()))
+                    .send()
+            })
             .await?;
         }
         Ok(live.with_props(t.props.clone()))
@@ -188,18 +219,24 @@ impl Kind for IamInstanceProfile {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         if let Some(role) = live.props.get("role").and_then(|r| r.as_str()) {
             let removed = cx
-                .call("RemoveRoleFromInstanceProfile", || cx.clients
+                .call("RemoveRoleFromInstanceProfile", || {
+                    cx.clients
                         .iam
                         .remove_role_from_instance_profile()
                         .instance_profile_name(&live.id)
-                        .role_name(role).send())
+                        .role_name(role)
+                        .send()
+                })
                 .await;
             removed.gone_is_done()?;
         }
-        cx.call("DeleteInstanceProfile", || cx.clients
+        cx.call("DeleteInstanceProfile", || {
+            cx.clients
                 .iam
                 .delete_instance_profile()
-                .instance_profile_name(&live.id).send())
+                .instance_profile_name(&live.id)
+                .send()
+        })
         .await
         .gone_is_done()
     }

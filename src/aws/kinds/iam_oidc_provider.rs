@@ -8,10 +8,10 @@ use serde_json::json;
 
 use super::iam_details::{address_of, comparable_tags, ours};
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::{GoneIsDone, OrMissing};
 use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::aws::{GoneIsDone, OrMissing};
+use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV};
-use crate::model::{KindInfo, Tier, Resend};
 
 pub struct IamOidcProvider;
 
@@ -68,19 +68,22 @@ impl Kind for IamOidcProvider {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let list = cx
-            .call("ListOpenIDConnectProviders", || cx.clients
-                    .iam
-                    .list_open_id_connect_providers().send())
+            .call("ListOpenIDConnectProviders", || {
+                cx.clients.iam.list_open_id_connect_providers().send()
+            })
             .await?;
         let mut out = Vec::new();
         // IAM has no batch read of providers: one call each (there is one per cluster).
         for p in list.open_id_connect_provider_list() {
             let Some(arn) = p.arn() else { continue };
             let got = cx
-                .call("GetOpenIDConnectProvider", || cx.clients
+                .call("GetOpenIDConnectProvider", || {
+                    cx.clients
                         .iam
                         .get_open_id_connect_provider()
-                        .open_id_connect_provider_arn(arn).send())
+                        .open_id_connect_provider_arn(arn)
+                        .send()
+                })
                 .await;
             let Some(got) = got.or_missing()? else {
                 continue;
@@ -95,7 +98,12 @@ impl Kind for IamOidcProvider {
                 format!("https://{url}")
             };
             let props = json!({ "url": url, "client_ids": got.client_id_list(), "tags": comparable_tags(got.tags()) });
-            out.push(Live::found(arn.to_string(), address_of(got.tags()), props, outputs(arn)));
+            out.push(Live::found(
+                arn.to_string(),
+                address_of(got.tags()),
+                props,
+                outputs(arn),
+            ));
         }
         Ok(out)
     }
@@ -111,19 +119,25 @@ impl Kind for IamOidcProvider {
             let old = client_ids(&live.props);
             let new = client_ids(t.props);
             for id in new.iter().filter(|i| !old.contains(i)) {
-                cx.call("AddClientIDToOpenIDConnectProvider", || cx.clients
+                cx.call("AddClientIDToOpenIDConnectProvider", || {
+                    cx.clients
                         .iam
                         .add_client_id_to_open_id_connect_provider()
                         .open_id_connect_provider_arn(&live.id)
-                        .client_id(id).send())
+                        .client_id(id)
+                        .send()
+                })
                 .await?;
             }
             for id in old.iter().filter(|i| !new.contains(i)) {
-                cx.call("RemoveClientIDFromOpenIDConnectProvider", || cx.clients
+                cx.call("RemoveClientIDFromOpenIDConnectProvider", || {
+                    cx.clients
                         .iam
                         .remove_client_id_from_open_id_connect_provider()
                         .open_id_connect_provider_arn(&live.id)
-                        .client_id(id).send())
+                        .client_id(id)
+                        .send()
+                })
                 .await?;
             }
         }
@@ -134,19 +148,25 @@ impl Kind for IamOidcProvider {
                 .filter(|t| t.key() != TAG_ENV && t.key() != TAG_ADDRESS)
                 .collect();
             if !set.is_empty() {
-                cx.call("TagOpenIDConnectProvider", || cx.clients
+                cx.call("TagOpenIDConnectProvider", || {
+                    cx.clients
                         .iam
                         .tag_open_id_connect_provider()
                         .open_id_connect_provider_arn(&live.id)
-                        .set_tags(Some(set.clone())).send())
+                        .set_tags(Some(set.clone()))
+                        .send()
+                })
                 .await?;
             }
             if !remove.is_empty() {
-                cx.call("UntagOpenIDConnectProvider", || cx.clients
+                cx.call("UntagOpenIDConnectProvider", || {
+                    cx.clients
                         .iam
                         .untag_open_id_connect_provider()
                         .open_id_connect_provider_arn(&live.id)
-                        .set_tag_keys(Some(remove.clone())).send())
+                        .set_tag_keys(Some(remove.clone()))
+                        .send()
+                })
                 .await?;
             }
         }
@@ -154,10 +174,13 @@ impl Kind for IamOidcProvider {
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        cx.call("DeleteOpenIDConnectProvider", || cx.clients
+        cx.call("DeleteOpenIDConnectProvider", || {
+            cx.clients
                 .iam
                 .delete_open_id_connect_provider()
-                .open_id_connect_provider_arn(&live.id).send())
+                .open_id_connect_provider_arn(&live.id)
+                .send()
+        })
         .await
         .gone_is_done()
     }

@@ -6,8 +6,8 @@ use super::iam_details::{address_of, comparable_tags, create_tags, document, env
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, Props};
-use crate::model::{KindInfo, Tier, Resend};
 
 pub struct IamRole;
 
@@ -88,37 +88,49 @@ impl Kind for IamRole {
     ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "assume_role_policy") {
             let doc = policy_text(t.props)?;
-            cx.call("UpdateAssumeRolePolicy", || cx.clients
+            cx.call("UpdateAssumeRolePolicy", || {
+                cx.clients
                     .iam
                     .update_assume_role_policy()
                     .role_name(&live.id)
-                    .policy_document(&doc).send())
+                    .policy_document(&doc)
+                    .send()
+            })
             .await?;
         }
         if changed.iter().any(|c| c == "_description") {
-            cx.call("UpdateRole", || cx.clients
+            cx.call("UpdateRole", || {
+                cx.clients
                     .iam
                     .update_role()
                     .role_name(&live.id)
-                    .description(opt_str(t.props, "_description").unwrap_or_default()).send())
+                    .description(opt_str(t.props, "_description").unwrap_or_default())
+                    .send()
+            })
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
             let (set, remove) = tag_delta(&live.props, t.props);
             if !set.is_empty() {
-                cx.call("TagRole", || cx.clients
+                cx.call("TagRole", || {
+                    cx.clients
                         .iam
                         .tag_role()
                         .role_name(&live.id)
-                        .set_tags(Some(set.clone())).send())
+                        .set_tags(Some(set.clone()))
+                        .send()
+                })
                 .await?;
             }
             if !remove.is_empty() {
-                cx.call("UntagRole", || cx.clients
+                cx.call("UntagRole", || {
+                    cx.clients
                         .iam
                         .untag_role()
                         .role_name(&live.id)
-                        .set_tag_keys(Some(remove.clone())).send())
+                        .set_tag_keys(Some(remove.clone()))
+                        .send()
+                })
                 .await?;
             }
         }

@@ -7,7 +7,7 @@ use super::iam_details::env_roles;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Tier, NaturalKey, Resend};
+use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct IamRolePolicy;
 
@@ -87,12 +87,15 @@ impl Kind for IamRolePolicy {
             .get("document")
             .map(|d| d.to_string())
             .unwrap_or_default();
-        cx.call("PutRolePolicy", || cx.clients
+        cx.call("PutRolePolicy", || {
+            cx.clients
                 .iam
                 .put_role_policy()
                 .role_name(role)
                 .policy_name(name)
-                .policy_document(&doc).send())
+                .policy_document(&doc)
+                .send()
+        })
         .await?;
         Ok(live.with_props(t.props.clone()))
     }
@@ -102,11 +105,14 @@ impl Kind for IamRolePolicy {
             str_prop(&live.props, "role")?,
             str_prop(&live.props, "name")?,
         );
-        cx.call("DeleteRolePolicy", || cx.clients
+        cx.call("DeleteRolePolicy", || {
+            cx.clients
                 .iam
                 .delete_role_policy()
                 .role_name(role)
-                .policy_name(name).send())
+                .policy_name(name)
+                .send()
+        })
         .await
         .gone_is_done()
     }

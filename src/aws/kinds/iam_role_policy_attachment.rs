@@ -8,7 +8,7 @@ use super::iam_details::env_roles;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Tier, NaturalKey, Resend};
+use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct IamRolePolicyAttachment;
 
@@ -79,11 +79,14 @@ impl Kind for IamRolePolicyAttachment {
             str_prop(&live.props, "role")?,
             str_prop(&live.props, "policy_arn")?,
         );
-        cx.call("DetachRolePolicy", || cx.clients
+        cx.call("DetachRolePolicy", || {
+            cx.clients
                 .iam
                 .detach_role_policy()
                 .role_name(role)
-                .policy_arn(policy).send())
+                .policy_arn(policy)
+                .send()
+        })
         .await
         .gone_is_done()
     }

@@ -45,13 +45,16 @@ impl Kind for InternetGateway {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let gateways = cx
-            .all("DescribeInternetGateways", || cx.clients
+            .all("DescribeInternetGateways", || {
+                cx.clients
                     .ec2
                     .describe_internet_gateways()
                     .filters(env_filter(scope.owner))
                     .max_results(1000)
                     .into_paginator()
-                    .items().send())
+                    .items()
+                    .send()
+            })
             .await?;
         Ok(gateways
             .into_iter()
@@ -125,11 +128,14 @@ impl Kind for InternetGateway {
 }
 
 async fn attach(cx: &Cx, id: &str, vpc: &str) -> Result<(), AwsError> {
-    cx.call("AttachInternetGateway", || cx.clients
+    cx.call("AttachInternetGateway", || {
+        cx.clients
             .ec2
             .attach_internet_gateway()
             .internet_gateway_id(id)
-            .vpc_id(vpc).send())
+            .vpc_id(vpc)
+            .send()
+    })
     .await?;
     Ok(())
 }

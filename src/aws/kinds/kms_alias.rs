@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Tier, NaturalKey, Resend};
+use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct KmsAlias;
 
@@ -42,12 +42,15 @@ impl Kind for KmsAlias {
 
     async fn read(&self, cx: &Cx, _scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let aliases = cx
-            .all("ListAliases", || cx.clients
+            .all("ListAliases", || {
+                cx.clients
                     .kms
                     .list_aliases()
                     .limit(100)
                     .into_paginator()
-                    .items().send())
+                    .items()
+                    .send()
+            })
             .await?;
         Ok(aliases
             .into_iter()
@@ -73,20 +76,22 @@ impl Kind for KmsAlias {
         _changed: &[String],
     ) -> Result<Live, AwsError> {
         let key = str_prop(t.props, "target_key_id")?;
-        cx.call("UpdateAlias", || cx.clients
+        cx.call("UpdateAlias", || {
+            cx.clients
                 .kms
                 .update_alias()
                 .alias_name(&live.id)
-                .target_key_id(key).send())
+                .target_key_id(key)
+                .send()
+        })
         .await?;
         Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        cx.call("DeleteAlias", || cx.clients
-                .kms
-                .delete_alias()
-                .alias_name(&live.id).send())
+        cx.call("DeleteAlias", || {
+            cx.clients.kms.delete_alias().alias_name(&live.id).send()
+        })
         .await
         .gone_is_done()
     }

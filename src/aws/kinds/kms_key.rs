@@ -11,8 +11,8 @@ use serde_json::json;
 use super::tagged::{create_tags, tag_delta, tagged};
 use super::{Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::model::{Outputs, Props};
 use crate::model::{KindInfo, Tier};
+use crate::model::{Outputs, Props};
 
 pub struct KmsKey;
 
@@ -33,16 +33,14 @@ fn rotation(props: &Props) -> bool {
 
 async fn set_rotation(cx: &Cx, id: &str, on: bool) -> Result<(), AwsError> {
     if on {
-        cx.call("EnableKeyRotation", || cx.clients
-                .kms
-                .enable_key_rotation()
-                .key_id(id).send())
+        cx.call("EnableKeyRotation", || {
+            cx.clients.kms.enable_key_rotation().key_id(id).send()
+        })
         .await?;
     } else {
-        cx.call("DisableKeyRotation", || cx.clients
-                .kms
-                .disable_key_rotation()
-                .key_id(id).send())
+        cx.call("DisableKeyRotation", || {
+            cx.clients.kms.disable_key_rotation().key_id(id).send()
+        })
         .await?;
     }
     Ok(())
@@ -94,12 +92,15 @@ fn granted_services(policy: &str) -> Vec<String> {
 /// Writes the key policy with the plan's grant.
 async fn put_policy(cx: &Cx, id: &str, account: &str, services: &[String]) -> Result<(), AwsError> {
     let policy = grant_policy(account, services);
-    cx.call("PutKeyPolicy", || cx.clients
+    cx.call("PutKeyPolicy", || {
+        cx.clients
             .kms
             .put_key_policy()
             .key_id(id)
             .policy_name("default")
-            .policy(&policy).send())
+            .policy(&policy)
+            .send()
+    })
     .await?;
     Ok(())
 }
@@ -162,10 +163,9 @@ impl Kind for KmsKey {
             // KMS has no batch read: DescribeKey, GetKeyRotationStatus and
             // GetKeyPolicy per key.
             let meta = match cx
-                .call("DescribeKey", || cx.clients
-                        .kms
-                        .describe_key()
-                        .key_id(&id).send())
+                .call("DescribeKey", || {
+                    cx.clients.kms.describe_key().key_id(&id).send()
+                })
                 .await
             {
                 Ok(m) => m,
@@ -182,18 +182,20 @@ impl Kind for KmsKey {
                 continue;
             }
             let rotation = cx
-                .call("GetKeyRotationStatus", || cx.clients
-                        .kms
-                        .get_key_rotation_status()
-                        .key_id(&id).send())
+                .call("GetKeyRotationStatus", || {
+                    cx.clients.kms.get_key_rotation_status().key_id(&id).send()
+                })
                 .await?
                 .key_rotation_enabled();
             let policy = cx
-                .call("GetKeyPolicy", || cx.clients
+                .call("GetKeyPolicy", || {
+                    cx.clients
                         .kms
                         .get_key_policy()
                         .key_id(&id)
-                        .policy_name("default").send())
+                        .policy_name("default")
+                        .send()
+                })
                 .await?;
             let granted = granted_services(policy.policy().unwrap_or_default());
             let props = json!({
@@ -202,7 +204,12 @@ impl Kind for KmsKey {
                 "grant_services": granted,
                 "tags": k.comparable_tags(),
             });
-            out.push(Live::found(id.clone(), k.address(), props, outputs(&id, &k.arn)));
+            out.push(Live::found(
+                id.clone(),
+                k.address(),
+                props,
+                outputs(&id, &k.arn),
+            ));
         }
         Ok(out)
     }
@@ -228,11 +235,14 @@ impl Kind for KmsKey {
         }
         if changed.iter().any(|c| c == "description") {
             let d = super::opt_str(t.props, "description").unwrap_or_default();
-            cx.call("UpdateKeyDescription", || cx.clients
+            cx.call("UpdateKeyDescription", || {
+                cx.clients
                     .kms
                     .update_key_description()
                     .key_id(&live.id)
-                    .description(d).send())
+                    .description(d)
+                    .send()
+            })
             .await?;
         }
         let (set, remove) = tag_delta(&live.props, t.props);
@@ -241,19 +251,25 @@ impl Kind for KmsKey {
                 .into_iter()
                 .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
                 .collect();
-            cx.call("TagResource", || cx.clients
+            cx.call("TagResource", || {
+                cx.clients
                     .kms
                     .tag_resource()
                     .key_id(&live.id)
-                    .set_tags(Some(tags.clone())).send())
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
             .await?;
         }
         if !remove.is_empty() {
-            cx.call("UntagResource", || cx.clients
+            cx.call("UntagResource", || {
+                cx.clients
                     .kms
                     .untag_resource()
                     .key_id(&live.id)
-                    .set_tag_keys(Some(remove.clone())).send())
+                    .set_tag_keys(Some(remove.clone()))
+                    .send()
+            })
             .await?;
         }
         Ok(live.with_props(t.props.clone()))
@@ -266,11 +282,14 @@ impl Kind for KmsKey {
             .and_then(|v| v.as_i64())
             .unwrap_or(30) as i32;
         match cx
-            .call("ScheduleKeyDeletion", || cx.clients
+            .call("ScheduleKeyDeletion", || {
+                cx.clients
                     .kms
                     .schedule_key_deletion()
                     .key_id(&live.id)
-                    .pending_window_in_days(days).send())
+                    .pending_window_in_days(days)
+                    .send()
+            })
             .await
         {
             Err(e) if e.class != ErrorClass::NotFound && e.code != "KMSInvalidStateException" => {

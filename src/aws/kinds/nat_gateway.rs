@@ -4,8 +4,8 @@ use serde_json::json;
 
 use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
-use crate::aws::{OrMissing, AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Tier, Resend};
+use crate::aws::{AwsError, Cx, OrMissing, SdkResultExt};
+use crate::model::{KindInfo, Resend, Tier};
 
 pub struct NatGateway;
 
@@ -19,7 +19,9 @@ impl NatGateway {
             .send()
             .await
             .aws("DescribeNatGateways");
-        Ok(out.or_missing()?.and_then(|o| o.nat_gateways().first().and_then(|g| g.state().cloned())))
+        Ok(out
+            .or_missing()?
+            .and_then(|o| o.nat_gateways().first().and_then(|g| g.state().cloned())))
     }
 }
 
@@ -81,14 +83,17 @@ impl Kind for NatGateway {
             .values("available")
             .build();
         let gateways = cx
-            .all("DescribeNatGateways", || cx.clients
+            .all("DescribeNatGateways", || {
+                cx.clients
                     .ec2
                     .describe_nat_gateways()
                     .filter(env_filter(scope.owner))
                     .filter(live_states.clone())
                     .max_results(1000)
                     .into_paginator()
-                    .items().send())
+                    .items()
+                    .send()
+            })
             .await?;
         Ok(gateways
             .into_iter()

@@ -8,16 +8,14 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbCluster, ServerlessV2ScalingConfiguration};
 use serde_json::json;
 
-use super::{flag, major};
 use super::rds_common::{create_tags, final_snapshot_id, finish_delete, read_tags};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
+use super::{flag, major};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, Props};
-use crate::model::{KindInfo, Tier, Resend};
 
 pub struct RdsCluster;
-
-
 
 /// `(min, max)` ACUs from `serverless_v2 = { min_acu, max_acu }`.
 fn acu(p: &Props) -> Option<(f64, f64)> {
@@ -107,10 +105,13 @@ fn to_live(c: &DbCluster, owner: crate::model::Owner<'_>) -> Option<Live> {
 impl RdsCluster {
     async fn describe(&self, cx: &Cx, id: &str) -> Result<Option<DbCluster>, AwsError> {
         match cx
-            .call("DescribeDBClusters", || cx.clients
+            .call("DescribeDBClusters", || {
+                cx.clients
                     .rds
                     .describe_db_clusters()
-                    .db_cluster_identifier(id).send())
+                    .db_cluster_identifier(id)
+                    .send()
+            })
             .await
         {
             Ok(o) => Ok(o.db_clusters().first().cloned()),
@@ -149,8 +150,23 @@ impl RdsCluster {
 const INFO: KindInfo = KindInfo {
     name: "RdsCluster",
     tier: Tier::Database,
-    outputs: &["id", "arn", "endpoint", "reader_endpoint", "port", "resource_id", "master_secret_arn"],
-    replace_fields: &["identifier", "engine", "engine_major", "storage_encrypted", "kms_key_id", "db_subnet_group_name"],
+    outputs: &[
+        "id",
+        "arn",
+        "endpoint",
+        "reader_endpoint",
+        "port",
+        "resource_id",
+        "master_secret_arn",
+    ],
+    replace_fields: &[
+        "identifier",
+        "engine",
+        "engine_major",
+        "storage_encrypted",
+        "kms_key_id",
+        "db_subnet_group_name",
+    ],
     // Resent safely: the cluster identifier.
     resend: Resend::Unique,
     ..KindInfo::BASE
@@ -172,10 +188,7 @@ impl Kind for RdsCluster {
             .engine(str_prop(t.props, "engine")?)
             .engine_version(str_prop(t.props, "engine_version")?)
             .db_subnet_group_name(str_prop(t.props, "db_subnet_group_name")?)
-            .set_vpc_security_group_ids(Some(super::strings(
-                t.props,
-                "vpc_security_group_ids",
-            )))
+            .set_vpc_security_group_ids(Some(super::strings(t.props, "vpc_security_group_ids")))
             .set_db_cluster_parameter_group_name(
                 opt_str(t.props, "cluster_parameter_group_name").map(String::from),
             )
@@ -218,12 +231,15 @@ impl Kind for RdsCluster {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let all = cx
-            .all("DescribeDBClusters", || cx.clients
+            .all("DescribeDBClusters", || {
+                cx.clients
                     .rds
                     .describe_db_clusters()
                     .max_records(100)
                     .into_paginator()
-                    .items().send())
+                    .items()
+                    .send()
+            })
             .await?;
         Ok(all.iter().filter_map(|c| to_live(c, scope.owner)).collect())
     }
@@ -281,8 +297,7 @@ impl Kind for RdsCluster {
         }
         if changed.iter().any(|c| c != "tags") {
             let call = call;
-            cx.call("ModifyDBCluster", || call.clone().send())
-                .await?;
+            cx.call("ModifyDBCluster", || call.clone().send()).await?;
             self.wait_available(cx, t.address, &live.id).await?;
         }
         if has("tags") {

@@ -12,7 +12,7 @@ use super::rds_common::{
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Outputs;
-use crate::model::{KindInfo, Tier, Resend};
+use crate::model::{KindInfo, Resend, Tier};
 
 pub struct RdsClusterInstance;
 
@@ -99,12 +99,15 @@ impl Kind for RdsClusterInstance {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let all = cx
-            .all("DescribeDBInstances", || cx.clients
+            .all("DescribeDBInstances", || {
+                cx.clients
                     .rds
                     .describe_db_instances()
                     .max_records(100)
                     .into_paginator()
-                    .items().send())
+                    .items()
+                    .send()
+            })
             .await?;
         Ok(all
             .iter()
@@ -121,12 +124,15 @@ impl Kind for RdsClusterInstance {
     ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "instance_class") {
             let class = str_prop(t.props, "instance_class")?;
-            cx.call("ModifyDBInstance", || cx.clients
+            cx.call("ModifyDBInstance", || {
+                cx.clients
                     .rds
                     .modify_db_instance()
                     .db_instance_identifier(&live.id)
                     .db_instance_class(class)
-                    .apply_immediately(true).send())
+                    .apply_immediately(true)
+                    .send()
+            })
             .await?;
             wait_instance_available(cx, t.address, &live.id, to_live).await?;
         }

@@ -10,9 +10,9 @@ use aws_sdk_route53::types::{
 use serde_json::json;
 
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
-use crate::aws::{OrMissing, AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{AwsError, Cx, ErrorClass, OrMissing, SdkResultExt};
+use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 use crate::model::{Outputs, Props};
-use crate::model::{KindInfo, Tier, NaturalKey, Resend};
 
 pub struct Route53Record;
 
@@ -58,11 +58,14 @@ pub async fn change(
         .build()
         .map_err(|e| AwsError::local("ChangeBatch", e.to_string()))?;
     let sent = cx
-        .call("ChangeResourceRecordSets", || cx.clients
+        .call("ChangeResourceRecordSets", || {
+            cx.clients
                 .route53
                 .change_resource_record_sets()
                 .hosted_zone_id(zone)
-                .change_batch(batch.clone()).send())
+                .change_batch(batch.clone())
+                .send()
+        })
         .await?;
     let Some(id) = sent.change_info().map(|c| c.id().to_string()) else {
         return Ok(());
@@ -154,10 +157,10 @@ const INFO: KindInfo = KindInfo {
 /// A record is told apart by its zone, fully qualified name and type.
 fn record_key(props: &Props) -> Option<String> {
     Some(key_of(
-            props.get("zone_id")?.as_str()?,
-            props.get("name")?.as_str()?,
-            props.get("type")?.as_str()?,
-        ))
+        props.get("zone_id")?.as_str()?,
+        props.get("name")?.as_str()?,
+        props.get("type")?.as_str()?,
+    ))
 }
 
 #[async_trait]

@@ -13,8 +13,8 @@ use super::tagged::{create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag};
-use crate::model::{KindInfo, Tier, Resend};
 
 pub struct Route53Zone;
 
@@ -45,23 +45,25 @@ async fn change_tags(
     add: Vec<Tag>,
     remove: Vec<String>,
 ) -> Result<(), AwsError> {
-    cx.call("ChangeTagsForResource", || cx.clients
+    cx.call("ChangeTagsForResource", || {
+        cx.clients
             .route53
             .change_tags_for_resource()
             .resource_type(TagResourceType::Hostedzone)
             .resource_id(id)
             .set_add_tags((!add.is_empty()).then(|| add.clone()))
-            .set_remove_tag_keys((!remove.is_empty()).then(|| remove.clone())).send())
+            .set_remove_tag_keys((!remove.is_empty()).then(|| remove.clone()))
+            .send()
+    })
     .await?;
     Ok(())
 }
 
 async fn name_servers(cx: &Cx, id: &str) -> Result<String, AwsError> {
     let got = cx
-        .call("GetHostedZone", || cx.clients
-                .route53
-                .get_hosted_zone()
-                .id(id).send())
+        .call("GetHostedZone", || {
+            cx.clients.route53.get_hosted_zone().id(id).send()
+        })
         .await?;
     Ok(got
         .delegation_set()
@@ -95,12 +97,15 @@ fn referenced_address(reference: &str, owner: crate::model::Owner<'_>) -> Option
 /// Every public zone in the account with its tags (ten zones per tag call).
 async fn zones_with_tags(cx: &Cx) -> Result<Vec<(HostedZone, Vec<(String, String)>)>, AwsError> {
     let zones = cx
-        .all("ListHostedZones", || cx.clients
+        .all("ListHostedZones", || {
+            cx.clients
                 .route53
                 .list_hosted_zones()
                 .max_items(100)
                 .into_paginator()
-                .items().send())
+                .items()
+                .send()
+        })
         .await?;
     let zones: Vec<HostedZone> = zones
         .into_iter()
@@ -110,11 +115,14 @@ async fn zones_with_tags(cx: &Cx) -> Result<Vec<(HostedZone, Vec<(String, String
     for chunk in zones.chunks(10) {
         let ids: Vec<String> = chunk.iter().map(|z| short_id(z.id()).to_string()).collect();
         let sets = cx
-            .call("ListTagsForResources", || cx.clients
+            .call("ListTagsForResources", || {
+                cx.clients
                     .route53
                     .list_tags_for_resources()
                     .resource_type(TagResourceType::Hostedzone)
-                    .set_resource_ids(Some(ids.clone())).send())
+                    .set_resource_ids(Some(ids.clone()))
+                    .send()
+            })
             .await?;
         for z in chunk {
             let tags = sets
@@ -183,11 +191,14 @@ impl Kind for Route53Zone {
             // This very request went through before (a resent call): the zone carrying its reference is ours.
             Err(e) if e.code == "HostedZoneAlreadyExists" => {
                 let listed = cx
-                    .call("ListHostedZonesByName", || cx.clients
+                    .call("ListHostedZonesByName", || {
+                        cx.clients
                             .route53
                             .list_hosted_zones_by_name()
                             .dns_name(name)
-                            .max_items(100).send())
+                            .max_items(100)
+                            .send()
+                    })
                     .await?;
                 let Some(zone) = listed
                     .hosted_zones()
@@ -257,7 +268,12 @@ impl Kind for Route53Zone {
                 .find(|(k, _)| k == TAG_ADDRESS)
                 .map(|(_, v)| v.clone())
                 .or(referenced);
-            out.push(Live::found(id.clone(), address, props, outputs(&id, &name, &ns)));
+            out.push(Live::found(
+                id.clone(),
+                address,
+                props,
+                outputs(&id, &name, &ns),
+            ));
         }
         Ok(out)
     }
@@ -271,11 +287,14 @@ impl Kind for Route53Zone {
     ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "comment") {
             let comment = opt_str(t.props, "comment").unwrap_or_default();
-            cx.call("UpdateHostedZoneComment", || cx.clients
+            cx.call("UpdateHostedZoneComment", || {
+                cx.clients
                     .route53
                     .update_hosted_zone_comment()
                     .id(&live.id)
-                    .comment(comment).send())
+                    .comment(comment)
+                    .send()
+            })
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Tier, Resend};
+use crate::model::{KindInfo, Resend, Tier};
 
 pub struct RouteTable;
 
@@ -16,13 +16,16 @@ pub async fn describe_tables(
 ) -> Result<std::sync::Arc<Vec<aws_sdk_ec2::types::RouteTable>>, AwsError> {
     cx.shared("ec2:route_tables", || async {
         let tables = cx
-            .all("DescribeRouteTables", || cx.clients
+            .all("DescribeRouteTables", || {
+                cx.clients
                     .ec2
                     .describe_route_tables()
                     .filters(env_filter(owner))
                     .max_results(100)
                     .into_paginator()
-                    .items().send())
+                    .items()
+                    .send()
+            })
             .await?;
         Ok(tables
             .into_iter()

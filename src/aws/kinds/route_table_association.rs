@@ -8,7 +8,7 @@ use super::ec2_tags::delete_call;
 use super::route_table::describe_tables;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Tier, NaturalKey, Resend};
+use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct RouteTableAssociation;
 

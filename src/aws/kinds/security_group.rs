@@ -10,7 +10,7 @@ use serde_json::json;
 use super::ec2_tags::{delete_naming_blockers, env_filter, read_tags, sync, tag_spec};
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Tier, Resend};
+use crate::model::{KindInfo, Resend, Tier};
 
 pub struct SecurityGroup;
 
@@ -104,13 +104,16 @@ pub async fn env_groups(
     owner: crate::model::Owner<'_>,
 ) -> Result<Arc<Vec<aws_sdk_ec2::types::SecurityGroup>>, AwsError> {
     cx.shared("ec2:security_groups", || async {
-        cx.all("DescribeSecurityGroups", || cx.clients
+        cx.all("DescribeSecurityGroups", || {
+            cx.clients
                 .ec2
                 .describe_security_groups()
                 .filters(env_filter(owner))
                 .max_results(1000)
                 .into_paginator()
-                .items().send())
+                .items()
+                .send()
+        })
         .await
     })
     .await
@@ -125,11 +128,14 @@ async fn revoke_default_egress(cx: &Cx, id: &str) -> Result<(), AwsError> {
         .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
         .build();
     let revoked = cx
-        .call("RevokeSecurityGroupEgress", || cx.clients
+        .call("RevokeSecurityGroupEgress", || {
+            cx.clients
                 .ec2
                 .revoke_security_group_egress()
                 .group_id(id)
-                .ip_permissions(all.clone()).send())
+                .ip_permissions(all.clone())
+                .send()
+        })
         .await;
     match revoked {
         Err(e)

@@ -13,7 +13,7 @@ use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
-use crate::model::{KindInfo, Tier, Resend};
+use crate::model::{KindInfo, Resend, Tier};
 
 pub struct SecurityGroupRule;
 
@@ -97,11 +97,14 @@ impl Kind for SecurityGroupRule {
             Err(e) if e.code == "InvalidPermission.Duplicate" => {
                 match self.find_untagged(cx, t).await? {
                     Some(id) => {
-                        cx.call("CreateTags", || cx.clients
+                        cx.call("CreateTags", || {
+                            cx.clients
                                 .ec2
                                 .create_tags()
                                 .resources(&id)
-                                .set_tags(Some(super::ec2_tags::create_tags(cx, t))).send())
+                                .set_tags(Some(super::ec2_tags::create_tags(cx, t)))
+                                .send()
+                        })
                         .await?;
                         // Its description (empty on a default rule) is set to the plan's.
                         let live = t.made(id);
@@ -134,13 +137,16 @@ impl Kind for SecurityGroupRule {
                 .set_values(Some(chunk.to_vec()))
                 .build();
             let rules = cx
-                .all("DescribeSecurityGroupRules", || cx.clients
+                .all("DescribeSecurityGroupRules", || {
+                    cx.clients
                         .ec2
                         .describe_security_group_rules()
                         .filters(filter.clone())
                         .max_results(1000)
                         .into_paginator()
-                        .items().send())
+                        .items()
+                        .send()
+                })
                 .await?;
             out.extend(
                 rules
@@ -180,10 +186,13 @@ impl SecurityGroupRule {
             .values(group)
             .build();
         let rules = cx
-            .call("DescribeSecurityGroupRules", || cx.clients
+            .call("DescribeSecurityGroupRules", || {
+                cx.clients
                     .ec2
                     .describe_security_group_rules()
-                    .filters(filter.clone()).send())
+                    .filters(filter.clone())
+                    .send()
+            })
             .await?;
         Ok(rules
             .security_group_rules()
@@ -241,13 +250,16 @@ impl SecurityGroupRule {
 
     async fn read_env(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let rules = cx
-            .all("DescribeSecurityGroupRules", || cx.clients
+            .all("DescribeSecurityGroupRules", || {
+                cx.clients
                     .ec2
                     .describe_security_group_rules()
                     .filters(env_filter(scope.owner))
                     .max_results(1000)
                     .into_paginator()
-                    .items().send())
+                    .items()
+                    .send()
+            })
             .await?;
         Ok(rules
             .iter()

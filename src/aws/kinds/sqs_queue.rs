@@ -12,8 +12,8 @@ use super::tagged::{create_tags, queue_attributes, tag_delta, tagged};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, Props};
-use crate::model::{KindInfo, Tier, Resend};
 
 pub struct SqsQueue;
 
@@ -72,11 +72,14 @@ impl Kind for SqsQueue {
             .aws("CreateQueue")?;
         let url = out.queue_url().unwrap_or_default().to_string();
         let attrs = cx
-            .call("GetQueueAttributes", || cx.clients
+            .call("GetQueueAttributes", || {
+                cx.clients
                     .sqs
                     .get_queue_attributes()
                     .queue_url(&url)
-                    .attribute_names(QueueAttributeName::QueueArn).send())
+                    .attribute_names(QueueAttributeName::QueueArn)
+                    .send()
+            })
             .await?;
         let arn = attrs
             .attributes()
@@ -108,7 +111,12 @@ impl Kind for SqsQueue {
             {
                 props["message_retention_seconds"] = json!(r);
             }
-            out.push(Live::found(url.clone(), q.address(), props, outputs(url, arn, &name)));
+            out.push(Live::found(
+                url.clone(),
+                q.address(),
+                props,
+                outputs(url, arn, &name),
+            ));
         }
         Ok(out)
     }
@@ -121,38 +129,46 @@ impl Kind for SqsQueue {
         changed: &[String],
     ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c != "tags") {
-            cx.call("SetQueueAttributes", || cx.clients
+            cx.call("SetQueueAttributes", || {
+                cx.clients
                     .sqs
                     .set_queue_attributes()
                     .queue_url(&live.id)
-                    .set_attributes(Some(attributes(t.props))).send())
+                    .set_attributes(Some(attributes(t.props)))
+                    .send()
+            })
             .await?;
         }
         let (set, remove) = tag_delta(&live.props, t.props);
         if !set.is_empty() {
-            cx.call("TagQueue", || cx.clients
+            cx.call("TagQueue", || {
+                cx.clients
                     .sqs
                     .tag_queue()
                     .queue_url(&live.id)
-                    .set_tags(Some(set.clone())).send())
+                    .set_tags(Some(set.clone()))
+                    .send()
+            })
             .await?;
         }
         if !remove.is_empty() {
-            cx.call("UntagQueue", || cx.clients
+            cx.call("UntagQueue", || {
+                cx.clients
                     .sqs
                     .untag_queue()
                     .queue_url(&live.id)
-                    .set_tag_keys(Some(remove.clone())).send())
+                    .set_tag_keys(Some(remove.clone()))
+                    .send()
+            })
             .await?;
         }
         Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        cx.call("DeleteQueue", || cx.clients
-                .sqs
-                .delete_queue()
-                .queue_url(&live.id).send())
+        cx.call("DeleteQueue", || {
+            cx.clients.sqs.delete_queue().queue_url(&live.id).send()
+        })
         .await
         .gone_is_done()
     }

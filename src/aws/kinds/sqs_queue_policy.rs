@@ -10,18 +10,21 @@ use super::tagged::queue_attributes;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx};
-use crate::model::{KindInfo, Tier, NaturalKey, Resend};
+use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct SqsQueuePolicy;
 
 async fn set(cx: &Cx, url: &str, policy: &str) -> Result<(), AwsError> {
     let attrs: HashMap<QueueAttributeName, String> =
         [(QueueAttributeName::Policy, policy.to_string())].into();
-    cx.call("SetQueueAttributes", || cx.clients
+    cx.call("SetQueueAttributes", || {
+        cx.clients
             .sqs
             .set_queue_attributes()
             .queue_url(url)
-            .set_attributes(Some(attrs.clone())).send())
+            .set_attributes(Some(attrs.clone()))
+            .send()
+    })
     .await?;
     Ok(())
 }

@@ -19,11 +19,14 @@ fn public_ip(props: &Props) -> bool {
 
 impl Subnet {
     async fn set_public_ip(&self, cx: &Cx, id: &str, on: bool) -> Result<(), AwsError> {
-        cx.call("ModifySubnetAttribute", || cx.clients
+        cx.call("ModifySubnetAttribute", || {
+            cx.clients
                 .ec2
                 .modify_subnet_attribute()
                 .subnet_id(id)
-                .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build()).send())
+                .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
+                .send()
+        })
         .await?;
         Ok(())
     }
@@ -72,13 +75,16 @@ impl Kind for Subnet {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let subnets = cx
-            .all("DescribeSubnets", || cx.clients
+            .all("DescribeSubnets", || {
+                cx.clients
                     .ec2
                     .describe_subnets()
                     .filters(env_filter(scope.owner))
                     .max_results(1000)
                     .into_paginator()
-                    .items().send())
+                    .items()
+                    .send()
+            })
             .await?;
         Ok(subnets
             .into_iter()

@@ -2,11 +2,11 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use serde_json::json;
 
-use crate::model::{KindInfo, Tier};
-use super::flag;
 use super::ec2_tags::{delete_naming_blockers, env_filter, read_tags, sync, tag_spec};
+use super::flag;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::{KindInfo, Tier};
 
 pub struct Vpc;
 
@@ -19,17 +19,23 @@ impl Vpc {
         hostnames: bool,
     ) -> Result<(), AwsError> {
         let on = |b: bool| AttributeBooleanValue::builder().value(b).build();
-        cx.call("ModifyVpcAttribute", || cx.clients
+        cx.call("ModifyVpcAttribute", || {
+            cx.clients
                 .ec2
                 .modify_vpc_attribute()
                 .vpc_id(id)
-                .enable_dns_support(on(support)).send())
+                .enable_dns_support(on(support))
+                .send()
+        })
         .await?;
-        cx.call("ModifyVpcAttribute", || cx.clients
+        cx.call("ModifyVpcAttribute", || {
+            cx.clients
                 .ec2
                 .modify_vpc_attribute()
                 .vpc_id(id)
-                .enable_dns_hostnames(on(hostnames)).send())
+                .enable_dns_hostnames(on(hostnames))
+                .send()
+        })
         .await?;
         Ok(())
     }
@@ -41,11 +47,14 @@ impl Vpc {
         name: VpcAttributeName,
     ) -> Result<bool, AwsError> {
         let out = cx
-            .call("DescribeVpcAttribute", || cx.clients
+            .call("DescribeVpcAttribute", || {
+                cx.clients
                     .ec2
                     .describe_vpc_attribute()
                     .vpc_id(id)
-                    .attribute(name.clone()).send())
+                    .attribute(name.clone())
+                    .send()
+            })
             .await?;
         let value = match name {
             VpcAttributeName::EnableDnsSupport => out.enable_dns_support().and_then(|a| a.value()),
@@ -54,7 +63,6 @@ impl Vpc {
         Ok(value.unwrap_or(false))
     }
 }
-
 
 const INFO: KindInfo = KindInfo {
     name: "Vpc",
@@ -95,13 +103,16 @@ impl Kind for Vpc {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let vpcs = cx
-            .all("DescribeVpcs", || cx.clients
+            .all("DescribeVpcs", || {
+                cx.clients
                     .ec2
                     .describe_vpcs()
                     .filters(env_filter(scope.owner))
                     .max_results(1000)
                     .into_paginator()
-                    .items().send())
+                    .items()
+                    .send()
+            })
             .await?;
         let mut out = Vec::new();
         for v in vpcs {
