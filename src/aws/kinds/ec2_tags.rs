@@ -4,7 +4,11 @@
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use serde_json::Value;
 
-use super::Target;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::{Live, Target};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{Owner, Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag, readable};
 
@@ -99,10 +103,16 @@ pub async fn sync(cx: &Cx, id: &str, old: &Props, new: &Props) -> Result<(), Aws
 
 /// Runs a delete call, treating "not found" as done and waiting out
 /// `DependencyViolation` for the bounded dependency timeout.
-pub async fn delete_call<F, Fut, T>(cx: &Cx, address: &str, call: F) -> Result<(), AwsError>
+pub async fn delete_call<T, E, F, Fut>(
+    cx: &Cx,
+    address: &str,
+    operation: &str,
+    mut send: F,
+) -> Result<(), AwsError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, AwsError>>,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     use crate::aws::GoneIsDone;
     cx.retry_while(
@@ -110,28 +120,71 @@ where
         "still in use",
         cx.timeouts.dependency,
         crate::aws::ErrorClass::Dependency,
-        call,
+        || {
+            let sent = send();
+            async move { sent.await.aws(operation) }
+        },
     )
     .await
     .gone_is_done()
 }
 
-/// Like [`delete_call`], and when `DependencyViolation` outlasts the wait,
-/// the error names what still uses the resource: the network interfaces
-/// found by `filter` (`vpc-id`, `subnet-id`, `group-id`), with what made them.
-pub async fn delete_naming_blockers<F, Fut, T>(
+/// Deletes an EC2 resource by its id with [`delete_call`], named in
+/// progress lines by its address.
+pub async fn delete<T, E, F, Fut>(
     cx: &Cx,
-    address: &str,
-    filter: (&str, &str),
-    call: F,
+    live: &Live,
+    operation: &str,
+    send: F,
 ) -> Result<(), AwsError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, AwsError>>,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match delete_call(cx, address, call).await {
+    delete_call(
+        cx,
+        live.address.as_deref().unwrap_or(&live.id),
+        operation,
+        send,
+    )
+    .await
+}
+
+/// A resource read back by a describe: `None` without an id or when its
+/// tags say another env; `props` gains the comparable tags, the outputs
+/// its id.
+pub fn found(id: Option<&str>, tags: &[Tag], owner: Owner<'_>, mut props: Value) -> Option<Live> {
+    let id = id?;
+    let (address, tags) = read_tags(tags, owner)?;
+    props["tags"] = tags;
+    Some(Live::found(id, address, props, super::id_outputs(id)))
+}
+
+/// An update of tags alone: managed tags brought to the plan's.
+pub async fn update_tags(cx: &Cx, live: &Live, t: &Target<'_>) -> Result<Live, AwsError> {
+    sync(cx, &live.id, &live.props, t.props).await?;
+    Ok(live.with_props(t.props.clone()))
+}
+
+/// Like [`delete_call`], and when `DependencyViolation` outlasts the wait,
+/// the error names what still uses the resource: the network interfaces
+/// found by `filter` (`vpc-id`, `subnet-id`, `group-id`), with what made them.
+pub async fn delete_naming_blockers<T, E, F, Fut>(
+    cx: &Cx,
+    live: &Live,
+    filter: &str,
+    operation: &str,
+    send: F,
+) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match delete(cx, live, operation, send).await {
         Err(e) if e.class == crate::aws::ErrorClass::Dependency => {
-            let f = Filter::builder().name(filter.0).values(filter.1).build();
+            let f = Filter::builder().name(filter).values(&live.id).build();
             let enis = cx
                 .clients
                 .ec2

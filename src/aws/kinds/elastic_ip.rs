@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 use serde_json::json;
 
-use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
+use super::ec2_tags::{delete, env_filter, found, tag_spec, update_tags};
 use super::{Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Outputs;
@@ -65,15 +65,9 @@ impl Kind for ElasticIp {
             .addresses()
             .iter()
             .filter_map(|a| {
-                let id = a.allocation_id()?;
-                let (address, tags) = read_tags(a.tags(), scope.owner)?;
-                let props = json!({ "tags": tags });
-                Some(Live::found(
-                    id.to_string(),
-                    address,
-                    props,
-                    outputs(id, a.public_ip().unwrap_or_default()),
-                ))
+                let mut live = found(a.allocation_id(), a.tags(), scope.owner, json!({}))?;
+                live.outputs = outputs(&live.id, a.public_ip().unwrap_or_default());
+                Some(live)
             })
             .collect())
     }
@@ -85,20 +79,16 @@ impl Kind for ElasticIp {
         t: &Target<'_>,
         _changed: &[String],
     ) -> Result<Live, AwsError> {
-        sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(live.with_props(t.props.clone()))
+        update_tags(cx, live, t).await
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let address = live.address.as_deref().unwrap_or(&live.id);
-        delete_call(cx, address, || async {
+        delete(cx, live, "ReleaseAddress", || {
             cx.clients
                 .ec2
                 .release_address()
                 .allocation_id(&live.id)
                 .send()
-                .await
-                .aws("ReleaseAddress")
         })
         .await
     }

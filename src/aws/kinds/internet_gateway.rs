@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use serde_json::json;
 
-use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
-use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
+use super::ec2_tags::{delete_call, env_filter, found, tag_spec, update_tags};
+use super::{Kind, Live, ReadScope, Target, returned, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{KindInfo, Tier};
 
@@ -34,11 +34,10 @@ impl Kind for InternetGateway {
             .send()
             .await
             .aws("CreateInternetGateway")?;
-        let id = out
-            .internet_gateway()
-            .and_then(|g| g.internet_gateway_id())
-            .ok_or_else(|| AwsError::local("CreateInternetGateway", "no id returned"))?
-            .to_string();
+        let id = returned(
+            "CreateInternetGateway",
+            out.internet_gateway().and_then(|g| g.internet_gateway_id()),
+        )?;
         attach(cx, &id, str_prop(t.props, "vpc_id")?).await?;
         Ok(t.made(id))
     }
@@ -46,28 +45,17 @@ impl Kind for InternetGateway {
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let gateways = cx
             .all("DescribeInternetGateways", || {
-                cx.clients
-                    .ec2
-                    .describe_internet_gateways()
-                    .filters(env_filter(scope.owner))
-                    .max_results(1000)
-                    .into_paginator()
-                    .items()
-                    .send()
+                let call = cx.clients.ec2.describe_internet_gateways();
+                let call = call.filters(env_filter(scope.owner)).max_results(1000);
+                call.into_paginator().items().send()
             })
             .await?;
         Ok(gateways
             .into_iter()
             .filter_map(|g| {
-                let id = g.internet_gateway_id()?.to_string();
-                let (address, tags) = read_tags(g.tags(), scope.owner)?;
-                let vpc = g
-                    .attachments()
-                    .iter()
-                    .find_map(|a| a.vpc_id())
-                    .unwrap_or_default();
-                let props = json!({ "vpc_id": vpc, "tags": tags });
-                Some(Live::found(id.clone(), address, props, id_outputs(&id)))
+                let vpc = g.attachments().iter().find_map(|a| a.vpc_id());
+                let props = json!({ "vpc_id": vpc.unwrap_or_default() });
+                found(g.internet_gateway_id(), g.tags(), scope.owner, props)
             })
             .collect())
     }
@@ -83,8 +71,7 @@ impl Kind for InternetGateway {
         if changed.iter().any(|c| c == "vpc_id") {
             attach(cx, &live.id, str_prop(t.props, "vpc_id")?).await?;
         }
-        sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(live.with_props(t.props.clone()))
+        update_tags(cx, live, t).await
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -95,15 +82,13 @@ impl Kind for InternetGateway {
             .and_then(|v| v.as_str())
             .filter(|v| !v.is_empty())
         {
-            delete_call(cx, address, || async {
+            delete_call(cx, address, "DetachInternetGateway", || {
                 cx.clients
                     .ec2
                     .detach_internet_gateway()
                     .internet_gateway_id(&live.id)
                     .vpc_id(vpc)
                     .send()
-                    .await
-                    .aws("DetachInternetGateway")
             })
             .await
             .or_else(|e| {
@@ -114,14 +99,12 @@ impl Kind for InternetGateway {
                 }
             })?;
         }
-        delete_call(cx, address, || async {
+        delete_call(cx, address, "DeleteInternetGateway", || {
             cx.clients
                 .ec2
                 .delete_internet_gateway()
                 .internet_gateway_id(&live.id)
                 .send()
-                .await
-                .aws("DeleteInternetGateway")
         })
         .await
     }

@@ -244,6 +244,12 @@ pub(crate) fn id_outputs(id: &str) -> Outputs {
     outputs([("id", id)])
 }
 
+/// The id a create call returned; its absence is an error naming the call.
+pub(crate) fn returned(operation: &str, id: Option<&str>) -> Result<String, AwsError> {
+    id.map(String::from)
+        .ok_or_else(|| AwsError::local(operation, "no id returned"))
+}
+
 /// A boolean property; absent reads as `false`.
 pub(crate) fn flag(props: &Props, key: &str) -> bool {
     props.get(key).and_then(|v| v.as_bool()).unwrap_or(false)

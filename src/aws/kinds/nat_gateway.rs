@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
 use serde_json::json;
 
-use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
-use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
+use super::ec2_tags::{delete, env_filter, found, tag_spec, update_tags};
+use super::{Kind, Live, ReadScope, Target, returned, str_prop};
 use crate::aws::{AwsError, Cx, OrMissing, SdkResultExt};
 use crate::model::{KindInfo, Resend, Tier};
 
@@ -52,11 +52,10 @@ impl Kind for NatGateway {
             .send()
             .await
             .aws("CreateNatGateway")?;
-        let id = out
-            .nat_gateway()
-            .and_then(|g| g.nat_gateway_id())
-            .ok_or_else(|| AwsError::local("CreateNatGateway", "no id returned"))?
-            .to_string();
+        let id = returned(
+            "CreateNatGateway",
+            out.nat_gateway().and_then(|g| g.nat_gateway_id()),
+        )?;
         cx.wait_for(
             t.address,
             "NAT gateway to become available",
@@ -84,33 +83,23 @@ impl Kind for NatGateway {
             .build();
         let gateways = cx
             .all("DescribeNatGateways", || {
-                cx.clients
-                    .ec2
-                    .describe_nat_gateways()
+                let call = cx.clients.ec2.describe_nat_gateways();
+                let call = call
                     .filter(env_filter(scope.owner))
-                    .filter(live_states.clone())
-                    .max_results(1000)
-                    .into_paginator()
-                    .items()
-                    .send()
+                    .filter(live_states.clone());
+                call.max_results(1000).into_paginator().items().send()
             })
             .await?;
         Ok(gateways
             .into_iter()
             .filter_map(|g| {
-                let id = g.nat_gateway_id()?.to_string();
-                let (address, tags) = read_tags(g.tags(), scope.owner)?;
-                let allocation = g
-                    .nat_gateway_addresses()
-                    .iter()
-                    .find_map(|a| a.allocation_id())
-                    .unwrap_or_default();
+                let addresses = g.nat_gateway_addresses().iter();
+                let allocation = addresses.clone().find_map(|a| a.allocation_id());
                 let props = json!({
                     "subnet_id": g.subnet_id().unwrap_or_default(),
-                    "allocation_id": allocation,
-                    "tags": tags,
+                    "allocation_id": allocation.unwrap_or_default(),
                 });
-                Some(Live::found(id.clone(), address, props, id_outputs(&id)))
+                found(g.nat_gateway_id(), g.tags(), scope.owner, props)
             })
             .collect())
     }
@@ -122,23 +111,20 @@ impl Kind for NatGateway {
         t: &Target<'_>,
         _changed: &[String],
     ) -> Result<Live, AwsError> {
-        sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(live.with_props(t.props.clone()))
+        update_tags(cx, live, t).await
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let address = live.address.as_deref().unwrap_or(&live.id);
-        delete_call(cx, address, || async {
+        delete(cx, live, "DeleteNatGateway", || {
             cx.clients
                 .ec2
                 .delete_nat_gateway()
                 .nat_gateway_id(&live.id)
                 .send()
-                .await
-                .aws("DeleteNatGateway")
         })
         .await?;
         // Its EIP and subnet stay busy until the gateway is gone.
+        let address = live.address.as_deref().unwrap_or(&live.id);
         cx.wait_for(
             address,
             "NAT gateway to be deleted",

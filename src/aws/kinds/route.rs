@@ -103,15 +103,13 @@ impl Kind for Route {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let table = str_prop(&live.props, "route_table_id")?;
         let destination = str_prop(&live.props, "destination_cidr")?;
-        delete_call(cx, &live.id, || async {
+        delete_call(cx, &live.id, "DeleteRoute", || {
             cx.clients
                 .ec2
                 .delete_route()
                 .route_table_id(table)
                 .destination_cidr_block(destination)
                 .send()
-                .await
-                .aws("DeleteRoute")
         })
         .await
     }

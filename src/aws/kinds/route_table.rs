@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use serde_json::json;
 
-use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
-use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
+use super::ec2_tags::{delete, env_filter, found, read_tags, tag_spec, update_tags};
+use super::{Kind, Live, ReadScope, Target, returned, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{KindInfo, Resend, Tier};
 
@@ -17,14 +17,9 @@ pub async fn describe_tables(
     cx.shared("ec2:route_tables", || async {
         let tables = cx
             .all("DescribeRouteTables", || {
-                cx.clients
-                    .ec2
-                    .describe_route_tables()
-                    .filters(env_filter(owner))
-                    .max_results(100)
-                    .into_paginator()
-                    .items()
-                    .send()
+                let call = cx.clients.ec2.describe_route_tables();
+                let call = call.filters(env_filter(owner)).max_results(100);
+                call.into_paginator().items().send()
             })
             .await?;
         Ok(tables
@@ -62,11 +57,10 @@ impl Kind for RouteTable {
             .send()
             .await
             .aws("CreateRouteTable")?;
-        let id = out
-            .route_table()
-            .and_then(|r| r.route_table_id())
-            .ok_or_else(|| AwsError::local("CreateRouteTable", "no id returned"))?
-            .to_string();
+        let id = returned(
+            "CreateRouteTable",
+            out.route_table().and_then(|r| r.route_table_id()),
+        )?;
         Ok(t.made(id))
     }
 
@@ -75,10 +69,8 @@ impl Kind for RouteTable {
             .await?
             .iter()
             .filter_map(|rt| {
-                let id = rt.route_table_id()?.to_string();
-                let (address, tags) = read_tags(rt.tags(), scope.owner)?;
-                let props = json!({ "vpc_id": rt.vpc_id().unwrap_or_default(), "tags": tags });
-                Some(Live::found(id.clone(), address, props, id_outputs(&id)))
+                let props = json!({ "vpc_id": rt.vpc_id().unwrap_or_default() });
+                found(rt.route_table_id(), rt.tags(), scope.owner, props)
             })
             .collect())
     }
@@ -90,20 +82,16 @@ impl Kind for RouteTable {
         t: &Target<'_>,
         _changed: &[String],
     ) -> Result<Live, AwsError> {
-        sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(live.with_props(t.props.clone()))
+        update_tags(cx, live, t).await
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let address = live.address.as_deref().unwrap_or(&live.id);
-        delete_call(cx, address, || async {
+        delete(cx, live, "DeleteRouteTable", || {
             cx.clients
                 .ec2
                 .delete_route_table()
                 .route_table_id(&live.id)
                 .send()
-                .await
-                .aws("DeleteRouteTable")
         })
         .await
     }

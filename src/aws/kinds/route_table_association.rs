@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::ec2_tags::delete_call;
 use super::route_table::describe_tables;
-use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
+use super::{Kind, Live, ReadScope, Target, id_outputs, returned, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
@@ -39,10 +39,7 @@ impl Kind for RouteTableAssociation {
             .send()
             .await
             .aws("AssociateRouteTable")?;
-        let id = out
-            .association_id()
-            .ok_or_else(|| AwsError::local("AssociateRouteTable", "no id returned"))?
-            .to_string();
+        let id = returned("AssociateRouteTable", out.association_id())?;
         Ok(t.made(id))
     }
 
@@ -93,14 +90,12 @@ impl Kind for RouteTableAssociation {
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        delete_call(cx, &live.id, || async {
+        delete_call(cx, &live.id, "DisassociateRouteTable", || {
             cx.clients
                 .ec2
                 .disassociate_route_table()
                 .association_id(&live.id)
                 .send()
-                .await
-                .aws("DisassociateRouteTable")
         })
         .await
     }

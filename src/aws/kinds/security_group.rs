@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
 use serde_json::json;
 
-use super::ec2_tags::{delete_naming_blockers, env_filter, read_tags, sync, tag_spec};
-use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
+use super::ec2_tags::{delete_naming_blockers, env_filter, found, tag_spec, update_tags};
+use super::{Kind, Live, ReadScope, Target, returned, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{KindInfo, Resend, Tier};
 
@@ -41,10 +41,7 @@ impl Kind for SecurityGroup {
             .send()
             .await
             .aws("CreateSecurityGroup")?;
-        let id = out
-            .group_id()
-            .ok_or_else(|| AwsError::local("CreateSecurityGroup", "no id returned"))?
-            .to_string();
+        let id = returned("CreateSecurityGroup", out.group_id())?;
         revoke_default_egress(cx, &id).await?;
         Ok(t.made(id))
     }
@@ -54,15 +51,12 @@ impl Kind for SecurityGroup {
             .await?
             .iter()
             .filter_map(|g| {
-                let id = g.group_id()?.to_string();
-                let (address, tags) = read_tags(g.tags(), scope.owner)?;
                 let props = json!({
                     "vpc_id": g.vpc_id().unwrap_or_default(),
                     "name": g.group_name().unwrap_or_default(),
                     "description": g.description().unwrap_or_default(),
-                    "tags": tags,
                 });
-                Some(Live::found(id.clone(), address, props, id_outputs(&id)))
+                found(g.group_id(), g.tags(), scope.owner, props)
             })
             .collect())
     }
@@ -78,20 +72,16 @@ impl Kind for SecurityGroup {
         t: &Target<'_>,
         _changed: &[String],
     ) -> Result<Live, AwsError> {
-        sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(live.with_props(t.props.clone()))
+        update_tags(cx, live, t).await
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let address = live.address.as_deref().unwrap_or(&live.id);
-        delete_naming_blockers(cx, address, ("group-id", &live.id), || async {
+        delete_naming_blockers(cx, live, "group-id", "DeleteSecurityGroup", || {
             cx.clients
                 .ec2
                 .delete_security_group()
                 .group_id(&live.id)
                 .send()
-                .await
-                .aws("DeleteSecurityGroup")
         })
         .await
     }
@@ -105,14 +95,9 @@ pub async fn env_groups(
 ) -> Result<Arc<Vec<aws_sdk_ec2::types::SecurityGroup>>, AwsError> {
     cx.shared("ec2:security_groups", || async {
         cx.all("DescribeSecurityGroups", || {
-            cx.clients
-                .ec2
-                .describe_security_groups()
-                .filters(env_filter(owner))
-                .max_results(1000)
-                .into_paginator()
-                .items()
-                .send()
+            let call = cx.clients.ec2.describe_security_groups();
+            let call = call.filters(env_filter(owner)).max_results(1000);
+            call.into_paginator().items().send()
         })
         .await
     })

@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::{
 };
 use serde_json::{Value, json};
 
-use super::ec2_tags::{delete_call, env_filter, read_tags, sync, tag_spec};
+use super::ec2_tags::{delete_call, env_filter, read_tags, tag_spec, update_tags};
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
@@ -251,14 +251,9 @@ impl SecurityGroupRule {
     async fn read_env(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let rules = cx
             .all("DescribeSecurityGroupRules", || {
-                cx.clients
-                    .ec2
-                    .describe_security_group_rules()
-                    .filters(env_filter(scope.owner))
-                    .max_results(1000)
-                    .into_paginator()
-                    .items()
-                    .send()
+                let call = cx.clients.ec2.describe_security_group_rules();
+                let call = call.filters(env_filter(scope.owner)).max_results(1000);
+                call.into_paginator().items().send()
             })
             .await?;
         Ok(rules
@@ -302,35 +297,30 @@ impl SecurityGroupRule {
             })
             .await?;
         }
-        sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(live.with_props(t.props.clone()))
+        update_tags(cx, live, t).await
     }
 
     async fn revoke(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let group = str_prop(&live.props, "group_id")?;
         let address = live.address.as_deref().unwrap_or(&live.id);
         let result = if is_egress(&live.props) {
-            delete_call(cx, address, || async {
+            delete_call(cx, address, "RevokeSecurityGroupEgress", || {
                 cx.clients
                     .ec2
                     .revoke_security_group_egress()
                     .group_id(group)
                     .security_group_rule_ids(&live.id)
                     .send()
-                    .await
-                    .aws("RevokeSecurityGroupEgress")
             })
             .await
         } else {
-            delete_call(cx, address, || async {
+            delete_call(cx, address, "RevokeSecurityGroupIngress", || {
                 cx.clients
                     .ec2
                     .revoke_security_group_ingress()
                     .group_id(group)
                     .security_group_rule_ids(&live.id)
                     .send()
-                    .await
-                    .aws("RevokeSecurityGroupIngress")
             })
             .await
         };

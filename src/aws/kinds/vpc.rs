@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use serde_json::json;
 
-use super::ec2_tags::{delete_naming_blockers, env_filter, read_tags, sync, tag_spec};
+use super::ec2_tags::{delete_naming_blockers, env_filter, found, tag_spec, update_tags};
 use super::flag;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
@@ -104,36 +104,26 @@ impl Kind for Vpc {
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let vpcs = cx
             .all("DescribeVpcs", || {
-                cx.clients
-                    .ec2
-                    .describe_vpcs()
-                    .filters(env_filter(scope.owner))
-                    .max_results(1000)
-                    .into_paginator()
-                    .items()
-                    .send()
+                let call = cx.clients.ec2.describe_vpcs();
+                let call = call.filters(env_filter(scope.owner)).max_results(1000);
+                call.into_paginator().items().send()
             })
             .await?;
         let mut out = Vec::new();
         for v in vpcs {
-            let Some(id) = v.vpc_id() else { continue };
-            let Some((address, tags)) = read_tags(v.tags(), scope.owner) else {
+            let props = json!({ "cidr": v.cidr_block().unwrap_or_default() });
+            let Some(mut live) = found(v.vpc_id(), v.tags(), scope.owner, props) else {
                 continue;
             };
             // DescribeVpcs does not return the DNS attributes: one call each.
-            let support = self
-                .dns_attribute(cx, id, VpcAttributeName::EnableDnsSupport)
-                .await?;
-            let hostnames = self
-                .dns_attribute(cx, id, VpcAttributeName::EnableDnsHostnames)
-                .await?;
-            let props = json!({
-                "cidr": v.cidr_block().unwrap_or_default(),
-                "enable_dns_support": support,
-                "enable_dns_hostnames": hostnames,
-                "tags": tags,
-            });
-            out.push(Live::found(id, address, props, id_outputs(id)));
+            for (field, name) in [
+                ("enable_dns_support", VpcAttributeName::EnableDnsSupport),
+                ("enable_dns_hostnames", VpcAttributeName::EnableDnsHostnames),
+            ] {
+                let on = self.dns_attribute(cx, &live.id, name).await?;
+                live.props.insert(field.into(), on.into());
+            }
+            out.push(live);
         }
         Ok(out)
     }
@@ -154,20 +144,12 @@ impl Kind for Vpc {
             )
             .await?;
         }
-        sync(cx, &live.id, &live.props, t.props).await?;
-        Ok(live.with_props(t.props.clone()))
+        update_tags(cx, live, t).await
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let address = live.address.as_deref().unwrap_or(&live.id);
-        delete_naming_blockers(cx, address, ("vpc-id", &live.id), || async {
-            cx.clients
-                .ec2
-                .delete_vpc()
-                .vpc_id(&live.id)
-                .send()
-                .await
-                .aws("DeleteVpc")
+        delete_naming_blockers(cx, live, "vpc-id", "DeleteVpc", || {
+            cx.clients.ec2.delete_vpc().vpc_id(&live.id).send()
         })
         .await
     }
