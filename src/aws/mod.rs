@@ -520,6 +520,35 @@ impl Cx {
         .await
     }
 
+    /// A delete call retried while the resource is still in use (`in_use`
+    /// says by what) for the bounded dependency timeout; "not found" is done.
+    pub async fn delete_in_use<T, E, F, Fut>(
+        &self,
+        address: &str,
+        in_use: &str,
+        operation: &str,
+        mut send: F,
+    ) -> Result<(), AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let deleted = self
+            .retry_while(
+                address,
+                in_use,
+                self.timeouts.dependency,
+                ErrorClass::Dependency,
+                || {
+                    let sent = send();
+                    async move { sent.await.aws(operation) }
+                },
+            )
+            .await;
+        deleted.gone_is_done()
+    }
+
     /// Every item of a paginated list (`….into_paginator().items().send()`),
     /// the whole walk retried like [`Cx::retry`].
     pub async fn all<T, E, F>(&self, operation: &str, mut items: F) -> Result<Vec<T>, AwsError>

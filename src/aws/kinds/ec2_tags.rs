@@ -107,26 +107,15 @@ pub async fn delete_call<T, E, F, Fut>(
     cx: &Cx,
     address: &str,
     operation: &str,
-    mut send: F,
+    send: F,
 ) -> Result<(), AwsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    use crate::aws::GoneIsDone;
-    cx.retry_while(
-        address,
-        "still in use",
-        cx.timeouts.dependency,
-        crate::aws::ErrorClass::Dependency,
-        || {
-            let sent = send();
-            async move { sent.await.aws(operation) }
-        },
-    )
-    .await
-    .gone_is_done()
+    cx.delete_in_use(address, "still in use", operation, send)
+        .await
 }
 
 /// Deletes an EC2 resource by its id with [`delete_call`], named in

@@ -79,3 +79,76 @@ pub fn create_tags(cx: &Cx, address: &str, props: &crate::model::Props) -> Vec<T
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect()
 }
+
+/// An IAM resource that carries tags; each has its own pair of tag calls.
+#[derive(Clone, Copy)]
+pub enum Taggable<'a> {
+    Role(&'a str),
+    InstanceProfile(&'a str),
+    /// By ARN.
+    OidcProvider(&'a str),
+}
+
+/// Sets `set` and removes `remove` on an IAM resource; an empty side sends nothing.
+pub async fn retag(
+    cx: &Cx,
+    on: Taggable<'_>,
+    set: Vec<Tag>,
+    remove: Vec<String>,
+) -> Result<(), AwsError> {
+    let iam = &cx.clients.iam;
+    let (set, remove) = (
+        (!set.is_empty()).then_some(set),
+        (!remove.is_empty()).then_some(remove),
+    );
+    if set.is_some() {
+        match on {
+            Taggable::Role(name) => {
+                let send = || iam.tag_role().role_name(name).set_tags(set.clone()).send();
+                cx.call("TagRole", send).await.map(drop)?
+            }
+            Taggable::InstanceProfile(name) => {
+                let call = || iam.tag_instance_profile().instance_profile_name(name);
+                let send = || call().set_tags(set.clone()).send();
+                cx.call("TagInstanceProfile", send).await.map(drop)?
+            }
+            Taggable::OidcProvider(arn) => {
+                let call = || {
+                    iam.tag_open_id_connect_provider()
+                        .open_id_connect_provider_arn(arn)
+                };
+                let send = || call().set_tags(set.clone()).send();
+                cx.call("TagOpenIDConnectProvider", send).await.map(drop)?
+            }
+        }
+    }
+    if remove.is_some() {
+        match on {
+            Taggable::Role(name) => {
+                let send = || {
+                    iam.untag_role()
+                        .role_name(name)
+                        .set_tag_keys(remove.clone())
+                        .send()
+                };
+                cx.call("UntagRole", send).await.map(drop)?
+            }
+            Taggable::InstanceProfile(name) => {
+                let call = || iam.untag_instance_profile().instance_profile_name(name);
+                let send = || call().set_tag_keys(remove.clone()).send();
+                cx.call("UntagInstanceProfile", send).await.map(drop)?
+            }
+            Taggable::OidcProvider(arn) => {
+                let call = || {
+                    iam.untag_open_id_connect_provider()
+                        .open_id_connect_provider_arn(arn)
+                };
+                let send = || call().set_tag_keys(remove.clone()).send();
+                cx.call("UntagOpenIDConnectProvider", send)
+                    .await
+                    .map(drop)?
+            }
+        }
+    }
+    Ok(())
+}

@@ -3,9 +3,11 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::iam_details::{address_of, comparable_tags, create_tags, env_roles, ours};
+use super::iam_details::{
+    Taggable, address_of, comparable_tags, create_tags, env_roles, ours, retag,
+};
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
 use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, Props};
@@ -164,21 +166,7 @@ impl Kind for IamInstanceProfile {
         if changed.iter().any(|c| c == "role") {
             let role = str_prop(t.props, "role")?;
             if let Some(old) = live.props.get("role").and_then(|r| r.as_str()) {
-                let removed = cx
-                    .call("RemoveRoleFromInstanceProfile", || {
-                        cx.clients
-                            .iam
-                            .remove_role_from_instance_profile()
-                            .instance_profile_name(&live.id)
-                            .role_name(old)
-                            .send()
-                    })
-                    .await;
-                if let Err(e) = removed
-                    && e.class != ErrorClass::NotFound
-                {
-                    return Err(e);
-                }
+                remove_role(cx, &live.id, old).await?;
             }
             cx.call("AddRoleToInstanceProfile", || {
                 cx.clients
@@ -191,44 +179,13 @@ impl Kind for IamInstanceProfile {
             .await?;
         }
         let (set, remove) = super::iam_role::tag_delta(&live.props, t.props);
-        if !set.is_empty() {
-            cx.call("TagInstanceProfile", || {
-                cx.clients
-                    .iam
-                    .tag_instance_profile()
-                    .instance_profile_name(&live.id)
-                    .set_tags(Some(set.clone()))
-                    .send()
-            })
-            .await?;
-        }
-        if !remove.is_empty() {
-            cx.call("UntagInstanceProfile", || {
-                cx.clients
-                    .iam
-                    .untag_instance_profile()
-                    .instance_profile_name(&live.id)
-                    .set_tag_keys(Some(remove.clone()))
-                    .send()
-            })
-            .await?;
-        }
+        retag(cx, Taggable::InstanceProfile(&live.id), set, remove).await?;
         Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         if let Some(role) = live.props.get("role").and_then(|r| r.as_str()) {
-            let removed = cx
-                .call("RemoveRoleFromInstanceProfile", || {
-                    cx.clients
-                        .iam
-                        .remove_role_from_instance_profile()
-                        .instance_profile_name(&live.id)
-                        .role_name(role)
-                        .send()
-                })
-                .await;
-            removed.gone_is_done()?;
+            remove_role(cx, &live.id, role).await?;
         }
         cx.call("DeleteInstanceProfile", || {
             cx.clients
@@ -240,4 +197,15 @@ impl Kind for IamInstanceProfile {
         .await
         .gone_is_done()
     }
+}
+
+/// Takes `role` out of the profile; a role or profile already gone is done.
+async fn remove_role(cx: &Cx, profile: &str, role: &str) -> Result<(), AwsError> {
+    let removed = cx
+        .call("RemoveRoleFromInstanceProfile", || {
+            let call = cx.clients.iam.remove_role_from_instance_profile();
+            call.instance_profile_name(profile).role_name(role).send()
+        })
+        .await;
+    removed.gone_is_done()
 }

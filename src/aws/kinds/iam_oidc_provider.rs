@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
-use super::iam_details::{address_of, comparable_tags, ours};
+use super::iam_details::{Taggable, address_of, comparable_tags, ours, retag};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
@@ -147,28 +147,7 @@ impl Kind for IamOidcProvider {
                 .into_iter()
                 .filter(|t| t.key() != TAG_ENV && t.key() != TAG_ADDRESS)
                 .collect();
-            if !set.is_empty() {
-                cx.call("TagOpenIDConnectProvider", || {
-                    cx.clients
-                        .iam
-                        .tag_open_id_connect_provider()
-                        .open_id_connect_provider_arn(&live.id)
-                        .set_tags(Some(set.clone()))
-                        .send()
-                })
-                .await?;
-            }
-            if !remove.is_empty() {
-                cx.call("UntagOpenIDConnectProvider", || {
-                    cx.clients
-                        .iam
-                        .untag_open_id_connect_provider()
-                        .open_id_connect_provider_arn(&live.id)
-                        .set_tag_keys(Some(remove.clone()))
-                        .send()
-                })
-                .await?;
-            }
+            retag(cx, Taggable::OidcProvider(&live.id), set, remove).await?;
         }
         Ok(live.with_props(t.props.clone()))
     }

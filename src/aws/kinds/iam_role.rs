@@ -2,10 +2,11 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
-use super::iam_details::{address_of, comparable_tags, create_tags, document, env_roles};
+use super::iam_details::{
+    Taggable, address_of, comparable_tags, create_tags, document, env_roles, retag,
+};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
-use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, Props};
 
@@ -111,51 +112,17 @@ impl Kind for IamRole {
         }
         if changed.iter().any(|c| c == "tags") {
             let (set, remove) = tag_delta(&live.props, t.props);
-            if !set.is_empty() {
-                cx.call("TagRole", || {
-                    cx.clients
-                        .iam
-                        .tag_role()
-                        .role_name(&live.id)
-                        .set_tags(Some(set.clone()))
-                        .send()
-                })
-                .await?;
-            }
-            if !remove.is_empty() {
-                cx.call("UntagRole", || {
-                    cx.clients
-                        .iam
-                        .untag_role()
-                        .role_name(&live.id)
-                        .set_tag_keys(Some(remove.clone()))
-                        .send()
-                })
-                .await?;
-            }
+            retag(cx, Taggable::Role(&live.id), set, remove).await?;
         }
         Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
-        cx.retry_while(
-            address,
-            "policies still attached",
-            cx.timeouts.dependency,
-            ErrorClass::Dependency,
-            || async {
-                cx.clients
-                    .iam
-                    .delete_role()
-                    .role_name(&live.id)
-                    .send()
-                    .await
-                    .aws("DeleteRole")
-            },
-        )
+        cx.delete_in_use(address, "policies still attached", "DeleteRole", || {
+            cx.clients.iam.delete_role().role_name(&live.id).send()
+        })
         .await
-        .gone_is_done()
     }
 }
 

@@ -11,8 +11,7 @@ use serde_json::json;
 
 use super::tagged::{create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
-use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag};
 
@@ -314,24 +313,13 @@ impl Kind for Route53Zone {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
         // Records someone else made (external-dns) block the delete; the sweep removes those first.
-        let deleted = cx
-            .retry_while(
-                address,
-                "zone still has records",
-                cx.timeouts.dependency,
-                ErrorClass::Dependency,
-                || async {
-                    cx.clients
-                        .route53
-                        .delete_hosted_zone()
-                        .id(&live.id)
-                        .send()
-                        .await
-                        .aws("DeleteHostedZone")
-                },
-            )
-            .await;
-        deleted.gone_is_done()
+        cx.delete_in_use(
+            address,
+            "zone still has records",
+            "DeleteHostedZone",
+            || cx.clients.route53.delete_hosted_zone().id(&live.id).send(),
+        )
+        .await
     }
 }
 
