@@ -5,151 +5,21 @@ use crate::support::*;
 
 /// Every EC2 resource tagged with the env, with its `infra:project` tag.
 async fn ec2_by_project(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<String> {
-    let f = || env_filter(env);
-    let proj = |tags: &[aws_sdk_ec2::types::Tag]| {
-        tags.iter()
-            .find(|t| t.key() == Some("infra:project"))
-            .and_then(|t| t.value())
-            .unwrap_or("-")
-            .to_string()
-    };
-    let mut out = Vec::new();
-    for v in ec2
-        .describe_vpcs()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .vpcs()
-    {
-        out.push(format!("{} vpc {}", proj(v.tags()), v.vpc_id().unwrap()));
-    }
-    for s in ec2
-        .describe_subnets()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .subnets()
-    {
-        out.push(format!(
-            "{} subnet {}",
-            proj(s.tags()),
-            s.subnet_id().unwrap()
-        ));
-    }
-    for g in ec2
-        .describe_security_groups()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .security_groups()
-    {
-        out.push(format!("{} sg {}", proj(g.tags()), g.group_id().unwrap()));
-    }
-    for r in ec2
-        .describe_security_group_rules()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .security_group_rules()
-    {
-        out.push(format!(
-            "{} sgr {}",
-            proj(r.tags()),
-            r.security_group_rule_id().unwrap()
-        ));
-    }
-    for t in ec2
-        .describe_route_tables()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .route_tables()
-    {
-        out.push(format!(
-            "{} rtb {}",
-            proj(t.tags()),
-            t.route_table_id().unwrap()
-        ));
-    }
-    for g in ec2
-        .describe_internet_gateways()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .internet_gateways()
-    {
-        out.push(format!(
-            "{} igw {}",
-            proj(g.tags()),
-            g.internet_gateway_id().unwrap()
-        ));
-    }
-    for a in ec2
-        .describe_addresses()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .addresses()
-    {
-        out.push(format!(
-            "{} eip {}",
-            proj(a.tags()),
-            a.allocation_id().unwrap()
-        ));
-    }
+    let tagged = ec2_tagged(ec2, env).await;
+    let mut out: Vec<String> = tagged.into_iter().map(|(p, r)| format!("{p} {r}")).collect();
     out.sort();
     out
 }
 
-/// IAM roles, SQS queues, EventBridge rules, RDS instances and zones of the
-/// env name, whichever project made them.
+/// The rest of the env name's inventory (EKS, IAM, SQS, EventBridge, RDS,
+/// Route53, ACM), under each project that may have made it.
 async fn other_by_project(sdk: &Sdk, env: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let roles = sdk
-        .iam
-        .get_account_authorization_details()
-        .filter(aws_sdk_iam::types::EntityType::Role)
-        .send()
-        .await
-        .unwrap();
-    for r in roles.role_detail_list() {
-        if r.tags()
-            .iter()
-            .any(|t| t.key() == "infra:env" && t.value() == env)
-        {
-            out.push(format!("role {}", r.role_name().unwrap_or_default()));
+    for project in ["todo", "other"] {
+        for r in sdk.other_inventory_of(project, env).await {
+            out.push(format!("{project}: {r}"));
         }
     }
-    for url in sdk.sqs.list_queues().send().await.unwrap().queue_urls() {
-        if url.contains(env) {
-            out.push(format!("queue {url}"));
-        }
-    }
-    for db in sdk
-        .rds
-        .describe_db_instances()
-        .send()
-        .await
-        .unwrap()
-        .db_instances()
-    {
-        if db.db_instance_identifier().is_some_and(|i| i.contains(env)) {
-            out.push(format!("db {}", db.db_instance_identifier().unwrap()));
-        }
-    }
-    for c in sdk.eks.list_clusters().send().await.unwrap().clusters() {
-        if c.contains(env) {
-            out.push(format!("eks {c}"));
-        }
-    }
-    out.sort();
     out
 }
 
@@ -190,8 +60,8 @@ async fn two_projects_with_one_env_name_never_touch_each_other() {
         "{ec2_before:#?}"
     );
     assert!(
-        other_before.iter().any(|r| r.starts_with("eks other-"))
-            && other_before.iter().any(|r| r.starts_with("eks todo-")),
+        other_before.iter().any(|r| r.starts_with("other: eks other-"))
+            && other_before.iter().any(|r| r.starts_with("todo: eks todo-")),
         "{other_before:#?}"
     );
 

@@ -202,96 +202,59 @@ pub fn env_filter(env: &str) -> aws_sdk_ec2::types::Filter {
 /// Everything EC2 still holds for the env (NAT gateways in state `deleted`
 /// stay visible on AWS for an hour, so they do not count).
 pub async fn ec2_inventory(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<String> {
+    let mut out: Vec<String> = ec2_tagged(ec2, env).await.into_iter().map(|(_, r)| r).collect();
+    out.sort();
+    out
+}
+
+/// [`ec2_inventory`] with each resource's `infra:project` tag (`-` for none).
+pub async fn ec2_tagged(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<(String, String)> {
+    use aws_sdk_ec2::types::Tag;
     let f = || env_filter(env);
+    let project = |tags: &[Tag]| {
+        let tag = tags.iter().find(|t| t.key() == Some("infra:project"));
+        tag.and_then(|t| t.value()).unwrap_or("-").to_string()
+    };
     let mut out = Vec::new();
-    for v in ec2
-        .describe_vpcs()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .vpcs()
-    {
-        out.push(format!("vpc {}", v.vpc_id().unwrap()));
+    let mut add = |tags: &[Tag], what: &str, id: Option<&str>| {
+        out.push((project(tags), format!("{what} {}", id.unwrap())));
+    };
+    for v in ec2.describe_vpcs().filters(f()).send().await.unwrap().vpcs() {
+        add(v.tags(), "vpc", v.vpc_id());
     }
-    for s in ec2
-        .describe_subnets()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .subnets()
-    {
-        out.push(format!("subnet {}", s.subnet_id().unwrap()));
+    for s in ec2.describe_subnets().filters(f()).send().await.unwrap().subnets() {
+        add(s.tags(), "subnet", s.subnet_id());
     }
-    for g in ec2
-        .describe_security_groups()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .security_groups()
-    {
-        out.push(format!("sg {}", g.group_id().unwrap()));
+    let groups = ec2.describe_security_groups().filters(f()).send().await.unwrap();
+    for g in groups.security_groups() {
+        add(g.tags(), "sg", g.group_id());
     }
-    for r in ec2
-        .describe_security_group_rules()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .security_group_rules()
-    {
-        out.push(format!("sgr {}", r.security_group_rule_id().unwrap()));
+    let rules = ec2.describe_security_group_rules().filters(f()).send().await.unwrap();
+    for r in rules.security_group_rules() {
+        add(r.tags(), "sgr", r.security_group_rule_id());
     }
-    for t in ec2
-        .describe_route_tables()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .route_tables()
-    {
-        out.push(format!("rtb {}", t.route_table_id().unwrap()));
+    let tables = ec2.describe_route_tables().filters(f()).send().await.unwrap();
+    for t in tables.route_tables() {
+        add(t.tags(), "rtb", t.route_table_id());
     }
-    for g in ec2
-        .describe_internet_gateways()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .internet_gateways()
-    {
-        out.push(format!("igw {}", g.internet_gateway_id().unwrap()));
+    let gateways = ec2.describe_internet_gateways().filters(f()).send().await.unwrap();
+    for g in gateways.internet_gateways() {
+        add(g.tags(), "igw", g.internet_gateway_id());
     }
-    for a in ec2
-        .describe_addresses()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .addresses()
-    {
-        out.push(format!("eip {}", a.allocation_id().unwrap()));
+    for a in ec2.describe_addresses().filters(f()).send().await.unwrap().addresses() {
+        add(a.tags(), "eip", a.allocation_id());
     }
-    for n in ec2
-        .describe_nat_gateways()
-        .filter(f())
-        .send()
-        .await
-        .unwrap()
-        .nat_gateways()
-    {
+    let nats = ec2.describe_nat_gateways().filter(f()).send().await.unwrap();
+    for n in nats.nat_gateways() {
         // Checked here too: the emulator ignores tag filters on NAT gateways.
         let ours = n
             .tags()
             .iter()
             .any(|t| t.key() == Some("infra:env") && t.value() == Some(env));
         if ours && n.state().map(|s| s.as_str()) != Some("deleted") {
-            out.push(format!("nat {}", n.nat_gateway_id().unwrap()));
+            add(n.tags(), "nat", n.nat_gateway_id());
         }
     }
-    out.sort();
     out
 }
 
@@ -466,8 +429,14 @@ impl Sdk {
     /// Every non-EC2 resource of the env, by its name (EKS, IAM, SQS,
     /// EventBridge, RDS, Route53, ACM, KMS aliases).
     pub async fn other_inventory(&self, env: &str) -> Vec<String> {
+        self.other_inventory_of("todo", env).await
+    }
+
+    /// [`Sdk::other_inventory`] of one project's env (names start with
+    /// `<project>-<env>`; IAM roles and OIDC providers by the env tag alone).
+    pub async fn other_inventory_of(&self, project: &str, env: &str) -> Vec<String> {
         let mut out = Vec::new();
-        let cluster = format!("todo-{env}");
+        let cluster = format!("{project}-{env}");
         if self
             .eks
             .list_clusters()
