@@ -18,8 +18,34 @@ pub struct Route53Record;
 
 /// Lowercase with the trailing dot Route53 returns names with.
 pub fn fqdn(name: &str) -> String {
-    let n = name.to_ascii_lowercase();
+    let n = unescape(name).to_ascii_lowercase();
     if n.ends_with('.') { n } else { format!("{n}.") }
+}
+
+/// Route53 answers names with every character outside `a-z0-9-_.` as a
+/// three-digit octal escape (`\052` for the `*` of a wildcard record);
+/// the plan spells them as they are.
+fn unescape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let code = rest
+            .get(i + 1..i + 4)
+            .and_then(|d| u8::from_str_radix(d, 8).ok());
+        match code {
+            Some(c) => {
+                out.push(c as char);
+                rest = &rest[i + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn key_of(zone: &str, name: &str, kind: &str) -> String {
@@ -275,5 +301,18 @@ impl Kind for Route53Record {
             }
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fqdn;
+
+    #[test]
+    fn names_read_back_with_octal_escapes_match_the_plan() {
+        assert_eq!(fqdn("\\052.apps.example.com."), fqdn("*.apps.example.com"));
+        assert_eq!(fqdn("Api.Example.com"), "api.example.com.");
+        // Not an escape: kept as it is.
+        assert_eq!(fqdn("a\\b.example.com"), "a\\b.example.com.");
     }
 }
