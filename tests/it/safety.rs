@@ -6,7 +6,10 @@ use crate::support::*;
 /// Every EC2 resource tagged with the env, with its `infra:project` tag.
 async fn ec2_by_project(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<String> {
     let tagged = ec2_tagged(ec2, env).await;
-    let mut out: Vec<String> = tagged.into_iter().map(|(p, r)| format!("{p} {r}")).collect();
+    let mut out: Vec<String> = tagged
+        .into_iter()
+        .map(|(p, r)| format!("{p} {r}"))
+        .collect();
     out.sort();
     out
 }
@@ -60,8 +63,12 @@ async fn two_projects_with_one_env_name_never_touch_each_other() {
         "{ec2_before:#?}"
     );
     assert!(
-        other_before.iter().any(|r| r.starts_with("other: eks other-"))
-            && other_before.iter().any(|r| r.starts_with("todo: eks todo-")),
+        other_before
+            .iter()
+            .any(|r| r.starts_with("other: eks other-"))
+            && other_before
+                .iter()
+                .any(|r| r.starts_with("todo: eks todo-")),
         "{other_before:#?}"
     );
 

@@ -202,7 +202,11 @@ pub fn env_filter(env: &str) -> aws_sdk_ec2::types::Filter {
 /// Everything EC2 still holds for the env (NAT gateways in state `deleted`
 /// stay visible on AWS for an hour, so they do not count).
 pub async fn ec2_inventory(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<String> {
-    let mut out: Vec<String> = ec2_tagged(ec2, env).await.into_iter().map(|(_, r)| r).collect();
+    let mut out: Vec<String> = ec2_tagged(ec2, env)
+        .await
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
     out.sort();
     out
 }
@@ -219,32 +223,78 @@ pub async fn ec2_tagged(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<(String, St
     let mut add = |tags: &[Tag], what: &str, id: Option<&str>| {
         out.push((project(tags), format!("{what} {}", id.unwrap())));
     };
-    for v in ec2.describe_vpcs().filters(f()).send().await.unwrap().vpcs() {
+    for v in ec2
+        .describe_vpcs()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+    {
         add(v.tags(), "vpc", v.vpc_id());
     }
-    for s in ec2.describe_subnets().filters(f()).send().await.unwrap().subnets() {
+    for s in ec2
+        .describe_subnets()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+    {
         add(s.tags(), "subnet", s.subnet_id());
     }
-    let groups = ec2.describe_security_groups().filters(f()).send().await.unwrap();
+    let groups = ec2
+        .describe_security_groups()
+        .filters(f())
+        .send()
+        .await
+        .unwrap();
     for g in groups.security_groups() {
         add(g.tags(), "sg", g.group_id());
     }
-    let rules = ec2.describe_security_group_rules().filters(f()).send().await.unwrap();
+    let rules = ec2
+        .describe_security_group_rules()
+        .filters(f())
+        .send()
+        .await
+        .unwrap();
     for r in rules.security_group_rules() {
         add(r.tags(), "sgr", r.security_group_rule_id());
     }
-    let tables = ec2.describe_route_tables().filters(f()).send().await.unwrap();
+    let tables = ec2
+        .describe_route_tables()
+        .filters(f())
+        .send()
+        .await
+        .unwrap();
     for t in tables.route_tables() {
         add(t.tags(), "rtb", t.route_table_id());
     }
-    let gateways = ec2.describe_internet_gateways().filters(f()).send().await.unwrap();
+    let gateways = ec2
+        .describe_internet_gateways()
+        .filters(f())
+        .send()
+        .await
+        .unwrap();
     for g in gateways.internet_gateways() {
         add(g.tags(), "igw", g.internet_gateway_id());
     }
-    for a in ec2.describe_addresses().filters(f()).send().await.unwrap().addresses() {
+    for a in ec2
+        .describe_addresses()
+        .filters(f())
+        .send()
+        .await
+        .unwrap()
+        .addresses()
+    {
         add(a.tags(), "eip", a.allocation_id());
     }
-    let nats = ec2.describe_nat_gateways().filter(f()).send().await.unwrap();
+    let nats = ec2
+        .describe_nat_gateways()
+        .filter(f())
+        .send()
+        .await
+        .unwrap();
     for n in nats.nat_gateways() {
         // Checked here too: the emulator ignores tag filters on NAT gateways.
         let ours = n
