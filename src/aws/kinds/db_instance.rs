@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::rds_common::{
     Changes, DATABASE_REPLACE_FIELDS, apply_immediately, create_tags, final_snapshot_id,
-    finish_delete, finish_update, instance_gone, read_instance, read_instances, read_tags,
-    secret_arn, security_group_ids, wait_instance_available,
+    finish_delete, finish_update, gone, read_instances, read_one, read_tags, secret_arn,
+    security_group_ids, wait_available,
 };
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use super::{flag, int, major, outputs};
@@ -140,7 +140,7 @@ impl Kind for DbInstance {
             .send()
             .await
             .aws("CreateDBInstance")?;
-        let live = wait_instance_available(cx, t.address, id, to_live).await?;
+        let live = wait_available(cx, t.address, id, to_live).await?;
         Ok(live.with_props(t.props.clone()))
     }
 
@@ -175,9 +175,9 @@ impl Kind for DbInstance {
             .set_db_parameter_group_name(changes.opt_string("parameter_group_name"));
         if changes.beyond_tags() {
             cx.call("ModifyDBInstance", || call.clone().send()).await?;
-            wait_instance_available(cx, t.address, &live.id, to_live).await?;
+            wait_available(cx, t.address, &live.id, to_live).await?;
         }
-        let again = read_instance(cx, &live.id, to_live);
+        let again = read_one(cx, &live.id, to_live);
         finish_update(cx, live, t, &changes, again).await
     }
 
@@ -193,7 +193,7 @@ impl Kind for DbInstance {
             .set_final_db_snapshot_identifier(snapshot);
         let sent = cx.call("DeleteDBInstance", || call.clone().send()).await;
         finish_delete(cx, live, "DB instance to be deleted", sent, || {
-            instance_gone(cx, &live.id)
+            gone::<RdsInstance>(cx, &live.id)
         })
         .await
     }

@@ -9,9 +9,9 @@ use aws_sdk_rds::types::{DbCluster, ServerlessV2ScalingConfiguration};
 use serde_json::json;
 
 use super::rds_common::{
-    Changes, DATABASE_REPLACE_FIELDS, adopt_if_exists, apply_immediately, cluster_gone,
-    create_tags, describe_cluster, final_snapshot_id, finish_delete, finish_update, read_tags,
-    secret_arn, security_group_ids,
+    Changes, DATABASE_REPLACE_FIELDS, adopt_if_exists, apply_immediately, create_tags,
+    final_snapshot_id, finish_delete, finish_update, gone, read_one, read_tags, secret_arn,
+    security_group_ids, wait_available,
 };
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use super::{flag, int, major, outputs};
@@ -77,39 +77,6 @@ fn to_live(c: &DbCluster, owner: crate::model::Owner<'_>) -> Option<Live> {
     Some(Live::found(id, address, props, outputs))
 }
 
-/// One Aurora cluster by identifier, if it is ours.
-async fn read_cluster(cx: &Cx, id: &str) -> Result<Option<Live>, AwsError> {
-    Ok(describe_cluster(cx, id)
-        .await?
-        .and_then(|c| to_live(&c, cx.owner())))
-}
-
-async fn wait_available(cx: &Cx, address: &str, id: &str) -> Result<Live, AwsError> {
-    cx.wait_for(
-        address,
-        "Aurora cluster to become available",
-        cx.timeouts.database,
-        || async {
-            let Some(c) = describe_cluster(cx, id).await? else {
-                return Ok(None);
-            };
-            match c.status() {
-                Some("available") => Ok(to_live(&c, cx.owner())),
-                Some(
-                    s @ ("failed"
-                    | "inaccessible-encryption-credentials"
-                    | "incompatible-parameters"),
-                ) => Err(AwsError::local(
-                    "CreateDBCluster",
-                    format!("Aurora cluster {id} is {s}"),
-                )),
-                _ => Ok(None),
-            }
-        },
-    )
-    .await
-}
-
 const INFO: KindInfo = KindInfo {
     name: "RdsCluster",
     tier: Tier::Database,
@@ -162,8 +129,13 @@ impl Kind for RdsCluster {
             .await
             .aws("CreateDBCluster");
         // Named: a run killed after this call finds its cluster by name.
-        adopt_if_exists(created, "DBClusterAlreadyExistsFault", read_cluster(cx, id)).await?;
-        let live = wait_available(cx, t.address, id).await?;
+        adopt_if_exists(
+            created,
+            "DBClusterAlreadyExistsFault",
+            read_one(cx, id, to_live),
+        )
+        .await?;
+        let live = wait_available(cx, t.address, id, to_live).await?;
         Ok(live.with_props(t.props.clone()))
     }
 
@@ -209,9 +181,9 @@ impl Kind for RdsCluster {
             );
         if changes.beyond_tags() {
             cx.call("ModifyDBCluster", || call.clone().send()).await?;
-            wait_available(cx, t.address, &live.id).await?;
+            wait_available(cx, t.address, &live.id, to_live).await?;
         }
-        finish_update(cx, live, t, &changes, read_cluster(cx, &live.id)).await
+        finish_update(cx, live, t, &changes, read_one(cx, &live.id, to_live)).await
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -225,7 +197,7 @@ impl Kind for RdsCluster {
             .set_final_db_snapshot_identifier(snapshot);
         let sent = cx.call("DeleteDBCluster", || call.clone().send()).await;
         finish_delete(cx, live, "Aurora cluster to be deleted", sent, || {
-            cluster_gone(cx, &live.id)
+            gone::<DbCluster>(cx, &live.id)
         })
         .await
     }

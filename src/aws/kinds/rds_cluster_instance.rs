@@ -7,8 +7,8 @@ use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde_json::json;
 
 use super::rds_common::{
-    Changes, adopt_if_exists, create_tags, finish_delete, finish_update, instance_gone,
-    read_instance, read_instances, read_tags, wait_instance_available,
+    Changes, adopt_if_exists, create_tags, finish_delete, finish_update, gone, read_instances,
+    read_one, read_tags, wait_available,
 };
 use super::{Kind, Live, ReadScope, Target, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
@@ -71,10 +71,10 @@ impl Kind for RdsClusterInstance {
         adopt_if_exists(
             created,
             "DBInstanceAlreadyExists",
-            read_instance(cx, id, to_live),
+            read_one(cx, id, to_live),
         )
         .await?;
-        let live = wait_instance_available(cx, t.address, id, to_live).await?;
+        let live = wait_available(cx, t.address, id, to_live).await?;
         Ok(live.with_props(t.props.clone()))
     }
 
@@ -102,7 +102,7 @@ impl Kind for RdsClusterInstance {
                     .send()
             })
             .await?;
-            wait_instance_available(cx, t.address, &live.id, to_live).await?;
+            wait_available(cx, t.address, &live.id, to_live).await?;
         }
         // The outputs stay as they were: nothing to read again.
         finish_update(cx, live, t, &changes, async { Ok(None) }).await
@@ -118,7 +118,7 @@ impl Kind for RdsClusterInstance {
             .skip_final_snapshot(true);
         let sent = cx.call("DeleteDBInstance", || call.clone().send()).await;
         finish_delete(cx, live, "Aurora instance to be deleted", sent, || {
-            instance_gone(cx, &live.id)
+            gone::<RdsInstance>(cx, &live.id)
         })
         .await
     }

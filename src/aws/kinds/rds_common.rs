@@ -121,7 +121,7 @@ pub const DATABASE_REPLACE_FIELDS: &[&str] = &[
 pub async fn read_instances(
     cx: &Cx,
     scope: &ReadScope<'_>,
-    to_live: fn(&DbInstance, Owner<'_>) -> Option<Live>,
+    to_live: ToLive<DbInstance>,
 ) -> Result<Vec<Live>, AwsError> {
     let all = cx
         .all("DescribeDBInstances", || {
@@ -140,73 +140,119 @@ pub async fn read_instances(
         .collect())
 }
 
-/// One DB instance by identifier; `None` once it is gone.
-pub async fn describe_instance(cx: &Cx, id: &str) -> Result<Option<DbInstance>, AwsError> {
-    let found = cx
-        .call("DescribeDBInstances", || {
-            cx.clients
-                .rds
-                .describe_db_instances()
-                .db_instance_identifier(id)
-                .send()
-        })
-        .await
-        .or_missing()?;
-    Ok(found.and_then(|o| o.db_instances().first().cloned()))
+/// A DB instance or an Aurora cluster, as reads by identifier and waits see
+/// it.
+#[async_trait]
+pub trait Database: Sized + Send {
+    /// What waits and their errors call it: `DB instance`.
+    const NOUN: &'static str;
+    /// The create whose failure a wait reports.
+    const CREATE: &'static str;
+    /// The statuses RDS cannot recover from: a wait fails at once.
+    const FAILED: &'static [&'static str];
+    fn status(&self) -> Option<&str>;
+    /// The one by identifier; `None` once it is gone.
+    async fn describe(cx: &Cx, id: &str) -> Result<Option<Self>, AwsError>;
 }
 
-/// One DB instance by identifier as `to_live` reads it; `None` when it is
-/// gone or not one of ours.
-pub async fn read_instance(
+#[async_trait]
+impl Database for DbInstance {
+    const NOUN: &'static str = "DB instance";
+    const CREATE: &'static str = "CreateDBInstance";
+    const FAILED: &'static [&'static str] =
+        &["failed", "incompatible-parameters", "incompatible-network"];
+
+    fn status(&self) -> Option<&str> {
+        self.db_instance_status()
+    }
+
+    async fn describe(cx: &Cx, id: &str) -> Result<Option<Self>, AwsError> {
+        let found = cx
+            .call("DescribeDBInstances", || {
+                cx.clients
+                    .rds
+                    .describe_db_instances()
+                    .db_instance_identifier(id)
+                    .send()
+            })
+            .await
+            .or_missing()?;
+        Ok(found.and_then(|o| o.db_instances().first().cloned()))
+    }
+}
+
+#[async_trait]
+impl Database for DbCluster {
+    const NOUN: &'static str = "Aurora cluster";
+    const CREATE: &'static str = "CreateDBCluster";
+    const FAILED: &'static [&'static str] = &[
+        "failed",
+        "inaccessible-encryption-credentials",
+        "incompatible-parameters",
+    ];
+
+    fn status(&self) -> Option<&str> {
+        DbCluster::status(self)
+    }
+
+    async fn describe(cx: &Cx, id: &str) -> Result<Option<Self>, AwsError> {
+        let found = cx
+            .call("DescribeDBClusters", || {
+                cx.clients
+                    .rds
+                    .describe_db_clusters()
+                    .db_cluster_identifier(id)
+                    .send()
+            })
+            .await
+            .or_missing()?;
+        Ok(found.and_then(|o| o.db_clusters().first().cloned()))
+    }
+}
+
+/// How a kind reads a DB instance or a cluster: `None` when it is not the
+/// kind's or not ours.
+pub type ToLive<D> = fn(&D, Owner<'_>) -> Option<Live>;
+
+/// One by identifier as `to_live` reads it; `None` when it is gone, not the
+/// kind's or not ours.
+pub async fn read_one<D: Database>(
     cx: &Cx,
     id: &str,
-    to_live: fn(&DbInstance, Owner<'_>) -> Option<Live>,
+    to_live: ToLive<D>,
 ) -> Result<Option<Live>, AwsError> {
-    Ok(describe_instance(cx, id)
+    Ok(D::describe(cx, id)
         .await?
-        .and_then(|db| to_live(&db, cx.owner())))
+        .and_then(|d| to_live(&d, cx.owner())))
 }
 
-/// One Aurora cluster by identifier; `None` once it is gone.
-pub async fn describe_cluster(cx: &Cx, id: &str) -> Result<Option<DbCluster>, AwsError> {
-    let found = cx
-        .call("DescribeDBClusters", || {
-            cx.clients
-                .rds
-                .describe_db_clusters()
-                .db_cluster_identifier(id)
-                .send()
-        })
-        .await
-        .or_missing()?;
-    Ok(found.and_then(|o| o.db_clusters().first().cloned()))
+/// `Some` once it is gone: what a delete waits for.
+pub async fn gone<D: Database>(cx: &Cx, id: &str) -> Result<Option<()>, AwsError> {
+    Ok(D::describe(cx, id).await?.is_none().then_some(()))
 }
 
-/// Waits until a DB instance is available and returns it through `to_live`;
-/// a status RDS cannot recover from fails at once.
-pub async fn wait_instance_available(
+/// Waits until it is available and returns it through `to_live`; a status
+/// RDS cannot recover from fails at once.
+pub async fn wait_available<D: Database>(
     cx: &Cx,
     address: &str,
     id: &str,
-    to_live: fn(&DbInstance, Owner<'_>) -> Option<Live>,
+    to_live: ToLive<D>,
 ) -> Result<Live, AwsError> {
-    cx.wait_for(
-        address,
-        "DB instance to become available",
-        cx.timeouts.database,
-        || async {
-            let Some(db) = describe_instance(cx, id).await? else {
-                return Ok(None);
-            };
-            match db.db_instance_status() {
-                Some("available") => Ok(to_live(&db, cx.owner())),
-                Some(s @ ("failed" | "incompatible-parameters" | "incompatible-network")) => Err(
-                    AwsError::local("CreateDBInstance", format!("DB instance {id} is {s}")),
-                ),
-                _ => Ok(None),
-            }
-        },
-    )
+    let what = format!("{} to become available", D::NOUN);
+    cx.wait_for(address, &what, cx.timeouts.database, || async {
+        let Some(d) = D::describe(cx, id).await? else {
+            return Ok(None);
+        };
+        match d.status() {
+            Some("available") => Ok(to_live(&d, cx.owner())),
+            Some(s) if D::FAILED.contains(&s) => Err(AwsError::local(
+                D::CREATE,
+                format!("{} {id} is {s}", D::NOUN),
+            )),
+            _ => Ok(None),
+        }
+    })
     .await
 }
 
@@ -233,16 +279,6 @@ where
     sent.gone_is_done()?;
     let address = live.address.as_deref().unwrap_or(&live.id);
     cx.wait_for(address, what, cx.timeouts.database, gone).await
-}
-
-/// `Some` once the DB instance `id` is gone: what its delete waits for.
-pub async fn instance_gone(cx: &Cx, id: &str) -> Result<Option<()>, AwsError> {
-    Ok(describe_instance(cx, id).await?.is_none().then_some(()))
-}
-
-/// `Some` once the Aurora cluster `id` is gone.
-pub async fn cluster_gone(cx: &Cx, id: &str) -> Result<Option<()>, AwsError> {
-    Ok(describe_cluster(cx, id).await?.is_none().then_some(()))
 }
 
 /// The VPC security group ids of an instance or a cluster, sorted (RDS
