@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::rds_common::{
     Changes, DATABASE_REPLACE_FIELDS, apply_immediately, create_tags, final_snapshot_id,
-    finish_delete, finish_update, gone, read_instances, read_one, read_tags, secret_arn,
+    finish_create, finish_delete, finish_update, read_instances, read_one, read_tags, secret_arn,
     security_group_ids, wait_available,
 };
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
@@ -140,8 +140,7 @@ impl Kind for DbInstance {
             .send()
             .await
             .aws("CreateDBInstance")?;
-        let live = wait_available(cx, t.address, id, to_live).await?;
-        Ok(live.with_props(t.props.clone()))
+        finish_create(cx, t, id, to_live).await
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -192,9 +191,6 @@ impl Kind for DbInstance {
             .skip_final_snapshot(snapshot.is_none())
             .set_final_db_snapshot_identifier(snapshot);
         let sent = cx.call("DeleteDBInstance", || call.clone().send()).await;
-        finish_delete(cx, live, "DB instance to be deleted", sent, || {
-            gone::<RdsInstance>(cx, &live.id)
-        })
-        .await
+        finish_delete::<RdsInstance, _>(cx, live, "DB instance to be deleted", sent).await
     }
 }

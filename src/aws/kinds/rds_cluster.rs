@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::rds_common::{
     Changes, DATABASE_REPLACE_FIELDS, adopt_if_exists, apply_immediately, create_tags,
-    final_snapshot_id, finish_delete, finish_update, gone, read_one, read_tags, secret_arn,
-    security_group_ids, wait_available,
+    final_snapshot_id, finish_create, finish_delete, finish_update, read_one, read_tags,
+    secret_arn, security_group_ids, wait_available,
 };
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use super::{flag, int, major, outputs};
@@ -135,8 +135,7 @@ impl Kind for RdsCluster {
             read_one(cx, id, to_live),
         )
         .await?;
-        let live = wait_available(cx, t.address, id, to_live).await?;
-        Ok(live.with_props(t.props.clone()))
+        finish_create(cx, t, id, to_live).await
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -196,9 +195,6 @@ impl Kind for RdsCluster {
             .skip_final_snapshot(snapshot.is_none())
             .set_final_db_snapshot_identifier(snapshot);
         let sent = cx.call("DeleteDBCluster", || call.clone().send()).await;
-        finish_delete(cx, live, "Aurora cluster to be deleted", sent, || {
-            gone::<DbCluster>(cx, &live.id)
-        })
-        .await
+        finish_delete::<DbCluster, _>(cx, live, "Aurora cluster to be deleted", sent).await
     }
 }

@@ -7,8 +7,8 @@ use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde_json::json;
 
 use super::rds_common::{
-    Changes, adopt_if_exists, create_tags, finish_delete, finish_update, gone, read_instances,
-    read_one, read_tags, wait_available,
+    Changes, adopt_if_exists, create_tags, finish_create, finish_delete, finish_update,
+    read_instances, read_one, read_tags, wait_available,
 };
 use super::{Kind, Live, ReadScope, Target, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
@@ -74,8 +74,7 @@ impl Kind for RdsClusterInstance {
             read_one(cx, id, to_live),
         )
         .await?;
-        let live = wait_available(cx, t.address, id, to_live).await?;
-        Ok(live.with_props(t.props.clone()))
+        finish_create(cx, t, id, to_live).await
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -117,9 +116,6 @@ impl Kind for RdsClusterInstance {
             .db_instance_identifier(&live.id)
             .skip_final_snapshot(true);
         let sent = cx.call("DeleteDBInstance", || call.clone().send()).await;
-        finish_delete(cx, live, "Aurora instance to be deleted", sent, || {
-            gone::<RdsInstance>(cx, &live.id)
-        })
-        .await
+        finish_delete::<RdsInstance, _>(cx, live, "Aurora instance to be deleted", sent).await
     }
 }

@@ -263,22 +263,32 @@ pub fn final_snapshot_id(live: &Live) -> Option<String> {
         .then(|| format!("{}-final-{}", live.id, crate::model::now()))
 }
 
-/// After a delete call: a resource already gone is done; then waits until
-/// `gone` says so.
-pub async fn finish_delete<T, G, Fut>(
+/// After a delete call: one already gone is done; then waits until it is
+/// (`what` says for what).
+pub async fn finish_delete<D: Database, T>(
     cx: &Cx,
     live: &Live,
     what: &str,
     sent: Result<T, AwsError>,
-    gone: G,
-) -> Result<(), AwsError>
-where
-    G: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<()>, AwsError>>,
-{
+) -> Result<(), AwsError> {
     sent.gone_is_done()?;
     let address = live.address.as_deref().unwrap_or(&live.id);
-    cx.wait_for(address, what, cx.timeouts.database, gone).await
+    cx.wait_for(address, what, cx.timeouts.database, || {
+        gone::<D>(cx, &live.id)
+    })
+    .await
+}
+
+/// A create's end: waits until the new one is available; it has the plan's
+/// props.
+pub async fn finish_create<D: Database>(
+    cx: &Cx,
+    t: &Target<'_>,
+    id: &str,
+    to_live: ToLive<D>,
+) -> Result<Live, AwsError> {
+    let live = wait_available(cx, t.address, id, to_live).await?;
+    Ok(live.with_props(t.props.clone()))
 }
 
 /// The VPC security group ids of an instance or a cluster, sorted (RDS
