@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::rds_common::{
     Changes, DATABASE_REPLACE_FIELDS, apply_immediately, create_tags, final_snapshot_id,
-    finish_create, finish_delete, finish_update, read_instances, read_one, read_tags, secret_arn,
-    security_group_ids, wait_available,
+    finish_create, finish_delete, finish_update, read_instances, read_tags, secret_arn,
+    security_group_ids,
 };
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use super::{flag, int, major, outputs};
@@ -172,12 +172,8 @@ impl Kind for DbInstance {
             .set_enable_iam_database_authentication(changes.flag("iam_database_authentication"))
             .set_vpc_security_group_ids(changes.strings("vpc_security_group_ids"))
             .set_db_parameter_group_name(changes.opt_string("parameter_group_name"));
-        if changes.beyond_tags() {
-            cx.call("ModifyDBInstance", || call.clone().send()).await?;
-            wait_available(cx, t.address, &live.id, to_live).await?;
-        }
-        let again = read_one(cx, &live.id, to_live);
-        finish_update(cx, live, t, &changes, again).await
+        let modify = cx.call("ModifyDBInstance", || call.clone().send());
+        finish_update(cx, live, t, &changes, modify, to_live).await
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

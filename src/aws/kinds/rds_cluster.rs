@@ -11,7 +11,7 @@ use serde_json::json;
 use super::rds_common::{
     Changes, DATABASE_REPLACE_FIELDS, adopt_if_exists, apply_immediately, create_tags,
     final_snapshot_id, finish_create, finish_delete, finish_update, read_one, read_tags,
-    secret_arn, security_group_ids, wait_available,
+    secret_arn, security_group_ids,
 };
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use super::{flag, int, major, outputs};
@@ -178,11 +178,8 @@ impl Kind for RdsCluster {
             .set_db_cluster_parameter_group_name(
                 changes.opt_string("cluster_parameter_group_name"),
             );
-        if changes.beyond_tags() {
-            cx.call("ModifyDBCluster", || call.clone().send()).await?;
-            wait_available(cx, t.address, &live.id, to_live).await?;
-        }
-        finish_update(cx, live, t, &changes, read_one(cx, &live.id, to_live)).await
+        let modify = cx.call("ModifyDBCluster", || call.clone().send());
+        finish_update(cx, live, t, &changes, modify, to_live).await
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

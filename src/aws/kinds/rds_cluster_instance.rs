@@ -7,8 +7,8 @@ use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde_json::json;
 
 use super::rds_common::{
-    Changes, adopt_if_exists, create_tags, finish_create, finish_delete, finish_update,
-    read_instances, read_one, read_tags, wait_available,
+    Changes, adopt_if_exists, arn_output, create_tags, finish_create, finish_delete,
+    read_instances, read_one, read_tags, retag, wait_available,
 };
 use super::{Kind, Live, ReadScope, Target, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
@@ -103,8 +103,8 @@ impl Kind for RdsClusterInstance {
             .await?;
             wait_available(cx, t.address, &live.id, to_live).await?;
         }
-        // The outputs stay as they were: nothing to read again.
-        finish_update(cx, live, t, &changes, async { Ok(None) }).await
+        retag(cx, live, t, &changes, arn_output(live)).await?;
+        Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {

@@ -388,22 +388,31 @@ pub async fn arn_output(live: &Live) -> Result<String, AwsError> {
     Ok(live.outputs.get("arn").cloned().unwrap_or_default())
 }
 
-/// An update's tail once the modify is done: the tags, then the resource
-/// read anew (`read_again`; the old one when it cannot be) with the plan's
-/// props.
-pub async fn finish_update<R>(
+/// An instance's or a cluster's update: `modify` (the call of the changed
+/// fields, sent only when more than the tags changed) and the wait until
+/// available, the tags, then the resource read anew (the old one when it
+/// cannot be) with the plan's props.
+pub async fn finish_update<D, M, T>(
     cx: &Cx,
     live: &Live,
     t: &Target<'_>,
     changes: &Changes<'_>,
-    read_again: R,
+    modify: M,
+    to_live: ToLive<D>,
 ) -> Result<Live, AwsError>
 where
-    R: std::future::Future<Output = Result<Option<Live>, AwsError>>,
+    D: Database,
+    M: std::future::Future<Output = Result<T, AwsError>>,
 {
+    if changes.beyond_tags() {
+        modify.await?;
+        wait_available(cx, t.address, &live.id, to_live).await?;
+    }
     retag(cx, live, t, changes, arn_output(live)).await?;
-    let again = read_again.await?.unwrap_or_else(|| live.clone());
-    Ok(again.with_props(t.props.clone()))
+    let again = read_one(cx, &live.id, to_live).await?;
+    Ok(again
+        .unwrap_or_else(|| live.clone())
+        .with_props(t.props.clone()))
 }
 
 /// A create that failed with `code` (the resource already exists) is
