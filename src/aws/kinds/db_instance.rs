@@ -187,6 +187,6 @@ impl Kind for DbInstance {
             .skip_final_snapshot(snapshot.is_none())
             .set_final_db_snapshot_identifier(snapshot);
         let sent = cx.call("DeleteDBInstance", || call.clone().send()).await;
-        finish_delete::<RdsInstance, _>(cx, live, "DB instance to be deleted", sent).await
+        finish_delete::<RdsInstance>(cx, live, "DB instance to be deleted", sent).await
     }
 }

@@ -129,21 +129,15 @@ impl Kind for DbSubnetGroup {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        let modify = async {
-            cx.call("ModifyDBSubnetGroup", || {
-                cx.clients
-                    .rds
-                    .modify_db_subnet_group()
-                    .db_subnet_group_name(&live.id)
-                    .set_db_subnet_group_description(
-                        opt_str(t.props, "description").map(String::from),
-                    )
-                    .set_subnet_ids(Some(subnets(t.props)))
-                    .send()
-            })
-            .await?;
-            Ok(())
-        };
+        let modify = cx.call("ModifyDBSubnetGroup", || {
+            cx.clients
+                .rds
+                .modify_db_subnet_group()
+                .db_subnet_group_name(&live.id)
+                .set_db_subnet_group_description(opt_str(t.props, "description").map(String::from))
+                .set_subnet_ids(Some(subnets(t.props)))
+                .send()
+        });
         let arn = async {
             let group = describe(cx, &live.id).await?;
             Ok(group

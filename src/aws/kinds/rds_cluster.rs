@@ -192,6 +192,6 @@ impl Kind for RdsCluster {
             .skip_final_snapshot(snapshot.is_none())
             .set_final_db_snapshot_identifier(snapshot);
         let sent = cx.call("DeleteDBCluster", || call.clone().send()).await;
-        finish_delete::<DbCluster, _>(cx, live, "Aurora cluster to be deleted", sent).await
+        finish_delete::<DbCluster>(cx, live, "Aurora cluster to be deleted", sent).await
     }
 }

@@ -116,6 +116,6 @@ impl Kind for RdsClusterInstance {
             .db_instance_identifier(&live.id)
             .skip_final_snapshot(true);
         let sent = cx.call("DeleteDBInstance", || call.clone().send()).await;
-        finish_delete::<RdsInstance, _>(cx, live, "Aurora instance to be deleted", sent).await
+        finish_delete::<RdsInstance>(cx, live, "Aurora instance to be deleted", sent).await
     }
 }

@@ -265,11 +265,11 @@ pub fn final_snapshot_id(live: &Live) -> Option<String> {
 
 /// After a delete call: one already gone is done; then waits until it is
 /// (`what` says for what).
-pub async fn finish_delete<D: Database, T>(
+pub async fn finish_delete<D: Database>(
     cx: &Cx,
     live: &Live,
     what: &str,
-    sent: Result<T, AwsError>,
+    sent: Result<impl Sized, AwsError>,
 ) -> Result<(), AwsError> {
     sent.gone_is_done()?;
     let address = live.address.as_deref().unwrap_or(&live.id);
@@ -289,6 +289,25 @@ pub async fn finish_create<D: Database>(
 ) -> Result<Live, AwsError> {
     let live = wait_available(cx, t.address, id, to_live).await?;
     Ok(live.with_props(t.props.clone()))
+}
+
+/// A create that failed with `code` (the resource already exists) is
+/// adopted when `lookup` finds it ours: a run killed after the call finds
+/// its resource by name. Any other failure stands.
+pub async fn adopt_if_exists<T, L>(
+    created: Result<T, AwsError>,
+    code: &str,
+    lookup: L,
+) -> Result<(), AwsError>
+where
+    L: std::future::Future<Output = Result<Option<Live>, AwsError>>,
+{
+    if let Err(e) = created
+        && (e.code != code || lookup.await?.is_none())
+    {
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// The VPC security group ids of an instance or a cluster, sorted (RDS
@@ -415,25 +434,6 @@ where
         .with_props(t.props.clone()))
 }
 
-/// A create that failed with `code` (the resource already exists) is
-/// adopted when `lookup` finds it ours: a run killed after the call finds
-/// its resource by name. Any other failure stands.
-pub async fn adopt_if_exists<T, L>(
-    created: Result<T, AwsError>,
-    code: &str,
-    lookup: L,
-) -> Result<(), AwsError>
-where
-    L: std::future::Future<Output = Result<Option<Live>, AwsError>>,
-{
-    if let Err(e) = created
-        && (e.code != code || lookup.await?.is_none())
-    {
-        return Err(e);
-    }
-    Ok(())
-}
-
 /// The tags of a named group by its ARN (group describes carry none), when
 /// they say this env.
 pub async fn group_tags(cx: &Cx, arn: &str, owner: Owner<'_>) -> Result<Option<Value>, AwsError> {
@@ -449,7 +449,7 @@ pub fn name_outputs(name: &str) -> Outputs {
 
 /// A named group's update: `modify` when more than the tags changed, then
 /// the tags (`arn` awaited only then); the group takes the plan's props.
-pub async fn update_group<M, A>(
+pub async fn update_group<M, T, A>(
     cx: &Cx,
     live: &Live,
     t: &Target<'_>,
@@ -458,7 +458,7 @@ pub async fn update_group<M, A>(
     arn: A,
 ) -> Result<Live, AwsError>
 where
-    M: std::future::Future<Output = Result<(), AwsError>>,
+    M: std::future::Future<Output = Result<T, AwsError>>,
     A: std::future::Future<Output = Result<String, AwsError>>,
 {
     let changes = Changes::new(changed, t.props);
