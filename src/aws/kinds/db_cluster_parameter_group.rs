@@ -1,101 +1,18 @@
 //! An Aurora DB cluster parameter group with the plan's parameters
 //! (`rds.force_ssl`). Named, so a run killed after the create finds it by name.
+//! Its create, read, update and delete are those of every parameter group
+//! (`rds_common::ParameterGroupApi`); here are its calls. Unlike the DB
+//! parameter group it keeps its ARN among its outputs.
 
 use async_trait::async_trait;
-use serde_json::json;
+use aws_sdk_rds::types::Parameter;
 
-use super::db_parameter_group::{parameters, planned_values};
-use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
-use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::aws::{GoneIsDone, OrMissing};
+use super::rds_common::{GroupFacts, ParameterGroupApi, create_tags};
+use super::{Target, opt_str, str_prop};
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{KindInfo, NaturalKey, Resend, Tier};
-use crate::model::{Outputs, Props};
 
 pub struct DbClusterParameterGroup;
-
-fn outputs(name: &str, arn: &str) -> Outputs {
-    let mut outputs = id_outputs(name);
-    outputs.insert("name".into(), name.into());
-    outputs.insert("arn".into(), arn.into());
-    outputs
-}
-
-async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
-    let params = parameters(props);
-    if params.is_empty() {
-        return Ok(());
-    }
-    cx.call("ModifyDBClusterParameterGroup", || {
-        cx.clients
-            .rds
-            .modify_db_cluster_parameter_group()
-            .db_cluster_parameter_group_name(name)
-            .set_parameters(Some(params.clone()))
-            .send()
-    })
-    .await?;
-    Ok(())
-}
-
-async fn describe(
-    cx: &Cx,
-    name: &str,
-) -> Result<Option<aws_sdk_rds::types::DbClusterParameterGroup>, AwsError> {
-    let got = cx
-        .call("DescribeDBClusterParameterGroups", || {
-            cx.clients
-                .rds
-                .describe_db_cluster_parameter_groups()
-                .db_cluster_parameter_group_name(name)
-                .send()
-        })
-        .await;
-    Ok(got
-        .or_missing()?
-        .and_then(|o| o.db_cluster_parameter_groups().first().cloned()))
-}
-
-/// One group by name, with the parameters `props` sets; `None` when it is not there.
-async fn read_one(
-    cx: &Cx,
-    name: &str,
-    props: &Props,
-    owner: crate::model::Owner<'_>,
-) -> Result<Option<Live>, AwsError> {
-    let Some(g) = describe(cx, name).await? else {
-        return Ok(None);
-    };
-    let params = cx
-        .all("DescribeDBClusterParameters", || {
-            cx.clients
-                .rds
-                .describe_db_cluster_parameters()
-                .db_cluster_parameter_group_name(name)
-                .source("user")
-                .into_paginator()
-                .items()
-                .send()
-        })
-        .await?;
-    let values = planned_values(props, &params);
-    let arn = g.db_cluster_parameter_group_arn().unwrap_or_default();
-    let mut props = json!({
-        "name": name,
-        "family": g.db_parameter_group_family(),
-        "description": g.description(),
-        "parameters": values,
-    });
-    if let Some((_, tags)) = read_tags(&tags_of(cx, arn).await?, owner) {
-        props["tags"] = tags;
-    }
-    Ok(Some(Live::found(
-        name.to_string(),
-        None,
-        props,
-        outputs(name, arn),
-    )))
-}
 
 const INFO: KindInfo = KindInfo {
     name: "DbClusterParameterGroup",
@@ -109,13 +26,11 @@ const INFO: KindInfo = KindInfo {
 };
 
 #[async_trait]
-impl Kind for DbClusterParameterGroup {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
+impl ParameterGroupApi for DbClusterParameterGroup {
+    const INFO: &'static KindInfo = &INFO;
+    const IN_USE: &'static str = "still used by an Aurora cluster";
 
-    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let name = str_prop(t.props, "name")?;
+    async fn create(&self, cx: &Cx, t: &Target<'_>, name: &str) -> Result<String, AwsError> {
         let created = cx
             .clients
             .rds
@@ -126,73 +41,70 @@ impl Kind for DbClusterParameterGroup {
             .set_tags(Some(create_tags(cx, t.address, t.props)))
             .send()
             .await
-            .aws("CreateDBClusterParameterGroup");
-        let arn = match created {
-            Ok(o) => o
-                .db_cluster_parameter_group()
-                .and_then(|g| g.db_cluster_parameter_group_arn())
-                .unwrap_or_default()
-                .to_string(),
-            Err(e) if e.code.contains("AlreadyExists") => describe(cx, name)
-                .await?
-                .and_then(|g| g.db_cluster_parameter_group_arn().map(String::from))
-                .unwrap_or_default(),
-            Err(e) => return Err(e),
-        };
-        set(cx, name, t.props).await?;
-        Ok(t.made_with(name.to_string(), outputs(name, &arn)))
+            .aws("CreateDBClusterParameterGroup")?;
+        let group = created.db_cluster_parameter_group();
+        Ok(group
+            .and_then(|g| g.db_cluster_parameter_group_arn())
+            .unwrap_or_default()
+            .to_string())
     }
 
-    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let mut out = Vec::new();
-        // Only the groups state knows: parameters need one call per group.
-        for known in &scope.known {
-            out.extend(read_one(cx, &known.id, &known.props, scope.owner).await?);
-        }
-        Ok(out)
-    }
-
-    async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
-        let Some(name) = opt_str(resolved, "name") else {
-            return Ok(None);
-        };
-        read_one(cx, name, resolved, cx.owner()).await
-    }
-
-    async fn update(
-        &self,
-        cx: &Cx,
-        live: &Live,
-        t: &Target<'_>,
-        changed: &[String],
-    ) -> Result<Live, AwsError> {
-        if changed.iter().any(|c| c != "tags") {
-            set(cx, &live.id, t.props).await?;
-        }
-        if changed.iter().any(|c| c == "tags") {
-            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-            update_tags(cx, &arn, t.address, &live.props, t.props).await?;
-        }
-        Ok(live.with_props(t.props.clone()))
-    }
-
-    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        cx.retry_while(
-            &live.id,
-            "still used by an Aurora cluster",
-            cx.timeouts.dependency,
-            ErrorClass::Dependency,
-            || async {
+    async fn describe(&self, cx: &Cx, name: &str) -> Result<Option<GroupFacts>, AwsError> {
+        let described = cx
+            .call("DescribeDBClusterParameterGroups", || {
                 cx.clients
                     .rds
-                    .delete_db_cluster_parameter_group()
-                    .db_cluster_parameter_group_name(&live.id)
+                    .describe_db_cluster_parameter_groups()
+                    .db_cluster_parameter_group_name(name)
                     .send()
-                    .await
-                    .aws("DeleteDBClusterParameterGroup")
-            },
-        )
+            })
+            .await?;
+        let first = described.db_cluster_parameter_groups().first();
+        Ok(first.map(|g| GroupFacts {
+            family: g.db_parameter_group_family().map(String::from),
+            description: g.description().map(String::from),
+            arn: g
+                .db_cluster_parameter_group_arn()
+                .unwrap_or_default()
+                .to_string(),
+        }))
+    }
+
+    async fn user_parameters(&self, cx: &Cx, name: &str) -> Result<Vec<Parameter>, AwsError> {
+        cx.all("DescribeDBClusterParameters", || {
+            cx.clients
+                .rds
+                .describe_db_cluster_parameters()
+                .db_cluster_parameter_group_name(name)
+                .source("user")
+                .into_paginator()
+                .items()
+                .send()
+        })
         .await
-        .gone_is_done()
+    }
+
+    async fn modify(&self, cx: &Cx, name: &str, params: Vec<Parameter>) -> Result<(), AwsError> {
+        cx.call("ModifyDBClusterParameterGroup", || {
+            cx.clients
+                .rds
+                .modify_db_cluster_parameter_group()
+                .db_cluster_parameter_group_name(name)
+                .set_parameters(Some(params.clone()))
+                .send()
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn delete(&self, cx: &Cx, name: &str) -> Result<(), AwsError> {
+        cx.clients
+            .rds
+            .delete_db_cluster_parameter_group()
+            .db_cluster_parameter_group_name(name)
+            .send()
+            .await
+            .aws("DeleteDBClusterParameterGroup")?;
+        Ok(())
     }
 }

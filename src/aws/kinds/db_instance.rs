@@ -9,13 +9,13 @@ use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde_json::json;
 
 use super::rds_common::{
-    create_tags, describe_instance, final_snapshot_id, finish_delete, read_tags,
-    wait_instance_available,
+    Changes, DATABASE_REPLACE_FIELDS, apply_immediately, create_tags, final_snapshot_id,
+    finish_create, finish_delete, finish_update, read_instances, read_tags, secret_arn,
+    security_group_ids,
 };
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
-use super::{flag, int, major};
+use super::{flag, int, major, outputs};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::Outputs;
 use crate::model::{KindInfo, Resend, Tier};
 
 pub struct DbInstance;
@@ -28,12 +28,6 @@ fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
     let (address, tags) = read_tags(db.tag_list(), owner)?;
     let id = db.db_instance_identifier()?.to_string();
     let version = db.engine_version().unwrap_or_default();
-    let mut sgs: Vec<String> = db
-        .vpc_security_groups()
-        .iter()
-        .filter_map(|g| g.vpc_security_group_id().map(String::from))
-        .collect();
-    sgs.sort();
     let mut props = json!({
         "identifier": id,
         "engine": db.engine(),
@@ -42,7 +36,7 @@ fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
         "instance_class": db.db_instance_class(),
         "allocated_storage": db.allocated_storage(),
         "db_subnet_group_name": db.db_subnet_group().and_then(|g| g.db_subnet_group_name()),
-        "vpc_security_group_ids": sgs,
+        "vpc_security_group_ids": security_group_ids(db.vpc_security_groups()),
         "parameter_group_name": db.db_parameter_groups().first().and_then(|g| g.db_parameter_group_name()),
         "multi_az": db.multi_az(),
         "backup_retention_days": db.backup_retention_period(),
@@ -79,45 +73,20 @@ fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
     if let Some(k) = db.kms_key_id() {
         props["kms_key_id"] = json!(k);
     }
-    let outputs: Outputs = [
-        ("id".to_string(), id.clone()),
+    let endpoint = db.endpoint();
+    let port = endpoint.and_then(|e| e.port()).map(|p| p.to_string());
+    let outputs = outputs([
+        ("id", &id),
+        ("arn", db.db_instance_arn().unwrap_or_default()),
         (
-            "arn".into(),
-            db.db_instance_arn().unwrap_or_default().to_string(),
+            "endpoint",
+            endpoint.and_then(|e| e.address()).unwrap_or_default(),
         ),
-        (
-            "endpoint".into(),
-            db.endpoint()
-                .and_then(|e| e.address())
-                .unwrap_or_default()
-                .to_string(),
-        ),
-        (
-            "port".into(),
-            db.endpoint()
-                .and_then(|e| e.port())
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
-        ),
-        (
-            "resource_id".into(),
-            db.dbi_resource_id().unwrap_or_default().to_string(),
-        ),
-        (
-            "master_secret_arn".into(),
-            db.master_user_secret()
-                .and_then(|s| s.secret_arn())
-                .unwrap_or_default()
-                .to_string(),
-        ),
-    ]
-    .into();
-    Some(Live {
-        id,
-        address,
-        props: props.as_object().cloned()?,
-        outputs,
-    })
+        ("port", port.as_deref().unwrap_or_default()),
+        ("resource_id", db.dbi_resource_id().unwrap_or_default()),
+        ("master_secret_arn", secret_arn(db.master_user_secret())),
+    ]);
+    Some(Live::found(id, address, props, outputs))
 }
 
 const INFO: KindInfo = KindInfo {
@@ -131,14 +100,7 @@ const INFO: KindInfo = KindInfo {
         "resource_id",
         "master_secret_arn",
     ],
-    replace_fields: &[
-        "identifier",
-        "engine",
-        "engine_major",
-        "storage_encrypted",
-        "kms_key_id",
-        "db_subnet_group_name",
-    ],
+    replace_fields: DATABASE_REPLACE_FIELDS,
     // Resent safely: the instance identifier.
     resend: Resend::Unique,
     ..KindInfo::BASE
@@ -178,29 +140,11 @@ impl Kind for DbInstance {
             .send()
             .await
             .aws("CreateDBInstance")?;
-        let live = wait_instance_available(cx, t.address, id, to_live).await?;
-        Ok(Live {
-            props: t.props.clone(),
-            ..live
-        })
+        finish_create(cx, t, id, to_live).await
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let all = cx
-            .all("DescribeDBInstances", || {
-                cx.clients
-                    .rds
-                    .describe_db_instances()
-                    .max_records(100)
-                    .into_paginator()
-                    .items()
-                    .send()
-            })
-            .await?;
-        Ok(all
-            .iter()
-            .filter_map(|db| to_live(db, scope.owner))
-            .collect())
+        read_instances(cx, scope, to_live).await
     }
 
     async fn update(
@@ -210,74 +154,26 @@ impl Kind for DbInstance {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        let has = |f: &str| changed.iter().any(|c| c == f);
-        let mut call = cx
+        let changes = Changes::new(changed, t.props);
+        let call = cx
             .clients
             .rds
             .modify_db_instance()
             .db_instance_identifier(&live.id)
-            .apply_immediately(
-                t.props
-                    .get("_apply_immediately")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false),
-            );
-        if has("instance_class") {
-            call = call.db_instance_class(str_prop(t.props, "instance_class")?);
-        }
-        if has("allocated_storage") {
-            call = call.allocated_storage(int(t.props, "allocated_storage").unwrap_or(20));
-        }
-        if has("engine_version") {
-            call = call.engine_version(str_prop(t.props, "engine_version")?);
-        }
-        if has("multi_az") {
-            call = call.multi_az(flag(t.props, "multi_az"));
-        }
-        if has("backup_retention_days") {
-            call = call.backup_retention_period(int(t.props, "backup_retention_days").unwrap_or(7));
-        }
-        if has("deletion_protection") {
-            call = call.deletion_protection(flag(t.props, "deletion_protection"));
-        }
-        if has("performance_insights") {
-            call = call.enable_performance_insights(flag(t.props, "performance_insights"));
-        }
-        if has("publicly_accessible") {
-            call = call.publicly_accessible(flag(t.props, "publicly_accessible"));
-        }
-        if has("iam_database_authentication") {
-            call = call
-                .enable_iam_database_authentication(flag(t.props, "iam_database_authentication"));
-        }
-        if has("vpc_security_group_ids") {
-            call = call.set_vpc_security_group_ids(Some(super::strings(
-                t.props,
-                "vpc_security_group_ids",
-            )));
-        }
-        if has("parameter_group_name") {
-            call = call.set_db_parameter_group_name(
-                opt_str(t.props, "parameter_group_name").map(String::from),
-            );
-        }
-        if changed.iter().any(|c| c != "tags") {
-            let call = call;
-            cx.call("ModifyDBInstance", || call.clone().send()).await?;
-            wait_instance_available(cx, t.address, &live.id, to_live).await?;
-        }
-        if has("tags") {
-            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-            super::rds_common::update_tags(cx, &arn, t.address, &live.props, t.props).await?;
-        }
-        let live = describe_instance(cx, &live.id)
-            .await?
-            .and_then(|db| to_live(&db, cx.owner()))
-            .unwrap_or_else(|| live.clone());
-        Ok(Live {
-            props: t.props.clone(),
-            ..live
-        })
+            .apply_immediately(apply_immediately(t.props))
+            .set_db_instance_class(changes.string("instance_class")?)
+            .set_allocated_storage(changes.int_or("allocated_storage", 20))
+            .set_engine_version(changes.string("engine_version")?)
+            .set_multi_az(changes.flag("multi_az"))
+            .set_backup_retention_period(changes.int_or("backup_retention_days", 7))
+            .set_deletion_protection(changes.flag("deletion_protection"))
+            .set_enable_performance_insights(changes.flag("performance_insights"))
+            .set_publicly_accessible(changes.flag("publicly_accessible"))
+            .set_enable_iam_database_authentication(changes.flag("iam_database_authentication"))
+            .set_vpc_security_group_ids(changes.strings("vpc_security_group_ids"))
+            .set_db_parameter_group_name(changes.opt_string("parameter_group_name"));
+        let modify = cx.call("ModifyDBInstance", || call.clone().send());
+        finish_update(cx, live, t, &changes, modify, to_live).await
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
@@ -287,23 +183,10 @@ impl Kind for DbInstance {
             .rds
             .delete_db_instance()
             .db_instance_identifier(&live.id)
-            .delete_automated_backups(snapshot.is_none());
-        let call = match snapshot {
-            Some(id) => call
-                .skip_final_snapshot(false)
-                .final_db_snapshot_identifier(id),
-            None => call.skip_final_snapshot(true),
-        };
-        let sent = cx
-            .call("DeleteDBInstance", || call.clone().send())
-            .await
-            .map(|_| ());
-        finish_delete(cx, live, "DB instance to be deleted", sent, || async {
-            Ok(describe_instance(cx, &live.id)
-                .await?
-                .is_none()
-                .then_some(()))
-        })
-        .await
+            .delete_automated_backups(snapshot.is_none())
+            .skip_final_snapshot(snapshot.is_none())
+            .set_final_db_snapshot_identifier(snapshot);
+        let sent = cx.call("DeleteDBInstance", || call.clone().send()).await;
+        finish_delete::<RdsInstance>(cx, live, "DB instance to be deleted", sent).await
     }
 }

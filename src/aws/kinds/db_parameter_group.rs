@@ -1,125 +1,16 @@
 //! An RDS DB parameter group with the plan's parameters (`rds.force_ssl`).
+//! Its create, read, update and delete are those of every parameter group
+//! (`rds_common::ParameterGroupApi`); here are its calls.
 
 use async_trait::async_trait;
-use aws_sdk_rds::types::{ApplyMethod, Parameter};
-use serde_json::{Value, json};
+use aws_sdk_rds::types::Parameter;
 
-use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
-use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::aws::{GoneIsDone, OrMissing};
-use crate::model::Props;
+use super::rds_common::{GroupFacts, ParameterGroupApi, create_tags};
+use super::{Target, opt_str, str_prop};
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct DbParameterGroup;
-
-pub(super) fn parameters(props: &Props) -> Vec<Parameter> {
-    props
-        .get("parameters")
-        .and_then(|p| p.as_object())
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| {
-            Parameter::builder()
-                .parameter_name(k)
-                .parameter_value(
-                    v.as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| v.to_string()),
-                )
-                .apply_method(ApplyMethod::PendingReboot)
-                .build()
-        })
-        .collect()
-}
-
-/// The values of the parameters the plan sets, as read back (a group holds
-/// many more; only the plan's are compared).
-pub(super) fn planned_values(props: &Props, read: &[Parameter]) -> serde_json::Map<String, Value> {
-    let wanted: Vec<&String> = props
-        .get("parameters")
-        .and_then(|p| p.as_object())
-        .map(|m| m.keys().collect())
-        .unwrap_or_default();
-    read.iter()
-        .filter_map(|p| {
-            Some((
-                p.parameter_name()?.to_string(),
-                Value::String(p.parameter_value()?.to_string()),
-            ))
-        })
-        .filter(|(k, _)| wanted.contains(&k))
-        .collect()
-}
-
-async fn set(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
-    let params = parameters(props);
-    if params.is_empty() {
-        return Ok(());
-    }
-    cx.call("ModifyDBParameterGroup", || {
-        cx.clients
-            .rds
-            .modify_db_parameter_group()
-            .db_parameter_group_name(name)
-            .set_parameters(Some(params.clone()))
-            .send()
-    })
-    .await?;
-    Ok(())
-}
-
-/// One group by name, with the parameters `props` sets; `None` when it is not there.
-async fn read_one(
-    cx: &Cx,
-    name: &str,
-    props: &Props,
-    owner: crate::model::Owner<'_>,
-) -> Result<Option<Live>, AwsError> {
-    let group = cx
-        .call("DescribeDBParameterGroups", || {
-            cx.clients
-                .rds
-                .describe_db_parameter_groups()
-                .db_parameter_group_name(name)
-                .send()
-        })
-        .await;
-    let Some(group) = group.or_missing()? else {
-        return Ok(None);
-    };
-    let Some(g) = group.db_parameter_groups().first() else {
-        return Ok(None);
-    };
-    let params = cx
-        .all("DescribeDBParameters", || {
-            cx.clients
-                .rds
-                .describe_db_parameters()
-                .db_parameter_group_name(name)
-                .source("user")
-                .into_paginator()
-                .items()
-                .send()
-        })
-        .await?;
-    let values = planned_values(props, &params);
-    let mut props = json!({
-        "name": name,
-        "family": g.db_parameter_group_family(),
-        "description": g.description(),
-        "parameters": values,
-    });
-    if let Some((_, tags)) = read_tags(
-        &tags_of(cx, g.db_parameter_group_arn().unwrap_or_default()).await?,
-        owner,
-    ) {
-        props["tags"] = tags;
-    }
-    let mut outputs = id_outputs(name);
-    outputs.insert("name".into(), name.into());
-    Ok(Some(Live::found(name.to_string(), None, props, outputs)))
-}
 
 const INFO: KindInfo = KindInfo {
     name: "DbParameterGroup",
@@ -133,13 +24,11 @@ const INFO: KindInfo = KindInfo {
 };
 
 #[async_trait]
-impl Kind for DbParameterGroup {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
+impl ParameterGroupApi for DbParameterGroup {
+    const INFO: &'static KindInfo = &INFO;
+    const IN_USE: &'static str = "still used by a DB instance";
 
-    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let name = str_prop(t.props, "name")?;
+    async fn create(&self, cx: &Cx, t: &Target<'_>, name: &str) -> Result<String, AwsError> {
         let created = cx
             .clients
             .rds
@@ -150,83 +39,66 @@ impl Kind for DbParameterGroup {
             .set_tags(Some(create_tags(cx, t.address, t.props)))
             .send()
             .await
-            .aws("CreateDBParameterGroup");
-        // Named, so a run killed after this call finds it here: same name, adopt.
-        if let Err(e) = created {
-            if !e.code.contains("AlreadyExists") {
-                return Err(e);
-            }
-        }
-        set(cx, name, t.props).await?;
-        let mut outputs = id_outputs(name);
-        outputs.insert("name".into(), name.into());
-        Ok(t.made_with(name.to_string(), outputs))
+            .aws("CreateDBParameterGroup")?;
+        let group = created.db_parameter_group();
+        Ok(group
+            .and_then(|g| g.db_parameter_group_arn())
+            .unwrap_or_default()
+            .to_string())
     }
 
-    async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let mut out = Vec::new();
-        // Only the groups state knows: parameters need one call per group.
-        for known in &scope.known {
-            out.extend(read_one(cx, &known.id, &known.props, scope.owner).await?);
-        }
-        Ok(out)
-    }
-
-    async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
-        let Some(name) = opt_str(resolved, "name") else {
-            return Ok(None);
-        };
-        read_one(cx, name, resolved, cx.owner()).await
-    }
-
-    async fn update(
-        &self,
-        cx: &Cx,
-        live: &Live,
-        t: &Target<'_>,
-        changed: &[String],
-    ) -> Result<Live, AwsError> {
-        if changed.iter().any(|c| c != "tags") {
-            set(cx, &live.id, t.props).await?;
-        }
-        if changed.iter().any(|c| c == "tags") {
-            let described = cx
-                .call("DescribeDBParameterGroups", || {
-                    cx.clients
-                        .rds
-                        .describe_db_parameter_groups()
-                        .db_parameter_group_name(&live.id)
-                        .send()
-                })
-                .await?;
-            let arn = described
-                .db_parameter_groups()
-                .first()
-                .and_then(|g| g.db_parameter_group_arn())
-                .unwrap_or_default()
-                .to_string();
-            update_tags(cx, &arn, t.address, &live.props, t.props).await?;
-        }
-        Ok(live.with_props(t.props.clone()))
-    }
-
-    async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        cx.retry_while(
-            &live.id,
-            "still used by a DB instance",
-            cx.timeouts.dependency,
-            ErrorClass::Dependency,
-            || async {
+    async fn describe(&self, cx: &Cx, name: &str) -> Result<Option<GroupFacts>, AwsError> {
+        let described = cx
+            .call("DescribeDBParameterGroups", || {
                 cx.clients
                     .rds
-                    .delete_db_parameter_group()
-                    .db_parameter_group_name(&live.id)
+                    .describe_db_parameter_groups()
+                    .db_parameter_group_name(name)
                     .send()
-                    .await
-                    .aws("DeleteDBParameterGroup")
-            },
-        )
+            })
+            .await?;
+        Ok(described.db_parameter_groups().first().map(|g| GroupFacts {
+            family: g.db_parameter_group_family().map(String::from),
+            description: g.description().map(String::from),
+            arn: g.db_parameter_group_arn().unwrap_or_default().to_string(),
+        }))
+    }
+
+    async fn user_parameters(&self, cx: &Cx, name: &str) -> Result<Vec<Parameter>, AwsError> {
+        cx.all("DescribeDBParameters", || {
+            cx.clients
+                .rds
+                .describe_db_parameters()
+                .db_parameter_group_name(name)
+                .source("user")
+                .into_paginator()
+                .items()
+                .send()
+        })
         .await
-        .gone_is_done()
+    }
+
+    async fn modify(&self, cx: &Cx, name: &str, params: Vec<Parameter>) -> Result<(), AwsError> {
+        cx.call("ModifyDBParameterGroup", || {
+            cx.clients
+                .rds
+                .modify_db_parameter_group()
+                .db_parameter_group_name(name)
+                .set_parameters(Some(params.clone()))
+                .send()
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn delete(&self, cx: &Cx, name: &str) -> Result<(), AwsError> {
+        cx.clients
+            .rds
+            .delete_db_parameter_group()
+            .db_parameter_group_name(name)
+            .send()
+            .await
+            .aws("DeleteDBParameterGroup")?;
+        Ok(())
     }
 }

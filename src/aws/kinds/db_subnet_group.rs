@@ -3,10 +3,9 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::rds_common::{create_tags, read_tags, tags_of, update_tags};
-use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::aws::{GoneIsDone, OrMissing};
+use super::rds_common::{create_tags, delete_group, group_tags, name_outputs, update_group};
+use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
+use crate::aws::{AwsError, Cx, OrMissing, SdkResultExt};
 use crate::model::Props;
 use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
@@ -27,14 +26,25 @@ fn to_live(g: &aws_sdk_rds::types::DbSubnetGroup) -> Live {
     ids.sort();
     let props =
         json!({ "name": name, "description": g.db_subnet_group_description(), "subnet_ids": ids });
-    let mut outputs = id_outputs(&name);
-    outputs.insert("name".into(), name.clone());
-    Live {
-        id: name,
-        address: None,
-        props: props.as_object().cloned().unwrap_or_default(),
-        outputs,
-    }
+    let outputs = name_outputs(&name);
+    Live::found(name, None, props, outputs)
+}
+
+/// The group by name (`Ok(None)` when the answer lists none).
+async fn describe(
+    cx: &Cx,
+    name: &str,
+) -> Result<Option<aws_sdk_rds::types::DbSubnetGroup>, AwsError> {
+    let described = cx
+        .call("DescribeDBSubnetGroups", || {
+            cx.clients
+                .rds
+                .describe_db_subnet_groups()
+                .db_subnet_group_name(name)
+                .send()
+        })
+        .await?;
+    Ok(described.db_subnet_groups().first().cloned())
 }
 
 const INFO: KindInfo = KindInfo {
@@ -66,9 +76,7 @@ impl Kind for DbSubnetGroup {
             .send()
             .await
             .aws("CreateDBSubnetGroup")?;
-        let mut outputs = id_outputs(name);
-        outputs.insert("name".into(), name.into());
-        Ok(t.made_with(name.to_string(), outputs))
+        Ok(t.made_with(name.to_string(), name_outputs(name)))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -88,10 +96,8 @@ impl Kind for DbSubnetGroup {
             let mut live = to_live(g);
             // Matched by name; tags (one call each) only for the groups state knows.
             if scope.known.iter().any(|k| k.id == live.id)
-                && let Some((_, tags)) = read_tags(
-                    &tags_of(cx, g.db_subnet_group_arn().unwrap_or_default()).await?,
-                    scope.owner,
-                )
+                && let Some(tags) =
+                    group_tags(cx, g.db_subnet_group_arn().unwrap_or_default(), scope.owner).await?
             {
                 live.props.insert("tags".into(), tags);
             }
@@ -105,26 +111,12 @@ impl Kind for DbSubnetGroup {
         let Some(name) = opt_str(resolved, "name") else {
             return Ok(None);
         };
-        let found = cx
-            .call("DescribeDBSubnetGroups", || {
-                cx.clients
-                    .rds
-                    .describe_db_subnet_groups()
-                    .db_subnet_group_name(name)
-                    .send()
-            })
-            .await;
-        let Some(found) = found.or_missing()? else {
+        let Some(g) = describe(cx, name).await.or_missing()?.flatten() else {
             return Ok(None);
         };
-        let Some(g) = found.db_subnet_groups().first() else {
-            return Ok(None);
-        };
-        let mut live = to_live(g);
-        if let Some((_, tags)) = read_tags(
-            &tags_of(cx, g.db_subnet_group_arn().unwrap_or_default()).await?,
-            cx.owner(),
-        ) {
+        let mut live = to_live(&g);
+        let arn = g.db_subnet_group_arn().unwrap_or_default();
+        if let Some(tags) = group_tags(cx, arn, cx.owner()).await? {
             live.props.insert("tags".into(), tags);
         }
         Ok(Some(live))
@@ -137,58 +129,34 @@ impl Kind for DbSubnetGroup {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        if changed.iter().any(|c| c != "tags") {
-            cx.call("ModifyDBSubnetGroup", || {
-                cx.clients
-                    .rds
-                    .modify_db_subnet_group()
-                    .db_subnet_group_name(&live.id)
-                    .set_db_subnet_group_description(
-                        opt_str(t.props, "description").map(String::from),
-                    )
-                    .set_subnet_ids(Some(subnets(t.props)))
-                    .send()
-            })
-            .await?;
-        }
-        if changed.iter().any(|c| c == "tags") {
-            let described = cx
-                .call("DescribeDBSubnetGroups", || {
-                    cx.clients
-                        .rds
-                        .describe_db_subnet_groups()
-                        .db_subnet_group_name(&live.id)
-                        .send()
-                })
-                .await?;
-            let arn = described
-                .db_subnet_groups()
-                .first()
-                .and_then(|g| g.db_subnet_group_arn())
-                .unwrap_or_default()
-                .to_string();
-            update_tags(cx, &arn, t.address, &live.props, t.props).await?;
-        }
-        Ok(live.with_props(t.props.clone()))
+        let modify = cx.call("ModifyDBSubnetGroup", || {
+            cx.clients
+                .rds
+                .modify_db_subnet_group()
+                .db_subnet_group_name(&live.id)
+                .set_db_subnet_group_description(opt_str(t.props, "description").map(String::from))
+                .set_subnet_ids(Some(subnets(t.props)))
+                .send()
+        });
+        let arn = async {
+            let group = describe(cx, &live.id).await?;
+            Ok(group
+                .and_then(|g| g.db_subnet_group_arn().map(String::from))
+                .unwrap_or_default())
+        };
+        update_group(cx, live, t, changed, modify, arn).await
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        cx.retry_while(
-            &live.id,
-            "still used by a DB instance",
-            cx.timeouts.dependency,
-            ErrorClass::Dependency,
-            || async {
-                cx.clients
-                    .rds
-                    .delete_db_subnet_group()
-                    .db_subnet_group_name(&live.id)
-                    .send()
-                    .await
-                    .aws("DeleteDBSubnetGroup")
-            },
-        )
+        delete_group(cx, live, "still used by a DB instance", || async {
+            cx.clients
+                .rds
+                .delete_db_subnet_group()
+                .db_subnet_group_name(&live.id)
+                .send()
+                .await
+                .aws("DeleteDBSubnetGroup")
+        })
         .await
-        .gone_is_done()
     }
 }

@@ -8,12 +8,16 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbCluster, ServerlessV2ScalingConfiguration};
 use serde_json::json;
 
-use super::rds_common::{create_tags, final_snapshot_id, finish_delete, read_tags};
+use super::rds_common::{
+    Changes, DATABASE_REPLACE_FIELDS, adopt_if_exists, apply_immediately, create_tags,
+    final_snapshot_id, finish_create, finish_delete, finish_update, read_one, read_tags,
+    secret_arn, security_group_ids,
+};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
-use super::{flag, major};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use super::{flag, int, major, outputs};
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::Props;
 use crate::model::{KindInfo, Resend, Tier};
-use crate::model::{Outputs, Props};
 
 pub struct RdsCluster;
 
@@ -36,19 +40,13 @@ fn to_live(c: &DbCluster, owner: crate::model::Owner<'_>) -> Option<Live> {
     let (address, tags) = read_tags(c.tag_list(), owner)?;
     let id = c.db_cluster_identifier()?.to_string();
     let version = c.engine_version().unwrap_or_default();
-    let mut sgs: Vec<String> = c
-        .vpc_security_groups()
-        .iter()
-        .filter_map(|g| g.vpc_security_group_id().map(String::from))
-        .collect();
-    sgs.sort();
     let mut props = json!({
         "identifier": id,
         "engine": c.engine(),
         "engine_version": version,
         "engine_major": major(version),
         "db_subnet_group_name": c.db_subnet_group(),
-        "vpc_security_group_ids": sgs,
+        "vpc_security_group_ids": security_group_ids(c.vpc_security_groups()),
         "cluster_parameter_group_name": c.db_cluster_parameter_group(),
         "backup_retention_days": c.backup_retention_period(),
         "deletion_protection": c.deletion_protection(),
@@ -63,88 +61,20 @@ fn to_live(c: &DbCluster, owner: crate::model::Owner<'_>) -> Option<Live> {
     if let Some(k) = c.kms_key_id() {
         props["kms_key_id"] = json!(k);
     }
-    let outputs: Outputs = [
-        ("id".to_string(), id.clone()),
+    let port = c.port().map(|p| p.to_string());
+    let outputs = outputs([
+        ("id", &id),
+        ("arn", c.db_cluster_arn().unwrap_or_default()),
+        ("endpoint", c.endpoint().unwrap_or_default()),
+        ("reader_endpoint", c.reader_endpoint().unwrap_or_default()),
+        ("port", port.as_deref().unwrap_or_default()),
         (
-            "arn".into(),
-            c.db_cluster_arn().unwrap_or_default().to_string(),
+            "resource_id",
+            c.db_cluster_resource_id().unwrap_or_default(),
         ),
-        (
-            "endpoint".into(),
-            c.endpoint().unwrap_or_default().to_string(),
-        ),
-        (
-            "reader_endpoint".into(),
-            c.reader_endpoint().unwrap_or_default().to_string(),
-        ),
-        (
-            "port".into(),
-            c.port().map(|p| p.to_string()).unwrap_or_default(),
-        ),
-        (
-            "resource_id".into(),
-            c.db_cluster_resource_id().unwrap_or_default().to_string(),
-        ),
-        (
-            "master_secret_arn".into(),
-            c.master_user_secret()
-                .and_then(|s| s.secret_arn())
-                .unwrap_or_default()
-                .to_string(),
-        ),
-    ]
-    .into();
-    Some(Live {
-        id,
-        address,
-        props: props.as_object().cloned()?,
-        outputs,
-    })
-}
-
-impl RdsCluster {
-    async fn describe(&self, cx: &Cx, id: &str) -> Result<Option<DbCluster>, AwsError> {
-        match cx
-            .call("DescribeDBClusters", || {
-                cx.clients
-                    .rds
-                    .describe_db_clusters()
-                    .db_cluster_identifier(id)
-                    .send()
-            })
-            .await
-        {
-            Ok(o) => Ok(o.db_clusters().first().cloned()),
-            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn wait_available(&self, cx: &Cx, address: &str, id: &str) -> Result<Live, AwsError> {
-        cx.wait_for(
-            address,
-            "Aurora cluster to become available",
-            cx.timeouts.database,
-            || async {
-                let Some(c) = self.describe(cx, id).await? else {
-                    return Ok(None);
-                };
-                match c.status() {
-                    Some("available") => Ok(to_live(&c, cx.owner())),
-                    Some(
-                        s @ ("failed"
-                        | "inaccessible-encryption-credentials"
-                        | "incompatible-parameters"),
-                    ) => Err(AwsError::local(
-                        "CreateDBCluster",
-                        format!("Aurora cluster {id} is {s}"),
-                    )),
-                    _ => Ok(None),
-                }
-            },
-        )
-        .await
-    }
+        ("master_secret_arn", secret_arn(c.master_user_secret())),
+    ]);
+    Some(Live::found(id, address, props, outputs))
 }
 
 const INFO: KindInfo = KindInfo {
@@ -159,14 +89,7 @@ const INFO: KindInfo = KindInfo {
         "resource_id",
         "master_secret_arn",
     ],
-    replace_fields: &[
-        "identifier",
-        "engine",
-        "engine_major",
-        "storage_encrypted",
-        "kms_key_id",
-        "db_subnet_group_name",
-    ],
+    replace_fields: DATABASE_REPLACE_FIELDS,
     // Resent safely: the cluster identifier.
     resend: Resend::Unique,
     ..KindInfo::BASE
@@ -192,12 +115,7 @@ impl Kind for RdsCluster {
             .set_db_cluster_parameter_group_name(
                 opt_str(t.props, "cluster_parameter_group_name").map(String::from),
             )
-            .backup_retention_period(
-                t.props
-                    .get("backup_retention_days")
-                    .and_then(|v| v.as_i64())
-                    .unwrap_or(7) as i32,
-            )
+            .backup_retention_period(int(t.props, "backup_retention_days").unwrap_or(7))
             .deletion_protection(flag(t.props, "deletion_protection"))
             .storage_encrypted(flag(t.props, "storage_encrypted"))
             .set_kms_key_id(opt_str(t.props, "kms_key_id").map(String::from))
@@ -211,22 +129,13 @@ impl Kind for RdsCluster {
             .await
             .aws("CreateDBCluster");
         // Named: a run killed after this call finds its cluster by name.
-        if let Err(e) = created {
-            if e.code != "DBClusterAlreadyExistsFault"
-                || self
-                    .describe(cx, id)
-                    .await?
-                    .and_then(|c| to_live(&c, cx.owner()))
-                    .is_none()
-            {
-                return Err(e);
-            }
-        }
-        let live = self.wait_available(cx, t.address, id).await?;
-        Ok(Live {
-            props: t.props.clone(),
-            ..live
-        })
+        adopt_if_exists(
+            created,
+            "DBClusterAlreadyExistsFault",
+            read_one(cx, id, to_live),
+        )
+        .await?;
+        finish_create(cx, t, id, to_live).await
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -251,89 +160,38 @@ impl Kind for RdsCluster {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        let has = |f: &str| changed.iter().any(|c| c == f);
-        let mut call = cx
+        let changes = Changes::new(changed, t.props);
+        let call = cx
             .clients
             .rds
             .modify_db_cluster()
             .db_cluster_identifier(&live.id)
-            .apply_immediately(
-                t.props
-                    .get("_apply_immediately")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false),
+            .apply_immediately(apply_immediately(t.props))
+            .set_serverless_v2_scaling_configuration(
+                changes.when("serverless_v2", scaling).flatten(),
+            )
+            .set_engine_version(changes.string("engine_version")?)
+            .set_backup_retention_period(changes.int_or("backup_retention_days", 7))
+            .set_deletion_protection(changes.flag("deletion_protection"))
+            .set_enable_iam_database_authentication(changes.flag("iam_database_authentication"))
+            .set_vpc_security_group_ids(changes.strings("vpc_security_group_ids"))
+            .set_db_cluster_parameter_group_name(
+                changes.opt_string("cluster_parameter_group_name"),
             );
-        if has("serverless_v2") {
-            call = call.set_serverless_v2_scaling_configuration(scaling(t.props));
-        }
-        if has("engine_version") {
-            call = call.engine_version(str_prop(t.props, "engine_version")?);
-        }
-        if has("backup_retention_days") {
-            call = call.backup_retention_period(
-                t.props
-                    .get("backup_retention_days")
-                    .and_then(|v| v.as_i64())
-                    .unwrap_or(7) as i32,
-            );
-        }
-        if has("deletion_protection") {
-            call = call.deletion_protection(flag(t.props, "deletion_protection"));
-        }
-        if has("iam_database_authentication") {
-            call = call
-                .enable_iam_database_authentication(flag(t.props, "iam_database_authentication"));
-        }
-        if has("vpc_security_group_ids") {
-            call = call.set_vpc_security_group_ids(Some(super::strings(
-                t.props,
-                "vpc_security_group_ids",
-            )));
-        }
-        if has("cluster_parameter_group_name") {
-            call = call.set_db_cluster_parameter_group_name(
-                opt_str(t.props, "cluster_parameter_group_name").map(String::from),
-            );
-        }
-        if changed.iter().any(|c| c != "tags") {
-            let call = call;
-            cx.call("ModifyDBCluster", || call.clone().send()).await?;
-            self.wait_available(cx, t.address, &live.id).await?;
-        }
-        if has("tags") {
-            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-            super::rds_common::update_tags(cx, &arn, t.address, &live.props, t.props).await?;
-        }
-        let live = self
-            .describe(cx, &live.id)
-            .await?
-            .and_then(|c| to_live(&c, cx.owner()))
-            .unwrap_or_else(|| live.clone());
-        Ok(Live {
-            props: t.props.clone(),
-            ..live
-        })
+        let modify = cx.call("ModifyDBCluster", || call.clone().send());
+        finish_update(cx, live, t, &changes, modify, to_live).await
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
+        let snapshot = final_snapshot_id(live);
         let call = cx
             .clients
             .rds
             .delete_db_cluster()
-            .db_cluster_identifier(&live.id);
-        let call = match final_snapshot_id(live) {
-            Some(id) => call
-                .skip_final_snapshot(false)
-                .final_db_snapshot_identifier(id),
-            None => call.skip_final_snapshot(true),
-        };
-        let sent = cx
-            .call("DeleteDBCluster", || call.clone().send())
-            .await
-            .map(|_| ());
-        finish_delete(cx, live, "Aurora cluster to be deleted", sent, || async {
-            Ok(self.describe(cx, &live.id).await?.is_none().then_some(()))
-        })
-        .await
+            .db_cluster_identifier(&live.id)
+            .skip_final_snapshot(snapshot.is_none())
+            .set_final_db_snapshot_identifier(snapshot);
+        let sent = cx.call("DeleteDBCluster", || call.clone().send()).await;
+        finish_delete::<DbCluster>(cx, live, "Aurora cluster to be deleted", sent).await
     }
 }

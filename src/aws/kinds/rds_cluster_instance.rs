@@ -7,11 +7,11 @@ use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde_json::json;
 
 use super::rds_common::{
-    create_tags, describe_instance, finish_delete, read_tags, wait_instance_available,
+    Changes, adopt_if_exists, arn_output, create_tags, finish_create, finish_delete,
+    read_instances, read_one, read_tags, retag, wait_available,
 };
-use super::{Kind, Live, ReadScope, Target, str_prop};
+use super::{Kind, Live, ReadScope, Target, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::Outputs;
 use crate::model::{KindInfo, Resend, Tier};
 
 pub struct RdsClusterInstance;
@@ -27,27 +27,15 @@ fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
         "instance_class": db.db_instance_class(),
         "tags": tags,
     });
-    let outputs: Outputs = [
-        ("id".to_string(), id.clone()),
+    let outputs = outputs([
+        ("id", &id),
+        ("arn", db.db_instance_arn().unwrap_or_default()),
         (
-            "arn".into(),
-            db.db_instance_arn().unwrap_or_default().to_string(),
+            "endpoint",
+            db.endpoint().and_then(|e| e.address()).unwrap_or_default(),
         ),
-        (
-            "endpoint".into(),
-            db.endpoint()
-                .and_then(|e| e.address())
-                .unwrap_or_default()
-                .to_string(),
-        ),
-    ]
-    .into();
-    Some(Live {
-        id,
-        address,
-        props: props.as_object().cloned()?,
-        outputs,
-    })
+    ]);
+    Some(Live::found(id, address, props, outputs))
 }
 
 const INFO: KindInfo = KindInfo {
@@ -80,39 +68,17 @@ impl Kind for RdsClusterInstance {
             .send()
             .await
             .aws("CreateDBInstance");
-        if let Err(e) = created {
-            if e.code != "DBInstanceAlreadyExists"
-                || describe_instance(cx, id)
-                    .await?
-                    .and_then(|d| to_live(&d, cx.owner()))
-                    .is_none()
-            {
-                return Err(e);
-            }
-        }
-        let live = wait_instance_available(cx, t.address, id, to_live).await?;
-        Ok(Live {
-            props: t.props.clone(),
-            ..live
-        })
+        adopt_if_exists(
+            created,
+            "DBInstanceAlreadyExists",
+            read_one(cx, id, to_live),
+        )
+        .await?;
+        finish_create(cx, t, id, to_live).await
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let all = cx
-            .all("DescribeDBInstances", || {
-                cx.clients
-                    .rds
-                    .describe_db_instances()
-                    .max_records(100)
-                    .into_paginator()
-                    .items()
-                    .send()
-            })
-            .await?;
-        Ok(all
-            .iter()
-            .filter_map(|db| to_live(db, scope.owner))
-            .collect())
+        read_instances(cx, scope, to_live).await
     }
 
     async fn update(
@@ -122,7 +88,8 @@ impl Kind for RdsClusterInstance {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        if changed.iter().any(|c| c == "instance_class") {
+        let changes = Changes::new(changed, t.props);
+        if changes.has("instance_class") {
             let class = str_prop(t.props, "instance_class")?;
             cx.call("ModifyDBInstance", || {
                 cx.clients
@@ -134,12 +101,9 @@ impl Kind for RdsClusterInstance {
                     .send()
             })
             .await?;
-            wait_instance_available(cx, t.address, &live.id, to_live).await?;
+            wait_available(cx, t.address, &live.id, to_live).await?;
         }
-        if changed.iter().any(|c| c == "tags") {
-            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-            super::rds_common::update_tags(cx, &arn, t.address, &live.props, t.props).await?;
-        }
+        retag(cx, live, t, &changes, arn_output(live)).await?;
         Ok(live.with_props(t.props.clone()))
     }
 
@@ -151,16 +115,7 @@ impl Kind for RdsClusterInstance {
             .delete_db_instance()
             .db_instance_identifier(&live.id)
             .skip_final_snapshot(true);
-        let sent = cx
-            .call("DeleteDBInstance", || call.clone().send())
-            .await
-            .map(|_| ());
-        finish_delete(cx, live, "Aurora instance to be deleted", sent, || async {
-            Ok(describe_instance(cx, &live.id)
-                .await?
-                .is_none()
-                .then_some(()))
-        })
-        .await
+        let sent = cx.call("DeleteDBInstance", || call.clone().send()).await;
+        finish_delete::<RdsInstance>(cx, live, "Aurora instance to be deleted", sent).await
     }
 }
