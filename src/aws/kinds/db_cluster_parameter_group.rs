@@ -1,13 +1,14 @@
 //! An Aurora DB cluster parameter group with the plan's parameters
 //! (`rds.force_ssl`). Named, so a run killed after the create finds it by name.
 //! Its create, read, update and delete are those of every parameter group
-//! (`rds_common::ParameterGroupApi`); here are its calls. Unlike the DB
+//! (`rds_parameter_group::ParameterGroupApi`); here are its calls. Unlike the DB
 //! parameter group it keeps its ARN among its outputs.
 
 use async_trait::async_trait;
 use aws_sdk_rds::types::Parameter;
 
-use super::rds_common::{GroupFacts, ParameterGroupApi, create_tags};
+use super::rds_common::create_tags;
+use super::rds_parameter_group::{GroupFacts, ParameterGroupApi};
 use super::{Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{KindInfo, NaturalKey, Resend, Tier};

@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde_json::json;
 
-use super::rds_common::{
-    Changes, DATABASE_REPLACE_FIELDS, apply_immediately, create_tags, final_snapshot_id,
-    finish_create, finish_delete, finish_update, read_instances, read_tags, secret_arn,
-    security_group_ids,
+use super::rds_common::{create_tags, read_tags};
+use super::rds_database::{
+    Changes, DATABASE_REPLACE_FIELDS, apply_immediately, final_snapshot_id, finish_create,
+    finish_delete, finish_update, read_instances, secret_arn, security_group_ids,
 };
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use super::{flag, int, major, outputs};

@@ -7,6 +7,8 @@ mod ec2_tags;
 mod eks_common;
 mod iam_details;
 mod rds_common;
+mod rds_database;
+mod rds_parameter_group;
 #[cfg(test)]
 mod read_mapping_tests;
 pub(crate) mod tagged;

@@ -6,9 +6,10 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde_json::json;
 
-use super::rds_common::{
-    Changes, adopt_if_exists, arn_output, create_tags, finish_create, finish_delete,
-    read_instances, read_one, read_tags, retag, wait_available,
+use super::rds_common::{create_tags, read_tags};
+use super::rds_database::{
+    Changes, adopt_if_exists, arn_output, finish_create, finish_delete, read_instances, read_one,
+    retag, wait_available,
 };
 use super::{Kind, Live, ReadScope, Target, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
