@@ -4,6 +4,8 @@
 //! the validation resource's job. The idempotency token is the action's
 //! journal token, so a resent request returns the same certificate.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_acm::types::{CertificateDetail, CertificateStatus, Tag, ValidationMethod};
 use serde_json::json;
@@ -136,10 +138,48 @@ async fn tags_of(cx: &Cx, arn: &str) -> Result<Vec<(String, String)>, AwsError> 
         .collect())
 }
 
-fn acm_tags(map: std::collections::HashMap<String, String>) -> Vec<Tag> {
+fn acm_tags(map: HashMap<String, String>) -> Vec<Tag> {
     map.into_iter()
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect()
+}
+
+/// Sets and removes tags on a certificate, by ARN: its update and the
+/// takeover's identity tags.
+pub async fn apply_tags(
+    cx: &Cx,
+    arn: &str,
+    set: HashMap<String, String>,
+    remove: Vec<String>,
+) -> Result<(), AwsError> {
+    if !set.is_empty() {
+        let tags = acm_tags(set);
+        cx.call("AddTagsToCertificate", || {
+            cx.clients
+                .acm
+                .add_tags_to_certificate()
+                .certificate_arn(arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await?;
+    }
+    if !remove.is_empty() {
+        let tags: Vec<Tag> = remove
+            .iter()
+            .filter_map(|k| Tag::builder().key(k).build().ok())
+            .collect();
+        cx.call("RemoveTagsFromCertificate", || {
+            cx.clients
+                .acm
+                .remove_tags_from_certificate()
+                .certificate_arn(arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 const INFO: KindInfo = KindInfo {
@@ -268,33 +308,7 @@ impl Kind for AcmCertificate {
         _changed: &[String],
     ) -> Result<Live, AwsError> {
         let (set, remove) = tag_delta(&live.props, t.props);
-        if !set.is_empty() {
-            let tags = acm_tags(set);
-            cx.call("AddTagsToCertificate", || {
-                cx.clients
-                    .acm
-                    .add_tags_to_certificate()
-                    .certificate_arn(&live.id)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-            })
-            .await?;
-        }
-        if !remove.is_empty() {
-            let tags: Vec<Tag> = remove
-                .iter()
-                .filter_map(|k| Tag::builder().key(k).build().ok())
-                .collect();
-            cx.call("RemoveTagsFromCertificate", || {
-                cx.clients
-                    .acm
-                    .remove_tags_from_certificate()
-                    .certificate_arn(&live.id)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-            })
-            .await?;
-        }
+        apply_tags(cx, &live.id, set, remove).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

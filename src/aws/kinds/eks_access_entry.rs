@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_eks::types::AccessEntry;
 use serde_json::json;
 
-use super::eks_common::{env_clusters, read_tags, set_tags, sorted, strings};
+use super::eks_common::{env_clusters, read_tags, sorted, strings, update_tags};
 use super::tagged::create_tags;
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
@@ -193,16 +193,7 @@ impl Kind for EksAccessEntry {
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
-            set_tags(
-                cx,
-                live.outputs
-                    .get("arn")
-                    .map(String::as_str)
-                    .unwrap_or_default(),
-                &live.props,
-                t.props,
-            )
-            .await?;
+            update_tags(cx, live, t.props).await?;
         }
         Ok(live.with_props(t.props.clone()))
     }

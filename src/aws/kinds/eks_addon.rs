@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_eks::types::{AddonStatus, ResolveConflicts};
 use serde_json::json;
 
-use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags};
+use super::eks_common::{env_clusters, iam_propagation, read_tags, update_tags};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
@@ -272,8 +272,7 @@ impl Kind for EksAddon {
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
-            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-            set_tags(cx, &arn, &live.props, t.props).await?;
+            update_tags(cx, live, t.props).await?;
         }
         let live = self
             .wait_active(

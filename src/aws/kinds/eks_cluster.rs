@@ -9,13 +9,17 @@ use aws_sdk_eks::types::{
 };
 use serde_json::json;
 
-use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
+use super::eks_common::{env_clusters, iam_propagation, read_tags, sorted, strings, update_tags};
 use super::flag;
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, Props};
+
+/// EKS tags are set the same way for every EKS kind; the takeover reaches
+/// them here (`eks_common` is private to the kinds).
+pub(crate) use super::eks_common::apply_tags;
 
 pub struct EksCluster;
 
@@ -347,8 +351,7 @@ impl Kind for EksCluster {
             self.wait_active(cx, t.address, name).await?;
         }
         if has("tags") {
-            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-            set_tags(cx, &arn, &live.props, t.props).await?;
+            update_tags(cx, live, t.props).await?;
         }
         let refreshed = self
             .describe(cx, name)

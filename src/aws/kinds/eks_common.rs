@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::Live;
 use crate::aws::{AwsError, Cx, ErrorClass};
 use crate::model::{Owner, Props, TAG_ADDRESS, is_foreign_tag, readable};
 
@@ -57,8 +58,14 @@ pub async fn list_clusters(cx: &Cx) -> Result<std::sync::Arc<Vec<String>>, AwsEr
     .await
 }
 
-pub async fn set_tags(cx: &Cx, arn: &str, old: &Props, new: &Props) -> Result<(), AwsError> {
-    let (set, remove) = super::tagged::tag_delta(old, new);
+/// Sets and removes tags on an EKS resource, by ARN: the kinds' updates and
+/// the takeover's identity tags.
+pub async fn apply_tags(
+    cx: &Cx,
+    arn: &str,
+    set: HashMap<String, String>,
+    remove: Vec<String>,
+) -> Result<(), AwsError> {
     if !set.is_empty() {
         cx.call("TagResource", || {
             cx.clients
@@ -82,6 +89,13 @@ pub async fn set_tags(cx: &Cx, arn: &str, old: &Props, new: &Props) -> Result<()
         .await?;
     }
     Ok(())
+}
+
+/// An update's tag changes, on the resource its `arn` output names.
+pub async fn update_tags(cx: &Cx, live: &Live, new: &Props) -> Result<(), AwsError> {
+    let arn = live.outputs.get("arn").cloned().unwrap_or_default();
+    let (set, remove) = super::tagged::tag_delta(&live.props, new);
+    apply_tags(cx, &arn, set, remove).await
 }
 
 pub(crate) use super::strings;

@@ -12,7 +12,7 @@ use aws_sdk_eks::types::{
 };
 use serde_json::{Value, json};
 
-use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
+use super::eks_common::{env_clusters, iam_propagation, read_tags, sorted, strings, update_tags};
 use super::int;
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
@@ -313,8 +313,7 @@ impl Kind for EksNodegroup {
             self.wait_active(cx, t.address, cluster, name).await?;
         }
         if has("tags") {
-            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-            set_tags(cx, &arn, &live.props, t.props).await?;
+            update_tags(cx, live, t.props).await?;
         }
         Ok(live.with_props(t.props.clone()))
     }

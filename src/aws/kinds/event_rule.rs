@@ -1,6 +1,8 @@
 //! An EventBridge rule with its one target (Karpenter's interruption events
 //! to its queue). Pattern, description and target change in place.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_eventbridge::types::{Tag, Target as EventTarget};
 use serde_json::json;
@@ -56,6 +58,46 @@ async fn put(cx: &Cx, props: &Props, tags: Option<Vec<Tag>>) -> Result<String, A
     Ok(out.rule_arn().unwrap_or_default().to_string())
 }
 
+fn event_tags(map: HashMap<String, String>) -> Vec<Tag> {
+    map.into_iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
+}
+
+/// Sets and removes tags on a rule, by ARN: its update and the takeover's
+/// identity tags.
+pub async fn apply_tags(
+    cx: &Cx,
+    arn: &str,
+    set: HashMap<String, String>,
+    remove: Vec<String>,
+) -> Result<(), AwsError> {
+    if !set.is_empty() {
+        let tags = event_tags(set);
+        cx.call("TagResource", || {
+            cx.clients
+                .events
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await?;
+    }
+    if !remove.is_empty() {
+        cx.call("UntagResource", || {
+            cx.clients
+                .events
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+        })
+        .await?;
+    }
+    Ok(())
+}
+
 const INFO: KindInfo = KindInfo {
     name: "EventRule",
     tier: Tier::Cluster,
@@ -73,10 +115,7 @@ impl Kind for EventRule {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let tags = create_tags(cx, t.address, t.props)
-            .into_iter()
-            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-            .collect();
+        let tags = event_tags(create_tags(cx, t.address, t.props));
         let arn = put(cx, t.props, Some(tags)).await?;
         let name = str_prop(t.props, "name")?;
         Ok(t.made_with(name.to_string(), outputs(name, &arn)))
@@ -135,32 +174,7 @@ impl Kind for EventRule {
         }
         let arn = live.outputs.get("arn").cloned().unwrap_or_default();
         let (set, remove) = tag_delta(&live.props, t.props);
-        if !set.is_empty() {
-            let tags: Vec<Tag> = set
-                .into_iter()
-                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                .collect();
-            cx.call("TagResource", || {
-                cx.clients
-                    .events
-                    .tag_resource()
-                    .resource_arn(&arn)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-            })
-            .await?;
-        }
-        if !remove.is_empty() {
-            cx.call("UntagResource", || {
-                cx.clients
-                    .events
-                    .untag_resource()
-                    .resource_arn(&arn)
-                    .set_tag_keys(Some(remove.clone()))
-                    .send()
-            })
-            .await?;
-        }
+        apply_tags(cx, &arn, set, remove).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

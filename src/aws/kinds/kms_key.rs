@@ -4,6 +4,8 @@
 //! policy's grant and the rotation are read back, so a create cut short
 //! between them shows as an in-place update that finishes it.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyState, Tag};
 use serde_json::json;
@@ -110,6 +112,46 @@ fn account_of(arn: &str) -> &str {
     arn.split(':').nth(4).unwrap_or_default()
 }
 
+fn kms_tags(map: HashMap<String, String>) -> Vec<Tag> {
+    map.into_iter()
+        .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
+        .collect()
+}
+
+/// Sets and removes tags on a key, by id: its update and the takeover's
+/// identity tags.
+pub async fn apply_tags(
+    cx: &Cx,
+    id: &str,
+    set: HashMap<String, String>,
+    remove: Vec<String>,
+) -> Result<(), AwsError> {
+    if !set.is_empty() {
+        let tags = kms_tags(set);
+        cx.call("TagResource", || {
+            cx.clients
+                .kms
+                .tag_resource()
+                .key_id(id)
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await?;
+    }
+    if !remove.is_empty() {
+        cx.call("UntagResource", || {
+            cx.clients
+                .kms
+                .untag_resource()
+                .key_id(id)
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+        })
+        .await?;
+    }
+    Ok(())
+}
+
 const INFO: KindInfo = KindInfo {
     name: "KmsKey",
     tier: Tier::Kms,
@@ -124,10 +166,7 @@ impl Kind for KmsKey {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let tags: Vec<Tag> = create_tags(cx, t.address, t.props)
-            .into_iter()
-            .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
-            .collect();
+        let tags = kms_tags(create_tags(cx, t.address, t.props));
         let out = cx
             .clients
             .kms
@@ -246,32 +285,7 @@ impl Kind for KmsKey {
             .await?;
         }
         let (set, remove) = tag_delta(&live.props, t.props);
-        if !set.is_empty() {
-            let tags: Vec<Tag> = set
-                .into_iter()
-                .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
-                .collect();
-            cx.call("TagResource", || {
-                cx.clients
-                    .kms
-                    .tag_resource()
-                    .key_id(&live.id)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-            })
-            .await?;
-        }
-        if !remove.is_empty() {
-            cx.call("UntagResource", || {
-                cx.clients
-                    .kms
-                    .untag_resource()
-                    .key_id(&live.id)
-                    .set_tag_keys(Some(remove.clone()))
-                    .send()
-            })
-            .await?;
-        }
+        apply_tags(cx, &live.id, set, remove).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

@@ -42,6 +42,39 @@ fn outputs(url: &str, arn: &str, name: &str) -> Outputs {
     .into()
 }
 
+/// Sets and removes tags on a queue, by URL: its update and the takeover's
+/// identity tags.
+pub async fn apply_tags(
+    cx: &Cx,
+    url: &str,
+    set: HashMap<String, String>,
+    remove: Vec<String>,
+) -> Result<(), AwsError> {
+    if !set.is_empty() {
+        cx.call("TagQueue", || {
+            cx.clients
+                .sqs
+                .tag_queue()
+                .queue_url(url)
+                .set_tags(Some(set.clone()))
+                .send()
+        })
+        .await?;
+    }
+    if !remove.is_empty() {
+        cx.call("UntagQueue", || {
+            cx.clients
+                .sqs
+                .untag_queue()
+                .queue_url(url)
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+        })
+        .await?;
+    }
+    Ok(())
+}
+
 const INFO: KindInfo = KindInfo {
     name: "SqsQueue",
     tier: Tier::Cluster,
@@ -140,28 +173,7 @@ impl Kind for SqsQueue {
             .await?;
         }
         let (set, remove) = tag_delta(&live.props, t.props);
-        if !set.is_empty() {
-            cx.call("TagQueue", || {
-                cx.clients
-                    .sqs
-                    .tag_queue()
-                    .queue_url(&live.id)
-                    .set_tags(Some(set.clone()))
-                    .send()
-            })
-            .await?;
-        }
-        if !remove.is_empty() {
-            cx.call("UntagQueue", || {
-                cx.clients
-                    .sqs
-                    .untag_queue()
-                    .queue_url(&live.id)
-                    .set_tag_keys(Some(remove.clone()))
-                    .send()
-            })
-            .await?;
-        }
+        apply_tags(cx, &live.id, set, remove).await?;
         Ok(live.with_props(t.props.clone()))
     }
 
