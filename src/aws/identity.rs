@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 
 use super::kinds::tagged::create_tags;
-use super::kinds::{acm_certificate, eks_cluster, event_rule, kms_key, sqs_queue};
+use super::kinds::{
+    acm_certificate, eks_addon, eks_cluster, eks_nodegroup, event_rule, kms_key, sqs_queue,
+};
 use super::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
@@ -45,42 +47,10 @@ async fn arn_of(
     if let Some(arn) = outputs.get("arn").filter(|a| !a.is_empty()) {
         return Ok(arn.clone());
     }
-    let (first, second) = id.split_once(':').unwrap_or((id, ""));
     let arn = match kind {
-        "EksCluster" => cx
-            .call("DescribeCluster", || {
-                cx.clients.eks.describe_cluster().name(id).send()
-            })
-            .await?
-            .cluster()
-            .and_then(|c| c.arn())
-            .map(String::from),
-        "EksNodegroup" => cx
-            .call("DescribeNodegroup", || {
-                cx.clients
-                    .eks
-                    .describe_nodegroup()
-                    .cluster_name(first)
-                    .nodegroup_name(second)
-                    .send()
-            })
-            .await?
-            .nodegroup()
-            .and_then(|n| n.nodegroup_arn())
-            .map(String::from),
-        "EksAddon" => cx
-            .call("DescribeAddon", || {
-                cx.clients
-                    .eks
-                    .describe_addon()
-                    .cluster_name(first)
-                    .addon_name(second)
-                    .send()
-            })
-            .await?
-            .addon()
-            .and_then(|a| a.addon_arn())
-            .map(String::from),
+        "EksCluster" => eks_cluster::arn(cx, id).await?,
+        "EksNodegroup" => eks_nodegroup::arn(cx, id).await?,
+        "EksAddon" => eks_addon::arn(cx, id).await?,
         "DbInstance" | "RdsClusterInstance" => cx
             .call("DescribeDBInstances", || {
                 cx.clients
@@ -378,7 +348,7 @@ async fn eks(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
         remove,
     } = change;
     let arn = arn_of(cx, kind, id, outputs).await?;
-    eks_cluster::apply_tags(cx, &arn, pairs.into_iter().collect(), remove).await
+    eks_cluster::apply_tags(cx, &arn, (pairs.into_iter().collect(), remove)).await
 }
 
 /// Tags DbInstance, RdsCluster, RdsClusterInstance, DbSubnetGroup, DbParameterGroup, DbClusterParameterGroup.
@@ -427,7 +397,7 @@ async fn sqs(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
     let Change {
         id, pairs, remove, ..
     } = change;
-    sqs_queue::apply_tags(cx, id, pairs.into_iter().collect(), remove).await
+    sqs_queue::apply_tags(cx, id, (pairs.into_iter().collect(), remove)).await
 }
 
 /// Tags EventRule.
@@ -440,7 +410,7 @@ async fn eventbridge(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
         remove,
     } = change;
     let arn = arn_of(cx, kind, id, outputs).await?;
-    event_rule::apply_tags(cx, &arn, pairs.into_iter().collect(), remove).await
+    event_rule::apply_tags(cx, &arn, (pairs.into_iter().collect(), remove)).await
 }
 
 /// Tags KmsKey.
@@ -448,7 +418,7 @@ async fn kms(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
     let Change {
         id, pairs, remove, ..
     } = change;
-    kms_key::apply_tags(cx, id, pairs.into_iter().collect(), remove).await
+    kms_key::apply_tags(cx, id, (pairs.into_iter().collect(), remove)).await
 }
 
 /// Tags Route53Zone.
@@ -481,5 +451,5 @@ async fn acm(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
     let Change {
         id, pairs, remove, ..
     } = change;
-    acm_certificate::apply_tags(cx, id, pairs.into_iter().collect(), remove).await
+    acm_certificate::apply_tags(cx, id, (pairs.into_iter().collect(), remove)).await
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_acm::types::{CertificateDetail, CertificateStatus, Tag, ValidationMethod};
 use serde_json::json;
 
-use super::tagged::{create_tags, tag_delta};
+use super::tagged::{TagDelta, apply_delta, create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
@@ -146,40 +146,35 @@ fn acm_tags(map: HashMap<String, String>) -> Vec<Tag> {
 
 /// Sets and removes tags on a certificate, by ARN: its update and the
 /// takeover's identity tags.
-pub async fn apply_tags(
-    cx: &Cx,
-    arn: &str,
-    set: HashMap<String, String>,
-    remove: Vec<String>,
-) -> Result<(), AwsError> {
-    if !set.is_empty() {
-        let tags = acm_tags(set);
-        cx.call("AddTagsToCertificate", || {
-            cx.clients
-                .acm
-                .add_tags_to_certificate()
-                .certificate_arn(arn)
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await?;
-    }
-    if !remove.is_empty() {
-        let tags: Vec<Tag> = remove
-            .iter()
-            .filter_map(|k| Tag::builder().key(k).build().ok())
-            .collect();
-        cx.call("RemoveTagsFromCertificate", || {
-            cx.clients
-                .acm
-                .remove_tags_from_certificate()
-                .certificate_arn(arn)
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await?;
-    }
-    Ok(())
+pub async fn apply_tags(cx: &Cx, arn: &str, delta: TagDelta) -> Result<(), AwsError> {
+    let acm = &cx.clients.acm;
+    apply_delta(
+        delta,
+        |set| async move {
+            let tags = acm_tags(set);
+            cx.call("AddTagsToCertificate", || {
+                acm.add_tags_to_certificate()
+                    .certificate_arn(arn)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
+            .await
+        },
+        |keys| async move {
+            let tags: Vec<Tag> = keys
+                .iter()
+                .filter_map(|k| Tag::builder().key(k).build().ok())
+                .collect();
+            cx.call("RemoveTagsFromCertificate", || {
+                acm.remove_tags_from_certificate()
+                    .certificate_arn(arn)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
+            .await
+        },
+    )
+    .await
 }
 
 const INFO: KindInfo = KindInfo {
@@ -307,8 +302,7 @@ impl Kind for AcmCertificate {
         t: &Target<'_>,
         _changed: &[String],
     ) -> Result<Live, AwsError> {
-        let (set, remove) = tag_delta(&live.props, t.props);
-        apply_tags(cx, &live.id, set, remove).await?;
+        apply_tags(cx, &live.id, tag_delta(&live.props, t.props)).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

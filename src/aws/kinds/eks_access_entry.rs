@@ -11,12 +11,11 @@ use async_trait::async_trait;
 use aws_sdk_eks::types::AccessEntry;
 use serde_json::json;
 
-use super::eks_common::{env_clusters, read_tags, sorted, strings, update_tags};
+use super::eks_common::{describe_listed, env_clusters, read_tags, sorted, strings, update_tags};
 use super::tagged::create_tags;
-use super::{Kind, Live, ReadScope, Target, str_prop};
+use super::{Kind, Live, ReadScope, Target, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
-use crate::model::Outputs;
 use crate::model::{KindInfo, Resend, Tier};
 
 pub struct EksAccessEntry;
@@ -32,21 +31,10 @@ fn to_live(e: &AccessEntry, owner: crate::model::Owner<'_>) -> Option<Live> {
         "type": e.r#type().unwrap_or("STANDARD"),
         "tags": tags,
     });
-    let outputs: Outputs = [
-        ("id".to_string(), format!("{cluster}#{principal}")),
-        (
-            "arn".into(),
-            e.access_entry_arn().unwrap_or_default().to_string(),
-        ),
-        ("principal_arn".into(), principal.clone()),
-    ]
-    .into();
-    Some(Live {
-        id: format!("{cluster}#{principal}"),
-        address,
-        props: props.as_object().cloned()?,
-        outputs,
-    })
+    let id = format!("{cluster}#{principal}");
+    let arn = e.access_entry_arn().unwrap_or_default();
+    let outputs = outputs([("id", &id), ("arn", arn), ("principal_arn", &principal)]);
+    Some(Live::found(id, address, props, outputs))
 }
 
 async fn describe(
@@ -74,37 +62,36 @@ pub async fn all_entries(
     owner: crate::model::Owner<'_>,
 ) -> Result<Arc<Vec<AccessEntry>>, AwsError> {
     cx.shared("eks:access_entries", || async {
-        let mut out = Vec::new();
-        for cluster in env_clusters(cx, owner).await?.iter() {
-            let Some(name) = cluster.name() else { continue };
-            // A cluster in CONFIG_MAP mode has no access entries to list.
-            if cluster
-                .access_config()
-                .and_then(|a| a.authentication_mode())
-                .map(|m| m.as_str())
-                == Some("CONFIG_MAP")
-            {
-                continue;
-            }
-            let principals = cx
-                .all("ListAccessEntries", || {
+        let clusters = env_clusters(cx, owner).await?;
+        // A cluster in CONFIG_MAP mode has no access entries to list.
+        let with_entries = clusters
+            .iter()
+            .filter(|c| {
+                c.access_config()
+                    .and_then(|a| a.authentication_mode())
+                    .map(|m| m.as_str())
+                    != Some("CONFIG_MAP")
+            })
+            .filter_map(|c| c.name())
+            .collect();
+        describe_listed(
+            with_entries,
+            |cluster| async move {
+                cx.all("ListAccessEntries", || {
                     cx.clients
                         .eks
                         .list_access_entries()
-                        .cluster_name(name)
+                        .cluster_name(&cluster)
                         .max_results(100)
                         .into_paginator()
                         .items()
                         .send()
                 })
-                .await?;
-            for principal in principals {
-                if let Some(e) = describe(cx, name, &principal).await? {
-                    out.push(e);
-                }
-            }
-        }
-        Ok(out)
+                .await
+            },
+            |cluster, principal| async move { describe(cx, &cluster, &principal).await },
+        )
+        .await
     })
     .await
 }
@@ -155,11 +142,7 @@ impl Kind for EksAccessEntry {
         let live = entry.as_ref().and_then(|e| to_live(e, cx.owner())).ok_or_else(|| {
             AwsError::local("CreateAccessEntry", format!("the access entry of {principal} on {cluster} exists and is not infra's for env {}", cx.env))
         })?;
-        Ok(Live {
-            props: t.props.clone(),
-            address: Some(t.address.to_string()),
-            ..live
-        })
+        Ok(t.made_with(live.id, live.outputs))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {

@@ -53,12 +53,7 @@ fn to_live(cluster: &str, principal: &str, p: &AssociatedAccessPolicy) -> Option
         },
     });
     let id = key(cluster, principal, policy);
-    Some(Live {
-        id: id.clone(),
-        address: None,
-        props: props.as_object().cloned()?,
-        outputs: super::id_outputs(&id),
-    })
+    Some(Live::found(id.clone(), None, props, super::id_outputs(&id)))
 }
 
 /// The policies associated with one principal's entry.

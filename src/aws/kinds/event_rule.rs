@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_eventbridge::types::{Tag, Target as EventTarget};
 use serde_json::json;
 
-use super::tagged::{create_tags, tag_delta, tagged};
+use super::tagged::{TagDelta, apply_delta, create_tags, tag_delta, tagged};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
@@ -66,36 +66,33 @@ fn event_tags(map: HashMap<String, String>) -> Vec<Tag> {
 
 /// Sets and removes tags on a rule, by ARN: its update and the takeover's
 /// identity tags.
-pub async fn apply_tags(
-    cx: &Cx,
-    arn: &str,
-    set: HashMap<String, String>,
-    remove: Vec<String>,
-) -> Result<(), AwsError> {
-    if !set.is_empty() {
-        let tags = event_tags(set);
-        cx.call("TagResource", || {
-            cx.clients
-                .events
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await?;
-    }
-    if !remove.is_empty() {
-        cx.call("UntagResource", || {
-            cx.clients
-                .events
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(remove.clone()))
-                .send()
-        })
-        .await?;
-    }
-    Ok(())
+pub async fn apply_tags(cx: &Cx, arn: &str, delta: TagDelta) -> Result<(), AwsError> {
+    let events = &cx.clients.events;
+    apply_delta(
+        delta,
+        |set| async move {
+            let tags = event_tags(set);
+            cx.call("TagResource", || {
+                events
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
+            .await
+        },
+        |keys| async move {
+            cx.call("UntagResource", || {
+                events
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys.clone()))
+                    .send()
+            })
+            .await
+        },
+    )
+    .await
 }
 
 const INFO: KindInfo = KindInfo {
@@ -173,8 +170,7 @@ impl Kind for EventRule {
             put(cx, t.props, None).await?;
         }
         let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-        let (set, remove) = tag_delta(&live.props, t.props);
-        apply_tags(cx, &arn, set, remove).await?;
+        apply_tags(cx, &arn, tag_delta(&live.props, t.props)).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

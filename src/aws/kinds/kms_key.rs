@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyState, Tag};
 use serde_json::json;
 
-use super::tagged::{create_tags, tag_delta, tagged};
+use super::tagged::{TagDelta, apply_delta, create_tags, tag_delta, tagged};
 use super::{Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::{KindInfo, Tier};
@@ -120,36 +120,31 @@ fn kms_tags(map: HashMap<String, String>) -> Vec<Tag> {
 
 /// Sets and removes tags on a key, by id: its update and the takeover's
 /// identity tags.
-pub async fn apply_tags(
-    cx: &Cx,
-    id: &str,
-    set: HashMap<String, String>,
-    remove: Vec<String>,
-) -> Result<(), AwsError> {
-    if !set.is_empty() {
-        let tags = kms_tags(set);
-        cx.call("TagResource", || {
-            cx.clients
-                .kms
-                .tag_resource()
-                .key_id(id)
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await?;
-    }
-    if !remove.is_empty() {
-        cx.call("UntagResource", || {
-            cx.clients
-                .kms
-                .untag_resource()
-                .key_id(id)
-                .set_tag_keys(Some(remove.clone()))
-                .send()
-        })
-        .await?;
-    }
-    Ok(())
+pub async fn apply_tags(cx: &Cx, id: &str, delta: TagDelta) -> Result<(), AwsError> {
+    let kms = &cx.clients.kms;
+    apply_delta(
+        delta,
+        |set| async move {
+            let tags = kms_tags(set);
+            cx.call("TagResource", || {
+                kms.tag_resource()
+                    .key_id(id)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
+            .await
+        },
+        |keys| async move {
+            cx.call("UntagResource", || {
+                kms.untag_resource()
+                    .key_id(id)
+                    .set_tag_keys(Some(keys.clone()))
+                    .send()
+            })
+            .await
+        },
+    )
+    .await
 }
 
 const INFO: KindInfo = KindInfo {
@@ -284,8 +279,7 @@ impl Kind for KmsKey {
             })
             .await?;
         }
-        let (set, remove) = tag_delta(&live.props, t.props);
-        apply_tags(cx, &live.id, set, remove).await?;
+        apply_tags(cx, &live.id, tag_delta(&live.props, t.props)).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

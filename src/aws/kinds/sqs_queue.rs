@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
 
-use super::tagged::{create_tags, queue_attributes, tag_delta, tagged};
+use super::tagged::{TagDelta, apply_delta, create_tags, queue_attributes, tag_delta, tagged};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
@@ -44,35 +44,30 @@ fn outputs(url: &str, arn: &str, name: &str) -> Outputs {
 
 /// Sets and removes tags on a queue, by URL: its update and the takeover's
 /// identity tags.
-pub async fn apply_tags(
-    cx: &Cx,
-    url: &str,
-    set: HashMap<String, String>,
-    remove: Vec<String>,
-) -> Result<(), AwsError> {
-    if !set.is_empty() {
-        cx.call("TagQueue", || {
-            cx.clients
-                .sqs
-                .tag_queue()
-                .queue_url(url)
-                .set_tags(Some(set.clone()))
-                .send()
-        })
-        .await?;
-    }
-    if !remove.is_empty() {
-        cx.call("UntagQueue", || {
-            cx.clients
-                .sqs
-                .untag_queue()
-                .queue_url(url)
-                .set_tag_keys(Some(remove.clone()))
-                .send()
-        })
-        .await?;
-    }
-    Ok(())
+pub async fn apply_tags(cx: &Cx, url: &str, delta: TagDelta) -> Result<(), AwsError> {
+    let sqs = &cx.clients.sqs;
+    apply_delta(
+        delta,
+        |set| async move {
+            cx.call("TagQueue", || {
+                sqs.tag_queue()
+                    .queue_url(url)
+                    .set_tags(Some(set.clone()))
+                    .send()
+            })
+            .await
+        },
+        |keys| async move {
+            cx.call("UntagQueue", || {
+                sqs.untag_queue()
+                    .queue_url(url)
+                    .set_tag_keys(Some(keys.clone()))
+                    .send()
+            })
+            .await
+        },
+    )
+    .await
 }
 
 const INFO: KindInfo = KindInfo {
@@ -172,8 +167,7 @@ impl Kind for SqsQueue {
             })
             .await?;
         }
-        let (set, remove) = tag_delta(&live.props, t.props);
-        apply_tags(cx, &live.id, set, remove).await?;
+        apply_tags(cx, &live.id, tag_delta(&live.props, t.props)).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

@@ -2,6 +2,7 @@
 //! EventBridge, KMS): list, then read each resource's tags.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use serde_json::Value;
 
@@ -209,11 +210,11 @@ pub fn create_tags(cx: &Cx, address: &str, props: &crate::model::Props) -> HashM
     tags
 }
 
+/// A change of tags: the tags to set, and the keys to remove.
+pub type TagDelta = (HashMap<String, String>, Vec<String>);
+
 /// (set, remove) between two props' managed tags.
-pub fn tag_delta(
-    old: &crate::model::Props,
-    new: &crate::model::Props,
-) -> (HashMap<String, String>, Vec<String>) {
+pub fn tag_delta(old: &crate::model::Props, new: &crate::model::Props) -> TagDelta {
     let map = |p: &crate::model::Props| {
         p.get("tags")
             .and_then(|t| t.as_object())
@@ -232,6 +233,26 @@ pub fn tag_delta(
         .cloned()
         .collect();
     (set, remove)
+}
+
+/// Applies `delta` through a service's two tag calls: `tag` with the tags to
+/// set, then `untag` with the keys to remove, each only when there are any.
+pub async fn apply_delta<A, B, X, Y>(
+    (set, remove): TagDelta,
+    tag: impl FnOnce(HashMap<String, String>) -> A,
+    untag: impl FnOnce(Vec<String>) -> B,
+) -> Result<(), AwsError>
+where
+    A: Future<Output = Result<X, AwsError>>,
+    B: Future<Output = Result<Y, AwsError>>,
+{
+    if !set.is_empty() {
+        tag(set).await?;
+    }
+    if !remove.is_empty() {
+        untag(remove).await?;
+    }
+    Ok(())
 }
 
 /// Every env queue's attributes, read once per refresh for the queue and
