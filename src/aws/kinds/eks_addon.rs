@@ -7,13 +7,13 @@ use aws_sdk_eks::types::{Addon, AddonStatus, ResolveConflicts};
 use serde_json::json;
 
 use super::eks_common::{
-    cluster_and_name, describe_cluster, describe_listed, env_clusters, gone_is_none,
+    cluster_and_name, describe_cluster, describe_listed, env_clusters, gone_is_empty,
     iam_propagation, read_tags, update_tags, wait_gone, wait_until,
 };
 use super::outputs;
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::aws::{GoneIsDone, OrMissing};
 use crate::model::Props;
 use crate::model::{KindInfo, Resend, Tier};
 
@@ -192,7 +192,7 @@ impl Kind for EksAddon {
         describe_listed(
             clusters.iter().filter_map(|c| c.name()).collect(),
             |cluster| async move {
-                let names = cx
+                let addons = cx
                     .all("ListAddons", || {
                         cx.clients
                             .eks
@@ -203,10 +203,10 @@ impl Kind for EksAddon {
                             .send()
                     })
                     .await;
-                Ok(names.or_missing()?.unwrap_or_default())
+                gone_is_empty(addons)
             },
             |cluster, name| async move {
-                let addon = gone_is_none(describe(cx, &cluster, &name).await)?;
+                let addon = gone_is_empty(describe(cx, &cluster, &name).await)?;
                 let id = format!("{cluster}:{name}");
                 Ok(addon.and_then(|a| to_live(&a, scope.owner, pinned.contains(id.as_str()))))
             },
@@ -241,9 +241,7 @@ impl Kind for EksAddon {
             })
             .await?;
         }
-        if changed.iter().any(|c| c == "tags") {
-            update_tags(cx, live, t.props).await?;
-        }
+        update_tags(cx, live, t.props, changed).await?;
         let live = wait_active(
             cx,
             t.address,

@@ -10,7 +10,7 @@ use aws_sdk_eks::types::{
 use serde_json::json;
 
 use super::eks_common::{
-    describe_cluster, env_clusters, gone_is_none, iam_propagation, read_tags, sorted, strings,
+    describe_cluster, env_clusters, gone_is_empty, iam_propagation, read_tags, sorted, strings,
     update_tags, wait_gone, wait_until,
 };
 use super::flag;
@@ -319,11 +319,9 @@ impl Kind for EksCluster {
             .await?;
             wait_active(cx, t.address, name).await?;
         }
-        if has("tags") {
-            update_tags(cx, live, t.props).await?;
-        }
+        update_tags(cx, live, t.props, changed).await?;
         let refreshed =
-            gone_is_none(describe_cluster(cx, name).await)?.and_then(|c| to_live(&c, cx.owner()));
+            gone_is_empty(describe_cluster(cx, name).await)?.and_then(|c| to_live(&c, cx.owner()));
         let outputs = refreshed
             .map(|l| l.outputs)
             .unwrap_or_else(|| live.outputs.clone());

@@ -92,8 +92,17 @@ pub async fn apply_tags(cx: &Cx, arn: &str, delta: TagDelta) -> Result<(), AwsEr
     .await
 }
 
-/// An update's tag changes, on the resource its `arn` output names.
-pub async fn update_tags(cx: &Cx, live: &Live, new: &Props) -> Result<(), AwsError> {
+/// An update's tag changes, when the tags are among the `changed` fields, on
+/// the resource its `arn` output names.
+pub async fn update_tags(
+    cx: &Cx,
+    live: &Live,
+    new: &Props,
+    changed: &[String],
+) -> Result<(), AwsError> {
+    if !changed.iter().any(|c| c == "tags") {
+        return Ok(());
+    }
     let arn = live.outputs.get("arn").cloned().unwrap_or_default();
     apply_tags(cx, &arn, tag_delta(&live.props, new)).await
 }
@@ -115,9 +124,9 @@ pub async fn describe_cluster(cx: &Cx, name: &str) -> Result<Option<Cluster>, Aw
     Ok(out.cluster().cloned())
 }
 
-/// A describe's answer, a resource that is gone as `None`.
-pub fn gone_is_none<T>(described: Result<Option<T>, AwsError>) -> Result<Option<T>, AwsError> {
-    Ok(described.or_missing()?.flatten())
+/// A read's answer; a resource that is gone reads as empty (`None`, no items).
+pub fn gone_is_empty<T: Default>(read: Result<T, AwsError>) -> Result<T, AwsError> {
+    Ok(read.or_missing()?.unwrap_or_default())
 }
 
 /// The `cluster` and `name` of an id `cluster:name` (node groups, add-ons).
@@ -132,7 +141,7 @@ pub async fn env_clusters(cx: &Cx, owner: Owner<'_>) -> Result<Arc<Vec<Cluster>>
     cx.shared("eks:env_clusters", || async {
         let mut out = Vec::new();
         for name in list_clusters(cx).await?.iter() {
-            let cluster = gone_is_none(describe_cluster(cx, name).await)?;
+            let cluster = gone_is_empty(describe_cluster(cx, name).await)?;
             if let Some(c) = cluster.filter(|c| read_tags(c.tags(), owner).is_some()) {
                 out.push(c);
             }
@@ -177,7 +186,7 @@ where
     D: Future<Output = Result<Option<X>, AwsError>>,
 {
     cx.wait_for(address, what, timeout, || async {
-        match gone_is_none(describe().await)? {
+        match gone_is_empty(describe().await)? {
             Some(x) => settled(x),
             None => Ok(None),
         }
@@ -197,7 +206,7 @@ where
     D: Future<Output = Result<Option<X>, AwsError>>,
 {
     cx.wait_for(address, what, timeout, || async {
-        Ok(gone_is_none(describe().await)?.is_none().then_some(()))
+        Ok(gone_is_empty(describe().await)?.is_none().then_some(()))
     })
     .await
 }

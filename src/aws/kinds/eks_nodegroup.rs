@@ -13,14 +13,14 @@ use aws_sdk_eks::types::{
 use serde_json::{Value, json};
 
 use super::eks_common::{
-    cluster_and_name, describe_listed, env_clusters, gone_is_none, iam_propagation, read_tags,
+    cluster_and_name, describe_listed, env_clusters, gone_is_empty, iam_propagation, read_tags,
     sorted, strings, update_tags, wait_gone, wait_until,
 };
 use super::int;
 use super::outputs;
 use super::{Kind, Live, ReadScope, Target, str_prop};
+use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::aws::{GoneIsDone, OrMissing};
 use crate::model::Props;
 use crate::model::{KindInfo, Resend, Tier};
 
@@ -200,7 +200,7 @@ impl Kind for EksNodegroup {
         describe_listed(
             clusters.iter().filter_map(|c| c.name()).collect(),
             |cluster| async move {
-                let names = cx
+                let groups = cx
                     .all("ListNodegroups", || {
                         cx.clients
                             .eks
@@ -211,10 +211,10 @@ impl Kind for EksNodegroup {
                             .send()
                     })
                     .await;
-                Ok(names.or_missing()?.unwrap_or_default())
+                gone_is_empty(groups)
             },
             |cluster, name| async move {
-                let group = gone_is_none(describe(cx, &cluster, &name).await)?;
+                let group = gone_is_empty(describe(cx, &cluster, &name).await)?;
                 Ok(group.and_then(|n| to_live(&n, scope.owner)))
             },
         )
@@ -289,9 +289,7 @@ impl Kind for EksNodegroup {
                 .await?;
             wait_active(cx, t.address, cluster, name).await?;
         }
-        if has("tags") {
-            update_tags(cx, live, t.props).await?;
-        }
+        update_tags(cx, live, t.props, changed).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

@@ -188,9 +188,7 @@ impl Kind for EksPodIdentityAssociation {
             })
             .await?;
         }
-        if changed.iter().any(|c| c == "tags") {
-            update_tags(cx, live, t.props).await?;
-        }
+        update_tags(cx, live, t.props, changed).await?;
         Ok(live.with_props(t.props.clone()))
     }
 
