@@ -309,23 +309,22 @@ impl Kind for AcmCertificate {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
         // In use by a load balancer's listener until the controller lets go of it.
-        let deleted = cx
-            .retry_while(
-                address,
-                "certificate still in use",
-                cx.timeouts.dependency,
-                ErrorClass::Dependency,
-                || async {
-                    cx.clients
-                        .acm
-                        .delete_certificate()
-                        .certificate_arn(&live.id)
-                        .send()
-                        .await
-                        .aws("DeleteCertificate")
-                },
-            )
-            .await;
-        deleted.gone_is_done()
+        cx.retry_while(
+            address,
+            "certificate still in use",
+            cx.timeouts.dependency,
+            ErrorClass::Dependency,
+            || async {
+                cx.clients
+                    .acm
+                    .delete_certificate()
+                    .certificate_arn(&live.id)
+                    .send()
+                    .await
+                    .aws("DeleteCertificate")
+            },
+        )
+        .await
+        .gone_is_done()
     }
 }

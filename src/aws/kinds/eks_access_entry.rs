@@ -16,7 +16,7 @@ use super::tagged::create_tags;
 use super::{Kind, Live, ReadScope, Target, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Props, Resend, Tier};
 
 pub struct EksAccessEntry;
 
@@ -35,6 +35,14 @@ fn to_live(e: &AccessEntry, owner: crate::model::Owner<'_>) -> Option<Live> {
     let arn = e.access_entry_arn().unwrap_or_default();
     let outputs = outputs([("id", &id), ("arn", arn), ("principal_arn", &principal)]);
     Some(Live::found(id, address, props, outputs))
+}
+
+/// The entry's cluster and principal, from its properties.
+fn cluster_and_principal(props: &Props) -> Result<(&str, &str), AwsError> {
+    Ok((
+        str_prop(props, "cluster_name")?,
+        str_prop(props, "principal_arn")?,
+    ))
 }
 
 async fn describe(
@@ -113,8 +121,7 @@ impl Kind for EksAccessEntry {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let cluster = str_prop(t.props, "cluster_name")?;
-        let principal = str_prop(t.props, "principal_arn")?;
+        let (cluster, principal) = cluster_and_principal(t.props)?;
         let created = cx
             .clients
             .eks
@@ -160,8 +167,7 @@ impl Kind for EksAccessEntry {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        let cluster = str_prop(t.props, "cluster_name")?;
-        let principal = str_prop(t.props, "principal_arn")?;
+        let (cluster, principal) = cluster_and_principal(t.props)?;
         if changed.iter().any(|c| c == "kubernetes_groups") {
             let groups = strings(t.props, "kubernetes_groups");
             cx.call("UpdateAccessEntry", || {
@@ -180,8 +186,7 @@ impl Kind for EksAccessEntry {
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let cluster = str_prop(&live.props, "cluster_name")?;
-        let principal = str_prop(&live.props, "principal_arn")?;
+        let (cluster, principal) = cluster_and_principal(&live.props)?;
         let deleted = cx
             .call("DeleteAccessEntry", || {
                 cx.clients

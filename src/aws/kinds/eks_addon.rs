@@ -7,12 +7,11 @@ use aws_sdk_eks::types::{Addon, AddonStatus, ResolveConflicts};
 use serde_json::json;
 
 use super::eks_common::{
-    cluster_and_name, describe_cluster, describe_listed, env_clusters, gone_is_empty,
-    iam_propagation, read_tags, update_tags, wait_gone, wait_until,
+    cluster_and_name, cluster_and_name_props, delete_and_wait, describe_cluster, describe_listed,
+    env_clusters, gone_is_empty, iam_propagation, read_tags, update_tags, wait_until,
 };
 use super::outputs;
-use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
-use crate::aws::GoneIsDone;
+use super::{Kind, Live, ReadScope, Target, opt_str};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 use crate::model::{KindInfo, Resend, Tier};
@@ -148,10 +147,7 @@ impl Kind for EksAddon {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let (cluster, name) = (
-            str_prop(t.props, "cluster_name")?,
-            str_prop(t.props, "name")?,
-        );
+        let (cluster, name) = cluster_and_name_props(t.props)?;
         let pinned = opt_str(t.props, "version").is_some();
         let version = match opt_str(t.props, "version") {
             Some(v) => v.to_string(),
@@ -259,21 +255,20 @@ impl Kind for EksAddon {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let (cluster, name) = cluster_and_name(&live.id);
         let address = live.address.as_deref().unwrap_or(&live.id);
-        cx.call("DeleteAddon", || {
+        let delete = cx.call("DeleteAddon", || {
             cx.clients
                 .eks
                 .delete_addon()
                 .cluster_name(cluster)
                 .addon_name(name)
                 .send()
-        })
-        .await
-        .gone_is_done()?;
-        wait_gone(
+        });
+        delete_and_wait(
             cx,
             address,
             "add-on to be deleted",
             cx.timeouts.addon,
+            delete,
             || describe(cx, cluster, name),
         )
         .await

@@ -10,13 +10,12 @@ use aws_sdk_eks::types::{
 use serde_json::json;
 
 use super::eks_common::{
-    describe_cluster, env_clusters, gone_is_empty, iam_propagation, read_tags, sorted, strings,
-    update_tags, wait_gone, wait_until,
+    delete_and_wait, describe_cluster, env_clusters, gone_is_empty, iam_propagation, read_tags,
+    sorted, strings, update_tags, wait_until,
 };
 use super::flag;
 use super::outputs;
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
-use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::model::Props;
 use crate::model::{KindInfo, Resend, Tier};
@@ -334,7 +333,7 @@ impl Kind for EksCluster {
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
-        cx.retry_while(
+        let delete = cx.retry_while(
             address,
             "node groups or add-ons still deleting",
             cx.timeouts.dependency,
@@ -348,14 +347,13 @@ impl Kind for EksCluster {
                     .await
                     .aws("DeleteCluster")
             },
-        )
-        .await
-        .gone_is_done()?;
-        wait_gone(
+        );
+        delete_and_wait(
             cx,
             address,
             "cluster to be deleted",
             cx.timeouts.cluster,
+            delete,
             || describe_cluster(cx, &live.id),
         )
         .await

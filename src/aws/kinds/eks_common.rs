@@ -10,9 +10,9 @@ use std::time::Duration;
 use aws_sdk_eks::types::Cluster;
 use serde_json::Value;
 
-use super::Live;
 use super::tagged::{TagDelta, apply_delta, tag_delta};
-use crate::aws::{AwsError, Cx, ErrorClass, OrMissing};
+use super::{Live, str_prop};
+use crate::aws::{AwsError, Cx, ErrorClass, GoneIsDone, OrMissing};
 use crate::model::{Owner, Props, TAG_ADDRESS, is_foreign_tag, readable};
 
 /// `(address, comparable tags)` when the tags say this env; `None` otherwise.
@@ -134,6 +134,11 @@ pub fn cluster_and_name(id: &str) -> (&str, &str) {
     id.split_once(':').unwrap_or((id, ""))
 }
 
+/// The `cluster_name` and `name` properties (node groups, add-ons).
+pub fn cluster_and_name_props(props: &Props) -> Result<(&str, &str), AwsError> {
+    Ok((str_prop(props, "cluster_name")?, str_prop(props, "name")?))
+}
+
 /// The env's clusters, described (EKS has no batch describe: one call per
 /// cluster in the account, made once per refresh and shared by the cluster,
 /// node group and add-on kinds).
@@ -194,17 +199,20 @@ where
     .await
 }
 
-/// Polls `describe` until the resource is gone.
-pub async fn wait_gone<X, D>(
+/// Deletes (a resource already gone counts as deleted), then polls
+/// `describe` until the resource is gone.
+pub async fn delete_and_wait<A, X, D>(
     cx: &Cx,
     address: &str,
     what: &str,
     timeout: Duration,
+    delete: impl Future<Output = Result<A, AwsError>>,
     describe: impl Fn() -> D,
 ) -> Result<(), AwsError>
 where
     D: Future<Output = Result<Option<X>, AwsError>>,
 {
+    delete.await.gone_is_done()?;
     cx.wait_for(address, what, timeout, || async {
         Ok(gone_is_empty(describe().await)?.is_none().then_some(()))
     })

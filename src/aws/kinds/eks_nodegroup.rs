@@ -13,13 +13,12 @@ use aws_sdk_eks::types::{
 use serde_json::{Value, json};
 
 use super::eks_common::{
-    cluster_and_name, describe_listed, env_clusters, gone_is_empty, iam_propagation, read_tags,
-    sorted, strings, update_tags, wait_gone, wait_until,
+    cluster_and_name, cluster_and_name_props, delete_and_wait, describe_listed, env_clusters,
+    gone_is_empty, iam_propagation, read_tags, sorted, strings, update_tags, wait_until,
 };
 use super::int;
 use super::outputs;
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 use crate::model::{KindInfo, Resend, Tier};
@@ -155,10 +154,7 @@ impl Kind for EksNodegroup {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let (cluster, name) = (
-            str_prop(t.props, "cluster_name")?,
-            str_prop(t.props, "name")?,
-        );
+        let (cluster, name) = cluster_and_name_props(t.props)?;
         let min = int(t.props, "min_size").unwrap_or(1);
         let scaling = NodegroupScalingConfig::builder()
             .min_size(min)
@@ -296,21 +292,20 @@ impl Kind for EksNodegroup {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let (cluster, name) = cluster_and_name(&live.id);
         let address = live.address.as_deref().unwrap_or(&live.id);
-        cx.call("DeleteNodegroup", || {
+        let delete = cx.call("DeleteNodegroup", || {
             cx.clients
                 .eks
                 .delete_nodegroup()
                 .cluster_name(cluster)
                 .nodegroup_name(name)
                 .send()
-        })
-        .await
-        .gone_is_done()?;
-        wait_gone(
+        });
+        delete_and_wait(
             cx,
             address,
             "node group to be deleted",
             cx.timeouts.nodegroup,
+            delete,
             || describe(cx, cluster, name),
         )
         .await

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_eventbridge::types::{Tag, Target as EventTarget};
 use serde_json::json;
 
-use super::tagged::{TagDelta, apply_delta, create_tags, tag_delta, tagged};
+use super::tagged::{TagDelta, apply_delta, create_tags, only_tags, tag_delta, tagged};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
@@ -166,7 +166,7 @@ impl Kind for EventRule {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        if changed.iter().any(|c| c != "tags") {
+        if !only_tags(changed) {
             put(cx, t.props, None).await?;
         }
         let arn = live.outputs.get("arn").cloned().unwrap_or_default();

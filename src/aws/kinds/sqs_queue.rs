@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
 
-use super::tagged::{TagDelta, apply_delta, create_tags, queue_attributes, tag_delta, tagged};
+use super::tagged::{
+    TagDelta, apply_delta, create_tags, only_tags, queue_attributes, tag_delta, tagged,
+};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
@@ -156,7 +158,7 @@ impl Kind for SqsQueue {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        if changed.iter().any(|c| c != "tags") {
+        if !only_tags(changed) {
             cx.call("SetQueueAttributes", || {
                 cx.clients
                     .sqs

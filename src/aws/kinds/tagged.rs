@@ -235,6 +235,11 @@ pub fn tag_delta(old: &crate::model::Props, new: &crate::model::Props) -> TagDel
     (set, remove)
 }
 
+/// Whether an update changes nothing but tags (a tag call, no rewrite).
+pub fn only_tags(changed: &[String]) -> bool {
+    changed.iter().all(|c| c == "tags")
+}
+
 /// Applies `delta` through a service's two tag calls: `tag` with the tags to
 /// set, then `untag` with the keys to remove, each only when there are any.
 pub async fn apply_delta<A, B, X, Y>(
