@@ -31,7 +31,7 @@ pub const ALL_STATUSES: [CertificateStatus; 7] = [
 ];
 
 pub async fn describe(cx: &Cx, arn: &str) -> Result<Option<CertificateDetail>, AwsError> {
-    match cx
+    let got = cx
         .call("DescribeCertificate", || {
             cx.clients
                 .acm
@@ -39,12 +39,8 @@ pub async fn describe(cx: &Cx, arn: &str) -> Result<Option<CertificateDetail>, A
                 .certificate_arn(arn)
                 .send()
         })
-        .await
-    {
-        Ok(o) => Ok(o.certificate().cloned()),
-        Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+        .await;
+    Ok(got.or_missing()?.and_then(|o| o.certificate().cloned()))
 }
 
 /// The outputs, once ACM has published the validation record.

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::tagged::{TagDelta, apply_delta, create_tags, only_tags, tag_delta, tagged};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
-use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::aws::{GoneIsDone, OrMissing};
 use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, Props};
 
@@ -123,15 +123,14 @@ impl Kind for EventRule {
         for r in tagged(cx, scope.owner, "events:rule").await?.iter() {
             let name = r.arn.rsplit('/').next().unwrap_or_default().to_string();
             // The listing carries pattern and description; targets need one call per rule.
-            let targets = match cx
+            let Some(targets) = cx
                 .call("ListTargetsByRule", || {
                     cx.clients.events.list_targets_by_rule().rule(&name).send()
                 })
                 .await
-            {
-                Ok(t) => t,
-                Err(e) if e.class == ErrorClass::NotFound => continue,
-                Err(e) => return Err(e),
+                .or_missing()?
+            else {
+                continue;
             };
             let target = targets.targets().first();
             let pattern: serde_json::Value = r

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::tagged::{TagDelta, apply_delta, create_tags, tag_delta, tagged};
 use super::{Kind, Live, ReadScope, Target};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{AwsError, Cx, ErrorClass, OrMissing, SdkResultExt};
 use crate::model::{KindInfo, Tier};
 use crate::model::{Outputs, Props};
 
@@ -196,15 +196,14 @@ impl Kind for KmsKey {
             let id = k.arn.rsplit('/').next().unwrap_or_default().to_string();
             // KMS has no batch read: DescribeKey, GetKeyRotationStatus and
             // GetKeyPolicy per key.
-            let meta = match cx
+            let Some(meta) = cx
                 .call("DescribeKey", || {
                     cx.clients.kms.describe_key().key_id(&id).send()
                 })
                 .await
-            {
-                Ok(m) => m,
-                Err(e) if e.class == ErrorClass::NotFound => continue,
-                Err(e) => return Err(e),
+                .or_missing()?
+            else {
+                continue;
             };
             let Some(meta) = meta.key_metadata() else {
                 continue;

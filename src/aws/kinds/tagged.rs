@@ -6,7 +6,7 @@ use std::future::Future;
 
 use serde_json::Value;
 
-use crate::aws::{AwsError, Cx};
+use crate::aws::{AwsError, Cx, OrMissing};
 use crate::model::{Owner, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag, readable};
 
 pub struct Tagged {
@@ -68,16 +68,16 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
                 })
                 .await?;
             for url in urls {
-                let tags = match cx
+                let Some(listed) = cx
                     .call("ListQueueTags", || {
                         cx.clients.sqs.list_queue_tags().queue_url(&url).send()
                     })
                     .await
-                {
-                    Ok(t) => t.tags().cloned().unwrap_or_default(),
-                    Err(e) if e.class == crate::aws::ErrorClass::NotFound => continue,
-                    Err(e) => return Err(e),
+                    .or_missing()?
+                else {
+                    continue;
                 };
+                let tags = listed.tags().cloned().unwrap_or_default();
                 let name = url.rsplit('/').next().unwrap_or_default();
                 let account = url.rsplit('/').nth(1).unwrap_or_default();
                 let region = cx
@@ -112,7 +112,7 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
                 for rule in page.rules() {
                     let Some(arn) = rule.arn() else { continue };
                     // Listed, then gone before its tags were read (another run deleting it).
-                    let tags = match cx
+                    let Some(tags) = cx
                         .call("ListTagsForResource", || {
                             cx.clients
                                 .events
@@ -121,10 +121,9 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
                                 .send()
                         })
                         .await
-                    {
-                        Ok(t) => t,
-                        Err(e) if e.class == crate::aws::ErrorClass::NotFound => continue,
-                        Err(e) => return Err(e),
+                        .or_missing()?
+                    else {
+                        continue;
                     };
                     let tags = tags
                         .tags()
@@ -280,7 +279,7 @@ pub async fn queue_attributes(
         for q in tagged(cx, owner, "sqs").await?.iter() {
             let Some(url) = &q.url else { continue };
             // SQS has no batch read of attributes: one call per queue.
-            let attrs = match cx
+            let Some(got) = cx
                 .call("GetQueueAttributes", || {
                     cx.clients
                         .sqs
@@ -290,11 +289,11 @@ pub async fn queue_attributes(
                         .send()
                 })
                 .await
-            {
-                Ok(a) => a.attributes().cloned().unwrap_or_default(),
-                Err(e) if e.class == crate::aws::ErrorClass::NotFound => continue,
-                Err(e) => return Err(e),
+                .or_missing()?
+            else {
+                continue;
             };
+            let attrs = got.attributes().cloned().unwrap_or_default();
             out.push((url.clone(), q.arn.clone(), attrs));
         }
         Ok(out)
