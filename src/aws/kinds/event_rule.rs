@@ -8,21 +8,13 @@ use aws_sdk_eventbridge::types::{Tag, Target as EventTarget};
 use serde_json::json;
 
 use super::tagged::{TagDelta, apply_delta, create_tags, only_tags, tag_delta, tagged};
-use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
+use super::{Kind, Live, ReadScope, Target, opt_str, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
+use crate::model::Props;
 use crate::model::{KindInfo, Resend, Tier};
-use crate::model::{Outputs, Props};
 
 pub struct EventRule;
-
-fn outputs(name: &str, arn: &str) -> Outputs {
-    [
-        ("id".into(), name.to_string()),
-        ("arn".into(), arn.to_string()),
-    ]
-    .into()
-}
 
 async fn put(cx: &Cx, props: &Props, tags: Option<Vec<Tag>>) -> Result<String, AwsError> {
     let name = str_prop(props, "name")?;
@@ -115,7 +107,7 @@ impl Kind for EventRule {
         let tags = event_tags(create_tags(cx, t.address, t.props));
         let arn = put(cx, t.props, Some(tags)).await?;
         let name = str_prop(t.props, "name")?;
-        Ok(t.made_with(name.to_string(), outputs(name, &arn)))
+        Ok(t.made_with(name.to_string(), outputs([("id", name), ("arn", &arn)])))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -152,7 +144,7 @@ impl Kind for EventRule {
                 name.clone(),
                 r.address(),
                 props,
-                outputs(&name, &r.arn),
+                outputs([("id", &name), ("arn", &r.arn)]),
             ));
         }
         Ok(out)

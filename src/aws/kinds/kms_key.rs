@@ -11,20 +11,12 @@ use aws_sdk_kms::types::{KeyState, Tag};
 use serde_json::json;
 
 use super::tagged::{TagDelta, apply_delta, create_tags, tag_delta, tagged};
-use super::{Kind, Live, ReadScope, Target};
+use super::{Kind, Live, ReadScope, Target, outputs};
 use crate::aws::{AwsError, Cx, ErrorClass, OrMissing, SdkResultExt};
+use crate::model::Props;
 use crate::model::{KindInfo, Tier};
-use crate::model::{Outputs, Props};
 
 pub struct KmsKey;
-
-fn outputs(id: &str, arn: &str) -> Outputs {
-    [
-        ("id".into(), id.to_string()),
-        ("arn".into(), arn.to_string()),
-    ]
-    .into()
-}
 
 fn rotation(props: &Props) -> bool {
     props
@@ -187,7 +179,10 @@ impl Kind for KmsKey {
             .await?;
         }
         set_rotation(cx, &id, rotation(t.props)).await?;
-        Ok(t.made_with(id.clone(), outputs(&id, meta.arn().unwrap_or_default())))
+        Ok(t.made_with(
+            id.clone(),
+            outputs([("id", &id), ("arn", meta.arn().unwrap_or_default())]),
+        ))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -241,7 +236,7 @@ impl Kind for KmsKey {
                 id.clone(),
                 k.address(),
                 props,
-                outputs(&id, &k.arn),
+                outputs([("id", &id), ("arn", &k.arn)]),
             ));
         }
         Ok(out)

@@ -34,14 +34,14 @@ fn attributes(props: &Props) -> HashMap<QueueAttributeName, String> {
 
 /// `account`: for policies that name it (`aws:SourceAccount`).
 fn outputs(url: &str, arn: &str, name: &str) -> Outputs {
-    [
-        ("id".into(), url.to_string()),
-        ("url".into(), url.to_string()),
-        ("arn".into(), arn.to_string()),
-        ("name".into(), name.to_string()),
-        ("account".into(), crate::model::account_of_arn(arn)),
-    ]
-    .into()
+    let account = crate::model::account_of_arn(arn);
+    super::outputs([
+        ("id", url),
+        ("url", url),
+        ("arn", arn),
+        ("name", name),
+        ("account", &account),
+    ])
 }
 
 /// Sets and removes tags on a queue, by URL: its update and the takeover's
