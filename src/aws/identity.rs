@@ -6,6 +6,9 @@
 use std::collections::HashMap;
 
 use super::kinds::tagged::create_tags;
+use super::kinds::{
+    acm_certificate, eks_addon, eks_cluster, eks_nodegroup, event_rule, kms_key, sqs_queue,
+};
 use super::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 
@@ -44,42 +47,10 @@ async fn arn_of(
     if let Some(arn) = outputs.get("arn").filter(|a| !a.is_empty()) {
         return Ok(arn.clone());
     }
-    let (first, second) = id.split_once(':').unwrap_or((id, ""));
     let arn = match kind {
-        "EksCluster" => cx
-            .call("DescribeCluster", || {
-                cx.clients.eks.describe_cluster().name(id).send()
-            })
-            .await?
-            .cluster()
-            .and_then(|c| c.arn())
-            .map(String::from),
-        "EksNodegroup" => cx
-            .call("DescribeNodegroup", || {
-                cx.clients
-                    .eks
-                    .describe_nodegroup()
-                    .cluster_name(first)
-                    .nodegroup_name(second)
-                    .send()
-            })
-            .await?
-            .nodegroup()
-            .and_then(|n| n.nodegroup_arn())
-            .map(String::from),
-        "EksAddon" => cx
-            .call("DescribeAddon", || {
-                cx.clients
-                    .eks
-                    .describe_addon()
-                    .cluster_name(first)
-                    .addon_name(second)
-                    .send()
-            })
-            .await?
-            .addon()
-            .and_then(|a| a.addon_arn())
-            .map(String::from),
+        "EksCluster" => eks_cluster::arn(cx, id).await?,
+        "EksNodegroup" => eks_nodegroup::arn(cx, id).await?,
+        "EksAddon" => eks_addon::arn(cx, id).await?,
         "DbInstance" | "RdsClusterInstance" => cx
             .call("DescribeDBInstances", || {
                 cx.clients
@@ -375,33 +346,9 @@ async fn eks(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
         outputs,
         pairs,
         remove,
-        ..
     } = change;
     let arn = arn_of(cx, kind, id, outputs).await?;
-    let tags: HashMap<String, String> = pairs.into_iter().collect();
-    if !tags.is_empty() {
-        cx.call("TagResource", || {
-            cx.clients
-                .eks
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await?;
-    }
-    if !remove.is_empty() {
-        cx.call("UntagResource", || {
-            cx.clients
-                .eks
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(remove.clone()))
-                .send()
-        })
-        .await?;
-    }
-    Ok(())
+    eks_cluster::apply_tags(cx, &arn, (pairs.into_iter().collect(), remove)).await
 }
 
 /// Tags DbInstance, RdsCluster, RdsClusterInstance, DbSubnetGroup, DbParameterGroup, DbClusterParameterGroup.
@@ -450,30 +397,7 @@ async fn sqs(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
     let Change {
         id, pairs, remove, ..
     } = change;
-    let tags: HashMap<String, String> = pairs.into_iter().collect();
-    if !tags.is_empty() {
-        cx.call("TagQueue", || {
-            cx.clients
-                .sqs
-                .tag_queue()
-                .queue_url(id)
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await?;
-    }
-    if !remove.is_empty() {
-        cx.call("UntagQueue", || {
-            cx.clients
-                .sqs
-                .untag_queue()
-                .queue_url(id)
-                .set_tag_keys(Some(remove.clone()))
-                .send()
-        })
-        .await?;
-    }
-    Ok(())
+    sqs_queue::apply_tags(cx, id, (pairs.into_iter().collect(), remove)).await
 }
 
 /// Tags EventRule.
@@ -484,37 +408,9 @@ async fn eventbridge(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
         outputs,
         pairs,
         remove,
-        ..
     } = change;
-    use aws_sdk_eventbridge::types::Tag;
     let arn = arn_of(cx, kind, id, outputs).await?;
-    let tags: Vec<Tag> = pairs
-        .iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect();
-    if !tags.is_empty() {
-        cx.call("TagResource", || {
-            cx.clients
-                .events
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await?;
-    }
-    if !remove.is_empty() {
-        cx.call("UntagResource", || {
-            cx.clients
-                .events
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(remove.clone()))
-                .send()
-        })
-        .await?;
-    }
-    Ok(())
+    event_rule::apply_tags(cx, &arn, (pairs.into_iter().collect(), remove)).await
 }
 
 /// Tags KmsKey.
@@ -522,34 +418,7 @@ async fn kms(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
     let Change {
         id, pairs, remove, ..
     } = change;
-    use aws_sdk_kms::types::Tag;
-    let tags: Vec<Tag> = pairs
-        .iter()
-        .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
-        .collect();
-    if !tags.is_empty() {
-        cx.call("TagResource", || {
-            cx.clients
-                .kms
-                .tag_resource()
-                .key_id(id)
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await?;
-    }
-    if !remove.is_empty() {
-        cx.call("UntagResource", || {
-            cx.clients
-                .kms
-                .untag_resource()
-                .key_id(id)
-                .set_tag_keys(Some(remove.clone()))
-                .send()
-        })
-        .await?;
-    }
-    Ok(())
+    kms_key::apply_tags(cx, id, (pairs.into_iter().collect(), remove)).await
 }
 
 /// Tags Route53Zone.
@@ -582,36 +451,5 @@ async fn acm(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
     let Change {
         id, pairs, remove, ..
     } = change;
-    use aws_sdk_acm::types::Tag;
-    let tags: Vec<Tag> = pairs
-        .iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect();
-    if !tags.is_empty() {
-        cx.call("AddTagsToCertificate", || {
-            cx.clients
-                .acm
-                .add_tags_to_certificate()
-                .certificate_arn(id)
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await?;
-    }
-    if !remove.is_empty() {
-        let tags: Vec<Tag> = remove
-            .iter()
-            .filter_map(|k| Tag::builder().key(k).build().ok())
-            .collect();
-        cx.call("RemoveTagsFromCertificate", || {
-            cx.clients
-                .acm
-                .remove_tags_from_certificate()
-                .certificate_arn(id)
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await?;
-    }
-    Ok(())
+    acm_certificate::apply_tags(cx, id, (pairs.into_iter().collect(), remove)).await
 }

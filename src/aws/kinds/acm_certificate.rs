@@ -4,11 +4,13 @@
 //! the validation resource's job. The idempotency token is the action's
 //! journal token, so a resent request returns the same certificate.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_acm::types::{CertificateDetail, CertificateStatus, Tag, ValidationMethod};
 use serde_json::json;
 
-use super::tagged::{create_tags, tag_delta};
+use super::tagged::{TagDelta, apply_delta, create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
@@ -29,7 +31,7 @@ pub const ALL_STATUSES: [CertificateStatus; 7] = [
 ];
 
 pub async fn describe(cx: &Cx, arn: &str) -> Result<Option<CertificateDetail>, AwsError> {
-    match cx
+    let got = cx
         .call("DescribeCertificate", || {
             cx.clients
                 .acm
@@ -37,12 +39,8 @@ pub async fn describe(cx: &Cx, arn: &str) -> Result<Option<CertificateDetail>, A
                 .certificate_arn(arn)
                 .send()
         })
-        .await
-    {
-        Ok(o) => Ok(o.certificate().cloned()),
-        Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+        .await;
+    Ok(got.or_missing()?.and_then(|o| o.certificate().cloned()))
 }
 
 /// The outputs, once ACM has published the validation record.
@@ -136,10 +134,43 @@ async fn tags_of(cx: &Cx, arn: &str) -> Result<Vec<(String, String)>, AwsError> 
         .collect())
 }
 
-fn acm_tags(map: std::collections::HashMap<String, String>) -> Vec<Tag> {
+fn acm_tags(map: HashMap<String, String>) -> Vec<Tag> {
     map.into_iter()
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect()
+}
+
+/// Sets and removes tags on a certificate, by ARN: its update and the
+/// takeover's identity tags.
+pub async fn apply_tags(cx: &Cx, arn: &str, delta: TagDelta) -> Result<(), AwsError> {
+    let acm = &cx.clients.acm;
+    apply_delta(
+        delta,
+        |set| async move {
+            let tags = acm_tags(set);
+            cx.call("AddTagsToCertificate", || {
+                acm.add_tags_to_certificate()
+                    .certificate_arn(arn)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
+            .await
+        },
+        |keys| async move {
+            let tags: Vec<Tag> = keys
+                .iter()
+                .filter_map(|k| Tag::builder().key(k).build().ok())
+                .collect();
+            cx.call("RemoveTagsFromCertificate", || {
+                acm.remove_tags_from_certificate()
+                    .certificate_arn(arn)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
+            .await
+        },
+    )
+    .await
 }
 
 const INFO: KindInfo = KindInfo {
@@ -267,57 +298,29 @@ impl Kind for AcmCertificate {
         t: &Target<'_>,
         _changed: &[String],
     ) -> Result<Live, AwsError> {
-        let (set, remove) = tag_delta(&live.props, t.props);
-        if !set.is_empty() {
-            let tags = acm_tags(set);
-            cx.call("AddTagsToCertificate", || {
-                cx.clients
-                    .acm
-                    .add_tags_to_certificate()
-                    .certificate_arn(&live.id)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-            })
-            .await?;
-        }
-        if !remove.is_empty() {
-            let tags: Vec<Tag> = remove
-                .iter()
-                .filter_map(|k| Tag::builder().key(k).build().ok())
-                .collect();
-            cx.call("RemoveTagsFromCertificate", || {
-                cx.clients
-                    .acm
-                    .remove_tags_from_certificate()
-                    .certificate_arn(&live.id)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-            })
-            .await?;
-        }
+        apply_tags(cx, &live.id, tag_delta(&live.props, t.props)).await?;
         Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
         // In use by a load balancer's listener until the controller lets go of it.
-        let deleted = cx
-            .retry_while(
-                address,
-                "certificate still in use",
-                cx.timeouts.dependency,
-                ErrorClass::Dependency,
-                || async {
-                    cx.clients
-                        .acm
-                        .delete_certificate()
-                        .certificate_arn(&live.id)
-                        .send()
-                        .await
-                        .aws("DeleteCertificate")
-                },
-            )
-            .await;
-        deleted.gone_is_done()
+        cx.retry_while(
+            address,
+            "certificate still in use",
+            cx.timeouts.dependency,
+            ErrorClass::Dependency,
+            || async {
+                cx.clients
+                    .acm
+                    .delete_certificate()
+                    .certificate_arn(&live.id)
+                    .send()
+                    .await
+                    .aws("DeleteCertificate")
+            },
+        )
+        .await
+        .gone_is_done()
     }
 }

@@ -11,13 +11,12 @@ use async_trait::async_trait;
 use aws_sdk_eks::types::AccessEntry;
 use serde_json::json;
 
-use super::eks_common::{env_clusters, read_tags, set_tags, sorted, strings};
+use super::eks_common::{describe_listed, env_clusters, read_tags, sorted, strings, update_tags};
 use super::tagged::create_tags;
-use super::{Kind, Live, ReadScope, Target, str_prop};
+use super::{Kind, Live, ReadScope, Target, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
-use crate::model::Outputs;
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Props, Resend, Tier};
 
 pub struct EksAccessEntry;
 
@@ -32,21 +31,18 @@ fn to_live(e: &AccessEntry, owner: crate::model::Owner<'_>) -> Option<Live> {
         "type": e.r#type().unwrap_or("STANDARD"),
         "tags": tags,
     });
-    let outputs: Outputs = [
-        ("id".to_string(), format!("{cluster}#{principal}")),
-        (
-            "arn".into(),
-            e.access_entry_arn().unwrap_or_default().to_string(),
-        ),
-        ("principal_arn".into(), principal.clone()),
-    ]
-    .into();
-    Some(Live {
-        id: format!("{cluster}#{principal}"),
-        address,
-        props: props.as_object().cloned()?,
-        outputs,
-    })
+    let id = format!("{cluster}#{principal}");
+    let arn = e.access_entry_arn().unwrap_or_default();
+    let outputs = outputs([("id", &id), ("arn", arn), ("principal_arn", &principal)]);
+    Some(Live::found(id, address, props, outputs))
+}
+
+/// The entry's cluster and principal, from its properties.
+fn cluster_and_principal(props: &Props) -> Result<(&str, &str), AwsError> {
+    Ok((
+        str_prop(props, "cluster_name")?,
+        str_prop(props, "principal_arn")?,
+    ))
 }
 
 async fn describe(
@@ -74,37 +70,36 @@ pub async fn all_entries(
     owner: crate::model::Owner<'_>,
 ) -> Result<Arc<Vec<AccessEntry>>, AwsError> {
     cx.shared("eks:access_entries", || async {
-        let mut out = Vec::new();
-        for cluster in env_clusters(cx, owner).await?.iter() {
-            let Some(name) = cluster.name() else { continue };
-            // A cluster in CONFIG_MAP mode has no access entries to list.
-            if cluster
-                .access_config()
-                .and_then(|a| a.authentication_mode())
-                .map(|m| m.as_str())
-                == Some("CONFIG_MAP")
-            {
-                continue;
-            }
-            let principals = cx
-                .all("ListAccessEntries", || {
+        let clusters = env_clusters(cx, owner).await?;
+        // A cluster in CONFIG_MAP mode has no access entries to list.
+        let with_entries = clusters
+            .iter()
+            .filter(|c| {
+                c.access_config()
+                    .and_then(|a| a.authentication_mode())
+                    .map(|m| m.as_str())
+                    != Some("CONFIG_MAP")
+            })
+            .filter_map(|c| c.name())
+            .collect();
+        describe_listed(
+            with_entries,
+            |cluster| async move {
+                cx.all("ListAccessEntries", || {
                     cx.clients
                         .eks
                         .list_access_entries()
-                        .cluster_name(name)
+                        .cluster_name(&cluster)
                         .max_results(100)
                         .into_paginator()
                         .items()
                         .send()
                 })
-                .await?;
-            for principal in principals {
-                if let Some(e) = describe(cx, name, &principal).await? {
-                    out.push(e);
-                }
-            }
-        }
-        Ok(out)
+                .await
+            },
+            |cluster, principal| async move { describe(cx, &cluster, &principal).await },
+        )
+        .await
     })
     .await
 }
@@ -126,8 +121,7 @@ impl Kind for EksAccessEntry {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let cluster = str_prop(t.props, "cluster_name")?;
-        let principal = str_prop(t.props, "principal_arn")?;
+        let (cluster, principal) = cluster_and_principal(t.props)?;
         let created = cx
             .clients
             .eks
@@ -155,11 +149,7 @@ impl Kind for EksAccessEntry {
         let live = entry.as_ref().and_then(|e| to_live(e, cx.owner())).ok_or_else(|| {
             AwsError::local("CreateAccessEntry", format!("the access entry of {principal} on {cluster} exists and is not infra's for env {}", cx.env))
         })?;
-        Ok(Live {
-            props: t.props.clone(),
-            address: Some(t.address.to_string()),
-            ..live
-        })
+        Ok(t.made_with(live.id, live.outputs))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -177,8 +167,7 @@ impl Kind for EksAccessEntry {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        let cluster = str_prop(t.props, "cluster_name")?;
-        let principal = str_prop(t.props, "principal_arn")?;
+        let (cluster, principal) = cluster_and_principal(t.props)?;
         if changed.iter().any(|c| c == "kubernetes_groups") {
             let groups = strings(t.props, "kubernetes_groups");
             cx.call("UpdateAccessEntry", || {
@@ -192,24 +181,12 @@ impl Kind for EksAccessEntry {
             })
             .await?;
         }
-        if changed.iter().any(|c| c == "tags") {
-            set_tags(
-                cx,
-                live.outputs
-                    .get("arn")
-                    .map(String::as_str)
-                    .unwrap_or_default(),
-                &live.props,
-                t.props,
-            )
-            .await?;
-        }
+        update_tags(cx, live, t.props, changed).await?;
         Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let cluster = str_prop(&live.props, "cluster_name")?;
-        let principal = str_prop(&live.props, "principal_arn")?;
+        let (cluster, principal) = cluster_and_principal(&live.props)?;
         let deleted = cx
             .call("DeleteAccessEntry", || {
                 cx.clients

@@ -8,10 +8,10 @@ use aws_sdk_eks::types::{AccessScope, AccessScopeType, AssociatedAccessPolicy};
 use serde_json::json;
 
 use super::eks_access_entry::all_entries;
-use super::eks_common::{read_tags, sorted};
+use super::eks_common::{gone_is_empty, read_tags, sorted};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, ErrorClass};
+use crate::aws::{AwsError, Cx};
 use crate::model::Props;
 use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
@@ -53,12 +53,7 @@ fn to_live(cluster: &str, principal: &str, p: &AssociatedAccessPolicy) -> Option
         },
     });
     let id = key(cluster, principal, policy);
-    Some(Live {
-        id: id.clone(),
-        address: None,
-        props: props.as_object().cloned()?,
-        outputs: super::id_outputs(&id),
-    })
+    Some(Live::found(id.clone(), None, props, super::id_outputs(&id)))
 }
 
 /// The policies associated with one principal's entry.
@@ -79,14 +74,10 @@ pub async fn associated(
                 .send()
         })
         .await;
-    match got {
-        Ok(pages) => Ok(pages
-            .iter()
-            .flat_map(|p| p.associated_access_policies().to_vec())
-            .collect()),
-        Err(e) if e.class == ErrorClass::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
+    Ok(gone_is_empty(got)?
+        .iter()
+        .flat_map(|p| p.associated_access_policies().to_vec())
+        .collect())
 }
 
 async fn associate(cx: &Cx, props: &Props) -> Result<(), AwsError> {

@@ -3,23 +3,22 @@
 //! `version` output), so an unpinned add-on is never reported as drift.
 
 use async_trait::async_trait;
-use aws_sdk_eks::types::{AddonStatus, ResolveConflicts};
+use aws_sdk_eks::types::{Addon, AddonStatus, ResolveConflicts};
 use serde_json::json;
 
-use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags};
-use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
-use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use super::eks_common::{
+    cluster_and_name, cluster_and_name_props, delete_and_wait, describe_cluster, describe_listed,
+    env_clusters, gone_is_empty, iam_propagation, read_tags, update_tags, wait_until,
+};
+use super::outputs;
+use super::{Kind, Live, ReadScope, Target, opt_str};
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::Props;
 use crate::model::{KindInfo, Resend, Tier};
-use crate::model::{Outputs, Props};
 
 pub struct EksAddon;
 
-fn to_live(
-    a: &aws_sdk_eks::types::Addon,
-    owner: crate::model::Owner<'_>,
-    pinned: bool,
-) -> Option<Live> {
+fn to_live(a: &Addon, owner: crate::model::Owner<'_>, pinned: bool) -> Option<Live> {
     let (address, tags) = read_tags(a.tags(), owner)?;
     let cluster = a.cluster_name()?.to_string();
     let name = a.addon_name()?.to_string();
@@ -32,118 +31,95 @@ fn to_live(
         props["version"] = json!(version);
     }
     let id = format!("{cluster}:{name}");
-    let outputs: Outputs = [
-        ("id".to_string(), id.clone()),
-        ("arn".into(), a.addon_arn().unwrap_or_default().to_string()),
-        ("version".into(), version),
-    ]
-    .into();
-    Some(Live {
-        id,
-        address,
-        props: props.as_object().cloned()?,
-        outputs,
-    })
-}
-
-fn split(id: &str) -> (&str, &str) {
-    id.split_once(':').unwrap_or((id, ""))
+    let arn = a.addon_arn().unwrap_or_default();
+    let outputs = outputs([("id", &id), ("arn", arn), ("version", &version)]);
+    Some(Live::found(id, address, props, outputs))
 }
 
 fn conflicts(props: &Props) -> ResolveConflicts {
     ResolveConflicts::from(opt_str(props, "_resolve_conflicts").unwrap_or("OVERWRITE"))
 }
 
-impl EksAddon {
-    async fn describe(
-        &self,
-        cx: &Cx,
-        cluster: &str,
-        name: &str,
-    ) -> Result<Option<aws_sdk_eks::types::Addon>, AwsError> {
-        match cx
-            .call("DescribeAddon", || {
-                cx.clients
-                    .eks
-                    .describe_addon()
-                    .cluster_name(cluster)
-                    .addon_name(name)
-                    .send()
-            })
-            .await
-        {
-            Ok(o) => Ok(o.addon().cloned()),
-            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The newest version compatible with the cluster's Kubernetes version.
-    async fn newest(&self, cx: &Cx, cluster: &str, name: &str) -> Result<String, AwsError> {
-        let k8s = cx
-            .call("DescribeCluster", || {
-                cx.clients.eks.describe_cluster().name(cluster).send()
-            })
-            .await?
-            .cluster()
-            .and_then(|c| c.version().map(String::from))
-            .unwrap_or_default();
-        let out = cx
-            .call("DescribeAddonVersions", || {
-                cx.clients
-                    .eks
-                    .describe_addon_versions()
-                    .addon_name(name)
-                    .kubernetes_version(&k8s)
-                    .send()
-            })
-            .await?;
-        let mut versions: Vec<String> = out
-            .addons()
-            .iter()
-            .flat_map(|a| {
-                a.addon_versions()
-                    .iter()
-                    .filter_map(|v| v.addon_version().map(String::from))
-            })
-            .collect();
-        versions.sort_by(|a, b| version_key(a).cmp(&version_key(b)));
-        versions.pop().ok_or_else(|| {
-            AwsError::local(
-                "DescribeAddonVersions",
-                format!("no version of {name} for Kubernetes {k8s}"),
-            )
+/// An add-on as DescribeAddon answers; a missing one is an error.
+async fn describe(cx: &Cx, cluster: &str, name: &str) -> Result<Option<Addon>, AwsError> {
+    let out = cx
+        .call("DescribeAddon", || {
+            cx.clients
+                .eks
+                .describe_addon()
+                .cluster_name(cluster)
+                .addon_name(name)
+                .send()
         })
-    }
+        .await?;
+    Ok(out.addon().cloned())
+}
 
-    async fn wait_active(
-        &self,
-        cx: &Cx,
-        address: &str,
-        cluster: &str,
-        name: &str,
-        pinned: bool,
-    ) -> Result<Live, AwsError> {
-        cx.wait_for(
-            address,
-            "add-on to become ACTIVE",
-            cx.timeouts.addon,
-            || async {
-                let Some(a) = self.describe(cx, cluster, name).await? else {
-                    return Ok(None);
-                };
-                match a.status() {
-                    Some(AddonStatus::Active) => Ok(to_live(&a, cx.owner(), pinned)),
-                    Some(AddonStatus::CreateFailed) => Err(AwsError::local(
-                        "CreateAddon",
-                        format!("add-on {name} CREATE_FAILED"),
-                    )),
-                    _ => Ok(None),
-                }
-            },
+/// The ARN of the add-on `id`, from one describe (a missing add-on is an
+/// error): the takeover tags by it.
+pub(crate) async fn arn(cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
+    let (cluster, name) = cluster_and_name(id);
+    let addon = describe(cx, cluster, name).await?;
+    Ok(addon.and_then(|a| a.addon_arn().map(String::from)))
+}
+
+/// The newest version compatible with the cluster's Kubernetes version.
+async fn newest(cx: &Cx, cluster: &str, name: &str) -> Result<String, AwsError> {
+    let k8s = describe_cluster(cx, cluster)
+        .await?
+        .and_then(|c| c.version().map(String::from))
+        .unwrap_or_default();
+    let out = cx
+        .call("DescribeAddonVersions", || {
+            cx.clients
+                .eks
+                .describe_addon_versions()
+                .addon_name(name)
+                .kubernetes_version(&k8s)
+                .send()
+        })
+        .await?;
+    let mut versions: Vec<String> = out
+        .addons()
+        .iter()
+        .flat_map(|a| {
+            a.addon_versions()
+                .iter()
+                .filter_map(|v| v.addon_version().map(String::from))
+        })
+        .collect();
+    versions.sort_by(|a, b| version_key(a).cmp(&version_key(b)));
+    versions.pop().ok_or_else(|| {
+        AwsError::local(
+            "DescribeAddonVersions",
+            format!("no version of {name} for Kubernetes {k8s}"),
         )
-        .await
-    }
+    })
+}
+
+async fn wait_active(
+    cx: &Cx,
+    address: &str,
+    cluster: &str,
+    name: &str,
+    pinned: bool,
+) -> Result<Live, AwsError> {
+    wait_until(
+        cx,
+        address,
+        "add-on to become ACTIVE",
+        cx.timeouts.addon,
+        || describe(cx, cluster, name),
+        |a| match a.status() {
+            Some(AddonStatus::Active) => Ok(to_live(&a, cx.owner(), pinned)),
+            Some(AddonStatus::CreateFailed) => Err(AwsError::local(
+                "CreateAddon",
+                format!("add-on {name} CREATE_FAILED"),
+            )),
+            _ => Ok(None),
+        },
+    )
+    .await
 }
 
 /// `v1.19.0-eksbuild.2` → [1, 19, 0, 2] for ordering.
@@ -171,14 +147,11 @@ impl Kind for EksAddon {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let (cluster, name) = (
-            str_prop(t.props, "cluster_name")?,
-            str_prop(t.props, "name")?,
-        );
+        let (cluster, name) = cluster_and_name_props(t.props)?;
         let pinned = opt_str(t.props, "version").is_some();
         let version = match opt_str(t.props, "version") {
             Some(v) => v.to_string(),
-            None => self.newest(cx, cluster, name).await?,
+            None => newest(cx, cluster, name).await?,
         };
         cx.clients
             .eks
@@ -196,9 +169,7 @@ impl Kind for EksAddon {
             .await
             .aws("CreateAddon")
             .map_err(iam_propagation)?;
-        let live = self
-            .wait_active(cx, t.address, cluster, name, pinned)
-            .await?;
+        let live = wait_active(cx, t.address, cluster, name, pinned).await?;
         Ok(Live {
             props: t.props.clone(),
             ..live
@@ -212,36 +183,31 @@ impl Kind for EksAddon {
             .filter(|s| s.props.contains_key("version"))
             .map(|s| s.id.as_str())
             .collect();
-        let mut out = Vec::new();
-        for cluster in env_clusters(cx, scope.owner)
-            .await?
-            .iter()
-            .filter_map(|c| c.name())
-        {
-            let names = match cx
-                .all("ListAddons", || {
-                    cx.clients
-                        .eks
-                        .list_addons()
-                        .cluster_name(cluster)
-                        .into_paginator()
-                        .items()
-                        .send()
-                })
-                .await
-            {
-                Ok(n) => n,
-                Err(e) if e.class == ErrorClass::NotFound => continue,
-                Err(e) => return Err(e),
-            };
-            for name in names {
-                if let Some(a) = self.describe(cx, &cluster, &name).await? {
-                    let id = format!("{cluster}:{name}");
-                    out.extend(to_live(&a, scope.owner, pinned.contains(id.as_str())));
-                }
-            }
-        }
-        Ok(out)
+        let pinned = &pinned;
+        let clusters = env_clusters(cx, scope.owner).await?;
+        describe_listed(
+            clusters.iter().filter_map(|c| c.name()).collect(),
+            |cluster| async move {
+                let addons = cx
+                    .all("ListAddons", || {
+                        cx.clients
+                            .eks
+                            .list_addons()
+                            .cluster_name(&cluster)
+                            .into_paginator()
+                            .items()
+                            .send()
+                    })
+                    .await;
+                gone_is_empty(addons)
+            },
+            |cluster, name| async move {
+                let addon = gone_is_empty(describe(cx, &cluster, &name).await)?;
+                let id = format!("{cluster}:{name}");
+                Ok(addon.and_then(|a| to_live(&a, scope.owner, pinned.contains(id.as_str()))))
+            },
+        )
+        .await
     }
 
     async fn update(
@@ -251,7 +217,7 @@ impl Kind for EksAddon {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        let (cluster, name) = split(&live.id);
+        let (cluster, name) = cluster_and_name(&live.id);
         if changed
             .iter()
             .any(|c| c == "version" || c == "service_account_role_arn")
@@ -271,19 +237,15 @@ impl Kind for EksAddon {
             })
             .await?;
         }
-        if changed.iter().any(|c| c == "tags") {
-            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-            set_tags(cx, &arn, &live.props, t.props).await?;
-        }
-        let live = self
-            .wait_active(
-                cx,
-                t.address,
-                cluster,
-                name,
-                opt_str(t.props, "version").is_some(),
-            )
-            .await?;
+        update_tags(cx, live, t.props, changed).await?;
+        let live = wait_active(
+            cx,
+            t.address,
+            cluster,
+            name,
+            opt_str(t.props, "version").is_some(),
+        )
+        .await?;
         Ok(Live {
             props: t.props.clone(),
             ..live
@@ -291,29 +253,23 @@ impl Kind for EksAddon {
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let (cluster, name) = split(&live.id);
+        let (cluster, name) = cluster_and_name(&live.id);
         let address = live.address.as_deref().unwrap_or(&live.id);
-        cx.call("DeleteAddon", || {
+        let delete = cx.call("DeleteAddon", || {
             cx.clients
                 .eks
                 .delete_addon()
                 .cluster_name(cluster)
                 .addon_name(name)
                 .send()
-        })
-        .await
-        .gone_is_done()?;
-        cx.wait_for(
+        });
+        delete_and_wait(
+            cx,
             address,
             "add-on to be deleted",
             cx.timeouts.addon,
-            || async {
-                Ok(self
-                    .describe(cx, cluster, name)
-                    .await?
-                    .is_none()
-                    .then_some(()))
-            },
+            delete,
+            || describe(cx, cluster, name),
         )
         .await
     }

@@ -9,13 +9,20 @@ use aws_sdk_eks::types::{
 };
 use serde_json::json;
 
-use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
+use super::eks_common::{
+    delete_and_wait, describe_cluster, env_clusters, gone_is_empty, iam_propagation, read_tags,
+    sorted, strings, update_tags, wait_until,
+};
 use super::flag;
+use super::outputs;
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
-use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::model::Props;
 use crate::model::{KindInfo, Resend, Tier};
-use crate::model::{Outputs, Props};
+
+/// EKS tags are set the same way for every EKS kind; the takeover reaches
+/// them here (`eks_common` is private to the kinds).
+pub(crate) use super::eks_common::apply_tags;
 
 pub struct EksCluster;
 
@@ -100,86 +107,51 @@ fn to_live(c: &aws_sdk_eks::types::Cluster, owner: crate::model::Owner<'_>) -> O
         .and_then(|o| o.issuer())
         .unwrap_or_default()
         .to_string();
-    let outputs: Outputs = [
-        ("id".to_string(), name.clone()),
-        ("name".into(), name.clone()),
-        ("arn".into(), c.arn().unwrap_or_default().to_string()),
+    let arn = c.arn().unwrap_or_default();
+    let ca_data = c.certificate_authority().and_then(|a| a.data());
+    let security_group = vpc.and_then(|v| v.cluster_security_group_id());
+    let outputs = outputs([
+        ("id", &name),
+        ("name", &name),
+        ("arn", arn),
         // For trust policies that name the account (`aws:SourceAccount`).
+        ("account", &crate::model::account_of_arn(arn)),
+        ("endpoint", c.endpoint().unwrap_or_default()),
+        ("ca_data", ca_data.unwrap_or_default()),
+        ("oidc_issuer", &issuer),
+        ("oidc_issuer_host", issuer.trim_start_matches("https://")),
         (
-            "account".into(),
-            crate::model::account_of_arn(c.arn().unwrap_or_default()),
+            "cluster_security_group_id",
+            security_group.unwrap_or_default(),
         ),
-        (
-            "endpoint".into(),
-            c.endpoint().unwrap_or_default().to_string(),
-        ),
-        (
-            "ca_data".into(),
-            c.certificate_authority()
-                .and_then(|a| a.data())
-                .unwrap_or_default()
-                .to_string(),
-        ),
-        ("oidc_issuer".into(), issuer.clone()),
-        (
-            "oidc_issuer_host".into(),
-            issuer.trim_start_matches("https://").to_string(),
-        ),
-        (
-            "cluster_security_group_id".into(),
-            vpc.and_then(|v| v.cluster_security_group_id())
-                .unwrap_or_default()
-                .to_string(),
-        ),
-    ]
-    .into();
-    Some(Live {
-        id: name,
-        address,
-        props: props.as_object().cloned()?,
-        outputs,
-    })
+    ]);
+    Some(Live::found(name, address, props, outputs))
 }
 
-impl EksCluster {
-    async fn describe(
-        &self,
-        cx: &Cx,
-        name: &str,
-    ) -> Result<Option<aws_sdk_eks::types::Cluster>, AwsError> {
-        match cx
-            .call("DescribeCluster", || {
-                cx.clients.eks.describe_cluster().name(name).send()
-            })
-            .await
-        {
-            Ok(out) => Ok(out.cluster().cloned()),
-            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
+/// The ARN of the cluster `name`, from one describe (a missing cluster is an
+/// error): the takeover tags by it.
+pub(crate) async fn arn(cx: &Cx, name: &str) -> Result<Option<String>, AwsError> {
+    let cluster = describe_cluster(cx, name).await?;
+    Ok(cluster.and_then(|c| c.arn().map(String::from)))
+}
 
-    async fn wait_active(&self, cx: &Cx, address: &str, name: &str) -> Result<Live, AwsError> {
-        cx.wait_for(
-            address,
-            "cluster to become ACTIVE",
-            cx.timeouts.cluster,
-            || async {
-                let Some(c) = self.describe(cx, name).await? else {
-                    return Ok(None);
-                };
-                match c.status() {
-                    Some(ClusterStatus::Active) => Ok(to_live(&c, cx.owner())),
-                    Some(ClusterStatus::Failed) => Err(AwsError::local(
-                        "CreateCluster",
-                        format!("cluster {name} FAILED"),
-                    )),
-                    _ => Ok(None),
-                }
-            },
-        )
-        .await
-    }
+async fn wait_active(cx: &Cx, address: &str, name: &str) -> Result<Live, AwsError> {
+    wait_until(
+        cx,
+        address,
+        "cluster to become ACTIVE",
+        cx.timeouts.cluster,
+        || describe_cluster(cx, name),
+        |c| match c.status() {
+            Some(ClusterStatus::Active) => Ok(to_live(&c, cx.owner())),
+            Some(ClusterStatus::Failed) => Err(AwsError::local(
+                "CreateCluster",
+                format!("cluster {name} FAILED"),
+            )),
+            _ => Ok(None),
+        },
+    )
+    .await
 }
 
 const INFO: KindInfo = KindInfo {
@@ -256,7 +228,7 @@ impl Kind for EksCluster {
             .await
             .aws("CreateCluster")
             .map_err(iam_propagation)?;
-        let live = self.wait_active(cx, t.address, name).await?;
+        let live = wait_active(cx, t.address, name).await?;
         Ok(Live {
             props: t.props.clone(),
             ..live
@@ -292,7 +264,7 @@ impl Kind for EksCluster {
                     .aws("UpdateClusterVersion")
             })
             .await?;
-            self.wait_active(cx, t.address, name).await?;
+            wait_active(cx, t.address, name).await?;
         }
         if has("endpoint_public_access")
             || has("public_access_cidrs")
@@ -315,7 +287,7 @@ impl Kind for EksCluster {
                     .send()
             })
             .await?;
-            self.wait_active(cx, t.address, name).await?;
+            wait_active(cx, t.address, name).await?;
         }
         if has("log_types") {
             cx.call("UpdateClusterConfig", || {
@@ -327,7 +299,7 @@ impl Kind for EksCluster {
                     .send()
             })
             .await?;
-            self.wait_active(cx, t.address, name).await?;
+            wait_active(cx, t.address, name).await?;
         }
         if has("authentication_mode") {
             let mode = AuthenticationMode::from(str_prop(t.props, "authentication_mode")?);
@@ -344,16 +316,11 @@ impl Kind for EksCluster {
                     .send()
             })
             .await?;
-            self.wait_active(cx, t.address, name).await?;
+            wait_active(cx, t.address, name).await?;
         }
-        if has("tags") {
-            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-            set_tags(cx, &arn, &live.props, t.props).await?;
-        }
-        let refreshed = self
-            .describe(cx, name)
-            .await?
-            .and_then(|c| to_live(&c, cx.owner()));
+        update_tags(cx, live, t.props, changed).await?;
+        let refreshed =
+            gone_is_empty(describe_cluster(cx, name).await)?.and_then(|c| to_live(&c, cx.owner()));
         let outputs = refreshed
             .map(|l| l.outputs)
             .unwrap_or_else(|| live.outputs.clone());
@@ -366,7 +333,7 @@ impl Kind for EksCluster {
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
-        cx.retry_while(
+        let delete = cx.retry_while(
             address,
             "node groups or add-ons still deleting",
             cx.timeouts.dependency,
@@ -380,14 +347,14 @@ impl Kind for EksCluster {
                     .await
                     .aws("DeleteCluster")
             },
-        )
-        .await
-        .gone_is_done()?;
-        cx.wait_for(
+        );
+        delete_and_wait(
+            cx,
             address,
             "cluster to be deleted",
             cx.timeouts.cluster,
-            || async { Ok(self.describe(cx, &live.id).await?.is_none().then_some(())) },
+            delete,
+            || describe_cluster(cx, &live.id),
         )
         .await
     }

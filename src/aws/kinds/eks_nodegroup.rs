@@ -7,18 +7,21 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_eks::types::{
-    AmiTypes, CapacityTypes, NodegroupScalingConfig, NodegroupStatus, Taint, TaintEffect,
-    UpdateLabelsPayload, UpdateTaintsPayload,
+    AmiTypes, CapacityTypes, Nodegroup, NodegroupScalingConfig, NodegroupStatus, Taint,
+    TaintEffect, UpdateLabelsPayload, UpdateTaintsPayload,
 };
 use serde_json::{Value, json};
 
-use super::eks_common::{env_clusters, iam_propagation, read_tags, set_tags, sorted, strings};
+use super::eks_common::{
+    cluster_and_name, cluster_and_name_props, delete_and_wait, describe_listed, env_clusters,
+    gone_is_empty, iam_propagation, read_tags, sorted, strings, update_tags, wait_until,
+};
 use super::int;
+use super::outputs;
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::aws::{GoneIsDone, OrMissing};
+use crate::model::Props;
 use crate::model::{KindInfo, Resend, Tier};
-use crate::model::{Outputs, Props};
 
 pub struct EksNodegroup;
 
@@ -54,7 +57,7 @@ fn taint_json(t: &Taint) -> Value {
     json!({ "key": t.key().unwrap_or_default(), "value": t.value().unwrap_or_default(), "effect": t.effect().map(|e| e.as_str()).unwrap_or_default() })
 }
 
-fn to_live(n: &aws_sdk_eks::types::Nodegroup, owner: crate::model::Owner<'_>) -> Option<Live> {
+fn to_live(n: &Nodegroup, owner: crate::model::Owner<'_>) -> Option<Live> {
     let (address, tags) = read_tags(n.tags(), owner)?;
     let cluster = n.cluster_name()?.to_string();
     let name = n.nodegroup_name()?.to_string();
@@ -77,76 +80,53 @@ fn to_live(n: &aws_sdk_eks::types::Nodegroup, owner: crate::model::Owner<'_>) ->
         "tags": tags,
     });
     let id = format!("{cluster}:{name}");
-    let outputs: Outputs = [
-        ("id".to_string(), id.clone()),
-        ("name".into(), name),
-        (
-            "arn".into(),
-            n.nodegroup_arn().unwrap_or_default().to_string(),
-        ),
-    ]
-    .into();
-    Some(Live {
-        id,
+    let arn = n.nodegroup_arn().unwrap_or_default();
+    let outputs = outputs([("id", &id), ("name", &name), ("arn", arn)]);
+    Some(Live::found(id, address, props, outputs))
+}
+
+/// A node group as DescribeNodegroup answers; a missing one is an error.
+async fn describe(cx: &Cx, cluster: &str, name: &str) -> Result<Option<Nodegroup>, AwsError> {
+    let out = cx
+        .call("DescribeNodegroup", || {
+            cx.clients
+                .eks
+                .describe_nodegroup()
+                .cluster_name(cluster)
+                .nodegroup_name(name)
+                .send()
+        })
+        .await?;
+    Ok(out.nodegroup().cloned())
+}
+
+/// The ARN of the node group `id`, from one describe (a missing group is an
+/// error): the takeover tags by it.
+pub(crate) async fn arn(cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
+    let (cluster, name) = cluster_and_name(id);
+    let group = describe(cx, cluster, name).await?;
+    Ok(group.and_then(|n| n.nodegroup_arn().map(String::from)))
+}
+
+async fn wait_active(cx: &Cx, address: &str, cluster: &str, name: &str) -> Result<Live, AwsError> {
+    wait_until(
+        cx,
         address,
-        props: props.as_object().cloned()?,
-        outputs,
-    })
-}
-
-fn split(id: &str) -> (&str, &str) {
-    id.split_once(':').unwrap_or((id, ""))
-}
-
-impl EksNodegroup {
-    async fn describe(
-        &self,
-        cx: &Cx,
-        cluster: &str,
-        name: &str,
-    ) -> Result<Option<aws_sdk_eks::types::Nodegroup>, AwsError> {
-        let got = cx
-            .call("DescribeNodegroup", || {
-                cx.clients
-                    .eks
-                    .describe_nodegroup()
-                    .cluster_name(cluster)
-                    .nodegroup_name(name)
-                    .send()
-            })
-            .await;
-        Ok(got.or_missing()?.and_then(|o| o.nodegroup().cloned()))
-    }
-
-    async fn wait_active(
-        &self,
-        cx: &Cx,
-        address: &str,
-        cluster: &str,
-        name: &str,
-    ) -> Result<Live, AwsError> {
-        cx.wait_for(
-            address,
-            "node group to become ACTIVE",
-            cx.timeouts.nodegroup,
-            || async {
-                let Some(n) = self.describe(cx, cluster, name).await? else {
-                    return Ok(None);
-                };
-                match n.status() {
-                    Some(NodegroupStatus::Active) => Ok(to_live(&n, cx.owner())),
-                    Some(NodegroupStatus::CreateFailed) | Some(NodegroupStatus::Degraded) => {
-                        Err(AwsError::local(
-                            "CreateNodegroup",
-                            format!("node group {name} is {:?}", n.status()),
-                        ))
-                    }
-                    _ => Ok(None),
-                }
-            },
-        )
-        .await
-    }
+        "node group to become ACTIVE",
+        cx.timeouts.nodegroup,
+        || describe(cx, cluster, name),
+        |n| match n.status() {
+            Some(NodegroupStatus::Active) => Ok(to_live(&n, cx.owner())),
+            Some(NodegroupStatus::CreateFailed) | Some(NodegroupStatus::Degraded) => {
+                Err(AwsError::local(
+                    "CreateNodegroup",
+                    format!("node group {name} is {:?}", n.status()),
+                ))
+            }
+            _ => Ok(None),
+        },
+    )
+    .await
 }
 
 const INFO: KindInfo = KindInfo {
@@ -174,10 +154,7 @@ impl Kind for EksNodegroup {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let (cluster, name) = (
-            str_prop(t.props, "cluster_name")?,
-            str_prop(t.props, "name")?,
-        );
+        let (cluster, name) = cluster_and_name_props(t.props)?;
         let min = int(t.props, "min_size").unwrap_or(1);
         let scaling = NodegroupScalingConfig::builder()
             .min_size(min)
@@ -207,7 +184,7 @@ impl Kind for EksNodegroup {
             .await
             .aws("CreateNodegroup")
             .map_err(iam_propagation)?;
-        let live = self.wait_active(cx, t.address, cluster, name).await?;
+        let live = wait_active(cx, t.address, cluster, name).await?;
         Ok(Live {
             props: t.props.clone(),
             ..live
@@ -215,33 +192,29 @@ impl Kind for EksNodegroup {
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let mut out = Vec::new();
-        for cluster in env_clusters(cx, scope.owner)
-            .await?
-            .iter()
-            .filter_map(|c| c.name())
-        {
-            let names = cx
-                .all("ListNodegroups", || {
-                    cx.clients
-                        .eks
-                        .list_nodegroups()
-                        .cluster_name(cluster)
-                        .into_paginator()
-                        .items()
-                        .send()
-                })
-                .await;
-            let Some(names) = names.or_missing()? else {
-                continue;
-            };
-            for name in names {
-                if let Some(n) = self.describe(cx, &cluster, &name).await? {
-                    out.extend(to_live(&n, scope.owner));
-                }
-            }
-        }
-        Ok(out)
+        let clusters = env_clusters(cx, scope.owner).await?;
+        describe_listed(
+            clusters.iter().filter_map(|c| c.name()).collect(),
+            |cluster| async move {
+                let groups = cx
+                    .all("ListNodegroups", || {
+                        cx.clients
+                            .eks
+                            .list_nodegroups()
+                            .cluster_name(&cluster)
+                            .into_paginator()
+                            .items()
+                            .send()
+                    })
+                    .await;
+                gone_is_empty(groups)
+            },
+            |cluster, name| async move {
+                let group = gone_is_empty(describe(cx, &cluster, &name).await)?;
+                Ok(group.and_then(|n| to_live(&n, scope.owner)))
+            },
+        )
+        .await
     }
 
     async fn update(
@@ -251,7 +224,7 @@ impl Kind for EksNodegroup {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        let (cluster, name) = split(&live.id);
+        let (cluster, name) = cluster_and_name(&live.id);
         let has = |f: &str| changed.iter().any(|c| c == f);
         let mut call = cx
             .clients
@@ -310,39 +283,30 @@ impl Kind for EksNodegroup {
             let call = call;
             cx.call("UpdateNodegroupConfig", || call.clone().send())
                 .await?;
-            self.wait_active(cx, t.address, cluster, name).await?;
+            wait_active(cx, t.address, cluster, name).await?;
         }
-        if has("tags") {
-            let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-            set_tags(cx, &arn, &live.props, t.props).await?;
-        }
+        update_tags(cx, live, t.props, changed).await?;
         Ok(live.with_props(t.props.clone()))
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let (cluster, name) = split(&live.id);
+        let (cluster, name) = cluster_and_name(&live.id);
         let address = live.address.as_deref().unwrap_or(&live.id);
-        cx.call("DeleteNodegroup", || {
+        let delete = cx.call("DeleteNodegroup", || {
             cx.clients
                 .eks
                 .delete_nodegroup()
                 .cluster_name(cluster)
                 .nodegroup_name(name)
                 .send()
-        })
-        .await
-        .gone_is_done()?;
-        cx.wait_for(
+        });
+        delete_and_wait(
+            cx,
             address,
             "node group to be deleted",
             cx.timeouts.nodegroup,
-            || async {
-                Ok(self
-                    .describe(cx, cluster, name)
-                    .await?
-                    .is_none()
-                    .then_some(()))
-            },
+            delete,
+            || describe(cx, cluster, name),
         )
         .await
     }

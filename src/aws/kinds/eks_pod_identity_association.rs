@@ -7,12 +7,11 @@ use async_trait::async_trait;
 use aws_sdk_eks::types::PodIdentityAssociation;
 use serde_json::json;
 
-use super::eks_common::{env_clusters, read_tags, set_tags};
+use super::eks_common::{describe_listed, env_clusters, read_tags, update_tags};
 use super::tagged::create_tags;
-use super::{Kind, Live, ReadScope, Target, str_prop};
+use super::{Kind, Live, ReadScope, Target, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
-use crate::model::Outputs;
 use crate::model::{KindInfo, Resend, Tier};
 
 pub struct EksPodIdentityAssociation;
@@ -27,20 +26,9 @@ fn to_live(a: &PodIdentityAssociation, owner: crate::model::Owner<'_>) -> Option
         "role_arn": a.role_arn(),
         "tags": tags,
     });
-    let outputs: Outputs = [
-        ("id".into(), id.clone()),
-        (
-            "arn".into(),
-            a.association_arn().unwrap_or_default().to_string(),
-        ),
-    ]
-    .into();
-    Some(Live {
-        id,
-        address,
-        props: props.as_object().cloned()?,
-        outputs,
-    })
+    let arn = a.association_arn().unwrap_or_default();
+    let outputs = outputs([("id", &id), ("arn", arn)]);
+    Some(Live::found(id, address, props, outputs))
 }
 
 async fn describe(
@@ -145,43 +133,38 @@ impl Kind for EksPodIdentityAssociation {
                     ),
                 )
             })?;
-        Ok(Live {
-            props: t.props.clone(),
-            address: Some(t.address.to_string()),
-            ..live
-        })
+        Ok(t.made_with(live.id, live.outputs))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let mut out = Vec::new();
-        for cluster in env_clusters(cx, scope.owner).await?.iter() {
-            let Some(name) = cluster.name() else { continue };
-            let listed = cx
-                .all("ListPodIdentityAssociations", || {
-                    cx.clients
-                        .eks
-                        .list_pod_identity_associations()
-                        .cluster_name(name)
-                        .max_results(100)
-                        .into_paginator()
-                        .items()
-                        .send()
-                })
-                .await?;
-            for summary in listed {
-                let Some(id) = summary.association_id() else {
-                    continue;
-                };
-                if let Some(live) = describe(cx, name, id)
-                    .await?
-                    .as_ref()
-                    .and_then(|a| to_live(a, scope.owner))
-                {
-                    out.push(live);
-                }
-            }
-        }
-        Ok(out)
+        let clusters = env_clusters(cx, scope.owner).await?;
+        describe_listed(
+            clusters.iter().filter_map(|c| c.name()).collect(),
+            |cluster| async move {
+                let listed = cx
+                    .all("ListPodIdentityAssociations", || {
+                        cx.clients
+                            .eks
+                            .list_pod_identity_associations()
+                            .cluster_name(&cluster)
+                            .max_results(100)
+                            .into_paginator()
+                            .items()
+                            .send()
+                    })
+                    .await?;
+                Ok(listed
+                    .iter()
+                    .filter_map(|summary| summary.association_id())
+                    .map(String::from)
+                    .collect())
+            },
+            |cluster, id| async move {
+                let association = describe(cx, &cluster, &id).await?;
+                Ok(association.and_then(|a| to_live(&a, scope.owner)))
+            },
+        )
+        .await
     }
 
     async fn update(
@@ -205,18 +188,7 @@ impl Kind for EksPodIdentityAssociation {
             })
             .await?;
         }
-        if changed.iter().any(|c| c == "tags") {
-            set_tags(
-                cx,
-                live.outputs
-                    .get("arn")
-                    .map(String::as_str)
-                    .unwrap_or_default(),
-                &live.props,
-                t.props,
-            )
-            .await?;
-        }
+        update_tags(cx, live, t.props, changed).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

@@ -1,26 +1,20 @@
 //! An EventBridge rule with its one target (Karpenter's interruption events
 //! to its queue). Pattern, description and target change in place.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_eventbridge::types::{Tag, Target as EventTarget};
 use serde_json::json;
 
-use super::tagged::{create_tags, tag_delta, tagged};
-use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
-use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use super::tagged::{TagDelta, apply_delta, create_tags, only_tags, tag_delta, tagged};
+use super::{Kind, Live, ReadScope, Target, opt_str, outputs, str_prop};
+use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::aws::{GoneIsDone, OrMissing};
+use crate::model::Props;
 use crate::model::{KindInfo, Resend, Tier};
-use crate::model::{Outputs, Props};
 
 pub struct EventRule;
-
-fn outputs(name: &str, arn: &str) -> Outputs {
-    [
-        ("id".into(), name.to_string()),
-        ("arn".into(), arn.to_string()),
-    ]
-    .into()
-}
 
 async fn put(cx: &Cx, props: &Props, tags: Option<Vec<Tag>>) -> Result<String, AwsError> {
     let name = str_prop(props, "name")?;
@@ -56,6 +50,43 @@ async fn put(cx: &Cx, props: &Props, tags: Option<Vec<Tag>>) -> Result<String, A
     Ok(out.rule_arn().unwrap_or_default().to_string())
 }
 
+fn event_tags(map: HashMap<String, String>) -> Vec<Tag> {
+    map.into_iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
+}
+
+/// Sets and removes tags on a rule, by ARN: its update and the takeover's
+/// identity tags.
+pub async fn apply_tags(cx: &Cx, arn: &str, delta: TagDelta) -> Result<(), AwsError> {
+    let events = &cx.clients.events;
+    apply_delta(
+        delta,
+        |set| async move {
+            let tags = event_tags(set);
+            cx.call("TagResource", || {
+                events
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
+            .await
+        },
+        |keys| async move {
+            cx.call("UntagResource", || {
+                events
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys.clone()))
+                    .send()
+            })
+            .await
+        },
+    )
+    .await
+}
+
 const INFO: KindInfo = KindInfo {
     name: "EventRule",
     tier: Tier::Cluster,
@@ -73,13 +104,10 @@ impl Kind for EventRule {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let tags = create_tags(cx, t.address, t.props)
-            .into_iter()
-            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-            .collect();
+        let tags = event_tags(create_tags(cx, t.address, t.props));
         let arn = put(cx, t.props, Some(tags)).await?;
         let name = str_prop(t.props, "name")?;
-        Ok(t.made_with(name.to_string(), outputs(name, &arn)))
+        Ok(t.made_with(name.to_string(), outputs([("id", name), ("arn", &arn)])))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -87,15 +115,14 @@ impl Kind for EventRule {
         for r in tagged(cx, scope.owner, "events:rule").await?.iter() {
             let name = r.arn.rsplit('/').next().unwrap_or_default().to_string();
             // The listing carries pattern and description; targets need one call per rule.
-            let targets = match cx
+            let Some(targets) = cx
                 .call("ListTargetsByRule", || {
                     cx.clients.events.list_targets_by_rule().rule(&name).send()
                 })
                 .await
-            {
-                Ok(t) => t,
-                Err(e) if e.class == ErrorClass::NotFound => continue,
-                Err(e) => return Err(e),
+                .or_missing()?
+            else {
+                continue;
             };
             let target = targets.targets().first();
             let pattern: serde_json::Value = r
@@ -117,7 +144,7 @@ impl Kind for EventRule {
                 name.clone(),
                 r.address(),
                 props,
-                outputs(&name, &r.arn),
+                outputs([("id", &name), ("arn", &r.arn)]),
             ));
         }
         Ok(out)
@@ -130,37 +157,11 @@ impl Kind for EventRule {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        if changed.iter().any(|c| c != "tags") {
+        if !only_tags(changed) {
             put(cx, t.props, None).await?;
         }
         let arn = live.outputs.get("arn").cloned().unwrap_or_default();
-        let (set, remove) = tag_delta(&live.props, t.props);
-        if !set.is_empty() {
-            let tags: Vec<Tag> = set
-                .into_iter()
-                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                .collect();
-            cx.call("TagResource", || {
-                cx.clients
-                    .events
-                    .tag_resource()
-                    .resource_arn(&arn)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-            })
-            .await?;
-        }
-        if !remove.is_empty() {
-            cx.call("UntagResource", || {
-                cx.clients
-                    .events
-                    .untag_resource()
-                    .resource_arn(&arn)
-                    .set_tag_keys(Some(remove.clone()))
-                    .send()
-            })
-            .await?;
-        }
+        apply_tags(cx, &arn, tag_delta(&live.props, t.props)).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

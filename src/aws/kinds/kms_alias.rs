@@ -58,12 +58,7 @@ impl Kind for KmsAlias {
                 let name = a.alias_name()?.to_string();
                 let key = a.target_key_id()?.to_string();
                 let props = json!({ "name": name, "target_key_id": key });
-                Some(Live {
-                    outputs: id_outputs(&name),
-                    id: name,
-                    address: None,
-                    props: props.as_object().cloned()?,
-                })
+                Some(Live::found(name.clone(), None, props, id_outputs(&name)))
             })
             .collect())
     }

@@ -4,25 +4,19 @@
 //! policy's grant and the rotation are read back, so a create cut short
 //! between them shows as an in-place update that finishes it.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyState, Tag};
 use serde_json::json;
 
-use super::tagged::{create_tags, tag_delta, tagged};
-use super::{Kind, Live, ReadScope, Target};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use super::tagged::{TagDelta, apply_delta, create_tags, tag_delta, tagged};
+use super::{Kind, Live, ReadScope, Target, outputs};
+use crate::aws::{AwsError, Cx, ErrorClass, OrMissing, SdkResultExt};
+use crate::model::Props;
 use crate::model::{KindInfo, Tier};
-use crate::model::{Outputs, Props};
 
 pub struct KmsKey;
-
-fn outputs(id: &str, arn: &str) -> Outputs {
-    [
-        ("id".into(), id.to_string()),
-        ("arn".into(), arn.to_string()),
-    ]
-    .into()
-}
 
 fn rotation(props: &Props) -> bool {
     props
@@ -110,6 +104,41 @@ fn account_of(arn: &str) -> &str {
     arn.split(':').nth(4).unwrap_or_default()
 }
 
+fn kms_tags(map: HashMap<String, String>) -> Vec<Tag> {
+    map.into_iter()
+        .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
+        .collect()
+}
+
+/// Sets and removes tags on a key, by id: its update and the takeover's
+/// identity tags.
+pub async fn apply_tags(cx: &Cx, id: &str, delta: TagDelta) -> Result<(), AwsError> {
+    let kms = &cx.clients.kms;
+    apply_delta(
+        delta,
+        |set| async move {
+            let tags = kms_tags(set);
+            cx.call("TagResource", || {
+                kms.tag_resource()
+                    .key_id(id)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+            })
+            .await
+        },
+        |keys| async move {
+            cx.call("UntagResource", || {
+                kms.untag_resource()
+                    .key_id(id)
+                    .set_tag_keys(Some(keys.clone()))
+                    .send()
+            })
+            .await
+        },
+    )
+    .await
+}
+
 const INFO: KindInfo = KindInfo {
     name: "KmsKey",
     tier: Tier::Kms,
@@ -124,10 +153,7 @@ impl Kind for KmsKey {
     }
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let tags: Vec<Tag> = create_tags(cx, t.address, t.props)
-            .into_iter()
-            .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
-            .collect();
+        let tags = kms_tags(create_tags(cx, t.address, t.props));
         let out = cx
             .clients
             .kms
@@ -153,7 +179,10 @@ impl Kind for KmsKey {
             .await?;
         }
         set_rotation(cx, &id, rotation(t.props)).await?;
-        Ok(t.made_with(id.clone(), outputs(&id, meta.arn().unwrap_or_default())))
+        Ok(t.made_with(
+            id.clone(),
+            outputs([("id", &id), ("arn", meta.arn().unwrap_or_default())]),
+        ))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -162,15 +191,14 @@ impl Kind for KmsKey {
             let id = k.arn.rsplit('/').next().unwrap_or_default().to_string();
             // KMS has no batch read: DescribeKey, GetKeyRotationStatus and
             // GetKeyPolicy per key.
-            let meta = match cx
+            let Some(meta) = cx
                 .call("DescribeKey", || {
                     cx.clients.kms.describe_key().key_id(&id).send()
                 })
                 .await
-            {
-                Ok(m) => m,
-                Err(e) if e.class == ErrorClass::NotFound => continue,
-                Err(e) => return Err(e),
+                .or_missing()?
+            else {
+                continue;
             };
             let Some(meta) = meta.key_metadata() else {
                 continue;
@@ -208,7 +236,7 @@ impl Kind for KmsKey {
                 id.clone(),
                 k.address(),
                 props,
-                outputs(&id, &k.arn),
+                outputs([("id", &id), ("arn", &k.arn)]),
             ));
         }
         Ok(out)
@@ -245,33 +273,7 @@ impl Kind for KmsKey {
             })
             .await?;
         }
-        let (set, remove) = tag_delta(&live.props, t.props);
-        if !set.is_empty() {
-            let tags: Vec<Tag> = set
-                .into_iter()
-                .filter_map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build().ok())
-                .collect();
-            cx.call("TagResource", || {
-                cx.clients
-                    .kms
-                    .tag_resource()
-                    .key_id(&live.id)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-            })
-            .await?;
-        }
-        if !remove.is_empty() {
-            cx.call("UntagResource", || {
-                cx.clients
-                    .kms
-                    .untag_resource()
-                    .key_id(&live.id)
-                    .set_tag_keys(Some(remove.clone()))
-                    .send()
-            })
-            .await?;
-        }
+        apply_tags(cx, &live.id, tag_delta(&live.props, t.props)).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

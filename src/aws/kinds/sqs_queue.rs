@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
 
-use super::tagged::{create_tags, queue_attributes, tag_delta, tagged};
+use super::tagged::{
+    TagDelta, apply_delta, create_tags, only_tags, queue_attributes, tag_delta, tagged,
+};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
@@ -32,14 +34,42 @@ fn attributes(props: &Props) -> HashMap<QueueAttributeName, String> {
 
 /// `account`: for policies that name it (`aws:SourceAccount`).
 fn outputs(url: &str, arn: &str, name: &str) -> Outputs {
-    [
-        ("id".into(), url.to_string()),
-        ("url".into(), url.to_string()),
-        ("arn".into(), arn.to_string()),
-        ("name".into(), name.to_string()),
-        ("account".into(), crate::model::account_of_arn(arn)),
-    ]
-    .into()
+    let account = crate::model::account_of_arn(arn);
+    super::outputs([
+        ("id", url),
+        ("url", url),
+        ("arn", arn),
+        ("name", name),
+        ("account", &account),
+    ])
+}
+
+/// Sets and removes tags on a queue, by URL: its update and the takeover's
+/// identity tags.
+pub async fn apply_tags(cx: &Cx, url: &str, delta: TagDelta) -> Result<(), AwsError> {
+    let sqs = &cx.clients.sqs;
+    apply_delta(
+        delta,
+        |set| async move {
+            cx.call("TagQueue", || {
+                sqs.tag_queue()
+                    .queue_url(url)
+                    .set_tags(Some(set.clone()))
+                    .send()
+            })
+            .await
+        },
+        |keys| async move {
+            cx.call("UntagQueue", || {
+                sqs.untag_queue()
+                    .queue_url(url)
+                    .set_tag_keys(Some(keys.clone()))
+                    .send()
+            })
+            .await
+        },
+    )
+    .await
 }
 
 const INFO: KindInfo = KindInfo {
@@ -128,7 +158,7 @@ impl Kind for SqsQueue {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        if changed.iter().any(|c| c != "tags") {
+        if !only_tags(changed) {
             cx.call("SetQueueAttributes", || {
                 cx.clients
                     .sqs
@@ -139,29 +169,7 @@ impl Kind for SqsQueue {
             })
             .await?;
         }
-        let (set, remove) = tag_delta(&live.props, t.props);
-        if !set.is_empty() {
-            cx.call("TagQueue", || {
-                cx.clients
-                    .sqs
-                    .tag_queue()
-                    .queue_url(&live.id)
-                    .set_tags(Some(set.clone()))
-                    .send()
-            })
-            .await?;
-        }
-        if !remove.is_empty() {
-            cx.call("UntagQueue", || {
-                cx.clients
-                    .sqs
-                    .untag_queue()
-                    .queue_url(&live.id)
-                    .set_tag_keys(Some(remove.clone()))
-                    .send()
-            })
-            .await?;
-        }
+        apply_tags(cx, &live.id, tag_delta(&live.props, t.props)).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

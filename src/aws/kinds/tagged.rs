@@ -2,10 +2,11 @@
 //! EventBridge, KMS): list, then read each resource's tags.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use serde_json::Value;
 
-use crate::aws::{AwsError, Cx};
+use crate::aws::{AwsError, Cx, OrMissing};
 use crate::model::{Owner, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag, readable};
 
 pub struct Tagged {
@@ -67,16 +68,16 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
                 })
                 .await?;
             for url in urls {
-                let tags = match cx
+                let Some(listed) = cx
                     .call("ListQueueTags", || {
                         cx.clients.sqs.list_queue_tags().queue_url(&url).send()
                     })
                     .await
-                {
-                    Ok(t) => t.tags().cloned().unwrap_or_default(),
-                    Err(e) if e.class == crate::aws::ErrorClass::NotFound => continue,
-                    Err(e) => return Err(e),
+                    .or_missing()?
+                else {
+                    continue;
                 };
+                let tags = listed.tags().cloned().unwrap_or_default();
                 let name = url.rsplit('/').next().unwrap_or_default();
                 let account = url.rsplit('/').nth(1).unwrap_or_default();
                 let region = cx
@@ -111,7 +112,7 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
                 for rule in page.rules() {
                     let Some(arn) = rule.arn() else { continue };
                     // Listed, then gone before its tags were read (another run deleting it).
-                    let tags = match cx
+                    let Some(tags) = cx
                         .call("ListTagsForResource", || {
                             cx.clients
                                 .events
@@ -120,10 +121,9 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
                                 .send()
                         })
                         .await
-                    {
-                        Ok(t) => t,
-                        Err(e) if e.class == crate::aws::ErrorClass::NotFound => continue,
-                        Err(e) => return Err(e),
+                        .or_missing()?
+                    else {
+                        continue;
                     };
                     let tags = tags
                         .tags()
@@ -209,11 +209,11 @@ pub fn create_tags(cx: &Cx, address: &str, props: &crate::model::Props) -> HashM
     tags
 }
 
+/// A change of tags: the tags to set, and the keys to remove.
+pub type TagDelta = (HashMap<String, String>, Vec<String>);
+
 /// (set, remove) between two props' managed tags.
-pub fn tag_delta(
-    old: &crate::model::Props,
-    new: &crate::model::Props,
-) -> (HashMap<String, String>, Vec<String>) {
+pub fn tag_delta(old: &crate::model::Props, new: &crate::model::Props) -> TagDelta {
     let map = |p: &crate::model::Props| {
         p.get("tags")
             .and_then(|t| t.as_object())
@@ -232,6 +232,31 @@ pub fn tag_delta(
         .cloned()
         .collect();
     (set, remove)
+}
+
+/// Whether an update changes nothing but tags (a tag call, no rewrite).
+pub fn only_tags(changed: &[String]) -> bool {
+    changed.iter().all(|c| c == "tags")
+}
+
+/// Applies `delta` through a service's two tag calls: `tag` with the tags to
+/// set, then `untag` with the keys to remove, each only when there are any.
+pub async fn apply_delta<A, B, X, Y>(
+    (set, remove): TagDelta,
+    tag: impl FnOnce(HashMap<String, String>) -> A,
+    untag: impl FnOnce(Vec<String>) -> B,
+) -> Result<(), AwsError>
+where
+    A: Future<Output = Result<X, AwsError>>,
+    B: Future<Output = Result<Y, AwsError>>,
+{
+    if !set.is_empty() {
+        tag(set).await?;
+    }
+    if !remove.is_empty() {
+        untag(remove).await?;
+    }
+    Ok(())
 }
 
 /// Every env queue's attributes, read once per refresh for the queue and
@@ -254,7 +279,7 @@ pub async fn queue_attributes(
         for q in tagged(cx, owner, "sqs").await?.iter() {
             let Some(url) = &q.url else { continue };
             // SQS has no batch read of attributes: one call per queue.
-            let attrs = match cx
+            let Some(got) = cx
                 .call("GetQueueAttributes", || {
                     cx.clients
                         .sqs
@@ -264,11 +289,11 @@ pub async fn queue_attributes(
                         .send()
                 })
                 .await
-            {
-                Ok(a) => a.attributes().cloned().unwrap_or_default(),
-                Err(e) if e.class == crate::aws::ErrorClass::NotFound => continue,
-                Err(e) => return Err(e),
+                .or_missing()?
+            else {
+                continue;
             };
+            let attrs = got.attributes().cloned().unwrap_or_default();
             out.push((url.clone(), q.arn.clone(), attrs));
         }
         Ok(out)
