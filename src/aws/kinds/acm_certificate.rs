@@ -173,7 +173,7 @@ pub async fn apply_tags(cx: &Cx, arn: &str, delta: TagDelta) -> Result<(), AwsEr
     .await
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "AcmCertificate",
     tier: Tier::Dns,
     outputs: &[
@@ -196,10 +196,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for AcmCertificate {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let token: String = t
             .token

@@ -23,7 +23,7 @@ fn outputs(arn: &str) -> Outputs {
     .into()
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "AcmCertificateValidation",
     tier: Tier::Dns,
     outputs: &["id", "certificate_arn"],
@@ -37,10 +37,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for AcmCertificateValidation {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let arn = str_prop(t.props, "certificate_arn")?;
         let minutes = t

@@ -15,7 +15,7 @@ use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct DbClusterParameterGroup;
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "DbClusterParameterGroup",
     tier: Tier::Database,
     outputs: &["id", "name", "arn"],

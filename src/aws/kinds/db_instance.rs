@@ -89,7 +89,7 @@ fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
     Some(Live::found(id, address, props, outputs))
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "DbInstance",
     tier: Tier::Database,
     outputs: &[
@@ -108,10 +108,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for DbInstance {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let id = str_prop(t.props, "identifier")?;
         cx.clients

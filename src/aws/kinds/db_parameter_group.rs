@@ -13,7 +13,7 @@ use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct DbParameterGroup;
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "DbParameterGroup",
     tier: Tier::Database,
     outputs: &["id", "name"],

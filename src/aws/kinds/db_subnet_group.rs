@@ -47,7 +47,7 @@ async fn describe(
     Ok(described.db_subnet_groups().first().cloned())
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "DbSubnetGroup",
     tier: Tier::Database,
     outputs: &["id", "name"],
@@ -60,10 +60,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for DbSubnetGroup {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
         cx.clients

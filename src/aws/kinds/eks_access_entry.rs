@@ -104,7 +104,7 @@ pub async fn all_entries(
     .await
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "EksAccessEntry",
     tier: Tier::Cluster,
     outputs: &["id", "arn", "principal_arn"],
@@ -116,10 +116,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for EksAccessEntry {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let (cluster, principal) = cluster_and_principal(t.props)?;
         let created = cx

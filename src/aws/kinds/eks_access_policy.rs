@@ -101,7 +101,7 @@ async fn associate(cx: &Cx, props: &Props) -> Result<(), AwsError> {
     Ok(())
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "EksAccessPolicyAssociation",
     tier: Tier::Cluster,
     replace_fields: &["cluster_name", "principal_arn", "policy_arn"],
@@ -114,10 +114,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for EksAccessPolicyAssociation {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         // Idempotent by nature: associating again answers the same association.
         associate(cx, t.props).await?;

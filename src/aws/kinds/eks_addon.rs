@@ -130,7 +130,7 @@ fn version_key(v: &str) -> Vec<u64> {
         .collect()
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "EksAddon",
     tier: Tier::Cluster,
     outputs: &["id", "arn", "version"],
@@ -142,10 +142,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for EksAddon {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let (cluster, name) = cluster_and_name_props(t.props)?;
         let pinned = opt_str(t.props, "version").is_some();

@@ -154,7 +154,7 @@ async fn wait_active(cx: &Cx, address: &str, name: &str) -> Result<Live, AwsErro
     .await
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "EksCluster",
     tier: Tier::Cluster,
     outputs: &[
@@ -183,10 +183,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for EksCluster {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
         let vpc = VpcConfigRequest::builder()

@@ -129,7 +129,7 @@ async fn wait_active(cx: &Cx, address: &str, cluster: &str, name: &str) -> Resul
     .await
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "EksNodegroup",
     tier: Tier::Cluster,
     outputs: &["id", "name", "arn"],
@@ -149,10 +149,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for EksNodegroup {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let (cluster, name) = cluster_and_name_props(t.props)?;
         let min = int(t.props, "min_size").unwrap_or(1);

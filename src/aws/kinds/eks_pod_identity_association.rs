@@ -74,7 +74,7 @@ async fn find(
         .map(String::from))
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "EksPodIdentityAssociation",
     tier: Tier::Identity,
     outputs: &["id", "arn"],
@@ -86,10 +86,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for EksPodIdentityAssociation {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let cluster = str_prop(t.props, "cluster_name")?;
         let (namespace, sa) = (

@@ -18,7 +18,7 @@ fn outputs(id: &str, ip: &str) -> Outputs {
     .into()
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "ElasticIp",
     tier: Tier::Network,
     outputs: &["id", "public_ip"],
@@ -27,10 +27,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for ElasticIp {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let out = cx
             .clients

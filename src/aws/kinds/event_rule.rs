@@ -87,7 +87,7 @@ pub async fn apply_tags(cx: &Cx, arn: &str, delta: TagDelta) -> Result<(), AwsEr
     .await
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "EventRule",
     tier: Tier::Cluster,
     outputs: &["id", "arn"],
@@ -99,10 +99,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for EventRule {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let tags = event_tags(create_tags(cx, t.address, t.props));
         let arn = put(cx, t.props, Some(tags)).await?;

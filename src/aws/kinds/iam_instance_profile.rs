@@ -23,7 +23,7 @@ fn outputs(name: &str, arn: &str) -> Outputs {
     .into()
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "IamInstanceProfile",
     tier: Tier::Cluster,
     outputs: &["id", "name", "arn"],
@@ -37,10 +37,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for IamInstanceProfile {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let (name, role) = (str_prop(t.props, "name")?, str_prop(t.props, "role")?);
         let created = cx

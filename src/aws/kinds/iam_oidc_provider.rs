@@ -33,7 +33,7 @@ fn client_ids(props: &Props) -> Vec<String> {
         .collect()
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "IamOidcProvider",
     tier: Tier::Cluster,
     outputs: &["id", "arn"],
@@ -45,10 +45,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for IamOidcProvider {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let mut tags = super::iam_details::create_tags(cx, t.address, t.props);
         tags.retain(|t| !t.key().is_empty());

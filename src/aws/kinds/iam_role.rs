@@ -28,7 +28,7 @@ fn policy_text(props: &Props) -> Result<String, AwsError> {
         .ok_or_else(|| AwsError::local("validate", "missing `assume_role_policy`"))
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "IamRole",
     tier: Tier::Identity,
     outputs: &["id", "name", "arn"],
@@ -40,10 +40,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for IamRole {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
         let out = cx

@@ -15,7 +15,7 @@ fn key(role: &str, name: &str) -> String {
     format!("{role}|{name}")
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "IamRolePolicy",
     tier: Tier::Identity,
     replace_fields: &["role", "name"],
@@ -28,10 +28,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for IamRolePolicy {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let (role, name) = (str_prop(t.props, "role")?, str_prop(t.props, "name")?);
         let doc = t

@@ -16,7 +16,7 @@ fn key(role: &str, policy: &str) -> String {
     format!("{role}|{policy}")
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "IamRolePolicyAttachment",
     tier: Tier::Identity,
     replace_fields: &["role", "policy_arn"],
@@ -29,10 +29,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for IamRolePolicyAttachment {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let (role, policy) = (str_prop(t.props, "role")?, str_prop(t.props, "policy_arn")?);
         cx.clients

@@ -9,7 +9,7 @@ use crate::model::{KindInfo, Tier};
 
 pub struct InternetGateway;
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "InternetGateway",
     tier: Tier::Network,
     replace_fields: &["vpc_id"],
@@ -21,10 +21,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for InternetGateway {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let out = cx
             .clients

@@ -10,7 +10,7 @@ use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct KmsAlias;
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "KmsAlias",
     tier: Tier::Kms,
     replace_fields: &["name"],
@@ -23,10 +23,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for KmsAlias {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
         cx.clients

@@ -139,7 +139,7 @@ pub async fn apply_tags(cx: &Cx, id: &str, delta: TagDelta) -> Result<(), AwsErr
     .await
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "KmsKey",
     tier: Tier::Kms,
     outputs: &["id", "arn"],
@@ -148,10 +148,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for KmsKey {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let tags = kms_tags(create_tags(cx, t.address, t.props));
         let out = cx

@@ -61,9 +61,11 @@ pub struct ReadScope<'a> {
 }
 
 #[async_trait]
-pub trait Kind: Send + Sync {
+pub trait Kind: Described + Send + Sync {
     /// What the kind is, as data: see [`KindInfo`].
-    fn info(&self) -> &'static KindInfo;
+    fn info(&self) -> &'static KindInfo {
+        self.description()
+    }
     fn name(&self) -> &'static str {
         self.info().name
     }
@@ -133,11 +135,24 @@ pub fn made_for(kind: &dyn Kind, project: &str, address: &str, props: &Props, li
     }
 }
 
+/// A kind's description: its module's `INFO`, tied to its type by `kinds!`
+/// so that no kind writes the accessor itself.
+pub trait Described {
+    fn description(&self) -> &'static KindInfo;
+}
+
 /// Every kind, once: its module, and the type that implements [`Kind`].
-/// The registry and the kind table come from this list.
+/// The registry, the kind table and each kind's [`Described`] come from
+/// this list.
 macro_rules! kinds {
     ($($module:ident :: $kind:ident),* $(,)?) => {
         $(pub(crate) mod $module;)*
+
+        $(impl Described for $module::$kind {
+            fn description(&self) -> &'static KindInfo {
+                &$module::INFO
+            }
+        })*
 
         fn all() -> Vec<Box<dyn Kind>> {
             vec![$(Box::new($module::$kind)),*]

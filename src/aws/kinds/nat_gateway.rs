@@ -25,7 +25,7 @@ impl NatGateway {
     }
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "NatGateway",
     tier: Tier::Network,
     replace_fields: &["subnet_id", "allocation_id"],
@@ -36,10 +36,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for NatGateway {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let out = cx
             .clients

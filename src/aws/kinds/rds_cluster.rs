@@ -77,7 +77,7 @@ fn to_live(c: &DbCluster, owner: crate::model::Owner<'_>) -> Option<Live> {
     Some(Live::found(id, address, props, outputs))
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "RdsCluster",
     tier: Tier::Database,
     outputs: &[
@@ -97,10 +97,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for RdsCluster {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let id = str_prop(t.props, "identifier")?;
         let created = cx

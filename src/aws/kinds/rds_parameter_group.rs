@@ -158,11 +158,7 @@ async fn read_parameter_group<A: ParameterGroupApi>(
 }
 
 #[async_trait]
-impl<A: ParameterGroupApi> Kind for A {
-    fn info(&self) -> &'static KindInfo {
-        A::INFO
-    }
-
+impl<A: ParameterGroupApi + super::Described> Kind for A {
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
         let arn = match ParameterGroupApi::create(self, cx, t, name).await {

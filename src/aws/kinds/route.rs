@@ -16,7 +16,7 @@ fn key(table: &str, destination: &str) -> String {
     format!("{table}_{destination}")
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "Route",
     tier: Tier::Network,
     replace_fields: &["route_table_id", "destination_cidr"],
@@ -29,10 +29,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for Route {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let table = str_prop(t.props, "route_table_id")?;
         let destination = str_prop(t.props, "destination_cidr")?;

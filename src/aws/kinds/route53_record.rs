@@ -168,7 +168,7 @@ fn to_live(zone: &str, r: &ResourceRecordSet) -> Live {
     }
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "Route53Record",
     tier: Tier::Dns,
     outputs: &["id", "fqdn"],
@@ -191,10 +191,6 @@ fn record_key(props: &Props) -> Option<String> {
 
 #[async_trait]
 impl Kind for Route53Record {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let zone = str_prop(t.props, "zone_id")?;
         change(

@@ -141,7 +141,7 @@ async fn zones_with_tags(cx: &Cx) -> Result<Vec<(HostedZone, Vec<(String, String
     Ok(out)
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "Route53Zone",
     tier: Tier::Dns,
     outputs: &["id", "name", "name_servers"],
@@ -153,10 +153,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for Route53Zone {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
         let reference = caller_reference(cx.owner(), t.address, t.token);

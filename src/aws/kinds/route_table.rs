@@ -30,7 +30,7 @@ pub async fn describe_tables(
     .await
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "RouteTable",
     tier: Tier::Network,
     replace_fields: &["vpc_id"],
@@ -41,10 +41,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for RouteTable {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let out = cx
             .clients

@@ -12,7 +12,7 @@ use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct RouteTableAssociation;
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "RouteTableAssociation",
     tier: Tier::Network,
     replace_fields: &["subnet_id"],
@@ -25,10 +25,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for RouteTableAssociation {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let out = cx
             .clients

@@ -14,7 +14,7 @@ use crate::model::{KindInfo, Resend, Tier};
 
 pub struct SecurityGroup;
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "SecurityGroup",
     tier: Tier::Network,
     replace_fields: &["vpc_id", "name", "description"],
@@ -25,10 +25,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for SecurityGroup {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let out = cx
             .clients

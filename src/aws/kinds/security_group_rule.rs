@@ -74,7 +74,7 @@ fn is_egress(props: &Props) -> bool {
     opt_str(props, "direction") == Some("egress")
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "SecurityGroupRule",
     tier: Tier::Network,
     replace_fields: &["group_id", "direction"],
@@ -85,10 +85,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for SecurityGroupRule {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         match self.authorize(cx, t).await {
             // The same rule exists untagged: a run killed between creating a

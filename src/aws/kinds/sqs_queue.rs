@@ -72,7 +72,7 @@ pub async fn apply_tags(cx: &Cx, url: &str, delta: TagDelta) -> Result<(), AwsEr
     .await
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "SqsQueue",
     tier: Tier::Cluster,
     outputs: &["id", "url", "arn", "name", "account"],
@@ -84,10 +84,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for SqsQueue {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
         let out = cx

@@ -29,7 +29,7 @@ async fn set(cx: &Cx, url: &str, policy: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "SqsQueuePolicy",
     tier: Tier::Cluster,
     replace_fields: &["queue_url"],
@@ -42,10 +42,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for SqsQueuePolicy {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let url = str_prop(t.props, "queue_url")?;
         set(

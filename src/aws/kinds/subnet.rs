@@ -9,7 +9,7 @@ use crate::model::{KindInfo, Tier};
 
 pub struct Subnet;
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "Subnet",
     tier: Tier::Network,
     outputs: &["id", "arn"],
@@ -31,10 +31,6 @@ async fn set_public_ip(cx: &Cx, id: &str, on: bool) -> Result<(), AwsError> {
 
 #[async_trait]
 impl Kind for Subnet {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let out = cx
             .clients

@@ -64,7 +64,7 @@ impl Vpc {
     }
 }
 
-const INFO: KindInfo = KindInfo {
+pub(super) const INFO: KindInfo = KindInfo {
     name: "Vpc",
     tier: Tier::Network,
     replace_fields: &["cidr"],
@@ -73,10 +73,6 @@ const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for Vpc {
-    fn info(&self) -> &'static KindInfo {
-        &INFO
-    }
-
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let out = cx
             .clients
