@@ -271,6 +271,28 @@ pub fn readable<'t>(tags: impl IntoIterator<Item = (&'t str, &'t str)>, owner: O
     ownership(tags, owner) != Ownership::Foreign
 }
 
+/// Tags read back, split into the `infra:address` and the comparable tags
+/// (identity and `aws:` keys left out); `None` when they say another owner.
+pub fn split_tags<'t, I>(tags: I, owner: Owner<'_>) -> Option<(Option<String>, serde_json::Value)>
+where
+    I: IntoIterator<Item = (&'t str, &'t str)> + Clone,
+{
+    if !readable(tags.clone(), owner) {
+        return None;
+    }
+    let mut address = None;
+    let mut comparable = serde_json::Map::new();
+    for (k, v) in tags {
+        if k == TAG_ADDRESS {
+            address = Some(v.to_string());
+        }
+        if !is_foreign_tag(k) {
+            comparable.insert(k.to_string(), serde_json::Value::String(v.to_string()));
+        }
+    }
+    Some((address, serde_json::Value::Object(comparable)))
+}
+
 /// The account an ARN names (`arn:partition:service:region:account:...`),
 /// empty when it names none.
 pub fn account_of_arn(arn: &str) -> String {

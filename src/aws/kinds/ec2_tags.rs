@@ -10,7 +10,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{Live, Target};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{Owner, Props, TAG_ADDRESS, TAG_ENV, is_foreign_tag, readable};
+use crate::model::{Owner, Props, TAG_ENV, split_tags};
 
 /// The plan's tags plus the identity tags, for a create call.
 pub fn create_tags(cx: &Cx, target: &Target<'_>) -> Vec<Tag> {
@@ -42,26 +42,10 @@ pub fn env_filter(owner: Owner<'_>) -> Filter {
 /// filter is trusted, but checked, so a filter an API ignores can never make
 /// one env adopt another's resources.
 pub fn read_tags(tags: &[Tag], owner: Owner<'_>) -> Option<(Option<String>, Value)> {
-    if !readable(
+    split_tags(
         tags.iter().filter_map(|t| Some((t.key()?, t.value()?))),
         owner,
-    ) {
-        return None;
-    }
-    let mut address = None;
-    let mut out = serde_json::Map::new();
-    for t in tags {
-        let (Some(k), Some(v)) = (t.key(), t.value()) else {
-            continue;
-        };
-        if k == TAG_ADDRESS {
-            address = Some(v.to_string());
-        }
-        if !is_foreign_tag(k) {
-            out.insert(k.to_string(), Value::String(v.to_string()));
-        }
-    }
-    Some((address, Value::Object(out)))
+    )
 }
 
 /// Brings managed tags from `old` to `new`: sets changed keys, removes keys

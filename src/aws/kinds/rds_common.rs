@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::{Live, Target, id_outputs};
 use crate::aws::{AwsError, Cx, ErrorClass, GoneIsDone};
-use crate::model::{Outputs, Owner, Props};
-use crate::model::{TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag, readable};
+use crate::model::{Outputs, Owner, Props, split_tags};
+use crate::model::{TAG_ADDRESS, TAG_ENV, TAG_PROJECT};
 
 use super::rds_database::{Changes, retag};
 pub fn create_tags(cx: &Cx, address: &str, props: &Props) -> Vec<Tag> {
@@ -35,24 +35,10 @@ pub fn create_tags(cx: &Cx, address: &str, props: &Props) -> Vec<Tag> {
 
 /// `(address, comparable tags)` when the tags say this env.
 pub fn read_tags(tags: &[Tag], owner: Owner<'_>) -> Option<(Option<String>, Value)> {
-    let ours = readable(
+    split_tags(
         tags.iter().filter_map(|t| Some((t.key()?, t.value()?))),
         owner,
-    );
-    let mut address = None;
-    let mut out = serde_json::Map::new();
-    for t in tags {
-        let (Some(k), Some(v)) = (t.key(), t.value()) else {
-            continue;
-        };
-        if k == TAG_ADDRESS {
-            address = Some(v.to_string());
-        }
-        if !is_foreign_tag(k) {
-            out.insert(k.to_string(), Value::String(v.to_string()));
-        }
-    }
-    ours.then_some((address, Value::Object(out)))
+    )
 }
 
 /// Tags of one RDS resource by ARN (group describes carry none).
