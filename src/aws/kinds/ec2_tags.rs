@@ -51,38 +51,32 @@ pub fn read_tags(tags: &[Tag], owner: Owner<'_>) -> Option<(Option<String>, Valu
 /// Brings managed tags from `old` to `new`: sets changed keys, removes keys
 /// that were managed and are no longer wanted. Tags others added are kept.
 pub async fn sync(cx: &Cx, id: &str, old: &Props, new: &Props) -> Result<(), AwsError> {
-    let (set, remove) = super::tagged::tag_delta(old, new);
-    let set: Vec<Tag> = set
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    let remove: Vec<Tag> = remove
-        .into_iter()
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
-    if !set.is_empty() {
-        cx.call("CreateTags", || {
-            cx.clients
-                .ec2
-                .create_tags()
-                .resources(id)
-                .set_tags(Some(set.clone()))
-                .send()
-        })
-        .await?;
-    }
-    if !remove.is_empty() {
-        cx.call("DeleteTags", || {
-            cx.clients
-                .ec2
-                .delete_tags()
-                .resources(id)
-                .set_tags(Some(remove.clone()))
-                .send()
-        })
-        .await?;
-    }
-    Ok(())
+    let ec2 = &cx.clients.ec2;
+    let tag = |k: String, v: Option<String>| Tag::builder().key(k).set_value(v).build();
+    super::tagged::apply_delta(
+        super::tagged::tag_delta(old, new),
+        |set| {
+            let set: Vec<Tag> = set.into_iter().map(|(k, v)| tag(k, Some(v))).collect();
+            let send = move || {
+                ec2.create_tags()
+                    .resources(id)
+                    .set_tags(Some(set.clone()))
+                    .send()
+            };
+            cx.call("CreateTags", send)
+        },
+        |remove| {
+            let remove: Vec<Tag> = remove.into_iter().map(|k| tag(k, None)).collect();
+            let send = move || {
+                ec2.delete_tags()
+                    .resources(id)
+                    .set_tags(Some(remove.clone()))
+                    .send()
+            };
+            cx.call("DeleteTags", send)
+        },
+    )
+    .await
 }
 
 /// Runs a delete call, treating "not found" as done and waiting out
