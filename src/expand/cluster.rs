@@ -56,54 +56,98 @@ pub fn trust_irsa(namespace: &str, service_account: &str) -> Value {
     })
 }
 
+/// What the tier's resources share: the plan, the cluster's name, where in
+/// the plan file they come from, and the app subnets they run in.
+struct Tier<'a> {
+    plan: &'a LoadedPlan,
+    name: String,
+    span: Option<std::ops::Range<usize>>,
+    app_subnets: Vec<String>,
+}
+
+const ORIGIN: &str = "cluster";
+
+impl Tier<'_> {
+    fn role(&self, out: &mut Expanded, key: &str, role_name: String, trust: Value) {
+        out.add(
+            format!("iam_role.{key}"),
+            "IamRole",
+            json!({ "name": role_name.clone(), "path": "/", "assume_role_policy": trust, "tags": tags(self.plan, &role_name, &[]) }),
+            ORIGIN,
+            self.span.clone(),
+        );
+    }
+
+    /// A managed policy on the role `role_key`; the attachment's id, for
+    /// what must wait for it.
+    fn attach(&self, out: &mut Expanded, key: &str, role_key: &str, policy: &str) -> String {
+        let address = format!("iam_role_policy_attachment.{key}");
+        out.add(
+            address.clone(),
+            "IamRolePolicyAttachment",
+            json!({ "role": Ref::expr(&format!("iam_role.{role_key}"), "name"), "policy_arn": format!("{MANAGED}{policy}") }),
+            ORIGIN,
+            self.span.clone(),
+        );
+        Ref::expr(&address, "id")
+    }
+
+    /// An IRSA role for `ns/sa` with one managed policy; its ARN.
+    fn irsa(&self, out: &mut Expanded, key: &str, (ns, sa): (&str, &str), policy: &str) -> String {
+        let role_name = format!("{}-{}", self.name, key.replace('_', "-"));
+        self.role(out, key, role_name, trust_irsa(ns, sa));
+        self.attach(out, key, key, policy);
+        Ref::expr(&format!("iam_role.{key}"), "arn")
+    }
+}
+
 pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
-    let name = plan.file.cluster_name(&plan.env);
-    let origin = "cluster";
-    let span = Some(c.version.span());
     let azs = plan
         .file
         .network
         .as_ref()
         .map(|n| n.azs.get_ref().len())
         .unwrap_or(0);
-    let app_subnets: Vec<String> = (0..azs)
-        .map(|i| {
-            Ref::expr(
-                &format!("subnet.app_{}", super::network::az_letter(i)),
-                "id",
-            )
-        })
-        .collect();
-    let role = |out: &mut Expanded, key: &str, role_name: String, trust: Value| {
-        out.add(
-            format!("iam_role.{key}"),
-            "IamRole",
-            json!({ "name": role_name.clone(), "path": "/", "assume_role_policy": trust, "tags": tags(plan, &role_name, &[]) }),
-            origin,
-            span.clone(),
-        );
+    let tier = Tier {
+        plan,
+        name: plan.file.cluster_name(&plan.env),
+        span: Some(c.version.span()),
+        app_subnets: (0..azs)
+            .map(|i| {
+                Ref::expr(
+                    &format!("subnet.app_{}", super::network::az_letter(i)),
+                    "id",
+                )
+            })
+            .collect(),
     };
-    let attach = |out: &mut Expanded, key: &str, role_key: &str, policy: &str| -> String {
-        let address = format!("iam_role_policy_attachment.{key}");
-        out.add(
-            address.clone(),
-            "IamRolePolicyAttachment",
-            json!({ "role": Ref::expr(&format!("iam_role.{role_key}"), "name"), "policy_arn": format!("{MANAGED}{policy}") }),
-            origin,
-            span.clone(),
-        );
-        Ref::expr(&address, "id")
-    };
+    let node_policies = control_plane(&tier, c, out);
+    let nodegroups = node_groups(&tier, c, node_policies, out);
+    addons(&tier, c, nodegroups, out);
+    if c.karpenter {
+        karpenter(plan, &tier.name, out, tier.span.clone());
+    }
+    for (output, address, attr) in [
+        ("cluster_name", "eks_cluster.main", "name"),
+        ("cluster_endpoint", "eks_cluster.main", "endpoint"),
+        ("cluster_ca_data", "eks_cluster.main", "ca_data"),
+        ("oidc_issuer", "eks_cluster.main", "oidc_issuer"),
+        ("oidc_provider_arn", "iam_oidc_provider.cluster", "arn"),
+        ("node_role_arn", "iam_role.node", "arn"),
+    ] {
+        out.outputs
+            .insert(output.into(), json!(Ref::expr(address, attr)));
+    }
+}
 
-    // Control plane and node roles.
-    role(
-        out,
-        "cluster",
-        format!("{name}-cluster"),
-        trust_service("eks.amazonaws.com"),
-    );
-    let cluster_policy = attach(out, "cluster_eks", "cluster", "AmazonEKSClusterPolicy");
-    role(
+/// The control plane and node roles, the cluster and its OIDC provider;
+/// the node policies' attachment ids, which node groups wait for.
+fn control_plane(tier: &Tier<'_>, c: &Cluster, out: &mut Expanded) -> Vec<String> {
+    let (plan, name) = (tier.plan, &tier.name);
+    let trust = trust_service("eks.amazonaws.com");
+    tier.role(out, "cluster", format!("{name}-cluster"), trust);
+    let cluster_policy = tier.attach(out, "cluster_eks", "cluster", "AmazonEKSClusterPolicy");
+    tier.role(
         out,
         "node",
         format!("{name}-node"),
@@ -116,14 +160,14 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
         ("node_ssm", "AmazonSSMManagedInstanceCore"),
     ]
     .iter()
-    .map(|(key, policy)| attach(out, key, "node", policy))
+    .map(|(key, policy)| tier.attach(out, key, "node", policy))
     .collect();
 
     let mut cluster = json!({
         "name": name,
         "version": c.version.get_ref(),
         "role_arn": Ref::expr("iam_role.cluster", "arn"),
-        "subnet_ids": app_subnets,
+        "subnet_ids": tier.app_subnets,
         "security_group_ids": [Ref::expr("security_group.nodes", "id")],
         "endpoint_private_access": true,
         "endpoint_public_access": c.endpoint_public_access,
@@ -131,7 +175,7 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
         "log_types": c.log_types,
         "authentication_mode": c.authentication_mode,
         "bootstrap_cluster_creator_admin": c.bootstrap_cluster_creator_admin,
-        "tags": tags(plan, &name, &[]),
+        "tags": tags(plan, name, &[]),
         "_after": [cluster_policy],
     });
     if plan
@@ -150,8 +194,8 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
         "eks_cluster.main".into(),
         "EksCluster",
         cluster,
-        origin,
-        span.clone(),
+        ORIGIN,
+        tier.span.clone(),
     );
     if let Some(last) = out.resources.last_mut() {
         last.protect = c.protect;
@@ -164,10 +208,20 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
             "client_ids": ["sts.amazonaws.com"],
             "tags": tags(plan, &format!("{name}-oidc"), &[]),
         }),
-        origin,
-        span.clone(),
+        ORIGIN,
+        tier.span.clone(),
     );
+    node_policies
+}
 
+/// The managed node groups, after the node role's policies; their ids, for
+/// the add-ons whose pods need nodes.
+fn node_groups(
+    tier: &Tier<'_>,
+    c: &Cluster,
+    node_policies: Vec<String>,
+    out: &mut Expanded,
+) -> Vec<String> {
     let mut nodegroups = Vec::new();
     for (ng_name, ng) in &c.node_groups {
         let g = ng.get_ref();
@@ -182,7 +236,7 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
             "cluster_name": Ref::expr("eks_cluster.main", "name"),
             "name": ng_name,
             "node_role_arn": Ref::expr("iam_role.node", "arn"),
-            "subnet_ids": app_subnets,
+            "subnet_ids": tier.app_subnets,
             "instance_types": g.instance_types,
             "ami_type": g.ami_type,
             "capacity_type": g.capacity_type,
@@ -190,7 +244,7 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
             "max_size": g.max_size,
             "labels": g.labels,
             "taints": taints,
-            "tags": tags(plan, &format!("{name}-{ng_name}"), &[]),
+            "tags": tags(tier.plan, &format!("{}-{ng_name}", tier.name), &[]),
             "_after": node_policies,
         });
         if g.own_desired_size {
@@ -209,49 +263,38 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
         );
         nodegroups.push(Ref::expr(&address, "id"));
     }
+    nodegroups
+}
 
-    // Add-ons; vpc-cni and the EBS CSI driver get their own IRSA roles.
-    let irsa = |out: &mut Expanded, key: &str, ns: &str, sa: &str, policy: &str| -> String {
-        role(
-            out,
-            key,
-            format!("{name}-{}", key.replace('_', "-")),
-            trust_irsa(ns, sa),
-        );
-        attach(out, key, key, policy);
-        Ref::expr(&format!("iam_role.{key}"), "arn")
-    };
+/// The add-ons; vpc-cni and the EBS CSI driver get their own IRSA roles.
+fn addons(tier: &Tier<'_>, c: &Cluster, nodegroups: Vec<String>, out: &mut Expanded) {
+    let name = &tier.name;
     for (addon, spec) in &c.addons {
         let key = addon.replace('-', "_");
         let mut props = json!({
             "cluster_name": Ref::expr("eks_cluster.main", "name"),
             "name": addon,
-            "tags": tags(plan, &format!("{name}-{addon}"), &[]),
+            "tags": tags(tier.plan, &format!("{name}-{addon}"), &[]),
             "_resolve_conflicts": c.addon_conflicts,
         });
         if let Some(v) = &spec.version {
             props["version"] = json!(v);
         }
-        match addon.as_str() {
-            "vpc-cni" => {
-                props["service_account_role_arn"] = json!(irsa(
-                    out,
-                    "vpc_cni",
-                    "kube-system",
-                    "aws-node",
-                    "AmazonEKS_CNI_Policy"
-                ))
-            }
-            "aws-ebs-csi-driver" => {
-                props["service_account_role_arn"] = json!(irsa(
-                    out,
-                    "ebs_csi",
-                    "kube-system",
-                    "ebs-csi-controller-sa",
-                    "service-role/AmazonEBSCSIDriverPolicy"
-                ))
-            }
-            _ => {}
+        let role = match addon.as_str() {
+            "vpc-cni" => Some((
+                "vpc_cni",
+                ("kube-system", "aws-node"),
+                "AmazonEKS_CNI_Policy",
+            )),
+            "aws-ebs-csi-driver" => Some((
+                "ebs_csi",
+                ("kube-system", "ebs-csi-controller-sa"),
+                "service-role/AmazonEBSCSIDriverPolicy",
+            )),
+            _ => None,
+        };
+        if let Some((key, account, policy)) = role {
+            props["service_account_role_arn"] = json!(tier.irsa(out, key, account, policy));
         }
         // Pods of these need nodes to run on.
         if addon != "vpc-cni" && addon != "kube-proxy" {
@@ -262,24 +305,8 @@ pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
             "EksAddon",
             props,
             "cluster.addons",
-            span.clone(),
+            tier.span.clone(),
         );
-    }
-
-    if c.karpenter {
-        karpenter(plan, &name, out, span.clone());
-    }
-
-    for (output, address, attr) in [
-        ("cluster_name", "eks_cluster.main", "name"),
-        ("cluster_endpoint", "eks_cluster.main", "endpoint"),
-        ("cluster_ca_data", "eks_cluster.main", "ca_data"),
-        ("oidc_issuer", "eks_cluster.main", "oidc_issuer"),
-        ("oidc_provider_arn", "iam_oidc_provider.cluster", "arn"),
-        ("node_role_arn", "iam_role.node", "arn"),
-    ] {
-        out.outputs
-            .insert(output.into(), json!(Ref::expr(address, attr)));
     }
 }
 
@@ -343,6 +370,7 @@ fn karpenter(
                 "description": format!("Karpenter interruption handling for {name}"),
                 "target_id": "karpenter-interruption-queue",
                 "target_arn": Ref::expr("sqs_queue.karpenter_interruption", "arn"),
+                "state": "ENABLED",
                 "tags": tags(plan, &rule, &[]),
             }),
             origin,

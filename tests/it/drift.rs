@@ -201,6 +201,15 @@ async fn drift_is_silent_after_up_exact_after_changes_and_reconciled_by_up() {
         .await
         .unwrap();
 
+    // 7. Disable Karpenter's rebalance rule.
+    let rebalance = format!("{name}-karpenter-rebalance");
+    sdk.events
+        .disable_rule()
+        .name(&rebalance)
+        .send()
+        .await
+        .unwrap();
+
     let out = env.expect(&["drift", "--json"], 2);
     let mut got: Vec<(String, String, Vec<String>)> = findings(&out)
         .iter()
@@ -229,6 +238,11 @@ async fn drift_is_silent_after_up_exact_after_changes_and_reconciled_by_up() {
                 s("changed"),
                 s("db_instance.main"),
                 vec![s("backup_retention_days")]
+            ),
+            (
+                s("changed"),
+                s("event_rule.karpenter_rebalance"),
+                vec![s("state")]
             ),
             (
                 s("changed"),
@@ -326,6 +340,18 @@ async fn drift_is_silent_after_up_exact_after_changes_and_reconciled_by_up() {
         db.db_instances()[0].backup_retention_period(),
         Some(7),
         "backups back to the plan's 7 days"
+    );
+    let rule = sdk
+        .events
+        .describe_rule()
+        .name(&rebalance)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rule.state(),
+        Some(&aws_sdk_eventbridge::types::RuleState::Enabled),
+        "the rule enabled again"
     );
 
     // An orphan: tagged with the project and env, unknown to state.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_eventbridge::types::{Tag, Target as EventTarget};
+use aws_sdk_eventbridge::types::{RuleState, Tag, Target as EventTarget};
 use serde_json::json;
 
 use super::tagged::{TagDelta, apply_delta, create_tags, only_tags, tag_delta, tagged};
@@ -29,6 +29,10 @@ async fn put(cx: &Cx, props: &Props, tags: Option<Vec<Tag>>) -> Result<String, A
         .name(name)
         .event_pattern(pattern)
         .set_description(opt_str(props, "description").map(String::from))
+        // A rule disabled by hand is drift; an update enables it again.
+        .state(RuleState::from(
+            opt_str(props, "state").unwrap_or("ENABLED"),
+        ))
         .set_tags(tags)
         .send()
         .await
@@ -131,6 +135,7 @@ impl Kind for EventRule {
                 "event_pattern": pattern,
                 "target_id": target.map(|t| t.id()).unwrap_or_default(),
                 "target_arn": target.map(|t| t.arn()).unwrap_or_default(),
+                "state": r.state.as_deref().unwrap_or("ENABLED"),
                 "tags": r.comparable_tags(),
             });
             if let Some(d) = &r.description {

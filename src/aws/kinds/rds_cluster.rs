@@ -54,6 +54,26 @@ fn to_live(c: &DbCluster, owner: crate::model::Owner<'_>) -> Option<Live> {
         "iam_database_authentication": c.iam_database_authentication_enabled(),
         "tags": tags,
     });
+    // As for an instance: modifies waiting for the maintenance window are
+    // already decided, so compare what will be.
+    if let Some(p) = c.pending_modified_values() {
+        let pending = [
+            ("engine_version", p.engine_version().map(|v| json!(v))),
+            (
+                "backup_retention_days",
+                p.backup_retention_period().map(|v| json!(v)),
+            ),
+            (
+                "iam_database_authentication",
+                p.iam_database_authentication_enabled().map(|v| json!(v)),
+            ),
+        ];
+        for (field, value) in pending {
+            if let Some(v) = value {
+                props[field] = v;
+            }
+        }
+    }
     if let Some(s) = c.serverless_v2_scaling_configuration() {
         props["serverless_v2"] =
             json!({ "min_acu": s.min_capacity(), "max_acu": s.max_capacity() });

@@ -17,6 +17,8 @@ pub struct Tagged {
     /// EventBridge only: the rule's pattern and description, as listed.
     pub pattern: Option<String>,
     pub description: Option<String>,
+    /// EventBridge only: `ENABLED` or `DISABLED`, as listed.
+    pub state: Option<String>,
 }
 
 impl Tagged {
@@ -93,6 +95,7 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
                     url: Some(url.clone()),
                     pattern: None,
                     description: None,
+                    state: None,
                 });
             }
         }
@@ -135,6 +138,7 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
                         tags,
                         url: None,
                         pattern: rule.event_pattern().map(String::from),
+                        state: rule.state().map(|s| s.as_str().to_string()),
                         description: rule.description().map(String::from),
                     });
                 }
@@ -180,6 +184,7 @@ async fn discover(cx: &Cx, owner: Owner<'_>, resource_type: &str) -> Result<Vec<
                     url: None,
                     pattern: None,
                     description: None,
+                    state: None,
                 });
             }
         }

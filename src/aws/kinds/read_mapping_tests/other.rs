@@ -162,11 +162,17 @@ async fn reads_event_rule_from_every_page_with_its_target() {
     let pattern =
         json!({ "source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"] });
     let rule = |name: &str, description: Option<&str>| {
+        // Disabled by hand: read as it is, so the plan shows it as drift.
+        let state = if name == "todo-dev-rebalance" {
+            "DISABLED"
+        } else {
+            "ENABLED"
+        };
         let mut r = json!({
             "Name": name,
             "Arn": format!("{ARN}/{name}"),
             "EventPattern": pattern.to_string(),
-            "State": "ENABLED",
+            "State": state,
             "EventBusName": "default",
         });
         if let Some(d) = description {
@@ -218,6 +224,7 @@ async fn reads_event_rule_from_every_page_with_its_target() {
             "event_pattern": pattern,
             "target_id": "karpenter",
             "target_arn": "arn:aws:sqs:us-east-1:123456789012:todo-dev-karpenter",
+            "state": "ENABLED",
             "description": "Spot interruptions",
             "tags": { "infra:project": "todo", "Team": "platform" },
         })
@@ -237,6 +244,7 @@ async fn reads_event_rule_from_every_page_with_its_target() {
             "event_pattern": pattern,
             "target_id": "",
             "target_arn": "",
+            "state": "DISABLED",
             "tags": { "infra:project": "todo", "Team": "platform" },
         })
     );

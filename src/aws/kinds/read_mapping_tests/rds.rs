@@ -434,29 +434,32 @@ async fn reads_rds_cluster_instance_of_aurora_clusters_only() {
     );
 }
 
+/// An Aurora cluster as DescribeDBClusters answers, with `extra` elements.
+fn aurora(id: &str, extra: &str, tags: &[(String, String)]) -> String {
+    format!(
+        "<DBCluster><BackupRetentionPeriod>14</BackupRetentionPeriod><DBClusterIdentifier>{id}</DBClusterIdentifier>\
+         <DBClusterParameterGroup>todo-dev-apg16</DBClusterParameterGroup><DBSubnetGroup>todo-dev-data</DBSubnetGroup>\
+         <Status>available</Status><Endpoint>{id}.cluster-c9akciq32.us-east-1.rds.amazonaws.com</Endpoint>\
+         <ReaderEndpoint>{id}.cluster-ro-c9akciq32.us-east-1.rds.amazonaws.com</ReaderEndpoint>\
+         <MultiAZ>false</MultiAZ><Engine>aurora-postgresql</Engine><EngineVersion>16.6</EngineVersion><Port>5432</Port>\
+         <MasterUsername>app</MasterUsername>\
+         <VpcSecurityGroups>\
+         <VpcSecurityGroupMembership><VpcSecurityGroupId>sg-0z</VpcSecurityGroupId><Status>active</Status></VpcSecurityGroupMembership>\
+         <VpcSecurityGroupMembership><VpcSecurityGroupId>sg-0db</VpcSecurityGroupId><Status>active</Status></VpcSecurityGroupMembership>\
+         </VpcSecurityGroups>\
+         <StorageEncrypted>true</StorageEncrypted><KmsKeyId>{KEY}</KmsKeyId><DbClusterResourceId>cluster-XYZ</DbClusterResourceId>\
+         <DBClusterArn>{ARN}:cluster:{id}</DBClusterArn><IAMDatabaseAuthenticationEnabled>false</IAMDatabaseAuthenticationEnabled>\
+         <DeletionProtection>false</DeletionProtection>{}{extra}\
+         <ServerlessV2ScalingConfiguration><MinCapacity>0.5</MinCapacity><MaxCapacity>4.0</MaxCapacity></ServerlessV2ScalingConfiguration>\
+         <MasterUserSecret><SecretArn>arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-9-Ab</SecretArn></MasterUserSecret>\
+         </DBCluster>",
+        tag_list(tags)
+    )
+}
+
 #[tokio::test]
 async fn reads_rds_cluster_with_serverless_capacity() {
-    let cluster = |id: &str, tags: &[(String, String)]| {
-        format!(
-            "<DBCluster><BackupRetentionPeriod>14</BackupRetentionPeriod><DBClusterIdentifier>{id}</DBClusterIdentifier>\
-             <DBClusterParameterGroup>todo-dev-apg16</DBClusterParameterGroup><DBSubnetGroup>todo-dev-data</DBSubnetGroup>\
-             <Status>available</Status><Endpoint>{id}.cluster-c9akciq32.us-east-1.rds.amazonaws.com</Endpoint>\
-             <ReaderEndpoint>{id}.cluster-ro-c9akciq32.us-east-1.rds.amazonaws.com</ReaderEndpoint>\
-             <MultiAZ>false</MultiAZ><Engine>aurora-postgresql</Engine><EngineVersion>16.6</EngineVersion><Port>5432</Port>\
-             <MasterUsername>app</MasterUsername>\
-             <VpcSecurityGroups>\
-             <VpcSecurityGroupMembership><VpcSecurityGroupId>sg-0z</VpcSecurityGroupId><Status>active</Status></VpcSecurityGroupMembership>\
-             <VpcSecurityGroupMembership><VpcSecurityGroupId>sg-0db</VpcSecurityGroupId><Status>active</Status></VpcSecurityGroupMembership>\
-             </VpcSecurityGroups>\
-             <StorageEncrypted>true</StorageEncrypted><KmsKeyId>{KEY}</KmsKeyId><DbClusterResourceId>cluster-XYZ</DbClusterResourceId>\
-             <DBClusterArn>{ARN}:cluster:{id}</DBClusterArn><IAMDatabaseAuthenticationEnabled>false</IAMDatabaseAuthenticationEnabled>\
-             <DeletionProtection>false</DeletionProtection>{}\
-             <ServerlessV2ScalingConfiguration><MinCapacity>0.5</MinCapacity><MaxCapacity>4.0</MaxCapacity></ServerlessV2ScalingConfiguration>\
-             <MasterUserSecret><SecretArn>arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-9-Ab</SecretArn></MasterUserSecret>\
-             </DBCluster>",
-            tag_list(tags)
-        )
-    };
+    let cluster = |id: &str, tags: &[(String, String)]| aurora(id, "", tags);
     let clusters = [
         cluster("todo-dev-aurora", &our_tags("rds_cluster.main")),
         cluster("todo-qa-aurora", &other_env_tags("rds_cluster.main")),
@@ -515,4 +518,27 @@ async fn reads_rds_cluster_with_serverless_capacity() {
             ),
         ])
     );
+}
+
+#[tokio::test]
+async fn reads_rds_cluster_modifies_pending_for_the_maintenance_window_as_decided() {
+    let pending = "<PendingModifiedValues><BackupRetentionPeriod>21</BackupRetentionPeriod>\
+                   <IAMDatabaseAuthenticationEnabled>true</IAMDatabaseAuthenticationEnabled>\
+                   <EngineVersion>16.8</EngineVersion></PendingModifiedValues>";
+    let cluster = aurora("todo-dev-aurora", pending, &our_tags("rds_cluster.main"));
+    let r = recorded(vec![answer(
+        "rds",
+        "DescribeDBClusters",
+        rds(
+            "DescribeDBClusters",
+            &format!("<DBClusters>{cluster}</DBClusters>"),
+        ),
+    )]);
+    let lives = read(&r, "RdsCluster", &[]).await;
+    let props = props(&lives[0]);
+    assert_eq!(props["backup_retention_days"], json!(21));
+    assert_eq!(props["iam_database_authentication"], json!(true));
+    assert_eq!(props["engine_version"], json!("16.8"));
+    // The major version is the same: a minor upgrade waits in place.
+    assert_eq!(props["engine_major"], json!("16"));
 }
