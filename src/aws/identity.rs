@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use super::kinds::tagged::create_tags;
 use super::kinds::{
-    acm_certificate, eks_addon, eks_cluster, eks_nodegroup, event_rule, kms_key, sqs_queue,
+    acm_certificate, db_cluster_parameter_group, db_instance, db_parameter_group, db_subnet_group,
+    eks_addon, eks_cluster, eks_nodegroup, event_rule, kms_key, rds_cluster, sqs_queue,
 };
 use super::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
@@ -51,71 +52,11 @@ async fn arn_of(
         "EksCluster" => eks_cluster::arn(cx, id).await?,
         "EksNodegroup" => eks_nodegroup::arn(cx, id).await?,
         "EksAddon" => eks_addon::arn(cx, id).await?,
-        "DbInstance" | "RdsClusterInstance" => cx
-            .call("DescribeDBInstances", || {
-                cx.clients
-                    .rds
-                    .describe_db_instances()
-                    .db_instance_identifier(id)
-                    .send()
-            })
-            .await?
-            .db_instances()
-            .first()
-            .and_then(|d| d.db_instance_arn())
-            .map(String::from),
-        "RdsCluster" => cx
-            .call("DescribeDBClusters", || {
-                cx.clients
-                    .rds
-                    .describe_db_clusters()
-                    .db_cluster_identifier(id)
-                    .send()
-            })
-            .await?
-            .db_clusters()
-            .first()
-            .and_then(|d| d.db_cluster_arn())
-            .map(String::from),
-        "DbSubnetGroup" => cx
-            .call("DescribeDBSubnetGroups", || {
-                cx.clients
-                    .rds
-                    .describe_db_subnet_groups()
-                    .db_subnet_group_name(id)
-                    .send()
-            })
-            .await?
-            .db_subnet_groups()
-            .first()
-            .and_then(|g| g.db_subnet_group_arn())
-            .map(String::from),
-        "DbParameterGroup" => cx
-            .call("DescribeDBParameterGroups", || {
-                cx.clients
-                    .rds
-                    .describe_db_parameter_groups()
-                    .db_parameter_group_name(id)
-                    .send()
-            })
-            .await?
-            .db_parameter_groups()
-            .first()
-            .and_then(|g| g.db_parameter_group_arn())
-            .map(String::from),
-        "DbClusterParameterGroup" => cx
-            .call("DescribeDBClusterParameterGroups", || {
-                cx.clients
-                    .rds
-                    .describe_db_cluster_parameter_groups()
-                    .db_cluster_parameter_group_name(id)
-                    .send()
-            })
-            .await?
-            .db_cluster_parameter_groups()
-            .first()
-            .and_then(|g| g.db_cluster_parameter_group_arn())
-            .map(String::from),
+        "DbInstance" | "RdsClusterInstance" => db_instance::arn(cx, id).await?,
+        "RdsCluster" => rds_cluster::arn(cx, id).await?,
+        "DbSubnetGroup" => db_subnet_group::arn(cx, id).await?,
+        "DbParameterGroup" => db_parameter_group::arn(cx, id).await?,
+        "DbClusterParameterGroup" => db_cluster_parameter_group::arn(cx, id).await?,
         _ => Some(id.to_string()),
     };
     arn.ok_or_else(|| AwsError::local("identity", format!("{kind} {id}: no ARN found")))

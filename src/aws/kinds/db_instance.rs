@@ -89,6 +89,12 @@ fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
     Some(Live::found(id, address, props, outputs))
 }
 
+/// The ARN of the instance `id` (a missing one is a not-found error): the
+/// takeover tags by it. Also serves `RdsClusterInstance`.
+pub(crate) async fn arn(cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
+    super::rds_database::arn_of::<RdsInstance>(cx, id).await
+}
+
 pub(super) const INFO: KindInfo = KindInfo {
     name: "DbInstance",
     tier: Tier::Database,

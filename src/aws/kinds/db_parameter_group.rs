@@ -13,6 +13,13 @@ use crate::model::{KindInfo, NaturalKey, Resend, Tier};
 
 pub struct DbParameterGroup;
 
+/// The ARN of the group `name` (a missing one is a not-found error): the
+/// takeover tags by it.
+pub(crate) async fn arn(cx: &Cx, name: &str) -> Result<Option<String>, AwsError> {
+    let group = ParameterGroupApi::describe(&DbParameterGroup, cx, name).await?;
+    Ok(group.map(|g| g.arn).filter(|a| !a.is_empty()))
+}
+
 pub(super) const INFO: KindInfo = KindInfo {
     name: "DbParameterGroup",
     tier: Tier::Database,

@@ -47,6 +47,13 @@ async fn describe(
     Ok(described.db_subnet_groups().first().cloned())
 }
 
+/// The ARN of the group `name` (a missing one is a not-found error): the
+/// takeover tags by it.
+pub(crate) async fn arn(cx: &Cx, name: &str) -> Result<Option<String>, AwsError> {
+    let group = describe(cx, name).await?;
+    Ok(group.and_then(|g| g.db_subnet_group_arn().map(String::from)))
+}
+
 pub(super) const INFO: KindInfo = KindInfo {
     name: "DbSubnetGroup",
     tier: Tier::Database,

@@ -97,6 +97,12 @@ fn to_live(c: &DbCluster, owner: crate::model::Owner<'_>) -> Option<Live> {
     Some(Live::found(id, address, props, outputs))
 }
 
+/// The ARN of the cluster `id` (a missing one is a not-found error): the
+/// takeover tags by it.
+pub(crate) async fn arn(cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
+    super::rds_database::arn_of::<DbCluster>(cx, id).await
+}
+
 pub(super) const INFO: KindInfo = KindInfo {
     name: "RdsCluster",
     tier: Tier::Database,

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbCluster, DbInstance, MasterUserSecret, VpcSecurityGroupMembership};
 
 use super::{Live, ReadScope, Target, flag, int, opt_str, str_prop, strings};
-use crate::aws::{AwsError, Cx, GoneIsDone, OrMissing};
+use crate::aws::{AwsError, Cx, ErrorClass, GoneIsDone, OrMissing};
 use crate::model::{Owner, Props};
 
 use super::rds_common::update_tags;
@@ -57,8 +57,24 @@ pub trait Database: Sized + Send {
     /// The statuses RDS cannot recover from: a wait fails at once.
     const FAILED: &'static [&'static str];
     fn status(&self) -> Option<&str>;
+    fn arn(&self) -> Option<&str>;
     /// The one by identifier; `None` once it is gone.
     async fn describe(cx: &Cx, id: &str) -> Result<Option<Self>, AwsError>;
+}
+
+/// The ARN the takeover tags by, from one describe; one already gone is a
+/// not-found error, as the takeover expects of every kind.
+pub async fn arn_of<D: Database>(cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
+    let Some(found) = D::describe(cx, id).await? else {
+        let message = format!("{} {id} not found", D::NOUN);
+        return Err(AwsError::new(
+            "Describe",
+            "NotFound",
+            message,
+            ErrorClass::NotFound,
+        ));
+    };
+    Ok(found.arn().map(String::from))
 }
 
 #[async_trait]
@@ -70,6 +86,10 @@ impl Database for DbInstance {
 
     fn status(&self) -> Option<&str> {
         self.db_instance_status()
+    }
+
+    fn arn(&self) -> Option<&str> {
+        self.db_instance_arn()
     }
 
     async fn describe(cx: &Cx, id: &str) -> Result<Option<Self>, AwsError> {
@@ -99,6 +119,10 @@ impl Database for DbCluster {
 
     fn status(&self) -> Option<&str> {
         DbCluster::status(self)
+    }
+
+    fn arn(&self) -> Option<&str> {
+        self.db_cluster_arn()
     }
 
     async fn describe(cx: &Cx, id: &str) -> Result<Option<Self>, AwsError> {
