@@ -102,24 +102,11 @@ impl Tier<'_> {
 }
 
 pub fn expand(plan: &LoadedPlan, c: &Cluster, out: &mut Expanded) {
-    let azs = plan
-        .file
-        .network
-        .as_ref()
-        .map(|n| n.azs.get_ref().len())
-        .unwrap_or(0);
     let tier = Tier {
         plan,
         name: plan.file.cluster_name(&plan.env),
         span: Some(c.version.span()),
-        app_subnets: (0..azs)
-            .map(|i| {
-                Ref::expr(
-                    &format!("subnet.app_{}", super::network::az_letter(i)),
-                    "id",
-                )
-            })
-            .collect(),
+        app_subnets: super::network::subnet_refs(plan, "app"),
     };
     let node_policies = control_plane(&tier, c, out);
     let nodegroups = node_groups(&tier, c, node_policies, out);

@@ -12,20 +12,7 @@ pub fn expand(plan: &LoadedPlan, d: &Database, out: &mut Expanded) {
     let name = plan.file.cluster_name(&plan.env);
     let origin = "database";
     let span = Some(d.engine_version.span());
-    let azs = plan
-        .file
-        .network
-        .as_ref()
-        .map(|n| n.azs.get_ref().len())
-        .unwrap_or(0);
-    let data_subnets: Vec<String> = (0..azs)
-        .map(|i| {
-            Ref::expr(
-                &format!("subnet.data_{}", super::network::az_letter(i)),
-                "id",
-            )
-        })
-        .collect();
+    let data_subnets = super::network::subnet_refs(plan, "data");
     let major = d
         .engine_version
         .get_ref()

@@ -21,6 +21,15 @@ pub fn az_letter(i: usize) -> char {
     (b'a' + i as u8) as char
 }
 
+/// References to the ids of the plan's `tier` subnets, one per AZ (none
+/// without a network section).
+pub fn subnet_refs(plan: &LoadedPlan, tier: &str) -> Vec<String> {
+    let azs = plan.file.network.as_ref().map(|n| n.azs.get_ref().len());
+    (0..azs.unwrap_or(0))
+        .map(|i| Ref::expr(&format!("subnet.{tier}_{}", az_letter(i)), "id"))
+        .collect()
+}
+
 pub fn derive_subnet(vpc: Ipv4Net, tier: &str, i: usize) -> Ipv4Net {
     let (bits, index) = match tier {
         "app" => (3, i),
