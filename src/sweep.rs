@@ -331,44 +331,31 @@ async fn remove_one(cx: &Cx, item: &OutOfBand) -> Result<(), AwsError> {
             })
             .await,
         ),
-        "TargetGroup" => gone(
-            cx.retry_while(
+        "TargetGroup" => {
+            cx.delete_in_use(
                 id,
                 "still in use by a load balancer",
-                cx.timeouts.dependency,
-                ErrorClass::Dependency,
-                || async {
+                "DeleteTargetGroup",
+                || {
                     cx.clients
                         .elbv2
                         .delete_target_group()
                         .target_group_arn(id)
                         .send()
-                        .await
-                        .aws("DeleteTargetGroup")
-                        .map(|_| ())
                 },
             )
-            .await,
-        ),
-        "NetworkInterface" => gone(
-            cx.retry_while(
-                id,
-                "still attached",
-                cx.timeouts.dependency,
-                ErrorClass::Dependency,
-                || async {
-                    cx.clients
-                        .ec2
-                        .delete_network_interface()
-                        .network_interface_id(id)
-                        .send()
-                        .await
-                        .aws("DeleteNetworkInterface")
-                        .map(|_| ())
-                },
-            )
-            .await,
-        ),
+            .await
+        }
+        "NetworkInterface" => {
+            cx.delete_in_use(id, "still attached", "DeleteNetworkInterface", || {
+                cx.clients
+                    .ec2
+                    .delete_network_interface()
+                    .network_interface_id(id)
+                    .send()
+            })
+            .await
+        }
         "Route53Record" => {
             // A delete must repeat the record set exactly: read it back first.
             let mut parts = id.splitn(3, '|');
@@ -396,25 +383,12 @@ async fn remove_one(cx: &Cx, item: &OutOfBand) -> Result<(), AwsError> {
                 .await,
             )
         }
-        _ => gone(
-            cx.retry_while(
-                id,
-                "still in use",
-                cx.timeouts.dependency,
-                ErrorClass::Dependency,
-                || async {
-                    cx.clients
-                        .ec2
-                        .delete_security_group()
-                        .group_id(id)
-                        .send()
-                        .await
-                        .aws("DeleteSecurityGroup")
-                        .map(|_| ())
-                },
-            )
-            .await,
-        ),
+        _ => {
+            cx.delete_in_use(id, "still in use", "DeleteSecurityGroup", || {
+                cx.clients.ec2.delete_security_group().group_id(id).send()
+            })
+            .await
+        }
     }
 }
 

@@ -534,17 +534,27 @@ impl Cx {
         Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        self.delete_in_use_with(address, in_use, || {
+            let sent = send();
+            async move { sent.await.aws(operation) }
+        })
+        .await
+    }
+
+    /// [`Cx::delete_in_use`] for a delete whose error is already an [`AwsError`].
+    pub async fn delete_in_use_with<T, F, Fut>(
+        &self,
+        address: &str,
+        in_use: &str,
+        delete: F,
+    ) -> Result<(), AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
+    {
+        let limit = self.timeouts.dependency;
         let deleted = self
-            .retry_while(
-                address,
-                in_use,
-                self.timeouts.dependency,
-                ErrorClass::Dependency,
-                || {
-                    let sent = send();
-                    async move { sent.await.aws(operation) }
-                },
-            )
+            .retry_while(address, in_use, limit, ErrorClass::Dependency, delete)
             .await;
         deleted.gone_is_done()
     }

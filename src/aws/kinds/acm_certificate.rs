@@ -12,8 +12,8 @@ use serde_json::json;
 
 use super::tagged::{TagDelta, apply_delta, create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, str_prop};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
-use crate::aws::{GoneIsDone, OrMissing};
+use crate::aws::OrMissing;
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{KindInfo, Resend, Tier};
 use crate::model::{Outputs, TAG_ADDRESS, is_foreign_tag};
 
@@ -301,22 +301,14 @@ impl Kind for AcmCertificate {
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
         // In use by a load balancer's listener until the controller lets go of it.
-        cx.retry_while(
-            address,
-            "certificate still in use",
-            cx.timeouts.dependency,
-            ErrorClass::Dependency,
-            || async {
-                cx.clients
-                    .acm
-                    .delete_certificate()
-                    .certificate_arn(&live.id)
-                    .send()
-                    .await
-                    .aws("DeleteCertificate")
-            },
-        )
+        let in_use = "certificate still in use";
+        cx.delete_in_use(address, in_use, "DeleteCertificate", || {
+            cx.clients
+                .acm
+                .delete_certificate()
+                .certificate_arn(&live.id)
+                .send()
+        })
         .await
-        .gone_is_done()
     }
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::rds_common::{create_tags, delete_group, group_tags, name_outputs, update_group};
+use super::rds_common::{create_tags, group_tags, name_outputs, update_group};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, OrMissing, SdkResultExt};
 use crate::model::Props;
@@ -151,14 +151,10 @@ impl Kind for DbSubnetGroup {
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        delete_group(cx, live, "still used by a DB instance", || async {
-            cx.clients
-                .rds
-                .delete_db_subnet_group()
-                .db_subnet_group_name(&live.id)
-                .send()
-                .await
-                .aws("DeleteDBSubnetGroup")
+        let in_use = "still used by a DB instance";
+        cx.delete_in_use(&live.id, in_use, "DeleteDBSubnetGroup", || {
+            let call = cx.clients.rds.delete_db_subnet_group();
+            call.db_subnet_group_name(&live.id).send()
         })
         .await
     }

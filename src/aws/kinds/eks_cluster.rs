@@ -16,7 +16,7 @@ use super::eks_common::{
 use super::flag;
 use super::outputs;
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
-use crate::aws::{AwsError, Cx, ErrorClass, SdkResultExt};
+use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
 use crate::model::{KindInfo, Resend, Tier};
 
@@ -329,21 +329,10 @@ impl Kind for EksCluster {
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
         let address = live.address.as_deref().unwrap_or(&live.id);
-        let delete = cx.retry_while(
-            address,
-            "node groups or add-ons still deleting",
-            cx.timeouts.dependency,
-            ErrorClass::Dependency,
-            || async {
-                cx.clients
-                    .eks
-                    .delete_cluster()
-                    .name(&live.id)
-                    .send()
-                    .await
-                    .aws("DeleteCluster")
-            },
-        );
+        let in_use = "node groups or add-ons still deleting";
+        let delete = cx.delete_in_use(address, in_use, "DeleteCluster", || {
+            cx.clients.eks.delete_cluster().name(&live.id).send()
+        });
         delete_and_wait(
             cx,
             address,

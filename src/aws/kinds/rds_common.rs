@@ -8,7 +8,7 @@ use aws_sdk_rds::types::Tag;
 use serde_json::Value;
 
 use super::{Live, Target, id_outputs};
-use crate::aws::{AwsError, Cx, ErrorClass, GoneIsDone};
+use crate::aws::{AwsError, Cx};
 use crate::model::{Outputs, Owner, Props, split_tags};
 use crate::model::{TAG_ADDRESS, TAG_ENV, TAG_PROJECT};
 
@@ -122,27 +122,4 @@ where
     }
     retag(cx, live, t, &changes, arn).await?;
     Ok(live.with_props(t.props.clone()))
-}
-
-/// Deletes a named group with `delete`, retried while something still uses
-/// it (`in_use` says what); a group already gone is done.
-pub async fn delete_group<T, F, Fut>(
-    cx: &Cx,
-    live: &Live,
-    in_use: &str,
-    delete: F,
-) -> Result<(), AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, AwsError>>,
-{
-    cx.retry_while(
-        &live.id,
-        in_use,
-        cx.timeouts.dependency,
-        ErrorClass::Dependency,
-        delete,
-    )
-    .await
-    .gone_is_done()
 }

@@ -280,7 +280,7 @@ impl<'a> Changes<'a> {
 
     /// More than the tags changed: a modify call is due.
     pub fn beyond_tags(&self) -> bool {
-        self.changed.iter().any(|c| c != "tags")
+        !super::tagged::only_tags(self.changed)
     }
 
     /// `value` of the plan's props when `field` changed.

@@ -9,8 +9,8 @@ use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, OrMissing};
 use crate::model::{KindInfo, Outputs, Owner, Props};
 
-use super::rds_common::{delete_group, group_tags, name_outputs, update_group};
-use super::rds_database::*;
+use super::rds_common::{group_tags, name_outputs, update_group};
+use super::rds_database::arn_output;
 
 /// The plan's parameters as RDS takes them (applied at the next reboot).
 pub fn parameters(props: &Props) -> Vec<Parameter> {
@@ -201,7 +201,7 @@ impl<A: ParameterGroupApi + super::Described> Kind for A {
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        delete_group(cx, live, A::IN_USE, || {
+        cx.delete_in_use_with(&live.id, A::IN_USE, || {
             ParameterGroupApi::delete(self, cx, &live.id)
         })
         .await
