@@ -5,12 +5,14 @@
 
 use std::collections::HashMap;
 
+use super::kinds::iam_details::{self, Taggable};
 use super::kinds::tagged::create_tags;
 use super::kinds::{
     acm_certificate, db_cluster_parameter_group, db_instance, db_parameter_group, db_subnet_group,
-    eks_addon, eks_cluster, eks_nodegroup, event_rule, kms_key, rds_cluster, sqs_queue,
+    ec2_tags, eks_addon, eks_cluster, eks_nodegroup, event_rule, kms_key, rds_cluster, rds_common,
+    route53_zone, sqs_queue,
 };
-use super::{AwsError, Cx, SdkResultExt};
+use super::{AwsError, Cx};
 use crate::model::Props;
 
 /// Kinds AWS cannot tag: infra finds them by their natural key.
@@ -85,15 +87,6 @@ pub async fn untag(
     set(cx, kind, id, outputs, HashMap::new(), keys).await
 }
 
-/// One change of tags on one resource.
-struct Change<'a> {
-    kind: &'a str,
-    id: &'a str,
-    outputs: &'a crate::model::Outputs,
-    pairs: Vec<(String, String)>,
-    remove: Vec<String>,
-}
-
 async fn set(
     cx: &Cx,
     kind: &str,
@@ -105,292 +98,46 @@ async fn set(
     if untagged(kind) {
         return Ok(false);
     }
-    let change = Change {
-        kind,
-        id,
-        outputs,
-        pairs: add.into_iter().collect(),
-        remove,
-    };
+    let delta = (add, remove);
     if ec2(kind) {
-        ec2_tags(cx, change).await?;
+        ec2_tags::apply_tags(cx, id, delta).await?;
         return Ok(true);
     }
     match kind {
-        "IamRole" | "IamInstanceProfile" | "IamOidcProvider" => iam(cx, change).await,
+        "IamRole" => iam_details::apply_tags(cx, Taggable::Role(id), delta).await,
+        "IamInstanceProfile" => {
+            iam_details::apply_tags(cx, Taggable::InstanceProfile(id), delta).await
+        }
+        "IamOidcProvider" => iam_details::apply_tags(cx, Taggable::OidcProvider(id), delta).await,
         "EksCluster"
         | "EksNodegroup"
         | "EksAddon"
         | "EksAccessEntry"
-        | "EksPodIdentityAssociation" => eks(cx, change).await,
+        | "EksPodIdentityAssociation" => {
+            let arn = arn_of(cx, kind, id, outputs).await?;
+            eks_cluster::apply_tags(cx, &arn, delta).await
+        }
         "DbInstance"
         | "RdsCluster"
         | "RdsClusterInstance"
         | "DbSubnetGroup"
         | "DbParameterGroup"
-        | "DbClusterParameterGroup" => rds(cx, change).await,
-        "SqsQueue" => sqs(cx, change).await,
-        "EventRule" => eventbridge(cx, change).await,
-        "KmsKey" => kms(cx, change).await,
-        "Route53Zone" => route53(cx, change).await,
-        "AcmCertificate" => acm(cx, change).await,
+        | "DbClusterParameterGroup" => {
+            let arn = arn_of(cx, kind, id, outputs).await?;
+            rds_common::apply_tags(cx, &arn, delta).await
+        }
+        "SqsQueue" => sqs_queue::apply_tags(cx, id, delta).await,
+        "EventRule" => {
+            let arn = arn_of(cx, kind, id, outputs).await?;
+            event_rule::apply_tags(cx, &arn, delta).await
+        }
+        "KmsKey" => kms_key::apply_tags(cx, id, delta).await,
+        "Route53Zone" => route53_zone::apply_tags(cx, id, delta).await,
+        "AcmCertificate" => acm_certificate::apply_tags(cx, id, delta).await,
         other => Err(AwsError::local(
             "identity",
             format!("infra cannot tag a {other}"),
         )),
     }?;
     Ok(true)
-}
-
-/// Tags EC2 kinds, by id.
-async fn ec2_tags(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
-    let Change {
-        id, pairs, remove, ..
-    } = change;
-    use aws_sdk_ec2::types::Tag;
-    if !pairs.is_empty() {
-        let tags: Vec<Tag> = pairs
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
-        cx.call("CreateTags", || {
-            cx.clients
-                .ec2
-                .create_tags()
-                .resources(id)
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await?;
-    }
-    if !remove.is_empty() {
-        let tags: Vec<Tag> = remove
-            .iter()
-            .map(|k| Tag::builder().key(k).build())
-            .collect();
-        cx.call("DeleteTags", || {
-            cx.clients
-                .ec2
-                .delete_tags()
-                .resources(id)
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await?;
-    }
-    Ok(())
-}
-
-/// Tags IamRole, IamInstanceProfile, IamOidcProvider.
-async fn iam(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
-    let Change {
-        kind,
-        id,
-        pairs,
-        remove,
-        ..
-    } = change;
-    use aws_sdk_iam::types::Tag;
-    let tags: Vec<Tag> = pairs
-        .iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect();
-    let iam = &cx.clients.iam;
-    if !tags.is_empty() {
-        match kind {
-            "IamRole" => {
-                cx.retry(|| async {
-                    iam.tag_role()
-                        .role_name(id)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                        .await
-                        .aws("TagRole")
-                        .map(|_| ())
-                })
-                .await?
-            }
-            "IamInstanceProfile" => {
-                cx.retry(|| async {
-                    iam.tag_instance_profile()
-                        .instance_profile_name(id)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                        .await
-                        .aws("TagInstanceProfile")
-                        .map(|_| ())
-                })
-                .await?
-            }
-            _ => {
-                cx.retry(|| async {
-                    iam.tag_open_id_connect_provider()
-                        .open_id_connect_provider_arn(id)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                        .await
-                        .aws("TagOpenIDConnectProvider")
-                        .map(|_| ())
-                })
-                .await?
-            }
-        }
-    }
-    if !remove.is_empty() {
-        match kind {
-            "IamRole" => {
-                cx.retry(|| async {
-                    iam.untag_role()
-                        .role_name(id)
-                        .set_tag_keys(Some(remove.clone()))
-                        .send()
-                        .await
-                        .aws("UntagRole")
-                        .map(|_| ())
-                })
-                .await?
-            }
-            "IamInstanceProfile" => {
-                cx.retry(|| async {
-                    iam.untag_instance_profile()
-                        .instance_profile_name(id)
-                        .set_tag_keys(Some(remove.clone()))
-                        .send()
-                        .await
-                        .aws("UntagInstanceProfile")
-                        .map(|_| ())
-                })
-                .await?
-            }
-            _ => {
-                cx.retry(|| async {
-                    iam.untag_open_id_connect_provider()
-                        .open_id_connect_provider_arn(id)
-                        .set_tag_keys(Some(remove.clone()))
-                        .send()
-                        .await
-                        .aws("UntagOpenIDConnectProvider")
-                        .map(|_| ())
-                })
-                .await?
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Tags EksCluster, EksNodegroup, EksAddon, EksAccessEntry, EksPodIdentityAssociation.
-async fn eks(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
-    let Change {
-        kind,
-        id,
-        outputs,
-        pairs,
-        remove,
-    } = change;
-    let arn = arn_of(cx, kind, id, outputs).await?;
-    eks_cluster::apply_tags(cx, &arn, (pairs.into_iter().collect(), remove)).await
-}
-
-/// Tags DbInstance, RdsCluster, RdsClusterInstance, DbSubnetGroup, DbParameterGroup, DbClusterParameterGroup.
-async fn rds(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
-    let Change {
-        kind,
-        id,
-        outputs,
-        pairs,
-        remove,
-        ..
-    } = change;
-    use aws_sdk_rds::types::Tag;
-    let arn = arn_of(cx, kind, id, outputs).await?;
-    let tags: Vec<Tag> = pairs
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    if !tags.is_empty() {
-        cx.call("AddTagsToResource", || {
-            cx.clients
-                .rds
-                .add_tags_to_resource()
-                .resource_name(&arn)
-                .set_tags(Some(tags.clone()))
-                .send()
-        })
-        .await?;
-    }
-    if !remove.is_empty() {
-        cx.call("RemoveTagsFromResource", || {
-            cx.clients
-                .rds
-                .remove_tags_from_resource()
-                .resource_name(&arn)
-                .set_tag_keys(Some(remove.clone()))
-                .send()
-        })
-        .await?;
-    }
-    Ok(())
-}
-
-/// Tags SqsQueue.
-async fn sqs(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
-    let Change {
-        id, pairs, remove, ..
-    } = change;
-    sqs_queue::apply_tags(cx, id, (pairs.into_iter().collect(), remove)).await
-}
-
-/// Tags EventRule.
-async fn eventbridge(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
-    let Change {
-        kind,
-        id,
-        outputs,
-        pairs,
-        remove,
-    } = change;
-    let arn = arn_of(cx, kind, id, outputs).await?;
-    event_rule::apply_tags(cx, &arn, (pairs.into_iter().collect(), remove)).await
-}
-
-/// Tags KmsKey.
-async fn kms(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
-    let Change {
-        id, pairs, remove, ..
-    } = change;
-    kms_key::apply_tags(cx, id, (pairs.into_iter().collect(), remove)).await
-}
-
-/// Tags Route53Zone.
-async fn route53(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
-    let Change {
-        id, pairs, remove, ..
-    } = change;
-    use aws_sdk_route53::types::{Tag, TagResourceType};
-    let zone = id.trim_start_matches("/hostedzone/");
-    let tags: Vec<Tag> = pairs
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    cx.call("ChangeTagsForResource", || {
-        cx.clients
-            .route53
-            .change_tags_for_resource()
-            .resource_type(TagResourceType::Hostedzone)
-            .resource_id(zone)
-            .set_add_tags(Some(tags.clone()).filter(|t| !t.is_empty()))
-            .set_remove_tag_keys(Some(remove.clone()).filter(|r| !r.is_empty()))
-            .send()
-    })
-    .await?;
-    Ok(())
-}
-
-/// Tags AcmCertificate.
-async fn acm(cx: &Cx, change: Change<'_>) -> Result<(), AwsError> {
-    let Change {
-        id, pairs, remove, ..
-    } = change;
-    acm_certificate::apply_tags(cx, id, (pairs.into_iter().collect(), remove)).await
 }

@@ -35,7 +35,6 @@ pub(super) const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl ParameterGroupApi for DbClusterParameterGroup {
-    const INFO: &'static KindInfo = &INFO;
     const IN_USE: &'static str = "still used by an Aurora cluster";
 
     async fn create(&self, cx: &Cx, t: &Target<'_>, name: &str) -> Result<String, AwsError> {

@@ -33,7 +33,6 @@ pub(super) const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl ParameterGroupApi for DbParameterGroup {
-    const INFO: &'static KindInfo = &INFO;
     const IN_USE: &'static str = "still used by a DB instance";
 
     async fn create(&self, cx: &Cx, t: &Target<'_>, name: &str) -> Result<String, AwsError> {

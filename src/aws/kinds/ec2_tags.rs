@@ -8,6 +8,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use super::tagged::TagDelta;
 use super::{Live, Target};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{Owner, Props, TAG_ENV, split_tags};
@@ -51,10 +52,16 @@ pub fn read_tags(tags: &[Tag], owner: Owner<'_>) -> Option<(Option<String>, Valu
 /// Brings managed tags from `old` to `new`: sets changed keys, removes keys
 /// that were managed and are no longer wanted. Tags others added are kept.
 pub async fn sync(cx: &Cx, id: &str, old: &Props, new: &Props) -> Result<(), AwsError> {
+    apply_tags(cx, id, super::tagged::tag_delta(old, new)).await
+}
+
+/// Sets and removes tags on an EC2 resource, by id: its update and the
+/// takeover's identity tags.
+pub async fn apply_tags(cx: &Cx, id: &str, delta: TagDelta) -> Result<(), AwsError> {
     let ec2 = &cx.clients.ec2;
     let tag = |k: String, v: Option<String>| Tag::builder().key(k).set_value(v).build();
     super::tagged::apply_delta(
-        super::tagged::tag_delta(old, new),
+        delta,
         |set| {
             let set: Vec<Tag> = set.into_iter().map(|(k, v)| tag(k, Some(v))).collect();
             let send = move || {

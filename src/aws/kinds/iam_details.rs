@@ -5,6 +5,9 @@
 
 use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
 use serde_json::Value;
+use std::collections::HashMap;
+
+use super::tagged::{TagDelta, apply_delta};
 
 use crate::aws::{AwsError, Cx};
 use crate::model::{Owner, TAG_ADDRESS, is_foreign_tag, readable};
@@ -74,8 +77,11 @@ pub fn document(raw: &str) -> Value {
 
 /// The plan's tags plus the identity tags, for IAM create calls.
 pub fn create_tags(cx: &Cx, address: &str, props: &crate::model::Props) -> Vec<Tag> {
-    super::tagged::create_tags(cx, address, props)
-        .into_iter()
+    iam_tags(super::tagged::create_tags(cx, address, props))
+}
+
+fn iam_tags(map: HashMap<String, String>) -> Vec<Tag> {
+    map.into_iter()
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect()
 }
@@ -89,66 +95,57 @@ pub enum Taggable<'a> {
     OidcProvider(&'a str),
 }
 
-/// Sets `set` and removes `remove` on an IAM resource; an empty side sends nothing.
-pub async fn retag(
-    cx: &Cx,
-    on: Taggable<'_>,
-    set: Vec<Tag>,
-    remove: Vec<String>,
-) -> Result<(), AwsError> {
+/// Sets and removes tags on an IAM resource: its update and the takeover's
+/// identity tags.
+pub async fn apply_tags(cx: &Cx, on: Taggable<'_>, delta: TagDelta) -> Result<(), AwsError> {
     let iam = &cx.clients.iam;
-    let (set, remove) = (
-        (!set.is_empty()).then_some(set),
-        (!remove.is_empty()).then_some(remove),
-    );
-    if set.is_some() {
-        match on {
-            Taggable::Role(name) => {
-                let send = || iam.tag_role().role_name(name).set_tags(set.clone()).send();
-                cx.call("TagRole", send).await.map(drop)?
+    apply_delta(
+        delta,
+        |set| async move {
+            let set = Some(iam_tags(set));
+            match on {
+                Taggable::Role(name) => {
+                    let send = || iam.tag_role().role_name(name).set_tags(set.clone()).send();
+                    cx.call("TagRole", send).await.map(drop)
+                }
+                Taggable::InstanceProfile(name) => {
+                    let call = || iam.tag_instance_profile().instance_profile_name(name);
+                    let send = || call().set_tags(set.clone()).send();
+                    cx.call("TagInstanceProfile", send).await.map(drop)
+                }
+                Taggable::OidcProvider(arn) => {
+                    let call = || {
+                        iam.tag_open_id_connect_provider()
+                            .open_id_connect_provider_arn(arn)
+                    };
+                    let send = || call().set_tags(set.clone()).send();
+                    cx.call("TagOpenIDConnectProvider", send).await.map(drop)
+                }
             }
-            Taggable::InstanceProfile(name) => {
-                let call = || iam.tag_instance_profile().instance_profile_name(name);
-                let send = || call().set_tags(set.clone()).send();
-                cx.call("TagInstanceProfile", send).await.map(drop)?
+        },
+        |keys| async move {
+            let keys = Some(keys);
+            match on {
+                Taggable::Role(name) => {
+                    let call = || iam.untag_role().role_name(name);
+                    let send = || call().set_tag_keys(keys.clone()).send();
+                    cx.call("UntagRole", send).await.map(drop)
+                }
+                Taggable::InstanceProfile(name) => {
+                    let call = || iam.untag_instance_profile().instance_profile_name(name);
+                    let send = || call().set_tag_keys(keys.clone()).send();
+                    cx.call("UntagInstanceProfile", send).await.map(drop)
+                }
+                Taggable::OidcProvider(arn) => {
+                    let call = || {
+                        iam.untag_open_id_connect_provider()
+                            .open_id_connect_provider_arn(arn)
+                    };
+                    let send = || call().set_tag_keys(keys.clone()).send();
+                    cx.call("UntagOpenIDConnectProvider", send).await.map(drop)
+                }
             }
-            Taggable::OidcProvider(arn) => {
-                let call = || {
-                    iam.tag_open_id_connect_provider()
-                        .open_id_connect_provider_arn(arn)
-                };
-                let send = || call().set_tags(set.clone()).send();
-                cx.call("TagOpenIDConnectProvider", send).await.map(drop)?
-            }
-        }
-    }
-    if remove.is_some() {
-        match on {
-            Taggable::Role(name) => {
-                let send = || {
-                    iam.untag_role()
-                        .role_name(name)
-                        .set_tag_keys(remove.clone())
-                        .send()
-                };
-                cx.call("UntagRole", send).await.map(drop)?
-            }
-            Taggable::InstanceProfile(name) => {
-                let call = || iam.untag_instance_profile().instance_profile_name(name);
-                let send = || call().set_tag_keys(remove.clone()).send();
-                cx.call("UntagInstanceProfile", send).await.map(drop)?
-            }
-            Taggable::OidcProvider(arn) => {
-                let call = || {
-                    iam.untag_open_id_connect_provider()
-                        .open_id_connect_provider_arn(arn)
-                };
-                let send = || call().set_tag_keys(remove.clone()).send();
-                cx.call("UntagOpenIDConnectProvider", send)
-                    .await
-                    .map(drop)?
-            }
-        }
-    }
-    Ok(())
+        },
+    )
+    .await
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::iam_details::{
-    Taggable, address_of, comparable_tags, create_tags, env_roles, ours, retag,
+    Taggable, address_of, apply_tags, comparable_tags, create_tags, env_roles, ours,
 };
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
@@ -174,8 +174,8 @@ impl Kind for IamInstanceProfile {
             })
             .await?;
         }
-        let (set, remove) = super::iam_role::tag_delta(&live.props, t.props);
-        retag(cx, Taggable::InstanceProfile(&live.id), set, remove).await?;
+        let delta = super::tagged::tag_delta(&live.props, t.props);
+        apply_tags(cx, Taggable::InstanceProfile(&live.id), delta).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

@@ -3,10 +3,9 @@
 //! CAs and computes the thumbprint itself, as its documentation describes.
 
 use async_trait::async_trait;
-use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
-use super::iam_details::{Taggable, address_of, comparable_tags, ours, retag};
+use super::iam_details::{Taggable, address_of, apply_tags, comparable_tags, ours};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
@@ -138,12 +137,9 @@ impl Kind for IamOidcProvider {
             }
         }
         if changed.iter().any(|c| c == "tags") {
-            let (set, remove) = super::iam_role::tag_delta(&live.props, t.props);
-            let set: Vec<Tag> = set
-                .into_iter()
-                .filter(|t| t.key() != TAG_ENV && t.key() != TAG_ADDRESS)
-                .collect();
-            retag(cx, Taggable::OidcProvider(&live.id), set, remove).await?;
+            let (mut set, remove) = super::tagged::tag_delta(&live.props, t.props);
+            set.retain(|k, _| k != TAG_ENV && k != TAG_ADDRESS);
+            apply_tags(cx, Taggable::OidcProvider(&live.id), (set, remove)).await?;
         }
         Ok(live.with_props(t.props.clone()))
     }

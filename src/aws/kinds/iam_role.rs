@@ -1,10 +1,10 @@
 use async_trait::async_trait;
-use aws_sdk_iam::types::Tag;
 use serde_json::json;
 
 use super::iam_details::{
-    Taggable, address_of, comparable_tags, create_tags, document, env_roles, retag,
+    Taggable, address_of, apply_tags, comparable_tags, create_tags, document, env_roles,
 };
+use super::tagged::tag_delta;
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{KindInfo, Resend, Tier};
@@ -107,8 +107,8 @@ impl Kind for IamRole {
             .await?;
         }
         if changed.iter().any(|c| c == "tags") {
-            let (set, remove) = tag_delta(&live.props, t.props);
-            retag(cx, Taggable::Role(&live.id), set, remove).await?;
+            let delta = tag_delta(&live.props, t.props);
+            apply_tags(cx, Taggable::Role(&live.id), delta).await?;
         }
         Ok(live.with_props(t.props.clone()))
     }
@@ -120,15 +120,4 @@ impl Kind for IamRole {
         })
         .await
     }
-}
-
-/// Tags to set and keys to remove, for IAM-style tag calls.
-pub fn tag_delta(old: &Props, new: &Props) -> (Vec<Tag>, Vec<String>) {
-    let (set, remove) = super::tagged::tag_delta(old, new);
-    (
-        set.into_iter()
-            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-            .collect(),
-        remove,
-    )
 }

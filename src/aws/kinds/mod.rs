@@ -3,10 +3,10 @@
 
 // Helpers several kinds share; the kinds themselves are listed once, in
 // `kinds!` below.
-mod ec2_tags;
+pub(crate) mod ec2_tags;
 mod eks_common;
-mod iam_details;
-mod rds_common;
+pub(crate) mod iam_details;
+pub(crate) mod rds_common;
 mod rds_database;
 mod rds_parameter_group;
 #[cfg(test)]

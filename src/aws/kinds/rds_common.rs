@@ -4,33 +4,26 @@
 //! and clusters share more in `rds_database`; the parameter groups one
 //! `Kind` in `rds_parameter_group`.
 
+use std::collections::HashMap;
+
 use aws_sdk_rds::types::Tag;
 use serde_json::Value;
 
 use super::{Live, Target, id_outputs};
 use crate::aws::{AwsError, Cx};
 use crate::model::{Outputs, Owner, Props, split_tags};
-use crate::model::{TAG_ADDRESS, TAG_ENV, TAG_PROJECT};
 
 use super::rds_database::{Changes, retag};
+use super::tagged::{TagDelta, apply_delta};
+/// The plan's tags plus the identity tags, for RDS create calls.
 pub fn create_tags(cx: &Cx, address: &str, props: &Props) -> Vec<Tag> {
-    let mut tags: Vec<Tag> = props
-        .get("tags")
-        .and_then(|t| t.as_object())
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v.as_str().unwrap_or_default())
-                .build()
-        })
-        .collect();
-    tags.retain(|t| t.key() != Some(TAG_PROJECT));
-    tags.push(Tag::builder().key(TAG_ENV).value(&cx.env).build());
-    tags.push(Tag::builder().key(TAG_PROJECT).value(&cx.project).build());
-    tags.push(Tag::builder().key(TAG_ADDRESS).value(address).build());
-    tags
+    rds_tags(super::tagged::create_tags(cx, address, props))
+}
+
+fn rds_tags(map: HashMap<String, String>) -> Vec<Tag> {
+    map.into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// `(address, comparable tags)` when the tags say this env.
@@ -64,29 +57,33 @@ pub async fn update_tags(
     old: &Props,
     new: &Props,
 ) -> Result<(), AwsError> {
-    let tags = create_tags(cx, address, new);
-    cx.call("AddTagsToResource", || {
-        cx.clients
-            .rds
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(tags.clone()))
-            .send()
-    })
-    .await?;
     let (_, removed) = super::tagged::tag_delta(old, new);
-    if !removed.is_empty() {
-        cx.call("RemoveTagsFromResource", || {
-            cx.clients
-                .rds
-                .remove_tags_from_resource()
-                .resource_name(arn)
-                .set_tag_keys(Some(removed.clone()))
-                .send()
-        })
-        .await?;
-    }
-    Ok(())
+    let wanted = super::tagged::create_tags(cx, address, new);
+    apply_tags(cx, arn, (wanted, removed)).await
+}
+
+/// Sets and removes tags on an RDS resource, by ARN: its update and the
+/// takeover's identity tags.
+pub async fn apply_tags(cx: &Cx, arn: &str, delta: TagDelta) -> Result<(), AwsError> {
+    let rds = &cx.clients.rds;
+    apply_delta(
+        delta,
+        |set| async move {
+            let tags = Some(rds_tags(set));
+            let call = || rds.add_tags_to_resource().resource_name(arn);
+            cx.call("AddTagsToResource", || call().set_tags(tags.clone()).send())
+                .await
+        },
+        |keys| async move {
+            let keys = Some(keys);
+            let call = || rds.remove_tags_from_resource().resource_name(arn);
+            cx.call("RemoveTagsFromResource", || {
+                call().set_tag_keys(keys.clone()).send()
+            })
+            .await
+        },
+    )
+    .await
 }
 
 /// The tags of a named group by its ARN (group describes carry none), when

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use serde_json::{Value, json};
 
-use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
+use super::{Described, Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, OrMissing};
-use crate::model::{KindInfo, Outputs, Owner, Props};
+use crate::model::{Outputs, Owner, Props};
 
 use super::rds_common::{group_tags, name_outputs, update_group};
 use super::rds_database::arn_output;
@@ -63,8 +63,7 @@ pub struct GroupFacts {
 /// instances) and DB cluster parameter groups (for Aurora). The groups are
 /// alike but for these calls, so one [`Kind`] serves both.
 #[async_trait]
-pub trait ParameterGroupApi: Send + Sync {
-    const INFO: &'static KindInfo;
+pub trait ParameterGroupApi: Described + Send + Sync {
     /// What a delete waits for while the group is in use.
     const IN_USE: &'static str;
     /// Creates the group `name` the target describes; its ARN.
@@ -79,13 +78,13 @@ pub trait ParameterGroupApi: Send + Sync {
 
 /// Whether the kind keeps its ARN among its outputs (the cluster groups);
 /// the others describe the group when they need it.
-fn keeps_arn<A: ParameterGroupApi>() -> bool {
-    A::INFO.outputs.contains(&"arn")
+fn keeps_arn<A: ParameterGroupApi>(api: &A) -> bool {
+    api.description().outputs.contains(&"arn")
 }
 
-fn group_outputs<A: ParameterGroupApi>(name: &str, arn: &str) -> Outputs {
+fn group_outputs<A: ParameterGroupApi>(api: &A, name: &str, arn: &str) -> Outputs {
     let mut outputs = name_outputs(name);
-    if keeps_arn::<A>() {
+    if keeps_arn(api) {
         outputs.insert("arn".into(), arn.into());
     }
     outputs
@@ -112,7 +111,7 @@ async fn adopted_arn<A: ParameterGroupApi>(
     cx: &Cx,
     name: &str,
 ) -> Result<String, AwsError> {
-    if !keeps_arn::<A>() {
+    if !keeps_arn(api) {
         return Ok(String::new());
     }
     let found = api.describe(cx, name).await.or_missing()?.flatten();
@@ -125,7 +124,7 @@ async fn arn_to_retag<A: ParameterGroupApi>(
     cx: &Cx,
     live: &Live,
 ) -> Result<String, AwsError> {
-    if keeps_arn::<A>() {
+    if keeps_arn(api) {
         return arn_output(live).await;
     }
     let found = api.describe(cx, &live.id).await?;
@@ -153,12 +152,12 @@ async fn read_parameter_group<A: ParameterGroupApi>(
     if let Some(tags) = group_tags(cx, &g.arn, owner).await? {
         read["tags"] = tags;
     }
-    let outputs = group_outputs::<A>(name, &g.arn);
+    let outputs = group_outputs(api, name, &g.arn);
     Ok(Some(Live::found(name.to_string(), None, read, outputs)))
 }
 
 #[async_trait]
-impl<A: ParameterGroupApi + super::Described> Kind for A {
+impl<A: ParameterGroupApi> Kind for A {
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
         let arn = match ParameterGroupApi::create(self, cx, t, name).await {
@@ -168,7 +167,7 @@ impl<A: ParameterGroupApi + super::Described> Kind for A {
             Err(e) => return Err(e),
         };
         set_parameters(self, cx, name, t.props).await?;
-        Ok(t.made_with(name.to_string(), group_outputs::<A>(name, &arn)))
+        Ok(t.made_with(name.to_string(), group_outputs(self, name, &arn)))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {

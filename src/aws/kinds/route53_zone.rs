@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_route53::types::{HostedZone, HostedZoneConfig, Tag, TagResourceType};
 use serde_json::json;
 
-use super::tagged::{create_tags, tag_delta};
+use super::tagged::{TagDelta, create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::{KindInfo, Resend, Tier};
@@ -37,13 +37,10 @@ fn r53_tags(map: std::collections::HashMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
-/// Adds (or overwrites) and removes zone tags in one call.
-async fn change_tags(
-    cx: &Cx,
-    id: &str,
-    add: Vec<Tag>,
-    remove: Vec<String>,
-) -> Result<(), AwsError> {
+/// Sets and removes tags on a zone, in one call: its update and the
+/// takeover's identity tags.
+pub async fn apply_tags(cx: &Cx, id: &str, (set, remove): TagDelta) -> Result<(), AwsError> {
+    let (id, add) = (short_id(id), r53_tags(set));
     cx.call("ChangeTagsForResource", || {
         cx.clients
             .route53
@@ -208,13 +205,8 @@ impl Kind for Route53Zone {
             }
             Err(e) => return Err(e),
         };
-        change_tags(
-            cx,
-            &id,
-            r53_tags(create_tags(cx, t.address, t.props)),
-            Vec::new(),
-        )
-        .await?;
+        let tags = create_tags(cx, t.address, t.props);
+        apply_tags(cx, &id, (tags, Vec::new())).await?;
         Ok(t.made_with(id.clone(), outputs(&id, name, &ns)))
     }
 
@@ -295,13 +287,8 @@ impl Kind for Route53Zone {
         if changed.iter().any(|c| c == "tags") {
             // Identity tags too: a zone adopted by its caller reference has none yet.
             let (_, remove) = tag_delta(&live.props, t.props);
-            change_tags(
-                cx,
-                &live.id,
-                r53_tags(create_tags(cx, t.address, t.props)),
-                remove,
-            )
-            .await?;
+            let tags = create_tags(cx, t.address, t.props);
+            apply_tags(cx, &live.id, (tags, remove)).await?;
         }
         Ok(live.with_props(t.props.clone()))
     }
