@@ -99,17 +99,43 @@ pub struct KindInfo {
     /// place and nothing is replaced.
     pub set_after_create: &'static [&'static str],
     pub natural_key: NaturalKey,
-    /// Whether AWS lets the kind carry tags. Those that cannot (a route, an
-    /// inline policy) are found by their natural key alone, and taking one
-    /// over or letting it go touches no tags.
-    pub tags: bool,
+    /// How AWS tags the kind: the calls infra's identity tags go on by
+    /// when a resource is taken over (`adopt`, `import`, `state mv`) and come
+    /// off by on `state rm`.
+    pub tagging: Tagging,
     pub resend: Resend,
 }
 
+/// The tag calls of a kind's service, and what they take: each family has
+/// one `apply_tags` in `aws::kinds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tagging {
+    /// AWS takes no tags (a route, an inline policy): the kind is found by its
+    /// natural key alone, and taking one over or letting it go touches no tags.
+    None,
+    /// EC2's CreateTags and DeleteTags, by id.
+    Ec2,
+    /// IAM's calls per resource: roles and instance profiles by name, OIDC
+    /// providers by ARN.
+    IamRole,
+    IamInstanceProfile,
+    IamOidcProvider,
+    /// By ARN: EKS, RDS and EventBridge.
+    Eks,
+    Rds,
+    EventBridge,
+    /// By the resource's id: a queue URL, a key id, a zone id, a certificate ARN.
+    Sqs,
+    Kms,
+    Route53,
+    Acm,
+}
+
 impl KindInfo {
-    /// A tagged kind with only an `id` output, nothing replaced, nothing set
-    /// after create, looked up before a resend: the base every kind's
-    /// constant starts from (`..KindInfo::BASE`).
+    /// A kind found by its tags, with only an `id` output, nothing
+    /// replaced, nothing set after create, looked up before a resend: the
+    /// base every kind's constant starts from (`..KindInfo::BASE`). Each
+    /// kind names its own [`Tagging`].
     pub const BASE: KindInfo = KindInfo {
         name: "",
         tier: Tier::Network,
@@ -117,7 +143,7 @@ impl KindInfo {
         replace_fields: &[],
         set_after_create: &[],
         natural_key: NaturalKey::Tags,
-        tags: true,
+        tagging: Tagging::None,
         resend: Resend::LookUp,
     };
 }

@@ -10,7 +10,7 @@ pub mod compare;
 mod kind;
 mod live;
 
-pub use kind::{KindCatalog, KindInfo, NaturalKey, Resend, Tier};
+pub use kind::{KindCatalog, KindInfo, NaturalKey, Resend, Tagging, Tier};
 pub use live::{Live, OutOfBand};
 
 use std::collections::BTreeMap;

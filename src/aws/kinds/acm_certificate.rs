@@ -14,7 +14,7 @@ use super::tagged::{TagDelta, apply_delta, create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::OrMissing;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 use crate::model::{Outputs, TAG_ADDRESS, is_foreign_tag};
 
 pub struct AcmCertificate;
@@ -176,6 +176,7 @@ pub async fn apply_tags(cx: &Cx, arn: &str, delta: TagDelta) -> Result<(), AwsEr
 pub(super) const INFO: KindInfo = KindInfo {
     name: "AcmCertificate",
     tier: Tier::Dns,
+    tagging: Tagging::Acm,
     outputs: &[
         "id",
         "arn",

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::acm_certificate::describe;
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx};
-use crate::model::{KindInfo, NaturalKey, Resend, Tier};
+use crate::model::{KindInfo, NaturalKey, Resend, Tagging, Tier};
 use crate::model::{Outputs, Props};
 
 pub struct AcmCertificateValidation;
@@ -29,7 +29,7 @@ pub(super) const INFO: KindInfo = KindInfo {
     outputs: &["id", "certificate_arn"],
     replace_fields: &["certificate_arn", "validation_record"],
     natural_key: NaturalKey::Fields(&["certificate_arn"]),
-    tags: false,
+    tagging: Tagging::None,
     // Resent safely: nothing is created.
     resend: Resend::Unique,
     ..KindInfo::BASE

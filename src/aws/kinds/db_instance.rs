@@ -16,7 +16,7 @@ use super::rds_database::{
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use super::{flag, int, major, outputs};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 
 pub struct DbInstance;
 
@@ -89,15 +89,10 @@ fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
     Some(Live::found(id, address, props, outputs))
 }
 
-/// The ARN of the instance `id` (a missing one is a not-found error): the
-/// takeover tags by it. Also serves `RdsClusterInstance`.
-pub(crate) async fn arn(cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
-    super::rds_database::arn_of::<RdsInstance>(cx, id).await
-}
-
 pub(super) const INFO: KindInfo = KindInfo {
     name: "DbInstance",
     tier: Tier::Database,
+    tagging: Tagging::Rds,
     outputs: &[
         "id",
         "arn",
@@ -114,6 +109,10 @@ pub(super) const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for DbInstance {
+    async fn arn(&self, cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
+        super::rds_database::arn_of::<RdsInstance>(cx, id).await
+    }
+
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let id = str_prop(t.props, "identifier")?;
         cx.clients

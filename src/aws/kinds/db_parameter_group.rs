@@ -9,20 +9,14 @@ use super::rds_common::create_tags;
 use super::rds_parameter_group::{GroupFacts, ParameterGroupApi};
 use super::{Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, NaturalKey, Resend, Tier};
+use crate::model::{KindInfo, NaturalKey, Resend, Tagging, Tier};
 
 pub struct DbParameterGroup;
-
-/// The ARN of the group `name` (a missing one is a not-found error): the
-/// takeover tags by it.
-pub(crate) async fn arn(cx: &Cx, name: &str) -> Result<Option<String>, AwsError> {
-    let group = ParameterGroupApi::describe(&DbParameterGroup, cx, name).await?;
-    Ok(group.map(|g| g.arn).filter(|a| !a.is_empty()))
-}
 
 pub(super) const INFO: KindInfo = KindInfo {
     name: "DbParameterGroup",
     tier: Tier::Database,
+    tagging: Tagging::Rds,
     outputs: &["id", "name"],
     replace_fields: &["name", "family"],
     natural_key: NaturalKey::Fields(&["name"]),

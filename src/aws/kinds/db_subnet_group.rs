@@ -7,7 +7,7 @@ use super::rds_common::{create_tags, group_tags, name_outputs, update_group};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, OrMissing, SdkResultExt};
 use crate::model::Props;
-use crate::model::{KindInfo, NaturalKey, Resend, Tier};
+use crate::model::{KindInfo, NaturalKey, Resend, Tagging, Tier};
 
 pub struct DbSubnetGroup;
 
@@ -47,16 +47,10 @@ async fn describe(
     Ok(described.db_subnet_groups().first().cloned())
 }
 
-/// The ARN of the group `name` (a missing one is a not-found error): the
-/// takeover tags by it.
-pub(crate) async fn arn(cx: &Cx, name: &str) -> Result<Option<String>, AwsError> {
-    let group = describe(cx, name).await?;
-    Ok(group.and_then(|g| g.db_subnet_group_arn().map(String::from)))
-}
-
 pub(super) const INFO: KindInfo = KindInfo {
     name: "DbSubnetGroup",
     tier: Tier::Database,
+    tagging: Tagging::Rds,
     outputs: &["id", "name"],
     replace_fields: &["name"],
     natural_key: NaturalKey::Fields(&["name"]),
@@ -67,6 +61,11 @@ pub(super) const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for DbSubnetGroup {
+    async fn arn(&self, cx: &Cx, name: &str) -> Result<Option<String>, AwsError> {
+        let group = describe(cx, name).await?;
+        Ok(group.and_then(|g| g.db_subnet_group_arn().map(String::from)))
+    }
+
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
         cx.clients

@@ -16,7 +16,7 @@ use super::tagged::create_tags;
 use super::{Kind, Live, ReadScope, Target, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
-use crate::model::{KindInfo, Props, Resend, Tier};
+use crate::model::{KindInfo, Props, Resend, Tagging, Tier};
 
 pub struct EksAccessEntry;
 
@@ -107,6 +107,7 @@ pub async fn all_entries(
 pub(super) const INFO: KindInfo = KindInfo {
     name: "EksAccessEntry",
     tier: Tier::Cluster,
+    tagging: Tagging::Eks,
     outputs: &["id", "arn", "principal_arn"],
     replace_fields: &["cluster_name", "principal_arn", "type"],
     // Resent safely: clientRequestToken (the journal's token).

@@ -13,7 +13,7 @@ use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx};
 use crate::model::Props;
-use crate::model::{KindInfo, NaturalKey, Resend, Tier};
+use crate::model::{KindInfo, NaturalKey, Resend, Tagging, Tier};
 
 pub struct EksAccessPolicyAssociation;
 
@@ -106,7 +106,7 @@ pub(super) const INFO: KindInfo = KindInfo {
     tier: Tier::Cluster,
     replace_fields: &["cluster_name", "principal_arn", "policy_arn"],
     natural_key: NaturalKey::Fields(&["cluster_name", "principal_arn", "policy_arn"]),
-    tags: false,
+    tagging: Tagging::None,
     // Resent safely: AssociateAccessPolicy is idempotent.
     resend: Resend::Unique,
     ..KindInfo::BASE

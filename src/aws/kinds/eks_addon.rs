@@ -14,7 +14,7 @@ use super::outputs;
 use super::{Kind, Live, ReadScope, Target, opt_str};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 
 pub struct EksAddon;
 
@@ -53,14 +53,6 @@ async fn describe(cx: &Cx, cluster: &str, name: &str) -> Result<Option<Addon>, A
         })
         .await?;
     Ok(out.addon().cloned())
-}
-
-/// The ARN of the add-on `id`, from one describe (a missing add-on is an
-/// error): the takeover tags by it.
-pub(crate) async fn arn(cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
-    let (cluster, name) = cluster_and_name(id);
-    let addon = describe(cx, cluster, name).await?;
-    Ok(addon.and_then(|a| a.addon_arn().map(String::from)))
 }
 
 /// The newest version compatible with the cluster's Kubernetes version.
@@ -133,6 +125,7 @@ fn version_key(v: &str) -> Vec<u64> {
 pub(super) const INFO: KindInfo = KindInfo {
     name: "EksAddon",
     tier: Tier::Cluster,
+    tagging: Tagging::Eks,
     outputs: &["id", "arn", "version"],
     replace_fields: &["cluster_name", "name"],
     // Resent safely: clientRequestToken (the journal's token).
@@ -142,6 +135,12 @@ pub(super) const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for EksAddon {
+    async fn arn(&self, cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
+        let (cluster, name) = cluster_and_name(id);
+        let addon = describe(cx, cluster, name).await?;
+        Ok(addon.and_then(|a| a.addon_arn().map(String::from)))
+    }
+
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let (cluster, name) = cluster_and_name_props(t.props)?;
         let pinned = opt_str(t.props, "version").is_some();

@@ -18,7 +18,7 @@ use super::outputs;
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 
 /// EKS tags are set the same way for every EKS kind; the takeover reaches
 /// them here (`eks_common` is private to the kinds).
@@ -128,13 +128,6 @@ fn to_live(c: &aws_sdk_eks::types::Cluster, owner: crate::model::Owner<'_>) -> O
     Some(Live::found(name, address, props, outputs))
 }
 
-/// The ARN of the cluster `name`, from one describe (a missing cluster is an
-/// error): the takeover tags by it.
-pub(crate) async fn arn(cx: &Cx, name: &str) -> Result<Option<String>, AwsError> {
-    let cluster = describe_cluster(cx, name).await?;
-    Ok(cluster.and_then(|c| c.arn().map(String::from)))
-}
-
 async fn wait_active(cx: &Cx, address: &str, name: &str) -> Result<Live, AwsError> {
     wait_until(
         cx,
@@ -157,6 +150,7 @@ async fn wait_active(cx: &Cx, address: &str, name: &str) -> Result<Live, AwsErro
 pub(super) const INFO: KindInfo = KindInfo {
     name: "EksCluster",
     tier: Tier::Cluster,
+    tagging: Tagging::Eks,
     outputs: &[
         "id",
         "name",
@@ -183,6 +177,11 @@ pub(super) const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for EksCluster {
+    async fn arn(&self, cx: &Cx, name: &str) -> Result<Option<String>, AwsError> {
+        let cluster = describe_cluster(cx, name).await?;
+        Ok(cluster.and_then(|c| c.arn().map(String::from)))
+    }
+
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
         let vpc = VpcConfigRequest::builder()

@@ -21,7 +21,7 @@ use super::outputs;
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 
 pub struct EksNodegroup;
 
@@ -100,14 +100,6 @@ async fn describe(cx: &Cx, cluster: &str, name: &str) -> Result<Option<Nodegroup
     Ok(out.nodegroup().cloned())
 }
 
-/// The ARN of the node group `id`, from one describe (a missing group is an
-/// error): the takeover tags by it.
-pub(crate) async fn arn(cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
-    let (cluster, name) = cluster_and_name(id);
-    let group = describe(cx, cluster, name).await?;
-    Ok(group.and_then(|n| n.nodegroup_arn().map(String::from)))
-}
-
 async fn wait_active(cx: &Cx, address: &str, cluster: &str, name: &str) -> Result<Live, AwsError> {
     wait_until(
         cx,
@@ -132,6 +124,7 @@ async fn wait_active(cx: &Cx, address: &str, cluster: &str, name: &str) -> Resul
 pub(super) const INFO: KindInfo = KindInfo {
     name: "EksNodegroup",
     tier: Tier::Cluster,
+    tagging: Tagging::Eks,
     outputs: &["id", "name", "arn"],
     replace_fields: &[
         "cluster_name",
@@ -149,6 +142,12 @@ pub(super) const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for EksNodegroup {
+    async fn arn(&self, cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
+        let (cluster, name) = cluster_and_name(id);
+        let group = describe(cx, cluster, name).await?;
+        Ok(group.and_then(|n| n.nodegroup_arn().map(String::from)))
+    }
+
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let (cluster, name) = cluster_and_name_props(t.props)?;
         let min = int(t.props, "min_size").unwrap_or(1);

@@ -12,7 +12,7 @@ use super::tagged::create_tags;
 use super::{Kind, Live, ReadScope, Target, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 
 pub struct EksPodIdentityAssociation;
 
@@ -77,6 +77,7 @@ async fn find(
 pub(super) const INFO: KindInfo = KindInfo {
     name: "EksPodIdentityAssociation",
     tier: Tier::Identity,
+    tagging: Tagging::Eks,
     outputs: &["id", "arn"],
     replace_fields: &["cluster_name", "namespace", "service_account"],
     // Resent safely: clientRequestToken (the journal's token).

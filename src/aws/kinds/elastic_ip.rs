@@ -6,7 +6,7 @@ use super::ec2_tags::{delete, env_filter, found, tag_spec, update_tags};
 use super::{Kind, Live, ReadScope, Target};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Outputs;
-use crate::model::{KindInfo, Tier};
+use crate::model::{KindInfo, Tagging, Tier};
 
 pub struct ElasticIp;
 
@@ -21,6 +21,7 @@ fn outputs(id: &str, ip: &str) -> Outputs {
 pub(super) const INFO: KindInfo = KindInfo {
     name: "ElasticIp",
     tier: Tier::Network,
+    tagging: Tagging::Ec2,
     outputs: &["id", "public_ip"],
     ..KindInfo::BASE
 };

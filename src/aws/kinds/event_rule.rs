@@ -12,7 +12,7 @@ use super::{Kind, Live, ReadScope, Target, opt_str, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
 use crate::model::Props;
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 
 pub struct EventRule;
 
@@ -94,6 +94,7 @@ pub async fn apply_tags(cx: &Cx, arn: &str, delta: TagDelta) -> Result<(), AwsEr
 pub(super) const INFO: KindInfo = KindInfo {
     name: "EventRule",
     tier: Tier::Cluster,
+    tagging: Tagging::EventBridge,
     outputs: &["id", "arn"],
     replace_fields: &["name"],
     // Resent safely: PutRule is an upsert by name.

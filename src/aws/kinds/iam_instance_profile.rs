@@ -9,7 +9,7 @@ use super::iam_details::{
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 use crate::model::{Outputs, Props};
 
 pub struct IamInstanceProfile;
@@ -26,6 +26,7 @@ fn outputs(name: &str, arn: &str) -> Outputs {
 pub(super) const INFO: KindInfo = KindInfo {
     name: "IamInstanceProfile",
     tier: Tier::Cluster,
+    tagging: Tagging::IamInstanceProfile,
     outputs: &["id", "name", "arn"],
     // The role is changed in place (remove, add): a profile an interrupted
     // create left without its role gets it, rather than a replacement.

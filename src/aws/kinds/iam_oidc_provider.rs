@@ -9,7 +9,7 @@ use super::iam_details::{Taggable, address_of, apply_tags, comparable_tags, ours
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 use crate::model::{Outputs, Props, TAG_ADDRESS, TAG_ENV};
 
 pub struct IamOidcProvider;
@@ -35,6 +35,7 @@ fn client_ids(props: &Props) -> Vec<String> {
 pub(super) const INFO: KindInfo = KindInfo {
     name: "IamOidcProvider",
     tier: Tier::Cluster,
+    tagging: Tagging::IamOidcProvider,
     outputs: &["id", "arn"],
     replace_fields: &["url"],
     // Resent safely: the issuer URL.

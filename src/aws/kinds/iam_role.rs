@@ -7,7 +7,7 @@ use super::iam_details::{
 use super::tagged::tag_delta;
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 use crate::model::{Outputs, Props};
 
 pub struct IamRole;
@@ -31,6 +31,7 @@ fn policy_text(props: &Props) -> Result<String, AwsError> {
 pub(super) const INFO: KindInfo = KindInfo {
     name: "IamRole",
     tier: Tier::Identity,
+    tagging: Tagging::IamRole,
     outputs: &["id", "name", "arn"],
     replace_fields: &["name", "path"],
     // Resent safely: the role name.

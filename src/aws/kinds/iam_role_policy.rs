@@ -7,7 +7,7 @@ use super::iam_details::env_roles;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, NaturalKey, Resend, Tier};
+use crate::model::{KindInfo, NaturalKey, Resend, Tagging, Tier};
 
 pub struct IamRolePolicy;
 
@@ -20,7 +20,7 @@ pub(super) const INFO: KindInfo = KindInfo {
     tier: Tier::Identity,
     replace_fields: &["role", "name"],
     natural_key: NaturalKey::Fields(&["role", "name"]),
-    tags: false,
+    tagging: Tagging::None,
     // Resent safely: PutRolePolicy is an upsert.
     resend: Resend::Unique,
     ..KindInfo::BASE

@@ -8,7 +8,7 @@ use super::iam_details::env_roles;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, NaturalKey, Resend, Tier};
+use crate::model::{KindInfo, NaturalKey, Resend, Tagging, Tier};
 
 pub struct IamRolePolicyAttachment;
 
@@ -21,7 +21,7 @@ pub(super) const INFO: KindInfo = KindInfo {
     tier: Tier::Identity,
     replace_fields: &["role", "policy_arn"],
     natural_key: NaturalKey::Fields(&["role", "policy_arn"]),
-    tags: false,
+    tagging: Tagging::None,
     // Resent safely: AttachRolePolicy is idempotent.
     resend: Resend::Unique,
     ..KindInfo::BASE

@@ -5,13 +5,14 @@ use serde_json::json;
 use super::ec2_tags::{delete_call, env_filter, found, tag_spec, update_tags};
 use super::{Kind, Live, ReadScope, Target, returned, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Tier};
+use crate::model::{KindInfo, Tagging, Tier};
 
 pub struct InternetGateway;
 
 pub(super) const INFO: KindInfo = KindInfo {
     name: "InternetGateway",
     tier: Tier::Network,
+    tagging: Tagging::Ec2,
     replace_fields: &["vpc_id"],
     // Create, then attach: a gateway cut short between them is attached by
     // the next run, not replaced.

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, NaturalKey, Resend, Tier};
+use crate::model::{KindInfo, NaturalKey, Resend, Tagging, Tier};
 
 pub struct KmsAlias;
 
@@ -15,7 +15,7 @@ pub(super) const INFO: KindInfo = KindInfo {
     tier: Tier::Kms,
     replace_fields: &["name"],
     natural_key: NaturalKey::Fields(&["name"]),
-    tags: false,
+    tagging: Tagging::None,
     // Resent safely: the alias name.
     resend: Resend::Unique,
     ..KindInfo::BASE

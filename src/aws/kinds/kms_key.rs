@@ -14,7 +14,7 @@ use super::tagged::{TagDelta, apply_delta, create_tags, tag_delta, tagged};
 use super::{Kind, Live, ReadScope, Target, outputs};
 use crate::aws::{AwsError, Cx, ErrorClass, OrMissing, SdkResultExt};
 use crate::model::Props;
-use crate::model::{KindInfo, Tier};
+use crate::model::{KindInfo, Tagging, Tier};
 
 pub struct KmsKey;
 
@@ -142,6 +142,7 @@ pub async fn apply_tags(cx: &Cx, id: &str, delta: TagDelta) -> Result<(), AwsErr
 pub(super) const INFO: KindInfo = KindInfo {
     name: "KmsKey",
     tier: Tier::Kms,
+    tagging: Tagging::Kms,
     outputs: &["id", "arn"],
     ..KindInfo::BASE
 };

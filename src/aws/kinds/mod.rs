@@ -86,6 +86,12 @@ pub trait Kind: Described + Send + Sync {
     fn resend(&self) -> Resend {
         self.info().resend
     }
+    /// The ARN of the resource `id`, from one describe (a missing resource
+    /// is a not-found error), for the kinds tagged by ARN: the takeover tags
+    /// by it when the outputs lack it. `None`: the kind cannot find one.
+    async fn arn(&self, _cx: &Cx, _id: &str) -> Result<Option<String>, AwsError> {
+        Ok(None)
+    }
     async fn create(&self, cx: &Cx, target: &Target<'_>) -> Result<Live, AwsError>;
     /// Every resource of this kind in the env, in as few calls as the API allows.
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError>;

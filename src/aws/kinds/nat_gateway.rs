@@ -5,7 +5,7 @@ use serde_json::json;
 use super::ec2_tags::{delete, env_filter, found, tag_spec, update_tags};
 use super::{Kind, Live, ReadScope, Target, returned, str_prop};
 use crate::aws::{AwsError, Cx, OrMissing, SdkResultExt};
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 
 pub struct NatGateway;
 
@@ -28,6 +28,7 @@ impl NatGateway {
 pub(super) const INFO: KindInfo = KindInfo {
     name: "NatGateway",
     tier: Tier::Network,
+    tagging: Tagging::Ec2,
     replace_fields: &["subnet_id", "allocation_id"],
     // Resent safely: ClientToken (the journal's token).
     resend: Resend::Token,

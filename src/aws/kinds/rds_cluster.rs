@@ -17,7 +17,7 @@ use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use super::{flag, int, major, outputs};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 
 pub struct RdsCluster;
 
@@ -97,15 +97,10 @@ fn to_live(c: &DbCluster, owner: crate::model::Owner<'_>) -> Option<Live> {
     Some(Live::found(id, address, props, outputs))
 }
 
-/// The ARN of the cluster `id` (a missing one is a not-found error): the
-/// takeover tags by it.
-pub(crate) async fn arn(cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
-    super::rds_database::arn_of::<DbCluster>(cx, id).await
-}
-
 pub(super) const INFO: KindInfo = KindInfo {
     name: "RdsCluster",
     tier: Tier::Database,
+    tagging: Tagging::Rds,
     outputs: &[
         "id",
         "arn",
@@ -123,6 +118,10 @@ pub(super) const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for RdsCluster {
+    async fn arn(&self, cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
+        super::rds_database::arn_of::<DbCluster>(cx, id).await
+    }
+
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let id = str_prop(t.props, "identifier")?;
         let created = cx

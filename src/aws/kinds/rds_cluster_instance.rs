@@ -13,7 +13,7 @@ use super::rds_database::{
 };
 use super::{Kind, Live, ReadScope, Target, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 
 pub struct RdsClusterInstance;
 
@@ -42,6 +42,7 @@ fn to_live(db: &RdsInstance, owner: crate::model::Owner<'_>) -> Option<Live> {
 pub(super) const INFO: KindInfo = KindInfo {
     name: "RdsClusterInstance",
     tier: Tier::Database,
+    tagging: Tagging::Rds,
     outputs: &["id", "arn", "endpoint"],
     replace_fields: &["identifier", "cluster_identifier", "engine"],
     // Resent safely: the instance identifier.
@@ -51,6 +52,10 @@ pub(super) const INFO: KindInfo = KindInfo {
 
 #[async_trait]
 impl Kind for RdsClusterInstance {
+    async fn arn(&self, cx: &Cx, id: &str) -> Result<Option<String>, AwsError> {
+        super::rds_database::arn_of::<RdsInstance>(cx, id).await
+    }
+
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let id = str_prop(t.props, "identifier")?;
         let created = cx

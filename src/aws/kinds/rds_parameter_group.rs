@@ -158,6 +158,11 @@ async fn read_parameter_group<A: ParameterGroupApi>(
 
 #[async_trait]
 impl<A: ParameterGroupApi> Kind for A {
+    async fn arn(&self, cx: &Cx, name: &str) -> Result<Option<String>, AwsError> {
+        let group = ParameterGroupApi::describe(self, cx, name).await?;
+        Ok(group.map(|g| g.arn).filter(|a| !a.is_empty()))
+    }
+
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
         let arn = match ParameterGroupApi::create(self, cx, t, name).await {

@@ -8,7 +8,7 @@ use super::ec2_tags::delete_call;
 use super::route_table::describe_tables;
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, NaturalKey, Resend, Tier};
+use crate::model::{KindInfo, NaturalKey, Resend, Tagging, Tier};
 
 pub struct Route;
 
@@ -21,7 +21,7 @@ pub(super) const INFO: KindInfo = KindInfo {
     tier: Tier::Network,
     replace_fields: &["route_table_id", "destination_cidr"],
     natural_key: NaturalKey::Fields(&["route_table_id", "destination_cidr"]),
-    tags: false,
+    tagging: Tagging::None,
     // Resent safely: one route per table and destination.
     resend: Resend::Unique,
     ..KindInfo::BASE

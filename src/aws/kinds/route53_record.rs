@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, ErrorClass, OrMissing, SdkResultExt};
-use crate::model::{KindInfo, NaturalKey, Resend, Tier};
+use crate::model::{KindInfo, NaturalKey, Resend, Tagging, Tier};
 use crate::model::{Outputs, Props};
 
 pub struct Route53Record;
@@ -174,7 +174,7 @@ pub(super) const INFO: KindInfo = KindInfo {
     outputs: &["id", "fqdn"],
     replace_fields: &["zone_id", "name", "type"],
     natural_key: NaturalKey::Computed(record_key),
-    tags: false,
+    tagging: Tagging::None,
     // Resent safely: an UPSERT.
     resend: Resend::Unique,
     ..KindInfo::BASE

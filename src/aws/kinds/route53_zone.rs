@@ -12,7 +12,7 @@ use serde_json::json;
 use super::tagged::{TagDelta, create_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 use crate::model::{Outputs, TAG_ADDRESS, TAG_ENV, TAG_PROJECT, is_foreign_tag};
 
 pub struct Route53Zone;
@@ -141,6 +141,7 @@ async fn zones_with_tags(cx: &Cx) -> Result<Vec<(HostedZone, Vec<(String, String
 pub(super) const INFO: KindInfo = KindInfo {
     name: "Route53Zone",
     tier: Tier::Dns,
+    tagging: Tagging::Route53,
     outputs: &["id", "name", "name_servers"],
     replace_fields: &["name"],
     // Resent safely: CallerReference (the journal's token).

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::ec2_tags::{delete, env_filter, found, read_tags, tag_spec, update_tags};
 use super::{Kind, Live, ReadScope, Target, returned, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 
 pub struct RouteTable;
 
@@ -33,6 +33,7 @@ pub async fn describe_tables(
 pub(super) const INFO: KindInfo = KindInfo {
     name: "RouteTable",
     tier: Tier::Network,
+    tagging: Tagging::Ec2,
     replace_fields: &["vpc_id"],
     // Resent safely: ClientToken (the journal's token).
     resend: Resend::Token,

@@ -8,7 +8,7 @@ use super::ec2_tags::delete_call;
 use super::route_table::describe_tables;
 use super::{Kind, Live, ReadScope, Target, id_outputs, returned, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, NaturalKey, Resend, Tier};
+use crate::model::{KindInfo, NaturalKey, Resend, Tagging, Tier};
 
 pub struct RouteTableAssociation;
 
@@ -17,7 +17,7 @@ pub(super) const INFO: KindInfo = KindInfo {
     tier: Tier::Network,
     replace_fields: &["subnet_id"],
     natural_key: NaturalKey::Fields(&["subnet_id"]),
-    tags: false,
+    tagging: Tagging::None,
     // Resent safely: a subnet has one association.
     resend: Resend::Unique,
     ..KindInfo::BASE

@@ -10,13 +10,14 @@ use serde_json::json;
 use super::ec2_tags::{delete_naming_blockers, env_filter, found, tag_spec, update_tags};
 use super::{Kind, Live, ReadScope, Target, returned, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 
 pub struct SecurityGroup;
 
 pub(super) const INFO: KindInfo = KindInfo {
     name: "SecurityGroup",
     tier: Tier::Network,
+    tagging: Tagging::Ec2,
     replace_fields: &["vpc_id", "name", "description"],
     // Resent safely: the group name in its VPC.
     resend: Resend::Unique,

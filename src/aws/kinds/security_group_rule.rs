@@ -13,7 +13,7 @@ use super::ec2_tags::{delete_call, env_filter, read_tags, tag_spec, update_tags}
 use super::{Kind, Live, ReadScope, Target, id_outputs, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::model::Props;
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 
 pub struct SecurityGroupRule;
 
@@ -77,6 +77,7 @@ fn is_egress(props: &Props) -> bool {
 pub(super) const INFO: KindInfo = KindInfo {
     name: "SecurityGroupRule",
     tier: Tier::Network,
+    tagging: Tagging::Ec2,
     replace_fields: &["group_id", "direction"],
     // Resent safely: a duplicate rule is refused.
     resend: Resend::Unique,

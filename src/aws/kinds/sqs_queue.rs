@@ -14,7 +14,7 @@ use super::tagged::{
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Resend, Tier};
+use crate::model::{KindInfo, Resend, Tagging, Tier};
 use crate::model::{Outputs, Props};
 
 pub struct SqsQueue;
@@ -75,6 +75,7 @@ pub async fn apply_tags(cx: &Cx, url: &str, delta: TagDelta) -> Result<(), AwsEr
 pub(super) const INFO: KindInfo = KindInfo {
     name: "SqsQueue",
     tier: Tier::Cluster,
+    tagging: Tagging::Sqs,
     outputs: &["id", "url", "arn", "name", "account"],
     replace_fields: &["name"],
     // Resent safely: the queue name.

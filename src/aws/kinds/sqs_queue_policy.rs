@@ -10,7 +10,7 @@ use super::tagged::queue_attributes;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx};
-use crate::model::{KindInfo, NaturalKey, Resend, Tier};
+use crate::model::{KindInfo, NaturalKey, Resend, Tagging, Tier};
 
 pub struct SqsQueuePolicy;
 
@@ -34,7 +34,7 @@ pub(super) const INFO: KindInfo = KindInfo {
     tier: Tier::Cluster,
     replace_fields: &["queue_url"],
     natural_key: NaturalKey::Fields(&["queue_url"]),
-    tags: false,
+    tagging: Tagging::None,
     // Resent safely: SetQueueAttributes is an upsert.
     resend: Resend::Unique,
     ..KindInfo::BASE

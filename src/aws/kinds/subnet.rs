@@ -5,13 +5,14 @@ use serde_json::json;
 use super::ec2_tags::{delete_naming_blockers, env_filter, found, tag_spec, update_tags};
 use super::{Kind, Live, ReadScope, Target, flag, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Tier};
+use crate::model::{KindInfo, Tagging, Tier};
 
 pub struct Subnet;
 
 pub(super) const INFO: KindInfo = KindInfo {
     name: "Subnet",
     tier: Tier::Network,
+    tagging: Tagging::Ec2,
     outputs: &["id", "arn"],
     replace_fields: &["vpc_id", "cidr", "az"],
     ..KindInfo::BASE

@@ -6,7 +6,7 @@ use super::ec2_tags::{delete_naming_blockers, env_filter, found, tag_spec, updat
 use super::flag;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, Tier};
+use crate::model::{KindInfo, Tagging, Tier};
 
 pub struct Vpc;
 
@@ -67,6 +67,7 @@ impl Vpc {
 pub(super) const INFO: KindInfo = KindInfo {
     name: "Vpc",
     tier: Tier::Network,
+    tagging: Tagging::Ec2,
     replace_fields: &["cidr"],
     ..KindInfo::BASE
 };

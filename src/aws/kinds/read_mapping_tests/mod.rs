@@ -12,6 +12,7 @@ mod iam;
 mod network;
 mod other;
 mod rds;
+mod tagging;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
