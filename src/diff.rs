@@ -209,13 +209,7 @@ pub fn diff_replacing(
             protect: d.protect,
         };
         let Some(live) = now else {
-            let reason = match state_row {
-                Some(s) if s.kind != d.kind => {
-                    Some(format!("kind changes from {} to {}", s.kind, d.kind))
-                }
-                Some(_) => Some("deleted outside infra; it will be created again".to_string()),
-                None => None,
-            };
+            let (op, reason, current_live) = not_in_the_cloud(&d.kind, state_row);
             let changes = resolved
                 .iter()
                 .map(|(f, v)| FieldChange {
@@ -225,17 +219,6 @@ pub fn diff_replacing(
                     forces_replacement: false,
                 })
                 .collect();
-            let op = if state_row.is_some_and(|s| s.kind != d.kind) {
-                Op::Replace
-            } else {
-                Op::Create
-            };
-            let current_live = state_row.filter(|_| op == Op::Replace).map(|s| Live {
-                id: s.id.clone(),
-                address: Some(s.address.clone()),
-                props: s.props.clone(),
-                outputs: s.outputs.clone(),
-            });
             plan.actions.push(action(op, changes, reason, current_live));
             renewed.insert(&d.address);
             continue;
@@ -273,34 +256,7 @@ pub fn diff_replacing(
         } else {
             let reason = forcing
                 .iter()
-                .map(|c| {
-                    if c.new.as_ref().is_some_and(has_unknown) {
-                        // Name what is replaced, so a cascade can be traced to its cause.
-                        let field: Props = d
-                            .props
-                            .get(&c.field)
-                            .map(|v| [(c.field.clone(), v.clone())].into_iter().collect())
-                            .unwrap_or_default();
-                        let mut by: Vec<String> = crate::model::refs_of(&field)
-                            .into_iter()
-                            .map(|r| r.address)
-                            .filter(|a| renewed.contains(a.as_str()))
-                            .collect();
-                        by.sort();
-                        by.dedup();
-                        if by.is_empty() {
-                            format!("`{}` depends on a resource that is being replaced", c.field)
-                        } else {
-                            format!(
-                                "`{}` depends on {}, which is being replaced",
-                                c.field,
-                                by.join(", ")
-                            )
-                        }
-                    } else {
-                        format!("`{}` cannot change in place", c.field)
-                    }
-                })
+                .map(|c| why_replaced(c, &d.props, &renewed))
                 .collect::<Vec<_>>()
                 .join("; ");
             let live = Live {
@@ -316,45 +272,90 @@ pub fn diff_replacing(
             renewed.insert(&d.address);
         }
     }
-    // What state has and the plan no longer asks for.
+    plan.actions.extend(removals(graph, current));
+    plan.actions.sort_by(|a, b| a.address.cmp(&b.address));
+    plan
+}
+
+/// A declared resource the cloud does not have: created, or (its kind
+/// changed in state) replaced; with why, and the state row being replaced.
+fn not_in_the_cloud(
+    kind: &str,
+    state_row: Option<&StateResource>,
+) -> (Op, Option<String>, Option<Live>) {
+    match state_row {
+        Some(s) if s.kind != kind => {
+            let old = Live {
+                id: s.id.clone(),
+                address: Some(s.address.clone()),
+                props: s.props.clone(),
+                outputs: s.outputs.clone(),
+            };
+            let reason = format!("kind changes from {} to {kind}", s.kind);
+            (Op::Replace, Some(reason), Some(old))
+        }
+        Some(_) => {
+            let reason = "deleted outside infra; it will be created again";
+            (Op::Create, Some(reason.to_string()), None)
+        }
+        None => (Op::Create, None, None),
+    }
+}
+
+/// Why a field forces a replacement. A value unknown until apply names the
+/// replaced resources it comes from, so a cascade can be traced to its cause.
+fn why_replaced(c: &FieldChange, props: &Props, renewed: &HashSet<&str>) -> String {
+    if !c.new.as_ref().is_some_and(has_unknown) {
+        return format!("`{}` cannot change in place", c.field);
+    }
+    let field: Props = props
+        .get(&c.field)
+        .map(|v| [(c.field.clone(), v.clone())].into_iter().collect())
+        .unwrap_or_default();
+    let mut by: Vec<String> = crate::model::refs_of(&field)
+        .into_iter()
+        .map(|r| r.address)
+        .filter(|a| renewed.contains(a.as_str()))
+        .collect();
+    by.sort();
+    by.dedup();
+    if by.is_empty() {
+        format!("`{}` depends on a resource that is being replaced", c.field)
+    } else {
+        let by = by.join(", ");
+        format!("`{}` depends on {by}, which is being replaced", c.field)
+    }
+}
+
+/// What state has and the plan no longer asks for: deleted, or (already gone
+/// from the cloud) only its state row removed.
+fn removals(graph: &ResourceGraph, current: &Current<'_>) -> Vec<Action> {
     let mut gone: Vec<&StateResource> = current
         .state
         .values()
         .filter(|s| graph.get(&s.address).is_none())
         .collect();
     gone.sort_by(|a, b| a.address.cmp(&b.address));
-    for s in gone {
-        let Some(live) = current.get(&s.address, &s.kind) else {
-            // Already gone from the cloud: only the state row is left.
-            plan.actions.push(Action {
+    gone.into_iter()
+        .map(|s| {
+            let live = current.get(&s.address, &s.kind);
+            let reason = live.is_none().then(|| {
+                "already deleted outside infra; only the state row is removed".to_string()
+            });
+            Action {
                 address: s.address.clone(),
                 kind: s.kind.clone(),
                 op: Op::Delete,
                 changes: Vec::new(),
-                reason: Some("already deleted outside infra; only the state row is removed".into()),
+                reason,
                 props: None,
-                current: None,
+                current: live,
                 deps: Vec::new(),
                 state_deps: s.deps.clone(),
                 protect: s.protect,
-            });
-            continue;
-        };
-        plan.actions.push(Action {
-            address: s.address.clone(),
-            kind: s.kind.clone(),
-            op: Op::Delete,
-            changes: Vec::new(),
-            reason: None,
-            props: None,
-            current: Some(live),
-            deps: Vec::new(),
-            state_deps: s.deps.clone(),
-            protect: s.protect,
-        });
-    }
-    plan.actions.sort_by(|a, b| a.address.cmp(&b.address));
-    plan
+            }
+        })
+        .collect()
 }
 
 /// The actions of `up` that would delete a resource with `protect = true`
