@@ -61,17 +61,14 @@ pub async fn run(cli: &Cli, args: &AdoptArgs) -> anyhow::Result<u8> {
         }
         yes || ask("Do you want to tag and record these resources?")
     };
-    let outcome = adopt::adopt(
-        &opts,
-        &prepared,
-        &cx,
-        &args.from_terraform,
-        args.dry_run,
-        &command_line(),
-        args.lock.lock_timeout,
-        &mut confirm,
-    )
-    .await?;
+    let command = command_line();
+    let adopt = ops::AdoptOptions {
+        from: &args.from_terraform,
+        dry_run: args.dry_run,
+        command: &command,
+        lock_timeout: args.lock.lock_timeout,
+    };
+    let outcome = ops::adopt(&opts, &prepared, &cx, &adopt, &mut confirm).await?;
     reporter.clear();
     let count = |v: Verdict| outcome.rows.iter().filter(|r| r.verdict == v).count();
     if args.json {

@@ -43,7 +43,7 @@ pub async fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<u8> {
     let kind = d.kind.clone();
     let reporter = Arc::new(TerminalReporter::new(false));
     let cx = ops::context(&prepared, reporter.clone()).await?;
-    let row = crate::takeover::import(
+    let row = ops::import(
         &opts,
         &prepared,
         &cx,

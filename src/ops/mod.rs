@@ -21,8 +21,10 @@ use crate::state::backend::{S3Location, cache_paths};
 use crate::state::s3::{Remote, RemoteError, Session};
 use crate::state::{StateError, StateResource, StateStore};
 
+mod adopt;
 mod destroy;
 mod drift;
+mod import;
 mod output;
 mod plan;
 mod refresh;
@@ -30,8 +32,10 @@ mod state_access;
 mod unlock;
 mod up;
 
+pub use adopt::*;
 pub use destroy::*;
 pub use drift::*;
+pub use import::*;
 pub use output::*;
 pub use plan::*;
 pub use refresh::*;

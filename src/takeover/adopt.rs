@@ -455,70 +455,93 @@ fn rule_matches(props: &crate::model::Props, i: &Instance) -> Option<bool> {
     Some(equal(source, a.get(source_attr)))
 }
 
-/// Maps Terraform instances onto the plan's addresses.
+/// Maps Terraform instances onto the plan's addresses: by attributes, then
+/// by what mapped instances refer to, until neither finds more; then one row
+/// per instance saying what became of it.
 pub fn map(graph: &ResourceGraph, state: &TfState) -> (Vec<Mapped>, Vec<Row>) {
     let instances = state.instances();
-    let rules: HashMap<&str, &Rule> = RULES.iter().map(|r| (r.kind, r)).collect();
-    let mut used: BTreeSet<usize> = BTreeSet::new();
-    let mut mapped: BTreeMap<String, (usize, Outputs)> = BTreeMap::new();
-    let eligible = |i: &Instance| i.mode == "managed" && !i.tainted && !i.deposed;
-    loop {
+    let mut m = Matcher {
+        graph,
+        instances: &instances,
+        rules: RULES.iter().map(|r| (r.kind, r)).collect(),
+        used: BTreeSet::new(),
+        mapped: BTreeMap::new(),
+    };
+    while m.by_attributes() | m.by_references() {}
+    report(graph, &instances, &m.mapped)
+}
+
+/// The matching under way: each plan address mapped to one instance.
+struct Matcher<'a> {
+    graph: &'a ResourceGraph,
+    instances: &'a [Instance],
+    rules: HashMap<&'static str, &'static Rule>,
+    /// Instances already mapped, by index.
+    used: BTreeSet<usize>,
+    /// Plan address → (instance index, its outputs).
+    mapped: BTreeMap<String, (usize, Outputs)>,
+}
+
+impl Matcher<'_> {
+    /// The instances still free that `rule`'s Terraform types cover.
+    fn free<'r>(&'r self, rule: &'r Rule) -> impl Iterator<Item = (usize, &'r Instance)> + 'r {
+        self.instances.iter().enumerate().filter(|(n, i)| {
+            !self.used.contains(n)
+                && i.mode == "managed"
+                && !i.tainted
+                && !i.deposed
+                && rule.types.contains(&i.kind.as_str())
+        })
+    }
+
+    fn take(&mut self, address: &str, kind: &str, n: usize) {
+        self.used.insert(n);
+        let outputs = outputs_of(kind, &self.instances[n]);
+        self.mapped.insert(address.to_string(), (n, outputs));
+    }
+
+    /// Maps each unmapped address whose resolved attributes match exactly
+    /// one free instance; whether any was.
+    fn by_attributes(&mut self) -> bool {
         let mut progress = false;
-        for d in graph.in_order() {
-            if mapped.contains_key(&d.address) {
+        for d in self.graph.in_order() {
+            if self.mapped.contains_key(&d.address) {
                 continue;
             }
-            let Some(rule) = rules.get(d.kind.as_str()) else {
+            let Some(rule) = self.rules.get(d.kind.as_str()).copied() else {
                 continue;
             };
             let lookup = |r: &Ref| {
-                mapped
+                self.mapped
                     .get(&r.address)
                     .and_then(|(_, o)| o.get(&r.output).cloned())
             };
             let Ok(resolved) = resolve(&d.props, &lookup, true) else {
                 continue;
             };
-            let candidates: Vec<usize> = instances
-                .iter()
-                .enumerate()
-                .filter(|(n, i)| {
-                    !used.contains(n) && eligible(i) && rule.types.contains(&i.kind.as_str())
-                })
-                .filter(|(_, i)| {
-                    if d.kind == "SecurityGroupRule" {
-                        return rule_matches(&resolved, i).unwrap_or(false);
-                    }
-                    let mut compared = 0;
-                    for (prop, attr) in rule.pairs {
-                        let Some(v) = resolved
-                            .get(*prop)
-                            .filter(|v| !has_unknown(v) && !v.is_null())
-                        else {
-                            continue;
-                        };
-                        if !equal(v, i.attributes.get(*attr)) {
-                            return false;
-                        }
-                        compared += 1;
-                    }
-                    compared > 0
-                })
+            let candidates: Vec<usize> = self
+                .free(rule)
+                .filter(|(_, i)| attributes_match(rule, &resolved, i))
                 .map(|(n, _)| n)
                 .collect();
-            if candidates.len() == 1 {
-                let n = candidates[0];
-                used.insert(n);
-                mapped.insert(d.address.clone(), (n, outputs_of(&d.kind, &instances[n])));
+            if let [n] = candidates[..] {
+                self.take(&d.address, &d.kind, n);
                 progress = true;
             }
         }
-        // Back references: a mapped resource's attribute names what it refers to.
-        for d in graph.in_order() {
-            let Some((n, _)) = mapped.get(&d.address).cloned() else {
+        progress
+    }
+
+    /// Back references: a mapped instance's attribute names what it refers
+    /// to, which maps the referred address when exactly one free instance
+    /// has that id, ARN or name; whether any was.
+    fn by_references(&mut self) -> bool {
+        let mut progress = false;
+        for d in self.graph.in_order() {
+            let Some((n, _)) = self.mapped.get(&d.address).cloned() else {
                 continue;
             };
-            let Some(rule) = rules.get(d.kind.as_str()) else {
+            let Some(rule) = self.rules.get(d.kind.as_str()).copied() else {
                 continue;
             };
             for (prop, attr) in rule.pairs {
@@ -530,26 +553,20 @@ pub fn map(graph: &ResourceGraph, state: &TfState) -> (Vec<Mapped>, Vec<Row>) {
                 else {
                     continue;
                 };
-                if mapped.contains_key(&r.address) {
+                if self.mapped.contains_key(&r.address) {
                     continue;
                 }
-                let Some(target) = graph.get(&r.address) else {
+                let Some(target) = self.graph.get(&r.address) else {
                     continue;
                 };
-                let Some(target_rule) = rules.get(target.kind.as_str()) else {
+                let Some(target_rule) = self.rules.get(target.kind.as_str()).copied() else {
                     continue;
                 };
-                let Some(value) = instances[n].attr(attr).filter(|v| !v.is_empty()) else {
+                let Some(value) = self.instances[n].attr(attr).filter(|v| !v.is_empty()) else {
                     continue;
                 };
-                let found: Vec<usize> = instances
-                    .iter()
-                    .enumerate()
-                    .filter(|(m, i)| {
-                        !used.contains(m)
-                            && eligible(i)
-                            && target_rule.types.contains(&i.kind.as_str())
-                    })
+                let found: Vec<usize> = self
+                    .free(target_rule)
                     .filter(|(_, i)| {
                         ["id", "arn", "name", "identifier"]
                             .iter()
@@ -557,86 +574,106 @@ pub fn map(graph: &ResourceGraph, state: &TfState) -> (Vec<Mapped>, Vec<Row>) {
                     })
                     .map(|(m, _)| m)
                     .collect();
-                if found.len() == 1 {
-                    used.insert(found[0]);
-                    mapped.insert(
-                        r.address.clone(),
-                        (found[0], outputs_of(&target.kind, &instances[found[0]])),
-                    );
+                if let [m] = found[..] {
+                    self.take(&r.address, &target.kind, m);
                     progress = true;
                 }
             }
         }
-        if !progress {
-            break;
-        }
+        progress
     }
+}
+
+/// Whether an instance has the resolved attributes `rule` compares (at
+/// least one known), or, for a security group rule, is the same rule.
+fn attributes_match(rule: &Rule, resolved: &crate::model::Props, i: &Instance) -> bool {
+    if rule.kind == "SecurityGroupRule" {
+        return rule_matches(resolved, i).unwrap_or(false);
+    }
+    let mut compared = 0;
+    for (prop, attr) in rule.pairs {
+        let Some(v) = resolved
+            .get(*prop)
+            .filter(|v| !has_unknown(v) && !v.is_null())
+        else {
+            continue;
+        };
+        if !equal(v, i.attributes.get(*attr)) {
+            return false;
+        }
+        compared += 1;
+    }
+    compared > 0
+}
+
+/// The mapped resources, and one row per instance: adopted, or why not.
+fn report(
+    graph: &ResourceGraph,
+    instances: &[Instance],
+    mapped: &BTreeMap<String, (usize, Outputs)>,
+) -> (Vec<Mapped>, Vec<Row>) {
     let mut out = Vec::new();
     let mut rows = Vec::new();
     let by_instance: HashMap<usize, &String> = mapped.iter().map(|(a, (n, _))| (*n, a)).collect();
     for (n, i) in instances.iter().enumerate() {
-        if let Some(address) = by_instance.get(&n) {
-            let kind = graph
-                .get(address)
-                .map(|d| d.kind.clone())
-                .unwrap_or_default();
-            let (_, outputs) = &mapped[*address];
-            out.push(Mapped {
-                address: (*address).clone(),
-                kind: kind.clone(),
-                id: infra_id(&kind, i),
-                outputs: outputs.clone(),
-                terraform: i.address.clone(),
-            });
+        let Some(address) = by_instance.get(&n) else {
+            let (verdict, detail) = unmapped(i);
             rows.push(Row {
                 terraform: i.address.clone(),
-                infra: Some((*address).clone()),
-                kind: Some(kind.clone()),
-                id: infra_id(&kind, i),
-                verdict: Verdict::Adopted,
-                detail: String::new(),
+                infra: None,
+                kind: None,
+                id: i.id().to_string(),
+                verdict,
+                detail,
             });
             continue;
-        }
-        let (verdict, detail) = if i.mode == "data" {
-            (
-                Verdict::NotMapped,
-                "a data source: Terraform only read it".to_string(),
-            )
-        } else if i.tainted {
-            (Verdict::Refused, "tainted: Terraform would replace it; fix it with Terraform first or let infra create it".to_string())
-        } else if i.deposed {
-            (
-                Verdict::Refused,
-                "deposed: left over from a create-before-destroy; delete it with Terraform first"
-                    .to_string(),
-            )
-        } else if let Some((_, why)) = NOT_MANAGED.iter().find(|(t, _)| *t == i.kind) {
-            (
-                Verdict::NotMapped,
-                format!("a kind infra does not manage: {why}"),
-            )
-        } else if let Some(rule) = RULES.iter().find(|r| r.types.contains(&i.kind.as_str())) {
-            (
-                Verdict::NotMapped,
-                format!("the plan has no {} with these attributes", rule.kind),
-            )
-        } else {
-            (
-                Verdict::NotMapped,
-                format!("a kind infra does not manage ({})", i.kind),
-            )
         };
+        let kind = graph
+            .get(address)
+            .map(|d| d.kind.clone())
+            .unwrap_or_default();
+        let (_, outputs) = &mapped[*address];
+        out.push(Mapped {
+            address: (*address).clone(),
+            kind: kind.clone(),
+            id: infra_id(&kind, i),
+            outputs: outputs.clone(),
+            terraform: i.address.clone(),
+        });
         rows.push(Row {
             terraform: i.address.clone(),
-            infra: None,
-            kind: None,
-            id: i.id().to_string(),
-            verdict,
-            detail,
+            infra: Some((*address).clone()),
+            kind: Some(kind.clone()),
+            id: infra_id(&kind, i),
+            verdict: Verdict::Adopted,
+            detail: String::new(),
         });
     }
     (out, rows)
+}
+
+/// Why an instance was not mapped, or was refused.
+fn unmapped(i: &Instance) -> (Verdict, String) {
+    if i.mode == "data" {
+        let why = "a data source: Terraform only read it";
+        return (Verdict::NotMapped, why.to_string());
+    }
+    if i.tainted {
+        let why = "tainted: Terraform would replace it; fix it with Terraform first or let infra create it";
+        return (Verdict::Refused, why.to_string());
+    }
+    if i.deposed {
+        let why = "deposed: left over from a create-before-destroy; delete it with Terraform first";
+        return (Verdict::Refused, why.to_string());
+    }
+    let why = if let Some((_, why)) = NOT_MANAGED.iter().find(|(t, _)| *t == i.kind) {
+        format!("a kind infra does not manage: {why}")
+    } else if let Some(rule) = RULES.iter().find(|r| r.types.contains(&i.kind.as_str())) {
+        format!("the plan has no {} with these attributes", rule.kind)
+    } else {
+        format!("a kind infra does not manage ({})", i.kind)
+    };
+    (Verdict::NotMapped, why)
 }
 
 /// ARNs naming another region or account than the plan's: `(terraform address, arn)`.
@@ -696,200 +733,4 @@ pub fn table(rows: &[Row]) -> String {
         );
     }
     out
-}
-
-/// What `adopt` did (or, with `--dry-run`, would do).
-pub struct Outcome {
-    pub rows: Vec<Row>,
-    pub tagged: Vec<String>,
-    pub dry_run: bool,
-}
-
-/// Reads, checks and maps the Terraform state; tags and records unless `dry_run`.
-#[allow(clippy::too_many_arguments)]
-pub async fn adopt(
-    opts: &crate::ops::EnvOptions,
-    prepared: &crate::ops::Prepared,
-    cx: &crate::aws::Cx,
-    path: &std::path::Path,
-    dry_run: bool,
-    command: &str,
-    lock_timeout: std::time::Duration,
-    confirm: &mut dyn FnMut(&[Mapped]) -> bool,
-) -> anyhow::Result<Outcome> {
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| super::BadInput(format!("{shown}: cannot read: {e}")))?;
-    let state = super::tfstate::parse(&shown, &text).map_err(|e| super::BadInput(e.to_string()))?;
-    let region = prepared.loaded.file.region.get_ref().clone();
-    let account = cx
-        .call("GetCallerIdentity", || {
-            cx.clients.sts.get_caller_identity().send()
-        })
-        .await
-        .map_err(crate::ops::Error::from)?
-        .account()
-        .unwrap_or_default()
-        .to_string();
-    let foreign = foreign_arns(&state, &region, &account);
-    if !foreign.is_empty() {
-        let list: Vec<String> = foreign
-            .iter()
-            .map(|(a, arn)| format!("{a} (arn {arn})"))
-            .collect();
-        return Err(super::BadInput(format!(
-            "{shown}: key `resources[].instances[].attributes.arn` names another region or account than the plan's (region {region}, account {account}): {}",
-            list.join(", ")
-        ))
-        .into());
-    }
-    let (mapped, mut rows) = map(&prepared.graph, &state);
-    if dry_run {
-        return Ok(Outcome {
-            rows,
-            tagged: Vec::new(),
-            dry_run: true,
-        });
-    }
-    if !confirm(&mapped) {
-        return Ok(Outcome {
-            rows,
-            tagged: Vec::new(),
-            dry_run: true,
-        });
-    }
-    let mut writer = crate::ops::open_for_write(
-        opts,
-        &prepared.loaded,
-        command,
-        cx.reporter.as_ref(),
-        lock_timeout,
-    )
-    .await?;
-    // Everything below runs under the lock (or the S3 lease), which is given
-    // back (and the state uploaded) whatever the outcome.
-    let result: anyhow::Result<Outcome> = async {
-        let store = &mut writer.state;
-        let run_id = store.begin_run(command)?;
-        let mut tagged = Vec::new();
-        for m in &mapped {
-            if crate::aws::identity::untagged(&m.kind) {
-                continue;
-            }
-            let token = uuid::Uuid::new_v4().to_string();
-            let j = store.journal_begin(
-                &run_id,
-                &m.address,
-                &m.kind,
-                "adopt",
-                &token,
-                &Default::default(),
-                &[],
-            )?;
-            let result =
-                crate::aws::identity::tag(cx, &m.kind, &m.id, &m.outputs, &m.address).await;
-            store.journal_finish(
-                j,
-                if result.is_ok() { "tagged" } else { "failed" },
-                &crate::state::RowChange::Keep,
-            )?;
-            result.map_err(crate::ops::Error::from)?;
-            tagged.push(m.address.clone());
-        }
-        // Provisional rows first: kinds read only when state knows them (a
-        // parameter group) are then read like the rest; every row is then
-        // rewritten from what the cloud holds.
-        let outputs: HashMap<String, Outputs> = mapped
-            .iter()
-            .map(|m| (m.address.clone(), m.outputs.clone()))
-            .collect();
-        let lookup = |r: &Ref| {
-            outputs
-                .get(&r.address)
-                .and_then(|o| o.get(&r.output).cloned())
-        };
-        let mut provisional = Vec::new();
-        let mut resolved_props = HashMap::new();
-        for m in &mapped {
-            let Some(d) = prepared.graph.get(&m.address) else {
-                continue;
-            };
-            let resolved = resolve(&d.props, &lookup, true).unwrap_or_default();
-            resolved_props.insert(m.address.clone(), resolved.clone());
-            provisional.push(crate::state::StateResource {
-                address: m.address.clone(),
-                kind: m.kind.clone(),
-                id: m.id.clone(),
-                props: resolved,
-                outputs: m.outputs.clone(),
-                deps: prepared.graph.dependencies(&m.address),
-                protect: d.protect,
-            });
-        }
-        store.put_resources(&provisional)?;
-        let current = crate::ops::state_map(&store)?;
-        let (observed, _) = crate::ops::observe(cx, prepared, &store, &current, true).await?;
-        let mut keep = Vec::new();
-        for mut row in provisional {
-            match observed.live.get(&row.address) {
-                Some(live) => {
-                    row.props =
-                        crate::diff::comparable(&live.props, &resolved_props[&row.address], None);
-                    row.outputs = live.outputs.clone();
-                    row.id = live.id.clone();
-                    keep.push(row);
-                }
-                None => store.remove_resource(&row.address)?,
-            }
-        }
-        store.put_resources(&keep)?;
-        // What the plan file says differently, per adopted resource.
-        let all = crate::ops::state_map(&store)?;
-        let view = crate::diff::Current {
-            state: &all,
-            live: &observed.live,
-            refreshed_kinds: &observed.kinds,
-        };
-        let plan = crate::diff::diff(&prepared.graph, &view, prepared.registry.as_ref());
-        let found: BTreeSet<&str> = keep.iter().map(|k| k.address.as_str()).collect();
-        for row in rows.iter_mut().filter(|r| r.verdict == Verdict::Adopted) {
-            let address = row.infra.clone().unwrap_or_default();
-            if !found.contains(address.as_str()) {
-                row.verdict = Verdict::NotMapped;
-                row.detail = "mapped, but not found as that address when read back".into();
-                continue;
-            }
-            if let Some(a) = plan.actions.iter().find(|a| a.address == address) {
-                let fields: Vec<String> = a
-                    .changes
-                    .iter()
-                    .filter(|c| c.field != "_after")
-                    .map(|c| {
-                        if c.forces_replacement {
-                            format!("{} (forces replacement)", c.field)
-                        } else {
-                            c.field.clone()
-                        }
-                    })
-                    .collect();
-                if !fields.is_empty() || a.op != crate::diff::Op::Update {
-                    row.verdict = Verdict::AdoptedWithDifferences;
-                    row.detail = fields.join(", ");
-                }
-            }
-        }
-        store.finish_run(
-            &run_id,
-            "ok",
-            &format!("adopted {} from {shown}", keep.len()),
-        )?;
-        Ok(Outcome {
-            rows,
-            tagged,
-            dry_run: false,
-        })
-    }
-    .await;
-    writer.finish(Ok(())).await?;
-    result
 }

@@ -1,6 +1,7 @@
-//! Day-2 state work and taking over what infra did not create: `import`,
-//! `state list/show/mv/rm`, `[[moved]]`, `--target/--exclude/--replace`, and
-//! `adopt --from-terraform` ([`adopt`]).
+//! Day-2 state work and taking over what infra did not create: `state
+//! mv/rm`, `[[moved]]`, `--target/--exclude/--replace`, and the mapping of
+//! `adopt --from-terraform` ([`adopt`]). The `import` and `adopt` commands
+//! themselves are `ops::import` and `ops::adopt`.
 
 pub mod adopt;
 pub mod tfstate;
@@ -348,86 +349,6 @@ pub fn redact(props: &crate::model::Props) -> crate::model::Props {
             )
         })
         .collect()
-}
-
-/// `import`: tags the resource with `address`'s identity, finds it as that
-/// address (by tag or natural key), and writes its state row.
-pub async fn import(
-    opts: &crate::ops::EnvOptions,
-    prepared: &Prepared,
-    cx: &Cx,
-    address: &str,
-    id: &str,
-    command: &str,
-    lock_timeout: std::time::Duration,
-) -> Result<StateResource, Error> {
-    let d = prepared
-        .graph
-        .get(address)
-        .ok_or_else(|| Error::Incomplete(format!("unreachable: {address} checked")))?;
-    let kind = d.kind.clone();
-    let mut writer = crate::ops::open_for_write(
-        opts,
-        &prepared.loaded,
-        command,
-        cx.reporter.as_ref(),
-        lock_timeout,
-    )
-    .await?;
-    let result = import_locked(prepared, cx, &mut writer.state, address, id, &kind, command).await;
-    writer.finish(result).await
-}
-
-async fn import_locked(
-    prepared: &Prepared,
-    cx: &Cx,
-    state: &mut crate::state::StateStore,
-    address: &str,
-    id: &str,
-    kind: &str,
-    command: &str,
-) -> Result<StateResource, Error> {
-    let d = prepared
-        .graph
-        .get(address)
-        .ok_or_else(|| Error::Incomplete(format!("unreachable: {address} checked")))?;
-    let kind = kind.to_string();
-    let run_id = state.begin_run(command)?;
-    let token = uuid::Uuid::new_v4().to_string();
-    let j = state.journal_begin(
-        &run_id,
-        address,
-        &kind,
-        "import",
-        &token,
-        &d.props,
-        &prepared.graph.dependencies(address),
-    )?;
-    let tagged = identity::tag(cx, &kind, id, &Default::default(), address).await;
-    if let Err(e) = tagged {
-        state.journal_finish(j, &format!("failed: {e}"), &crate::state::RowChange::Keep)?;
-        state.finish_run(&run_id, "error", &e.to_string())?;
-        return Err(e.into());
-    }
-    let rows = crate::ops::state_map(&state)?;
-    let (_, adopted) = crate::ops::observe(cx, prepared, &state, &rows, true).await?;
-    let found = adopted
-        .into_iter()
-        .find(|a| a.address == address && (a.id == id || identity::untagged(&kind)));
-    let Some(row) = found else {
-        state.journal_finish(
-            j,
-            "failed: not found as the address",
-            &crate::state::RowChange::Keep,
-        )?;
-        state.finish_run(&run_id, "error", "not found")?;
-        return Err(Error::Incomplete(format!(
-            "{kind} {id} was not found as {address}: check the id (a {kind}) and, for a kind found by its natural key, that its dependencies are in state"
-        )));
-    };
-    state.journal_finish(j, "imported", &crate::state::RowChange::Upsert(row.clone()))?;
-    state.finish_run(&run_id, "ok", &format!("imported {address}"))?;
-    Ok(row)
 }
 
 /// Counts a plan's actions of each op, for summaries.
