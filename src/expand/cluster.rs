@@ -297,14 +297,40 @@ fn addons(tier: &Tier<'_>, c: &Cluster, nodegroups: Vec<String>, out: &mut Expan
     }
 }
 
+/// Karpenter's AWS side: the interruption queue and the rules that feed it,
+/// the node role and its instance profile, and the controller's IRSA role.
 fn karpenter(
     plan: &LoadedPlan,
     name: &str,
     out: &mut Expanded,
     span: Option<std::ops::Range<usize>>,
 ) {
+    karpenter_interruption(plan, name, out, span.clone());
+    karpenter_node(plan, name, out, span.clone());
+    karpenter_controller(plan, name, out, span);
+    out.outputs.insert(
+        "karpenter_queue_name".into(),
+        json!(Ref::expr("sqs_queue.karpenter_interruption", "name")),
+    );
+    out.outputs.insert(
+        "karpenter_controller_role_arn".into(),
+        json!(Ref::expr("iam_role.karpenter_controller", "arn")),
+    );
+    out.outputs.insert(
+        "karpenter_node_instance_profile".into(),
+        json!(Ref::expr("iam_instance_profile.karpenter_node", "name")),
+    );
+}
+
+/// The queue Karpenter reads interruptions from, its policy, and the
+/// EventBridge rules that send to it.
+fn karpenter_interruption(
+    plan: &LoadedPlan,
+    name: &str,
+    out: &mut Expanded,
+    span: Option<std::ops::Range<usize>>,
+) {
     let origin = "cluster.karpenter";
-    let region = plan.file.region.get_ref().as_str();
     let queue = format!("{name}-karpenter");
     out.add(
         "sqs_queue.karpenter_interruption".into(),
@@ -364,6 +390,17 @@ fn karpenter(
             span.clone(),
         );
     }
+}
+
+/// The role Karpenter's nodes run as, its managed policies and its
+/// instance profile.
+fn karpenter_node(
+    plan: &LoadedPlan,
+    name: &str,
+    out: &mut Expanded,
+    span: Option<std::ops::Range<usize>>,
+) {
+    let origin = "cluster.karpenter";
     let node_role = format!("{name}-karpenter-node");
     out.add(
         "iam_role.karpenter_node".into(),
@@ -392,6 +429,16 @@ fn karpenter(
         origin,
         span.clone(),
     );
+}
+
+/// The controller's IRSA role and its inline policy.
+fn karpenter_controller(
+    plan: &LoadedPlan,
+    name: &str,
+    out: &mut Expanded,
+    span: Option<std::ops::Range<usize>>,
+) {
+    let origin = "cluster.karpenter";
     let controller = format!("{name}-karpenter-controller");
     out.add(
         "iam_role.karpenter_controller".into(),
@@ -400,79 +447,75 @@ fn karpenter(
         origin,
         span.clone(),
     );
-    let owned = format!("aws:RequestTag/kubernetes.io/cluster/{name}");
-    let resource_owned = format!("aws:ResourceTag/kubernetes.io/cluster/{name}");
+    let region = plan.file.region.get_ref().as_str();
     out.add(
         "iam_role_policy.karpenter_controller".into(),
         "IamRolePolicy",
         json!({
             "role": Ref::expr("iam_role.karpenter_controller", "name"),
             "name": "karpenter-controller",
-            "document": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    { "Sid": "LaunchTaggedForThisCluster", "Effect": "Allow",
-                      "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
-                      "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:fleet/*", "arn:aws:ec2:*:*:launch-template/*", "arn:aws:ec2:*:*:volume/*", "arn:aws:ec2:*:*:network-interface/*", "arn:aws:ec2:*:*:spot-instances-request/*"],
-                      "Condition": { "StringEquals": { owned.clone(): "owned" } } },
-                    { "Sid": "LaunchFromDiscoveredNetwork", "Effect": "Allow",
-                      "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
-                      "Resource": ["arn:aws:ec2:*:*:subnet/*", "arn:aws:ec2:*:*:security-group/*", "arn:aws:ec2:*::image/*", "arn:aws:ec2:*:*:launch-template/*"] },
-                    { "Sid": "TagOnLaunch", "Effect": "Allow", "Action": "ec2:CreateTags",
-                      "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*", "arn:aws:ec2:*:*:launch-template/*", "arn:aws:ec2:*:*:fleet/*", "arn:aws:ec2:*:*:spot-instances-request/*", "arn:aws:ec2:*:*:network-interface/*"],
-                      "Condition": { "StringEquals": { owned: "owned", "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"] } } },
-                    { "Sid": "TerminateOwnNodes", "Effect": "Allow",
-                      "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
-                      "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:launch-template/*"],
-                      "Condition": { "StringEquals": { resource_owned: "owned" }, "StringLike": { "aws:ResourceTag/karpenter.sh/nodepool": "*" } } },
-                    { "Sid": "ReadOnlyDiscovery", "Effect": "Allow",
-                      "Action": ["ec2:DescribeAvailabilityZones", "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets", "pricing:GetProducts"],
-                      "Resource": "*" },
-                    { "Sid": "PassOnlyTheNodeRole", "Effect": "Allow", "Action": "iam:PassRole",
-                      "Resource": Ref::expr("iam_role.karpenter_node", "arn"),
-                      "Condition": { "StringEquals": { "iam:PassedToService": "ec2.amazonaws.com" } } },
-                    // A profile being created has no tags yet: create is
-                    // allowed on the tags the request puts on it, the rest on
-                    // the tags the profile carries (Karpenter's own policy).
-                    { "Sid": "CreateInstanceProfilesTaggedForThisCluster", "Effect": "Allow", "Action": "iam:CreateInstanceProfile",
-                      "Resource": "arn:aws:iam::*:instance-profile/*",
-                      "Condition": { "StringEquals": { format!("aws:RequestTag/kubernetes.io/cluster/{name}"): "owned", "aws:RequestTag/topology.kubernetes.io/region": region },
-                                     "StringLike": { "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*" } } },
-                    { "Sid": "TagOwnInstanceProfiles", "Effect": "Allow", "Action": "iam:TagInstanceProfile",
-                      "Resource": "arn:aws:iam::*:instance-profile/*",
-                      "Condition": { "StringEquals": { format!("aws:ResourceTag/kubernetes.io/cluster/{name}"): "owned", "aws:ResourceTag/topology.kubernetes.io/region": region,
-                                                       format!("aws:RequestTag/kubernetes.io/cluster/{name}"): "owned", "aws:RequestTag/topology.kubernetes.io/region": region },
-                                     "StringLike": { "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*", "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*" } } },
-                    { "Sid": "OwnInstanceProfiles", "Effect": "Allow",
-                      "Action": ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
-                      "Resource": "arn:aws:iam::*:instance-profile/*",
-                      "Condition": { "StringEquals": { format!("aws:ResourceTag/kubernetes.io/cluster/{name}"): "owned", "aws:ResourceTag/topology.kubernetes.io/region": region },
-                                     "StringLike": { "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*" } } },
-                    { "Sid": "ReadInstanceProfiles", "Effect": "Allow", "Action": "iam:GetInstanceProfile",
-                      "Resource": "arn:aws:iam::*:instance-profile/*" },
-                    { "Sid": "InterruptionQueue", "Effect": "Allow",
-                      "Action": ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
-                      "Resource": Ref::expr("sqs_queue.karpenter_interruption", "arn") },
-                    { "Sid": "ThisCluster", "Effect": "Allow", "Action": "eks:DescribeCluster",
-                      "Resource": Ref::expr("eks_cluster.main", "arn") },
-                    { "Sid": "AmiParameters", "Effect": "Allow", "Action": "ssm:GetParameter",
-                      "Resource": "arn:aws:ssm:*::parameter/aws/service/*" }
-                ]
-            }
+            "document": controller_policy(name, region),
         }),
         origin,
         span.clone(),
     );
-    out.outputs.insert(
-        "karpenter_queue_name".into(),
-        json!(Ref::expr("sqs_queue.karpenter_interruption", "name")),
-    );
-    out.outputs.insert(
-        "karpenter_controller_role_arn".into(),
-        json!(Ref::expr("iam_role.karpenter_controller", "arn")),
-    );
-    out.outputs.insert(
-        "karpenter_node_instance_profile".into(),
-        json!(Ref::expr("iam_instance_profile.karpenter_node", "name")),
-    );
+}
+
+/// What Karpenter's controller may do: launch and end only nodes tagged for
+/// this cluster, pass only the node role, manage only its own instance
+/// profiles, read the interruption queue (Karpenter's own policy, scoped).
+fn controller_policy(name: &str, region: &str) -> serde_json::Value {
+    let owned = format!("aws:RequestTag/kubernetes.io/cluster/{name}");
+    let resource_owned = format!("aws:ResourceTag/kubernetes.io/cluster/{name}");
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Sid": "LaunchTaggedForThisCluster", "Effect": "Allow",
+              "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
+              "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:fleet/*", "arn:aws:ec2:*:*:launch-template/*", "arn:aws:ec2:*:*:volume/*", "arn:aws:ec2:*:*:network-interface/*", "arn:aws:ec2:*:*:spot-instances-request/*"],
+              "Condition": { "StringEquals": { owned.clone(): "owned" } } },
+            { "Sid": "LaunchFromDiscoveredNetwork", "Effect": "Allow",
+              "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
+              "Resource": ["arn:aws:ec2:*:*:subnet/*", "arn:aws:ec2:*:*:security-group/*", "arn:aws:ec2:*::image/*", "arn:aws:ec2:*:*:launch-template/*"] },
+            { "Sid": "TagOnLaunch", "Effect": "Allow", "Action": "ec2:CreateTags",
+              "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*", "arn:aws:ec2:*:*:launch-template/*", "arn:aws:ec2:*:*:fleet/*", "arn:aws:ec2:*:*:spot-instances-request/*", "arn:aws:ec2:*:*:network-interface/*"],
+              "Condition": { "StringEquals": { owned: "owned", "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"] } } },
+            { "Sid": "TerminateOwnNodes", "Effect": "Allow",
+              "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
+              "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:launch-template/*"],
+              "Condition": { "StringEquals": { resource_owned: "owned" }, "StringLike": { "aws:ResourceTag/karpenter.sh/nodepool": "*" } } },
+            { "Sid": "ReadOnlyDiscovery", "Effect": "Allow",
+              "Action": ["ec2:DescribeAvailabilityZones", "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets", "pricing:GetProducts"],
+              "Resource": "*" },
+            { "Sid": "PassOnlyTheNodeRole", "Effect": "Allow", "Action": "iam:PassRole",
+              "Resource": Ref::expr("iam_role.karpenter_node", "arn"),
+              "Condition": { "StringEquals": { "iam:PassedToService": "ec2.amazonaws.com" } } },
+            // A profile being created has no tags yet: create is
+            // allowed on the tags the request puts on it, the rest on
+            // the tags the profile carries (Karpenter's own policy).
+            { "Sid": "CreateInstanceProfilesTaggedForThisCluster", "Effect": "Allow", "Action": "iam:CreateInstanceProfile",
+              "Resource": "arn:aws:iam::*:instance-profile/*",
+              "Condition": { "StringEquals": { format!("aws:RequestTag/kubernetes.io/cluster/{name}"): "owned", "aws:RequestTag/topology.kubernetes.io/region": region },
+                             "StringLike": { "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*" } } },
+            { "Sid": "TagOwnInstanceProfiles", "Effect": "Allow", "Action": "iam:TagInstanceProfile",
+              "Resource": "arn:aws:iam::*:instance-profile/*",
+              "Condition": { "StringEquals": { format!("aws:ResourceTag/kubernetes.io/cluster/{name}"): "owned", "aws:ResourceTag/topology.kubernetes.io/region": region,
+                                               format!("aws:RequestTag/kubernetes.io/cluster/{name}"): "owned", "aws:RequestTag/topology.kubernetes.io/region": region },
+                             "StringLike": { "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*", "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*" } } },
+            { "Sid": "OwnInstanceProfiles", "Effect": "Allow",
+              "Action": ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
+              "Resource": "arn:aws:iam::*:instance-profile/*",
+              "Condition": { "StringEquals": { format!("aws:ResourceTag/kubernetes.io/cluster/{name}"): "owned", "aws:ResourceTag/topology.kubernetes.io/region": region },
+                             "StringLike": { "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*" } } },
+            { "Sid": "ReadInstanceProfiles", "Effect": "Allow", "Action": "iam:GetInstanceProfile",
+              "Resource": "arn:aws:iam::*:instance-profile/*" },
+            { "Sid": "InterruptionQueue", "Effect": "Allow",
+              "Action": ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
+              "Resource": Ref::expr("sqs_queue.karpenter_interruption", "arn") },
+            { "Sid": "ThisCluster", "Effect": "Allow", "Action": "eks:DescribeCluster",
+              "Resource": Ref::expr("eks_cluster.main", "arn") },
+            { "Sid": "AmiParameters", "Effect": "Allow", "Action": "ssm:GetParameter",
+              "Resource": "arn:aws:ssm:*::parameter/aws/service/*" }
+        ]
+    })
 }
