@@ -28,43 +28,66 @@ fn filter(name: &str, values: &[&str]) -> aws_sdk_ec2::types::Filter {
         .build()
 }
 
+/// What the cluster's controllers left in the env's VPC, subnets and zone:
+/// Karpenter's nodes, the load balancer controller's load balancers, target
+/// groups and security groups, available network interfaces, and
+/// external-dns's records.
 pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError> {
-    let mut found = Vec::new();
-    let lbc_tag = "elbv2.k8s.aws/cluster";
-    // Karpenter's nodes: tagged with the cluster and a node pool.
+    let mut found = karpenter_nodes(cx, scope).await?;
+    found.extend(load_balancers(cx, scope).await?);
+    if let Some(vpc) = scope.vpc_id {
+        found.extend(controller_security_groups(cx, scope, vpc).await?);
+    }
+    if !scope.subnet_ids.is_empty() {
+        found.extend(available_interfaces(cx, scope).await?);
+    }
+    if let Some(zone) = scope.zone_id {
+        // A zone deleted outside infra holds nothing to sweep.
+        match crate::aws::kinds::route53_record::list(cx, zone).await {
+            Ok(records) => found.extend(external_dns_records(&records, zone)),
+            Err(e) if e.class == ErrorClass::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(found)
+}
+
+/// The load balancer controller's tag, naming the cluster.
+const LBC_TAG: &str = "elbv2.k8s.aws/cluster";
+
+/// Karpenter's nodes: tagged with the cluster and a node pool.
+async fn karpenter_nodes(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError> {
+    let owned = format!("tag:kubernetes.io/cluster/{}", scope.cluster);
+    let states = ["pending", "running", "stopping", "stopped"];
     let instances = cx
-        .retry(|| async {
+        .call("DescribeInstances", || {
             cx.clients
                 .ec2
                 .describe_instances()
-                .filters(filter(
-                    &format!("tag:kubernetes.io/cluster/{}", scope.cluster),
-                    &["owned"],
-                ))
+                .filters(filter(&owned, &["owned"]))
                 .filters(filter("tag-key", &["karpenter.sh/nodepool"]))
-                .filters(filter(
-                    "instance-state-name",
-                    &["pending", "running", "stopping", "stopped"],
-                ))
+                .filters(filter("instance-state-name", &states))
                 .send()
-                .await
-                .aws("DescribeInstances")
         })
         .await?;
-    for i in instances.reservations().iter().flat_map(|r| r.instances()) {
-        if let Some(id) = i.instance_id() {
-            found.push(OutOfBand {
-                kind: "Ec2Instance".into(),
-                id: id.into(),
-                why: "launched by Karpenter for this cluster".into(),
-            });
-        }
-    }
-    // The load balancer controller's load balancers and target groups.
+    let ids = instances.reservations().iter().flat_map(|r| r.instances());
+    Ok(ids
+        .filter_map(|i| i.instance_id())
+        .map(|id| OutOfBand {
+            kind: "Ec2Instance".into(),
+            id: id.into(),
+            why: "launched by Karpenter for this cluster".into(),
+        })
+        .collect())
+}
+
+/// The load balancer controller's load balancers and target groups in the
+/// VPC, told by its cluster tag.
+async fn load_balancers(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError> {
+    let elbv2 = &cx.clients.elbv2;
     let lbs = cx
         .all("DescribeLoadBalancers", || {
-            cx.clients
-                .elbv2
+            elbv2
                 .describe_load_balancers()
                 .into_paginator()
                 .items()
@@ -73,30 +96,30 @@ pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError
         .await?;
     let tgs = cx
         .all("DescribeTargetGroups", || {
-            cx.clients
-                .elbv2
+            elbv2
                 .describe_target_groups()
                 .into_paginator()
                 .items()
                 .send()
         })
         .await?;
+    let in_vpc = |vpc: Option<&str>| scope.vpc_id.is_none() || vpc == scope.vpc_id;
     let arns: Vec<String> = lbs
         .iter()
-        .filter(|lb| scope.vpc_id.is_none() || lb.vpc_id() == scope.vpc_id)
+        .filter(|lb| in_vpc(lb.vpc_id()))
         .filter_map(|lb| lb.load_balancer_arn().map(String::from))
         .chain(
             tgs.iter()
-                .filter(|t| scope.vpc_id.is_none() || t.vpc_id() == scope.vpc_id)
+                .filter(|t| in_vpc(t.vpc_id()))
                 .filter_map(|t| t.target_group_arn().map(String::from)),
         )
         .collect();
+    let mut found = Vec::new();
     // DescribeTags takes 20 ARNs a call.
     for chunk in arns.chunks(20) {
         let tags = cx
             .call("DescribeTags", || {
-                cx.clients
-                    .elbv2
+                elbv2
                     .describe_tags()
                     .set_resource_arns(Some(chunk.to_vec()))
                     .send()
@@ -106,7 +129,7 @@ pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError
             let ours = d
                 .tags()
                 .iter()
-                .any(|t| t.key() == Some(lbc_tag) && t.value() == Some(scope.cluster));
+                .any(|t| t.key() == Some(LBC_TAG) && t.value() == Some(scope.cluster));
             let Some(arn) = d.resource_arn().filter(|_| ours) else {
                 continue;
             };
@@ -122,69 +145,72 @@ pub async fn find(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError
             });
         }
     }
-    // Security groups the controllers made in our VPC (not infra's own).
-    if let Some(vpc) = scope.vpc_id {
-        let groups = cx
-            .call("DescribeSecurityGroups", || {
-                cx.clients
-                    .ec2
-                    .describe_security_groups()
-                    .filters(filter("vpc-id", &[vpc]))
-                    .send()
-            })
-            .await?;
-        for g in groups.security_groups() {
-            let tag = |k: &str| {
-                g.tags()
-                    .iter()
-                    .find(|t| t.key() == Some(k))
-                    .and_then(|t| t.value())
-            };
-            let infra = tag(crate::model::TAG_ENV).is_some();
-            let controller = tag(lbc_tag) == Some(scope.cluster)
-                || tag(&format!("kubernetes.io/cluster/{}", scope.cluster)) == Some("owned");
-            if controller && !infra {
-                found.push(OutOfBand {
-                    kind: "SecurityGroup".into(),
-                    id: g.group_id().unwrap_or_default().into(),
-                    why: "made by a cluster controller".into(),
-                });
-            }
-        }
-    }
-    // ENIs left available in our subnets (the VPC CNI's, a deleted LB's).
-    if !scope.subnet_ids.is_empty() {
-        let subnets: Vec<&str> = scope.subnet_ids.iter().map(String::as_str).collect();
-        let enis = cx
-            .call("DescribeNetworkInterfaces", || {
-                cx.clients
-                    .ec2
-                    .describe_network_interfaces()
-                    .filters(filter("subnet-id", &subnets))
-                    .filters(filter("status", &["available"]))
-                    .send()
-            })
-            .await?;
-        for e in enis.network_interfaces() {
+    Ok(found)
+}
+
+/// Security groups the controllers made in our VPC (not infra's own).
+async fn controller_security_groups(
+    cx: &Cx,
+    scope: &Scope<'_>,
+    vpc: &str,
+) -> Result<Vec<OutOfBand>, AwsError> {
+    let groups = cx
+        .call("DescribeSecurityGroups", || {
+            cx.clients
+                .ec2
+                .describe_security_groups()
+                .filters(filter("vpc-id", &[vpc]))
+                .send()
+        })
+        .await?;
+    let owned = format!("kubernetes.io/cluster/{}", scope.cluster);
+    let mut found = Vec::new();
+    for g in groups.security_groups() {
+        let tag = |k: &str| {
+            g.tags()
+                .iter()
+                .find(|t| t.key() == Some(k))
+                .and_then(|t| t.value())
+        };
+        let infra = tag(crate::model::TAG_ENV).is_some();
+        let controller = tag(LBC_TAG) == Some(scope.cluster) || tag(&owned) == Some("owned");
+        if controller && !infra {
             found.push(OutOfBand {
-                kind: "NetworkInterface".into(),
-                id: e.network_interface_id().unwrap_or_default().into(),
-                why: format!(
-                    "left available in our subnet {}",
-                    e.subnet_id().unwrap_or_default()
-                ),
+                kind: "SecurityGroup".into(),
+                id: g.group_id().unwrap_or_default().into(),
+                why: "made by a cluster controller".into(),
             });
         }
     }
-    if let Some(zone) = scope.zone_id {
-        // A zone deleted outside infra holds nothing to sweep.
-        match crate::aws::kinds::route53_record::list(cx, zone).await {
-            Ok(records) => found.extend(external_dns_records(&records, zone)),
-            Err(e) if e.class == ErrorClass::NotFound => {}
-            Err(e) => return Err(e),
-        }
-    }
     Ok(found)
+}
+
+/// Network interfaces left available in our subnets (the VPC CNI's, a
+/// deleted load balancer's).
+async fn available_interfaces(cx: &Cx, scope: &Scope<'_>) -> Result<Vec<OutOfBand>, AwsError> {
+    let subnets: Vec<&str> = scope.subnet_ids.iter().map(String::as_str).collect();
+    let enis = cx
+        .call("DescribeNetworkInterfaces", || {
+            cx.clients
+                .ec2
+                .describe_network_interfaces()
+                .filters(filter("subnet-id", &subnets))
+                .filters(filter("status", &["available"]))
+                .send()
+        })
+        .await?;
+    Ok(enis
+        .network_interfaces()
+        .iter()
+        .map(|e| OutOfBand {
+            kind: "NetworkInterface".into(),
+            id: e.network_interface_id().unwrap_or_default().into(),
+            why: format!(
+                "left available in our subnet {}",
+                e.subnet_id().unwrap_or_default()
+            ),
+        })
+        .collect())
 }
 
 /// external-dns marks each record it owns with a TXT record holding
