@@ -7,12 +7,12 @@ use async_trait::async_trait;
 use aws_sdk_eventbridge::types::{RuleState, Tag, Target as EventTarget};
 use serde_json::json;
 
-use super::tagged::{TagDelta, apply_delta, create_tags, only_tags, tag_delta, tagged};
+use super::tagged::{TagDelta, Tagged, apply_delta, create_tags, listed, only_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, opt_str, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
-use crate::model::Props;
 use crate::model::{KindInfo, Resend, Tagging, Tier};
+use crate::model::{Owner, Props};
 
 pub struct EventRule;
 
@@ -113,7 +113,7 @@ impl Kind for EventRule {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for r in tagged(cx, scope.owner, "events:rule").await?.iter() {
+        for r in rules(cx, scope.owner).await?.iter() {
             let name = r.arn.rsplit('/').next().unwrap_or_default().to_string();
             // The listing carries pattern and description; targets need one call per rule.
             let Some(targets) = cx
@@ -188,4 +188,61 @@ impl Kind for EventRule {
         .await
         .gone_is_done()
     }
+}
+
+/// The env's rules, with their tags: every rule listed (with its pattern,
+/// description and state), then its tags.
+async fn rules(cx: &Cx, owner: Owner<'_>) -> Result<std::sync::Arc<Vec<Tagged>>, AwsError> {
+    listed(cx, owner, "tagged:events:rule", || async {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = cx
+                .call("ListRules", || {
+                    cx.clients
+                        .events
+                        .list_rules()
+                        .limit(100)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            for rule in page.rules() {
+                let Some(arn) = rule.arn() else { continue };
+                // Listed, then gone before its tags were read (another run deleting it).
+                let Some(tags) = cx
+                    .call("ListTagsForResource", || {
+                        cx.clients
+                            .events
+                            .list_tags_for_resource()
+                            .resource_arn(arn)
+                            .send()
+                    })
+                    .await
+                    .or_missing()?
+                else {
+                    continue;
+                };
+                let tags = tags
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect();
+                out.push(Tagged {
+                    arn: arn.to_string(),
+                    tags,
+                    url: None,
+                    pattern: rule.event_pattern().map(String::from),
+                    state: rule.state().map(|s| s.as_str().to_string()),
+                    description: rule.description().map(String::from),
+                });
+            }
+            match page.next_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        Ok(out)
+    })
+    .await
 }

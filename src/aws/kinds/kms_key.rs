@@ -10,11 +10,11 @@ use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyState, Tag};
 use serde_json::json;
 
-use super::tagged::{TagDelta, apply_delta, create_tags, tag_delta, tagged};
+use super::tagged::{TagDelta, Tagged, apply_delta, create_tags, listed, tag_delta};
 use super::{Kind, Live, ReadScope, Target, outputs};
 use crate::aws::{AwsError, Cx, ErrorClass, OrMissing, SdkResultExt};
-use crate::model::Props;
 use crate::model::{KindInfo, Tagging, Tier};
+use crate::model::{Owner, Props};
 
 pub struct KmsKey;
 
@@ -184,7 +184,7 @@ impl Kind for KmsKey {
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
         let mut out = Vec::new();
-        for k in tagged(cx, scope.owner, "kms:key").await?.iter() {
+        for k in keys(cx, scope.owner).await?.iter() {
             let id = k.arn.rsplit('/').next().unwrap_or_default().to_string();
             // KMS has no batch read: DescribeKey, GetKeyRotationStatus and
             // GetKeyPolicy per key.
@@ -297,6 +297,53 @@ impl Kind for KmsKey {
             _ => Ok(()),
         }
     }
+}
+
+/// The env's keys, with their tags: every key listed, then its tags.
+async fn keys(cx: &Cx, owner: Owner<'_>) -> Result<std::sync::Arc<Vec<Tagged>>, AwsError> {
+    listed(cx, owner, "tagged:kms:key", || async {
+        let mut out = Vec::new();
+        let keys = cx
+            .all("ListKeys", || {
+                cx.clients
+                    .kms
+                    .list_keys()
+                    .limit(1000)
+                    .into_paginator()
+                    .items()
+                    .send()
+            })
+            .await?;
+        for key in keys {
+            let (Some(id), Some(arn)) = (key.key_id(), key.key_arn()) else {
+                continue;
+            };
+            // AWS managed keys refuse tag reads: they are not ours anyway.
+            let Ok(tags) = cx
+                .call("ListResourceTags", || {
+                    cx.clients.kms.list_resource_tags().key_id(id).send()
+                })
+                .await
+            else {
+                continue;
+            };
+            let tags = tags
+                .tags()
+                .iter()
+                .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
+                .collect();
+            out.push(Tagged {
+                arn: arn.to_string(),
+                tags,
+                url: None,
+                pattern: None,
+                description: None,
+                state: None,
+            });
+        }
+        Ok(out)
+    })
+    .await
 }
 
 #[cfg(test)]

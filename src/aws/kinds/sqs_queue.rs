@@ -8,14 +8,12 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
 
-use super::tagged::{
-    TagDelta, apply_delta, create_tags, only_tags, queue_attributes, tag_delta, tagged,
-};
+use super::tagged::{TagDelta, Tagged, apply_delta, create_tags, listed, only_tags, tag_delta};
 use super::{Kind, Live, ReadScope, Target, str_prop};
 use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::aws::{AwsError, Cx, OrMissing, SdkResultExt};
 use crate::model::{KindInfo, Resend, Tagging, Tier};
-use crate::model::{Outputs, Props};
+use crate::model::{Outputs, Owner, Props};
 
 pub struct SqsQueue;
 
@@ -117,7 +115,7 @@ impl Kind for SqsQueue {
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
-        let queues = tagged(cx, scope.owner, "sqs").await?;
+        let queues = queues(cx, scope.owner).await?;
         let mut out = Vec::new();
         for (url, arn, a) in queue_attributes(cx, scope.owner).await?.iter() {
             let Some(q) = queues
@@ -177,4 +175,98 @@ impl Kind for SqsQueue {
         .await
         .gone_is_done()
     }
+}
+
+/// The env's queues, with their tags: every queue listed, then its tags.
+pub(super) async fn queues(
+    cx: &Cx,
+    owner: Owner<'_>,
+) -> Result<std::sync::Arc<Vec<Tagged>>, AwsError> {
+    listed(cx, owner, "tagged:sqs", || async {
+        let mut out = Vec::new();
+        let urls = cx
+            .all("ListQueues", || {
+                cx.clients
+                    .sqs
+                    .list_queues()
+                    .max_results(1000)
+                    .into_paginator()
+                    .items()
+                    .send()
+            })
+            .await?;
+        for url in urls {
+            let Some(listed) = cx
+                .call("ListQueueTags", || {
+                    cx.clients.sqs.list_queue_tags().queue_url(&url).send()
+                })
+                .await
+                .or_missing()?
+            else {
+                continue;
+            };
+            let tags = listed.tags().cloned().unwrap_or_default();
+            let name = url.rsplit('/').next().unwrap_or_default();
+            let account = url.rsplit('/').nth(1).unwrap_or_default();
+            let region = cx
+                .clients
+                .sqs
+                .config()
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_default();
+            out.push(Tagged {
+                arn: format!("arn:aws:sqs:{region}:{account}:{name}"),
+                tags,
+                url: Some(url.clone()),
+                pattern: None,
+                description: None,
+                state: None,
+            });
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// Every env queue's attributes, read once per refresh for the queue and
+/// its policy: (queue, attributes).
+pub(super) async fn queue_attributes(
+    cx: &Cx,
+    owner: Owner<'_>,
+) -> Result<
+    std::sync::Arc<
+        Vec<(
+            String,
+            String,
+            HashMap<aws_sdk_sqs::types::QueueAttributeName, String>,
+        )>,
+    >,
+    AwsError,
+> {
+    cx.shared("sqs:attributes", || async {
+        let mut out = Vec::new();
+        for q in queues(cx, owner).await?.iter() {
+            let Some(url) = &q.url else { continue };
+            // SQS has no batch read of attributes: one call per queue.
+            let Some(got) = cx
+                .call("GetQueueAttributes", || {
+                    cx.clients
+                        .sqs
+                        .get_queue_attributes()
+                        .queue_url(url)
+                        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                        .send()
+                })
+                .await
+                .or_missing()?
+            else {
+                continue;
+            };
+            let attrs = got.attributes().cloned().unwrap_or_default();
+            out.push((url.clone(), q.arn.clone(), attrs));
+        }
+        Ok(out)
+    })
+    .await
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
 
-use super::tagged::queue_attributes;
+use super::sqs_queue::queue_attributes;
 use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx};
