@@ -424,6 +424,49 @@ pub fn destroy_plan(current: &Current<'_>) -> Plan {
     }
 }
 
+/// A KMS key the plan deletes while a resource that stays still encrypts
+/// with it: once the key is gone, that data cannot be read. Warned, not
+/// refused: the deletion waits out its window and can be cancelled.
+pub fn keys_still_in_use(plan: &Plan, state: &HashMap<String, StateResource>) -> Vec<String> {
+    let leaving: HashSet<&str> = plan
+        .actions
+        .iter()
+        .filter(|a| matches!(a.op, Op::Delete | Op::Replace))
+        .map(|a| a.address.as_str())
+        .collect();
+    let mut warnings = Vec::new();
+    for a in plan
+        .actions
+        .iter()
+        .filter(|a| a.op == Op::Delete && a.kind == "KmsKey")
+    {
+        let Some(arn) = state
+            .get(&a.address)
+            .and_then(|k| k.outputs.get("arn"))
+            .filter(|arn| !arn.is_empty())
+        else {
+            continue;
+        };
+        let mut users: Vec<&str> = state
+            .values()
+            .filter(|r| {
+                !leaving.contains(r.address.as_str())
+                    && r.props.values().any(|v| v.as_str() == Some(arn.as_str()))
+            })
+            .map(|r| r.address.as_str())
+            .collect();
+        users.sort();
+        if !users.is_empty() {
+            warnings.push(format!(
+                "{} is scheduled for deletion but {} still encrypt(s) with it; once the key is deleted that data cannot be read — keep the key until nothing uses it",
+                a.address,
+                users.join(", ")
+            ));
+        }
+    }
+    warnings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,47 +679,4 @@ mod tests {
         assert_eq!(plan.actions[0].op, Op::Delete);
         assert_eq!(plan.counts(), (0, 0, 1));
     }
-}
-
-/// A KMS key the plan deletes while a resource that stays still encrypts
-/// with it: once the key is gone, that data cannot be read. Warned, not
-/// refused: the deletion waits out its window and can be cancelled.
-pub fn keys_still_in_use(plan: &Plan, state: &HashMap<String, StateResource>) -> Vec<String> {
-    let leaving: HashSet<&str> = plan
-        .actions
-        .iter()
-        .filter(|a| matches!(a.op, Op::Delete | Op::Replace))
-        .map(|a| a.address.as_str())
-        .collect();
-    let mut warnings = Vec::new();
-    for a in plan
-        .actions
-        .iter()
-        .filter(|a| a.op == Op::Delete && a.kind == "KmsKey")
-    {
-        let Some(arn) = state
-            .get(&a.address)
-            .and_then(|k| k.outputs.get("arn"))
-            .filter(|arn| !arn.is_empty())
-        else {
-            continue;
-        };
-        let mut users: Vec<&str> = state
-            .values()
-            .filter(|r| {
-                !leaving.contains(r.address.as_str())
-                    && r.props.values().any(|v| v.as_str() == Some(arn.as_str()))
-            })
-            .map(|r| r.address.as_str())
-            .collect();
-        users.sort();
-        if !users.is_empty() {
-            warnings.push(format!(
-                "{} is scheduled for deletion but {} still encrypt(s) with it; once the key is deleted that data cannot be read — keep the key until nothing uses it",
-                a.address,
-                users.join(", ")
-            ));
-        }
-    }
-    warnings
 }
