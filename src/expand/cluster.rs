@@ -383,6 +383,7 @@ fn karpenter_interruption(
                 "description": format!("Karpenter interruption handling for {name}"),
                 "target_id": "karpenter-interruption-queue",
                 "target_arn": Ref::expr("sqs_queue.karpenter_interruption", "arn"),
+                "other_targets": [],
                 "state": "ENABLED",
                 "tags": tags(plan, &rule, &[]),
             }),

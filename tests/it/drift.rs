@@ -435,3 +435,96 @@ async fn drift_is_silent_after_up_exact_after_changes_and_reconciled_by_up() {
     assert!(ec2_inventory(&sdk.ec2, &env.name).await.is_empty());
     assert_eq!(sdk.other_inventory(&env.name).await, Vec::<String>::new());
 }
+
+/// The targets of each of the env's rules: rule name → target ids.
+async fn rule_targets(
+    events: &aws_sdk_eventbridge::Client,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    let listed = events
+        .list_rules()
+        .name_prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    for r in listed.rules() {
+        let name = r.name().unwrap().to_string();
+        let targets = events
+            .list_targets_by_rule()
+            .rule(&name)
+            .send()
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = targets
+            .targets()
+            .iter()
+            .map(|t| t.id().to_string())
+            .collect();
+        ids.sort();
+        out.insert(name, ids);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_target_added_by_hand_is_drift_removed_by_up_and_never_blocks_destroy() {
+    let env = TestEnv::from_dev("it-ruletgt", 133);
+    let plan = env.plan_text();
+    env.write_plan(&plan[..plan.find("\n[database]").unwrap()]);
+    let sdk = clients().await;
+    let prefix = format!("todo-{}-", env.name);
+    let rule = format!("todo-{}-karpenter-spot-interruption", env.name);
+    env.expect(&["up", "--yes"], 0);
+    let queue = "karpenter-interruption-queue".to_string();
+    let rules = rule_targets(&sdk.events, &prefix).await;
+    assert_eq!(rules.get(&rule), Some(&vec![queue.clone()]), "{rules:?}");
+
+    // Someone points the rule at a second target as well.
+    let arn = |id: &str| format!("arn:aws:sqs:us-east-1:000000000000:{id}");
+    let by_hand = |id: &str| {
+        aws_sdk_eventbridge::types::Target::builder()
+            .id(id)
+            .arn(arn(id))
+            .build()
+            .unwrap()
+    };
+    sdk.events
+        .put_targets()
+        .rule(&rule)
+        .targets(by_hand("by-hand"))
+        .send()
+        .await
+        .unwrap();
+    let out = env.expect(&["drift", "--json"], 2);
+    let found = findings(&out);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        found[0]["address"],
+        "event_rule.karpenter_spot_interruption"
+    );
+    let fields: Vec<&str> = found[0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["other_targets"], "{found:?}");
+
+    // up takes it off and leaves the rule's own target.
+    env.expect(&["up", "--yes"], 0);
+    let rules = rule_targets(&sdk.events, &prefix).await;
+    assert_eq!(rules.get(&rule), Some(&vec![queue.clone()]), "{rules:?}");
+    env.expect(&["drift"], 0);
+
+    // Another one added by hand does not keep destroy from deleting the rule.
+    sdk.events
+        .put_targets()
+        .rule(&rule)
+        .targets(by_hand("left-behind"))
+        .send()
+        .await
+        .unwrap();
+    env.expect(&["destroy", "--yes"], 0);
+    assert_eq!(rule_targets(&sdk.events, &prefix).await, Default::default());
+}

@@ -1,5 +1,7 @@
 //! An EventBridge rule with its one target (Karpenter's interruption events
-//! to its queue). Pattern, description and target change in place.
+//! to its queue). Pattern, description and target change in place; a target
+//! added by hand is drift (`other_targets`), which an update removes, and
+//! never keeps the rule from being deleted.
 
 use std::collections::HashMap;
 
@@ -7,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_eventbridge::types::{RuleState, Tag, Target as EventTarget};
 use serde_json::json;
 
-use super::tagged::{TagDelta, Tagged, apply_delta, create_tags, listed, only_tags, tag_delta};
+use super::tagged::{TagDelta, Tagged, apply_delta, create_tags, listed, tag_delta};
 use super::{Kind, Live, ReadScope, Target, opt_str, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
@@ -58,6 +60,41 @@ fn event_tags(map: HashMap<String, String>) -> Vec<Tag> {
     map.into_iter()
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect()
+}
+
+/// The rule's targets; `None` when the rule is gone.
+async fn targets(cx: &Cx, rule: &str) -> Result<Option<Vec<EventTarget>>, AwsError> {
+    let listed = cx
+        .call("ListTargetsByRule", || {
+            cx.clients.events.list_targets_by_rule().rule(rule).send()
+        })
+        .await
+        .or_missing()?;
+    Ok(listed.map(|l| l.targets().to_vec()))
+}
+
+/// Removes the targets `ids` from the rule (RemoveTargets takes 100 a call).
+async fn remove_targets(cx: &Cx, rule: &str, ids: &[String]) -> Result<(), AwsError> {
+    for chunk in ids.chunks(100) {
+        let call = || cx.clients.events.remove_targets().rule(rule);
+        let removed = cx
+            .call("RemoveTargets", || {
+                call().set_ids(Some(chunk.to_vec())).send()
+            })
+            .await;
+        removed.gone_is_done()?;
+    }
+    Ok(())
+}
+
+/// Every target of the rule but the one with the id `keep`.
+async fn other_targets(cx: &Cx, rule: &str, keep: &str) -> Result<Vec<String>, AwsError> {
+    let all = targets(cx, rule).await?.unwrap_or_default();
+    Ok(all
+        .iter()
+        .map(|t| t.id().to_string())
+        .filter(|id| id != keep)
+        .collect())
 }
 
 /// Sets and removes tags on a rule, by ARN: its update and the takeover's
@@ -116,16 +153,22 @@ impl Kind for EventRule {
         for r in rules(cx, scope.owner).await?.iter() {
             let name = r.arn.rsplit('/').next().unwrap_or_default().to_string();
             // The listing carries pattern and description; targets need one call per rule.
-            let Some(targets) = cx
-                .call("ListTargetsByRule", || {
-                    cx.clients.events.list_targets_by_rule().rule(&name).send()
-                })
-                .await
-                .or_missing()?
-            else {
+            let Some(targets) = targets(cx, &name).await? else {
                 continue;
             };
-            let target = targets.targets().first();
+            // The target state knows, else the first: any other was added
+            // outside infra.
+            let known = scope.known.iter().find(|k| k.id == name);
+            let managed = known.and_then(|k| opt_str(&k.props, "target_id"));
+            let target = managed
+                .and_then(|id| targets.iter().find(|t| t.id() == id))
+                .or(targets.first());
+            let mut others: Vec<&str> = targets
+                .iter()
+                .filter(|t| Some(t.id()) != target.map(|t| t.id()))
+                .map(|t| t.id())
+                .collect();
+            others.sort_unstable();
             let pattern: serde_json::Value = r
                 .pattern
                 .as_deref()
@@ -136,6 +179,7 @@ impl Kind for EventRule {
                 "event_pattern": pattern,
                 "target_id": target.map(|t| t.id()).unwrap_or_default(),
                 "target_arn": target.map(|t| t.arn()).unwrap_or_default(),
+                "other_targets": others,
                 "state": r.state.as_deref().unwrap_or("ENABLED"),
                 "tags": r.comparable_tags(),
             });
@@ -159,8 +203,12 @@ impl Kind for EventRule {
         t: &Target<'_>,
         changed: &[String],
     ) -> Result<Live, AwsError> {
-        if !only_tags(changed) {
+        if changed.iter().any(|c| c != "tags" && c != "other_targets") {
             put(cx, t.props, None).await?;
+        }
+        if changed.iter().any(|c| c == "other_targets") {
+            let keep = opt_str(t.props, "target_id").unwrap_or("target");
+            remove_targets(cx, &live.id, &other_targets(cx, &live.id, keep).await?).await?;
         }
         let arn = live.outputs.get("arn").cloned().unwrap_or_default();
         apply_tags(cx, &arn, tag_delta(&live.props, t.props)).await?;
@@ -168,20 +216,13 @@ impl Kind for EventRule {
     }
 
     async fn delete(&self, cx: &Cx, live: &Live) -> Result<(), AwsError> {
-        let id = opt_str(&live.props, "target_id")
-            .unwrap_or("target")
-            .to_string();
-        let removed = cx
-            .call("RemoveTargets", || {
-                cx.clients
-                    .events
-                    .remove_targets()
-                    .rule(&live.id)
-                    .ids(&id)
-                    .send()
-            })
-            .await;
-        removed.gone_is_done()?;
+        // Every target, the ones added by hand too: AWS refuses to delete a
+        // rule that still has one.
+        let Some(all) = targets(cx, &live.id).await? else {
+            return Ok(());
+        };
+        let ids: Vec<String> = all.iter().map(|t| t.id().to_string()).collect();
+        remove_targets(cx, &live.id, &ids).await?;
         cx.call("DeleteRule", || {
             cx.clients.events.delete_rule().name(&live.id).send()
         })

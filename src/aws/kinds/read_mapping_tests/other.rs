@@ -207,13 +207,23 @@ async fn reads_event_rule_from_every_page_with_its_target() {
         json_answer(
             "events",
             "ListTargetsByRule",
-            json!({ "Targets": [{ "Id": "karpenter", "Arn": "arn:aws:sqs:us-east-1:123456789012:todo-dev-karpenter" }] }),
+            json!({ "Targets": [
+                { "Id": "by-hand", "Arn": "arn:aws:sqs:us-east-1:123456789012:elsewhere" },
+                { "Id": "karpenter", "Arn": "arn:aws:sqs:us-east-1:123456789012:todo-dev-karpenter" },
+            ] }),
         )
         .when(&field("Rule", "todo-dev-spot")),
         json_answer("events", "ListTargetsByRule", json!({ "Targets": [] }))
             .when(&field("Rule", "todo-dev-rebalance")),
     ]);
-    let lives = read(&r, "EventRule", &[]).await;
+    // State knows the spot rule's target: the other one was added by hand.
+    let spot = known(
+        "EventRule",
+        "event_rule.spot",
+        "todo-dev-spot",
+        json!({ "target_id": "karpenter" }),
+    );
+    let lives = read(&r, "EventRule", &[spot]).await;
     assert_eq!(ids(&lives), ["todo-dev-spot", "todo-dev-rebalance"]);
     let live = &lives[0];
     assert_eq!(live.address.as_deref(), Some("event_rule.spot"));
@@ -224,6 +234,7 @@ async fn reads_event_rule_from_every_page_with_its_target() {
             "event_pattern": pattern,
             "target_id": "karpenter",
             "target_arn": "arn:aws:sqs:us-east-1:123456789012:todo-dev-karpenter",
+            "other_targets": ["by-hand"],
             "state": "ENABLED",
             "description": "Spot interruptions",
             "tags": { "infra:project": "todo", "Team": "platform" },
@@ -244,6 +255,7 @@ async fn reads_event_rule_from_every_page_with_its_target() {
             "event_pattern": pattern,
             "target_id": "",
             "target_arn": "",
+            "other_targets": [],
             "state": "DISABLED",
             "tags": { "infra:project": "todo", "Team": "platform" },
         })
