@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::kinds::{Live, Registry};
+use crate::aws::kinds::{Kind, Live, Registry};
 use crate::aws::{AwsError, Cx};
 use crate::graph::ResourceGraph;
 use crate::model::{Outputs, Props, resolve};
@@ -122,44 +122,18 @@ pub async fn adopt(
                 .and_then(|o| o.get(&r.output).cloned())
         };
         let resolved = resolve(&d.props, &lookup, true).unwrap_or_default();
-        let key = kind
-            .natural_key(&resolved)
-            .filter(|k| !k.contains(crate::model::UNKNOWN));
-        let mut found = observed
-            .untracked
-            .iter()
-            .find(|(k, l)| *k == d.kind && l.address.as_deref() == Some(d.address.as_str()))
-            .map(|(_, l)| l.clone());
-        if found.is_none() && key.is_some() {
-            found = kind.lookup(cx, &resolved).await?;
-        }
-        if found.is_none() {
-            found = key
-                .as_ref()
-                .and_then(|k| observed.by_key.get(&(d.kind.clone(), k.clone())).cloned());
-        }
-        if found.is_none() {
-            // A natural-key create from the journal, with the props it was sent with.
-            found = journal
-                .iter()
-                .filter(|j| j.address == d.address && j.action == "create")
-                .find_map(|j| observed.find_unrecorded(registry, &d.kind, &d.address, &j.props));
-        }
-        if found.is_none() {
-            found = interrupted_create(cx, kind, &d.address, journal).await?;
-        }
-        let Some(live) = found else { continue };
+        let search = Search {
+            cx,
+            registry,
+            kind,
+            address: &d.address,
+            journal,
+        };
+        let Some(live) = search.declared(observed, &resolved).await? else {
+            continue;
+        };
         outputs.insert(d.address.clone(), live.outputs.clone());
-        observed
-            .untracked
-            .retain(|(k, l)| !(*k == d.kind && l.id == live.id));
-        observed.live.insert(
-            d.address.clone(),
-            Live {
-                address: Some(d.address.clone()),
-                ..live.clone()
-            },
-        );
+        take(observed, &d.kind, &d.address, &live);
         adopted.push(StateResource {
             address: d.address.clone(),
             kind: d.kind.clone(),
@@ -170,24 +144,106 @@ pub async fn adopt(
             protect: d.protect,
         });
     }
-    // An interrupted create of an address the plan no longer declares: state
-    // takes it, so the plan deletes it (never left behind as "never created").
-    for j in journal.iter().filter(|j| j.action == "create") {
-        if graph.get(&j.address).is_some()
-            || rows.contains_key(&j.address)
-            || observed.live.contains_key(&j.address)
-            || adopted.iter().any(|a| a.address == j.address)
-        {
+    let taken = |address: &str| {
+        graph.get(address).is_some()
+            || rows.contains_key(address)
+            || adopted.iter().any(|a| a.address == address)
+    };
+    let left: Vec<&JournalEntry> = journal
+        .iter()
+        .filter(|j| j.action == "create" && !taken(&j.address))
+        .collect();
+    adopted.extend(undeclared(cx, registry, observed, journal, &left).await?);
+    Ok(adopted)
+}
+
+/// Where one address's resource is looked for.
+struct Search<'a> {
+    cx: &'a Cx,
+    registry: &'a Registry,
+    kind: &'a dyn Kind,
+    address: &'a str,
+    journal: &'a [JournalEntry],
+}
+
+impl Search<'_> {
+    /// A declared resource: by its address tag among what the read found
+    /// untracked, by the kind's lookup or the read's natural keys, then as
+    /// an interrupted create of the journal.
+    async fn declared(
+        &self,
+        observed: &Observed,
+        resolved: &Props,
+    ) -> Result<Option<Live>, AwsError> {
+        let name = self.kind.name();
+        if let Some(live) = untracked(observed, name, self.address) {
+            return Ok(Some(live));
+        }
+        let key = self
+            .kind
+            .natural_key(resolved)
+            .filter(|k| !k.contains(crate::model::UNKNOWN));
+        if let Some(key) = &key {
+            if let Some(live) = self.kind.lookup(self.cx, resolved).await? {
+                return Ok(Some(live));
+            }
+            if let Some(live) = observed.by_key.get(&(name.to_string(), key.clone())) {
+                return Ok(Some(live.clone()));
+            }
+        }
+        // A natural-key create from the journal, with the props it was sent with.
+        let sent = self
+            .journal
+            .iter()
+            .filter(|j| j.address == self.address && j.action == "create")
+            .find_map(|j| observed.find_unrecorded(self.registry, name, self.address, &j.props));
+        if sent.is_some() {
+            return Ok(sent);
+        }
+        interrupted_create(self.cx, self.kind, self.address, self.journal).await
+    }
+}
+
+/// The resource tagged with `address` among what the read found untracked.
+fn untracked(observed: &Observed, kind: &str, address: &str) -> Option<Live> {
+    observed
+        .untracked
+        .iter()
+        .find(|(k, l)| *k == kind && l.address.as_deref() == Some(address))
+        .map(|(_, l)| l.clone())
+}
+
+/// Moves `live` from the untracked to the live resources, as `address`.
+fn take(observed: &mut Observed, kind: &str, address: &str, live: &Live) {
+    observed
+        .untracked
+        .retain(|(k, l)| !(*k == kind && l.id == live.id));
+    let live = Live {
+        address: Some(address.to_string()),
+        ..live.clone()
+    };
+    observed.live.insert(address.to_string(), live);
+}
+
+/// Interrupted creates of addresses the plan no longer declares: state
+/// takes them, so the plan deletes them (never left behind as "never
+/// created").
+async fn undeclared(
+    cx: &Cx,
+    registry: &Registry,
+    observed: &mut Observed,
+    journal: &[JournalEntry],
+    creates: &[&JournalEntry],
+) -> Result<Vec<StateResource>, AdoptError> {
+    let mut adopted = Vec::new();
+    for j in creates {
+        if observed.live.contains_key(&j.address) {
             continue;
         }
         let Some(kind) = registry.get(&j.kind) else {
             continue;
         };
-        let mut found = observed
-            .untracked
-            .iter()
-            .find(|(k, l)| *k == j.kind && l.address.as_deref() == Some(j.address.as_str()))
-            .map(|(_, l)| l.clone());
+        let mut found = untracked(observed, &j.kind, &j.address);
         if found.is_none() {
             found = observed.find_unrecorded(registry, &j.kind, &j.address, &j.props);
         }
@@ -195,19 +251,10 @@ pub async fn adopt(
             found = interrupted_create(cx, kind, &j.address, journal).await?;
         }
         let Some(live) = found else { continue };
-        observed
-            .untracked
-            .retain(|(k, l)| !(*k == j.kind && l.id == live.id));
         if let Some(key) = kind.natural_key(&live.props) {
             observed.by_key.remove(&(j.kind.clone(), key));
         }
-        observed.live.insert(
-            j.address.clone(),
-            Live {
-                address: Some(j.address.clone()),
-                ..live.clone()
-            },
-        );
+        take(observed, &j.kind, &j.address, &live);
         adopted.push(StateResource {
             address: j.address.clone(),
             kind: j.kind.clone(),

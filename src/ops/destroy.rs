@@ -42,21 +42,9 @@ pub(crate) async fn destroy_locked(
     let lease = writer.lease();
     let state = &mut writer.state;
     let rows = state_map(state)?;
-    let scope = run.selection.destroy_scope(&rows);
-    let protected: Vec<String> = rows
-        .values()
-        .filter(|r| scope.as_ref().is_none_or(|s| s.contains(&r.address)))
-        // The plan file decides; a resource it no longer has keeps its last word.
-        .filter(|r| match prepared.graph.get(&r.address) {
-            Some(d) => d.protect || deletion_protected(&d.props),
-            None => r.protect || deletion_protected(&r.props),
-        })
-        .map(|r| r.address.clone())
-        .collect();
+    let protected = protected(prepared, &rows, run.selection.destroy_scope(&rows));
     if !protected.is_empty() {
-        let mut p = protected;
-        p.sort();
-        return Err(Error::Protected(p));
+        return Err(Error::Protected(protected));
     }
     let run_id = state.begin_run(&run.command)?;
     let (observed, adopted) = observe(cx, prepared, state, &rows, run.do_refresh).await?;
@@ -77,43 +65,9 @@ pub(crate) async fn destroy_locked(
             &prepared.registry,
         )));
     run.selection.apply_to_destroy(&mut plan, &rows);
-    // The plan file's word on how to delete (final snapshot, key deletion
-    // window) wins over what was applied last.
-    for action in &mut plan.actions {
-        let (Some(live), Some(d)) = (action.current.as_mut(), prepared.graph.get(&action.address))
-        else {
-            continue;
-        };
-        for (k, v) in d
-            .props
-            .iter()
-            .filter(|(k, v)| crate::diff::is_write_only(k) && !v.to_string().contains("${"))
-        {
-            live.props.insert(k.clone(), v.clone());
-        }
-    }
+    deletes_as_the_plan_file_says(&mut plan, prepared);
     if !run.keep_out_of_band && !rows.is_empty() && run.selection.targets.is_empty() {
-        // Only what still exists: a VPC or zone deleted outside infra is already gone.
-        let exists = |r: &StateResource| {
-            !observed.kinds.contains(&r.kind) || observed.live.contains_key(&r.address)
-        };
-        let live = |kind: &str| -> Vec<String> {
-            rows.values()
-                .filter(|r| r.kind == kind && exists(r))
-                .map(|r| r.id.clone())
-                .collect()
-        };
-        let subnets = live("Subnet");
-        let vpc = live("Vpc").into_iter().next();
-        let cluster = prepared.loaded.file.cluster_name(&opts.env);
-        let zone = live("Route53Zone").into_iter().next();
-        let scope = crate::sweep::Scope {
-            cluster: &cluster,
-            vpc_id: vpc.as_deref(),
-            subnet_ids: &subnets,
-            zone_id: zone.as_deref(),
-        };
-        plan.out_of_band = crate::sweep::find(cx, &scope).await?;
+        plan.out_of_band = left_by_controllers(cx, opts, prepared, &rows, &observed).await?;
     }
     plan.data_loss = crate::data_loss::find(&plan);
     plan.cost = Some(crate::review::cost_change(
@@ -165,4 +119,74 @@ pub(crate) async fn destroy_locked(
         recovered,
         orphans: Vec::new(),
     })
+}
+
+/// The resources in scope that may not be deleted, sorted. The plan file
+/// decides; a resource it no longer has keeps its last word.
+fn protected(
+    prepared: &Prepared,
+    rows: &HashMap<String, StateResource>,
+    scope: Option<std::collections::BTreeSet<String>>,
+) -> Vec<String> {
+    let mut protected: Vec<String> = rows
+        .values()
+        .filter(|r| scope.as_ref().is_none_or(|s| s.contains(&r.address)))
+        .filter(|r| match prepared.graph.get(&r.address) {
+            Some(d) => d.protect || deletion_protected(&d.props),
+            None => r.protect || deletion_protected(&r.props),
+        })
+        .map(|r| r.address.clone())
+        .collect();
+    protected.sort();
+    protected
+}
+
+/// The plan file's word on how to delete (final snapshot, key deletion
+/// window) wins over what was applied last.
+fn deletes_as_the_plan_file_says(plan: &mut Plan, prepared: &Prepared) {
+    for action in &mut plan.actions {
+        let (Some(live), Some(d)) = (action.current.as_mut(), prepared.graph.get(&action.address))
+        else {
+            continue;
+        };
+        for (k, v) in d
+            .props
+            .iter()
+            .filter(|(k, v)| crate::diff::is_write_only(k) && !v.to_string().contains("${"))
+        {
+            live.props.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// What the cluster's controllers left in the env's VPC, subnets and zone,
+/// swept before the destroy. Only what still exists: a VPC or zone deleted
+/// outside infra is already gone.
+async fn left_by_controllers(
+    cx: &Cx,
+    opts: &EnvOptions,
+    prepared: &Prepared,
+    rows: &HashMap<String, StateResource>,
+    observed: &Observed,
+) -> Result<Vec<crate::model::OutOfBand>, Error> {
+    let exists = |r: &StateResource| {
+        !observed.kinds.contains(&r.kind) || observed.live.contains_key(&r.address)
+    };
+    let live = |kind: &str| -> Vec<String> {
+        rows.values()
+            .filter(|r| r.kind == kind && exists(r))
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    let subnets = live("Subnet");
+    let vpc = live("Vpc").into_iter().next();
+    let cluster = prepared.loaded.file.cluster_name(&opts.env);
+    let zone = live("Route53Zone").into_iter().next();
+    let scope = crate::sweep::Scope {
+        cluster: &cluster,
+        vpc_id: vpc.as_deref(),
+        subnet_ids: &subnets,
+        zone_id: zone.as_deref(),
+    };
+    Ok(crate::sweep::find(cx, &scope).await?)
 }
