@@ -240,10 +240,6 @@ fn report_error(e: anyhow::Error) -> u8 {
                 eprintln!("error: {u}");
                 exit::INVALID_INPUT
             }
-            Err(e) if e.is::<crate::takeover::BadInput>() => {
-                eprintln!("error: {e}");
-                exit::INVALID_INPUT
-            }
             Err(e) => {
                 eprintln!("error: {e:#}");
                 exit::FAILURE

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::reporter::TerminalReporter;
-use super::{Cli, EnvArg, LockTimeoutArg, UsageError, command_line};
+use super::{Cli, EnvArg, LockTimeoutArg, command_line};
 use crate::ops::{self, Error};
 
 #[derive(Debug, Args)]
@@ -23,42 +23,15 @@ pub async fn run(cli: &Cli, args: &RmArgs) -> anyhow::Result<u8> {
     let reporter = Arc::new(TerminalReporter::new(false));
     let cx = ops::context(&prepared, reporter.clone()).await?;
     let command = command_line();
-    let mut writer = ops::open_for_write(
+    let (row, tagged) = ops::state_rm(
         &opts,
-        &prepared.loaded,
+        &prepared,
+        &cx,
+        &args.address,
         &command,
-        reporter.as_ref(),
         args.lock.lock_timeout,
     )
     .await?;
-    // Under the lock (or the S3 lease), given back whatever the outcome.
-    let forgotten: anyhow::Result<_> = async {
-        let state = &mut writer.state;
-        if state
-            .resource(&args.address)
-            .map_err(Error::from)?
-            .is_none()
-        {
-            return Err(UsageError(format!(
-                "{} is not in state for env {}; nothing was removed",
-                args.address, opts.env
-            ))
-            .into());
-        }
-        let run_id = state.begin_run(&command).map_err(Error::from)?;
-        let result = crate::takeover::forget(&cx, state, &run_id, &args.address).await;
-        state
-            .finish_run(
-                &run_id,
-                if result.is_ok() { "ok" } else { "error" },
-                &format!("forgot {}", args.address),
-            )
-            .map_err(Error::from)?;
-        Ok(result?)
-    }
-    .await;
-    writer.finish(Ok(())).await?;
-    let (row, tagged) = forgotten?;
     reporter.clear();
     println!(
         "Removed {} ({} {}) from state. The resource still exists; infra no longer manages it.",

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
-use super::{EnvOptions, Error, Prepared, open_for_write, state_map};
+use super::{EnvOptions, Error, Prepared, state_map, with_state};
 use crate::aws::{Cx, identity};
 use crate::diff::{Current, Op, Plan};
 use crate::model::{Outputs, Ref, resolve};
@@ -41,7 +41,7 @@ pub async fn adopt(
     cx: &Cx,
     adopt: &AdoptOptions<'_>,
     confirm: &mut dyn FnMut(&[Mapped]) -> bool,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome, Error> {
     let shown = adopt.from.display().to_string();
     let text = std::fs::read_to_string(adopt.from)
         .map_err(|e| BadInput(format!("{shown}: cannot read: {e}")))?;
@@ -56,16 +56,11 @@ pub async fn adopt(
             dry_run: true,
         });
     }
-    let loaded = &prepared.loaded;
-    let reporter = cx.reporter.as_ref();
-    let mut writer =
-        open_for_write(opts, loaded, adopt.command, reporter, adopt.lock_timeout).await?;
-    // Everything below runs under the lock (or the S3 lease), which is given
-    // back (and the state uploaded) whatever the outcome.
-    let store = &mut writer.state;
-    let result = take_over(cx, prepared, store, adopt.command, &shown, mapped, rows).await;
-    writer.finish(Ok(())).await?;
-    result
+    let (command, lock_timeout) = (adopt.command, adopt.lock_timeout);
+    with_state(opts, prepared, cx, command, lock_timeout, async |store| {
+        take_over(cx, prepared, store, command, &shown, mapped, rows).await
+    })
+    .await
 }
 
 /// Refuses a Terraform state whose ARNs name another region or account than
@@ -75,7 +70,7 @@ async fn refuse_foreign(
     prepared: &Prepared,
     state: &tfstate::TfState,
     shown: &str,
-) -> anyhow::Result<()> {
+) -> Result<(), Error> {
     let region = prepared.loaded.file.region.get_ref().clone();
     let caller = cx
         .call("GetCallerIdentity", || {
@@ -109,7 +104,7 @@ async fn take_over(
     shown: &str,
     mapped: Vec<Mapped>,
     mut rows: Vec<Row>,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome, Error> {
     let run_id = store.begin_run(command)?;
     let tagged = tag_each(cx, store, &run_id, &mapped).await?;
     let (kept, observed) = record(cx, prepared, store, &mapped).await?;
@@ -131,7 +126,7 @@ async fn tag_each(
     store: &mut StateStore,
     run_id: &str,
     mapped: &[Mapped],
-) -> anyhow::Result<Vec<String>> {
+) -> Result<Vec<String>, Error> {
     let mut tagged = Vec::new();
     for m in mapped.iter().filter(|m| !identity::untagged(&m.kind)) {
         let token = uuid::Uuid::new_v4().to_string();
@@ -140,7 +135,7 @@ async fn tag_each(
         let result = identity::tag(cx, &m.kind, &m.id, &m.outputs, &m.address).await;
         let outcome = if result.is_ok() { "tagged" } else { "failed" };
         store.journal_finish(j, outcome, &RowChange::Keep)?;
-        result.map_err(Error::from)?;
+        result?;
         tagged.push(m.address.clone());
     }
     Ok(tagged)
@@ -154,7 +149,7 @@ async fn record(
     prepared: &Prepared,
     store: &mut StateStore,
     mapped: &[Mapped],
-) -> anyhow::Result<(Vec<StateResource>, Observed)> {
+) -> Result<(Vec<StateResource>, Observed), Error> {
     let outputs: HashMap<&str, &Outputs> = mapped
         .iter()
         .map(|m| (m.address.as_str(), &m.outputs))

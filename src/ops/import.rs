@@ -1,7 +1,7 @@
 //! `import ADDRESS ID`: tags the resource with the address's identity, finds
 //! it as that address (by tag or natural key), and writes its state row.
 
-use super::{EnvOptions, Error, Prepared, open_for_write, state_map};
+use super::{EnvOptions, Error, Prepared, state_map, with_state};
 use crate::aws::{Cx, identity};
 use crate::state::{RowChange, StateResource, StateStore};
 
@@ -21,16 +21,10 @@ pub async fn import(
         .get(address)
         .ok_or_else(|| Error::Incomplete(format!("unreachable: {address} checked")))?;
     let kind = d.kind.clone();
-    let mut writer = open_for_write(
-        opts,
-        &prepared.loaded,
-        command,
-        cx.reporter.as_ref(),
-        lock_timeout,
-    )
-    .await?;
-    let result = import_locked(prepared, cx, &mut writer.state, address, id, &kind, command).await;
-    writer.finish(result).await
+    with_state(opts, prepared, cx, command, lock_timeout, async |state| {
+        import_locked(prepared, cx, state, address, id, &kind, command).await
+    })
+    .await
 }
 
 async fn import_locked(

@@ -29,6 +29,8 @@ mod output;
 mod plan;
 mod refresh;
 mod state_access;
+mod state_mv;
+mod state_rm;
 mod unlock;
 mod up;
 
@@ -40,6 +42,8 @@ pub use output::*;
 pub use plan::*;
 pub use refresh::*;
 pub use state_access::*;
+pub use state_mv::*;
+pub use state_rm::*;
 pub use unlock::*;
 pub use up::*;
 
@@ -62,6 +66,9 @@ pub enum Error {
     ProtectedChange(Vec<String>),
     #[error("the run did not finish cleanly: {0}")]
     Incomplete(String),
+    /// An address, file or argument a takeover command cannot use (exit 3).
+    #[error(transparent)]
+    BadInput(#[from] crate::takeover::BadInput),
     #[error("no output named `{0}`; `infra output --env ENV` lists them")]
     NoSuchOutput(String),
     #[error(transparent)]
@@ -112,7 +119,7 @@ impl Error {
     /// never reads as drift.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::InvalidPlan(_) => crate::exit::INVALID_INPUT,
+            Error::InvalidPlan(_) | Error::BadInput(_) => crate::exit::INVALID_INPUT,
             _ => crate::exit::FAILURE,
         }
     }

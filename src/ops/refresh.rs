@@ -12,16 +12,10 @@ pub async fn refresh_state(
     command: &str,
     lock_timeout: std::time::Duration,
 ) -> Result<(usize, usize), Error> {
-    let mut writer = open_for_write(
-        opts,
-        &prepared.loaded,
-        command,
-        cx.reporter.as_ref(),
-        lock_timeout,
-    )
-    .await?;
-    let result = refresh_locked(prepared, cx, command, &mut writer.state).await;
-    writer.finish(result).await
+    with_state(opts, prepared, cx, command, lock_timeout, async |state| {
+        refresh_locked(prepared, cx, command, state).await
+    })
+    .await
 }
 
 pub(crate) async fn refresh_locked(

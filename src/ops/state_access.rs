@@ -161,6 +161,24 @@ impl Writer {
     }
 }
 
+/// Runs `work` on the state under the lock (or the S3 lease), which is
+/// given back, and what is left uploaded, whatever the outcome; a lost lease
+/// wins over the run's own result.
+pub(crate) async fn with_state<T>(
+    opts: &EnvOptions,
+    prepared: &Prepared,
+    cx: &Cx,
+    command: &str,
+    lock_timeout: std::time::Duration,
+    work: impl AsyncFnOnce(&mut StateStore) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let reporter = cx.reporter.as_ref();
+    let loaded = &prepared.loaded;
+    let mut writer = open_for_write(opts, loaded, command, reporter, lock_timeout).await?;
+    let result = work(&mut writer.state).await;
+    writer.finish(result).await
+}
+
 /// After a run cancelled before any change (its future dropped): the S3
 /// lease it held is given back and what it recorded (recovered actions) is
 /// uploaded. A local state's OS lock went with the dropped store.

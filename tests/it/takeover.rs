@@ -80,8 +80,24 @@ async fn state_commands_moved_import_and_selection() {
         Some("subnet.app_x")
     );
     assert_eq!(state_id(&env, "subnet.app_x"), app_a);
-    env.expect(&["state", "mv", "subnet.nope", "subnet.other"], 3);
-    env.expect(&["state", "mv", "subnet.app_x", "subnet.app_b"], 3);
+    let out = env.expect(&["state", "mv", "subnet.nope", "subnet.other"], 3);
+    assert!(
+        text(&out.stderr).contains("subnet.nope is not in state for env"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = env.expect(&["state", "mv", "subnet.app_x", "subnet.app_b"], 3);
+    assert!(
+        text(&out.stderr).contains("subnet.app_b is already in state; nothing was moved"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = env.expect(&["state", "rm", "subnet.nope"], 3);
+    assert!(
+        text(&out.stderr).contains("subnet.nope is not in state for env"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // [[moved]] back: a move in the plan, not a destroy and a create.
     env.write_plan(&format!(
