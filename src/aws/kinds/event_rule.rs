@@ -10,7 +10,7 @@ use aws_sdk_eventbridge::types::{RuleState, Tag, Target as EventTarget};
 use serde_json::json;
 
 use super::tagged::{TagDelta, Tagged, apply_delta, create_tags, listed, tag_delta};
-use super::{Kind, Live, ReadScope, Target, opt_str, outputs, str_prop};
+use super::{Kind, Live, ReadScope, Target, json_text, opt_str, outputs, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
 use crate::aws::{GoneIsDone, OrMissing};
 use crate::model::{KindInfo, Resend, Tagging, Tier};
@@ -20,10 +20,7 @@ pub struct EventRule;
 
 async fn put(cx: &Cx, props: &Props, tags: Option<Vec<Tag>>) -> Result<String, AwsError> {
     let name = str_prop(props, "name")?;
-    let pattern = props
-        .get("event_pattern")
-        .map(|p| p.to_string())
-        .unwrap_or_default();
+    let pattern = json_text(props, "event_pattern")?;
     let out = cx
         .clients
         .events

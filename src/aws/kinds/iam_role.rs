@@ -5,10 +5,10 @@ use super::iam_details::{
     Taggable, address_of, apply_tags, comparable_tags, create_tags, document, env_roles,
 };
 use super::tagged::tag_delta;
-use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
+use super::{Kind, Live, ReadScope, Target, json_text, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, SdkResultExt};
+use crate::model::Outputs;
 use crate::model::{KindInfo, Resend, Tagging, Tier};
-use crate::model::{Outputs, Props};
 
 pub struct IamRole;
 
@@ -19,13 +19,6 @@ fn outputs(name: &str, arn: &str) -> Outputs {
         ("arn".into(), arn.to_string()),
     ]
     .into()
-}
-
-fn policy_text(props: &Props) -> Result<String, AwsError> {
-    props
-        .get("assume_role_policy")
-        .map(|v| v.to_string())
-        .ok_or_else(|| AwsError::local("validate", "missing `assume_role_policy`"))
 }
 
 pub(super) const INFO: KindInfo = KindInfo {
@@ -49,7 +42,7 @@ impl Kind for IamRole {
             .create_role()
             .role_name(name)
             .path(opt_str(t.props, "path").unwrap_or("/"))
-            .assume_role_policy_document(policy_text(t.props)?)
+            .assume_role_policy_document(json_text(t.props, "assume_role_policy")?)
             .set_description(opt_str(t.props, "_description").map(String::from))
             .set_tags(Some(create_tags(cx, t.address, t.props)))
             .send()
@@ -85,7 +78,7 @@ impl Kind for IamRole {
         changed: &[String],
     ) -> Result<Live, AwsError> {
         if changed.iter().any(|c| c == "assume_role_policy") {
-            let doc = policy_text(t.props)?;
+            let doc = json_text(t.props, "assume_role_policy")?;
             cx.call("UpdateAssumeRolePolicy", || {
                 cx.clients
                     .iam

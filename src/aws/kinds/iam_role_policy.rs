@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::iam_details::env_roles;
-use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
+use super::{Kind, Live, ReadScope, Target, id_outputs, json_text, str_prop};
 use crate::aws::GoneIsDone;
-use crate::aws::{AwsError, Cx, SdkResultExt};
-use crate::model::{KindInfo, NaturalKey, Resend, Tagging, Tier};
+use crate::aws::{AwsError, Cx};
+use crate::model::{KindInfo, NaturalKey, Props, Resend, Tagging, Tier};
 
 pub struct IamRolePolicy;
 
@@ -26,26 +26,27 @@ pub(super) const INFO: KindInfo = KindInfo {
     ..KindInfo::BASE
 };
 
-#[async_trait]
-impl Kind for IamRolePolicy {
-    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
-        let (role, name) = (str_prop(t.props, "role")?, str_prop(t.props, "name")?);
-        let doc = t
-            .props
-            .get("document")
-            .map(|d| d.to_string())
-            .unwrap_or_default();
+/// Puts the policy on its role (an upsert: create and update alike); its id.
+async fn put(cx: &Cx, props: &Props) -> Result<String, AwsError> {
+    let (role, name) = (str_prop(props, "role")?, str_prop(props, "name")?);
+    let doc = json_text(props, "document")?;
+    cx.call("PutRolePolicy", || {
         cx.clients
             .iam
             .put_role_policy()
             .role_name(role)
             .policy_name(name)
-            .policy_document(doc)
+            .policy_document(&doc)
             .send()
-            .await
-            .aws("PutRolePolicy")?;
-        let id = key(role, name);
-        Ok(t.made(id))
+    })
+    .await?;
+    Ok(key(role, name))
+}
+
+#[async_trait]
+impl Kind for IamRolePolicy {
+    async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
+        Ok(t.made(put(cx, t.props).await?))
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -77,22 +78,7 @@ impl Kind for IamRolePolicy {
         t: &Target<'_>,
         _changed: &[String],
     ) -> Result<Live, AwsError> {
-        let (role, name) = (str_prop(t.props, "role")?, str_prop(t.props, "name")?);
-        let doc = t
-            .props
-            .get("document")
-            .map(|d| d.to_string())
-            .unwrap_or_default();
-        cx.call("PutRolePolicy", || {
-            cx.clients
-                .iam
-                .put_role_policy()
-                .role_name(role)
-                .policy_name(name)
-                .policy_document(&doc)
-                .send()
-        })
-        .await?;
+        put(cx, t.props).await?;
         Ok(live.with_props(t.props.clone()))
     }
 

@@ -256,6 +256,15 @@ pub(crate) fn str_prop<'a>(props: &'a Props, key: &str) -> Result<&'a str, AwsEr
         .ok_or_else(|| AwsError::local("validate", format!("missing string property `{key}`")))
 }
 
+/// A JSON-valued property (a policy document, an event pattern) as the
+/// text AWS takes.
+pub(crate) fn json_text(props: &Props, key: &str) -> Result<String, AwsError> {
+    props
+        .get(key)
+        .map(|v| v.to_string())
+        .ok_or_else(|| AwsError::local("validate", format!("missing property `{key}`")))
+}
+
 pub(crate) fn opt_str<'a>(props: &'a Props, key: &str) -> Option<&'a str> {
     props
         .get(key)

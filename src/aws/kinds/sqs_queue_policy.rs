@@ -7,7 +7,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
 
 use super::sqs_queue::queue_attributes;
-use super::{Kind, Live, ReadScope, Target, id_outputs, str_prop};
+use super::{Kind, Live, ReadScope, Target, id_outputs, json_text, str_prop};
 use crate::aws::GoneIsDone;
 use crate::aws::{AwsError, Cx};
 use crate::model::{KindInfo, NaturalKey, Resend, Tagging, Tier};
@@ -44,15 +44,7 @@ pub(super) const INFO: KindInfo = KindInfo {
 impl Kind for SqsQueuePolicy {
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let url = str_prop(t.props, "queue_url")?;
-        set(
-            cx,
-            url,
-            &t.props
-                .get("policy")
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
-        )
-        .await?;
+        set(cx, url, &json_text(t.props, "policy")?).await?;
         Ok(t.made_with(url.to_string(), id_outputs(url)))
     }
 
@@ -79,15 +71,7 @@ impl Kind for SqsQueuePolicy {
         t: &Target<'_>,
         _changed: &[String],
     ) -> Result<Live, AwsError> {
-        set(
-            cx,
-            &live.id,
-            &t.props
-                .get("policy")
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
-        )
-        .await?;
+        set(cx, &live.id, &json_text(t.props, "policy")?).await?;
         Ok(live.with_props(t.props.clone()))
     }
 
