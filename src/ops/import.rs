@@ -58,8 +58,8 @@ async fn import_locked(
         state.finish_run(&run_id, "error", &e.to_string())?;
         return Err(e.into());
     }
-    let rows = state_map(&state)?;
-    let (_, adopted) = super::observe(cx, prepared, &state, &rows, true).await?;
+    let rows = state_map(state)?;
+    let (_, adopted) = super::observe(cx, prepared, state, &rows, true).await?;
     let found = adopted
         .into_iter()
         .find(|a| a.address == address && (a.id == id || identity::untagged(&kind)));
