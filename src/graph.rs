@@ -120,17 +120,17 @@ impl ResourceGraph<Building> {
                     continue;
                 };
                 let target_kind = &self.resources[self.graph[target]].kind;
-                if let Some(outputs) = kinds.outputs(target_kind) {
-                    if !outputs.contains(&reference.output.as_str()) {
-                        errors.push(GraphError::UnknownOutput {
-                            address: r.address.clone(),
-                            target: reference.address.clone(),
-                            output: reference.output.clone(),
-                            kind: target_kind.clone(),
-                            origin: r.origin.clone(),
-                            known: outputs.join(", "),
-                        });
-                    }
+                if let Some(outputs) = kinds.outputs(target_kind)
+                    && !outputs.contains(&reference.output.as_str())
+                {
+                    errors.push(GraphError::UnknownOutput {
+                        address: r.address.clone(),
+                        target: reference.address.clone(),
+                        output: reference.output.clone(),
+                        kind: target_kind.clone(),
+                        origin: r.origin.clone(),
+                        known: outputs.join(", "),
+                    });
                 }
                 edges.insert((target, NodeIndex::new(i)));
             }

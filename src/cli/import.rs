@@ -31,7 +31,7 @@ pub async fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<u8> {
         ))
         .into());
     };
-    let existing = crate::ops::read_only_state(&opts).map_err(Error::from)?;
+    let existing = crate::ops::read_only_state(&opts)?;
     if let Some(row) = existing.resource(&args.address).map_err(Error::from)? {
         return Err(UsageError(format!(
             "{} is already in state (id {}); `infra state rm` it first to import another",

@@ -130,7 +130,7 @@ fn check_selection(
     if sel.header().is_empty() {
         return Ok(());
     }
-    let state = crate::ops::read_only_state(&opts).map_err(Error::from)?;
+    let state = crate::ops::read_only_state(opts)?;
     let rows = crate::ops::state_map(&state).map_err(Error::from)?;
     sel.check(&prepared.graph, &rows, destroy)
         .map_err(|e| UsageError(e.0))?;

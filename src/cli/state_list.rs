@@ -19,7 +19,7 @@ pub struct ListArgs {
 
 pub fn run(cli: &Cli, args: &ListArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
-    let state = crate::ops::read_only_state(&opts).map_err(Error::from)?;
+    let state = crate::ops::read_only_state(&opts)?;
     let rows: Vec<Listed> = state
         .resources()
         .map_err(Error::from)?

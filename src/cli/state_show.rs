@@ -17,7 +17,7 @@ pub struct ShowArgs {
 
 pub fn run(cli: &Cli, args: &ShowArgs) -> anyhow::Result<u8> {
     let opts = cli.env_options(&args.env);
-    let state = crate::ops::read_only_state(&opts).map_err(Error::from)?;
+    let state = crate::ops::read_only_state(&opts)?;
     let Some(row) = state.resource(&args.address).map_err(Error::from)? else {
         return Err(UsageError(format!(
             "{} is not in state for env {}; `infra state list --env {}` lists what is",

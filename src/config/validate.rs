@@ -188,13 +188,13 @@ fn check_network(plan: &LoadedPlan, net: &Network, errors: &mut Vec<PlanError>) 
             None
         }
     };
-    if let (Some(v), None) = (vpc, &net.subnets) {
-        if v.prefix_len() > 21 {
-            errors.push(plan.error(
+    if let (Some(v), None) = (vpc, &net.subnets)
+        && v.prefix_len() > 21
+    {
+        errors.push(plan.error(
                 format!("network.cidr: subnets are derived only from a /21 or larger VPC; `{v}` needs explicit network.subnets"),
                 Some(net.cidr.span()),
             ));
-        }
     }
     let azs = net.azs.get_ref();
     let mut seen = std::collections::BTreeSet::new();
@@ -240,11 +240,10 @@ fn check_network(plan: &LoadedPlan, net: &Network, errors: &mut Vec<PlanError>) 
                 let key = format!("network.subnets.{tier}[{i}]");
                 match c.get_ref().parse::<Ipv4Net>() {
                     Ok(n) if n.network() == n.addr() && n.prefix_len() <= 28 => {
-                        if let Some(v) = vpc {
-                            if !v.contains(&n) {
+                        if let Some(v) = vpc
+                            && !v.contains(&n) {
                                 errors.push(plan.error(format!("{key}: `{n}` is outside the VPC's {v}"), Some(c.span())));
                             }
-                        }
                         parsed.push((key, n, c.span()));
                     }
                     _ => errors.push(plan.error(
@@ -300,10 +299,9 @@ fn check_database(plan: &LoadedPlan, d: &Database, errors: &mut Vec<PlanError>) 
         ));
     }
     let v = d.engine_version.get_ref();
-    if !v
-        .split('.')
+    if v.split('.')
         .next()
-        .is_some_and(|m| m.parse::<u32>().is_ok())
+        .is_none_or(|m| m.parse::<u32>().is_err())
     {
         errors.push(plan.error(
             format!("database.engine_version: `{v}` is not a PostgreSQL version like \"16.4\""),
@@ -417,30 +415,29 @@ fn check_rule(
             span.clone(),
         ));
     }
-    if let Some(c) = &r.cidr {
-        if c.get_ref()
+    if let Some(c) = &r.cidr
+        && c.get_ref()
             .parse::<Ipv4Net>()
             .map(|n| n.network() != n.addr())
             .unwrap_or(true)
-        {
-            errors.push(plan.error(
-                format!("{key}.cidr: `{}` is not a valid IPv4 CIDR", c.get_ref()),
-                Some(c.span()),
-            ));
-        }
+    {
+        errors.push(plan.error(
+            format!("{key}.cidr: `{}` is not a valid IPv4 CIDR", c.get_ref()),
+            Some(c.span()),
+        ));
     }
-    if let Some(g) = &r.source_group {
-        if !net.security_groups.contains_key(g.get_ref()) {
-            let known: Vec<_> = net.security_groups.keys().map(String::as_str).collect();
-            errors.push(plan.error(
-                format!(
-                    "{key}.source_group: no security group `{}` in this plan (known: {})",
-                    g.get_ref(),
-                    known.join(", ")
-                ),
-                Some(g.span()),
-            ));
-        }
+    if let Some(g) = &r.source_group
+        && !net.security_groups.contains_key(g.get_ref())
+    {
+        let known: Vec<_> = net.security_groups.keys().map(String::as_str).collect();
+        errors.push(plan.error(
+            format!(
+                "{key}.source_group: no security group `{}` in this plan (known: {})",
+                g.get_ref(),
+                known.join(", ")
+            ),
+            Some(g.span()),
+        ));
     }
 }
 

@@ -5,6 +5,7 @@
 //!   (a /16 gives /19s: x.0.0, x.32.0, x.64.0, ...);
 //! - public subnets: block 112+i of prefix P+7 (a /16 gives /23s from x.224.0);
 //! - data subnets: block 120+i of prefix P+7 (a /16 gives /23s from x.240.0).
+//!
 //! The app blocks use at most 6 of 7 /P+3 blocks; public and data live in the
 //! last one, so the three tiers never overlap.
 

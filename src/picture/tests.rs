@@ -668,7 +668,7 @@ fn svg_survives_a_cycle_and_unknown_tiers() {
     let doc = roxmltree::Document::parse(&text).unwrap();
     let tiers: Vec<&str> = doc
         .descendants()
-        .filter(|n| class_is(&n, "band"))
+        .filter(|n| class_is(n, "band"))
         .map(|n| n.attribute("data-tier").unwrap())
         .collect();
     assert_eq!(tiers, ["network", "custom", "other"]);

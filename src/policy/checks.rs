@@ -30,10 +30,10 @@ pub(super) fn inspect(resources: &[Desired], prod_only: &dyn Fn(&str) -> bool) -
         .iter()
         .filter(|d| d.kind == "DbInstance" || d.kind == "RdsCluster")
     {
-        if let Some(port) = d.props.get("port").and_then(Value::as_i64) {
-            if !sensitive.iter().any(|(p, _)| *p == port) {
-                sensitive.push((port, format!("database {}", d.address)));
-            }
+        if let Some(port) = d.props.get("port").and_then(Value::as_i64)
+            && !sensitive.iter().any(|(p, _)| *p == port)
+        {
+            sensitive.push((port, format!("database {}", d.address)));
         }
     }
     let mut out = Vec::new();
@@ -69,10 +69,10 @@ pub(super) fn inspect(resources: &[Desired], prod_only: &dyn Fn(&str) -> bool) -
             }
             _ => {}
         }
-        if d.kind == "IamRole" {
-            if let Some(doc) = p.get("assume_role_policy") {
-                oidc_trust(doc, &mut hit);
-            }
+        if d.kind == "IamRole"
+            && let Some(doc) = p.get("assume_role_policy")
+        {
+            oidc_trust(doc, &mut hit);
         }
         if d.kind.starts_with("Iam") {
             admin_statements(p, &mut hit);

@@ -78,12 +78,12 @@ pub fn validate(settings: &PolicySettings) -> Vec<String> {
                 "{key}.reason is required: say why the finding is accepted"
             ));
         }
-        if let Some(date) = &w.expires {
-            if Date::parse(date.trim()).is_none() {
-                errors.push(format!(
-                    "{key}.expires: {date:?} is not a date like \"2025-06-30\" (YYYY-MM-DD)"
-                ));
-            }
+        if let Some(date) = &w.expires
+            && Date::parse(date.trim()).is_none()
+        {
+            errors.push(format!(
+                "{key}.expires: {date:?} is not a date like \"2025-06-30\" (YYYY-MM-DD)"
+            ));
         }
     }
     errors

@@ -433,7 +433,7 @@ fn aurora_cluster_checked_like_an_instance_where_the_fields_apply() {
         "DbInstance",
         json!({ "identifier": "todo-prod-aurora-1", "engine": "aurora-postgresql", "instance_class": "db.r6g.large", "publicly_accessible": false }),
     );
-    assert_quiet(&[member.clone()]);
+    assert_quiet(std::slice::from_ref(&member));
     let mut public = member;
     public
         .props

@@ -580,10 +580,9 @@ impl StateStore {
         )?;
         let rows: Vec<(String, String)> = {
             let mut stmt = tx.prepare("SELECT address, deps FROM resources")?;
-            let found = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<Vec<_>, _>>()?;
-            found
+
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?
         };
         for (address, deps) in rows {
             let mut list: Vec<String> = serde_json::from_str(&deps).unwrap_or_default();

@@ -47,13 +47,12 @@ async fn a_killed_run_leaves_no_lock_behind() {
     // Wait until it holds the lock (its lock row exists), then kill -9.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        if let Ok(s) = rusqlite::Connection::open(env.state_path()) {
-            if s.query_row("SELECT count(*) FROM lock", [], |r| r.get::<_, i64>(0))
+        if let Ok(s) = rusqlite::Connection::open(env.state_path())
+            && s.query_row("SELECT count(*) FROM lock", [], |r| r.get::<_, i64>(0))
                 .unwrap_or(0)
                 == 1
-            {
-                break;
-            }
+        {
+            break;
         }
         assert!(
             std::time::Instant::now() < deadline,

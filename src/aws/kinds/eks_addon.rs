@@ -80,7 +80,7 @@ async fn newest(cx: &Cx, cluster: &str, name: &str) -> Result<String, AwsError> 
                 .filter_map(|v| v.addon_version().map(String::from))
         })
         .collect();
-    versions.sort_by(|a, b| version_key(a).cmp(&version_key(b)));
+    versions.sort_by_key(|a| version_key(a));
     versions.pop().ok_or_else(|| {
         AwsError::local(
             "DescribeAddonVersions",
