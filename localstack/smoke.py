@@ -122,6 +122,14 @@ def main() -> int:
             DBSubnetGroupName=sng, DBSubnetGroupDescription="smoke", SubnetIds=subnet_ids
         )
         cleanup.append((f"db subnet group {sng}", lambda: rds.delete_db_subnet_group(DBSubnetGroupName=sng)))
+        try:
+            rds.create_db_subnet_group(
+                DBSubnetGroupName=sng, DBSubnetGroupDescription="again", SubnetIds=subnet_ids
+            )
+            taken = None
+        except ClientError as e:
+            taken = e.response["Error"]["Code"]
+        check(taken == "DBSubnetGroupAlreadyExists", f"a taken subnet group name is refused ({taken})")
         db = f"smoke-{suffix}"
         inst = rds.create_db_instance(
             DBInstanceIdentifier=db,

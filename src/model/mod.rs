@@ -266,6 +266,31 @@ pub fn ownership<'t>(
     }
 }
 
+/// The other infra owner (`project/env`) the tags name, when they name one
+/// that is not ours. A named resource so claimed is never taken over by its
+/// name; one with no infra tags at all (made by hand, by Terraform) can be.
+pub fn claimed_elsewhere<'t>(
+    tags: impl IntoIterator<Item = (&'t str, &'t str)> + Clone,
+    owner: Owner<'_>,
+) -> Option<String> {
+    if ownership(tags.clone(), owner) != Ownership::Foreign {
+        return None;
+    }
+    let (mut env, mut project) = (None, None);
+    for (k, v) in tags {
+        match k {
+            TAG_ENV => env = Some(v),
+            TAG_PROJECT => project = Some(v),
+            _ => {}
+        }
+    }
+    if env.is_none() && project.is_none() {
+        return None;
+    }
+    let shown = |v: Option<&str>| v.unwrap_or("?").to_string();
+    Some(format!("{}/{}", shown(project), shown(env)))
+}
+
 /// True unless [`ownership`] is `Foreign`.
 pub fn readable<'t>(tags: impl IntoIterator<Item = (&'t str, &'t str)>, owner: Owner<'_>) -> bool {
     ownership(tags, owner) != Ownership::Foreign

@@ -26,6 +26,147 @@ async fn other_by_project(sdk: &Sdk, env: &str) -> Vec<String> {
     out
 }
 
+/// The tags of an RDS resource, as `key=value`.
+async fn rds_tags(rds: &aws_sdk_rds::Client, arn: &str) -> Vec<String> {
+    let listed = rds
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .unwrap();
+    let mut tags: Vec<String> = listed
+        .tag_list()
+        .iter()
+        .map(|t| {
+            format!(
+                "{}={}",
+                t.key().unwrap_or_default(),
+                t.value().unwrap_or_default()
+            )
+        })
+        .collect();
+    tags.sort();
+    tags
+}
+
+/// Named groups another infra project or env already holds under the names
+/// this plan wants (project and env names that join alike: `a-b` + `c` and
+/// `a` + `b-c`) are never taken over by their names: `up` stops, naming the
+/// holder, and their tags stay the holder's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_named_group_another_project_holds_is_never_taken_by_its_name() {
+    let env = TestEnv::from_dev("it-claimed", 134);
+    let sdk = clients().await;
+    let holder = |address: &str| {
+        [
+            ("infra:env", env.name.as_str()),
+            ("infra:project", "other"),
+            ("infra:address", address),
+        ]
+        .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
+        .to_vec()
+    };
+    let parameter_group = format!("todo-{}-postgres16", env.name);
+    let made = sdk
+        .rds
+        .create_db_parameter_group()
+        .db_parameter_group_name(&parameter_group)
+        .db_parameter_group_family("postgres16")
+        .description("another project's")
+        .set_tags(Some(holder("db_parameter_group.main")))
+        .send()
+        .await
+        .unwrap();
+    let parameter_group_arn = made
+        .db_parameter_group()
+        .unwrap()
+        .db_parameter_group_arn()
+        .unwrap()
+        .to_string();
+    let default_subnets: Vec<String> = sdk
+        .ec2
+        .describe_subnets()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("default-for-az")
+                .values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_id().map(String::from))
+        .take(2)
+        .collect();
+    let subnet_group = format!("todo-{}-data", env.name);
+    let made = sdk
+        .rds
+        .create_db_subnet_group()
+        .db_subnet_group_name(&subnet_group)
+        .db_subnet_group_description("another project's")
+        .set_subnet_ids(Some(default_subnets))
+        .set_tags(Some(holder("db_subnet_group.main")))
+        .send()
+        .await
+        .unwrap();
+    let subnet_group_arn = made
+        .db_subnet_group()
+        .unwrap()
+        .db_subnet_group_arn()
+        .unwrap()
+        .to_string();
+    let before = (
+        rds_tags(&sdk.rds, &parameter_group_arn).await,
+        rds_tags(&sdk.rds, &subnet_group_arn).await,
+    );
+
+    let out = env.expect(&["up", "--yes"], 1);
+    let said = text(&out.stderr) + &text(&out.stdout);
+    for name in [&parameter_group, &subnet_group] {
+        assert!(
+            said.contains(&format!(
+                "{name} already exists and is tagged for other/{}",
+                env.name
+            )),
+            "{name}: {said}"
+        );
+    }
+    let after = (
+        rds_tags(&sdk.rds, &parameter_group_arn).await,
+        rds_tags(&sdk.rds, &subnet_group_arn).await,
+    );
+    assert_eq!(after, before, "the holder's tags stay");
+    let state = env.expect(&["state", "list", "--json"], 0);
+    let state = text(&state.stdout);
+    assert!(
+        !state.contains(&parameter_group) && !state.contains(&subnet_group),
+        "{state}"
+    );
+
+    env.expect(&["destroy", "--yes"], 0);
+    let described = sdk
+        .rds
+        .describe_db_parameter_groups()
+        .db_parameter_group_name(&parameter_group)
+        .send()
+        .await;
+    assert!(described.is_ok(), "destroy left the holder's group alone");
+    sdk.rds
+        .delete_db_subnet_group()
+        .db_subnet_group_name(&subnet_group)
+        .send()
+        .await
+        .unwrap();
+    sdk.rds
+        .delete_db_parameter_group()
+        .db_parameter_group_name(&parameter_group)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Two projects, one env name, one account: each sees only its own.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_projects_with_one_env_name_never_touch_each_other() {

@@ -1,5 +1,6 @@
 """
-RDS (moto): keep a modified DB subnet group; report Performance Insights; Aurora DB
+RDS (moto): refuse a DB subnet group name already taken; keep a modified DB subnet
+group; report Performance Insights; Aurora DB
 clusters (Serverless v2 included) as AWS documents them (see the section below and
 README.md's "Fixes on top").
 
@@ -25,6 +26,18 @@ from moto.rds.exceptions import (
 )
 from moto.rds.models import DBCluster, DBInstanceClustered, MasterUserSecret, RDSBackend
 from moto.rds.responses import RDSResponse
+
+
+# CreateDBSubnetGroup with a name already taken: AWS answers DBSubnetGroupAlreadyExists
+# (HTTP 400, "DBSubnetGroupName is already used by an existing DB subnet group"); moto
+# replaced the existing group, tags and all.
+@patch(RDSBackend.create_subnet_group)
+def create_subnet_group(fn, self, subnet_name, description, subnets, tags):
+    if subnet_name in self.subnet_groups:
+        raise RDSClientError(
+            "DBSubnetGroupAlreadyExists", f"The DB subnet group '{subnet_name}' already exists."
+        )
+    return fn(self, subnet_name, description, subnets, tags)
 
 
 @patch(RDSBackend.modify_db_subnet_group)

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::rds_common::{create_tags, group_tags, name_outputs, update_group};
+use super::rds_common::{
+    Claim, create_tags, group_claim, group_tags, name_outputs, taken_by, update_group,
+};
 use super::{Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, OrMissing, SdkResultExt};
 use crate::model::Props;
@@ -47,6 +49,15 @@ async fn describe(
     Ok(described.db_subnet_groups().first().cloned())
 }
 
+/// Whose the group `name` is, when there is one.
+async fn claim(cx: &Cx, name: &str) -> Result<Option<Claim>, AwsError> {
+    let Some(g) = describe(cx, name).await.or_missing()?.flatten() else {
+        return Ok(None);
+    };
+    let arn = g.db_subnet_group_arn().unwrap_or_default();
+    Ok(Some(group_claim(cx, arn, cx.owner()).await?))
+}
+
 pub(super) const INFO: KindInfo = KindInfo {
     name: "DbSubnetGroup",
     tier: Tier::Database,
@@ -68,7 +79,8 @@ impl Kind for DbSubnetGroup {
 
     async fn create(&self, cx: &Cx, t: &Target<'_>) -> Result<Live, AwsError> {
         let name = str_prop(t.props, "name")?;
-        cx.clients
+        let created = cx
+            .clients
             .rds
             .create_db_subnet_group()
             .db_subnet_group_name(name)
@@ -77,8 +89,15 @@ impl Kind for DbSubnetGroup {
             .set_tags(Some(create_tags(cx, t.address, t.props)))
             .send()
             .await
-            .aws("CreateDBSubnetGroup")?;
-        Ok(t.made_with(name.to_string(), name_outputs(name)))
+            .aws("CreateDBSubnetGroup");
+        match created {
+            Ok(_) => Ok(t.made_with(name.to_string(), name_outputs(name))),
+            Err(e) if e.code.contains("AlreadyExists") => match claim(cx, name).await? {
+                Some(Claim::Elsewhere(other)) => Err(taken_by(e, "DB subnet group", name, &other)),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     async fn read(&self, cx: &Cx, scope: &ReadScope<'_>) -> Result<Vec<Live>, AwsError> {
@@ -93,14 +112,18 @@ impl Kind for DbSubnetGroup {
                     .send()
             })
             .await?;
+        // Only the groups state knows, each with its tags (one call each); one
+        // state does not know is found by name with `lookup`, which asks
+        // whose it is first.
+        let known = |g: &&aws_sdk_rds::types::DbSubnetGroup| {
+            let name = g.db_subnet_group_name();
+            scope.known.iter().any(|k| Some(k.id.as_str()) == name)
+        };
         let mut out = Vec::new();
-        for g in groups.iter().filter(|g| g.db_subnet_group_name().is_some()) {
+        for g in groups.iter().filter(known) {
             let mut live = to_live(g);
-            // Matched by name; tags (one call each) only for the groups state knows.
-            if scope.known.iter().any(|k| k.id == live.id)
-                && let Some(tags) =
-                    group_tags(cx, g.db_subnet_group_arn().unwrap_or_default(), scope.owner).await?
-            {
+            let arn = g.db_subnet_group_arn().unwrap_or_default();
+            if let Some(tags) = group_tags(cx, arn, scope.owner).await? {
                 live.props.insert("tags".into(), tags);
             }
             out.push(live);
@@ -108,7 +131,8 @@ impl Kind for DbSubnetGroup {
         Ok(out)
     }
 
-    /// The batched read has no tags for groups state does not know: one by name, with them.
+    /// A group state does not know, by name, with its tags; never one
+    /// tagged for another project or env.
     async fn lookup(&self, cx: &Cx, resolved: &Props) -> Result<Option<Live>, AwsError> {
         let Some(name) = opt_str(resolved, "name") else {
             return Ok(None);
@@ -118,8 +142,12 @@ impl Kind for DbSubnetGroup {
         };
         let mut live = to_live(&g);
         let arn = g.db_subnet_group_arn().unwrap_or_default();
-        if let Some(tags) = group_tags(cx, arn, cx.owner()).await? {
-            live.props.insert("tags".into(), tags);
+        match group_claim(cx, arn, cx.owner()).await? {
+            Claim::Elsewhere(_) => return Ok(None),
+            Claim::Ours(tags) => {
+                live.props.insert("tags".into(), tags);
+            }
+            Claim::Unclaimed => {}
         }
         Ok(Some(live))
     }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{Live, Target, id_outputs};
 use crate::aws::{AwsError, Cx};
-use crate::model::{Outputs, Owner, Props, split_tags};
+use crate::model::{Outputs, Owner, Props, claimed_elsewhere, split_tags};
 
 use super::rds_database::{Changes, retag};
 use super::tagged::{TagDelta, apply_delta};
@@ -86,10 +86,49 @@ pub async fn apply_tags(cx: &Cx, arn: &str, delta: TagDelta) -> Result<(), AwsEr
     .await
 }
 
-/// The tags of a named group by its ARN (group describes carry none), when
-/// they say this env.
+/// Whom a named group's tags say it belongs to.
+pub enum Claim {
+    /// This env's: its comparable tags.
+    Ours(Value),
+    /// No infra tags of this env: made outside infra (by hand, by
+    /// Terraform), or before infra tagged.
+    Unclaimed,
+    /// Another infra project's or env's (`project/env`): never taken over by
+    /// its name.
+    Elsewhere(String),
+}
+
+/// What a named group's tags (read by its ARN: group describes carry none)
+/// say about whose it is.
+pub async fn group_claim(cx: &Cx, arn: &str, owner: Owner<'_>) -> Result<Claim, AwsError> {
+    let tags = tags_of(cx, arn).await?;
+    let pairs = tags.iter().filter_map(|t| Some((t.key()?, t.value()?)));
+    if let Some(other) = claimed_elsewhere(pairs, owner) {
+        return Ok(Claim::Elsewhere(other));
+    }
+    Ok(match read_tags(&tags, owner) {
+        Some((_, tags)) => Claim::Ours(tags),
+        None => Claim::Unclaimed,
+    })
+}
+
+/// The tags of a named group when they say this env.
 pub async fn group_tags(cx: &Cx, arn: &str, owner: Owner<'_>) -> Result<Option<Value>, AwsError> {
-    Ok(read_tags(&tags_of(cx, arn).await?, owner).map(|(_, tags)| tags))
+    Ok(match group_claim(cx, arn, owner).await? {
+        Claim::Ours(tags) => Some(tags),
+        Claim::Unclaimed | Claim::Elsewhere(_) => None,
+    })
+}
+
+/// A create that failed because the name is taken: says so plainly when the
+/// group there is another infra project's or env's.
+pub fn taken_by(e: AwsError, what: &str, name: &str, other: &str) -> AwsError {
+    AwsError {
+        message: format!(
+            "{what} {name} already exists and is tagged for {other} (project/env): infra never takes over another project's or env's resource by its name; give this plan's project or env another name, or remove that {what}"
+        ),
+        ..e
+    }
 }
 
 /// The `id` and `name` outputs of a group known by its name.

@@ -9,7 +9,7 @@ use super::{Described, Kind, Live, ReadScope, Target, opt_str, str_prop};
 use crate::aws::{AwsError, Cx, OrMissing};
 use crate::model::{Outputs, Owner, Props};
 
-use super::rds_common::{group_tags, name_outputs, update_group};
+use super::rds_common::{Claim, group_claim, name_outputs, taken_by, update_group};
 use super::rds_database::arn_output;
 
 /// The plan's parameters as RDS takes them (applied at the next reboot).
@@ -104,18 +104,26 @@ async fn set_parameters<A: ParameterGroupApi>(
     api.modify(cx, name, params).await
 }
 
-/// The ARN of a group a create found already there, for the kinds that
-/// keep it.
+/// The ARN of a group a create found already there (`taken`: the create's
+/// error), for the kinds that keep it; a group tagged for another project
+/// or env is refused.
 async fn adopted_arn<A: ParameterGroupApi>(
     api: &A,
     cx: &Cx,
     name: &str,
+    taken: AwsError,
 ) -> Result<String, AwsError> {
-    if !keeps_arn(api) {
-        return Ok(String::new());
+    let Some(found) = api.describe(cx, name).await.or_missing()?.flatten() else {
+        return Err(taken);
+    };
+    if let Claim::Elsewhere(other) = group_claim(cx, &found.arn, cx.owner()).await? {
+        return Err(taken_by(taken, "parameter group", name, &other));
     }
-    let found = api.describe(cx, name).await.or_missing()?.flatten();
-    Ok(found.map(|g| g.arn).unwrap_or_default())
+    Ok(if keeps_arn(api) {
+        found.arn
+    } else {
+        String::new()
+    })
 }
 
 /// The ARN an update re-tags: the output, or the group described.
@@ -131,17 +139,23 @@ async fn arn_to_retag<A: ParameterGroupApi>(
     Ok(found.map(|g| g.arn).unwrap_or_default())
 }
 
-/// One group by name, with the parameters `props` sets; `None` when it is not there.
+/// One group by name, with the parameters `props` sets; `None` when it is
+/// not there, or (`known` false: state does not know it) when its tags say
+/// another project's or env's.
 async fn read_parameter_group<A: ParameterGroupApi>(
     api: &A,
     cx: &Cx,
     name: &str,
     props: &Props,
-    owner: Owner<'_>,
+    (owner, known): (Owner<'_>, bool),
 ) -> Result<Option<Live>, AwsError> {
     let Some(g) = api.describe(cx, name).await.or_missing()?.flatten() else {
         return Ok(None);
     };
+    let claim = group_claim(cx, &g.arn, owner).await?;
+    if !known && matches!(claim, Claim::Elsewhere(_)) {
+        return Ok(None);
+    }
     let params = api.user_parameters(cx, name).await?;
     let mut read = json!({
         "name": name,
@@ -149,7 +163,7 @@ async fn read_parameter_group<A: ParameterGroupApi>(
         "description": g.description,
         "parameters": planned_values(props, &params),
     });
-    if let Some(tags) = group_tags(cx, &g.arn, owner).await? {
+    if let Claim::Ours(tags) = claim {
         read["tags"] = tags;
     }
     let outputs = group_outputs(api, name, &g.arn);
@@ -167,8 +181,9 @@ impl<A: ParameterGroupApi> Kind for A {
         let name = str_prop(t.props, "name")?;
         let arn = match ParameterGroupApi::create(self, cx, t, name).await {
             Ok(arn) => arn,
-            // Named, so a run killed after this call finds it here: same name, adopt.
-            Err(e) if e.code.contains("AlreadyExists") => adopted_arn(self, cx, name).await?,
+            // Named, so a run killed after this call finds it here: same name,
+            // adopted, unless another project or env claims it.
+            Err(e) if e.code.contains("AlreadyExists") => adopted_arn(self, cx, name, e).await?,
             Err(e) => return Err(e),
         };
         set_parameters(self, cx, name, t.props).await?;
@@ -179,7 +194,7 @@ impl<A: ParameterGroupApi> Kind for A {
         let mut out = Vec::new();
         // Only the groups state knows: parameters need one call per group.
         for known in &scope.known {
-            let read = read_parameter_group(self, cx, &known.id, &known.props, scope.owner);
+            let read = read_parameter_group(self, cx, &known.id, &known.props, (scope.owner, true));
             out.extend(read.await?);
         }
         Ok(out)
@@ -189,7 +204,7 @@ impl<A: ParameterGroupApi> Kind for A {
         let Some(name) = opt_str(resolved, "name") else {
             return Ok(None);
         };
-        read_parameter_group(self, cx, name, resolved, cx.owner()).await
+        read_parameter_group(self, cx, name, resolved, (cx.owner(), false)).await
     }
 
     async fn update(

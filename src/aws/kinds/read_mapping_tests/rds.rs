@@ -42,7 +42,7 @@ fn not_found(op: &str, code: &str) -> Answer {
 }
 
 #[tokio::test]
-async fn reads_db_subnet_group_with_sorted_subnets_and_tags_for_known_ones() {
+async fn reads_the_db_subnet_groups_state_knows_with_sorted_subnets_and_tags() {
     let group = |name: &str| {
         format!(
             "<DBSubnetGroup><DBSubnetGroupName>{name}</DBSubnetGroupName>\
@@ -75,8 +75,9 @@ async fn reads_db_subnet_group_with_sorted_subnets_and_tags_for_known_ones() {
         json!({ "name": "todo-dev-data" }),
     )];
     let lives = read(&r, "DbSubnetGroup", &state).await;
-    // Matched by name: every group is listed, tags read only for the known one.
-    assert_eq!(ids(&lives), ["todo-dev-data", "default-vpc-0a1"]);
+    // Every group is listed; only the known one is read, with its tags (one
+    // state does not know is found by name with `lookup`).
+    assert_eq!(ids(&lives), ["todo-dev-data"]);
     assert_eq!(r.count("ListTagsForResource"), 1);
     let data = &lives[0];
     assert_eq!(data.address, None);
@@ -93,7 +94,79 @@ async fn reads_db_subnet_group_with_sorted_subnets_and_tags_for_known_ones() {
         data.outputs,
         outputs(&[("id", "todo-dev-data"), ("name", "todo-dev-data")])
     );
-    assert_eq!(props(&lives[1]).get("tags"), None);
+}
+
+/// `kind`'s lookup of the resource `props` describe.
+async fn lookup(r: &Recorded, kind: &str, props: serde_json::Value) -> Option<Live> {
+    let registry = Registry::new();
+    let props = props.as_object().cloned().unwrap_or_default();
+    let k = registry.get(kind).unwrap();
+    k.lookup(&r.cx, &props)
+        .await
+        .unwrap_or_else(|e| panic!("{kind} lookup failed: {e}\ncalls: {:#?}", r.calls()))
+}
+
+#[tokio::test]
+async fn a_named_group_tagged_for_another_project_or_env_is_never_found_by_its_name() {
+    let subnet_group = |name: &str| {
+        rds(
+            "DescribeDBSubnetGroups",
+            &format!(
+                "<DBSubnetGroups><DBSubnetGroup><DBSubnetGroupName>{name}</DBSubnetGroupName>\
+                 <DBSubnetGroupDescription>Data subnets</DBSubnetGroupDescription><Subnets/>\
+                 <DBSubnetGroupArn>{ARN}:subgrp:{name}</DBSubnetGroupArn></DBSubnetGroup></DBSubnetGroups>"
+            ),
+        )
+    };
+    let parameter_group = |name: &str| {
+        rds(
+            "DescribeDBParameterGroups",
+            &format!(
+                "<DBParameterGroups><DBParameterGroup><DBParameterGroupName>{name}</DBParameterGroupName>\
+                 <DBParameterGroupFamily>postgres16</DBParameterGroupFamily><Description>pg</Description>\
+                 <DBParameterGroupArn>{ARN}:pg:{name}</DBParameterGroupArn></DBParameterGroup></DBParameterGroups>"
+            ),
+        )
+    };
+    // One group of each kind per owner: another project's (same env name),
+    // another env's, one with no infra tags (made by hand), and ours.
+    let owners = [
+        ("other-project", other_project_tags("x.y")),
+        ("other-env", other_env_tags("x.y")),
+        ("by-hand", tags(&[("Team", "platform")])),
+        ("ours", our_tags("x.y")),
+    ];
+    let mut answers = vec![answer(
+        "rds",
+        "DescribeDBParameters",
+        parameters("DescribeDBParameters", USER_PARAMS),
+    )];
+    for (name, owner_tags) in &owners {
+        answers.push(
+            answer("rds", "DescribeDBSubnetGroups", subnet_group(name))
+                .when(&format!("DBSubnetGroupName={name}")),
+        );
+        answers.push(
+            answer("rds", "DescribeDBParameterGroups", parameter_group(name))
+                .when(&format!("DBParameterGroupName={name}")),
+        );
+        answers.push(tags_of(&format!("{ARN}:subgrp:{name}"), owner_tags));
+        answers.push(tags_of(&format!("{ARN}:pg:{name}"), owner_tags));
+    }
+    let r = recorded(answers);
+    for kind in ["DbSubnetGroup", "DbParameterGroup"] {
+        let found = |name: &str| lookup(&r, kind, json!({ "name": name }));
+        assert!(found("other-project").await.is_none(), "{kind}");
+        assert!(found("other-env").await.is_none(), "{kind}");
+        let by_hand = found("by-hand").await.unwrap_or_else(|| panic!("{kind}"));
+        assert_eq!(props(&by_hand).get("tags"), None, "{kind}");
+        let ours = found("ours").await.unwrap_or_else(|| panic!("{kind}"));
+        assert_eq!(
+            props(&ours)["tags"],
+            json!({ "infra:project": "todo", "Team": "platform" }),
+            "{kind}"
+        );
+    }
 }
 
 fn parameters(op: &str, params: &[(&str, &str)]) -> String {
