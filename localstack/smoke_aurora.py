@@ -92,6 +92,13 @@ def main() -> int:
             Tags=[{"Key": "infra:env", "Value": "smoke"}])["DBClusterParameterGroup"]
         cleanup.append((f"db cluster parameter group {pg}",
                         lambda: rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName=pg)))
+        try:
+            rds.create_db_cluster_parameter_group(
+                DBClusterParameterGroupName=pg, DBParameterGroupFamily="aurora-postgresql16", Description="again")
+            taken = None
+        except ClientError as e:
+            taken = e.response["Error"]["Code"]
+        check(taken == "DBParameterGroupAlreadyExists", f"a taken cluster parameter group name is refused ({taken})")
         check((created_pg["DBClusterParameterGroupName"], created_pg["DBParameterGroupFamily"]) == (pg, "aurora-postgresql16")
               and created_pg["DBClusterParameterGroupArn"] == f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster-pg:{pg}",
               "create cluster parameter group (name, family, ARN)")

@@ -264,6 +264,16 @@ def create_db_cluster_parameter_group(fn, self):
     return result
 
 
+# CreateDBClusterParameterGroup with a name already taken: AWS answers
+# DBParameterGroupAlreadyExists (HTTP 400); moto replaced the existing group.
+@patch(RDSBackend.create_db_cluster_parameter_group)
+def create_db_cluster_parameter_group_once(fn, self, *args, **kwargs):
+    name = kwargs.get("group_name", args[0] if args else "")
+    if name in self.db_cluster_parameter_groups or name.lower() in self.db_cluster_parameter_groups:
+        raise RDSClientError("DBParameterGroupAlreadyExists", f"Parameter group {name} already exists")
+    return fn(self, *args, **kwargs)
+
+
 @patch(RDSBackend._get_resource_for_tagging)
 def _get_resource_for_tagging(fn, self, arn):
     parts = arn.split(":")

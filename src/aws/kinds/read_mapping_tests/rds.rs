@@ -128,6 +128,18 @@ async fn a_named_group_tagged_for_another_project_or_env_is_never_found_by_its_n
             ),
         )
     };
+    let cluster_parameter_group = |name: &str| {
+        rds(
+            "DescribeDBClusterParameterGroups",
+            &format!(
+                "<DBClusterParameterGroups><DBClusterParameterGroup>\
+                 <DBClusterParameterGroupName>{name}</DBClusterParameterGroupName>\
+                 <DBParameterGroupFamily>aurora-postgresql16</DBParameterGroupFamily><Description>apg</Description>\
+                 <DBClusterParameterGroupArn>{ARN}:cluster-pg:{name}</DBClusterParameterGroupArn>\
+                 </DBClusterParameterGroup></DBClusterParameterGroups>"
+            ),
+        )
+    };
     // One group of each kind per owner: another project's (same env name),
     // another env's, one with no infra tags (made by hand), and ours.
     let owners = [
@@ -136,11 +148,18 @@ async fn a_named_group_tagged_for_another_project_or_env_is_never_found_by_its_n
         ("by-hand", tags(&[("Team", "platform")])),
         ("ours", our_tags("x.y")),
     ];
-    let mut answers = vec![answer(
-        "rds",
-        "DescribeDBParameters",
-        parameters("DescribeDBParameters", USER_PARAMS),
-    )];
+    let mut answers = vec![
+        answer(
+            "rds",
+            "DescribeDBParameters",
+            parameters("DescribeDBParameters", USER_PARAMS),
+        ),
+        answer(
+            "rds",
+            "DescribeDBClusterParameters",
+            parameters("DescribeDBClusterParameters", USER_PARAMS),
+        ),
+    ];
     for (name, owner_tags) in &owners {
         answers.push(
             answer("rds", "DescribeDBSubnetGroups", subnet_group(name))
@@ -150,11 +169,24 @@ async fn a_named_group_tagged_for_another_project_or_env_is_never_found_by_its_n
             answer("rds", "DescribeDBParameterGroups", parameter_group(name))
                 .when(&format!("DBParameterGroupName={name}")),
         );
+        answers.push(
+            answer(
+                "rds",
+                "DescribeDBClusterParameterGroups",
+                cluster_parameter_group(name),
+            )
+            .when(&format!("DBClusterParameterGroupName={name}")),
+        );
         answers.push(tags_of(&format!("{ARN}:subgrp:{name}"), owner_tags));
         answers.push(tags_of(&format!("{ARN}:pg:{name}"), owner_tags));
+        answers.push(tags_of(&format!("{ARN}:cluster-pg:{name}"), owner_tags));
     }
     let r = recorded(answers);
-    for kind in ["DbSubnetGroup", "DbParameterGroup"] {
+    for kind in [
+        "DbSubnetGroup",
+        "DbParameterGroup",
+        "DbClusterParameterGroup",
+    ] {
         let found = |name: &str| lookup(&r, kind, json!({ "name": name }));
         assert!(found("other-project").await.is_none(), "{kind}");
         assert!(found("other-env").await.is_none(), "{kind}");
