@@ -4,19 +4,15 @@
 //! the resource is touched.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 use super::kinds::iam_details::{self, Taggable};
 use super::kinds::tagged::create_tags;
 use super::kinds::{
-    self, Registry, acm_certificate, ec2_tags, eks_cluster, event_rule, kms_key, rds_common,
-    route53_zone, sqs_queue,
+    self, acm_certificate, ec2_tags, eks_cluster, event_rule, kms_key, rds_common, route53_zone,
+    sqs_queue,
 };
 use super::{AwsError, Cx};
 use crate::model::{Outputs, Props, Tagging};
-
-/// Every kind, asked for the ARNs of the kinds tagged by ARN.
-static KINDS: LazyLock<Registry> = LazyLock::new(Registry::new);
 
 /// Kinds AWS cannot tag: infra finds them by their natural key.
 pub fn untagged(kind: &str) -> bool {
@@ -34,7 +30,7 @@ async fn arn_of(cx: &Cx, kind: &str, id: &str, outputs: &Outputs) -> Result<Stri
     if let Some(arn) = outputs.get("arn").filter(|a| !a.is_empty()) {
         return Ok(arn.clone());
     }
-    let arn = match KINDS.get(kind) {
+    let arn = match kinds::kind(kind) {
         Some(k) => k.arn(cx, id).await?,
         None => None,
     };

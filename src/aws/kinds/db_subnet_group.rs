@@ -49,13 +49,17 @@ async fn describe(
     Ok(described.db_subnet_groups().first().cloned())
 }
 
-/// Whose the group `name` is, when there is one.
-async fn claim(cx: &Cx, name: &str) -> Result<Option<Claim>, AwsError> {
+/// The group `name` and whose its tags say it is; `None` when there is none.
+async fn claimed(
+    cx: &Cx,
+    name: &str,
+) -> Result<Option<(aws_sdk_rds::types::DbSubnetGroup, Claim)>, AwsError> {
     let Some(g) = describe(cx, name).await.or_missing()?.flatten() else {
         return Ok(None);
     };
     let arn = g.db_subnet_group_arn().unwrap_or_default();
-    Ok(Some(group_claim(cx, arn, cx.owner()).await?))
+    let claim = group_claim(cx, arn, cx.owner()).await?;
+    Ok(Some((g, claim)))
 }
 
 pub(super) const INFO: KindInfo = KindInfo {
@@ -92,8 +96,10 @@ impl Kind for DbSubnetGroup {
             .aws("CreateDBSubnetGroup");
         match created {
             Ok(_) => Ok(t.made_with(name.to_string(), name_outputs(name))),
-            Err(e) if e.code.contains("AlreadyExists") => match claim(cx, name).await? {
-                Some(Claim::Elsewhere(other)) => Err(taken_by(e, "DB subnet group", name, &other)),
+            Err(e) if e.code.contains("AlreadyExists") => match claimed(cx, name).await? {
+                Some((_, Claim::Elsewhere(other))) => {
+                    Err(taken_by(e, "DB subnet group", name, &other))
+                }
                 _ => Err(e),
             },
             Err(e) => Err(e),
@@ -137,12 +143,11 @@ impl Kind for DbSubnetGroup {
         let Some(name) = opt_str(resolved, "name") else {
             return Ok(None);
         };
-        let Some(g) = describe(cx, name).await.or_missing()?.flatten() else {
+        let Some((g, claim)) = claimed(cx, name).await? else {
             return Ok(None);
         };
         let mut live = to_live(&g);
-        let arn = g.db_subnet_group_arn().unwrap_or_default();
-        match group_claim(cx, arn, cx.owner()).await? {
+        match claim {
             Claim::Elsewhere(_) => return Ok(None),
             Claim::Ours(tags) => {
                 live.props.insert("tags".into(), tags);

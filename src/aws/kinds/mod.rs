@@ -226,10 +226,16 @@ impl Registry {
     }
 }
 
+/// The kind of a name, from one registry for the process; `None` for a
+/// name no kind has.
+pub fn kind(name: &str) -> Option<&'static dyn Kind> {
+    static ALL: LazyLock<Registry> = LazyLock::new(Registry::new);
+    ALL.get(name)
+}
+
 /// The description of a kind by its name; `None` for a name no kind has.
 pub fn info(name: &str) -> Option<&'static KindInfo> {
-    static ALL: LazyLock<Registry> = LazyLock::new(Registry::new);
-    ALL.get(name).map(|k| k.info())
+    kind(name).map(|k| k.info())
 }
 
 impl Default for Registry {
